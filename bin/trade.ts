@@ -1,0 +1,28 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { serve } from './serve.ts';
+
+function integer(name: string, min = 0) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+const program = new Command('trade').description('Trade Center: the unified transaction platform');
+
+program
+  .command('serve')
+  .description('serve the API, the callbacks and the simulators on the embedded SQLite default')
+  .option('-p, --port <port>', 'port to listen on (0 = any free port)', integer('port'), Number(process.env.PORT ?? 3000))
+  .option('--host <host>', 'address to bind', process.env.HOST ?? '127.0.0.1')
+  .option('--db <file>', "the platform's SQLite file", process.env.TRADE_DB ?? 'data/trade.db')
+  .option('--sim-db <file>', "the simulators' own SQLite file", process.env.TRADE_SIM_DB ?? 'data/sim.db')
+  .option('--data <file>', 'dataset the simulators load when their store is new', 'demo/dataset.json')
+  .option('--callback-delay-ms <ms>', 'delay of simulated payment callbacks', integer('callback delay'))
+  .option('--payment-ttl-ms <ms>', 'how long an order waits for its payment', integer('payment TTL', 1))
+  .action(async (opts: { port: number; host: string; db: string; simDb: string; data: string; callbackDelayMs?: number; paymentTtlMs?: number }) => {
+    await serve(opts);
+  });
+
+await program.parseAsync(process.argv);

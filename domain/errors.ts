@@ -1,0 +1,71 @@
+/**
+ * The registry of stable error codes (API.md "Error codes" plus the platform's own).
+ * Every refusal the API returns uses one of these codes; the HTTP status comes from here,
+ * so the mapping lives in exactly one place.
+ */
+export const ERROR_CODES = {
+  INVALID_REQUEST: { status: 400, message: 'The request is not valid.' },
+  UNAUTHORIZED: { status: 401, message: 'Missing or invalid API key.' },
+  INVALID_SIGNATURE: { status: 401, message: 'The callback signature or timestamp is not valid.' },
+  FORBIDDEN: { status: 403, message: 'The API key may not do this.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  INVALID_STATE: { status: 409, message: 'The transaction is not in a state that allows this.' },
+  REQUEST_IN_PROGRESS: { status: 409, message: 'A request with this idempotency key is still running.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'The idempotency key was used with a different body.' },
+  QUOTE_EXPIRED: { status: 422, message: 'The quote has expired; quote again.' },
+  QUOTE_SUPERSEDED: { status: 422, message: 'A newer quote replaced this one.' },
+  COMBO_NOT_IN_QUOTE: { status: 422, message: 'The combination is not part of the quote.' },
+  COUPON_UNAVAILABLE: { status: 422, message: 'A coupon of the combination cannot be used.' },
+  INSUFFICIENT_POINTS: { status: 422, message: 'Not enough points.' },
+  INSUFFICIENT_BALANCE: { status: 422, message: 'The stored-value card cannot cover its leg.' },
+  OUT_OF_STOCK: { status: 422, message: 'Not enough stock.' },
+  LEGS_MISMATCH: { status: 422, message: 'The payment legs do not add up to the payable amount.' },
+  REFUND_EXCEEDS_PAID: { status: 422, message: 'The refund exceeds what is refundable.' },
+  UNKNOWN_NOZZLE: { status: 422, message: 'The station has no such nozzle.' },
+  UNKNOWN_USER: { status: 422, message: 'No such user.' },
+  UNKNOWN_CARD: { status: 422, message: 'No such stored-value card.' },
+  AMOUNT_MISMATCH: { status: 422, message: 'The callback does not match our record of the payment.' },
+  PAYMENT_FAILED: { status: 422, message: 'The payment did not go through.' },
+  CORE_SYSTEM_UNAVAILABLE: { status: 503, message: 'A core downstream system is unavailable.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
+
+/** A business refusal carried as a value (machines keep these in context, never throw them). */
+export interface Refusal {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function refusal(code: ErrorCode, message?: string, details?: Record<string, unknown>): Refusal {
+  return details === undefined
+    ? { code, message: message ?? ERROR_CODES[code].message }
+    : { code, message: message ?? ERROR_CODES[code].message, details };
+}
+
+/**
+ * Thrown at the edges (HTTP, runtime) to turn a refusal into an error response. Internal code
+ * passes refusals as values; this class exists because fastify's error path needs an Error.
+ */
+export class TradeError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERROR_CODES[code].message);
+    this.name = 'TradeError';
+    this.code = code;
+    this.details = details;
+  }
+  static from(r: Refusal): TradeError {
+    return new TradeError(r.code, r.message, r.details);
+  }
+  get status(): number {
+    return statusOf(this.code);
+  }
+}

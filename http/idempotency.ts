@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TradeError } from '../domain/errors.ts';
+import type { TransactionStore } from '../storage/types.ts';
+import type { Clock } from '../runtime/clock.ts';
+
+/**
+ * API.md `Idempotency-Key`: same key and body → the first response replayed; same key with
+ * another body → 422; same key while the first is running → 409. Keys are scoped to the calling
+ * system and the route. A first attempt that ended in a 5xx is forgotten so that a retry runs.
+ */
+export async function idempotent(
+  store: TransactionStore,
+  clock: Clock,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  handle: () => Promise<{ status: number; body: unknown }>,
+): Promise<void> {
+  const header = req.headers['idempotency-key'];
+  const key = typeof header === 'string' && header.length > 0 ? header : null;
+  if (key === null) {
+    const result = await handle();
+    await reply.status(result.status).send(result.body);
+    return;
+  }
+  if (key.length > 128) throw new TradeError('INVALID_REQUEST', 'Idempotency-Key is longer than 128 characters');
+  const scoped = `${req.apiKey?.client ?? 'anonymous'}:${req.method}:${req.routeOptions.url}:${JSON.stringify(req.params)}:${key}`;
+  const fingerprint = createHash('sha256').update(JSON.stringify(req.body ?? null)).digest('hex');
+  const claim = await store.claimIdempotencyKey(scoped, fingerprint, clock.now());
+  if (claim.status === 'mismatch') throw new TradeError('IDEMPOTENCY_KEY_REUSED');
+  if (claim.status === 'in-progress') throw new TradeError('REQUEST_IN_PROGRESS');
+  if (claim.status === 'done') {
+    await reply.status(claim.response.statusCode).header('idempotent-replayed', 'true').send(claim.response.body);
+    return;
+  }
+  try {
+    const result = await handle();
+    await store.completeIdempotencyKey(scoped, { statusCode: result.status, body: result.body });
+    await reply.status(result.status).send(result.body);
+  } catch (err) {
+    if (err instanceof TradeError && err.status < 500) {
+      await store.completeIdempotencyKey(scoped, { statusCode: err.status, body: { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } } });
+    } else {
+      await store.releaseIdempotencyKey(scoped);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,68 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { TradeError } from '../../domain/errors.ts';
+import { SIGNATURE_HEADERS, verify } from '../../domain/signature.ts';
+import type { TradeCenter } from '../../runtime/trade-center.ts';
+import { CallbackBody, errorResponses } from '../schemas.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: string;
+  }
+}
+
+/**
+ * Payment gateway callbacks (DESIGN.md rule 7: never trust a callback). The signature is checked
+ * over the raw body, then the amount, merchant and channel are matched against our own record;
+ * only then does the leg hear about it, and even then the leg asks the gateway before it counts
+ * as paid. The acknowledgement goes out after the event is stored.
+ */
+export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    req.rawBody = body as string;
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new TradeError('INVALID_REQUEST', 'the body is not JSON'), undefined);
+    }
+  });
+
+  app.post('/v1/callbacks/payments/:channel', {
+    schema: {
+      summary: 'Payment gateway callback (signed)',
+      params: Type.Object({ channel: Type.String() }),
+      body: CallbackBody,
+      response: { 200: Type.Object({ code: Type.String() }), ...errorResponses },
+    },
+    // The signature is checked before the body schema: an unsigned body is not worth parsing.
+    preValidation: async (req) => {
+      const header = (name: string) => {
+        const v = req.headers[name];
+        return typeof v === 'string' ? v : undefined;
+      };
+      const ok = verify({
+        secret: tc.config.callbackSecret,
+        timestamp: header(SIGNATURE_HEADERS.timestamp),
+        nonce: header(SIGNATURE_HEADERS.nonce),
+        signature: header(SIGNATURE_HEADERS.signature),
+        rawBody: req.rawBody ?? '',
+        nowMs: tc.clock.now(),
+        windowSeconds: tc.config.callbackWindowSeconds,
+      });
+      if (!ok) throw new TradeError('INVALID_SIGNATURE');
+    },
+    handler: async (req) => {
+      const body = req.body;
+      const view = await tc.host.view(body.txnNo);
+      const leg = view?.legs.find((l) => l.paymentNo === body.paymentNo);
+      if (!view || !leg) throw new TradeError('NOT_FOUND', `no payment ${body.paymentNo} of transaction ${body.txnNo}`);
+      if (leg.amount !== body.amountFen || view.merchantId !== body.merchantId || leg.method !== req.params.channel || body.channel !== leg.method) {
+        req.log.warn({ txnNo: body.txnNo, paymentNo: body.paymentNo }, 'callback does not match our record');
+        throw new TradeError('AMOUNT_MISMATCH', 'the callback does not match the payment on record', { paymentNo: body.paymentNo });
+      }
+      await tc.host.notify(body.txnNo, (at) => ({ type: 'PAYMENT_CALLBACK', at, paymentNo: body.paymentNo }));
+      return { code: 'SUCCESS' };
+    },
+  });
+};

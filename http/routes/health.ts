@@ -1,0 +1,28 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { TradeCenter } from '../../runtime/trade-center.ts';
+import { errorBody } from '../errors.ts';
+
+/** Liveness (the process answers) and readiness (storage and the core systems answer). */
+export const healthRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
+  app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks: Record<string, string> = {};
+    const probe = async (name: string, run: () => Promise<unknown>) => {
+      try {
+        await run();
+        checks[name] = 'ok';
+      } catch (err) {
+        checks[name] = err instanceof Error ? err.message : 'failed';
+      }
+    };
+    await Promise.all([
+      probe('storage', () => tc.store.ping()),
+      probe('fuelCatalog', () => tc.systems.fuelCatalog.getStation('__readyz__')),
+      probe('user', () => tc.systems.user.getUser('__readyz__')),
+    ]);
+    const ready = Object.values(checks).every((c) => c === 'ok');
+    if (!ready) return reply.status(503).send({ ...errorBody('CORE_SYSTEM_UNAVAILABLE', 'not ready'), checks });
+    return { status: 'ready', checks };
+  });
+};

@@ -1,0 +1,124 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { TradeError } from '../../domain/errors.ts';
+import type { TradeCenter } from '../../runtime/trade-center.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+import { assertMerchant, authenticate } from '../auth.ts';
+import { idempotent } from '../idempotency.ts';
+import { CancelBody, errorResponses, OrderBody, OrderParams, PayBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
+
+/** The public transaction API (API.md "Endpoints"), `trade` scope. */
+export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
+  const { host, quotes, ids, clock, store } = tc;
+
+  async function owned(txnNo: string, merchantCheck: (merchantId: string) => void): Promise<TransactionView> {
+    const view = await host.view(txnNo);
+    if (!view) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
+    merchantCheck(view.merchantId);
+    return view;
+  }
+
+  app.post('/v1/transactions', {
+    schema: { summary: 'Start a transaction and quote it', body: StartBody, response: { 201: TransactionViewSchema, ...errorResponses } },
+    handler: async (req, reply) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'trade');
+      assertMerchant(apiKey, req.body.merchantId);
+      await idempotent(store, clock, req, reply, async () => {
+        const body = req.body;
+        const quote = await quotes.quote({
+          merchantId: body.merchantId,
+          stationId: body.stationId,
+          userId: body.userId,
+          items: body.items,
+          paymentMethods: body.paymentMethods ?? [],
+        });
+        const view = await host.create({
+          txnNo: ids.next('T'),
+          scene: body.scene,
+          merchantId: body.merchantId,
+          stationId: body.stationId,
+          userId: body.userId,
+          quote,
+          paymentTtlMs: tc.config.paymentTtlMs,
+          createdAt: new Date(clock.now()).toISOString(),
+        });
+        return { status: 201, body: view };
+      });
+    },
+  });
+
+  app.post('/v1/transactions/:txnNo/order', {
+    schema: { summary: 'Place the order from a quote and combination', params: TxnParams, body: OrderBody, response: { 201: TransactionViewSchema, ...errorResponses } },
+    handler: async (req, reply) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'trade');
+      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      await idempotent(store, clock, req, reply, async () => {
+        const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
+          type: 'ORDER',
+          requestId,
+          at,
+          orderNo: ids.next('O'),
+          quoteId: req.body.quoteId,
+          comboId: req.body.comboId,
+          deductionMode: req.body.deductionMode ?? 'pre',
+        }));
+        if (refusal) throw TradeError.from(refusal);
+        return { status: 201, body: view };
+      });
+    },
+  });
+
+  app.post('/v1/transactions/:txnNo/payments', {
+    schema: { summary: 'Pay with legs', params: TxnParams, body: PayBody, response: { 200: TransactionViewSchema, 202: TransactionViewSchema, ...errorResponses } },
+    handler: async (req, reply) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'trade');
+      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      await idempotent(store, clock, req, reply, async () => {
+        const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
+          type: 'PAY',
+          requestId,
+          at,
+          legs: req.body.legs.map((l) => ({ method: l.method, amount: l.amount, ...(l.cardNo ? { cardNo: l.cardNo } : {}) })),
+        }));
+        if (refusal) throw TradeError.from(refusal);
+        return { status: view.state === 'paid' || view.state === 'completed' ? 200 : 202, body: view };
+      });
+    },
+  });
+
+  app.post('/v1/transactions/:txnNo/cancel', {
+    schema: { summary: 'Cancel before payment completes', params: TxnParams, body: CancelBody, response: { 200: TransactionViewSchema, ...errorResponses } },
+    handler: async (req, reply) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'trade');
+      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      await idempotent(store, clock, req, reply, async () => {
+        const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
+          type: 'CANCEL',
+          requestId,
+          at,
+          reason: req.body?.reason ?? 'cancelled by the channel',
+        }));
+        if (refusal) throw TradeError.from(refusal);
+        return { status: 200, body: view };
+      });
+    },
+  });
+
+  app.get('/v1/transactions/:txnNo', {
+    schema: { summary: 'The transaction view', params: TxnParams, response: { 200: TransactionViewSchema, ...errorResponses } },
+    handler: async (req) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'trade');
+      return owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+    },
+  });
+
+  app.get('/v1/orders/:orderNo', {
+    schema: { summary: 'The transaction view, found by order number', params: OrderParams, response: { 200: TransactionViewSchema, ...errorResponses } },
+    handler: async (req) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'trade');
+      const view = await host.viewByOrderNo(req.params.orderNo);
+      if (!view) throw new TradeError('NOT_FOUND', `no order ${req.params.orderNo}`);
+      assertMerchant(apiKey, view.merchantId);
+      return view;
+    },
+  });
+};

@@ -1,0 +1,91 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { PAYMENT_METHODS } from '../machines/types.ts';
+
+/** Route schemas (API.md bodies). Unknown fields are refused: every object is closed. */
+
+const Fen = Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'fen' });
+const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+
+export const FuelItemSchema = Type.Union([
+  Type.Object({ type: Type.Literal('fuel'), nozzleNo: Type.Integer({ minimum: 1, maximum: 999 }), amount: Fen }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('fuel'), nozzleNo: Type.Integer({ minimum: 1, maximum: 999 }), volumeMl: Type.Integer({ minimum: 1, maximum: 10_000_000 }) }, { additionalProperties: false }),
+]);
+
+export const PaymentMethodSchema = Type.Union(PAYMENT_METHODS.map((m) => Type.Literal(m)));
+
+export const StartBody = Type.Object(
+  {
+    scene: Type.String({ minLength: 1, maxLength: 32 }),
+    merchantId: Id,
+    stationId: Id,
+    userId: Id,
+    items: Type.Array(FuelItemSchema, { minItems: 1, maxItems: 1, description: 'one fuel item in this version' }),
+    paymentMethods: Type.Optional(Type.Array(PaymentMethodSchema, { uniqueItems: true, maxItems: 5 })),
+    usePoints: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type StartBody = Static<typeof StartBody>;
+
+export const OrderBody = Type.Object(
+  {
+    quoteId: Id,
+    comboId: Id,
+    deductionMode: Type.Optional(Type.Union([Type.Literal('pre'), Type.Literal('post')])),
+  },
+  { additionalProperties: false },
+);
+export type OrderBody = Static<typeof OrderBody>;
+
+export const LegSchema = Type.Object(
+  { method: PaymentMethodSchema, amount: Fen, cardNo: Type.Optional(Id) },
+  { additionalProperties: false },
+);
+
+export const PayBody = Type.Object({ legs: Type.Array(LegSchema, { minItems: 1, maxItems: 5 }) }, { additionalProperties: false });
+export type PayBody = Static<typeof PayBody>;
+
+export const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
+export type CancelBody = Static<typeof CancelBody>;
+
+export const TxnParams = Type.Object({ txnNo: Id });
+export const OrderParams = Type.Object({ orderNo: Id });
+
+export const CallbackBody = Type.Object(
+  {
+    paymentNo: Id,
+    txnNo: Id,
+    merchantId: Id,
+    channel: Type.String(),
+    amountFen: Type.Integer({ minimum: 0 }),
+    status: Type.Union([Type.Literal('SUCCESS'), Type.Literal('CLOSED'), Type.Literal('FAILED')]),
+    channelTradeNo: Type.String(),
+    paidAt: Type.String(),
+  },
+  { additionalProperties: true },
+);
+export type CallbackBody = Static<typeof CallbackBody>;
+
+export const ErrorResponse = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
+});
+
+/** The transaction view (runtime/view.ts); documented loosely, the view type is the contract. */
+export const TransactionViewSchema = Type.Object(
+  {
+    txnNo: Type.String(),
+    orderNo: Type.Union([Type.String(), Type.Null()]),
+    state: Type.String(),
+  },
+  { additionalProperties: true },
+);
+
+export const errorResponses = {
+  400: ErrorResponse,
+  401: ErrorResponse,
+  403: ErrorResponse,
+  404: ErrorResponse,
+  409: ErrorResponse,
+  422: ErrorResponse,
+  503: ErrorResponse,
+};

@@ -1,0 +1,53 @@
+import { fromPromise } from 'xstate';
+import type { Refusal } from '../domain/errors.ts';
+import type { CallKey, Outcome } from '../systems/contract.ts';
+import type { CreatedPayment, CreatePaymentRequest, PaymentRecord } from '../systems/payment-gateway/port.ts';
+import type { CreateOrderRequest } from '../systems/order/port.ts';
+
+/**
+ * The shapes of every downstream call a machine invokes. Machines name these calls; the runtime
+ * binds them to the real ports with `machine.provide({ actors })` (DESIGN.md rule 5).
+ *
+ * A call never rejects for a downstream fault: it resolves to `UNAVAILABLE` so that the machine
+ * handles faults and refusals in one place, and every result carries `at`, the runtime clock's
+ * time when the call finished, which is how a machine learns the time without reading a clock.
+ */
+export type Unavailable = { ok: false; code: 'UNAVAILABLE'; message: string };
+export type CallResult<T, C extends string = string> = (Outcome<T, C> | Unavailable) & { at: number };
+
+export interface KeyedInput<R> {
+  key: CallKey;
+  request: R;
+}
+
+function notProvided<O, I>(name: string) {
+  return fromPromise<O, I>(async () => {
+    throw new Error(`machine call ${name} was not provided by the runtime`);
+  });
+}
+
+export const calls = {
+  createOrder: notProvided<CallResult<{ orderNo: string }>, KeyedInput<CreateOrderRequest>>('createOrder'),
+  cancelOrder: notProvided<CallResult<{}>, KeyedInput<{ orderNo: string; reason: string }>>('cancelOrder'),
+  markOrderPaid: notProvided<CallResult<{}>, KeyedInput<{ orderNo: string; paidAmountFen: number }>>('markOrderPaid'),
+  lockStoredValue: notProvided<CallResult<{ lockKey: string }>, KeyedInput<{ lockKey: string; cardNo: string; amountFen: number }>>('lockStoredValue'),
+  confirmStoredValue: notProvided<CallResult<{}>, KeyedInput<{ lockKey: string }>>('confirmStoredValue'),
+  cancelStoredValue: notProvided<CallResult<{}>, KeyedInput<{ lockKey: string }>>('cancelStoredValue'),
+  createPayment: notProvided<CallResult<CreatedPayment>, KeyedInput<CreatePaymentRequest>>('createPayment'),
+  queryPayment: notProvided<CallResult<{ payment: PaymentRecord | null }>, { txnNo: string; paymentNo: string }>('queryPayment'),
+  closePayment: notProvided<CallResult<{}>, KeyedInput<{ paymentNo: string }>>('closePayment'),
+};
+
+/** Maps a downstream refusal or fault to the platform's refusal for the API. */
+export function refusalOf(result: { ok: false; code: string; message: string }): Refusal {
+  switch (result.code) {
+    case 'UNAVAILABLE':
+      return { code: 'CORE_SYSTEM_UNAVAILABLE', message: result.message };
+    case 'INSUFFICIENT_BALANCE':
+      return { code: 'INSUFFICIENT_BALANCE', message: result.message };
+    case 'CARD_NOT_FOUND':
+      return { code: 'UNKNOWN_CARD', message: result.message };
+    default:
+      return { code: 'PAYMENT_FAILED', message: `${result.code}: ${result.message}` };
+  }
+}

@@ -1,0 +1,222 @@
+import { assign, sendParent, setup } from 'xstate';
+import type { Refusal } from '../domain/errors.ts';
+import { calls, refusalOf, type CallResult } from './calls.ts';
+import type { PaymentMethod } from './types.ts';
+
+/**
+ * One payment leg, spawned by name (`paymentLeg`) as a child of its transaction with id
+ * `leg-<n>`. Stored value is a TCC resource: lock → (CONFIRM) confirm | (CANCEL) cancel.
+ * An asynchronous channel creates a gateway payment, waits for the callback (or a query), and
+ * is closed on CANCEL. A call whose outcome is unknown (the downstream system did not answer) is
+ * followed by its undo, which the callee contract makes safe even when nothing was done.
+ *
+ * The leg reports to its transaction with LEG_LOCKED / LEG_PENDING / LEG_SUCCEEDED /
+ * LEG_RELEASED and ends in a final state.
+ */
+export interface LegInput {
+  txnNo: string;
+  legId: string;
+  paymentNo: string;
+  merchantId: string;
+  method: PaymentMethod;
+  amountFen: number;
+  cardNo?: string;
+  expiresAt: string;
+}
+
+interface LegContext extends LegInput {
+  refusal: Refusal | null;
+  /** Which step the leg was in when it started undoing itself. */
+  failedAt: 'try' | 'confirm' | 'close';
+  channelTradeNo: string | null;
+  paidAt: number | null;
+}
+
+type LegCommand = { type: 'CONFIRM' } | { type: 'CANCEL' } | { type: 'PAYMENT_CALLBACK' } | { type: 'QUERY' };
+
+type Done<T, C extends string = string> = { output: CallResult<T, C> };
+
+export const paymentLegMachine = setup({
+  types: {
+    context: {} as LegContext,
+    input: {} as LegInput,
+    events: {} as LegCommand,
+  },
+  actors: {
+    lockStoredValue: calls.lockStoredValue,
+    confirmStoredValue: calls.confirmStoredValue,
+    cancelStoredValue: calls.cancelStoredValue,
+    createPayment: calls.createPayment,
+    queryPayment: calls.queryPayment,
+    closePayment: calls.closePayment,
+  },
+  guards: {
+    isStoredValue: ({ context }) => context.method === 'stored_value',
+    succeeded: (_, params: Done<unknown>) => params.output.ok,
+    refusedBecause: (_, params: Done<unknown> & { code: string }) => !params.output.ok && params.output.code === params.code,
+    paidInFull: ({ context }, params: Done<{ payment: { status: string; amountFen: number; merchantId: string } | null }>) =>
+      params.output.ok &&
+      params.output.payment?.status === 'succeeded' &&
+      params.output.payment.amountFen === context.amountFen &&
+      params.output.payment.merchantId === context.merchantId,
+    endedUnpaid: (_, params: Done<{ payment: { status: string } | null }>) =>
+      params.output.ok && (params.output.payment?.status === 'closed' || params.output.payment?.status === 'failed'),
+  },
+  actions: {
+    reportLocked: sendParent(({ context }) => ({ type: 'LEG_LOCKED', legId: context.legId })),
+    reportPending: sendParent(({ context }, params: { payUrl: string }) => ({ type: 'LEG_PENDING', legId: context.legId, payUrl: params.payUrl })),
+    reportSucceeded: sendParent(({ context }) => ({
+      type: 'LEG_SUCCEEDED',
+      legId: context.legId,
+      ...(context.channelTradeNo ? { channelTradeNo: context.channelTradeNo } : {}),
+      at: context.paidAt ?? 0,
+    })),
+    reportReleased: sendParent(({ context }) => ({
+      type: 'LEG_RELEASED',
+      legId: context.legId,
+      phase: context.failedAt,
+      refusal: context.refusal,
+    })),
+    noteFailure: assign((_, params: { failedAt: LegContext['failedAt']; output: CallResult<unknown> | null }) => ({
+      failedAt: params.failedAt,
+      refusal: params.output && !params.output.ok ? refusalOf(params.output) : null,
+    })),
+    notePaid: assign((_, params: Done<{ payment: { channelTradeNo?: string } | null }>) => ({
+      channelTradeNo: params.output.ok ? (params.output.payment?.channelTradeNo ?? null) : null,
+      paidAt: params.output.at,
+    })),
+  },
+}).createMachine({
+  id: 'paymentLeg',
+  context: ({ input }) => ({ ...input, refusal: null, failedAt: 'try', channelTradeNo: null, paidAt: null }),
+  initial: 'starting',
+  states: {
+    starting: {
+      always: [{ guard: 'isStoredValue', target: 'locking' }, { target: 'creating' }],
+    },
+
+    // ── stored value: try / confirm / cancel ────────────────────────────────────────────
+    locking: {
+      tags: ['working'],
+      invoke: {
+        src: 'lockStoredValue',
+        input: ({ context }) => ({
+          key: { txnNo: context.txnNo, step: `${context.legId}:lock` },
+          request: { lockKey: context.paymentNo, cardNo: context.cardNo ?? '', amountFen: context.amountFen },
+        }),
+        onDone: [
+          { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'locked', actions: 'reportLocked' },
+          // The card system did not answer: the lock may exist, so release it (empty rollback if not).
+          {
+            guard: { type: 'refusedBecause', params: ({ event }) => ({ ...event, code: 'UNAVAILABLE' }) },
+            target: 'releasing',
+            actions: { type: 'noteFailure', params: ({ event }) => ({ failedAt: 'try' as const, output: event.output }) },
+          },
+          { target: 'released', actions: { type: 'noteFailure', params: ({ event }) => ({ failedAt: 'try' as const, output: event.output }) } },
+        ],
+      },
+    },
+    locked: {
+      on: {
+        CONFIRM: 'confirming',
+        CANCEL: { target: 'releasing', actions: { type: 'noteFailure', params: { failedAt: 'close', output: null } } },
+      },
+    },
+    confirming: {
+      tags: ['working'],
+      invoke: {
+        src: 'confirmStoredValue',
+        input: ({ context }) => ({ key: { txnNo: context.txnNo, step: `${context.legId}:confirm` }, request: { lockKey: context.paymentNo } }),
+        onDone: [
+          { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'succeeded' },
+          // Before the watershed a failed confirm rolls the leg back (DESIGN.md rule 6).
+          { target: 'releasing', actions: { type: 'noteFailure', params: ({ event }) => ({ failedAt: 'confirm' as const, output: event.output }) } },
+        ],
+      },
+    },
+    releasing: {
+      tags: ['working'],
+      invoke: {
+        src: 'cancelStoredValue',
+        input: ({ context }) => ({ key: { txnNo: context.txnNo, step: `${context.legId}:cancel` }, request: { lockKey: context.paymentNo } }),
+        onDone: [
+          { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'released' },
+          // The confirm did reach the card system after all: the money moved, the leg is paid.
+          { guard: { type: 'refusedBecause', params: ({ event }) => ({ ...event, code: 'ALREADY_CONFIRMED' }) }, target: 'succeeded' },
+          // Still no answer: the lock must not hang, so keep trying (the runtime backs off).
+          { target: 'releasing', reenter: true },
+        ],
+      },
+    },
+
+    // ── asynchronous channel: create / callback or query / close ─────────────────────────
+    creating: {
+      tags: ['working'],
+      invoke: {
+        src: 'createPayment',
+        input: ({ context }) => ({
+          key: { txnNo: context.txnNo, step: `${context.legId}:create` },
+          request: {
+            paymentNo: context.paymentNo,
+            txnNo: context.txnNo,
+            merchantId: context.merchantId,
+            channel: context.method === 'stored_value' ? 'wechat' : context.method,
+            amountFen: context.amountFen,
+            description: `Trade Center ${context.txnNo}`,
+            expiresAt: context.expiresAt,
+          },
+        }),
+        onDone: [
+          {
+            guard: { type: 'succeeded', params: ({ event }) => event },
+            target: 'pending',
+            actions: { type: 'reportPending', params: ({ event }) => ({ payUrl: event.output.ok ? event.output.payUrl : '' }) },
+          },
+          // No answer: a payment may exist at the gateway; close it so it cannot be paid later.
+          {
+            guard: { type: 'refusedBecause', params: ({ event }) => ({ ...event, code: 'UNAVAILABLE' }) },
+            target: 'closing',
+            actions: { type: 'noteFailure', params: ({ event }) => ({ failedAt: 'try' as const, output: event.output }) },
+          },
+          { target: 'released', actions: { type: 'noteFailure', params: ({ event }) => ({ failedAt: 'try' as const, output: event.output }) } },
+        ],
+      },
+    },
+    pending: {
+      on: {
+        // A callback is a hint, never proof (DESIGN.md rule 7): the gateway query decides.
+        PAYMENT_CALLBACK: 'querying',
+        QUERY: 'querying',
+        CANCEL: { target: 'closing', actions: { type: 'noteFailure', params: { failedAt: 'close', output: null } } },
+      },
+    },
+    querying: {
+      tags: ['working'],
+      invoke: {
+        src: 'queryPayment',
+        input: ({ context }) => ({ txnNo: context.txnNo, paymentNo: context.paymentNo }),
+        onDone: [
+          { guard: { type: 'paidInFull', params: ({ event }) => event }, target: 'succeeded', actions: { type: 'notePaid', params: ({ event }) => event } },
+          { guard: { type: 'endedUnpaid', params: ({ event }) => event }, target: 'released', actions: { type: 'noteFailure', params: { failedAt: 'try', output: null } } },
+          { target: 'pending' },
+        ],
+      },
+    },
+    closing: {
+      tags: ['working'],
+      invoke: {
+        src: 'closePayment',
+        input: ({ context }) => ({ key: { txnNo: context.txnNo, step: `${context.legId}:close` }, request: { paymentNo: context.paymentNo } }),
+        onDone: [
+          { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'released' },
+          // The customer paid before the close landed: the money is ours, the leg succeeded.
+          { guard: { type: 'refusedBecause', params: ({ event }) => ({ ...event, code: 'ALREADY_PAID' }) }, target: 'querying' },
+          { target: 'closing', reenter: true },
+        ],
+      },
+    },
+
+    succeeded: { type: 'final', entry: 'reportSucceeded' },
+    released: { type: 'final', entry: 'reportReleased' },
+  },
+});

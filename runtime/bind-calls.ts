@@ -1,0 +1,70 @@
+import type { Logger } from 'pino';
+import { fromPromise } from 'xstate';
+import type { CallResult, KeyedInput } from '../machines/calls.ts';
+import type { Outcome, SystemName } from '../systems/contract.ts';
+import type { Systems } from '../systems/index.ts';
+import type { Clock } from './clock.ts';
+import { delay, withTimeout } from './downstream.ts';
+
+export interface CallOptions {
+  /** Per-call deadline, ms. */
+  timeoutMs: number;
+  /** Attempts of an undo (cancel/close) before the machine is told it failed; each is safe to repeat. */
+  undoAttempts: number;
+  undoBackoffMs: number;
+}
+
+/**
+ * Waits until the snapshot that records "this call is about to run" is durably stored
+ * (DESIGN.md rule 2 applied to side effects): a crash after this point re-runs the call with the
+ * same key on restore, a crash before it never made the call.
+ */
+export type PersistBarrier = (txnNo: string) => Promise<void>;
+
+/**
+ * Binds the machines' named calls (machines/calls.ts) to the downstream ports. Every call waits
+ * for the persist barrier, runs under a deadline, and resolves (never rejects) to the port's
+ * outcome or `UNAVAILABLE`, stamped with the clock's time.
+ */
+export function bindCalls(systems: Systems, clock: Clock, barrier: PersistBarrier, options: CallOptions, log: Logger) {
+  function call<I extends { key?: { txnNo: string; step: string }; txnNo?: string }, T>(
+    system: SystemName,
+    name: string,
+    run: (input: I) => Promise<Outcome<T>>,
+    attempts = 1,
+  ) {
+    return fromPromise<CallResult<T>, I>(async ({ input }) => {
+      const txnNo = input.key?.txnNo ?? input.txnNo ?? '';
+      await barrier(txnNo);
+      let lastError = '';
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        try {
+          const outcome = await withTimeout(system, options.timeoutMs, () => run(input));
+          return { ...outcome, at: clock.now() } as CallResult<T>;
+        } catch (err) {
+          lastError = err instanceof Error ? err.message : String(err);
+          log.warn({ txnNo, system, call: name, step: input.key?.step, attempt, err: lastError }, 'downstream call failed');
+          if (attempt < attempts) await delay(options.undoBackoffMs * 2 ** (attempt - 1));
+        }
+      }
+      return { ok: false, code: 'UNAVAILABLE', message: `${system} unavailable: ${lastError}`, at: clock.now() };
+    });
+  }
+  const undo = options.undoAttempts;
+  return {
+    createOrder: call('order', 'createOrder', (i: KeyedInput<Parameters<Systems['order']['createOrder']>[1]>) => systems.order.createOrder(i.key, i.request)),
+    cancelOrder: call('order', 'cancelOrder', (i: KeyedInput<{ orderNo: string; reason: string }>) => systems.order.cancelOrder(i.key, i.request), undo),
+    markOrderPaid: call('order', 'markOrderPaid', (i: KeyedInput<{ orderNo: string; paidAmountFen: number }>) => systems.order.markPaid(i.key, i.request)),
+    lockStoredValue: call('storedValue', 'lockStoredValue', (i: KeyedInput<{ lockKey: string; cardNo: string; amountFen: number }>) => systems.storedValue.lock(i.key, i.request)),
+    confirmStoredValue: call('storedValue', 'confirmStoredValue', (i: KeyedInput<{ lockKey: string }>) => systems.storedValue.confirm(i.key, i.request)),
+    cancelStoredValue: call('storedValue', 'cancelStoredValue', (i: KeyedInput<{ lockKey: string }>) => systems.storedValue.cancel(i.key, i.request), undo),
+    createPayment: call('paymentGateway', 'createPayment', (i: KeyedInput<Parameters<Systems['paymentGateway']['createPayment']>[1]>) =>
+      systems.paymentGateway.createPayment(i.key, i.request),
+    ),
+    queryPayment: call('paymentGateway', 'queryPayment', async (i: { txnNo: string; paymentNo: string }) => ({
+      ok: true as const,
+      payment: await systems.paymentGateway.queryPayment(i.paymentNo),
+    })),
+    closePayment: call('paymentGateway', 'closePayment', (i: KeyedInput<{ paymentNo: string }>) => systems.paymentGateway.closePayment(i.key, i.request), undo),
+  };
+}

@@ -1,0 +1,119 @@
+import { pino, type Logger } from 'pino';
+import { IdGenerator } from '../domain/ids.ts';
+import type { Systems } from '../systems/index.ts';
+import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
+import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
+import type { TransactionStore } from '../storage/types.ts';
+import type { ApiKey } from '../http/auth.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { QuoteService } from './quote-service.ts';
+import { TransactionHost } from './transaction-host.ts';
+
+export interface TradeCenterConfig {
+  /** The platform's SQLite file. */
+  dbPath: string;
+  /** The simulators' own SQLite file (they outlive the platform's crash). */
+  simDbPath: string;
+  dataset: Dataset;
+  /** Base URL the payment gateway calls back to; set again once the server listens. */
+  callbackBaseUrl: string;
+  /** Shared secret of callback signatures. */
+  callbackSecret: string;
+  callbackWindowSeconds: number;
+  /** Delay of the simulated gateway's callbacks. */
+  callbackDelayMs: number;
+  paymentTtlMs: number;
+  quoteTtlMs: number;
+  callTimeoutMs: number;
+  apiKeys: ApiKey[];
+  logLevel: string;
+}
+
+/** Embedded defaults: what `npm start` runs with. */
+export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
+  dbPath: 'data/trade.db',
+  simDbPath: 'data/sim.db',
+  callbackBaseUrl: 'http://127.0.0.1:3000',
+  callbackSecret: 'demo-callback-secret',
+  callbackWindowSeconds: 300,
+  callbackDelayMs: 300,
+  paymentTtlMs: 15 * 60_000,
+  quoteTtlMs: 10 * 60_000,
+  callTimeoutMs: 5_000,
+  apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
+  logLevel: 'info',
+};
+
+/** Everything a running Trade Center consists of; built once, closed once. */
+export interface TradeCenter {
+  config: TradeCenterConfig;
+  clock: Clock;
+  ids: IdGenerator;
+  log: Logger;
+  store: TransactionStore;
+  systems: Systems;
+  /** Present when the downstream systems are the in-process simulators. */
+  sims: Simulators | null;
+  host: TransactionHost;
+  quotes: QuoteService;
+  apiKeys: Map<string, ApiKey>;
+  /** Rehydrates pending work and starts timers and callback delivery. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TradeCenterDeps {
+  clock?: Clock;
+  log?: Logger;
+}
+
+/** The composition root: storage, simulators, host and quote service wired together. */
+export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDeps = {}): TradeCenter {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log ?? pino({ level: config.logLevel });
+  const ids = new IdGenerator(() => clock.now());
+  const store = new SqliteTransactionStore(config.dbPath);
+  const sims = createSimulators({
+    dbPath: config.simDbPath,
+    dataset: config.dataset,
+    clock,
+    callback: { baseUrl: config.callbackBaseUrl, secret: config.callbackSecret, delayMs: config.callbackDelayMs },
+  });
+  const systems: Systems = sims.systems;
+  const host = new TransactionHost(
+    store,
+    systems,
+    clock,
+    {
+      timeoutMs: config.callTimeoutMs,
+      undoAttempts: 5,
+      undoBackoffMs: 200,
+      commandTimeoutMs: config.callTimeoutMs * 4,
+      evictAfterMs: 60_000,
+      timerPollMs: 500,
+    },
+    log,
+  );
+  const quotes = new QuoteService(systems, clock, ids, { quoteTtlMs: config.quoteTtlMs, timeoutMs: config.callTimeoutMs }, log);
+  return {
+    config,
+    clock,
+    ids,
+    log,
+    store,
+    systems,
+    sims,
+    host,
+    quotes,
+    apiKeys: new Map(config.apiKeys.map((k) => [k.key, k])),
+    async start() {
+      await host.start();
+      sims.start();
+    },
+    async close() {
+      await host.stop();
+      await sims.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,348 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Subject } from 'rxjs';
+import { createActor, waitFor, type ActorRefFrom, type AnyActorRef, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { TradeError, type Refusal } from '../domain/errors.ts';
+import { paymentLegMachine } from '../machines/payment-leg.machine.ts';
+import { transactionMachine } from '../machines/transaction.machine.ts';
+import { AT_REST_STATES, type TxnCommand, type TxnContext, type TxnInput } from '../machines/types.ts';
+import type { Systems } from '../systems/index.ts';
+import type { JournalEntry, TransactionStore } from '../storage/types.ts';
+import { bindCalls, type CallOptions } from './bind-calls.ts';
+import type { Clock } from './clock.ts';
+import { buildView, topState, type TransactionView } from './view.ts';
+
+type TxnActor = ActorRefFrom<typeof transactionMachine>;
+type TxnSnapshot = SnapshotFrom<typeof transactionMachine>;
+
+export interface HostOptions extends CallOptions {
+  /** Longest a command waits for the machine's reply before giving up on the HTTP side. */
+  commandTimeoutMs: number;
+  /** Idle actors are dropped from memory after this long (their state is in the store). */
+  evictAfterMs: number;
+  /** How often due timers are looked for. */
+  timerPollMs: number;
+}
+
+/** A journal entry as published on the event bus. */
+export interface TransitionEvent extends JournalEntry {
+  txnNo: string;
+}
+
+interface Live {
+  txnNo: string;
+  actor: TxnActor;
+  /** Version of the last stored snapshot. */
+  version: number;
+  createdAt: number;
+  journal: JournalEntry[];
+  /** Serialises writes so versions are written in order. */
+  persisting: Promise<void>;
+  persistError: Error | null;
+  flushQueued: boolean;
+  lastValues: Map<string, unknown>;
+  lastUsed: number;
+}
+
+/**
+ * The actor host (DESIGN.md "Runtime rules"): one writer per transaction, persist after every
+ * transition and before acknowledging, load on demand, evict when idle, and at start bring back
+ * every transaction with running work or a due timer.
+ */
+export class TransactionHost {
+  /** Every transition of every transaction, for live views (inspector, `trade tail`). */
+  readonly transitions = new Subject<TransitionEvent>();
+  private readonly live = new Map<string, Live>();
+  private readonly loading = new Map<string, Promise<Live | null>>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly firedTimers = new Set<string>();
+  private readonly machine;
+  private poller: NodeJS.Timeout | null = null;
+  private timerPass: Promise<number> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly store: TransactionStore,
+    systems: Systems,
+    private readonly clock: Clock,
+    private readonly options: HostOptions,
+    private readonly log: Logger,
+  ) {
+    const bound = bindCalls(systems, clock, (txnNo) => this.barrier(txnNo), options, log);
+    const { createOrder, cancelOrder, markOrderPaid, ...legCalls } = bound;
+    this.machine = transactionMachine.provide({
+      actors: {
+        createOrder,
+        cancelOrder,
+        markOrderPaid,
+        paymentLeg: paymentLegMachine.provide({ actors: legCalls }),
+      },
+    });
+  }
+
+  /** Rehydrates transactions with work in flight or timers due, then starts the timer poller. */
+  async start(): Promise<number> {
+    const txnNos = await this.store.needingWork(this.clock.now(), 10_000);
+    for (const txnNo of txnNos) await this.exclusive(txnNo, () => this.load(txnNo));
+    if (txnNos.length) this.log.info({ count: txnNos.length }, 'rehydrated transactions with pending work');
+    await this.fireDueTimers();
+    this.poller = setInterval(() => {
+      void this.fireDueTimers().catch((err: unknown) => this.log.error({ err }, 'timer pass failed'));
+      this.evictIdle();
+    }, this.options.timerPollMs);
+    this.poller.unref();
+    return txnNos.length;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poller) clearInterval(this.poller);
+    await Promise.allSettled([...this.queues.values()]);
+    for (const live of this.live.values()) {
+      await live.persisting.catch(() => undefined);
+      live.actor.stop();
+    }
+    this.live.clear();
+  }
+
+  /** Starts a transaction in `quoted` and stores it before returning (version 1). */
+  async create(input: TxnInput): Promise<TransactionView> {
+    return this.exclusive(input.txnNo, async () => {
+      const live = this.spawn(input.txnNo, 0, Date.parse(input.createdAt), undefined, input);
+      await this.flushed(live);
+      return this.viewOf(live);
+    });
+  }
+
+  /**
+   * Sends a command and waits for the machine's answer to it, stored before it is returned.
+   * An event the current state cannot take is refused with INVALID_STATE and changes nothing.
+   */
+  async command(txnNo: string, build: (at: number, requestId: string) => TxnCommand): Promise<{ view: TransactionView; refusal: Refusal | null }> {
+    return this.exclusive(txnNo, async () => {
+      const live = await this.load(txnNo);
+      if (!live) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
+      const requestId = randomUUID();
+      const event = build(this.clock.now(), requestId);
+      const snapshot = live.actor.getSnapshot();
+      if (snapshot.status !== 'active' || !snapshot.can(event)) {
+        throw new TradeError('INVALID_STATE', `a ${topState(snapshot.value)} transaction cannot take ${event.type}`, { state: topState(snapshot.value) });
+      }
+      live.actor.send(event);
+      const answered = await waitFor(live.actor, (s) => s.context.reply?.requestId === requestId || s.status !== 'active', {
+        timeout: this.options.commandTimeoutMs,
+      }).catch(() => null);
+      await this.flushed(live);
+      if (!answered) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', 'the transaction is still working on this request; query it later');
+      const reply = live.actor.getSnapshot().context.reply;
+      return { view: this.viewOf(live), refusal: reply && reply.requestId === requestId && !reply.ok ? reply.refusal : null };
+    });
+  }
+
+  /** Delivers an event that needs no answer (callback, timer) and waits until it is stored. */
+  async notify(txnNo: string, build: (at: number) => TxnCommand): Promise<TransactionView | null> {
+    return this.exclusive(txnNo, async () => {
+      const live = await this.load(txnNo);
+      if (!live) return null;
+      if (live.actor.getSnapshot().status === 'active') live.actor.send(build(this.clock.now()));
+      await this.flushed(live);
+      return this.viewOf(live);
+    });
+  }
+
+  /** The transaction view, from memory when the actor is live, else straight from the store. */
+  async view(txnNo: string): Promise<TransactionView | null> {
+    const live = this.live.get(txnNo);
+    if (live) return this.viewOf(live);
+    const record = await this.store.load(txnNo);
+    if (!record) return null;
+    const snapshot = record.snapshot as { context: TxnContext; value: unknown };
+    return buildView(snapshot.context, snapshot.value, record.version, record.updatedAt);
+  }
+
+  async viewByOrderNo(orderNo: string): Promise<TransactionView | null> {
+    const txnNo = await this.store.findTxnNoByOrderNo(orderNo);
+    return txnNo ? this.view(txnNo) : null;
+  }
+
+  /** Fires every due timer once; returns how many were delivered. Passes never overlap. */
+  async fireDueTimers(): Promise<number> {
+    if (this.timerPass) return this.timerPass;
+    this.timerPass = (async () => {
+      const due = await this.store.dueTimers(this.clock.now(), 500);
+      let fired = 0;
+      for (const timer of due) {
+        const id = `${timer.txnNo}:${timer.name}:${timer.dueAt}`;
+        if (this.firedTimers.has(id) || this.stopped) continue;
+        this.firedTimers.add(id);
+        await this.notify(timer.txnNo, (at) => ({ type: 'TIMER', name: timer.name, at }));
+        fired++;
+      }
+      return fired;
+    })().finally(() => {
+      this.timerPass = null;
+    });
+    return this.timerPass;
+  }
+
+  /** Number of actors in memory (for tests of eviction and for metrics). */
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  /** Waits until every live transaction has stored its latest snapshot. */
+  async settle(): Promise<void> {
+    await Promise.all([...this.live.values()].map((l) => this.flushed(l)));
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────────────────────
+
+  /** Runs `work` after every earlier piece of work on the same transaction (one writer). */
+  private exclusive<T>(txnNo: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(txnNo) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.queues.set(txnNo, settled);
+    void settled.then(() => {
+      if (this.queues.get(txnNo) === settled) this.queues.delete(txnNo);
+    });
+    return next;
+  }
+
+  private async load(txnNo: string): Promise<Live | null> {
+    const existing = this.live.get(txnNo);
+    if (existing) {
+      existing.lastUsed = this.clock.now();
+      return existing;
+    }
+    let pending = this.loading.get(txnNo);
+    if (!pending) {
+      pending = this.store.load(txnNo).then((record) => (record ? this.spawn(txnNo, record.version, record.createdAt, record.snapshot) : null));
+      this.loading.set(txnNo, pending);
+      void pending.finally(() => this.loading.delete(txnNo));
+    }
+    return pending;
+  }
+
+  private spawn(txnNo: string, version: number, createdAt: number, snapshot: unknown, input?: TxnInput): Live {
+    const live: Live = {
+      txnNo,
+      actor: undefined as unknown as TxnActor,
+      version,
+      createdAt,
+      journal: [],
+      persisting: Promise.resolve(),
+      persistError: null,
+      flushQueued: false,
+      lastValues: new Map(),
+      lastUsed: this.clock.now(),
+    };
+    const inspect = (ev: InspectionEvent) => this.onInspect(live, ev);
+    live.actor = snapshot
+      ? // The input is ignored when a snapshot is restored; the stored context stands in for it.
+        createActor(this.machine, { snapshot: snapshot as TxnSnapshot, input: (snapshot as TxnSnapshot).context, inspect })
+      : createActor(this.machine, { input: input!, inspect });
+    // Registered before start: calls re-run on restore pass the barrier through this entry.
+    this.live.set(txnNo, live);
+    live.actor.start();
+    if (!snapshot) this.queueFlush(live);
+    return live;
+  }
+
+  private onInspect(live: Live, ev: InspectionEvent): void {
+    if (ev.type !== '@xstate.snapshot') return;
+    const snap = ev.snapshot as { value?: unknown };
+    if (!('value' in snap)) return; // promise actors: their result shows up as the parent's event
+    const actorId = ev.actorRef === live.actor ? 'transaction' : (ev.actorRef as AnyActorRef).id;
+    const key = ev.actorRef.sessionId;
+    const { type, ...data } = ev.event as { type: string } & Record<string, unknown>;
+    if (type === 'xstate.init' && actorId === 'transaction' && live.version > 0) {
+      live.lastValues.set(key, snap.value);
+      return; // a restore, not a transition
+    }
+    const entry: JournalEntry = { at: this.clock.now(), actor: actorId, event: type, data, from: live.lastValues.get(key) ?? null, to: snap.value };
+    live.lastValues.set(key, snap.value);
+    live.journal.push(entry);
+    this.transitions.next({ txnNo: live.txnNo, ...entry });
+    this.queueFlush(live);
+  }
+
+  /** Coalesces the snapshots of one synchronous burst into one write, in order. */
+  private queueFlush(live: Live): void {
+    if (live.flushQueued) return;
+    live.flushQueued = true;
+    queueMicrotask(() => {
+      live.flushQueued = false;
+      live.persisting = live.persisting.then(() => this.persist(live)).catch((err: unknown) => {
+        live.persistError = err instanceof Error ? err : new Error(String(err));
+        this.log.error({ txnNo: live.txnNo, err: live.persistError }, 'persisting the snapshot failed');
+      });
+    });
+  }
+
+  private async persist(live: Live): Promise<void> {
+    const snapshot = live.actor.getSnapshot();
+    const journal = live.journal.splice(0);
+    const state = topState(snapshot.value);
+    const working = isWorking(live.actor);
+    const now = this.clock.now();
+    const result = await this.store.save(
+      {
+        txnNo: live.txnNo,
+        merchantId: snapshot.context.merchantId,
+        orderNo: snapshot.context.order?.orderNo ?? null,
+        state,
+        stateValue: snapshot.value,
+        snapshot: live.actor.getPersistedSnapshot(),
+        atRest: (AT_REST_STATES as readonly string[]).includes(state) && !working,
+        working,
+        timers: snapshot.context.timers,
+        createdAt: live.createdAt,
+        updatedAt: now,
+      },
+      live.version,
+      journal,
+    );
+    if (!result.ok) {
+      // Another writer got there first (fencing, DESIGN.md rule 1): this copy is stale.
+      live.actor.stop();
+      this.live.delete(live.txnNo);
+      throw new Error(`version conflict on ${live.txnNo}: expected ${live.version}, store has ${result.actualVersion}`);
+    }
+    live.version = result.version;
+    live.persistError = null;
+  }
+
+  private async flushed(live: Live): Promise<void> {
+    await null; // let a flush queued by the current burst attach itself first
+    await live.persisting;
+    if (live.persistError) throw new TradeError('INTERNAL', 'the transaction could not be stored');
+  }
+
+  private async barrier(txnNo: string): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const live = this.live.get(txnNo);
+    if (live) await this.flushed(live);
+  }
+
+  private evictIdle(): void {
+    const cutoff = this.clock.now() - this.options.evictAfterMs;
+    for (const live of [...this.live.values()]) {
+      if (live.lastUsed > cutoff || this.queues.has(live.txnNo) || isWorking(live.actor) || live.flushQueued || live.journal.length) continue;
+      live.actor.stop();
+      this.live.delete(live.txnNo);
+    }
+  }
+
+  private viewOf(live: Live): TransactionView {
+    const s = live.actor.getSnapshot();
+    return buildView(s.context, s.value, live.version, this.clock.now());
+  }
+}
+
+/** True when the transaction or any of its child machines is in a state tagged `working`. */
+function isWorking(actor: AnyActorRef): boolean {
+  const snapshot = actor.getSnapshot() as { hasTag?: (t: string) => boolean; children?: Record<string, AnyActorRef | undefined> };
+  if (snapshot.hasTag?.('working')) return true;
+  return Object.values(snapshot.children ?? {}).some((child) => child !== undefined && isWorking(child));
+}

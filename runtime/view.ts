@@ -1,0 +1,73 @@
+import type { TxnContext } from '../machines/types.ts';
+
+/** The transaction view of API.md: what every endpoint returns about a transaction. */
+export interface TransactionView {
+  txnNo: string;
+  orderNo: string | null;
+  state: string;
+  stateValue: unknown;
+  scene: string;
+  merchantId: string;
+  stationId: string;
+  userId: string;
+  quote: TxnContext['quote'];
+  comboId: string | null;
+  originalAmount: number;
+  discountAmount: number;
+  payableAmount: number;
+  paidAmount: number;
+  refundedAmount: number;
+  refunds: never[];
+  legs: { legNo: number; method: string; amount: number; status: string; paymentNo: string; cardNo?: string; payUrl?: string; channelTradeNo?: string }[];
+  expiresAt: string | null;
+  paidAt: string | null;
+  outcome: { code: string; message: string } | null;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export function topState(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') return Object.keys(value)[0] ?? 'unknown';
+  return 'unknown';
+}
+
+export function buildView(context: TxnContext, stateValue: unknown, version: number, updatedAtMs: number): TransactionView {
+  const combo = context.order ? context.quote.combos.find((c) => c.comboId === context.order?.comboId) : undefined;
+  const state = topState(stateValue);
+  return {
+    txnNo: context.txnNo,
+    orderNo: context.order?.orderNo ?? null,
+    state,
+    stateValue,
+    scene: context.scene,
+    merchantId: context.merchantId,
+    stationId: context.stationId,
+    userId: context.userId,
+    quote: context.quote,
+    comboId: context.order?.comboId ?? null,
+    originalAmount: context.quote.originalAmount,
+    discountAmount: combo?.discountAmount ?? 0,
+    payableAmount: combo?.payableAmount ?? 0,
+    paidAmount: context.legs.filter((l) => l.status === 'succeeded').reduce((a, l) => a + l.amount, 0),
+    refundedAmount: 0,
+    refunds: [],
+    legs: context.legs.map((l) => ({
+      legNo: l.legNo,
+      method: l.method,
+      amount: l.amount,
+      status: l.status,
+      paymentNo: l.paymentNo,
+      ...(l.cardNo ? { cardNo: l.cardNo } : {}),
+      ...(l.payUrl ? { payUrl: l.payUrl } : {}),
+      ...(l.channelTradeNo ? { channelTradeNo: l.channelTradeNo } : {}),
+    })),
+    expiresAt: context.expiresAt,
+    paidAt: context.paidAt,
+    outcome: context.outcome ? { code: context.outcome.code, message: context.outcome.message } : null,
+    createdAt: context.createdAt,
+    updatedAt: new Date(updatedAtMs).toISOString(),
+    version,
+  };
+}

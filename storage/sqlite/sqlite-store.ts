@@ -1,0 +1,232 @@
+import Database from 'better-sqlite3';
+import type {
+  DueTimer,
+  IdempotencyClaim,
+  JournalEntry,
+  SaveResult,
+  StoredJournalEntry,
+  StoredResponse,
+  TransactionRecord,
+  TransactionStore,
+} from '../types.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS transactions (
+  txn_no      TEXT PRIMARY KEY,
+  version     INTEGER NOT NULL,
+  merchant_id TEXT NOT NULL,
+  order_no    TEXT,
+  state       TEXT NOT NULL,
+  state_value TEXT NOT NULL,
+  snapshot    TEXT NOT NULL,
+  at_rest     INTEGER NOT NULL,
+  working     INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transactions_order_no ON transactions(order_no) WHERE order_no IS NOT NULL;
+CREATE INDEX IF NOT EXISTS transactions_working ON transactions(working) WHERE at_rest = 0 AND working = 1;
+CREATE TABLE IF NOT EXISTS timers (
+  txn_no TEXT NOT NULL,
+  name   TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  PRIMARY KEY (txn_no, name)
+);
+CREATE INDEX IF NOT EXISTS timers_due ON timers(due_at);
+CREATE TABLE IF NOT EXISTS journal (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  txn_no     TEXT NOT NULL,
+  at         INTEGER NOT NULL,
+  actor      TEXT NOT NULL,
+  event      TEXT NOT NULL,
+  data       TEXT NOT NULL,
+  from_state TEXT,
+  to_state   TEXT
+);
+CREATE INDEX IF NOT EXISTS journal_txn ON journal(txn_no, seq);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key         TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  response    TEXT,
+  created_at  INTEGER NOT NULL
+);
+`;
+
+interface TxnRow {
+  txn_no: string;
+  version: number;
+  merchant_id: string;
+  order_no: string | null;
+  state: string;
+  state_value: string;
+  snapshot: string;
+  at_rest: number;
+  working: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * The embedded default: one SQLite file in WAL mode. better-sqlite3 is synchronous, so each
+ * method's work is one atomic SQLite transaction; the async signatures are the shared interface.
+ * `synchronous = FULL` because an acknowledged payment must survive a power cut, not just a crash.
+ */
+export class SqliteTransactionStore implements TransactionStore {
+  private readonly db: Database.Database;
+  private readonly stmts;
+  private readonly saveTx;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.stmts = {
+      get: this.db.prepare<[string], TxnRow>('SELECT * FROM transactions WHERE txn_no = ?'),
+      version: this.db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
+      insert: this.db.prepare(
+        `INSERT INTO transactions (txn_no, version, merchant_id, order_no, state, state_value, snapshot, at_rest, working, created_at, updated_at)
+         VALUES (@txnNo, 1, @merchantId, @orderNo, @state, @stateValue, @snapshot, @atRest, @working, @createdAt, @updatedAt)`,
+      ),
+      update: this.db.prepare(
+        `UPDATE transactions SET version = version + 1, order_no = @orderNo, state = @state, state_value = @stateValue,
+           snapshot = @snapshot, at_rest = @atRest, working = @working, updated_at = @updatedAt
+         WHERE txn_no = @txnNo AND version = @expectedVersion`,
+      ),
+      deleteTimers: this.db.prepare('DELETE FROM timers WHERE txn_no = ?'),
+      insertTimer: this.db.prepare('INSERT INTO timers (txn_no, name, due_at) VALUES (?, ?, ?)'),
+      insertJournal: this.db.prepare(
+        'INSERT INTO journal (txn_no, at, actor, event, data, from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      byOrderNo: this.db.prepare<[string], { txn_no: string }>('SELECT txn_no FROM transactions WHERE order_no = ?'),
+      dueTimers: this.db.prepare<[number, number], { txn_no: string; name: string; due_at: number }>(
+        'SELECT txn_no, name, due_at FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?',
+      ),
+      needingWork: this.db.prepare<[number, number], { txn_no: string }>(
+        `SELECT txn_no FROM transactions WHERE at_rest = 0 AND working = 1
+         UNION SELECT DISTINCT txn_no FROM timers WHERE due_at <= ? LIMIT ?`,
+      ),
+      journal: this.db.prepare<[string], { seq: number; at: number; actor: string; event: string; data: string; from_state: string | null; to_state: string | null }>(
+        'SELECT * FROM journal WHERE txn_no = ? ORDER BY seq',
+      ),
+      idemGet: this.db.prepare<[string], { fingerprint: string; status: string; response: string | null }>(
+        'SELECT fingerprint, status, response FROM idempotency WHERE key = ?',
+      ),
+      idemInsert: this.db.prepare("INSERT INTO idempotency (key, fingerprint, status, created_at) VALUES (?, ?, 'running', ?)"),
+      idemComplete: this.db.prepare("UPDATE idempotency SET status = 'done', response = ? WHERE key = ?"),
+      idemDelete: this.db.prepare("DELETE FROM idempotency WHERE key = ? AND status = 'running'"),
+    };
+    this.saveTx = this.db.transaction(
+      (record: Omit<TransactionRecord, 'version'>, expectedVersion: number, journal: JournalEntry[]): SaveResult => {
+        const params = {
+          txnNo: record.txnNo,
+          merchantId: record.merchantId,
+          orderNo: record.orderNo,
+          state: record.state,
+          stateValue: JSON.stringify(record.stateValue),
+          snapshot: JSON.stringify(record.snapshot),
+          atRest: record.atRest ? 1 : 0,
+          working: record.working ? 1 : 0,
+          createdAt: record.createdAt,
+          updatedAt: record.updatedAt,
+          expectedVersion,
+        };
+        if (expectedVersion === 0) {
+          if (this.stmts.version.get(record.txnNo)) return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
+          const { expectedVersion: _unused, ...insertParams } = params;
+          this.stmts.insert.run(insertParams);
+        } else if (this.stmts.update.run(params).changes === 0) {
+          return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
+        }
+        this.stmts.deleteTimers.run(record.txnNo);
+        for (const [name, dueAt] of Object.entries(record.timers)) this.stmts.insertTimer.run(record.txnNo, name, dueAt);
+        for (const j of journal) {
+          this.stmts.insertJournal.run(record.txnNo, j.at, j.actor, j.event, JSON.stringify(j.data), JSON.stringify(j.from), JSON.stringify(j.to));
+        }
+        return { ok: true, version: expectedVersion + 1 };
+      },
+    );
+  }
+
+  async save(record: Omit<TransactionRecord, 'version'>, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult> {
+    return this.saveTx(record, expectedVersion, journal);
+  }
+
+  async load(txnNo: string): Promise<TransactionRecord | null> {
+    const row = this.stmts.get.get(txnNo);
+    if (!row) return null;
+    const timers: Record<string, number> = {};
+    for (const t of this.db.prepare<[string], { name: string; due_at: number }>('SELECT name, due_at FROM timers WHERE txn_no = ?').all(txnNo)) {
+      timers[t.name] = t.due_at;
+    }
+    return {
+      txnNo: row.txn_no,
+      version: row.version,
+      merchantId: row.merchant_id,
+      orderNo: row.order_no,
+      state: row.state,
+      stateValue: JSON.parse(row.state_value),
+      snapshot: JSON.parse(row.snapshot),
+      atRest: row.at_rest === 1,
+      working: row.working === 1,
+      timers,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  async findTxnNoByOrderNo(orderNo: string): Promise<string | null> {
+    return this.stmts.byOrderNo.get(orderNo)?.txn_no ?? null;
+  }
+
+  async dueTimers(nowMs: number, limit: number): Promise<DueTimer[]> {
+    return this.stmts.dueTimers.all(nowMs, limit).map((r) => ({ txnNo: r.txn_no, name: r.name, dueAt: r.due_at }));
+  }
+
+  async needingWork(nowMs: number, limit: number): Promise<string[]> {
+    return this.stmts.needingWork.all(nowMs, limit).map((r) => r.txn_no);
+  }
+
+  async journal(txnNo: string): Promise<StoredJournalEntry[]> {
+    return this.stmts.journal.all(txnNo).map((r) => ({
+      seq: r.seq,
+      at: r.at,
+      actor: r.actor,
+      event: r.event,
+      data: JSON.parse(r.data) as Record<string, unknown>,
+      from: r.from_state === null ? null : JSON.parse(r.from_state),
+      to: r.to_state === null ? null : JSON.parse(r.to_state),
+    }));
+  }
+
+  async claimIdempotencyKey(key: string, fingerprint: string, nowMs: number): Promise<IdempotencyClaim> {
+    return this.db.transaction((): IdempotencyClaim => {
+      const row = this.stmts.idemGet.get(key);
+      if (!row) {
+        this.stmts.idemInsert.run(key, fingerprint, nowMs);
+        return { status: 'claimed' };
+      }
+      if (row.fingerprint !== fingerprint) return { status: 'mismatch' };
+      if (row.status === 'running' || row.response === null) return { status: 'in-progress' };
+      return { status: 'done', response: JSON.parse(row.response) as StoredResponse };
+    }).immediate();
+  }
+
+  async completeIdempotencyKey(key: string, response: StoredResponse): Promise<void> {
+    this.stmts.idemComplete.run(JSON.stringify(response), key);
+  }
+
+  async releaseIdempotencyKey(key: string): Promise<void> {
+    this.stmts.idemDelete.run(key);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

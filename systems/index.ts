@@ -1,0 +1,16 @@
+import type { FuelCatalogPort } from './fuel-catalog/port.ts';
+import type { OrderPort } from './order/port.ts';
+import type { PaymentGatewayPort } from './payment-gateway/port.ts';
+import type { PromotionPort } from './promotion/port.ts';
+import type { StoredValuePort } from './stored-value/port.ts';
+import type { UserPort } from './user/port.ts';
+
+/** Every downstream system the platform talks to, by port. */
+export interface Systems {
+  user: UserPort;
+  fuelCatalog: FuelCatalogPort;
+  order: OrderPort;
+  paymentGateway: PaymentGatewayPort;
+  storedValue: StoredValuePort;
+  promotion: PromotionPort;
+}
