@@ -12,7 +12,6 @@ export async function buildApp(tc: TradeCenter) {
   const app = Fastify({
     // pino 10's Logger and fastify's bundled logger type differ only in fields fastify does not use.
     loggerInstance: tc.log as FastifyBaseLogger,
-    disableRequestLogging: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('apiKey', null);

@@ -38,6 +38,12 @@ function combo(context: TxnContext, comboId: string) {
   return context.quote.combos.find((c) => c.comboId === comboId);
 }
 
+/** Legs of the latest payment attempt: the only ones that still decide the outcome. */
+function currentLegs(context: TxnContext): LegView[] {
+  const attempt = Math.max(0, ...context.legs.map((l) => l.attempt));
+  return context.legs.filter((l) => l.attempt === attempt);
+}
+
 function legStatus(legs: LegView[], legId: string, patch: Partial<LegView>): LegView[] {
   return legs.map((l) => (l.legId === legId ? { ...l, ...patch } : l));
 }
@@ -68,7 +74,7 @@ export const transactionMachine = setup({
     // This slice pays with exactly one leg; mixed payment spawns one leg per method later.
     notOneLeg: ({ event }) => event.type === 'PAY' && event.legs.length !== 1,
     isTimer: ({ event }, params: { name: string }) => event.type === 'TIMER' && event.name === params.name,
-    allLegsSucceeded: ({ context }) => context.legs.every((l) => l.status === 'succeeded'),
+    allLegsSucceeded: ({ context }) => currentLegs(context).every((l) => l.status === 'succeeded'),
     releasedAtConfirm: ({ event }) => event.type === 'LEG_RELEASED' && event.phase === 'confirm',
     succeeded: (_, params: Done<unknown>) => params.output.ok,
     refusedBecause: (_, params: Done<unknown> & { code: string }) => !params.output.ok && params.output.code === params.code,
@@ -123,20 +129,27 @@ export const transactionMachine = setup({
     clearAllTimers: assign({ timers: {} }),
     recordLegs: assign(({ context, event }) => {
       if (event.type !== 'PAY') return {};
+      // Leg numbers continue across attempts so that every leg has its own idempotency keys.
+      const attempt = Math.max(0, ...context.legs.map((l) => l.attempt)) + 1;
+      const first = context.legs.length + 1;
       return {
-        legs: event.legs.map((l, i): LegView => ({
-          legNo: i + 1,
-          legId: `leg-${i + 1}`,
-          paymentNo: `${context.txnNo}-P${i + 1}`,
+        legs: [
+          ...context.legs,
+          ...event.legs.map((l, i): LegView => ({
+          legNo: first + i,
+          attempt,
+          legId: `leg-${first + i}`,
+          paymentNo: `${context.txnNo}-P${first + i}`,
           method: l.method,
           amount: l.amount,
           ...(l.cardNo ? { cardNo: l.cardNo } : {}),
           status: 'pending',
-        })),
+          })),
+        ],
       };
     }),
     spawnLegs: enqueueActions(({ context, enqueue }) => {
-      for (const leg of context.legs) {
+      for (const leg of currentLegs(context)) {
         enqueue.spawnChild('paymentLeg', {
           id: leg.legId,
           input: {
@@ -154,12 +167,13 @@ export const transactionMachine = setup({
     }),
     // Sync legs are confirmed only once no asynchronous leg can still fail (DOMAIN.md "Payment").
     confirmLegsWhenReady: enqueueActions(({ context, enqueue }) => {
-      const ready = context.legs.every((l) => (ASYNC_METHODS.includes(l.method) ? l.status === 'succeeded' : l.status !== 'pending'));
+      const legs = currentLegs(context);
+      const ready = legs.every((l) => (ASYNC_METHODS.includes(l.method) ? l.status === 'succeeded' : l.status !== 'pending'));
       if (!ready) return;
-      for (const leg of context.legs) if (leg.status === 'locked') enqueue.sendTo(leg.legId, { type: 'CONFIRM' });
+      for (const leg of legs) if (leg.status === 'locked') enqueue.sendTo(leg.legId, { type: 'CONFIRM' });
     }),
     cancelOpenLegs: enqueueActions(({ context, enqueue }) => {
-      for (const leg of context.legs) if (leg.status === 'pending' || leg.status === 'locked') enqueue.sendTo(leg.legId, { type: 'CANCEL' });
+      for (const leg of currentLegs(context)) if (leg.status === 'pending' || leg.status === 'locked') enqueue.sendTo(leg.legId, { type: 'CANCEL' });
     }),
     forwardCallback: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'PAYMENT_CALLBACK') return;

@@ -12,6 +12,8 @@ export type LegStatus = 'pending' | 'locked' | 'succeeded' | 'failed' | 'closed'
 /** The transaction's record of one payment leg; the leg's own actor holds the working state. */
 export interface LegView {
   legNo: number;
+  /** Which payment attempt of the order this leg belongs to; a refused attempt leaves its legs behind. */
+  attempt: number;
   /** Child actor id, `leg-<legNo>`. */
   legId: string;
   /** `txnNo-P<legNo>`: the gateway's merchant order number and the card lock key. */

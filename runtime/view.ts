@@ -18,7 +18,7 @@ export interface TransactionView {
   paidAmount: number;
   refundedAmount: number;
   refunds: never[];
-  legs: { legNo: number; method: string; amount: number; status: string; paymentNo: string; cardNo?: string; payUrl?: string; channelTradeNo?: string }[];
+  legs: { legNo: number; attempt: number; method: string; amount: number; status: string; paymentNo: string; cardNo?: string; payUrl?: string; channelTradeNo?: string }[];
   expiresAt: string | null;
   paidAt: string | null;
   outcome: { code: string; message: string } | null;
@@ -55,6 +55,7 @@ export function buildView(context: TxnContext, stateValue: unknown, version: num
     refunds: [],
     legs: context.legs.map((l) => ({
       legNo: l.legNo,
+      attempt: l.attempt,
       method: l.method,
       amount: l.amount,
       status: l.status,

@@ -1,0 +1,107 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Test } from 'tap';
+import { buildApp } from '../../http/app.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterConfig } from '../../runtime/trade-center.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+import { loadDataset } from '../../systems/sim/index.ts';
+
+export const DEMO_KEY = DEFAULT_CONFIG.apiKeys[0]!.key;
+export const DATASET_PATH = new URL('../../demo/dataset.json', import.meta.url).pathname;
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export type Api = <T = Record<string, unknown>>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<ApiResponse<T>>;
+
+/** A JSON client for a listening Trade Center, authenticated with the demo key. */
+export function apiClient(baseUrl: string, key = DEMO_KEY): Api {
+  return async (method, path, body, headers = {}) => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : {}, headers: res.headers };
+  };
+}
+
+export interface Harness {
+  url: string;
+  tc: TradeCenter;
+  api: Api;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Trade Center on a real listening port, with its own SQLite files in a fresh temporary
+ * folder and the in-process simulators; closed when the test ends.
+ */
+export async function startHarness(t: Test, opts: { clock?: Clock; config?: Partial<TradeCenterConfig>; dir?: string } = {}): Promise<Harness> {
+  const dir = opts.dir ?? t.testdir();
+  const config: TradeCenterConfig = {
+    ...DEFAULT_CONFIG,
+    dataset: loadDataset(DATASET_PATH),
+    dbPath: join(dir, 'trade.db'),
+    simDbPath: join(dir, 'sim.db'),
+    callbackDelayMs: 0,
+    logLevel: 'silent',
+    ...opts.config,
+  };
+  const tc = createTradeCenter(config, { ...(opts.clock ? { clock: opts.clock } : {}), log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  const app = await buildApp(tc);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const url = `http://127.0.0.1:${port}`;
+  tc.sims?.gateway.setCallbackTarget(url, config.callbackSecret);
+  await tc.start();
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await app.close();
+    await tc.close();
+  };
+  t.teardown(close);
+  return { url, tc, api: apiClient(url), dir, close };
+}
+
+export const FUEL_SALE = {
+  scene: 'merchant_pos',
+  merchantId: 'M1',
+  stationId: 'S1',
+  userId: 'U1',
+  items: [{ type: 'fuel', nozzleNo: 1, amount: 30000 }],
+} as const;
+
+/** Starts a transaction and orders its combination for `method`; returns the ordered view. */
+export async function orderedSale(api: Api, method: string, body: Record<string, unknown> = {}): Promise<TransactionView> {
+  const started = await api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: [method], ...body });
+  if (started.status !== 201) throw new Error(`start failed: ${JSON.stringify(started.body)}`);
+  const { quoteId, combos } = started.body.quote;
+  const ordered = await api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId, comboId: combos[0]!.comboId });
+  if (ordered.status !== 201) throw new Error(`order failed: ${JSON.stringify(ordered.body)}`);
+  return ordered.body;
+}
+
+/** Polls until `check` holds (a real callback crosses HTTP asynchronously); fails after `ms`. */
+export async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (check(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms; last value: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
