@@ -50,7 +50,7 @@ function inScope(p: Promotion, line: QuoteLine): boolean {
 export function isEligible(p: Promotion, input: PricingInput, method: string | null): boolean {
   if (p.benefit.type === 'topUpBonus') return false;
   if (p.validFrom && Date.parse(p.validFrom) > input.atMs) return false;
-  if (p.validTo && Date.parse(p.validTo) <= input.atMs) return false;
+  if (p.validTo && Date.parse(p.validTo) < input.atMs) return false; // validTo is inclusive, as the promotion engine treats it
   const c = p.conditions;
   const local = localTime(input.atMs, input.timeZone);
   if (c.timeWindows?.length && !c.timeWindows.some((w) => inWindow(local.minutes, w.start, w.end))) return false;

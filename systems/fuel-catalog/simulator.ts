@@ -1,0 +1,24 @@
+import type { FaultInjector } from '../sim/faults.ts';
+import type { SimStore } from '../sim/store.ts';
+import type { FuelCatalogPort, Nozzle, Station } from './port.ts';
+
+/** The fuel catalog, simulated over the {@link SimStore}: stations and nozzles from the dataset. */
+export class FuelCatalogSimulator implements FuelCatalogPort {
+  private readonly stationById;
+  private readonly nozzleByNo;
+
+  constructor(store: SimStore, private readonly faults: FaultInjector) {
+    this.stationById = store.db.prepare<[string], Station>(
+      'SELECT station_id AS stationId, merchant_id AS merchantId, name, time_zone AS timeZone FROM stations WHERE station_id = ?');
+    this.nozzleByNo = store.db.prepare<[string, number], Nozzle>(
+      'SELECT station_id AS stationId, nozzle_no AS nozzleNo, grade, unit_price AS unitPrice FROM nozzles WHERE station_id = ? AND nozzle_no = ?');
+  }
+
+  getStation(stationId: string): Promise<Station | null> {
+    return this.faults.run('getStation', () => this.stationById.get(stationId) ?? null);
+  }
+
+  getNozzle(stationId: string, nozzleNo: number): Promise<Nozzle | null> {
+    return this.faults.run('getNozzle', () => this.nozzleByNo.get(stationId, nozzleNo) ?? null);
+  }
+}

@@ -1,0 +1,289 @@
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { SystemName } from '../contract.ts';
+import type { CallbackSettings } from '../payment-gateway/simulator.ts';
+import type { FaultSettings } from './faults.ts';
+import { SIMULATED_OPERATIONS, type Simulators } from './index.ts';
+
+/** Options of {@link simAdminRoutes}; mount it with `{ prefix: '/sim', sims }`. */
+export interface SimAdminOptions {
+  sims: Simulators;
+}
+
+const error = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+} as const;
+
+const payment = {
+  type: 'object',
+  required: ['paymentNo', 'txnNo', 'merchantId', 'channel', 'amountFen', 'status'],
+  properties: {
+    paymentNo: { type: 'string' },
+    txnNo: { type: 'string' },
+    merchantId: { type: 'string' },
+    channel: { type: 'string' },
+    amountFen: { type: 'integer' },
+    status: { type: 'string', enum: ['pending', 'succeeded', 'closed', 'failed'] },
+    channelTradeNo: { type: 'string' },
+    paidAt: { type: 'string' },
+  },
+} as const;
+
+const callback = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    path: { type: 'string' },
+    body: { type: 'string' },
+    lastUrl: { type: ['string', 'null'] },
+    dueAt: { type: 'integer' },
+    attempts: { type: 'integer' },
+    deliveredAt: { type: ['integer', 'null'] },
+    lastError: { type: ['string', 'null'] },
+  },
+} as const;
+
+const card = {
+  type: 'object',
+  properties: {
+    cardNo: { type: 'string' },
+    userId: { type: 'string' },
+    availableFen: { type: 'integer' },
+    lockedFen: { type: 'integer' },
+  },
+} as const;
+
+const cardLock = {
+  type: 'object',
+  properties: {
+    lockKey: { type: 'string' },
+    amountFen: { type: 'integer' },
+    status: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+const order = {
+  type: 'object',
+  properties: {
+    orderNo: { type: 'string' },
+    txnNo: { type: 'string' },
+    merchantId: { type: 'string' },
+    stationId: { type: 'string' },
+    userId: { type: 'string' },
+    status: { type: 'string', enum: ['created', 'paid', 'cancelled'] },
+    originalAmountFen: { type: 'integer' },
+    discountAmountFen: { type: 'integer' },
+    payableAmountFen: { type: 'integer' },
+    lines: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          lineNo: { type: 'integer' },
+          type: { type: 'string' },
+          description: { type: 'string' },
+          amount: { type: 'integer' },
+          netAmount: { type: 'integer' },
+          volumeMl: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const;
+
+const opFaults = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    latencyMs: { type: 'integer', minimum: 0 },
+    failRate: { type: 'number', minimum: 0, maximum: 1 },
+    failNext: { type: 'integer', minimum: 0 },
+    outage: { type: 'boolean' },
+    delayAfterEffectMs: { type: 'integer', minimum: 0 },
+    failAfterEffect: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0 }] },
+  },
+} as const;
+
+const faultSettings = {
+  type: 'object',
+  description: 'Fault knobs per operation name, or `*` for every operation of the system',
+  additionalProperties: opFaults,
+} as const;
+
+// Response side of fault settings: `anyOf` would make the serializer guess, a type list does not.
+const faultSettingsOut = {
+  type: 'object',
+  additionalProperties: {
+    type: 'object',
+    properties: { ...opFaults.properties, failAfterEffect: { type: ['boolean', 'integer'] } },
+  },
+} as const;
+
+const systemParam = {
+  type: 'object',
+  required: ['system'],
+  properties: { system: { type: 'string', enum: Object.keys(SIMULATED_OPERATIONS) } },
+} as const;
+
+const gatewaySettings = {
+  type: 'object',
+  properties: {
+    callbackDelayMs: { type: 'integer', minimum: 0 },
+    duplicateCallbacks: { type: 'integer', minimum: 1, maximum: 20 },
+    dropCallbacks: { type: 'boolean' },
+  },
+} as const;
+
+const param = (name: string) =>
+  ({ type: 'object', required: [name], properties: { [name]: { type: 'string', minLength: 1 } } }) as const;
+
+function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: { code, message } });
+}
+
+const REFUSAL_STATUS: Record<string, number> = { PAYMENT_NOT_FOUND: 404 };
+
+/**
+ * The simulators' admin API, mounted under `/sim`:
+ * - `POST /payments/:paymentNo/pay` the customer pays (a signed callback follows);
+ *   `POST /payments/:paymentNo/fail` the channel declines; both answer `{ payment }`;
+ * - `GET /payments/:paymentNo` `{ payment, callbacks }`, `GET /cards/:cardNo` `{ card, locks }`,
+ *   `GET /orders/:orderNo` `{ order }`, `GET /effects?system=&verb=&key=` `{ effects }`;
+ * - `GET /faults`, `PUT /faults/:system` (replaces that system's settings), `DELETE /faults`;
+ * - `PUT /gateway` callback delay / duplicates / drop (fields left out keep their value).
+ *
+ * Reads bypass fault injection: an admin looking during a simulated outage still sees the state.
+ * Errors are `{ error: { code, message } }`.
+ */
+export const simAdminRoutes: FastifyPluginAsync<SimAdminOptions> = async function simAdminRoutes(app, { sims }) {
+  const { gateway, systems, store, faults } = sims;
+
+  app.setErrorHandler((err: FastifyError, _request, reply) => {
+    if (err.validation) return sendError(reply, 400, 'INVALID_REQUEST', err.message);
+    app.log.error(err);
+    return sendError(reply, 500, 'INTERNAL', 'Internal error.');
+  });
+
+  for (const action of ['pay', 'fail'] as const) {
+    app.post<{ Params: { paymentNo: string } }>(`/payments/:paymentNo/${action}`, {
+      schema: {
+        params: param('paymentNo'),
+        response: { 200: { type: 'object', properties: { payment } }, 404: error, 409: error },
+      },
+    }, async (request, reply) => {
+      const outcome = await gateway[action](request.params.paymentNo);
+      if (!outcome.ok) return sendError(reply, REFUSAL_STATUS[outcome.code] ?? 409, outcome.code, outcome.message);
+      return { payment: outcome.payment };
+    });
+  }
+
+  app.get<{ Params: { paymentNo: string } }>('/payments/:paymentNo', {
+    schema: {
+      params: param('paymentNo'),
+      response: { 200: { type: 'object', properties: { payment, callbacks: { type: 'array', items: callback } } }, 404: error },
+    },
+  }, async (request, reply) => {
+    const found = gateway.peekPayment(request.params.paymentNo);
+    if (!found) return sendError(reply, 404, 'NOT_FOUND', `no payment ${request.params.paymentNo}`);
+    return { payment: found, callbacks: gateway.callbacks(found.paymentNo) };
+  });
+
+  app.get<{ Params: { cardNo: string } }>('/cards/:cardNo', {
+    schema: {
+      params: param('cardNo'),
+      response: { 200: { type: 'object', properties: { card, locks: { type: 'array', items: cardLock } } }, 404: error },
+    },
+  }, async (request, reply) => {
+    const found = systems.storedValue.peekCard(request.params.cardNo);
+    if (!found) return sendError(reply, 404, 'NOT_FOUND', `no card ${request.params.cardNo}`);
+    return { card: found, locks: systems.storedValue.peekLocks(found.cardNo) };
+  });
+
+  app.get<{ Params: { orderNo: string } }>('/orders/:orderNo', {
+    schema: { params: param('orderNo'), response: { 200: { type: 'object', properties: { order } }, 404: error } },
+  }, async (request, reply) => {
+    const found = systems.order.peekOrder(request.params.orderNo);
+    if (!found) return sendError(reply, 404, 'NOT_FOUND', `no order ${request.params.orderNo}`);
+    return { order: found };
+  });
+
+  app.get<{ Querystring: { system?: string; verb?: string; key?: string } }>('/effects', {
+    schema: {
+      querystring: {
+        type: 'object',
+        properties: { system: { type: 'string' }, verb: { type: 'string' }, key: { type: 'string' } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            effects: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  id: { type: 'integer' },
+                  system: { type: 'string' },
+                  verb: { type: 'string' },
+                  key: { type: 'string' },
+                  detail: { type: ['string', 'null'] },
+                  at: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  }, async (request) => ({ effects: store.effects(request.query) }));
+
+  app.get('/faults', {
+    schema: { response: { 200: { type: 'object', additionalProperties: faultSettingsOut } } },
+  }, async () => Object.fromEntries(Object.entries(faults).map(([name, f]) => [name, f.current()])));
+
+  app.put<{ Params: { system: SystemName }; Body: FaultSettings }>('/faults/:system', {
+    schema: {
+      params: systemParam,
+      body: faultSettings,
+      response: { 200: faultSettingsOut, 400: error },
+    },
+  }, async (request, reply) => {
+    const { system } = request.params;
+    const known = SIMULATED_OPERATIONS[system];
+    const unknown = Object.keys(request.body).filter((op) => op !== '*' && !known.includes(op));
+    if (unknown.length > 0) {
+      return sendError(reply, 400, 'INVALID_REQUEST', `${system} has no operation ${unknown.join(', ')} (known: *, ${known.join(', ')})`);
+    }
+    faults[system].configure(request.body);
+    return faults[system].current();
+  });
+
+  app.delete('/faults', {
+    schema: { response: { 204: { type: 'null' } } },
+  }, async (_request, reply) => {
+    for (const f of Object.values(faults)) f.clear();
+    return reply.code(204).send();
+  });
+
+  app.put<{ Body: Partial<CallbackSettings> }>('/gateway', {
+    schema: {
+      body: gatewaySettings,
+      response: { 200: gatewaySettings, 400: error },
+    },
+  }, async (request) => gateway.configureCallbacks(request.body));
+};
+
+Object.assign(simAdminRoutes, {
+  // A name for fastify's plugin tree and errors, without `skip-override`: the plugin stays
+  // encapsulated, so its error handler and the `/sim` prefix apply to its routes only.
+  [Symbol.for('fastify.display-name')]: 'sim-admin',
+  [Symbol.for('plugin-meta')]: { name: 'sim-admin', fastify: '5.x' },
+});

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { SIGNATURE_HEADERS, sign } from '../../domain/signature.ts';
+import type { Clock, SimStore } from './store.ts';
+
+/** Where callbacks go and how they are signed; changeable at run time. */
+export interface CallbackTarget {
+  /** e.g. `http://127.0.0.1:3000`; a callback's path is appended. */
+  baseUrl: string;
+  secret: string;
+}
+
+/** One persisted callback of the payment gateway. */
+export interface OutboxRow {
+  id: number;
+  paymentNo: string;
+  /** Path below the target's base URL, e.g. `/v1/callbacks/payments/wechat`. */
+  path: string;
+  body: string;
+  /** Headers of the last attempt (JSON), null before the first. */
+  headers: string | null;
+  lastUrl: string | null;
+  /** Epoch ms (injected clock) when the next attempt is due. */
+  dueAt: number;
+  attempts: number;
+  deliveredAt: number | null;
+  lastError: string | null;
+}
+
+/** 200 ms, 400 ms, 800 ms … capped at 5 s. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(200 * 2 ** Math.max(0, attempts - 1), 5000);
+}
+
+/** How often the loop looks again when nothing is due soon (also catches a jumping test clock). */
+const IDLE_POLL_MS = 1000;
+const REQUEST_TIMEOUT_MS = 5000;
+const MAX_IN_FLIGHT = 50;
+
+const COLUMNS = `id, payment_no AS paymentNo, path, body, headers, last_url AS lastUrl, due_at AS dueAt,
+  attempts, delivered_at AS deliveredAt, last_error AS lastError`;
+
+/**
+ * The gateway's callback outbox: callbacks are rows in the {@link SimStore}, written in the same
+ * transaction as the payment they report, and delivered over real HTTP by a loop that retries
+ * with backoff until the receiver answers 2xx. Because the rows outlive the process, a restarted
+ * gateway resumes delivery: the platform must cope with callbacks arriving after its own crash.
+ *
+ * The target URL and the signature are resolved per attempt, not at enqueue time: the platform
+ * may come back on another port, and a stale timestamp would fail its replay window.
+ * Due times are on the injected clock, so under a test clock retries wait until it advances.
+ */
+export class CallbackOutbox {
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Map<number, { abort: AbortController; done: Promise<void> }>();
+  private readonly stmts;
+
+  constructor(private readonly store: SimStore, private readonly clock: Clock, private target: CallbackTarget) {
+    const db = store.db;
+    this.stmts = {
+      insert: db.prepare<[string, string, string, number]>(
+        'INSERT INTO callback_outbox (payment_no, path, body, due_at) VALUES (?, ?, ?, ?)'),
+      due: db.prepare<[number], OutboxRow>(
+        `SELECT ${COLUMNS} FROM callback_outbox WHERE delivered_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT 50`),
+      // Rows in flight (JSON array of ids) are excluded: their completion re-plans the loop itself.
+      nextDue: db.prepare<[string], { dueAt: number | null }>(
+        'SELECT min(due_at) AS dueAt FROM callback_outbox WHERE delivered_at IS NULL AND id NOT IN (SELECT value FROM json_each(?))'),
+      delivered: db.prepare<[string, string, number, number]>(
+        'UPDATE callback_outbox SET headers = ?, last_url = ?, attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?'),
+      failed: db.prepare<[string, string, string, number, number]>(
+        'UPDATE callback_outbox SET headers = ?, last_url = ?, last_error = ?, attempts = attempts + 1, due_at = ? WHERE id = ?'),
+      attempts: db.prepare<[number], { attempts: number }>('SELECT attempts FROM callback_outbox WHERE id = ?'),
+      all: db.prepare<[], OutboxRow>(`SELECT ${COLUMNS} FROM callback_outbox ORDER BY id`),
+      ofPayment: db.prepare<[string], OutboxRow>(`SELECT ${COLUMNS} FROM callback_outbox WHERE payment_no = ? ORDER BY id`),
+    };
+  }
+
+  setTarget(target: CallbackTarget): void {
+    this.target = { ...target };
+  }
+
+  /**
+   * Adds `copies` deliveries of one callback, due after `delayMs`. Call it inside the store
+   * transaction that changes the payment, so both commit or neither does; then {@link kick}.
+   */
+  enqueue(paymentNo: string, path: string, body: string, copies: number, delayMs: number): void {
+    const dueAt = this.clock.now() + delayMs;
+    for (let i = 0; i < copies; i++) this.stmts.insert.run(paymentNo, path, body, dueAt);
+  }
+
+  /** Re-plans the loop after new rows were committed. */
+  kick(): void {
+    if (this.running) this.schedule(0);
+  }
+
+  /** Starts (or resumes, after a restart) delivering every undelivered row. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Stops the loop and abandons attempts in flight; their rows stay undelivered for the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const { abort } of this.inFlight.values()) abort.abort();
+    await Promise.all([...this.inFlight.values()].map((f) => f.done));
+  }
+
+  /** The outbox rows, optionally of one payment (for tests and the admin API). */
+  rows(paymentNo?: string): OutboxRow[] {
+    return paymentNo === undefined ? this.stmts.all.all() : this.stmts.ofPayment.all(paymentNo);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.min(delayMs, IDLE_POLL_MS)));
+    // The loop alone must not keep a process (or a test) alive.
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    if (!this.running) return;
+    const now = this.clock.now();
+    for (const row of this.stmts.due.all(now)) {
+      if (this.inFlight.size >= MAX_IN_FLIGHT) break;
+      if (this.inFlight.has(row.id)) continue;
+      const abort = new AbortController();
+      const done = this.deliver(row, abort)
+        // A failed bookkeeping write leaves the row undelivered and due: the next tick retries it.
+        .catch(() => undefined)
+        .finally(() => {
+          this.inFlight.delete(row.id);
+          if (this.running) this.schedule(0);
+        });
+      this.inFlight.set(row.id, { abort, done });
+    }
+    const next = this.stmts.nextDue.get(JSON.stringify([...this.inFlight.keys()]))?.dueAt;
+    if (next !== null && next !== undefined) this.schedule(this.inFlight.size >= MAX_IN_FLIGHT ? IDLE_POLL_MS : next - now);
+  }
+
+  private async deliver(row: OutboxRow, abort: AbortController): Promise<void> {
+    const { baseUrl, secret } = this.target;
+    const url = `${baseUrl.replace(/\/+$/, '')}${row.path}`;
+    const timestamp = String(Math.floor(this.clock.now() / 1000));
+    const nonce = randomUUID().replaceAll('-', '');
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      [SIGNATURE_HEADERS.timestamp]: timestamp,
+      [SIGNATURE_HEADERS.nonce]: nonce,
+      [SIGNATURE_HEADERS.signature]: sign(secret, timestamp, nonce, row.body),
+    };
+    let error: string | null = null;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: row.body,
+        signal: AbortSignal.any([abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+      });
+      // Drain the body so the connection is released.
+      await res.arrayBuffer();
+      if (!res.ok) error = `HTTP ${res.status}`;
+    } catch (err) {
+      error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    }
+    // Stopping: the receiver may or may not have processed it; leave the row for the next start.
+    if (abort.signal.aborted || !this.store.db.open) return;
+    const now = this.clock.now();
+    if (error === null) {
+      this.stmts.delivered.run(JSON.stringify(headers), url, now, row.id);
+    } else {
+      const attempts = (this.stmts.attempts.get(row.id)?.attempts ?? row.attempts) + 1;
+      this.stmts.failed.run(JSON.stringify(headers), url, error, now + retryDelayMs(attempts), row.id);
+    }
+  }
+}

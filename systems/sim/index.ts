@@ -1,0 +1,103 @@
+import type { SystemName } from '../contract.ts';
+import { FuelCatalogSimulator } from '../fuel-catalog/simulator.ts';
+import type { Systems } from '../index.ts';
+import { OrderSimulator } from '../order/simulator.ts';
+import { PaymentGatewaySimulator } from '../payment-gateway/simulator.ts';
+import { PromotionSimulator } from '../promotion/simulator.ts';
+import { StoredValueSimulator } from '../stored-value/simulator.ts';
+import { UserSimulator } from '../user/simulator.ts';
+import type { Dataset } from './dataset.ts';
+import { FaultInjector } from './faults.ts';
+import { SimStore, type Clock } from './store.ts';
+
+/** Options of {@link createSimulators}. */
+export interface SimulatorOptions {
+  /** The simulators' own SQLite file (never the platform's); `:memory:` for unit tests. */
+  dbPath: string;
+  /** Loaded into an empty store only (or always, with `reset`). */
+  dataset: Dataset;
+  clock: Clock;
+  /** Where the payment gateway calls back and the secret it signs with; see `setCallbackTarget`. */
+  callback: { baseUrl: string; secret: string; delayMs?: number };
+  /** Wipe the store (dataset and all state) and load the dataset again. */
+  reset?: boolean;
+  /** Seed of the fault injectors' RNG (failRate), for replayable runs. */
+  faultSeed?: number;
+}
+
+/** The simulators behind each port; structurally a {@link Systems}, with fault-free `peek*` reads. */
+export interface SimulatedSystems extends Systems {
+  user: UserSimulator;
+  fuelCatalog: FuelCatalogSimulator;
+  order: OrderSimulator;
+  paymentGateway: PaymentGatewaySimulator;
+  storedValue: StoredValueSimulator;
+  promotion: PromotionSimulator;
+}
+
+/** The simulated downstream world: ports for the platform, knobs and views for tests and admins. */
+export interface Simulators {
+  systems: SimulatedSystems;
+  store: SimStore;
+  faults: Record<SystemName, FaultInjector>;
+  gateway: PaymentGatewaySimulator;
+  /** Starts background work: the gateway's callback delivery (resuming its outbox). */
+  start(): void;
+  /** Stops background work and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Operation names each simulated system accepts in its fault settings (besides `*`). */
+export const SIMULATED_OPERATIONS: Record<SystemName, readonly string[]> = {
+  user: ['getUser'],
+  fuelCatalog: ['getStation', 'getNozzle'],
+  order: ['createOrder', 'markPaid', 'cancelOrder', 'getOrder'],
+  paymentGateway: ['createPayment', 'queryPayment', 'closePayment'],
+  storedValue: ['getCard', 'lock', 'confirm', 'cancel'],
+  promotion: ['listPromotions'],
+};
+
+const SYSTEM_NAMES = Object.keys(SIMULATED_OPERATIONS) as SystemName[];
+
+/**
+ * Opens the simulators' store, loads the dataset if the store is new, and builds one simulator
+ * per port. Callbacks are not delivered until {@link Simulators.start}, so the caller can point
+ * them at the platform first.
+ */
+export function createSimulators(opts: SimulatorOptions): Simulators {
+  const store = new SimStore(opts.dbPath, opts.clock);
+  try {
+    store.seed(opts.dataset, { reset: opts.reset ?? false });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const faults = Object.fromEntries(
+    SYSTEM_NAMES.map((name) => [name, new FaultInjector(name, opts.faultSeed)]),
+  ) as Record<SystemName, FaultInjector>;
+  const gateway = new PaymentGatewaySimulator(store, faults.paymentGateway, opts.clock, opts.callback);
+  const systems: SimulatedSystems = {
+    user: new UserSimulator(store, faults.user),
+    fuelCatalog: new FuelCatalogSimulator(store, faults.fuelCatalog),
+    order: new OrderSimulator(store, faults.order),
+    paymentGateway: gateway,
+    storedValue: new StoredValueSimulator(store, faults.storedValue),
+    promotion: new PromotionSimulator(store, faults.promotion, opts.clock),
+  };
+  return {
+    systems,
+    store,
+    faults,
+    gateway,
+    start: () => gateway.start(),
+    close: async () => {
+      await gateway.stop();
+      store.close();
+    },
+  };
+}
+
+export { FaultInjector, type FaultSettings, type OpFaults } from './faults.ts';
+export { SimStore, IdempotencyConflictError, type Clock, type EffectRow } from './store.ts';
+export { loadDataset, validateDataset, InvalidDatasetError, DEMO_DATASET_URL, type Dataset } from './dataset.ts';
+export { PaymentGatewaySimulator, type CallbackSettings } from '../payment-gateway/simulator.ts';

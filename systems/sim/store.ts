@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import type { SystemName } from '../contract.ts';
+import type { Dataset } from './dataset.ts';
+
+/** The time source of the simulators: epoch milliseconds. */
+export interface Clock {
+  now(): number;
+}
+
+/** One row of the effects journal: a state change a simulator really made. */
+export interface EffectRow {
+  id: number;
+  system: SystemName;
+  verb: string;
+  /** The idempotency key (`txnNo:step`) or, for keyless verbs such as `pay`, the entity id. */
+  key: string;
+  /** Why the effect is special, e.g. `empty-rollback`; null for an ordinary effect. */
+  detail: string | null;
+  at: string;
+}
+
+/** Filter of {@link SimStore.effects}: every field given must match exactly. */
+export interface EffectFilter {
+  system?: string;
+  verb?: string;
+  key?: string;
+}
+
+/**
+ * The same idempotency key arrived with a different verb or request. That is a bug in the caller
+ * (keys are derived deterministically from the request's step), so it is thrown, not refused:
+ * real gateways answer it with a hard error too (WeChat's `OUT_TRADE_NO_USED`).
+ */
+export class IdempotencyConflictError extends Error {
+  constructor(system: SystemName, key: string, detail: string) {
+    super(`${system}: idempotency key ${key} reused with ${detail}`);
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS merchants (merchant_id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, name TEXT NOT NULL, level TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stations (
+  station_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, name TEXT NOT NULL, time_zone TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nozzles (
+  station_id TEXT NOT NULL, nozzle_no INTEGER NOT NULL, grade TEXT NOT NULL, unit_price INTEGER NOT NULL,
+  PRIMARY KEY (station_id, nozzle_no));
+CREATE TABLE IF NOT EXISTS cards (
+  card_no TEXT PRIMARY KEY, user_id TEXT NOT NULL,
+  available_fen INTEGER NOT NULL CHECK (available_fen >= 0),
+  locked_fen INTEGER NOT NULL DEFAULT 0 CHECK (locked_fen >= 0));
+CREATE TABLE IF NOT EXISTS card_locks (
+  lock_key TEXT PRIMARY KEY, card_no TEXT NOT NULL, amount_fen INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('locked', 'confirmed', 'cancelled')), updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+  order_no TEXT PRIMARY KEY, txn_no TEXT NOT NULL, request TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('created', 'paid', 'cancelled')),
+  paid_amount_fen INTEGER, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS payments (
+  payment_no TEXT PRIMARY KEY, txn_no TEXT NOT NULL, merchant_id TEXT NOT NULL, channel TEXT NOT NULL,
+  amount_fen INTEGER NOT NULL, description TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'closed', 'failed')),
+  channel_trade_no TEXT, paid_at TEXT, expires_at TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS promotions (
+  id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, station_ids TEXT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+  system TEXT NOT NULL, key TEXT NOT NULL, verb TEXT NOT NULL, request_hash TEXT NOT NULL,
+  result TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (system, key));
+CREATE TABLE IF NOT EXISTS tombstones (
+  system TEXT NOT NULL, entity TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (system, entity));
+CREATE TABLE IF NOT EXISTS effects (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL, verb TEXT NOT NULL, key TEXT NOT NULL,
+  detail TEXT, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS effects_by_key ON effects (system, key);
+CREATE TABLE IF NOT EXISTS callback_outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, payment_no TEXT NOT NULL,
+  path TEXT NOT NULL, body TEXT NOT NULL, headers TEXT, last_url TEXT,
+  due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, delivered_at INTEGER, last_error TEXT);
+CREATE INDEX IF NOT EXISTS outbox_due ON callback_outbox (delivered_at, due_at);
+`;
+
+/** Tables emptied by a reset: everything, the dataset and the state built on it. */
+const ALL_TABLES = [
+  'meta', 'merchants', 'users', 'stations', 'nozzles', 'cards', 'card_locks', 'orders', 'payments',
+  'promotions', 'idempotency', 'tombstones', 'effects', 'callback_outbox',
+];
+
+/** JSON with object keys sorted, so two equal requests hash equally whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The simulators' own database: one better-sqlite3 file, separate from the platform's, so the
+ * downstream world survives a platform crash exactly like real downstream systems would.
+ *
+ * Every mutating verb runs inside {@link SimStore.once}: one IMMEDIATE transaction that checks the
+ * idempotency record, applies the effect and stores the result. That makes check-and-write atomic
+ * even if two processes share the file.
+ */
+export class SimStore {
+  readonly db: Database.Database;
+  private readonly clock: Clock;
+  private readonly stmts;
+
+  constructor(path: string, clock: Clock) {
+    this.db = new Database(path);
+    this.clock = clock;
+    this.db.pragma('journal_mode = WAL');
+    // A second process (e.g. `trade sim` beside `trade serve`) waits for the write lock instead of failing.
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.stmts = {
+      idemGet: this.db.prepare<[string, string], { verb: string; request_hash: string; result: string }>(
+        'SELECT verb, request_hash, result FROM idempotency WHERE system = ? AND key = ?'),
+      idemPut: this.db.prepare<[string, string, string, string, string, string]>(
+        'INSERT INTO idempotency (system, key, verb, request_hash, result, at) VALUES (?, ?, ?, ?, ?, ?)'),
+      effectPut: this.db.prepare<[string, string, string, string | null, string]>(
+        'INSERT INTO effects (system, verb, key, detail, at) VALUES (?, ?, ?, ?, ?)'),
+      tombGet: this.db.prepare<[string, string], { at: string }>(
+        'SELECT at FROM tombstones WHERE system = ? AND entity = ?'),
+      tombPut: this.db.prepare<[string, string, string]>(
+        'INSERT OR IGNORE INTO tombstones (system, entity, at) VALUES (?, ?, ?)'),
+    };
+  }
+
+  /** Now as an ISO instant, from the injected clock. */
+  nowIso(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  /**
+   * Runs `effect` at most once per (system, key): a repeated key returns the stored first result
+   * (refusals included: the contract says "the first result") without running `effect` again.
+   * Throws {@link IdempotencyConflictError} when the key comes back with another verb or request.
+   */
+  once<T>(system: SystemName, key: string, verb: string, request: unknown, effect: () => T): T {
+    const hash = createHash('sha256').update(canonicalJson(request)).digest('hex');
+    const run = this.db.transaction((): T => {
+      const seen = this.stmts.idemGet.get(system, key);
+      if (seen) {
+        if (seen.verb !== verb) throw new IdempotencyConflictError(system, key, `verb ${verb} (first ${seen.verb})`);
+        if (seen.request_hash !== hash) throw new IdempotencyConflictError(system, key, `a different ${verb} request`);
+        return JSON.parse(seen.result) as T;
+      }
+      const result = effect();
+      this.stmts.idemPut.run(system, key, verb, hash, JSON.stringify(result), this.nowIso());
+      return result;
+    });
+    return run.immediate();
+  }
+
+  /** Journals one real state change; tests count these to prove "exactly one effect". */
+  recordEffect(system: SystemName, verb: string, key: string, detail: string | null = null): void {
+    this.stmts.effectPut.run(system, verb, key, detail, this.nowIso());
+  }
+
+  /** The effects journal, oldest first. */
+  effects(filter: EffectFilter = {}): EffectRow[] {
+    const where: string[] = [];
+    const params: string[] = [];
+    for (const column of ['system', 'verb', 'key'] as const) {
+      const value = filter[column];
+      if (value !== undefined) {
+        where.push(`${column} = ?`);
+        params.push(value);
+      }
+    }
+    const sql = `SELECT id, system, verb, key, detail, at FROM effects${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return this.db.prepare<string[], EffectRow>(sql).all(...params);
+  }
+
+  /** True when a cancel/close arrived for an entity that never existed (empty rollback). */
+  hasTombstone(system: SystemName, entity: string): boolean {
+    return this.stmts.tombGet.get(system, entity) !== undefined;
+  }
+
+  addTombstone(system: SystemName, entity: string): void {
+    this.stmts.tombPut.run(system, entity, this.nowIso());
+  }
+
+  /**
+   * Loads the dataset when the store is empty (first start) or when `reset` is set (which also
+   * wipes all state: locks, orders, payments, journal, outbox). Returns true when it loaded.
+   * A restart on an existing file keeps balances and payments as they were: the downstream
+   * world does not reset because the platform restarted.
+   */
+  seed(dataset: Dataset, opts: { reset?: boolean } = {}): boolean {
+    const load = this.db.transaction((): boolean => {
+      if (opts.reset) for (const table of ALL_TABLES) this.db.exec(`DELETE FROM ${table}`);
+      const seeded = this.db.prepare<[], { v: string }>("SELECT v FROM meta WHERE k = 'seeded_at'").get();
+      if (seeded) return false;
+      const merchant = this.db.prepare('INSERT INTO merchants (merchant_id, name) VALUES (?, ?)');
+      for (const m of dataset.merchants) merchant.run(m.merchantId, m.name);
+      const station = this.db.prepare('INSERT INTO stations (station_id, merchant_id, name, time_zone) VALUES (?, ?, ?, ?)');
+      const nozzle = this.db.prepare('INSERT INTO nozzles (station_id, nozzle_no, grade, unit_price) VALUES (?, ?, ?, ?)');
+      for (const s of dataset.stations) {
+        station.run(s.stationId, s.merchantId, s.name, s.timeZone);
+        for (const n of s.nozzles) nozzle.run(s.stationId, n.nozzleNo, n.grade, n.unitPrice);
+      }
+      const user = this.db.prepare('INSERT INTO users (user_id, name, level) VALUES (?, ?, ?)');
+      for (const u of dataset.users) user.run(u.userId, u.name, u.level);
+      const card = this.db.prepare('INSERT INTO cards (card_no, user_id, available_fen) VALUES (?, ?, ?)');
+      for (const c of dataset.cards) card.run(c.cardNo, c.userId, c.balanceFen);
+      const promotion = this.db.prepare('INSERT INTO promotions (id, merchant_id, station_ids, body) VALUES (?, ?, ?, ?)');
+      for (const { merchantId, stationIds, ...body } of dataset.promotions) {
+        promotion.run(body.id, merchantId, stationIds ? JSON.stringify(stationIds) : null, JSON.stringify(body));
+      }
+      this.db.prepare("INSERT INTO meta (k, v) VALUES ('seeded_at', ?)").run(this.nowIso());
+      return true;
+    });
+    return load.immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
