@@ -256,6 +256,9 @@ export class TransactionHost {
     const actorId = ev.actorRef === live.actor ? 'transaction' : (ev.actorRef as AnyActorRef).id;
     const key = ev.actorRef.sessionId;
     const { type, ...data } = ev.event as { type: string } & Record<string, unknown>;
+    // Stopping an actor (eviction, shutdown) is about this process, not the transaction: storing
+    // that snapshot would restore a stopped actor that ignores every later event.
+    if (type === 'xstate.stop') return;
     if (type === 'xstate.init' && actorId === 'transaction' && live.version > 0) {
       live.lastValues.set(key, snap.value);
       return; // a restore, not a transition
@@ -282,6 +285,7 @@ export class TransactionHost {
 
   private async persist(live: Live): Promise<void> {
     const snapshot = live.actor.getSnapshot();
+    if (snapshot.status === 'stopped') return;
     const journal = live.journal.splice(0);
     const state = topState(snapshot.value);
     const working = isWorking(live.actor);
@@ -325,13 +329,17 @@ export class TransactionHost {
     if (live) await this.flushed(live);
   }
 
-  private evictIdle(): void {
+  /** Drops actors idle past `evictAfterMs` with nothing running or unsaved; returns how many. */
+  evictIdle(): number {
     const cutoff = this.clock.now() - this.options.evictAfterMs;
+    let evicted = 0;
     for (const live of [...this.live.values()]) {
       if (live.lastUsed > cutoff || this.queues.has(live.txnNo) || isWorking(live.actor) || live.flushQueued || live.journal.length) continue;
       live.actor.stop();
       this.live.delete(live.txnNo);
+      evicted++;
     }
+    return evicted;
   }
 
   private viewOf(live: Live): TransactionView {

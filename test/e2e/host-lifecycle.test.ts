@@ -1,0 +1,38 @@
+import t from 'tap';
+import { ManualClock } from '../../runtime/clock.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+import { eventually, orderedSale, startHarness } from '../helpers/harness.ts';
+
+t.test('idle actors are evicted from memory and come back from the store on the next request', async (t) => {
+  const clock = new ManualClock();
+  const { api, tc } = await startHarness(t, { clock });
+  const ordered = await orderedSale(api, 'stored_value');
+  t.equal(tc.host.liveCount, 1);
+  t.equal(tc.host.evictIdle(), 0, 'a recently used actor stays');
+  clock.advance(61_000);
+  t.equal(tc.host.evictIdle(), 1);
+  t.equal(tc.host.liveCount, 0);
+  const view = await api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`);
+  t.equal(view.body.state, 'ordered', 'read straight from the store');
+  const paid = await api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, {
+    legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.payableAmount }],
+  });
+  t.equal(paid.body.state, 'completed', 'a command rehydrates the actor and carries on');
+  t.equal(paid.body.version > view.body.version, true);
+});
+
+t.test('a timer that fell due while the server was down fires when it starts again', async (t) => {
+  const clock = new ManualClock();
+  const dir = t.testdir();
+  const first = await startHarness(t, { clock, dir, config: { paymentTtlMs: 60_000 } });
+  const ordered = await orderedSale(first.api, 'wechat');
+  const paying = await first.api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });
+  t.equal(paying.body.state, 'paying');
+  await first.close();
+
+  clock.advance(10 * 60_000);
+  const second = await startHarness(t, { clock, dir, config: { paymentTtlMs: 60_000 } });
+  const done = await eventually(() => second.api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.state === 'cancelled');
+  t.equal(done.body.outcome?.message, 'payment expired');
+  t.equal(second.tc.sims!.systems.paymentGateway.peekPayment(paying.body.legs[0]!.paymentNo)?.status, 'closed');
+});
