@@ -34,7 +34,11 @@ export type SystemName =
   | 'order'
   | 'paymentGateway'
   | 'storedValue'
-  | 'promotion';
+  | 'promotion'
+  | 'goods'
+  | 'coupon'
+  | 'points'
+  | 'level';
 
 /**
  * A transport fault or outage: the call may or may not have happened at the callee. Callers

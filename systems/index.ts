@@ -1,4 +1,8 @@
+import type { CouponPort } from './coupon/port.ts';
 import type { FuelCatalogPort } from './fuel-catalog/port.ts';
+import type { GoodsPort } from './goods/port.ts';
+import type { LevelPort } from './level/port.ts';
+import type { PointsPort } from './points/port.ts';
 import type { OrderPort } from './order/port.ts';
 import type { PaymentGatewayPort } from './payment-gateway/port.ts';
 import type { PromotionPort } from './promotion/port.ts';
@@ -13,4 +17,8 @@ export interface Systems {
   paymentGateway: PaymentGatewayPort;
   storedValue: StoredValuePort;
   promotion: PromotionPort;
+  goods: GoodsPort;
+  coupon: CouponPort;
+  points: PointsPort;
+  level: LevelPort;
 }

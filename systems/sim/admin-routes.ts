@@ -70,6 +70,86 @@ const cardLock = {
   },
 } as const;
 
+const lockStatus = { type: 'string', enum: ['locked', 'confirmed', 'cancelled'] } as const;
+
+const goodsStock = {
+  type: 'object',
+  properties: {
+    stationId: { type: 'string' },
+    sku: { type: 'string' },
+    name: { type: 'string' },
+    category: { type: 'string' },
+    priceFen: { type: 'integer' },
+    availableStock: { type: 'integer' },
+    reservedStock: { type: 'integer' },
+  },
+} as const;
+
+const goodsReservation = {
+  type: 'object',
+  properties: {
+    lockKey: { type: 'string' },
+    stationId: { type: 'string' },
+    items: {
+      type: 'array',
+      items: { type: 'object', properties: { sku: { type: 'string' }, quantity: { type: 'integer' } } },
+    },
+    status: lockStatus,
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+// Benefit and scope are passed through as the dataset gave them; their schema is the dataset's.
+const coupon = {
+  type: 'object',
+  properties: {
+    couponId: { type: 'string' },
+    userId: { type: 'string' },
+    name: { type: 'string' },
+    benefit: { type: 'object', additionalProperties: true },
+    scope: { type: 'object', additionalProperties: true },
+    validFrom: { type: 'string' },
+    validTo: { type: 'string' },
+    stackableWithPromotions: { type: 'boolean' },
+    status: { type: 'string', enum: ['available', 'locked', 'used'] },
+    lockKey: { type: ['string', 'null'] },
+  },
+} as const;
+
+const couponLock = {
+  type: 'object',
+  properties: {
+    lockKey: { type: 'string' },
+    userId: { type: 'string' },
+    couponIds: { type: 'array', items: { type: 'string' } },
+    status: lockStatus,
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+const pointsAccount = {
+  type: 'object',
+  properties: {
+    userId: { type: 'string' },
+    balance: { type: 'integer' },
+    locked: { type: 'integer' },
+    rule: {
+      type: 'object',
+      properties: { pointsPerYuan: { type: 'integer' }, step: { type: 'integer' }, maxRatioBp: { type: 'integer' } },
+    },
+  },
+} as const;
+
+const pointsLock = {
+  type: 'object',
+  properties: {
+    lockKey: { type: 'string' },
+    points: { type: 'integer' },
+    status: lockStatus,
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
 const order = {
   type: 'object',
   properties: {
@@ -157,6 +237,9 @@ const REFUSAL_STATUS: Record<string, number> = { PAYMENT_NOT_FOUND: 404 };
  *   `POST /payments/:paymentNo/fail` the channel declines; both answer `{ payment }`;
  * - `GET /payments/:paymentNo` `{ payment, callbacks }`, `GET /cards/:cardNo` `{ card, locks }`,
  *   `GET /orders/:orderNo` `{ order }`, `GET /effects?system=&verb=&key=` `{ effects }`;
+ * - `GET /goods/:stationId/:sku` `{ stock, reservations }` (the reservations holding that SKU),
+ *   `GET /coupons/:userId` `{ coupons, locks }` (every coupon, whatever its status),
+ *   `GET /points/:userId` `{ account, locks }`;
  * - `GET /faults`, `PUT /faults/:system` (replaces that system's settings), `DELETE /faults`;
  * - `PUT /gateway` callback delay / duplicates / drop (fields left out keep their value).
  *
@@ -213,6 +296,40 @@ export const simAdminRoutes: FastifyPluginAsync<SimAdminOptions> = async functio
     const found = systems.order.peekOrder(request.params.orderNo);
     if (!found) return sendError(reply, 404, 'NOT_FOUND', `no order ${request.params.orderNo}`);
     return { order: found };
+  });
+
+  app.get<{ Params: { stationId: string; sku: string } }>('/goods/:stationId/:sku', {
+    schema: {
+      params: { type: 'object', required: ['stationId', 'sku'], properties: { stationId: { type: 'string', minLength: 1 }, sku: { type: 'string', minLength: 1 } } },
+      response: { 200: { type: 'object', properties: { stock: goodsStock, reservations: { type: 'array', items: goodsReservation } } }, 404: error },
+    },
+  }, async (request, reply) => {
+    const { stationId, sku } = request.params;
+    const stock = systems.goods.peekStock(stationId, sku);
+    if (!stock) return sendError(reply, 404, 'NOT_FOUND', `station ${stationId} does not sell ${sku}`);
+    const reservations = systems.goods.peekReservations(stationId).filter((r) => r.items.some((i) => i.sku === sku));
+    return { stock, reservations };
+  });
+
+  app.get<{ Params: { userId: string } }>('/coupons/:userId', {
+    schema: {
+      params: param('userId'),
+      response: { 200: { type: 'object', properties: { coupons: { type: 'array', items: coupon }, locks: { type: 'array', items: couponLock } } } },
+    },
+  }, async (request) => ({
+    coupons: systems.coupon.peekCoupons(request.params.userId),
+    locks: systems.coupon.peekLocks(request.params.userId),
+  }));
+
+  app.get<{ Params: { userId: string } }>('/points/:userId', {
+    schema: {
+      params: param('userId'),
+      response: { 200: { type: 'object', properties: { account: pointsAccount, locks: { type: 'array', items: pointsLock } } }, 404: error },
+    },
+  }, async (request, reply) => {
+    const account = systems.points.peekPointsAccount(request.params.userId);
+    if (!account) return sendError(reply, 404, 'NOT_FOUND', `no points account for ${request.params.userId}`);
+    return { account, locks: systems.points.peekLocks(account.userId) };
   });
 
   app.get<{ Querystring: { system?: string; verb?: string; key?: string } }>('/effects', {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import type { Coupon } from '../coupon/port.ts';
 import type { Station } from '../fuel-catalog/port.ts';
+import type { PointsRule } from '../points/port.ts';
 import type { Promotion } from '../promotion/port.ts';
 import type { User } from '../user/port.ts';
 
@@ -17,6 +19,40 @@ export interface DatasetPromotion extends Promotion {
   stationIds?: string[];
 }
 
+/** A dataset user: the user system's member plus the growth value the level system keeps. */
+export interface DatasetUser extends User {
+  growth: number;
+}
+
+/** A member level of the level system: reached at `minGrowth` growth. */
+export interface DatasetLevel {
+  level: string;
+  name: string;
+  minGrowth: number;
+}
+
+/** A SKU on one station's shelf: price in fen, `stock` units on hand. */
+export interface DatasetGoods {
+  stationId: string;
+  sku: string;
+  name: string;
+  category: string;
+  priceFen: number;
+  stock: number;
+}
+
+/** A coupon a user holds; `status` absent means available (a dataset holds no locks). */
+export interface DatasetCoupon extends Omit<Coupon, 'status'> {
+  status?: 'available' | 'used';
+}
+
+/** A user's points account: spendable balance and the rule for spending points as a discount. */
+export interface DatasetPointsAccount {
+  userId: string;
+  balance: number;
+  rule: PointsRule;
+}
+
 /**
  * The downstream world the simulators start from, as `demo/dataset.schema.json` describes it.
  * Money is integer fen.
@@ -24,9 +60,13 @@ export interface DatasetPromotion extends Promotion {
 export interface Dataset {
   merchants: { merchantId: string; name: string }[];
   stations: DatasetStation[];
-  users: User[];
+  levels: DatasetLevel[];
+  users: DatasetUser[];
   cards: { cardNo: string; userId: string; balanceFen: number }[];
   promotions: DatasetPromotion[];
+  goods: DatasetGoods[];
+  coupons: DatasetCoupon[];
+  pointsAccounts: DatasetPointsAccount[];
 }
 
 /** The published schema, beside the demo dataset it describes. */
@@ -92,6 +132,28 @@ function crossCheck(d: Dataset): string[] {
     p.stationIds?.forEach((id, j) => {
       if (!stations.has(id)) problems.push(`/promotions/${i}/stationIds/${j} unknown station ${id}`);
     });
+  });
+  // The user system and the level system must agree: a user's level is the one their growth reaches.
+  unique(d.levels.map((l, i) => ({ id: l.level, path: `/levels/${i}/level` })), 'level');
+  unique(d.levels.map((l, i) => ({ id: String(l.minGrowth), path: `/levels/${i}/minGrowth` })), 'minGrowth');
+  d.users.forEach((u, i) => {
+    const reached = d.levels.filter((l) => l.minGrowth <= u.growth).sort((a, b) => b.minGrowth - a.minGrowth)[0];
+    if (reached?.level !== u.level) {
+      problems.push(`/users/${i}/level ${u.level} does not match growth ${u.growth} (level ${reached?.level ?? 'none'})`);
+    }
+  });
+  unique(d.goods.map((g, i) => ({ id: `${g.stationId}/${g.sku}`, path: `/goods/${i}/sku` })), 'station SKU');
+  d.goods.forEach((g, i) => {
+    if (!stations.has(g.stationId)) problems.push(`/goods/${i}/stationId unknown station ${g.stationId}`);
+  });
+  unique(d.coupons.map((c, i) => ({ id: c.couponId, path: `/coupons/${i}/couponId` })), 'coupon');
+  d.coupons.forEach((c, i) => {
+    if (!users.has(c.userId)) problems.push(`/coupons/${i}/userId unknown user ${c.userId}`);
+    if (Date.parse(c.validTo) < Date.parse(c.validFrom)) problems.push(`/coupons/${i}/validTo is before validFrom`);
+  });
+  unique(d.pointsAccounts.map((a, i) => ({ id: a.userId, path: `/pointsAccounts/${i}/userId` })), 'points account');
+  d.pointsAccounts.forEach((a, i) => {
+    if (!users.has(a.userId)) problems.push(`/pointsAccounts/${i}/userId unknown user ${a.userId}`);
   });
   return problems;
 }

@@ -1,8 +1,12 @@
 import type { SystemName } from '../contract.ts';
+import { CouponSimulator } from '../coupon/simulator.ts';
 import { FuelCatalogSimulator } from '../fuel-catalog/simulator.ts';
+import { GoodsSimulator } from '../goods/simulator.ts';
 import type { Systems } from '../index.ts';
+import { LevelSimulator } from '../level/simulator.ts';
 import { OrderSimulator } from '../order/simulator.ts';
 import { PaymentGatewaySimulator } from '../payment-gateway/simulator.ts';
+import { PointsSimulator } from '../points/simulator.ts';
 import { PromotionSimulator } from '../promotion/simulator.ts';
 import { StoredValueSimulator } from '../stored-value/simulator.ts';
 import { UserSimulator } from '../user/simulator.ts';
@@ -33,6 +37,10 @@ export interface SimulatedSystems extends Systems {
   paymentGateway: PaymentGatewaySimulator;
   storedValue: StoredValueSimulator;
   promotion: PromotionSimulator;
+  goods: GoodsSimulator;
+  coupon: CouponSimulator;
+  points: PointsSimulator;
+  level: LevelSimulator;
 }
 
 /** The simulated downstream world: ports for the platform, knobs and views for tests and admins. */
@@ -55,6 +63,10 @@ export const SIMULATED_OPERATIONS: Record<SystemName, readonly string[]> = {
   paymentGateway: ['createPayment', 'queryPayment', 'closePayment'],
   storedValue: ['getCard', 'lock', 'confirm', 'cancel'],
   promotion: ['listPromotions'],
+  goods: ['getGoods', 'reserve', 'deduct', 'release'],
+  coupon: ['listCoupons', 'lock', 'use', 'release'],
+  points: ['getAccount', 'lock', 'deduct', 'release'],
+  level: ['getLevel'],
 };
 
 const SYSTEM_NAMES = Object.keys(SIMULATED_OPERATIONS) as SystemName[];
@@ -83,6 +95,10 @@ export function createSimulators(opts: SimulatorOptions): Simulators {
     paymentGateway: gateway,
     storedValue: new StoredValueSimulator(store, faults.storedValue),
     promotion: new PromotionSimulator(store, faults.promotion, opts.clock),
+    goods: new GoodsSimulator(store, faults.goods),
+    coupon: new CouponSimulator(store, faults.coupon, opts.clock),
+    points: new PointsSimulator(store, faults.points),
+    level: new LevelSimulator(store, faults.level),
   };
   return {
     systems,

@@ -66,6 +66,27 @@ CREATE TABLE IF NOT EXISTS payments (
   channel_trade_no TEXT, paid_at TEXT, expires_at TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS promotions (
   id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, station_ids TEXT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS member_levels (user_id TEXT PRIMARY KEY, level TEXT NOT NULL, growth INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS goods (
+  station_id TEXT NOT NULL, sku TEXT NOT NULL, name TEXT NOT NULL, category TEXT NOT NULL, price_fen INTEGER NOT NULL,
+  available INTEGER NOT NULL CHECK (available >= 0), reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+  PRIMARY KEY (station_id, sku));
+CREATE TABLE IF NOT EXISTS goods_reservations (
+  lock_key TEXT PRIMARY KEY, station_id TEXT NOT NULL, items TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('locked', 'confirmed', 'cancelled')), updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS coupons (
+  coupon_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, body TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('available', 'locked', 'used')), lock_key TEXT, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS coupons_by_user ON coupons (user_id);
+CREATE TABLE IF NOT EXISTS coupon_locks (
+  lock_key TEXT PRIMARY KEY, user_id TEXT NOT NULL, coupon_ids TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('locked', 'confirmed', 'cancelled')), updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS points_accounts (
+  user_id TEXT PRIMARY KEY, balance INTEGER NOT NULL CHECK (balance >= 0), locked INTEGER NOT NULL DEFAULT 0 CHECK (locked >= 0),
+  points_per_yuan INTEGER NOT NULL, step INTEGER NOT NULL, max_ratio_bp INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS points_locks (
+  lock_key TEXT PRIMARY KEY, user_id TEXT NOT NULL, points INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('locked', 'confirmed', 'cancelled')), updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
   system TEXT NOT NULL, key TEXT NOT NULL, verb TEXT NOT NULL, request_hash TEXT NOT NULL,
   result TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (system, key));
@@ -82,10 +103,18 @@ CREATE TABLE IF NOT EXISTS callback_outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON callback_outbox (delivered_at, due_at);
 `;
 
+/**
+ * The dataset layout a seeded store holds. A store seeded under another layout lacks whole parts of
+ * the world (a version-1 store has no goods, coupons, points or levels), so it is refused rather
+ * than served half-empty.
+ */
+const STORE_VERSION = '2';
+
 /** Tables emptied by a reset: everything, the dataset and the state built on it. */
 const ALL_TABLES = [
   'meta', 'merchants', 'users', 'stations', 'nozzles', 'cards', 'card_locks', 'orders', 'payments',
-  'promotions', 'idempotency', 'tombstones', 'effects', 'callback_outbox',
+  'promotions', 'member_levels', 'goods', 'goods_reservations', 'coupons', 'coupon_locks', 'points_accounts',
+  'points_locks', 'idempotency', 'tombstones', 'effects', 'callback_outbox',
 ];
 
 /** JSON with object keys sorted, so two equal requests hash equally whatever their key order. */
@@ -193,13 +222,20 @@ export class SimStore {
    * Loads the dataset when the store is empty (first start) or when `reset` is set (which also
    * wipes all state: locks, orders, payments, journal, outbox). Returns true when it loaded.
    * A restart on an existing file keeps balances and payments as they were: the downstream
-   * world does not reset because the platform restarted.
+   * world does not reset because the platform restarted. A store seeded under another dataset
+   * layout is refused (thrown) unless `reset` is set.
    */
   seed(dataset: Dataset, opts: { reset?: boolean } = {}): boolean {
     const load = this.db.transaction((): boolean => {
       if (opts.reset) for (const table of ALL_TABLES) this.db.exec(`DELETE FROM ${table}`);
-      const seeded = this.db.prepare<[], { v: string }>("SELECT v FROM meta WHERE k = 'seeded_at'").get();
-      if (seeded) return false;
+      const meta = (k: string) => this.db.prepare<[string], { v: string }>('SELECT v FROM meta WHERE k = ?').get(k)?.v;
+      if (meta('seeded_at')) {
+        const version = meta('store_version') ?? '1';
+        if (version !== STORE_VERSION) {
+          throw new Error(`simulator store ${this.db.name} holds dataset layout ${version}, this version needs ${STORE_VERSION}: delete the file (or reset it) to load the dataset again`);
+        }
+        return false;
+      }
       const merchant = this.db.prepare('INSERT INTO merchants (merchant_id, name) VALUES (?, ?)');
       for (const m of dataset.merchants) merchant.run(m.merchantId, m.name);
       const station = this.db.prepare('INSERT INTO stations (station_id, merchant_id, name, time_zone) VALUES (?, ?, ?, ?)');
@@ -209,14 +245,28 @@ export class SimStore {
         for (const n of s.nozzles) nozzle.run(s.stationId, n.nozzleNo, n.grade, n.unitPrice);
       }
       const user = this.db.prepare('INSERT INTO users (user_id, name, level) VALUES (?, ?, ?)');
-      for (const u of dataset.users) user.run(u.userId, u.name, u.level);
+      const member = this.db.prepare('INSERT INTO member_levels (user_id, level, growth) VALUES (?, ?, ?)');
+      for (const u of dataset.users) {
+        user.run(u.userId, u.name, u.level);
+        member.run(u.userId, u.level, u.growth);
+      }
       const card = this.db.prepare('INSERT INTO cards (card_no, user_id, available_fen) VALUES (?, ?, ?)');
       for (const c of dataset.cards) card.run(c.cardNo, c.userId, c.balanceFen);
       const promotion = this.db.prepare('INSERT INTO promotions (id, merchant_id, station_ids, body) VALUES (?, ?, ?, ?)');
       for (const { merchantId, stationIds, ...body } of dataset.promotions) {
         promotion.run(body.id, merchantId, stationIds ? JSON.stringify(stationIds) : null, JSON.stringify(body));
       }
-      this.db.prepare("INSERT INTO meta (k, v) VALUES ('seeded_at', ?)").run(this.nowIso());
+      const goods = this.db.prepare(
+        'INSERT INTO goods (station_id, sku, name, category, price_fen, available) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const g of dataset.goods) goods.run(g.stationId, g.sku, g.name, g.category, g.priceFen, g.stock);
+      const coupon = this.db.prepare('INSERT INTO coupons (coupon_id, user_id, body, status, updated_at) VALUES (?, ?, ?, ?, ?)');
+      for (const { status, ...body } of dataset.coupons) {
+        coupon.run(body.couponId, body.userId, JSON.stringify(body), status ?? 'available', this.nowIso());
+      }
+      const points = this.db.prepare(
+        'INSERT INTO points_accounts (user_id, balance, points_per_yuan, step, max_ratio_bp) VALUES (?, ?, ?, ?, ?)');
+      for (const a of dataset.pointsAccounts) points.run(a.userId, a.balance, a.rule.pointsPerYuan, a.rule.step, a.rule.maxRatioBp);
+      this.db.prepare("INSERT INTO meta (k, v) VALUES ('seeded_at', ?), ('store_version', ?)").run(this.nowIso(), STORE_VERSION);
       return true;
     });
     return load.immediate();

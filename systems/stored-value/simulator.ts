@@ -1,9 +1,8 @@
 import { idempotencyKey, type CallKey, type Outcome } from '../contract.ts';
 import type { FaultInjector } from '../sim/faults.ts';
 import type { SimStore } from '../sim/store.ts';
+import { TccRules, type LockStatus } from '../sim/tcc.ts';
 import type { Card, LockRefusal, StoredValuePort } from './port.ts';
-
-type LockStatus = 'locked' | 'confirmed' | 'cancelled';
 
 /** One lock on a card as the simulator keeps it. */
 export interface CardLock {
@@ -22,8 +21,10 @@ type LockRow = { card_no: string; amount_fen: number; status: LockStatus };
  */
 export class StoredValueSimulator implements StoredValuePort {
   private readonly stmts;
+  private readonly tcc: TccRules;
 
   constructor(private readonly store: SimStore, private readonly faults: FaultInjector) {
+    this.tcc = new TccRules(store, 'storedValue', { try: 'lock', confirm: 'confirm', cancel: 'cancel' });
     const db = store.db;
     this.stmts = {
       card: db.prepare<[string], Card>(
@@ -60,62 +61,36 @@ export class StoredValueSimulator implements StoredValuePort {
     }
     const k = idempotencyKey(key);
     return this.faults.run('lock', () =>
-      this.store.once('storedValue', k, 'lock', req, (): Outcome<{ lockKey: string }, LockRefusal> => {
-        const cancelled: Outcome<{ lockKey: string }, LockRefusal> = {
-          ok: false, code: 'LOCK_CANCELLED', message: `lock ${req.lockKey} was cancelled` };
-        if (this.store.hasTombstone('storedValue', req.lockKey)) return cancelled;
-        const existing = this.stmts.lock.get(req.lockKey);
-        if (existing) return existing.status === 'cancelled' ? cancelled : { ok: true, lockKey: req.lockKey };
-        const card = this.stmts.card.get(req.cardNo);
-        if (!card) return { ok: false, code: 'CARD_NOT_FOUND', message: `no card ${req.cardNo}` };
-        if (card.availableFen < req.amountFen) {
-          return { ok: false, code: 'INSUFFICIENT_BALANCE', message: `card ${req.cardNo} has ${card.availableFen} fen available, ${req.amountFen} needed` };
-        }
-        this.stmts.move.run(-req.amountFen, req.amountFen, req.cardNo);
-        this.stmts.insertLock.run(req.lockKey, req.cardNo, req.amountFen, this.store.nowIso());
-        this.store.recordEffect('storedValue', 'lock', k);
-        return { ok: true, lockKey: req.lockKey };
-      }));
+      this.store.once('storedValue', k, 'lock', req, () =>
+        this.tcc.try(k, req.lockKey, this.stmts.lock.get(req.lockKey), () => {
+          const card = this.stmts.card.get(req.cardNo);
+          if (!card) return { ok: false, code: 'CARD_NOT_FOUND', message: `no card ${req.cardNo}` };
+          if (card.availableFen < req.amountFen) {
+            return { ok: false, code: 'INSUFFICIENT_BALANCE', message: `card ${req.cardNo} has ${card.availableFen} fen available, ${req.amountFen} needed` };
+          }
+          this.stmts.move.run(-req.amountFen, req.amountFen, req.cardNo);
+          this.stmts.insertLock.run(req.lockKey, req.cardNo, req.amountFen, this.store.nowIso());
+          return undefined;
+        })));
   }
 
   confirm(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'LOCK_CANCELLED' | 'LOCK_NOT_FOUND'>> {
     const k = idempotencyKey(key);
     return this.faults.run('confirm', () =>
-      this.store.once('storedValue', k, 'confirm', req, (): Outcome<{}, 'LOCK_CANCELLED' | 'LOCK_NOT_FOUND'> => {
-        const existing = this.stmts.lock.get(req.lockKey);
-        if (!existing) {
-          return this.store.hasTombstone('storedValue', req.lockKey)
-            ? { ok: false, code: 'LOCK_CANCELLED', message: `lock ${req.lockKey} was cancelled` }
-            : { ok: false, code: 'LOCK_NOT_FOUND', message: `no lock ${req.lockKey}` };
-        }
-        if (existing.status === 'cancelled') return { ok: false, code: 'LOCK_CANCELLED', message: `lock ${req.lockKey} was cancelled` };
-        if (existing.status === 'confirmed') return { ok: true };
-        this.stmts.move.run(0, -existing.amount_fen, existing.card_no);
-        this.stmts.setLock.run('confirmed', this.store.nowIso(), req.lockKey);
-        this.store.recordEffect('storedValue', 'confirm', k);
-        return { ok: true };
-      }));
+      this.store.once('storedValue', k, 'confirm', req, () =>
+        this.tcc.confirm(k, req.lockKey, this.stmts.lock.get(req.lockKey), (lock) => {
+          this.stmts.move.run(0, -lock.amount_fen, lock.card_no);
+          this.stmts.setLock.run('confirmed', this.store.nowIso(), req.lockKey);
+        })));
   }
 
   cancel(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'ALREADY_CONFIRMED'>> {
     const k = idempotencyKey(key);
     return this.faults.run('cancel', () =>
-      this.store.once('storedValue', k, 'cancel', req, (): Outcome<{}, 'ALREADY_CONFIRMED'> => {
-        const existing = this.stmts.lock.get(req.lockKey);
-        if (!existing) {
-          // Empty rollback: the lock may still be on its way; the tombstone makes it refuse.
-          if (!this.store.hasTombstone('storedValue', req.lockKey)) {
-            this.store.addTombstone('storedValue', req.lockKey);
-            this.store.recordEffect('storedValue', 'cancel', k, 'empty-rollback');
-          }
-          return { ok: true };
-        }
-        if (existing.status === 'confirmed') return { ok: false, code: 'ALREADY_CONFIRMED', message: `lock ${req.lockKey} is already confirmed` };
-        if (existing.status === 'cancelled') return { ok: true };
-        this.stmts.move.run(existing.amount_fen, -existing.amount_fen, existing.card_no);
-        this.stmts.setLock.run('cancelled', this.store.nowIso(), req.lockKey);
-        this.store.recordEffect('storedValue', 'cancel', k);
-        return { ok: true };
-      }));
+      this.store.once('storedValue', k, 'cancel', req, () =>
+        this.tcc.cancel(k, req.lockKey, this.stmts.lock.get(req.lockKey), (lock) => {
+          this.stmts.move.run(lock.amount_fen, -lock.amount_fen, lock.card_no);
+          this.stmts.setLock.run('cancelled', this.store.nowIso(), req.lockKey);
+        })));
   }
 }

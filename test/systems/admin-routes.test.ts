@@ -52,6 +52,48 @@ t.test('GET /sim/cards, /sim/orders and /sim/effects show the downstream state',
   t.same((await app.inject({ method: 'GET', url: '/sim/effects?system=order' })).json(), { effects: [] });
 });
 
+t.test('GET /sim/goods, /sim/coupons and /sim/points show stock, coupons and points with their locks', async (t) => {
+  const sims = openSims(t, { clock: { now: () => Date.parse('2026-11-25T10:00:00+08:00') } });
+  const app = await adminApp(t, sims);
+  const { goods, coupon, points } = sims.systems;
+  await goods.reserve(key('T1', 'goods:reserve'), { lockKey: 'T1:goods', stationId: 'S1', items: [{ sku: 'SKU-WATER', quantity: 3 }] });
+  await coupon.lock(key('T1', 'coupons:lock'), { lockKey: 'T1:coupons', userId: 'U1', couponIds: ['CP1'] });
+  await points.lock(key('T1', 'points:lock'), { lockKey: 'T1:points', userId: 'U1', points: 500 });
+
+  t.match((await app.inject({ method: 'GET', url: '/sim/goods/S1/SKU-WATER' })).json(), {
+    stock: { stationId: 'S1', sku: 'SKU-WATER', category: 'drinks', priceFen: 200, availableStock: 117, reservedStock: 3 },
+    reservations: [{ lockKey: 'T1:goods', items: [{ sku: 'SKU-WATER', quantity: 3 }], status: 'locked' }],
+  });
+  t.same((await app.inject({ method: 'GET', url: '/sim/goods/S1/SKU-COLA' })).json().reservations, []);
+  t.equal((await app.inject({ method: 'GET', url: '/sim/goods/S3/SKU-OIL' })).statusCode, 404);
+
+  const coupons = (await app.inject({ method: 'GET', url: '/sim/coupons/U1' })).json();
+  t.same(coupons.coupons.map((c: { couponId: string; status: string }) => `${c.couponId}:${c.status}`), [
+    'CP1:locked', 'CP2:available', 'CP3:available', 'CP4:available', 'CP5:available', 'CP6:used',
+  ]);
+  t.match(coupons.coupons[2], { benefit: { type: 'percent', bp: 500, maxDiscountFen: 1500 }, scope: { kind: 'goods' }, lockKey: null });
+  t.match(coupons.locks, [{ lockKey: 'T1:coupons', couponIds: ['CP1'], status: 'locked' }]);
+
+  t.match((await app.inject({ method: 'GET', url: '/sim/points/U1' })).json(), {
+    account: { userId: 'U1', balance: 4500, locked: 500, rule: { pointsPerYuan: 100, step: 100, maxRatioBp: 1000 } },
+    locks: [{ lockKey: 'T1:points', points: 500, status: 'locked' }],
+  });
+  t.equal((await app.inject({ method: 'GET', url: '/sim/points/U4' })).statusCode, 404);
+});
+
+t.test('PUT /sim/faults works for goods, coupon, points and level too', async (t) => {
+  const sims = openSims(t);
+  const app = await adminApp(t, sims);
+  for (const [system, op] of [['goods', 'reserve'], ['coupon', 'use'], ['points', 'deduct'], ['level', 'getLevel']] as const) {
+    const put = await app.inject({ method: 'PUT', url: `/sim/faults/${system}`, payload: { [op]: { outage: true } } });
+    t.equal(put.statusCode, 200, `${system}.${op}`);
+  }
+  await t.rejects(sims.systems.level.getLevel('U1'), { name: 'DownstreamUnavailableError', system: 'level' });
+  await t.rejects(sims.systems.goods.reserve(key('T1', 'goods:reserve'), { lockKey: 'T1:goods', stationId: 'S1', items: [{ sku: 'SKU-WATER', quantity: 1 }] }));
+  const badOp = await app.inject({ method: 'PUT', url: '/sim/faults/coupon', payload: { confirm: { outage: true } } });
+  t.match(badOp.json(), { error: { code: 'INVALID_REQUEST', message: /known: \*, listCoupons, lock, use, release/ } });
+});
+
 t.test('PUT /sim/faults/:system replaces the knobs and DELETE /sim/faults clears them all', async (t) => {
   const sims = openSims(t);
   const app = await adminApp(t, sims);

@@ -18,12 +18,21 @@ t.test('the user system knows members and their levels', async (t) => {
   t.equal(await user.getUser('U404'), null);
 });
 
+t.test('the level system agrees with the user system on every member level', async (t) => {
+  const { systems: { user, level } } = openSims(t);
+  t.same(await level.getLevel('U1'), { userId: 'U1', level: 'gold', growth: 12680 });
+  for (const userId of ['U2', 'U3', 'U4', 'U5']) {
+    t.equal((await level.getLevel(userId))?.level, (await user.getUser(userId))?.level);
+  }
+  t.equal(await level.getLevel('U404'), null);
+});
+
 t.test("the promotion engine offers the merchant's promotions running at the station, by priority", async (t) => {
   const { systems: { promotion } } = openSims(t);
   const ids = async (merchantId: string, stationId: string) =>
     (await promotion.listPromotions({ merchantId, stationId })).map((p) => p.id);
-  t.same(await ids('M1', 'S1'), ['P1', 'P2', 'P3', 'P4', 'P6']);
-  t.same(await ids('M1', 'S2'), ['P1', 'P2', 'P3', 'P4', 'P5', 'P6']);
+  t.same(await ids('M1', 'S1'), ['P1', 'P2', 'P3', 'P4', 'P8', 'P6']);
+  t.same(await ids('M1', 'S2'), ['P1', 'P2', 'P3', 'P4', 'P5', 'P8', 'P6']);
   t.same(await ids('M2', 'S3'), ['P7']);
   const [p1] = await promotion.listPromotions({ merchantId: 'M1', stationId: 'S1' });
   t.same(p1, {

@@ -1,0 +1,30 @@
+import type { CallKey, Outcome } from '../contract.ts';
+
+/** How points may be spent as a discount (DOMAIN.md "Points"). */
+export interface PointsRule {
+  /** Points worth one yuan (100 fen), e.g. 100. */
+  pointsPerYuan: number;
+  /** Points are used in multiples of this. */
+  step: number;
+  /** At most this share (basis points) of the amount left after promotions and coupons. */
+  maxRatioBp: number;
+}
+
+export interface PointsAccount {
+  userId: string;
+  /** Spendable points (locked points excluded). */
+  balance: number;
+  rule: PointsRule;
+}
+
+/**
+ * The points system (non-core for quoting; core once points are locked). A TCC resource keyed by
+ * `lockKey` (`txnNo:points`): `lock` the try, `deduct` the confirm, `release` the cancel, with the
+ * callee contract (idempotent by key, empty rollback, no hanging lock).
+ */
+export interface PointsPort {
+  getAccount(userId: string): Promise<PointsAccount | null>;
+  lock(key: CallKey, req: { lockKey: string; userId: string; points: number }): Promise<Outcome<{ lockKey: string }, 'INSUFFICIENT_POINTS' | 'LOCK_CANCELLED'>>;
+  deduct(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'LOCK_CANCELLED' | 'LOCK_NOT_FOUND'>>;
+  release(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'ALREADY_CONFIRMED'>>;
+}
