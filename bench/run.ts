@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: a whole fuel sale (quote → order → stored-value pay, completed) through the real
+ * `npm run bench`: the optimizer and quote benchmarks (bench/optimizer.ts, bench/quote.ts), then a whole fuel sale (quote → order → stored-value pay, completed) through the real
  * HTTP API on the embedded SQLite default with in-process simulators and no added latency,
  * against a bare fastify route in the same run, so the figures read as ratios on a noisy machine.
  *
@@ -14,6 +14,9 @@ import { buildApp } from '../http/app.ts';
 import { createTradeCenter, DEFAULT_CONFIG } from '../runtime/trade-center.ts';
 import type { TransactionView } from '../runtime/view.ts';
 import { loadDataset } from '../systems/sim/index.ts';
+import { drive, post } from './drive.ts';
+import { benchOptimizer } from './optimizer.ts';
+import { benchQuote } from './quote.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,35 +27,12 @@ function arg(name: string, fallback: number): number {
 const SALES = arg('sales', 400);
 const CONCURRENCY = arg('concurrency', 16);
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-async function drive(n: number, concurrency: number, one: () => Promise<void>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        next++;
-        const t0 = performance.now();
-        await one();
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { perSecond: n / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
-}
-
-async function post<T>(url: string, body: unknown): Promise<T> {
-  const res = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer tc_demo_key', 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const json = (await res.json()) as T;
-  if (res.status >= 300) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}`);
+console.log('\n# optimizer (issue 3)');
+for (const line of await benchOptimizer()) console.log(line);
+console.log('\n# quote through HTTP (issue 3)');
+for (const line of await benchQuote()) console.log(line);
+console.log('\n# whole sale through HTTP (issue 2)');
 
 const dir = mkdtempSync(join(tmpdir(), 'trade-bench-'));
 try {
@@ -75,7 +55,7 @@ try {
 
   const sale = async () => {
     const started = await post<TransactionView>(`${base}/v1/transactions`, {
-      scene: 'merchant_pos', merchantId: 'M1', stationId: 'S1', userId: 'U1',
+      scene: 'merchant_pos', merchantId: 'M1', stationId: 'S1', userId: 'U4', // no coupons: concurrent sales must not contend for one
       items: [{ type: 'fuel', nozzleNo: 1, amount: 30000 }], paymentMethods: ['stored_value'],
     });
     const ordered = await post<TransactionView>(`${base}/v1/transactions/${started.txnNo}/order`, { quoteId: started.quote.quoteId, comboId: started.quote.bestComboId });
@@ -92,7 +72,7 @@ try {
   const bareRun = await drive(SALES * 3, CONCURRENCY, bareCall);
 
   const fmt = (n: number) => n.toFixed(1);
-  console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}, ${SALES} sales, concurrency ${CONCURRENCY}`);
+  console.log(`${SALES} sales, concurrency ${CONCURRENCY}`);
   console.log(`whole sale (3 HTTP calls, SQLite, in-process simulators): ${fmt(sales.perSecond)} sales/s, p50 ${fmt(sales.p50)} ms, p99 ${fmt(sales.p99)} ms`);
   console.log(`bare fastify POST in the same run:                         ${fmt(bareRun.perSecond)} req/s, p50 ${fmt(bareRun.p50)} ms, p99 ${fmt(bareRun.p99)} ms`);
   console.log(`ratio: one sale costs ${fmt(bareRun.perSecond / sales.perSecond)}× a bare request (${fmt(bareRun.perSecond / sales.perSecond / 3)}× per API call)`);

@@ -1,0 +1,53 @@
+/** Load drivers shared by the benchmarks: closed-loop clients and a JSON POST. */
+
+export interface RunStats {
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+/** Runs `one` `n` times from `concurrency` closed-loop clients; latencies in ms. */
+export async function drive(n: number, concurrency: number, one: () => Promise<void>): Promise<RunStats> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        const t0 = performance.now();
+        await one();
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: n / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+export async function post<T>(url: string, body: unknown): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer tc_demo_key', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (await res.json()) as T;
+  if (res.status >= 300) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Runs the same closed loop from a worker thread (bench/load-worker.ts) against a POST endpoint. */
+export async function driveFromWorker(url: string, body: unknown, requests: number, concurrency: number): Promise<RunStats> {
+  const { Worker } = await import('node:worker_threads');
+  // A worker's entry file is resolved before any loader runs, so a small JS entry registers tsx first.
+  const entry = new URL('./load-worker.ts', import.meta.url).href;
+  const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, {
+    eval: true,
+    workerData: { url, body, requests, concurrency },
+  });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (stats: RunStats) => resolve(stats));
+    worker.once('error', reject);
+  });
+}
