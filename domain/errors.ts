@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   UNKNOWN_NOZZLE: { status: 422, message: 'The station has no such nozzle.' },
   UNKNOWN_USER: { status: 422, message: 'No such user.' },
   UNKNOWN_CARD: { status: 422, message: 'No such stored-value card.' },
+  UNKNOWN_SKU: { status: 422, message: 'The station does not sell this SKU.' },
   AMOUNT_MISMATCH: { status: 422, message: 'The callback does not match our record of the payment.' },
   PAYMENT_FAILED: { status: 422, message: 'The payment did not go through.' },
   CORE_SYSTEM_UNAVAILABLE: { status: 503, message: 'A core downstream system is unavailable.' },

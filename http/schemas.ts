@@ -6,9 +6,12 @@ import { PAYMENT_METHODS } from '../machines/types.ts';
 const Fen = Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'fen' });
 const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 
-export const FuelItemSchema = Type.Union([
+/** A fuel item has exactly one of `amount` / `volumeMl`; goods by SKU and quantity; a top-up by card and amount. */
+export const ItemSchema = Type.Union([
   Type.Object({ type: Type.Literal('fuel'), nozzleNo: Type.Integer({ minimum: 1, maximum: 999 }), amount: Fen }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('fuel'), nozzleNo: Type.Integer({ minimum: 1, maximum: 999 }), volumeMl: Type.Integer({ minimum: 1, maximum: 10_000_000 }) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('goods'), sku: Id, quantity: Type.Integer({ minimum: 1, maximum: 999 }) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('stored_value'), cardNo: Id, amount: Fen }, { additionalProperties: false }),
 ]);
 
 export const PaymentMethodSchema = Type.Union(PAYMENT_METHODS.map((m) => Type.Literal(m)));
@@ -19,13 +22,24 @@ export const StartBody = Type.Object(
     merchantId: Id,
     stationId: Id,
     userId: Id,
-    items: Type.Array(FuelItemSchema, { minItems: 1, maxItems: 1, description: 'one fuel item in this version' }),
+    items: Type.Array(ItemSchema, { minItems: 1, maxItems: 20 }),
     paymentMethods: Type.Optional(Type.Array(PaymentMethodSchema, { uniqueItems: true, maxItems: 5 })),
     usePoints: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
 export type StartBody = Static<typeof StartBody>;
+
+/** Re-quote: the station, user and merchant stay those of the transaction. */
+export const RequoteBody = Type.Object(
+  {
+    items: Type.Array(ItemSchema, { minItems: 1, maxItems: 20 }),
+    paymentMethods: Type.Optional(Type.Array(PaymentMethodSchema, { uniqueItems: true, maxItems: 5 })),
+    usePoints: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type RequoteBody = Static<typeof RequoteBody>;
 
 export const OrderBody = Type.Object(
   {

@@ -3,6 +3,7 @@ import type { Refusal } from '../domain/errors.ts';
 import type { CallKey, Outcome } from '../systems/contract.ts';
 import type { CreatedPayment, CreatePaymentRequest, PaymentRecord } from '../systems/payment-gateway/port.ts';
 import type { CreateOrderRequest } from '../systems/order/port.ts';
+import type { BenefitHold } from './types.ts';
 
 /**
  * The shapes of every downstream call a machine invokes. Machines name these calls; the runtime
@@ -36,6 +37,12 @@ export const calls = {
   createPayment: notProvided<CallResult<CreatedPayment>, KeyedInput<CreatePaymentRequest>>('createPayment'),
   queryPayment: notProvided<CallResult<{ payment: PaymentRecord | null }>, { txnNo: string; paymentNo: string }>('queryPayment'),
   closePayment: notProvided<CallResult<{}>, KeyedInput<{ paymentNo: string }>>('closePayment'),
+  /** Try of a benefit hold: coupon lock, points lock or stock reserve, by `hold.resource`. */
+  lockHold: notProvided<CallResult<{}>, KeyedInput<{ hold: BenefitHold; userId: string; stationId: string }>>('lockHold'),
+  /** Confirm of a benefit hold: coupon use, points deduct or stock deduct. */
+  confirmHold: notProvided<CallResult<{}>, KeyedInput<{ hold: BenefitHold }>>('confirmHold'),
+  /** Cancel of a benefit hold: coupon, points or stock release (empty rollback when never locked). */
+  releaseHold: notProvided<CallResult<{}>, KeyedInput<{ hold: BenefitHold }>>('releaseHold'),
 };
 
 /** Maps a downstream refusal or fault to the platform's refusal for the API. */
@@ -47,6 +54,10 @@ export function refusalOf(result: { ok: false; code: string; message: string }):
       return { code: 'INSUFFICIENT_BALANCE', message: result.message };
     case 'CARD_NOT_FOUND':
       return { code: 'UNKNOWN_CARD', message: result.message };
+    case 'COUPON_UNAVAILABLE':
+    case 'INSUFFICIENT_POINTS':
+    case 'OUT_OF_STOCK':
+      return { code: result.code, message: result.message };
     default:
       return { code: 'PAYMENT_FAILED', message: `${result.code}: ${result.message}` };
   }

@@ -5,6 +5,7 @@ import { paymentLegMachine } from './payment-leg.machine.ts';
 import {
   ASYNC_METHODS,
   TIMERS,
+  type BenefitHold,
   type LegView,
   type TxnCommand,
   type TxnContext,
@@ -15,24 +16,24 @@ import {
 /**
  * The transaction statechart:
  *
- *   quoted → ordering → ordered → paying → paid → completed
- *                          ↘ cancelling → cancelled      paying ↘ failing → failed
+ *   quoted ⟲ REQUOTE
+ *     → ordering (lock holds → create order) → ordered → paying (one child per leg)
+ *     → paid (confirm holds → mark order paid) → completed
+ *   unwinding (release holds newest-first → cancel the order) ends in
+ *     quoted     when placing the order failed,
+ *     cancelled  on CANCEL or payment expiry,
+ *     failed     when a leg had to be rolled back after its confirm failed.
  *
- * Commands (ORDER, PAY, CANCEL) carry a `requestId`; the machine answers each in `context.reply`,
- * which the runtime persists before it answers the HTTP request. Business timers are durable:
- * the machine writes deadlines into `context.timers` and the runtime fires TIMER events when
- * they are due (XState's own `after` is not persisted, DESIGN.md rule 4). Time comes only from
- * events (`at`) and call results, never from a clock read here.
+ * Commands (REQUOTE, ORDER, PAY, CANCEL) carry a `requestId`; the machine answers each in
+ * `context.reply`, which the runtime stores before it answers the HTTP request. Business timers
+ * are durable: the machine writes deadlines into `context.timers` and the runtime fires TIMER
+ * events when they are due (XState's own `after` is not persisted, DESIGN.md rule 4). Time comes
+ * only from events (`at`) and call results, never from a clock read here.
  */
 
-type Done<T, C extends string = string> = { output: CallResult<T, C> };
+type Done<T> = { output: CallResult<T> };
 
-const MARK_PAID_BACKOFF_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
-const CANCEL_BACKOFF_MS = [1_000, 5_000, 30_000, 120_000];
-
-function backoff(schedule: number[], attempt: number): number {
-  return schedule[Math.min(attempt, schedule.length - 1)] ?? 600_000;
-}
+const RETRY_BACKOFF_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
 
 function combo(context: TxnContext, comboId: string) {
   return context.quote.combos.find((c) => c.comboId === comboId);
@@ -48,6 +49,26 @@ function legStatus(legs: LegView[], legId: string, patch: Partial<LegView>): Leg
   return legs.map((l) => (l.legId === legId ? { ...l, ...patch } : l));
 }
 
+/** The holds an order takes, from its combination and lines. */
+function holdsFor(context: TxnContext, orderNo: string, comboId: string): BenefitHold[] {
+  const chosen = combo(context, comboId);
+  const holds: BenefitHold[] = [];
+  if (chosen?.couponIds.length) holds.push({ resource: 'coupon', lockKey: `${orderNo}:coupon`, status: 'pending', couponIds: chosen.couponIds });
+  if (chosen?.points) holds.push({ resource: 'points', lockKey: `${orderNo}:points`, status: 'pending', points: chosen.points });
+  const items = context.quote.lines.flatMap((l) => (l.type === 'goods' ? [{ sku: l.sku, quantity: l.quantity }] : []));
+  if (items.length) holds.push({ resource: 'goods', lockKey: `${orderNo}:goods`, status: 'pending', items });
+  return holds;
+}
+
+const nextPending = (c: TxnContext) => c.holds.find((h) => h.status === 'pending');
+const nextLocked = (c: TxnContext) => c.holds.find((h) => h.status === 'locked');
+/** Compensation runs newest-first. */
+const newestLocked = (c: TxnContext) => [...c.holds].reverse().find((h) => h.status === 'locked');
+
+function setHold(holds: BenefitHold[], lockKey: string, status: BenefitHold['status']): BenefitHold[] {
+  return holds.map((h) => (h.lockKey === lockKey ? { ...h, status } : h));
+}
+
 export const transactionMachine = setup({
   types: {
     context: {} as TxnContext,
@@ -59,8 +80,12 @@ export const transactionMachine = setup({
     createOrder: calls.createOrder,
     cancelOrder: calls.cancelOrder,
     markOrderPaid: calls.markOrderPaid,
+    lockHold: calls.lockHold,
+    confirmHold: calls.confirmHold,
+    releaseHold: calls.releaseHold,
   },
   guards: {
+    quoteNotOfThisTransaction: ({ context, event }) => event.type === 'ORDER' && !context.quoteIds.includes(event.quoteId),
     quoteSuperseded: ({ context, event }) => event.type === 'ORDER' && event.quoteId !== context.quote.quoteId,
     quoteExpired: ({ context, event }) => event.type === 'ORDER' && event.at >= Date.parse(context.quote.expiresAt),
     comboNotInQuote: ({ context, event }) => event.type === 'ORDER' && !combo(context, event.comboId),
@@ -76,7 +101,14 @@ export const transactionMachine = setup({
     isTimer: ({ event }, params: { name: string }) => event.type === 'TIMER' && event.name === params.name,
     allLegsSucceeded: ({ context }) => currentLegs(context).every((l) => l.status === 'succeeded'),
     releasedAtConfirm: ({ event }) => event.type === 'LEG_RELEASED' && event.phase === 'confirm',
+    holdToLockBeforeOrder: ({ context }) => context.order?.deductionMode === 'pre' && nextPending(context) !== undefined,
+    holdToTakeAfterPayment: ({ context }) => nextPending(context) !== undefined,
+    holdToConfirm: ({ context }) => nextLocked(context) !== undefined,
+    holdToRelease: ({ context }) => newestLocked(context) !== undefined,
+    unwindingToQuoted: ({ context }) => context.unwindTo === 'quoted',
+    unwindingToCancelled: ({ context }) => context.unwindTo === 'cancelled',
     succeeded: (_, params: Done<unknown>) => params.output.ok,
+    unavailable: (_, params: Done<unknown>) => !params.output.ok && params.output.code === 'UNAVAILABLE',
     refusedBecause: (_, params: Done<unknown> & { code: string }) => !params.output.ok && params.output.code === params.code,
   },
   actions: {
@@ -88,6 +120,9 @@ export const transactionMachine = setup({
       const requestId = 'requestId' in event ? event.requestId : context.pendingRequestId;
       return requestId ? { reply: { requestId, ok: false as const, refusal: params.refusal }, pendingRequestId: null } : {};
     }),
+    replaceQuote: assign(({ context, event }) =>
+      event.type === 'REQUOTE' ? { quote: event.quote, quoteIds: [...context.quoteIds, event.quote.quoteId] } : {},
+    ),
     placeOrder: assign(({ context, event }) => {
       if (event.type !== 'ORDER') return {};
       const chosen = combo(context, event.comboId);
@@ -101,20 +136,20 @@ export const transactionMachine = setup({
           discountAmount: chosen?.discountAmount ?? 0,
           orderedAt: new Date(event.at).toISOString(),
         },
+        holds: holdsFor(context, event.orderNo, event.comboId),
+        outcome: null,
       };
     }),
-    forgetOrder: assign({ order: null }),
-    armPaymentExpiry: assign(({ context, event }) => {
-      const orderedAt = context.order ? Date.parse(context.order.orderedAt) : 0;
-      const due = orderedAt + context.paymentTtlMs;
-      void event;
+    forgetOrder: assign({ order: null, holds: [], unwindTo: null }),
+    armPaymentExpiry: assign(({ context }) => {
+      const due = Date.parse(context.order!.orderedAt) + context.paymentTtlMs;
       return { expiresAt: new Date(due).toISOString(), timers: { ...context.timers, [TIMERS.paymentExpiry]: due } };
     }),
-    armRetry: assign(({ context }, params: { step: string; at: number; schedule: number[] }) => {
+    armRetry: assign(({ context }, params: { step: string; at: number }) => {
       const attempt = context.attempts[params.step] ?? 0;
       return {
         attempts: { ...context.attempts, [params.step]: attempt + 1 },
-        timers: { ...context.timers, [TIMERS.orderRetry]: params.at + backoff(params.schedule, attempt) },
+        timers: { ...context.timers, [TIMERS.retry]: params.at + (RETRY_BACKOFF_MS[Math.min(attempt, RETRY_BACKOFF_MS.length - 1)] ?? 600_000) },
       };
     }),
     clearTimer: assign(({ context }, params: { name: string }) => {
@@ -127,15 +162,15 @@ export const transactionMachine = setup({
       return { timers: rest };
     }),
     clearAllTimers: assign({ timers: {} }),
+    setHold: assign(({ context }, params: { lockKey: string; status: BenefitHold['status'] }) => ({ holds: setHold(context.holds, params.lockKey, params.status) })),
+    noteShortfall: assign({ needsReview: true }),
     recordLegs: assign(({ context, event }) => {
       if (event.type !== 'PAY') return {};
       // Leg numbers continue across attempts so that every leg has its own idempotency keys.
       const attempt = Math.max(0, ...context.legs.map((l) => l.attempt)) + 1;
       const first = context.legs.length + 1;
-      return {
-        legs: [
-          ...context.legs,
-          ...event.legs.map((l, i): LegView => ({
+      const added = event.legs.map(
+        (l, i): LegView => ({
           legNo: first + i,
           attempt,
           legId: `leg-${first + i}`,
@@ -144,9 +179,9 @@ export const transactionMachine = setup({
           amount: l.amount,
           ...(l.cardNo ? { cardNo: l.cardNo } : {}),
           status: 'pending',
-          })),
-        ],
-      };
+        }),
+      );
+      return { legs: [...context.legs, ...added] };
     }),
     spawnLegs: enqueueActions(({ context, enqueue }) => {
       for (const leg of currentLegs(context)) {
@@ -186,12 +221,7 @@ export const transactionMachine = setup({
     ),
     legSucceeded: assign(({ context, event }) =>
       event.type === 'LEG_SUCCEEDED'
-        ? {
-            legs: legStatus(context.legs, event.legId, {
-              status: 'succeeded',
-              ...(event.channelTradeNo ? { channelTradeNo: event.channelTradeNo } : {}),
-            }),
-          }
+        ? { legs: legStatus(context.legs, event.legId, { status: 'succeeded', ...(event.channelTradeNo ? { channelTradeNo: event.channelTradeNo } : {}) }) }
         : {},
     ),
     legReleased: assign(({ context, event }) => {
@@ -203,12 +233,17 @@ export const transactionMachine = setup({
       paidAt: context.paidAt ?? new Date(event.type === 'LEG_SUCCEEDED' && event.at ? event.at : Date.parse(context.createdAt)).toISOString(),
     })),
     noteOutcome: assign((_, params: { refusal: Refusal }) => ({ outcome: params.refusal })),
+    unwind: assign((_, params: { to: 'quoted' | 'cancelled' | 'failed'; refusal: Refusal }) => ({ unwindTo: params.to, outcome: params.refusal })),
   },
 }).createMachine({
   id: 'transaction',
   context: ({ input }) => ({
     ...input,
+    quoteIds: [input.quote.quoteId],
     order: null,
+    holds: [],
+    needsReview: false,
+    unwindTo: null,
     expiresAt: null,
     legs: [],
     timers: {},
@@ -226,61 +261,84 @@ export const transactionMachine = setup({
   states: {
     quoted: {
       on: {
+        REQUOTE: { actions: ['requestReceived', 'replaceQuote', 'replyOk'] },
         ORDER: [
+          { guard: 'quoteNotOfThisTransaction', actions: { type: 'replyRefusal', params: { refusal: refusal('NOT_FOUND', 'the quote does not belong to this transaction') } } },
           { guard: 'quoteSuperseded', actions: { type: 'replyRefusal', params: { refusal: refusal('QUOTE_SUPERSEDED') } } },
           { guard: 'quoteExpired', actions: { type: 'replyRefusal', params: { refusal: refusal('QUOTE_EXPIRED') } } },
           { guard: 'comboNotInQuote', actions: { type: 'replyRefusal', params: { refusal: refusal('COMBO_NOT_IN_QUOTE') } } },
           { target: 'ordering', actions: ['requestReceived', 'placeOrder'] },
         ],
-        CANCEL: { target: 'cancelled', actions: ['requestReceived', { type: 'noteOutcome', params: { refusal: refusal('INVALID_STATE', 'cancelled before ordering') } }, 'replyOk'] },
+        CANCEL: { target: 'cancelled', actions: ['requestReceived', { type: 'noteOutcome', params: ({ event }) => ({ refusal: refusal('INVALID_STATE', event.reason) }) }, 'replyOk'] },
       },
     },
 
     ordering: {
-      tags: ['working'],
-      invoke: {
-        src: 'createOrder',
-        input: ({ context }) => {
-          const order = context.order!;
-          const chosen = combo(context, order.comboId);
-          return {
-            key: { txnNo: context.txnNo, step: `order:create:${order.orderNo}` },
-            request: {
-              orderNo: order.orderNo,
-              txnNo: context.txnNo,
-              merchantId: context.merchantId,
-              stationId: context.stationId,
-              userId: context.userId,
-              lines: context.quote.lines.map((l) => ({
-                lineNo: l.lineNo,
-                type: l.type,
-                description: `${l.grade}# fuel, nozzle ${l.nozzleNo}`,
-                amount: l.amount,
-                netAmount: chosen?.lineNets[l.lineNo] ?? l.amount,
-                volumeMl: l.volumeMl,
-              })),
-              originalAmountFen: context.quote.originalAmount,
-              discountAmountFen: order.discountAmount,
-              payableAmountFen: order.payableAmount,
-            },
-          };
+      initial: 'nextHold',
+      states: {
+        // Pre mode: coupons, points and stock are locked before the order exists (TCC try).
+        nextHold: {
+          always: [{ guard: 'holdToLockBeforeOrder', target: 'lockingHold' }, { target: 'creatingOrder' }],
         },
-        onDone: [
-          { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'ordered', actions: ['armPaymentExpiry', 'replyOk'] },
-          // The order system refused or did not answer: undo whatever it may have created.
-          { target: 'abandoningOrder', actions: { type: 'noteOutcome', params: ({ event }) => ({ refusal: event.output.ok ? refusal('INTERNAL') : refusalOf(event.output) }) } },
-        ],
-      },
-    },
-
-    abandoningOrder: {
-      tags: ['working'],
-      invoke: {
-        src: 'cancelOrder',
-        input: ({ context }) => ({ key: { txnNo: context.txnNo, step: `order:cancel:${context.order!.orderNo}` }, request: { orderNo: context.order!.orderNo, reason: 'order placement failed' } }),
-        // Whatever the answer, the order is not ours to pay; the order system's contract refuses a
-        // late create after this cancel, and its own expiry covers a cancel that did not arrive.
-        onDone: { target: 'quoted', actions: [{ type: 'replyRefusal', params: ({ context }) => ({ refusal: context.outcome ?? refusal('CORE_SYSTEM_UNAVAILABLE') }) }, 'forgetOrder'] },
+        lockingHold: {
+          tags: ['working'],
+          invoke: {
+            src: 'lockHold',
+            input: ({ context }) => {
+              const hold = nextPending(context)!;
+              return { key: { txnNo: context.txnNo, step: `${hold.lockKey}:lock` }, request: { hold, userId: context.userId, stationId: context.stationId } };
+            },
+            onDone: [
+              { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'nextHold', actions: { type: 'setHold', params: ({ context }) => ({ lockKey: nextPending(context)!.lockKey, status: 'locked' as const }) } },
+              // No answer: the lock may exist; mark it so the compensation releases it (an empty rollback if not).
+              {
+                guard: { type: 'unavailable', params: ({ event }) => event },
+                target: '#transaction.unwinding',
+                actions: [
+                  { type: 'setHold', params: ({ context }) => ({ lockKey: nextPending(context)!.lockKey, status: 'locked' as const }) },
+                  { type: 'unwind', params: ({ event }) => ({ to: 'quoted' as const, refusal: event.output.ok ? refusal('INTERNAL') : refusalOf(event.output) }) },
+                ],
+              },
+              { target: '#transaction.unwinding', actions: { type: 'unwind', params: ({ event }) => ({ to: 'quoted' as const, refusal: event.output.ok ? refusal('INTERNAL') : refusalOf(event.output) }) } },
+            ],
+          },
+        },
+        creatingOrder: {
+          tags: ['working'],
+          invoke: {
+            src: 'createOrder',
+            input: ({ context }) => {
+              const order = context.order!;
+              const chosen = combo(context, order.comboId);
+              return {
+                key: { txnNo: context.txnNo, step: `order:create:${order.orderNo}` },
+                request: {
+                  orderNo: order.orderNo,
+                  txnNo: context.txnNo,
+                  merchantId: context.merchantId,
+                  stationId: context.stationId,
+                  userId: context.userId,
+                  lines: context.quote.lines.map((l) => ({
+                    lineNo: l.lineNo,
+                    type: l.type,
+                    description: l.type === 'fuel' ? `${l.grade}# fuel, nozzle ${l.nozzleNo}` : l.type === 'goods' ? `${l.name} × ${l.quantity}` : `top-up of card ${l.cardNo}`,
+                    amount: l.amount,
+                    netAmount: chosen?.lineNets[l.lineNo] ?? l.amount,
+                    ...(l.type === 'fuel' ? { volumeMl: l.volumeMl } : {}),
+                  })),
+                  originalAmountFen: context.quote.originalAmount,
+                  discountAmountFen: order.discountAmount,
+                  payableAmountFen: order.payableAmount,
+                },
+              };
+            },
+            onDone: [
+              { guard: { type: 'succeeded', params: ({ event }) => event }, target: '#transaction.ordered', actions: ['armPaymentExpiry', 'replyOk'] },
+              // The order system refused or did not answer: undo whatever it may have created.
+              { target: '#transaction.unwinding', actions: { type: 'unwind', params: ({ event }) => ({ to: 'quoted' as const, refusal: event.output.ok ? refusal('INTERNAL') : refusalOf(event.output) }) } },
+            ],
+          },
+        },
       },
     },
 
@@ -292,11 +350,11 @@ export const transactionMachine = setup({
           { guard: 'legMethodNotInCombo', actions: { type: 'replyRefusal', params: { refusal: refusal('LEGS_MISMATCH', 'the legs must use the payment method of the ordered combination') } } },
           { target: 'paying', actions: ['requestReceived', 'recordLegs', 'spawnLegs'] },
         ],
-        CANCEL: { target: 'cancelling', actions: ['requestReceived', { type: 'noteOutcome', params: ({ event }) => ({ refusal: refusal('INVALID_STATE', event.reason) }) }] },
+        CANCEL: { target: 'unwinding', actions: ['requestReceived', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: refusal('INVALID_STATE', event.reason) }) }] },
         TIMER: {
           guard: { type: 'isTimer', params: { name: TIMERS.paymentExpiry } },
-          target: 'cancelling',
-          actions: { type: 'noteOutcome', params: { refusal: refusal('INVALID_STATE', 'payment expired') } },
+          target: 'unwinding',
+          actions: { type: 'unwind', params: { to: 'cancelled', refusal: refusal('INVALID_STATE', 'payment expired') } },
         },
       },
     },
@@ -315,15 +373,15 @@ export const transactionMachine = setup({
           on: {
             LEG_RELEASED: [
               // Money moved and came back: the attempt failed for good (DESIGN.md rule 6).
-              { guard: 'releasedAtConfirm', target: '#transaction.failing', actions: ['legReleased', 'cancelOpenLegs'] },
+              { guard: 'releasedAtConfirm', target: '#transaction.unwinding', actions: ['legReleased', 'cancelOpenLegs', { type: 'unwind', params: ({ context }) => ({ to: 'failed' as const, refusal: context.outcome ?? refusal('PAYMENT_FAILED') }) }] },
               // Nothing moved (refused, or no answer and undone): the order waits for another attempt.
               { target: '#transaction.ordered', actions: ['legReleased', { type: 'replyRefusal', params: ({ event }) => ({ refusal: event.refusal ?? refusal('PAYMENT_FAILED') }) }] },
             ],
-            CANCEL: { target: 'closing', actions: ['requestReceived', 'cancelOpenLegs', { type: 'noteOutcome', params: ({ event }) => ({ refusal: refusal('INVALID_STATE', event.reason) }) }] },
+            CANCEL: { target: 'closing', actions: ['requestReceived', 'cancelOpenLegs', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: refusal('INVALID_STATE', event.reason) }) }] },
             TIMER: {
               guard: { type: 'isTimer', params: { name: TIMERS.paymentExpiry } },
               target: 'closing',
-              actions: ['cancelOpenLegs', { type: 'noteOutcome', params: { refusal: refusal('INVALID_STATE', 'payment expired') } }],
+              actions: ['cancelOpenLegs', { type: 'unwind', params: { to: 'cancelled', refusal: refusal('INVALID_STATE', 'payment expired') } }],
             },
           },
         },
@@ -333,16 +391,56 @@ export const transactionMachine = setup({
             { guard: 'allLegsSucceeded', target: '#transaction.paid', actions: ['notePaid', { type: 'replyRefusal', params: { refusal: refusal('INVALID_STATE', 'the payment succeeded before it could be cancelled') } }] },
           ],
           on: {
-            LEG_RELEASED: { target: '#transaction.cancelling', actions: 'legReleased' },
+            LEG_RELEASED: { target: '#transaction.unwinding', actions: 'legReleased' },
           },
         },
       },
     },
 
+    // Past the watershed (DESIGN.md rule 6): the sale will complete; core steps retry until they succeed.
     paid: {
       entry: { type: 'clearTimer', params: { name: TIMERS.paymentExpiry } },
-      initial: 'markingOrderPaid',
+      initial: 'nextHold',
       states: {
+        nextHold: {
+          always: [
+            { guard: 'holdToConfirm', target: 'confirmingHold' },
+            { guard: 'holdToTakeAfterPayment', target: 'takingHold' },
+            { target: 'markingOrderPaid' },
+          ],
+        },
+        confirmingHold: {
+          tags: ['working'],
+          invoke: {
+            src: 'confirmHold',
+            input: ({ context }) => {
+              const hold = nextLocked(context)!;
+              return { key: { txnNo: context.txnNo, step: `${hold.lockKey}:confirm` }, request: { hold } };
+            },
+            onDone: [
+              { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'nextHold', actions: { type: 'setHold', params: ({ context }) => ({ lockKey: nextLocked(context)!.lockKey, status: 'confirmed' as const }) } },
+              { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToRetry', actions: [{ type: 'armRetry', params: ({ event }) => ({ step: 'confirmHold', at: event.output.at }) }, 'replyOk'] },
+              // The lock was lost at the callee (it never should be): the money is in, so record it for review.
+              { target: 'nextHold', actions: [{ type: 'setHold', params: ({ context }) => ({ lockKey: nextLocked(context)!.lockKey, status: 'shortfall' as const }) }, 'noteShortfall'] },
+            ],
+          },
+        },
+        // Post mode: the benefit is taken only now; if it was spent meanwhile the sale stands and is flagged.
+        takingHold: {
+          tags: ['working'],
+          invoke: {
+            src: 'lockHold',
+            input: ({ context }) => {
+              const hold = nextPending(context)!;
+              return { key: { txnNo: context.txnNo, step: `${hold.lockKey}:lock` }, request: { hold, userId: context.userId, stationId: context.stationId } };
+            },
+            onDone: [
+              { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'nextHold', actions: { type: 'setHold', params: ({ context }) => ({ lockKey: nextPending(context)!.lockKey, status: 'locked' as const }) } },
+              { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToRetry', actions: [{ type: 'armRetry', params: ({ event }) => ({ step: 'takeHold', at: event.output.at }) }, 'replyOk'] },
+              { target: 'nextHold', actions: [{ type: 'setHold', params: ({ context }) => ({ lockKey: nextPending(context)!.lockKey, status: 'shortfall' as const }) }, 'noteShortfall'] },
+            ],
+          },
+        },
         markingOrderPaid: {
           tags: ['working'],
           invoke: {
@@ -353,17 +451,13 @@ export const transactionMachine = setup({
             }),
             onDone: [
               { guard: { type: 'succeeded', params: ({ event }) => event }, target: '#transaction.completed' },
-              // Past the watershed the order system must learn it was paid: retry until it does.
-              {
-                target: 'waitingToRetry',
-                actions: [{ type: 'armRetry', params: ({ event }) => ({ step: 'markOrderPaid', at: event.output.at, schedule: MARK_PAID_BACKOFF_MS }) }, 'replyOk'],
-              },
+              { target: 'waitingToRetry', actions: [{ type: 'armRetry', params: ({ event }) => ({ step: 'markOrderPaid', at: event.output.at }) }, 'replyOk'] },
             ],
           },
         },
         waitingToRetry: {
           on: {
-            TIMER: { guard: { type: 'isTimer', params: { name: TIMERS.orderRetry } }, target: 'markingOrderPaid', actions: { type: 'clearTimer', params: { name: TIMERS.orderRetry } } },
+            TIMER: { guard: { type: 'isTimer', params: { name: TIMERS.retry } }, target: 'nextHold', actions: { type: 'clearTimer', params: { name: TIMERS.retry } } },
           },
         },
       },
@@ -373,10 +467,30 @@ export const transactionMachine = setup({
       entry: ['clearAllTimers', 'replyOk'],
     },
 
-    cancelling: {
+    unwinding: {
       entry: { type: 'clearTimer', params: { name: TIMERS.paymentExpiry } },
-      initial: 'cancellingOrder',
+      initial: 'nextHold',
       states: {
+        // Compensation newest-first; a release the callee does not answer is retried: a lock must not hang.
+        nextHold: {
+          always: [{ guard: 'holdToRelease', target: 'releasingHold' }, { target: 'cancellingOrder' }],
+        },
+        releasingHold: {
+          tags: ['working'],
+          invoke: {
+            src: 'releaseHold',
+            input: ({ context }) => {
+              const hold = newestLocked(context)!;
+              return { key: { txnNo: context.txnNo, step: `${hold.lockKey}:release` }, request: { hold } };
+            },
+            onDone: [
+              { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToRetry', actions: { type: 'armRetry', params: ({ event }) => ({ step: 'releaseHold', at: event.output.at }) } },
+              { target: 'nextHold', actions: { type: 'setHold', params: ({ context }) => ({ lockKey: newestLocked(context)!.lockKey, status: 'released' as const }) } },
+            ],
+          },
+        },
+        // Also when the order was never created: an empty rollback at the order system, which then
+        // refuses a late create of that order (no hanging order).
         cancellingOrder: {
           tags: ['working'],
           invoke: {
@@ -386,16 +500,30 @@ export const transactionMachine = setup({
               request: { orderNo: context.order!.orderNo, reason: context.outcome?.message ?? 'cancelled' },
             }),
             onDone: [
-              { guard: { type: 'succeeded', params: ({ event }) => event }, target: '#transaction.cancelled' },
-              { guard: { type: 'refusedBecause', params: ({ event }) => ({ ...event, code: 'ORDER_PAID' }) }, target: '#transaction.cancelled' },
-              { target: 'waitingToRetry', actions: { type: 'armRetry', params: ({ event }) => ({ step: 'cancelOrder', at: event.output.at, schedule: CANCEL_BACKOFF_MS }) } },
+              { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'done' },
+              { guard: { type: 'refusedBecause', params: ({ event }) => ({ ...event, code: 'ORDER_PAID' }) }, target: 'done' },
+              // Going back to quoted answers the channel now; the order system's own expiry covers a
+              // cancel that never arrived, and its contract refuses to create the order afterwards.
+              { guard: 'unwindingToQuoted', target: 'done' },
+              { target: 'waitingToRetry', actions: { type: 'armRetry', params: ({ event }) => ({ step: 'cancelOrder', at: event.output.at }) } },
             ],
           },
         },
         waitingToRetry: {
           on: {
-            TIMER: { guard: { type: 'isTimer', params: { name: TIMERS.orderRetry } }, target: 'cancellingOrder', actions: { type: 'clearTimer', params: { name: TIMERS.orderRetry } } },
+            TIMER: { guard: { type: 'isTimer', params: { name: TIMERS.retry } }, target: 'nextHold', actions: { type: 'clearTimer', params: { name: TIMERS.retry } } },
           },
+        },
+        done: {
+          always: [
+            {
+              guard: 'unwindingToQuoted',
+              target: '#transaction.quoted',
+              actions: [{ type: 'replyRefusal', params: ({ context }) => ({ refusal: context.outcome ?? refusal('CORE_SYSTEM_UNAVAILABLE') }) }, 'forgetOrder'],
+            },
+            { guard: 'unwindingToCancelled', target: '#transaction.cancelled' },
+            { target: '#transaction.failed' },
+          ],
         },
       },
     },
@@ -403,32 +531,6 @@ export const transactionMachine = setup({
     cancelled: {
       type: 'final',
       entry: ['clearAllTimers', 'replyOk'],
-    },
-
-    failing: {
-      entry: { type: 'clearTimer', params: { name: TIMERS.paymentExpiry } },
-      initial: 'cancellingOrder',
-      states: {
-        cancellingOrder: {
-          tags: ['working'],
-          invoke: {
-            src: 'cancelOrder',
-            input: ({ context }) => ({
-              key: { txnNo: context.txnNo, step: `order:cancel:${context.order!.orderNo}` },
-              request: { orderNo: context.order!.orderNo, reason: context.outcome?.message ?? 'payment failed' },
-            }),
-            onDone: [
-              { guard: { type: 'succeeded', params: ({ event }) => event }, target: '#transaction.failed' },
-              { target: 'waitingToRetry', actions: { type: 'armRetry', params: ({ event }) => ({ step: 'cancelOrder', at: event.output.at, schedule: CANCEL_BACKOFF_MS }) } },
-            ],
-          },
-        },
-        waitingToRetry: {
-          on: {
-            TIMER: { guard: { type: 'isTimer', params: { name: TIMERS.orderRetry } }, target: 'cancellingOrder', actions: { type: 'clearTimer', params: { name: TIMERS.orderRetry } } },
-          },
-        },
-      },
     },
 
     failed: {

@@ -26,6 +26,24 @@ export interface LegView {
   channelTradeNo?: string;
 }
 
+/** A benefit the order takes from a downstream system (DOMAIN.md "Deduction modes"). */
+export type HoldResource = 'coupon' | 'points' | 'goods';
+
+/**
+ * One TCC hold of the order: locked at order time in `pre` mode (taken after payment in `post`
+ * mode), confirmed after payment, released on cancel, failure or expiry. `shortfall` records a
+ * post-mode benefit that was gone by the time the payment arrived: flagged, never ignored.
+ */
+export interface BenefitHold {
+  resource: HoldResource;
+  /** `orderNo:resource`: the TCC identity at the callee. */
+  lockKey: string;
+  status: 'pending' | 'locked' | 'confirmed' | 'released' | 'shortfall';
+  couponIds?: string[];
+  points?: number;
+  items?: { sku: string; quantity: number }[];
+}
+
 export interface OrderRecordView {
   orderNo: string;
   quoteId: string;
@@ -52,7 +70,14 @@ export interface TxnInput {
 }
 
 export interface TxnContext extends TxnInput {
+  /** Every quote this transaction was given, oldest first; the last one is current. */
+  quoteIds: string[];
   order: OrderRecordView | null;
+  holds: BenefitHold[];
+  /** Set when a post-mode benefit could not be taken after payment: a person reviews the sale. */
+  needsReview: boolean;
+  /** Where unwinding (release holds, cancel the order) ends: back to quoted, cancelled or failed. */
+  unwindTo: 'quoted' | 'cancelled' | 'failed' | null;
   /** Payment deadline (ISO), set when the order is placed. */
   expiresAt: string | null;
   legs: LegView[];
@@ -76,6 +101,7 @@ export interface LegRequest {
 
 /** Events from outside (HTTP, callbacks, timers), stamped by the runtime with `at` (epoch ms). */
 export type TxnCommand =
+  | { type: 'REQUOTE'; requestId: string; at: number; quote: Quote }
   | { type: 'ORDER'; requestId: string; at: number; orderNo: string; quoteId: string; comboId: string; deductionMode: 'pre' | 'post' }
   | { type: 'PAY'; requestId: string; at: number; legs: LegRequest[] }
   | { type: 'CANCEL'; requestId: string; at: number; reason: string }
@@ -95,7 +121,8 @@ export type TxnEvent = TxnCommand | LegEvent;
 /** Names of the durable timers. */
 export const TIMERS = {
   paymentExpiry: 'payment-expiry',
-  orderRetry: 'order-retry',
+  /** Backoff before a core step is tried again (mark paid, cancel order, confirm or release a hold). */
+  retry: 'retry',
 } as const;
 
 /** States in which a transaction is at rest: nothing runs, nothing is due. */

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { fromPromise } from 'xstate';
 import type { CallResult, KeyedInput } from '../machines/calls.ts';
+import type { BenefitHold } from '../machines/types.ts';
 import type { Outcome, SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import type { Clock } from './clock.ts';
@@ -28,13 +29,14 @@ export type PersistBarrier = (txnNo: string) => Promise<void>;
  */
 export function bindCalls(systems: Systems, clock: Clock, barrier: PersistBarrier, options: CallOptions, log: Logger) {
   function call<I extends { key?: { txnNo: string; step: string }; txnNo?: string }, T>(
-    system: SystemName,
+    systemOf: SystemName | ((input: I) => SystemName),
     name: string,
     run: (input: I) => Promise<Outcome<T>>,
     attempts = 1,
   ) {
     return fromPromise<CallResult<T>, I>(async ({ input }) => {
       const txnNo = input.key?.txnNo ?? input.txnNo ?? '';
+      const system = typeof systemOf === 'function' ? systemOf(input) : systemOf;
       await barrier(txnNo);
       let lastError = '';
       for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -51,6 +53,8 @@ export function bindCalls(systems: Systems, clock: Clock, barrier: PersistBarrie
     });
   }
   const undo = options.undoAttempts;
+  /** Benefit holds go to the system named by their resource (coupon, points, goods). */
+  const holdSystem = (i: { request: { hold: BenefitHold } }): SystemName => i.request.hold.resource;
   return {
     createOrder: call('order', 'createOrder', (i: KeyedInput<Parameters<Systems['order']['createOrder']>[1]>) => systems.order.createOrder(i.key, i.request)),
     cancelOrder: call('order', 'cancelOrder', (i: KeyedInput<{ orderNo: string; reason: string }>) => systems.order.cancelOrder(i.key, i.request), undo),
@@ -66,5 +70,28 @@ export function bindCalls(systems: Systems, clock: Clock, barrier: PersistBarrie
       payment: await systems.paymentGateway.queryPayment(i.paymentNo),
     })),
     closePayment: call('paymentGateway', 'closePayment', (i: KeyedInput<{ paymentNo: string }>) => systems.paymentGateway.closePayment(i.key, i.request), undo),
+    lockHold: call(holdSystem, 'lockHold', (i: KeyedInput<{ hold: BenefitHold; userId: string; stationId: string }>): Promise<Outcome<{}>> => {
+      const { hold, userId, stationId } = i.request;
+      switch (hold.resource) {
+        case 'coupon':
+          return systems.coupon.lock(i.key, { lockKey: hold.lockKey, userId, couponIds: hold.couponIds ?? [] });
+        case 'points':
+          return systems.points.lock(i.key, { lockKey: hold.lockKey, userId, points: hold.points ?? 0 });
+        case 'goods':
+          return systems.goods.reserve(i.key, { lockKey: hold.lockKey, stationId, items: hold.items ?? [] });
+      }
+    }),
+    confirmHold: call(holdSystem, 'confirmHold', (i: KeyedInput<{ hold: BenefitHold }>) => {
+      const { lockKey, resource } = i.request.hold;
+      if (resource === 'coupon') return systems.coupon.use(i.key, { lockKey });
+      if (resource === 'points') return systems.points.deduct(i.key, { lockKey });
+      return systems.goods.deduct(i.key, { lockKey });
+    }),
+    releaseHold: call(holdSystem, 'releaseHold', (i: KeyedInput<{ hold: BenefitHold }>) => {
+      const { lockKey, resource } = i.request.hold;
+      if (resource === 'coupon') return systems.coupon.release(i.key, { lockKey });
+      if (resource === 'points') return systems.points.release(i.key, { lockKey });
+      return systems.goods.release(i.key, { lockKey });
+    }, undo),
   };
 }

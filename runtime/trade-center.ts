@@ -24,6 +24,10 @@ export interface TradeCenterConfig {
   callbackDelayMs: number;
   paymentTtlMs: number;
   quoteTtlMs: number;
+  /** How long user and fuel-catalog reads may be served from cache. */
+  cacheTtlMs: number;
+  /** DOMAIN.md "Coupons": at most this many coupons in one order. */
+  maxCouponsPerOrder: number;
   callTimeoutMs: number;
   apiKeys: ApiKey[];
   logLevel: string;
@@ -39,6 +43,8 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   callbackDelayMs: 300,
   paymentTtlMs: 15 * 60_000,
   quoteTtlMs: 10 * 60_000,
+  cacheTtlMs: 30_000,
+  maxCouponsPerOrder: 1,
   callTimeoutMs: 5_000,
   apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
   logLevel: 'info',
@@ -94,7 +100,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     },
     log,
   );
-  const quotes = new QuoteService(systems, clock, ids, { quoteTtlMs: config.quoteTtlMs, timeoutMs: config.callTimeoutMs }, log);
+  const quotes = new QuoteService(systems, clock, ids, { quoteTtlMs: config.quoteTtlMs, timeoutMs: config.callTimeoutMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder }, log);
   return {
     config,
     clock,

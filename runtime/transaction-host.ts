@@ -69,12 +69,15 @@ export class TransactionHost {
     private readonly log: Logger,
   ) {
     const bound = bindCalls(systems, clock, (txnNo) => this.barrier(txnNo), options, log);
-    const { createOrder, cancelOrder, markOrderPaid, ...legCalls } = bound;
+    const { createOrder, cancelOrder, markOrderPaid, lockHold, confirmHold, releaseHold, ...legCalls } = bound;
     this.machine = transactionMachine.provide({
       actors: {
         createOrder,
         cancelOrder,
         markOrderPaid,
+        lockHold,
+        confirmHold,
+        releaseHold,
         paymentLeg: paymentLegMachine.provide({ actors: legCalls }),
       },
     });

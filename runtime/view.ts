@@ -18,6 +18,10 @@ export interface TransactionView {
   paidAmount: number;
   refundedAmount: number;
   refunds: never[];
+  /** Coupons, points and stock the order holds, and what became of them. */
+  holds: TxnContext['holds'];
+  /** A post-mode benefit could not be taken after payment: a person should look at this sale. */
+  needsReview: boolean;
   legs: { legNo: number; attempt: number; method: string; amount: number; status: string; paymentNo: string; cardNo?: string; payUrl?: string; channelTradeNo?: string }[];
   expiresAt: string | null;
   paidAt: string | null;
@@ -25,6 +29,18 @@ export interface TransactionView {
   createdAt: string;
   updatedAt: string;
   version: number;
+}
+
+/**
+ * The API state (API.md "Transaction states") of a statechart value. Working states between two
+ * API states report the state the transaction is still in: placing an order is still `quoted`;
+ * unwinding is still where it started until it reaches `quoted`, `cancelled` or `failed`.
+ */
+export function apiState(value: unknown, context: TxnContext): string {
+  const top = topState(value);
+  if (top === 'ordering') return 'quoted';
+  if (top === 'unwinding') return context.unwindTo === 'quoted' || !context.order ? 'quoted' : context.legs.length ? 'paying' : 'ordered';
+  return top;
 }
 
 export function topState(value: unknown): string {
@@ -35,7 +51,7 @@ export function topState(value: unknown): string {
 
 export function buildView(context: TxnContext, stateValue: unknown, version: number, updatedAtMs: number): TransactionView {
   const combo = context.order ? context.quote.combos.find((c) => c.comboId === context.order?.comboId) : undefined;
-  const state = topState(stateValue);
+  const state = apiState(stateValue, context);
   return {
     txnNo: context.txnNo,
     orderNo: context.order?.orderNo ?? null,
@@ -53,6 +69,8 @@ export function buildView(context: TxnContext, stateValue: unknown, version: num
     paidAmount: context.legs.filter((l) => l.status === 'succeeded').reduce((a, l) => a + l.amount, 0),
     refundedAmount: 0,
     refunds: [],
+    holds: context.holds,
+    needsReview: context.needsReview,
     legs: context.legs.map((l) => ({
       legNo: l.legNo,
       attempt: l.attempt,

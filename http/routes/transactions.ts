@@ -4,7 +4,7 @@ import type { TradeCenter } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { assertMerchant, authenticate } from '../auth.ts';
 import { idempotent } from '../idempotency.ts';
-import { CancelBody, errorResponses, OrderBody, OrderParams, PayBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
+import { CancelBody, errorResponses, OrderBody, OrderParams, PayBody, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
 
 /** The public transaction API (API.md "Endpoints"), `trade` scope. */
 export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
@@ -30,6 +30,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
           userId: body.userId,
           items: body.items,
           paymentMethods: body.paymentMethods ?? [],
+          usePoints: body.usePoints ?? false,
         });
         const view = await host.create({
           txnNo: ids.next('T'),
@@ -41,6 +42,29 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
           paymentTtlMs: tc.config.paymentTtlMs,
           createdAt: new Date(clock.now()).toISOString(),
         });
+        return { status: 201, body: view };
+      });
+    },
+  });
+
+  app.post('/v1/transactions/:txnNo/quotes', {
+    schema: { summary: 'Re-quote with changed items or methods; the previous quote is superseded', params: TxnParams, body: RequoteBody, response: { 201: TransactionViewSchema, ...errorResponses } },
+    handler: async (req, reply) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'trade');
+      const current = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      await idempotent(store, clock, req, reply, async () => {
+        // Refuse before asking anyone: a transaction past `quoted` keeps its quote.
+        if (current.state !== 'quoted') throw new TradeError('INVALID_STATE', `a ${current.state} transaction cannot be re-quoted`, { state: current.state });
+        const quote = await quotes.quote({
+          merchantId: current.merchantId,
+          stationId: current.stationId,
+          userId: current.userId,
+          items: req.body.items,
+          paymentMethods: req.body.paymentMethods ?? [],
+          usePoints: req.body.usePoints ?? false,
+        });
+        const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({ type: 'REQUOTE', requestId, at, quote }));
+        if (refusal) throw TradeError.from(refusal);
         return { status: 201, body: view };
       });
     },
