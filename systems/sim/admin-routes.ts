@@ -33,6 +33,24 @@ const payment = {
     status: { type: 'string', enum: ['pending', 'succeeded', 'closed', 'failed'] },
     channelTradeNo: { type: 'string' },
     paidAt: { type: 'string' },
+    refundedFen: { type: 'integer' },
+  },
+} as const;
+
+const refund = {
+  type: 'object',
+  required: ['refundNo', 'paymentNo', 'txnNo', 'merchantId', 'channel', 'amountFen', 'status', 'channelRefundNo', 'requestedAt'],
+  properties: {
+    refundNo: { type: 'string' },
+    paymentNo: { type: 'string' },
+    txnNo: { type: 'string' },
+    merchantId: { type: 'string' },
+    channel: { type: 'string' },
+    amountFen: { type: 'integer' },
+    status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+    channelRefundNo: { type: 'string' },
+    requestedAt: { type: 'string' },
+    refundedAt: { type: 'string' },
   },
 } as const;
 
@@ -40,7 +58,9 @@ const callback = {
   type: 'object',
   properties: {
     id: { type: 'integer' },
+    refundNo: { type: ['string', 'null'] },
     path: { type: 'string' },
+    contentType: { type: 'string' },
     body: { type: 'string' },
     lastUrl: { type: ['string', 'null'] },
     dueAt: { type: 'integer' },
@@ -219,6 +239,9 @@ const gatewaySettings = {
     callbackDelayMs: { type: 'integer', minimum: 0 },
     duplicateCallbacks: { type: 'integer', minimum: 1, maximum: 20 },
     dropCallbacks: { type: 'boolean' },
+    reorderCallbacks: { type: 'boolean' },
+    refundDelayMs: { type: 'integer', minimum: 0 },
+    failRefunds: { type: 'boolean' },
   },
 } as const;
 
@@ -234,14 +257,19 @@ const REFUSAL_STATUS: Record<string, number> = { PAYMENT_NOT_FOUND: 404 };
 /**
  * The simulators' admin API, mounted under `/sim`:
  * - `POST /payments/:paymentNo/pay` the customer pays (a signed callback follows);
- *   `POST /payments/:paymentNo/fail` the channel declines; both answer `{ payment }`;
- * - `GET /payments/:paymentNo` `{ payment, callbacks }`, `GET /cards/:cardNo` `{ card, locks }`,
+ *   `POST /payments/:paymentNo/fail` the channel declines;
+ *   `POST /payments/:paymentNo/force-pay` (tests) the channel captures the money even though the
+ *   payment was closed or expired, the race the platform answers with an automatic refund;
+ *   all three answer `{ payment }`;
+ * - `GET /payments/:paymentNo` `{ payment, refunds, callbacks }`, `GET /refunds/:refundNo`
+ *   `{ refund, callbacks }`, `GET /cards/:cardNo` `{ card, locks }`,
  *   `GET /orders/:orderNo` `{ order }`, `GET /effects?system=&verb=&key=` `{ effects }`;
  * - `GET /goods/:stationId/:sku` `{ stock, reservations }` (the reservations holding that SKU),
  *   `GET /coupons/:userId` `{ coupons, locks }` (every coupon, whatever its status),
  *   `GET /points/:userId` `{ account, locks }`;
  * - `GET /faults`, `PUT /faults/:system` (replaces that system's settings), `DELETE /faults`;
- * - `PUT /gateway` callback delay / duplicates / drop (fields left out keep their value).
+ * - `PUT /gateway` callback delay / duplicates / drop / reorder, refund delay and failure (fields
+ *   left out keep their value; answers the settings in force).
  *
  * Reads bypass fault injection: an admin looking during a simulated outage still sees the state.
  * Errors are `{ error: { code, message } }`.
@@ -255,8 +283,9 @@ export const simAdminRoutes: FastifyPluginAsync<SimAdminOptions> = async functio
     return sendError(reply, 500, 'INTERNAL', 'Internal error.');
   });
 
-  for (const action of ['pay', 'fail'] as const) {
-    app.post<{ Params: { paymentNo: string } }>(`/payments/:paymentNo/${action}`, {
+  const actions = { pay: 'pay', fail: 'fail', 'force-pay': 'forcePay' } as const;
+  for (const [path, action] of Object.entries(actions)) {
+    app.post<{ Params: { paymentNo: string } }>(`/payments/:paymentNo/${path}`, {
       schema: {
         params: param('paymentNo'),
         response: { 200: { type: 'object', properties: { payment } }, 404: error, 409: error },
@@ -271,12 +300,26 @@ export const simAdminRoutes: FastifyPluginAsync<SimAdminOptions> = async functio
   app.get<{ Params: { paymentNo: string } }>('/payments/:paymentNo', {
     schema: {
       params: param('paymentNo'),
-      response: { 200: { type: 'object', properties: { payment, callbacks: { type: 'array', items: callback } } }, 404: error },
+      response: {
+        200: { type: 'object', properties: { payment, refunds: { type: 'array', items: refund }, callbacks: { type: 'array', items: callback } } },
+        404: error,
+      },
     },
   }, async (request, reply) => {
     const found = gateway.peekPayment(request.params.paymentNo);
     if (!found) return sendError(reply, 404, 'NOT_FOUND', `no payment ${request.params.paymentNo}`);
-    return { payment: found, callbacks: gateway.callbacks(found.paymentNo) };
+    return { payment: found, refunds: gateway.peekRefunds(found.paymentNo), callbacks: gateway.callbacks(found.paymentNo) };
+  });
+
+  app.get<{ Params: { refundNo: string } }>('/refunds/:refundNo', {
+    schema: {
+      params: param('refundNo'),
+      response: { 200: { type: 'object', properties: { refund, callbacks: { type: 'array', items: callback } } }, 404: error },
+    },
+  }, async (request, reply) => {
+    const found = gateway.peekRefund(request.params.refundNo);
+    if (!found) return sendError(reply, 404, 'NOT_FOUND', `no refund ${request.params.refundNo}`);
+    return { refund: found, callbacks: gateway.refundCallbacks(found.refundNo) };
   });
 
   app.get<{ Params: { cardNo: string } }>('/cards/:cardNo', {

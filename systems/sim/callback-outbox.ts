@@ -9,12 +9,39 @@ export interface CallbackTarget {
   secret: string;
 }
 
+/** One callback to send: its raw body is sent (and signed) exactly as given. */
+export interface OutgoingCallback {
+  /** The payment it is about (a refund callback names its refund's payment). */
+  paymentNo: string;
+  /** The refund it is about; absent for a payment callback. */
+  refundNo?: string;
+  /** Path below the target's base URL, e.g. `/v1/callbacks/payments/wechat`. */
+  path: string;
+  /** The channel's format: JSON or form-urlencoded. */
+  contentType: string;
+  body: string;
+}
+
+/** Hooks of the gateway into the delivery loop. */
+export interface OutboxHooks {
+  /**
+   * Runs at the start of every pass, before due rows are read, so that callbacks it enqueues go
+   * out in the same pass (the gateway settles due refunds here). Returns the epoch ms at which it
+   * next wants a pass, or null.
+   */
+  beforePass?: () => number | null;
+  /** Asked every pass: true delivers that pass's due rows newest-first, one after another. */
+  reverseOrder?: () => boolean;
+}
+
 /** One persisted callback of the payment gateway. */
 export interface OutboxRow {
   id: number;
   paymentNo: string;
+  refundNo: string | null;
   /** Path below the target's base URL, e.g. `/v1/callbacks/payments/wechat`. */
   path: string;
+  contentType: string;
   body: string;
   /** Headers of the last attempt (JSON), null before the first. */
   headers: string | null;
@@ -36,8 +63,8 @@ const IDLE_POLL_MS = 1000;
 const REQUEST_TIMEOUT_MS = 5000;
 const MAX_IN_FLIGHT = 50;
 
-const COLUMNS = `id, payment_no AS paymentNo, path, body, headers, last_url AS lastUrl, due_at AS dueAt,
-  attempts, delivered_at AS deliveredAt, last_error AS lastError`;
+const COLUMNS = `id, payment_no AS paymentNo, refund_no AS refundNo, path, content_type AS contentType, body, headers,
+  last_url AS lastUrl, due_at AS dueAt, attempts, delivered_at AS deliveredAt, last_error AS lastError`;
 
 /**
  * The gateway's callback outbox: callbacks are rows in the {@link SimStore}, written in the same
@@ -55,11 +82,16 @@ export class CallbackOutbox {
   private readonly inFlight = new Map<number, { abort: AbortController; done: Promise<void> }>();
   private readonly stmts;
 
-  constructor(private readonly store: SimStore, private readonly clock: Clock, private target: CallbackTarget) {
+  constructor(
+    private readonly store: SimStore,
+    private readonly clock: Clock,
+    private target: CallbackTarget,
+    private readonly hooks: OutboxHooks = {},
+  ) {
     const db = store.db;
     this.stmts = {
-      insert: db.prepare<[string, string, string, number]>(
-        'INSERT INTO callback_outbox (payment_no, path, body, due_at) VALUES (?, ?, ?, ?)'),
+      insert: db.prepare<[string, string | null, string, string, string, number]>(
+        'INSERT INTO callback_outbox (payment_no, refund_no, path, content_type, body, due_at) VALUES (?, ?, ?, ?, ?, ?)'),
       due: db.prepare<[number], OutboxRow>(
         `SELECT ${COLUMNS} FROM callback_outbox WHERE delivered_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT 50`),
       // Rows in flight (JSON array of ids) are excluded: their completion re-plans the loop itself.
@@ -72,6 +104,7 @@ export class CallbackOutbox {
       attempts: db.prepare<[number], { attempts: number }>('SELECT attempts FROM callback_outbox WHERE id = ?'),
       all: db.prepare<[], OutboxRow>(`SELECT ${COLUMNS} FROM callback_outbox ORDER BY id`),
       ofPayment: db.prepare<[string], OutboxRow>(`SELECT ${COLUMNS} FROM callback_outbox WHERE payment_no = ? ORDER BY id`),
+      ofRefund: db.prepare<[string], OutboxRow>(`SELECT ${COLUMNS} FROM callback_outbox WHERE refund_no = ? ORDER BY id`),
     };
   }
 
@@ -83,9 +116,10 @@ export class CallbackOutbox {
    * Adds `copies` deliveries of one callback, due after `delayMs`. Call it inside the store
    * transaction that changes the payment, so both commit or neither does; then {@link kick}.
    */
-  enqueue(paymentNo: string, path: string, body: string, copies: number, delayMs: number): void {
+  enqueue(callback: OutgoingCallback, copies: number, delayMs: number): void {
     const dueAt = this.clock.now() + delayMs;
-    for (let i = 0; i < copies; i++) this.stmts.insert.run(paymentNo, path, body, dueAt);
+    const { paymentNo, refundNo, path, contentType, body } = callback;
+    for (let i = 0; i < copies; i++) this.stmts.insert.run(paymentNo, refundNo ?? null, path, contentType, body, dueAt);
   }
 
   /** Re-plans the loop after new rows were committed. */
@@ -109,9 +143,14 @@ export class CallbackOutbox {
     await Promise.all([...this.inFlight.values()].map((f) => f.done));
   }
 
-  /** The outbox rows, optionally of one payment (for tests and the admin API). */
+  /** The outbox rows, optionally of one payment and its refunds (for tests and the admin API). */
   rows(paymentNo?: string): OutboxRow[] {
     return paymentNo === undefined ? this.stmts.all.all() : this.stmts.ofPayment.all(paymentNo);
+  }
+
+  /** The outbox rows of one refund. */
+  refundRows(refundNo: string): OutboxRow[] {
+    return this.stmts.ofRefund.all(refundNo);
   }
 
   private schedule(delayMs: number): void {
@@ -124,22 +163,36 @@ export class CallbackOutbox {
   private tick(): void {
     this.timer = undefined;
     if (!this.running) return;
+    let hookDue: number | null;
+    try {
+      hookDue = this.hooks.beforePass?.() ?? null;
+    } catch {
+      // A failed write (the store busy with another process) must not kill the loop: next poll.
+      hookDue = this.clock.now() + IDLE_POLL_MS;
+    }
+    // Read after the hook, so that callbacks it queued without delay are due in this pass.
     const now = this.clock.now();
-    for (const row of this.stmts.due.all(now)) {
-      if (this.inFlight.size >= MAX_IN_FLIGHT) break;
-      if (this.inFlight.has(row.id)) continue;
+    const due = this.stmts.due.all(now).filter((row) => !this.inFlight.has(row.id)).slice(0, MAX_IN_FLIGHT - this.inFlight.size);
+    // Reversed rows go one after another: concurrent requests arrive in any order, and a test of
+    // out-of-order callbacks needs to know which one came first.
+    const reversed = this.hooks.reverseOrder?.() ?? false;
+    let previous: Promise<void> = Promise.resolve();
+    for (const row of reversed ? due.reverse() : due) {
       const abort = new AbortController();
-      const done = this.deliver(row, abort)
+      const done = (reversed ? previous : Promise.resolve())
+        .then(() => this.deliver(row, abort))
         // A failed bookkeeping write leaves the row undelivered and due: the next tick retries it.
         .catch(() => undefined)
         .finally(() => {
           this.inFlight.delete(row.id);
           if (this.running) this.schedule(0);
         });
+      previous = done;
       this.inFlight.set(row.id, { abort, done });
     }
-    const next = this.stmts.nextDue.get(JSON.stringify([...this.inFlight.keys()]))?.dueAt;
-    if (next !== null && next !== undefined) this.schedule(this.inFlight.size >= MAX_IN_FLIGHT ? IDLE_POLL_MS : next - now);
+    const rowDue = this.stmts.nextDue.get(JSON.stringify([...this.inFlight.keys()]))?.dueAt ?? null;
+    const next = rowDue === null ? hookDue : hookDue === null ? rowDue : Math.min(rowDue, hookDue);
+    if (next !== null) this.schedule(this.inFlight.size >= MAX_IN_FLIGHT ? IDLE_POLL_MS : next - now);
   }
 
   private async deliver(row: OutboxRow, abort: AbortController): Promise<void> {
@@ -148,7 +201,7 @@ export class CallbackOutbox {
     const timestamp = String(Math.floor(this.clock.now() / 1000));
     const nonce = randomUUID().replaceAll('-', '');
     const headers: Record<string, string> = {
-      'content-type': 'application/json',
+      'content-type': row.contentType,
       [SIGNATURE_HEADERS.timestamp]: timestamp,
       [SIGNATURE_HEADERS.nonce]: nonce,
       [SIGNATURE_HEADERS.signature]: sign(secret, timestamp, nonce, row.body),

@@ -60,7 +60,7 @@ export const SIMULATED_OPERATIONS: Record<SystemName, readonly string[]> = {
   user: ['getUser'],
   fuelCatalog: ['getStation', 'getNozzle'],
   order: ['createOrder', 'markPaid', 'cancelOrder', 'getOrder'],
-  paymentGateway: ['createPayment', 'queryPayment', 'closePayment'],
+  paymentGateway: ['createPayment', 'queryPayment', 'closePayment', 'refundPayment', 'queryRefund'],
   storedValue: ['getCard', 'lock', 'confirm', 'cancel'],
   promotion: ['listPromotions'],
   goods: ['getGoods', 'reserve', 'deduct', 'release'],

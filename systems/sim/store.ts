@@ -99,9 +99,25 @@ CREATE INDEX IF NOT EXISTS effects_by_key ON effects (system, key);
 CREATE TABLE IF NOT EXISTS callback_outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT, payment_no TEXT NOT NULL,
   path TEXT NOT NULL, body TEXT NOT NULL, headers TEXT, last_url TEXT,
-  due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, delivered_at INTEGER, last_error TEXT);
+  due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, delivered_at INTEGER, last_error TEXT,
+  content_type TEXT NOT NULL DEFAULT 'application/json', refund_no TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON callback_outbox (delivered_at, due_at);
+CREATE TABLE IF NOT EXISTS refunds (
+  refund_no TEXT PRIMARY KEY, payment_no TEXT NOT NULL, amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
+  status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+  channel_refund_no TEXT NOT NULL, due_at INTEGER NOT NULL, requested_at TEXT NOT NULL, refunded_at TEXT);
+CREATE INDEX IF NOT EXISTS refunds_by_payment ON refunds (payment_no);
+CREATE INDEX IF NOT EXISTS refunds_due ON refunds (status, due_at);
 `;
+
+/**
+ * Columns added to a table after it first shipped, added in place so that a store file written by
+ * an earlier version keeps its payments and undelivered callbacks (the dataset layout is unchanged).
+ */
+const ADDED_COLUMNS: readonly (readonly [table: string, column: string, definition: string])[] = [
+  ['callback_outbox', 'content_type', "TEXT NOT NULL DEFAULT 'application/json'"],
+  ['callback_outbox', 'refund_no', 'TEXT'],
+];
 
 /**
  * The dataset layout a seeded store holds. A store seeded under another layout lacks whole parts of
@@ -114,7 +130,7 @@ const STORE_VERSION = '2';
 const ALL_TABLES = [
   'meta', 'merchants', 'users', 'stations', 'nozzles', 'cards', 'card_locks', 'orders', 'payments',
   'promotions', 'member_levels', 'goods', 'goods_reservations', 'coupons', 'coupon_locks', 'points_accounts',
-  'points_locks', 'idempotency', 'tombstones', 'effects', 'callback_outbox',
+  'points_locks', 'idempotency', 'tombstones', 'effects', 'callback_outbox', 'refunds',
 ];
 
 /** JSON with object keys sorted, so two equal requests hash equally whatever their key order. */
@@ -149,6 +165,10 @@ export class SimStore {
     // A second process (e.g. `trade sim` beside `trade serve`) waits for the write lock instead of failing.
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    for (const [table, column, definition] of ADDED_COLUMNS) {
+      const columns = this.db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`).all();
+      if (!columns.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
     this.stmts = {
       idemGet: this.db.prepare<[string, string], { verb: string; request_hash: string; result: string }>(
         'SELECT verb, request_hash, result FROM idempotency WHERE system = ? AND key = ?'),

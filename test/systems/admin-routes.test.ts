@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import t from 'tap';
 import { simAdminRoutes } from '../../systems/sim/admin-routes.ts';
 import type { Simulators } from '../../systems/sim/index.ts';
-import { key, openSims, paymentRequest } from './helpers.ts';
+import { key, openSims, paymentRequest, until } from './helpers.ts';
 
 async function adminApp(t: Parameters<typeof openSims>[0], sims: Simulators) {
   const app = Fastify();
@@ -125,9 +125,52 @@ t.test('PUT /sim/faults refuses an unknown system, operation or knob value', asy
 t.test('PUT /sim/gateway changes how callbacks are delivered', async (t) => {
   const sims = openSims(t);
   const app = await adminApp(t, sims);
+  const defaults = { reorderCallbacks: false, refundDelayMs: 0, failRefunds: false };
   const res = await app.inject({ method: 'PUT', url: '/sim/gateway', payload: { duplicateCallbacks: 2, callbackDelayMs: 100 } });
-  t.same(res.json(), { callbackDelayMs: 100, duplicateCallbacks: 2, dropCallbacks: false });
-  t.same(sims.gateway.callbackSettings(), { callbackDelayMs: 100, duplicateCallbacks: 2, dropCallbacks: false });
+  t.same(res.json(), { callbackDelayMs: 100, duplicateCallbacks: 2, dropCallbacks: false, ...defaults });
+  t.same(sims.gateway.callbackSettings(), { callbackDelayMs: 100, duplicateCallbacks: 2, dropCallbacks: false, ...defaults });
   const drop = await app.inject({ method: 'PUT', url: '/sim/gateway', payload: { dropCallbacks: true } });
-  t.same(drop.json(), { callbackDelayMs: 100, duplicateCallbacks: 2, dropCallbacks: true });
+  t.same(drop.json(), { callbackDelayMs: 100, duplicateCallbacks: 2, dropCallbacks: true, ...defaults });
+  const refunds = await app.inject({ method: 'PUT', url: '/sim/gateway', payload: { refundDelayMs: 500, failRefunds: true, reorderCallbacks: true } });
+  t.same(refunds.json(), { callbackDelayMs: 100, duplicateCallbacks: 2, dropCallbacks: true, reorderCallbacks: true, refundDelayMs: 500, failRefunds: true });
+  t.equal((await app.inject({ method: 'PUT', url: '/sim/gateway', payload: { refundDelayMs: -1 } })).statusCode, 400);
+});
+
+t.test('POST /sim/payments/:paymentNo/force-pay captures a closed payment', async (t) => {
+  const sims = openSims(t);
+  const app = await adminApp(t, sims);
+  const gw = sims.systems.paymentGateway;
+  await gw.createPayment(key('T1', 'leg-2:create'), paymentRequest('T1'));
+  await gw.closePayment(key('T1', 'leg-2:close'), { paymentNo: 'T1-P1' });
+  t.equal((await app.inject({ method: 'POST', url: '/sim/payments/T1-P1/pay' })).statusCode, 409);
+  const forced = await app.inject({ method: 'POST', url: '/sim/payments/T1-P1/force-pay' });
+  t.equal(forced.statusCode, 200);
+  t.match(forced.json(), { payment: { paymentNo: 'T1-P1', status: 'succeeded', refundedFen: 0 } });
+  t.equal((await app.inject({ method: 'POST', url: '/sim/payments/NOPE/force-pay' })).statusCode, 404);
+});
+
+t.test('GET /sim/refunds/:refundNo shows a refund and its callbacks; GET /sim/payments lists its refunds', async (t) => {
+  const sims = openSims(t);
+  const app = await adminApp(t, sims);
+  const gw = sims.systems.paymentGateway;
+  await gw.createPayment(key('T1', 'leg-2:create'), paymentRequest('T1', 27300, 'alipay'));
+  await sims.gateway.pay('T1-P1');
+  await gw.refundPayment(key('T1', 'refund:R1-1'), { paymentNo: 'T1-P1', refundNo: 'R1-1', amountFen: 5000 });
+
+  const pending = await app.inject({ method: 'GET', url: '/sim/refunds/R1-1' });
+  t.equal(pending.statusCode, 200);
+  t.match(pending.json(), {
+    refund: { refundNo: 'R1-1', paymentNo: 'T1-P1', txnNo: 'T1', channel: 'alipay', amountFen: 5000, status: 'pending', channelRefundNo: /^2089/ },
+    callbacks: [],
+  });
+  sims.start();
+  await until(() => sims.gateway.peekRefund('R1-1')?.status === 'succeeded');
+  t.match((await app.inject({ method: 'GET', url: '/sim/refunds/R1-1' })).json(), {
+    refund: { status: 'succeeded', refundedAt: String },
+    callbacks: [{ refundNo: 'R1-1', path: '/v1/callbacks/refunds/alipay', contentType: /^application\/x-www-form-urlencoded/ }],
+  });
+  t.match((await app.inject({ method: 'GET', url: '/sim/payments/T1-P1' })).json(), {
+    payment: { refundedFen: 5000 }, refunds: [{ refundNo: 'R1-1' }], callbacks: [{ refundNo: null }, { refundNo: 'R1-1' }],
+  });
+  t.same((await app.inject({ method: 'GET', url: '/sim/refunds/R404' })).json(), { error: { code: 'NOT_FOUND', message: 'no refund R404' } });
 });

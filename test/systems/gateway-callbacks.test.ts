@@ -1,20 +1,22 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { SIGNATURE_HEADERS, verify } from '../../domain/signature.ts';
-import type { PaymentCallbackBody } from '../../systems/payment-gateway/port.ts';
+import { decodePaymentCallback, decodeRefundCallback } from '../../systems/payment-gateway/callback-formats.ts';
+import type { AsyncChannel } from '../../systems/payment-gateway/port.ts';
 import { createSimulators } from '../../systems/sim/index.ts';
 import { demo, key, openSims, paymentRequest, SECRET, sleep, startReceiver, until, type ReceivedCallback } from './helpers.ts';
 
+const header = (cb: ReceivedCallback, name: string) => {
+  const v = cb.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
 function signatureValid(cb: ReceivedCallback, secret = SECRET): boolean {
-  const header = (name: string) => {
-    const v = cb.headers[name];
-    return Array.isArray(v) ? v[0] : v;
-  };
   return verify({
     secret,
-    timestamp: header(SIGNATURE_HEADERS.timestamp),
-    nonce: header(SIGNATURE_HEADERS.nonce),
-    signature: header(SIGNATURE_HEADERS.signature),
+    timestamp: header(cb, SIGNATURE_HEADERS.timestamp),
+    nonce: header(cb, SIGNATURE_HEADERS.nonce),
+    signature: header(cb, SIGNATURE_HEADERS.signature),
     rawBody: cb.rawBody,
     nowMs: Date.now(),
     windowSeconds: 300,
@@ -34,8 +36,9 @@ t.test('a paid payment is called back over HTTP, signed, with the payment in the
   t.equal(cb.path, '/v1/callbacks/payments/wechat');
   t.ok(signatureValid(cb), 'the signature verifies with the shared secret');
   t.notOk(signatureValid(cb, 'another-secret'), 'and not with another one');
-  const body = JSON.parse(cb.rawBody) as PaymentCallbackBody;
-  t.same(body, {
+  t.equal(header(cb, 'content-type'), 'application/json');
+  t.match(JSON.parse(cb.rawBody), { out_trade_no: 'T1-P1', attach: 'T1', total_fee: 27300, result_code: 'SUCCESS' }, 'in wechat\'s format');
+  t.same(decodePaymentCallback('wechat', header(cb, 'content-type'), cb.rawBody), {
     paymentNo: 'T1-P1', txnNo: 'T1', merchantId: 'M1', channel: 'wechat', amountFen: 27300, status: 'SUCCESS',
     channelTradeNo: paid.ok ? paid.payment.channelTradeNo : '', paidAt: paid.ok ? paid.payment.paidAt : '',
   });
@@ -128,6 +131,96 @@ t.test('undelivered callbacks survive a gateway restart and are delivered by the
   await up.waitFor(1);
   await until(() => second.gateway.callbacks('T1-P1')[0]?.deliveredAt != null);
   t.ok(up.received[0] && signatureValid(up.received[0]));
-  t.match(JSON.parse(up.received[0]?.rawBody ?? '{}'), { paymentNo: 'T1-P1', status: 'SUCCESS' });
+  t.match(JSON.parse(up.received[0]?.rawBody ?? '{}'), { out_trade_no: 'T1-P1', result_code: 'SUCCESS' });
   t.match(second.gateway.callbacks('T1-P1'), [{ attempts: 2, deliveredAt: Number, lastError: null }]);
+});
+
+const CHANNELS: readonly AsyncChannel[] = ['wechat', 'alipay', 'unionpay', 'senseless'];
+
+t.test('each channel calls back in its own format on its own path, signed over the raw body', async (t) => {
+  const receiver = await startReceiver(t);
+  const sims = openSims(t, { callback: { baseUrl: receiver.url, secret: SECRET } });
+  sims.start();
+  for (const [i, channel] of CHANNELS.entries()) {
+    await sims.systems.paymentGateway.createPayment(key(`T${i + 1}`, 'leg-1:create'), paymentRequest(`T${i + 1}`, 29100 + i, channel));
+    await sims.gateway.pay(`T${i + 1}-P1`);
+  }
+  await receiver.waitFor(CHANNELS.length);
+
+  for (const [i, channel] of CHANNELS.entries()) {
+    const cb = receiver.received.find((r) => r.path === `/v1/callbacks/payments/${channel}`);
+    if (!cb) throw new Error(`no ${channel} callback`);
+    const payment = sims.gateway.peekPayment(`T${i + 1}-P1`);
+    t.ok(signatureValid(cb), `${channel}: signed`);
+    t.same(decodePaymentCallback(channel, header(cb, 'content-type'), cb.rawBody), {
+      paymentNo: `T${i + 1}-P1`, txnNo: `T${i + 1}`, merchantId: 'M1', channel, amountFen: 29100 + i, status: 'SUCCESS',
+      channelTradeNo: payment?.channelTradeNo, paidAt: payment?.paidAt,
+    }, `${channel}: decodes to the payment on record`);
+  }
+  const alipay = receiver.received.find((r) => r.path.endsWith('/alipay'));
+  t.match(header(alipay!, 'content-type'), /^application\/x-www-form-urlencoded/);
+  t.match(alipay!.rawBody, /total_amount=291\.01/, 'alipay states yuan');
+});
+
+t.test('refund callbacks are delivered signed, in the channel format, to the refunds path', async (t) => {
+  const receiver = await startReceiver(t);
+  const sims = openSims(t, { callback: { baseUrl: receiver.url, secret: SECRET } });
+  const gw = sims.systems.paymentGateway;
+  sims.start();
+  for (const [i, channel] of CHANNELS.entries()) {
+    await gw.createPayment(key(`T${i + 1}`, 'leg-1:create'), paymentRequest(`T${i + 1}`, 27300, channel));
+    await sims.gateway.pay(`T${i + 1}-P1`);
+    await gw.refundPayment(key(`T${i + 1}`, 'refund:R1-1'), { paymentNo: `T${i + 1}-P1`, refundNo: `R${i + 1}-1`, amountFen: 1234 });
+  }
+  await receiver.waitFor(2 * CHANNELS.length);
+
+  for (const [i, channel] of CHANNELS.entries()) {
+    const cb = receiver.received.find((r) => r.path === `/v1/callbacks/refunds/${channel}`);
+    if (!cb) throw new Error(`no ${channel} refund callback`);
+    const refund = sims.gateway.peekRefund(`R${i + 1}-1`);
+    t.ok(signatureValid(cb), `${channel}: signed`);
+    t.same(decodeRefundCallback(channel, header(cb, 'content-type'), cb.rawBody), {
+      refundNo: `R${i + 1}-1`, paymentNo: `T${i + 1}-P1`, txnNo: `T${i + 1}`, merchantId: 'M1', channel, amountFen: 1234, status: 'SUCCESS',
+      channelRefundNo: refund?.channelRefundNo, refundedAt: refund?.refundedAt,
+    }, `${channel}: decodes to the refund on record`);
+  }
+});
+
+t.test('duplicateCallbacks and dropCallbacks apply to refund callbacks too', async (t) => {
+  const receiver = await startReceiver(t);
+  const sims = openSims(t, { callback: { baseUrl: receiver.url, secret: SECRET } });
+  const gw = sims.systems.paymentGateway;
+  await gw.createPayment(key('T1', 'leg-1:create'), paymentRequest('T1'));
+  await sims.gateway.pay('T1-P1');
+  sims.gateway.configureCallbacks({ duplicateCallbacks: 3 });
+  await gw.refundPayment(key('T1', 'refund:R1-1'), { paymentNo: 'T1-P1', refundNo: 'R1-1', amountFen: 100 });
+  sims.start();
+  await until(() => sims.gateway.refundCallbacks('R1-1').filter((c) => c.deliveredAt !== null).length === 3);
+  t.equal(receiver.received.filter((r) => r.path === '/v1/callbacks/refunds/wechat').length, 3);
+
+  sims.gateway.configureCallbacks({ duplicateCallbacks: 1, dropCallbacks: true });
+  await gw.refundPayment(key('T1', 'refund:R1-2'), { paymentNo: 'T1-P1', refundNo: 'R1-2', amountFen: 100 });
+  await until(() => sims.gateway.peekRefund('R1-2')?.status === 'succeeded');
+  await sleep(100);
+  t.same(sims.gateway.refundCallbacks('R1-2'), [], 'a dropped refund callback is never sent; only a query tells');
+  t.match(await gw.queryRefund('R1-2'), { status: 'succeeded' });
+});
+
+t.test('reorderCallbacks delivers the callbacks due in one pass in reverse order', async (t) => {
+  const receiver = await startReceiver(t);
+  const sims = openSims(t, { callback: { baseUrl: receiver.url, secret: SECRET } });
+  const gw = sims.systems.paymentGateway;
+  // Queued while the loop is stopped, so that all of them are due in its first pass.
+  await gw.createPayment(key('T1', 'leg-1:create'), paymentRequest('T1', 20000, 'wechat', 1));
+  await gw.createPayment(key('T1', 'leg-2:create'), paymentRequest('T1', 7300, 'alipay', 2));
+  await sims.gateway.pay('T1-P1');
+  await sims.gateway.pay('T1-P2');
+  await gw.refundPayment(key('T1', 'refund:R1-1'), { paymentNo: 'T1-P1', refundNo: 'R1-1', amountFen: 500 });
+  sims.gateway.configureCallbacks({ reorderCallbacks: true });
+  sims.start();
+  await receiver.waitFor(3);
+  t.same(receiver.received.map((r) => r.path), [
+    '/v1/callbacks/refunds/wechat', '/v1/callbacks/payments/alipay', '/v1/callbacks/payments/wechat',
+  ], 'the refund arrives before the payment it refunds, the second leg before the first');
+  t.ok(receiver.received.every((cb) => signatureValid(cb)));
 });

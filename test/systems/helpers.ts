@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CallKey } from '../../systems/contract.ts';
+import type { AsyncChannel } from '../../systems/payment-gateway/port.ts';
 import { DEMO_DATASET_URL, loadDataset, type Dataset } from '../../systems/sim/dataset.ts';
 import { createSimulators, type SimulatorOptions, type Simulators } from '../../systems/sim/index.ts';
 
@@ -87,13 +88,13 @@ export async function until(condition: () => boolean, timeoutMs = 5000): Promise
   }
 }
 
-/** A pending wechat payment request of `amountFen`, expiring in 15 minutes. */
-export function paymentRequest(txnNo: string, amountFen = 27300) {
+/** A pending payment request (wechat unless told) of `amountFen`, expiring in 15 minutes. */
+export function paymentRequest(txnNo: string, amountFen = 27300, channel: AsyncChannel = 'wechat', legNo = 1) {
   return {
-    paymentNo: `${txnNo}-P1`,
+    paymentNo: `${txnNo}-P${legNo}`,
     txnNo,
     merchantId: 'M1',
-    channel: 'wechat' as const,
+    channel,
     amountFen,
     description: '92# fuel, S1 nozzle 3',
     expiresAt: new Date(Date.now() + 15 * 60_000).toISOString(),
