@@ -59,26 +59,43 @@ export const LegSchema = Type.Object(
 export const PayBody = Type.Object({ legs: Type.Array(LegSchema, { minItems: 1, maxItems: 5 }) }, { additionalProperties: false });
 export type PayBody = Static<typeof PayBody>;
 
+const FlexibleAmount = Type.Union([Fen, Type.Literal('max'), Type.Literal('rest')]);
+
+export const OrderAndPayBody = Type.Object(
+  {
+    quoteId: Id,
+    comboId: Id,
+    deductionMode: Type.Optional(Type.Union([Type.Literal('pre'), Type.Literal('post')])),
+    legs: Type.Array(LegSchema, { minItems: 1, maxItems: 5 }),
+  },
+  { additionalProperties: false },
+);
+export type OrderAndPayBody = Static<typeof OrderAndPayBody>;
+
+/** Quote + order + pay; the best combination unless `comboId` is given; legs may say `max` / `rest`. */
+export const CheckoutBody = Type.Object(
+  {
+    scene: Type.String({ minLength: 1, maxLength: 32 }),
+    merchantId: Id,
+    stationId: Id,
+    userId: Id,
+    items: Type.Array(ItemSchema, { minItems: 1, maxItems: 20 }),
+    paymentMethods: Type.Optional(Type.Array(PaymentMethodSchema, { uniqueItems: true, maxItems: 5 })),
+    usePoints: Type.Optional(Type.Boolean()),
+    comboId: Type.Optional(Id),
+    deductionMode: Type.Optional(Type.Union([Type.Literal('pre'), Type.Literal('post')])),
+    legs: Type.Array(Type.Object({ method: PaymentMethodSchema, amount: FlexibleAmount, cardNo: Type.Optional(Id) }, { additionalProperties: false }), { minItems: 1, maxItems: 5 }),
+  },
+  { additionalProperties: false },
+);
+export type CheckoutBody = Static<typeof CheckoutBody>;
+
 export const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
 export type CancelBody = Static<typeof CancelBody>;
 
 export const TxnParams = Type.Object({ txnNo: Id });
 export const OrderParams = Type.Object({ orderNo: Id });
 
-export const CallbackBody = Type.Object(
-  {
-    paymentNo: Id,
-    txnNo: Id,
-    merchantId: Id,
-    channel: Type.String(),
-    amountFen: Type.Integer({ minimum: 0 }),
-    status: Type.Union([Type.Literal('SUCCESS'), Type.Literal('CLOSED'), Type.Literal('FAILED')]),
-    channelTradeNo: Type.String(),
-    paidAt: Type.String(),
-  },
-  { additionalProperties: true },
-);
-export type CallbackBody = Static<typeof CallbackBody>;
 
 export const ErrorResponse = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),

@@ -37,6 +37,8 @@ export const calls = {
   createPayment: notProvided<CallResult<CreatedPayment>, KeyedInput<CreatePaymentRequest>>('createPayment'),
   queryPayment: notProvided<CallResult<{ payment: PaymentRecord | null }>, { txnNo: string; paymentNo: string }>('queryPayment'),
   closePayment: notProvided<CallResult<{}>, KeyedInput<{ paymentNo: string }>>('closePayment'),
+  /** Refund of a captured async payment (compensation, late payment): accepted counts as done. */
+  refundPayment: notProvided<CallResult<{}>, KeyedInput<{ paymentNo: string; refundNo: string; amountFen: number }>>('refundPayment'),
   /** Try of a benefit hold: coupon lock, points lock or stock reserve, by `hold.resource`. */
   lockHold: notProvided<CallResult<{}>, KeyedInput<{ hold: BenefitHold; userId: string; stationId: string }>>('lockHold'),
   /** Confirm of a benefit hold: coupon use, points deduct or stock deduct. */

@@ -25,6 +25,8 @@ export interface LegInput {
 }
 
 interface LegContext extends LegInput {
+  /** CANCEL arrived while a call was in flight: honoured as soon as that call ends. */
+  cancelRequested: boolean;
   refusal: Refusal | null;
   /** Which step the leg was in when it started undoing itself. */
   failedAt: 'try' | 'confirm' | 'close';
@@ -51,6 +53,7 @@ export const paymentLegMachine = setup({
     closePayment: calls.closePayment,
   },
   guards: {
+    cancelRequested: ({ context }) => context.cancelRequested,
     isStoredValue: ({ context }) => context.method === 'stored_value',
     succeeded: (_, params: Done<unknown>) => params.output.ok,
     refusedBecause: (_, params: Done<unknown> & { code: string }) => !params.output.ok && params.output.code === params.code,
@@ -64,7 +67,7 @@ export const paymentLegMachine = setup({
   },
   actions: {
     reportLocked: sendParent(({ context }) => ({ type: 'LEG_LOCKED', legId: context.legId })),
-    reportPending: sendParent(({ context }, params: { payUrl: string }) => ({ type: 'LEG_PENDING', legId: context.legId, payUrl: params.payUrl })),
+    reportPending: sendParent(({ context }, params: { payUrl: string; at: number }) => ({ type: 'LEG_PENDING', legId: context.legId, payUrl: params.payUrl, at: params.at })),
     reportSucceeded: sendParent(({ context }) => ({
       type: 'LEG_SUCCEEDED',
       legId: context.legId,
@@ -81,6 +84,7 @@ export const paymentLegMachine = setup({
       failedAt: params.failedAt,
       refusal: params.output && !params.output.ok ? refusalOf(params.output) : null,
     })),
+    noteCancelRequested: assign({ cancelRequested: true }),
     notePaid: assign((_, params: Done<{ payment: { channelTradeNo?: string } | null }>) => ({
       channelTradeNo: params.output.ok ? (params.output.payment?.channelTradeNo ?? null) : null,
       paidAt: params.output.at,
@@ -88,8 +92,11 @@ export const paymentLegMachine = setup({
   },
 }).createMachine({
   id: 'paymentLeg',
-  context: ({ input }) => ({ ...input, refusal: null, failedAt: 'try', channelTradeNo: null, paidAt: null }),
+  context: ({ input }) => ({ ...input, cancelRequested: false, refusal: null, failedAt: 'try', channelTradeNo: null, paidAt: null }),
   initial: 'starting',
+  on: {
+    CANCEL: { actions: 'noteCancelRequested' },
+  },
   states: {
     starting: {
       always: [{ guard: 'isStoredValue', target: 'locking' }, { target: 'creating' }],
@@ -117,6 +124,7 @@ export const paymentLegMachine = setup({
       },
     },
     locked: {
+      always: { guard: 'cancelRequested', target: 'releasing', actions: { type: 'noteFailure', params: { failedAt: 'close', output: null } } },
       on: {
         CONFIRM: 'confirming',
         CANCEL: { target: 'releasing', actions: { type: 'noteFailure', params: { failedAt: 'close', output: null } } },
@@ -170,7 +178,7 @@ export const paymentLegMachine = setup({
           {
             guard: { type: 'succeeded', params: ({ event }) => event },
             target: 'pending',
-            actions: { type: 'reportPending', params: ({ event }) => ({ payUrl: event.output.ok ? event.output.payUrl : '' }) },
+            actions: { type: 'reportPending', params: ({ event }) => ({ payUrl: event.output.ok ? event.output.payUrl : '', at: event.output.at }) },
           },
           // No answer: a payment may exist at the gateway; close it so it cannot be paid later.
           {
@@ -183,6 +191,7 @@ export const paymentLegMachine = setup({
       },
     },
     pending: {
+      always: { guard: 'cancelRequested', target: 'closing', actions: { type: 'noteFailure', params: { failedAt: 'close', output: null } } },
       on: {
         // A callback is a hint, never proof (DESIGN.md rule 7): the gateway query decides.
         PAYMENT_CALLBACK: 'querying',

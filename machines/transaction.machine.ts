@@ -1,7 +1,8 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { refusal, type Refusal } from '../domain/errors.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
-import { paymentLegMachine } from './payment-leg.machine.ts';
+import { latePaymentMachine } from './late-payment.machine.ts';
+import { paymentLegMachine, type LegInput } from './payment-leg.machine.ts';
 import {
   ASYNC_METHODS,
   TIMERS,
@@ -49,6 +50,39 @@ function legStatus(legs: LegView[], legId: string, patch: Partial<LegView>): Leg
   return legs.map((l) => (l.legId === legId ? { ...l, ...patch } : l));
 }
 
+function legInput(context: TxnContext, leg: LegView): LegInput {
+  return {
+    txnNo: context.txnNo,
+    legId: leg.legId,
+    paymentNo: leg.paymentNo,
+    merchantId: context.merchantId,
+    method: leg.method,
+    amountFen: leg.amount,
+    ...(leg.cardNo ? { cardNo: leg.cardNo } : {}),
+    expiresAt: context.expiresAt ?? context.createdAt,
+  };
+}
+
+/** Durable timer of a pending async leg's next gateway query: `query:<legId>`. */
+const QUERY_TIMER = 'query:';
+
+const ENDED: LegView['status'][] = ['succeeded', 'failed', 'closed', 'refunded'];
+
+/** A captured async leg that must be refunded while unwinding. */
+function legToRefund(context: TxnContext): LegView | undefined {
+  return context.legs.find((l) => l.status === 'succeeded' && ASYNC_METHODS.includes(l.method));
+}
+
+/** The refusal of the first leg of the latest attempt that ended without money. */
+function firstRefusal(context: TxnContext): Refusal | null {
+  return context.outcome;
+}
+
+/** The context patch that answers the waiting command with success. */
+function answerOk(context: TxnContext): Partial<TxnContext> {
+  return context.pendingRequestId ? { reply: { requestId: context.pendingRequestId, ok: true }, pendingRequestId: null } : {};
+}
+
 /** The holds an order takes, from its combination and lines. */
 function holdsFor(context: TxnContext, orderNo: string, comboId: string): BenefitHold[] {
   const chosen = combo(context, comboId);
@@ -77,6 +111,8 @@ export const transactionMachine = setup({
   },
   actors: {
     paymentLeg: paymentLegMachine,
+    latePayment: latePaymentMachine,
+    refundPayment: calls.refundPayment,
     createOrder: calls.createOrder,
     cancelOrder: calls.cancelOrder,
     markOrderPaid: calls.markOrderPaid,
@@ -93,14 +129,21 @@ export const transactionMachine = setup({
       event.type === 'PAY' && event.legs.reduce((a, l) => a + l.amount, 0) !== context.order?.payableAmount,
     legMethodNotInCombo: ({ context, event }) => {
       if (event.type !== 'PAY' || !context.order) return false;
-      const method = combo(context, context.order.comboId)?.paymentMethod;
-      return method != null && event.legs.some((l) => l.method !== method);
+      const allowed = combo(context, context.order.comboId)?.allowedMethods;
+      return allowed !== undefined && event.legs.some((l) => !allowed.includes(l.method));
     },
     // This slice pays with exactly one leg; mixed payment spawns one leg per method later.
-    notOneLeg: ({ event }) => event.type === 'PAY' && event.legs.length !== 1,
+    // One card per payment: a second card would need a stored-value refund to undo a confirm.
+    moreThanOneCard: ({ event }) => event.type === 'PAY' && event.legs.filter((l) => l.method === 'stored_value').length > 1,
+    cardLegWithoutCard: ({ event }) => event.type === 'PAY' && event.legs.some((l) => (l.method === 'stored_value') !== (l.cardNo !== undefined)),
+    isQueryTimer: ({ event }) => event.type === 'TIMER' && event.name.startsWith(QUERY_TIMER),
+    anyLegEndedUnpaid: ({ context }) => currentLegs(context).some((l) => l.status === 'failed' || l.status === 'closed'),
+    legsStillOpen: ({ context }) => currentLegs(context).some((l) => !ENDED.includes(l.status)),
+    unwindingDecided: ({ context }) => context.unwindTo !== null,
+    moneyMovedOrConfirmFailed: ({ context }) => currentLegs(context).some((l) => l.status === 'succeeded') || context.confirmFailed,
+    legToRefund: ({ context }) => legToRefund(context) !== undefined,
     isTimer: ({ event }, params: { name: string }) => event.type === 'TIMER' && event.name === params.name,
     allLegsSucceeded: ({ context }) => currentLegs(context).every((l) => l.status === 'succeeded'),
-    releasedAtConfirm: ({ event }) => event.type === 'LEG_RELEASED' && event.phase === 'confirm',
     holdToLockBeforeOrder: ({ context }) => context.order?.deductionMode === 'pre' && nextPending(context) !== undefined,
     holdToTakeAfterPayment: ({ context }) => nextPending(context) !== undefined,
     holdToConfirm: ({ context }) => nextLocked(context) !== undefined,
@@ -113,9 +156,7 @@ export const transactionMachine = setup({
   },
   actions: {
     requestReceived: assign(({ event }) => ({ pendingRequestId: 'requestId' in event ? event.requestId : null })),
-    replyOk: assign(({ context }) =>
-      context.pendingRequestId ? { reply: { requestId: context.pendingRequestId, ok: true as const }, pendingRequestId: null } : {},
-    ),
+    replyOk: assign(({ context }) => answerOk(context)),
     replyRefusal: assign(({ context, event }, params: { refusal: Refusal }) => {
       const requestId = 'requestId' in event ? event.requestId : context.pendingRequestId;
       return requestId ? { reply: { requestId, ok: false as const, refusal: params.refusal }, pendingRequestId: null } : {};
@@ -179,41 +220,82 @@ export const transactionMachine = setup({
           amount: l.amount,
           ...(l.cardNo ? { cardNo: l.cardNo } : {}),
           status: 'pending',
+          started: false,
         }),
       );
-      return { legs: [...context.legs, ...added] };
+      return { legs: [...context.legs, ...added], confirmFailed: false, outcome: null };
     }),
+    // Sync legs are locked first; async payments are created only once every lock holds, so a
+    // customer is never asked to pay for a sale a card cannot cover (DOMAIN.md "Payment").
     spawnLegs: enqueueActions(({ context, enqueue }) => {
-      for (const leg of currentLegs(context)) {
+      const legs = currentLegs(context);
+      const syncFirst = legs.some((l) => !ASYNC_METHODS.includes(l.method));
+      for (const leg of legs.filter((l) => !syncFirst || !ASYNC_METHODS.includes(l.method))) {
+        enqueue.assign(({ context: c }) => ({ legs: legStatus(c.legs, leg.legId, { started: true }) }));
         enqueue.spawnChild('paymentLeg', {
           id: leg.legId,
-          input: {
-            txnNo: context.txnNo,
-            legId: leg.legId,
-            paymentNo: leg.paymentNo,
-            merchantId: context.merchantId,
-            method: leg.method,
-            amountFen: leg.amount,
-            ...(leg.cardNo ? { cardNo: leg.cardNo } : {}),
-            expiresAt: context.expiresAt ?? context.createdAt,
-          },
+          input: legInput(context, leg),
         });
       }
     }),
-    // Sync legs are confirmed only once no asynchronous leg can still fail (DOMAIN.md "Payment").
-    confirmLegsWhenReady: enqueueActions(({ context, enqueue }) => {
+    /**
+     * Moves the legs on: once every sync leg is locked the async legs start; once every async leg
+     * has succeeded the sync legs are confirmed (no async leg can fail any more).
+     */
+    advanceLegs: enqueueActions(({ context, enqueue }) => {
       const legs = currentLegs(context);
-      const ready = legs.every((l) => (ASYNC_METHODS.includes(l.method) ? l.status === 'succeeded' : l.status !== 'pending'));
-      if (!ready) return;
-      for (const leg of legs) if (leg.status === 'locked') enqueue.sendTo(leg.legId, { type: 'CONFIRM' });
+      const sync = legs.filter((l) => !ASYNC_METHODS.includes(l.method));
+      const async = legs.filter((l) => ASYNC_METHODS.includes(l.method));
+      if (!sync.every((l) => l.status === 'locked' || l.status === 'succeeded')) return;
+      for (const leg of async.filter((l) => !l.started)) {
+        enqueue.assign(({ context: c }) => ({ legs: legStatus(c.legs, leg.legId, { started: true }) }));
+        enqueue.spawnChild('paymentLeg', { id: leg.legId, input: legInput(context, leg) });
+      }
+      if (async.every((l) => l.status === 'succeeded')) for (const leg of sync) if (leg.status === 'locked') enqueue.sendTo(leg.legId, { type: 'CONFIRM' });
+    }),
+    replyWhenAllAsyncPending: enqueueActions(({ context, enqueue }) => {
+      const async = currentLegs(context).filter((l) => ASYNC_METHODS.includes(l.method));
+      if (async.every((l) => l.status === 'pending' && l.payUrl)) enqueue.assign(({ context: c }) => answerOk(c));
     }),
     cancelOpenLegs: enqueueActions(({ context, enqueue }) => {
-      for (const leg of currentLegs(context)) if (leg.status === 'pending' || leg.status === 'locked') enqueue.sendTo(leg.legId, { type: 'CANCEL' });
+      for (const leg of currentLegs(context)) if (leg.started && (leg.status === 'pending' || leg.status === 'locked')) enqueue.sendTo(leg.legId, { type: 'CANCEL' });
+      // Legs never started have nothing to undo.
+      for (const leg of currentLegs(context)) if (!leg.started) enqueue.assign(({ context: c }) => ({ legs: legStatus(c.legs, leg.legId, { status: 'closed' }) }));
     }),
-    forwardCallback: enqueueActions(({ context, event, enqueue }) => {
+    routeCallback: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'PAYMENT_CALLBACK') return;
       const leg = context.legs.find((l) => l.paymentNo === event.paymentNo);
-      if (leg && leg.status === 'pending') enqueue.sendTo(leg.legId, { type: 'PAYMENT_CALLBACK' });
+      if (!leg) return;
+      if (leg.status === 'pending' && leg.started) {
+        enqueue.sendTo(leg.legId, { type: 'PAYMENT_CALLBACK' });
+      } else if ((leg.status === 'closed' || leg.status === 'failed') && ASYNC_METHODS.includes(leg.method) && !context.lateLegs.includes(leg.legId)) {
+        enqueue.assign({ lateLegs: [...context.lateLegs, leg.legId] });
+        enqueue.spawnChild('latePayment', {
+          id: `late-${leg.legId}`,
+          input: { txnNo: context.txnNo, legId: leg.legId, paymentNo: leg.paymentNo, merchantId: context.merchantId, amountFen: leg.amount },
+        });
+      }
+    }),
+    forgetLateLeg: assign(({ context, event }) => ('legId' in event ? { lateLegs: context.lateLegs.filter((l) => l !== event.legId) } : {})),
+    setLegStatus: assign(({ context }, params: { legId: string; status: LegView['status'] }) => ({ legs: legStatus(context.legs, params.legId, { status: params.status }) })),
+    armQuery: assign(({ context, event }) =>
+      event.type === 'LEG_PENDING' ? { timers: { ...context.timers, [`${QUERY_TIMER}${event.legId}`]: event.at + context.queryAfterMs } } : {},
+    ),
+    clearQuery: assign(({ context, event }) => {
+      if (!('legId' in event)) return {};
+      const { [`${QUERY_TIMER}${event.legId}`]: _dropped, ...rest } = context.timers;
+      return { timers: rest };
+    }),
+    queryLeg: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'TIMER') return;
+      const legId = event.name.slice(QUERY_TIMER.length);
+      if (context.legs.some((l) => l.legId === legId && l.status === 'pending' && l.started)) enqueue.sendTo(legId, { type: 'QUERY' });
+    }),
+    rearmQuery: assign(({ context, event }) => {
+      if (event.type !== 'TIMER') return {};
+      const attempt = (context.attempts[event.name] ?? 0) + 1;
+      const wait = Math.min(context.queryAfterMs * 2 ** attempt, 10 * 60_000);
+      return { attempts: { ...context.attempts, [event.name]: attempt }, timers: { ...context.timers, [event.name]: event.at + wait } };
     }),
     legLocked: assign(({ context, event }) => (event.type === 'LEG_LOCKED' ? { legs: legStatus(context.legs, event.legId, { status: 'locked' }) } : {})),
     legPending: assign(({ context, event }) =>
@@ -227,7 +309,11 @@ export const transactionMachine = setup({
     legReleased: assign(({ context, event }) => {
       if (event.type !== 'LEG_RELEASED') return {};
       const status = event.phase === 'close' ? 'closed' : 'failed';
-      return { legs: legStatus(context.legs, event.legId, { status }), outcome: event.refusal ?? context.outcome };
+      return {
+        legs: legStatus(context.legs, event.legId, { status }),
+        outcome: context.outcome ?? event.refusal,
+        confirmFailed: context.confirmFailed || event.phase === 'confirm',
+      };
     }),
     notePaid: assign(({ context, event }) => ({
       paidAt: context.paidAt ?? new Date(event.type === 'LEG_SUCCEEDED' && event.at ? event.at : Date.parse(context.createdAt)).toISOString(),
@@ -252,11 +338,17 @@ export const transactionMachine = setup({
     outcome: null,
     attempts: {},
     paidAt: null,
+    lateLegs: [],
+    confirmFailed: false,
   }),
   initial: 'quoted',
   on: {
     // A timer that fires after its state has moved on changes nothing but its own row.
     TIMER: { actions: 'dropStaleTimer' },
+    // In any state: a pending leg hears about its callback; a closed leg's callback is checked and refunded.
+    PAYMENT_CALLBACK: { actions: 'routeCallback' },
+    LATE_PAYMENT_REFUNDED: { actions: [{ type: 'setLegStatus', params: ({ event }) => ({ legId: event.legId, status: 'refunded' as const }) }, 'forgetLateLeg'] },
+    LATE_PAYMENT_IGNORED: { actions: 'forgetLateLeg' },
   },
   states: {
     quoted: {
@@ -345,9 +437,10 @@ export const transactionMachine = setup({
     ordered: {
       on: {
         PAY: [
-          { guard: 'notOneLeg', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'this version pays with exactly one leg') } } },
+          { guard: 'moreThanOneCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'at most one stored-value card per payment') } } },
+          { guard: 'cardLegWithoutCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'a stored_value leg needs a cardNo, and only a stored_value leg takes one') } } },
           { guard: 'legsDoNotAddUp', actions: { type: 'replyRefusal', params: { refusal: refusal('LEGS_MISMATCH') } } },
-          { guard: 'legMethodNotInCombo', actions: { type: 'replyRefusal', params: { refusal: refusal('LEGS_MISMATCH', 'the legs must use the payment method of the ordered combination') } } },
+          { guard: 'legMethodNotInCombo', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: refusal('LEGS_MISMATCH', `a discount of the ordered combination needs every leg paid by ${combo(context, context.order!.comboId)?.allowedMethods?.join(' or ')}`) }) } },
           { target: 'paying', actions: ['requestReceived', 'recordLegs', 'spawnLegs'] },
         ],
         CANCEL: { target: 'unwinding', actions: ['requestReceived', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: refusal('INVALID_STATE', event.reason) }) }] },
@@ -362,37 +455,51 @@ export const transactionMachine = setup({
     paying: {
       initial: 'collecting',
       on: {
-        LEG_PENDING: { actions: ['legPending', 'replyOk'] },
-        LEG_LOCKED: { actions: ['legLocked', 'confirmLegsWhenReady'] },
-        LEG_SUCCEEDED: { actions: 'legSucceeded' },
-        PAYMENT_CALLBACK: { actions: 'forwardCallback' },
+        LEG_PENDING: { actions: ['legPending', 'armQuery', 'replyWhenAllAsyncPending'] },
+        LEG_LOCKED: { actions: 'legLocked' },
+        LEG_SUCCEEDED: { actions: ['legSucceeded', 'clearQuery'] },
+        LEG_RELEASED: { actions: ['legReleased', 'clearQuery'] },
+        // Callback silence: the leg asks the gateway itself, again and again with backoff (a lost
+        // callback is recovered by the query alone).
+        TIMER: { guard: 'isQueryTimer', actions: ['queryLeg', 'rearmQuery'] },
       },
       states: {
         collecting: {
-          always: { guard: 'allLegsSucceeded', target: '#transaction.paid', actions: 'notePaid' },
-          on: {
-            LEG_RELEASED: [
-              // Money moved and came back: the attempt failed for good (DESIGN.md rule 6).
-              { guard: 'releasedAtConfirm', target: '#transaction.unwinding', actions: ['legReleased', 'cancelOpenLegs', { type: 'unwind', params: ({ context }) => ({ to: 'failed' as const, refusal: context.outcome ?? refusal('PAYMENT_FAILED') }) }] },
-              // Nothing moved (refused, or no answer and undone): the order waits for another attempt.
-              { target: '#transaction.ordered', actions: ['legReleased', { type: 'replyRefusal', params: ({ event }) => ({ refusal: event.refusal ?? refusal('PAYMENT_FAILED') }) }] },
-            ],
-            CANCEL: { target: 'closing', actions: ['requestReceived', 'cancelOpenLegs', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: refusal('INVALID_STATE', event.reason) }) }] },
-            TIMER: {
-              guard: { type: 'isTimer', params: { name: TIMERS.paymentExpiry } },
-              target: 'closing',
-              actions: ['cancelOpenLegs', { type: 'unwind', params: { to: 'cancelled', refusal: refusal('INVALID_STATE', 'payment expired') } }],
-            },
-          },
-        },
-        closing: {
-          // Waiting for every open leg to close; a leg that was paid meanwhile wins.
           always: [
-            { guard: 'allLegsSucceeded', target: '#transaction.paid', actions: ['notePaid', { type: 'replyRefusal', params: { refusal: refusal('INVALID_STATE', 'the payment succeeded before it could be cancelled') } }] },
+            { guard: 'allLegsSucceeded', target: '#transaction.paid', actions: 'notePaid' },
+            // One leg ended without money: every other leg is undone (DOMAIN.md "Payment").
+            { guard: 'anyLegEndedUnpaid', target: 'compensating', actions: 'cancelOpenLegs' },
           ],
           on: {
-            LEG_RELEASED: { target: '#transaction.unwinding', actions: 'legReleased' },
+            LEG_LOCKED: { actions: ['legLocked', 'advanceLegs'] },
+            LEG_SUCCEEDED: { actions: ['legSucceeded', 'clearQuery', 'advanceLegs'] },
+            CANCEL: { target: 'compensating', actions: ['requestReceived', 'cancelOpenLegs', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: refusal('INVALID_STATE', event.reason) }) }] },
+            TIMER: [
+              {
+                guard: { type: 'isTimer', params: { name: TIMERS.paymentExpiry } },
+                target: 'compensating',
+                actions: ['cancelOpenLegs', { type: 'unwind', params: { to: 'cancelled', refusal: refusal('INVALID_STATE', 'payment expired') } }],
+              },
+              { guard: 'isQueryTimer', actions: ['queryLeg', 'rearmQuery'] },
+            ],
           },
+        },
+        // Waiting for every open leg to end (closed, released, or paid after all).
+        compensating: {
+          always: [
+            // Every leg was paid before its close landed: the money is in, the sale goes on.
+            { guard: 'allLegsSucceeded', target: '#transaction.paid', actions: ['notePaid', { type: 'replyRefusal', params: { refusal: refusal('INVALID_STATE', 'the payment succeeded before it could be cancelled') } }] },
+            { guard: 'legsStillOpen' },
+            { guard: 'unwindingDecided', target: '#transaction.unwinding' },
+            // Money moved and must go back, or a confirm failed: this attempt failed for good.
+            {
+              guard: 'moneyMovedOrConfirmFailed',
+              target: '#transaction.unwinding',
+              actions: { type: 'unwind', params: ({ context }) => ({ to: 'failed' as const, refusal: firstRefusal(context) ?? refusal('PAYMENT_FAILED') }) },
+            },
+            // Nothing moved: the order stays open for another attempt.
+            { target: '#transaction.ordered', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: firstRefusal(context) ?? refusal('PAYMENT_FAILED') }) } },
+          ],
         },
       },
     },
@@ -469,8 +576,29 @@ export const transactionMachine = setup({
 
     unwinding: {
       entry: { type: 'clearTimer', params: { name: TIMERS.paymentExpiry } },
-      initial: 'nextHold',
+      initial: 'nextLeg',
       states: {
+        // Captured async legs are refunded first: the customer's money goes back before anything else.
+        nextLeg: {
+          always: [{ guard: 'legToRefund', target: 'refundingLeg' }, { target: 'nextHold' }],
+        },
+        refundingLeg: {
+          tags: ['working'],
+          invoke: {
+            src: 'refundPayment',
+            input: ({ context }) => {
+              const leg = legToRefund(context)!;
+              return {
+                key: { txnNo: context.txnNo, step: `${leg.legId}:compensate` },
+                request: { paymentNo: leg.paymentNo, refundNo: `${leg.paymentNo}-C`, amountFen: leg.amount },
+              };
+            },
+            onDone: [
+              { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToRetry', actions: { type: 'armRetry', params: ({ event }) => ({ step: 'refundLeg', at: event.output.at }) } },
+              { target: 'nextLeg', actions: { type: 'setLegStatus', params: ({ context }) => ({ legId: legToRefund(context)!.legId, status: 'refunded' as const }) } },
+            ],
+          },
+        },
         // Compensation newest-first; a release the callee does not answer is retried: a lock must not hang.
         nextHold: {
           always: [{ guard: 'holdToRelease', target: 'releasingHold' }, { target: 'cancellingOrder' }],
@@ -511,7 +639,7 @@ export const transactionMachine = setup({
         },
         waitingToRetry: {
           on: {
-            TIMER: { guard: { type: 'isTimer', params: { name: TIMERS.retry } }, target: 'nextHold', actions: { type: 'clearTimer', params: { name: TIMERS.retry } } },
+            TIMER: { guard: { type: 'isTimer', params: { name: TIMERS.retry } }, target: 'nextLeg', actions: { type: 'clearTimer', params: { name: TIMERS.retry } } },
           },
         },
         done: {
@@ -528,13 +656,12 @@ export const transactionMachine = setup({
       },
     },
 
+    // At rest, but not final: a late success callback can still arrive and must be refunded.
     cancelled: {
-      type: 'final',
       entry: ['clearAllTimers', 'replyOk'],
     },
 
     failed: {
-      type: 'final',
       entry: ['clearAllTimers', { type: 'replyRefusal', params: ({ context }) => ({ refusal: context.outcome ?? refusal('PAYMENT_FAILED') }) }],
     },
   },

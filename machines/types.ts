@@ -22,6 +22,8 @@ export interface LegView {
   amount: number;
   cardNo?: string;
   status: LegStatus;
+  /** The leg's child actor has been started (async legs start once every sync leg is locked). */
+  started: boolean;
   payUrl?: string;
   channelTradeNo?: string;
 }
@@ -66,6 +68,8 @@ export interface TxnInput {
   quote: Quote;
   /** How long an order waits for its payment, ms. */
   paymentTtlMs: number;
+  /** Callback silence after which a pending async leg asks the gateway itself, ms. */
+  queryAfterMs: number;
   createdAt: string;
 }
 
@@ -91,6 +95,10 @@ export interface TxnContext extends TxnInput {
   /** Attempts of retried core steps, by step. */
   attempts: Record<string, number>;
   paidAt: string | null;
+  /** Legs whose success callback came after they were closed, being checked and refunded. */
+  lateLegs: string[];
+  /** A leg of the current attempt had its confirm fail (and was rolled back). */
+  confirmFailed: boolean;
 }
 
 export interface LegRequest {
@@ -111,10 +119,14 @@ export type TxnCommand =
 /** Events the payment-leg children send to their transaction. */
 export type LegEvent =
   | { type: 'LEG_LOCKED'; legId: string }
-  | { type: 'LEG_PENDING'; legId: string; payUrl: string }
+  | { type: 'LEG_PENDING'; legId: string; payUrl: string; at: number }
   | { type: 'LEG_SUCCEEDED'; legId: string; channelTradeNo?: string; at: number }
   /** The leg ended without moving money; `phase` says whether it failed at try or at confirm. */
-  | { type: 'LEG_RELEASED'; legId: string; phase: 'try' | 'confirm' | 'close'; refusal: Refusal | null };
+  | { type: 'LEG_RELEASED'; legId: string; phase: 'try' | 'confirm' | 'close'; refusal: Refusal | null }
+  /** A success callback for a closed leg was true at the gateway, and that payment was refunded. */
+  | { type: 'LATE_PAYMENT_REFUNDED'; legId: string }
+  /** A late callback turned out not to be a payment (the gateway says it is not paid). */
+  | { type: 'LATE_PAYMENT_IGNORED'; legId: string };
 
 export type TxnEvent = TxnCommand | LegEvent;
 

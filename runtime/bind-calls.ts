@@ -70,6 +70,12 @@ export function bindCalls(systems: Systems, clock: Clock, barrier: PersistBarrie
       payment: await systems.paymentGateway.queryPayment(i.paymentNo),
     })),
     closePayment: call('paymentGateway', 'closePayment', (i: KeyedInput<{ paymentNo: string }>) => systems.paymentGateway.closePayment(i.key, i.request), undo),
+    refundPayment: call(
+      'paymentGateway',
+      'refundPayment',
+      (i: KeyedInput<{ paymentNo: string; refundNo: string; amountFen: number }>): Promise<Outcome<{}>> => systems.paymentGateway.refundPayment(i.key, i.request),
+      undo,
+    ),
     lockHold: call(holdSystem, 'lockHold', (i: KeyedInput<{ hold: BenefitHold; userId: string; stationId: string }>): Promise<Outcome<{}>> => {
       const { hold, userId, stationId } = i.request;
       switch (hold.resource) {

@@ -139,6 +139,13 @@ export class QuoteService {
       timeZone: station.timeZone,
     };
     const priced = optimize(input);
+    for (const combo of priced.combos) {
+      const lists = combo.discounts.flatMap((d) => {
+        const methods = d.kind === 'promotion' ? promotions.find((p) => p.id === d.id)?.conditions.paymentMethods : undefined;
+        return methods?.length ? [methods] : [];
+      });
+      if (lists.length) combo.allowedMethods = lists.reduce((a, l) => a.filter((m) => l.includes(m)));
+    }
     return {
       quoteId: this.ids.next('Q'),
       quotedAt: new Date(atMs).toISOString(),

@@ -23,6 +23,8 @@ export interface TradeCenterConfig {
   /** Delay of the simulated gateway's callbacks. */
   callbackDelayMs: number;
   paymentTtlMs: number;
+  /** Callback silence after which a pending async leg queries the gateway. */
+  queryAfterMs: number;
   quoteTtlMs: number;
   /** How long user and fuel-catalog reads may be served from cache. */
   cacheTtlMs: number;
@@ -42,6 +44,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   callbackWindowSeconds: 300,
   callbackDelayMs: 300,
   paymentTtlMs: 15 * 60_000,
+  queryAfterMs: 30_000,
   quoteTtlMs: 10 * 60_000,
   cacheTtlMs: 30_000,
   maxCouponsPerOrder: 1,

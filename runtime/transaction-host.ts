@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import { createActor, waitFor, type ActorRefFrom, type AnyActorRef, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import { TradeError, type Refusal } from '../domain/errors.ts';
+import { latePaymentMachine } from '../machines/late-payment.machine.ts';
 import { paymentLegMachine } from '../machines/payment-leg.machine.ts';
 import { transactionMachine } from '../machines/transaction.machine.ts';
 import { AT_REST_STATES, type TxnCommand, type TxnContext, type TxnInput } from '../machines/types.ts';
@@ -69,7 +70,7 @@ export class TransactionHost {
     private readonly log: Logger,
   ) {
     const bound = bindCalls(systems, clock, (txnNo) => this.barrier(txnNo), options, log);
-    const { createOrder, cancelOrder, markOrderPaid, lockHold, confirmHold, releaseHold, ...legCalls } = bound;
+    const { createOrder, cancelOrder, markOrderPaid, lockHold, confirmHold, releaseHold, refundPayment, ...legCalls } = bound;
     this.machine = transactionMachine.provide({
       actors: {
         createOrder,
@@ -78,7 +79,9 @@ export class TransactionHost {
         lockHold,
         confirmHold,
         releaseHold,
+        refundPayment,
         paymentLeg: paymentLegMachine.provide({ actors: legCalls }),
+        latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment, refundPayment } }),
       },
     });
   }

@@ -62,6 +62,12 @@ export interface Combo {
   /** Net amount per line after the discounts, `lineNo → fen`. */
   lineNets: Record<number, number>;
   topUpBonuses: TopUpBonus[];
+  /**
+   * The money methods every leg must use, because an applied promotion names payment methods
+   * (DOMAIN.md: such a condition holds only if every leg uses a listed method). Absent: any.
+   * Filled in by the quote service, which knows the promotions' conditions.
+   */
+  allowedMethods?: string[];
 }
 
 /** A kept quote (DOMAIN.md "Quote"): what an order placed from it is charged, to the fen. */

@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { TradeError } from '../../domain/errors.ts';
 import { SIGNATURE_HEADERS, verify } from '../../domain/signature.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import { CallbackBody, errorResponses } from '../schemas.ts';
+import { decodePaymentCallback } from '../../systems/payment-gateway/callback-formats.ts';
+import { errorResponses } from '../schemas.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,21 +19,18 @@ declare module 'fastify' {
  * as paid. The acknowledgement goes out after the event is stored.
  */
 export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
+  // Each channel has its own body format (systems/payment-gateway/callback-formats.ts); the
+  // signature is over the raw bytes, so the body is kept as text and decoded by channel.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  app.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded'], { parseAs: 'string' }, (req, body, done) => {
     req.rawBody = body as string;
-    try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(new TradeError('INVALID_REQUEST', 'the body is not JSON'), undefined);
-    }
+    done(null, body);
   });
 
   app.post('/v1/callbacks/payments/:channel', {
     schema: {
       summary: 'Payment gateway callback (signed)',
       params: Type.Object({ channel: Type.String() }),
-      body: CallbackBody,
       response: { 200: Type.Object({ code: Type.String() }), ...errorResponses },
     },
     // The signature is checked before the body schema: an unsigned body is not worth parsing.
@@ -53,7 +51,8 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = as
       if (!ok) throw new TradeError('INVALID_SIGNATURE');
     },
     handler: async (req) => {
-      const body = req.body;
+      const body = decodePaymentCallback(req.params.channel, req.headers['content-type'], req.rawBody ?? '');
+      if (!body) throw new TradeError('INVALID_REQUEST', `not a ${req.params.channel} payment callback`);
       const view = await tc.host.view(body.txnNo);
       const leg = view?.legs.find((l) => l.paymentNo === body.paymentNo);
       if (!view || !leg) throw new TradeError('NOT_FOUND', `no payment ${body.paymentNo} of transaction ${body.txnNo}`);

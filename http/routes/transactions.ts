@@ -4,11 +4,14 @@ import type { TradeCenter } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { assertMerchant, authenticate } from '../auth.ts';
 import { idempotent } from '../idempotency.ts';
-import { CancelBody, errorResponses, OrderBody, OrderParams, PayBody, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
+import { CombinedCalls } from '../../runtime/combined-calls.ts';
+import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, OrderParams, PayBody, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
 
 /** The public transaction API (API.md "Endpoints"), `trade` scope. */
 export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
   const { host, quotes, ids, clock, store } = tc;
+  const combined = new CombinedCalls(tc);
+  const paidStatus = (view: TransactionView) => (view.state === 'paid' || view.state === 'completed' ? 200 : 202);
 
   async function owned(txnNo: string, merchantCheck: (merchantId: string) => void): Promise<TransactionView> {
     const view = await host.view(txnNo);
@@ -40,6 +43,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
           userId: body.userId,
           quote,
           paymentTtlMs: tc.config.paymentTtlMs,
+          queryAfterMs: tc.config.queryAfterMs,
           createdAt: new Date(clock.now()).toISOString(),
         });
         return { status: 201, body: view };
@@ -104,7 +108,35 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
           legs: req.body.legs.map((l) => ({ method: l.method, amount: l.amount, ...(l.cardNo ? { cardNo: l.cardNo } : {}) })),
         }));
         if (refusal) throw TradeError.from(refusal);
-        return { status: view.state === 'paid' || view.state === 'completed' ? 200 : 202, body: view };
+        return { status: paidStatus(view), body: view };
+      });
+    },
+  });
+
+  app.post('/v1/transactions/:txnNo/order-and-pay', {
+    schema: { summary: 'Order and pay in one call (all or nothing)', params: TxnParams, body: OrderAndPayBody, response: { 200: TransactionViewSchema, 202: TransactionViewSchema, ...errorResponses } },
+    handler: async (req, reply) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'trade');
+      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      await idempotent(store, clock, req, reply, async () => {
+        const view = await combined.orderAndPay(req.params.txnNo, { ...req.body, deductionMode: req.body.deductionMode ?? 'pre' });
+        return { status: paidStatus(view), body: view };
+      });
+    },
+  });
+
+  app.post('/v1/checkout', {
+    schema: { summary: 'Quote, order and pay in one call (all or nothing)', body: CheckoutBody, response: { 200: TransactionViewSchema, 202: TransactionViewSchema, ...errorResponses } },
+    handler: async (req, reply) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'trade');
+      assertMerchant(apiKey, req.body.merchantId);
+      await idempotent(store, clock, req, reply, async () => {
+        const b = req.body;
+        const view = await combined.checkout(
+          { scene: b.scene, merchantId: b.merchantId, stationId: b.stationId, userId: b.userId, items: b.items, paymentMethods: b.paymentMethods ?? [], usePoints: b.usePoints ?? false },
+          { deductionMode: b.deductionMode ?? 'pre', legs: b.legs, ...(b.comboId ? { comboId: b.comboId } : {}) },
+        );
+        return { status: paidStatus(view), body: view };
       });
     },
   });

@@ -85,7 +85,11 @@ t.test('order and payment refusals leave the stored transaction unchanged', asyn
   const orderedBefore = await stateOf(ordered.txnNo);
   const pay = (body: unknown) => api<ErrorBody>('POST', `/v1/transactions/${ordered.txnNo}/payments`, body);
   t.equal((await pay({ legs: [{ method: 'wechat', amount: ordered.payableAmount - 1 }] })).body.error.code, 'LEGS_MISMATCH');
-  t.equal((await pay({ legs: [{ method: 'alipay', amount: ordered.payableAmount }] })).body.error.code, 'LEGS_MISMATCH', 'method outside the combination');
+  const svOrdered = await orderedSale(api, 'stored_value');
+  const svPay = await api<ErrorBody>('POST', `/v1/transactions/${svOrdered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: svOrdered.payableAmount }] });
+  t.equal(svPay.body.error.code, 'LEGS_MISMATCH', 'a stored-value-only discount cannot be paid by wechat');
+  t.match(svPay.body.error.message, /stored_value/);
+  t.equal((await pay({ legs: [{ method: 'stored_value', amount: ordered.payableAmount }] })).body.error.code, 'INVALID_REQUEST', 'a card leg needs its card');
   t.equal((await pay({ legs: [{ method: 'wechat', amount: -5 }] })).status, 400);
   t.equal((await pay({ legs: [] })).status, 400);
   t.same(await stateOf(ordered.txnNo), orderedBefore);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { SIGNATURE_HEADERS, sign } from '../../domain/signature.ts';
 import type { TransactionView } from '../../runtime/view.ts';
+import { encodePaymentCallback } from '../../systems/payment-gateway/callback-formats.ts';
 import type { PaymentCallbackBody } from '../../systems/payment-gateway/port.ts';
 import { eventually, orderedSale, startHarness, type Harness } from '../helpers/harness.ts';
 
@@ -21,13 +22,14 @@ function callbackBody(view: TransactionView, patch: Partial<PaymentCallbackBody>
     amountFen: leg.amount,
     status: 'SUCCESS',
     channelTradeNo: 'WX-TEST-1',
-    paidAt: new Date().toISOString(),
+    paidAt: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(),
     ...patch,
   };
 }
 
-async function postCallback(h: Harness, body: unknown, opts: { secret?: string; timestamp?: number; signature?: string } = {}) {
-  const raw = JSON.stringify(body);
+/** Posts a callback in wechat's own format (or raw JSON for bodies that are not callbacks), signed. */
+async function postCallback(h: Harness, body: PaymentCallbackBody | Record<string, unknown>, opts: { secret?: string; timestamp?: number; signature?: string } = {}) {
+  const raw = 'paymentNo' in body ? encodePaymentCallback('wechat', body as PaymentCallbackBody).raw : JSON.stringify(body);
   const timestamp = String(opts.timestamp ?? Math.floor(h.tc.clock.now() / 1000));
   const nonce = randomUUID();
   const signature = opts.signature ?? sign(opts.secret ?? h.tc.config.callbackSecret, timestamp, nonce, raw);

@@ -7,7 +7,8 @@ const TTL = 15 * 60_000;
 
 t.test('a wechat payment with no callback expires: the payment is closed and the transaction cancelled', async (t) => {
   const clock = new ManualClock();
-  const { api, tc } = await startHarness(t, { clock, config: { paymentTtlMs: TTL } });
+  // Queries on callback silence are tested elsewhere; here only the expiry timer may fire.
+  const { api, tc } = await startHarness(t, { clock, config: { paymentTtlMs: TTL, queryAfterMs: 60 * 60_000 } });
   const ordered = await orderedSale(api, 'wechat');
   const paying = await api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });
   const paymentNo = paying.body.legs[0]!.paymentNo;
