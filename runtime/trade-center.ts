@@ -30,6 +30,11 @@ export interface TradeCenterConfig {
   cacheTtlMs: number;
   /** DOMAIN.md "Coupons": at most this many coupons in one order. */
   maxCouponsPerOrder: number;
+  /**
+   * DOMAIN.md "Deduction modes": the scene decides the default, the order call may override.
+   * Scenes not listed deduct in `pre` mode.
+   */
+  deductionModeByScene: Record<string, 'pre' | 'post'>;
   callTimeoutMs: number;
   apiKeys: ApiKey[];
   logLevel: string;
@@ -48,6 +53,8 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   quoteTtlMs: 10 * 60_000,
   cacheTtlMs: 30_000,
   maxCouponsPerOrder: 1,
+  // The customer may drive off without paying: nothing is locked until the money arrives.
+  deductionModeByScene: { one_click_refuel: 'post', senseless: 'post' },
   callTimeoutMs: 5_000,
   apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
   logLevel: 'info',
@@ -66,6 +73,8 @@ export interface TradeCenter {
   host: TransactionHost;
   quotes: QuoteService;
   apiKeys: Map<string, ApiKey>;
+  /** The deduction mode of an order: the one asked for, else the scene's default. */
+  deductionMode(scene: string, asked: 'pre' | 'post' | undefined): 'pre' | 'post';
   /** Rehydrates pending work and starts timers and callback delivery. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -115,6 +124,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     host,
     quotes,
     apiKeys: new Map(config.apiKeys.map((k) => [k.key, k])),
+    deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
       await host.start();
       sims.start();

@@ -78,7 +78,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     schema: { summary: 'Place the order from a quote and combination', params: TxnParams, body: OrderBody, response: { 201: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      const current = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
       await idempotent(store, clock, req, reply, async () => {
         const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
           type: 'ORDER',
@@ -87,7 +87,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
           orderNo: ids.next('O'),
           quoteId: req.body.quoteId,
           comboId: req.body.comboId,
-          deductionMode: req.body.deductionMode ?? 'pre',
+          deductionMode: tc.deductionMode(current.scene, req.body.deductionMode),
         }));
         if (refusal) throw TradeError.from(refusal);
         return { status: 201, body: view };
@@ -117,9 +117,9 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     schema: { summary: 'Order and pay in one call (all or nothing)', params: TxnParams, body: OrderAndPayBody, response: { 200: TransactionViewSchema, 202: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      const current = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
       await idempotent(store, clock, req, reply, async () => {
-        const view = await combined.orderAndPay(req.params.txnNo, { ...req.body, deductionMode: req.body.deductionMode ?? 'pre' });
+        const view = await combined.orderAndPay(req.params.txnNo, { ...req.body, deductionMode: tc.deductionMode(current.scene, req.body.deductionMode) });
         return { status: paidStatus(view), body: view };
       });
     },
@@ -134,7 +134,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
         const b = req.body;
         const view = await combined.checkout(
           { scene: b.scene, merchantId: b.merchantId, stationId: b.stationId, userId: b.userId, items: b.items, paymentMethods: b.paymentMethods ?? [], usePoints: b.usePoints ?? false },
-          { deductionMode: b.deductionMode ?? 'pre', legs: b.legs, ...(b.comboId ? { comboId: b.comboId } : {}) },
+          { deductionMode: tc.deductionMode(b.scene, b.deductionMode), legs: b.legs, ...(b.comboId ? { comboId: b.comboId } : {}) },
         );
         return { status: paidStatus(view), body: view };
       });

@@ -150,3 +150,13 @@ t.test('post mode: a coupon spent before the payment is recorded as a shortfall 
   t.same(done.body.holds.map((x) => [x.resource, x.status]), [['coupon', 'shortfall']]);
   t.equal(done.body.needsReview, true, 'flagged for review, never silently ignored');
 });
+
+t.test('the scene decides the default deduction mode: one-click refuel deducts after payment', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const { view, combo } = await start(h, { ...SALE, scene: 'one_click_refuel' });
+  const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${view.txnNo}/order`, { quoteId: view.quote.quoteId, comboId: combo.comboId });
+  t.same(ordered.body.holds.map((x) => x.status), ['pending', 'pending', 'pending'], 'post mode: nothing locked');
+  const other = await start(h, { ...SALE, scene: 'one_click_refuel', userId: 'U2', usePoints: false });
+  const pre = await h.api<TransactionView>('POST', `/v1/transactions/${other.view.txnNo}/order`, { quoteId: other.view.quote.quoteId, comboId: other.combo.comboId, deductionMode: 'pre' });
+  t.ok(pre.body.holds.every((x) => x.status === 'locked'), 'the order call may override it');
+});
