@@ -33,4 +33,13 @@ export interface CouponPort {
   lock(key: CallKey, req: { lockKey: string; userId: string; couponIds: string[] }): Promise<Outcome<{ lockKey: string }, 'COUPON_UNAVAILABLE' | 'LOCK_CANCELLED'>>;
   use(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'LOCK_CANCELLED' | 'LOCK_NOT_FOUND'>>;
   release(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'ALREADY_CONFIRMED'>>;
+  /**
+   * Returns used coupons of a fully refunded purchase (DOMAIN.md "Refund": only while still
+   * valid). Each used coupon whose validity has not ended at the callee's clock becomes available
+   * again (`restored`); one past its `validTo` stays used (`expired`); one not used is left alone
+   * (in neither list). Refused with COUPON_NOT_FOUND, changing nothing, when a coupon is unknown
+   * or another user's. Idempotent by key and by `restoreNo`: the same `restoreNo` under another key
+   * returns the first result, so a coupon used again since is not handed back twice.
+   */
+  restore(key: CallKey, req: { userId: string; restoreNo: string; couponIds: string[] }): Promise<Outcome<{ restored: string[]; expired: string[] }, 'COUPON_NOT_FOUND'>>;
 }

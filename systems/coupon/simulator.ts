@@ -33,7 +33,8 @@ function toLock(row: LockRow): CouponLock {
  * The coupon system, simulated over the {@link SimStore} as a TCC resource: `lock` takes a set of
  * the user's coupons that are available and valid at the clock's time (all or none), `use` marks
  * them used, `release` makes them available again. The callee contract (keys, empty rollback,
- * crossings) is {@link TccRules}'.
+ * crossings) is {@link TccRules}'. `restore` returns used coupons of a refunded purchase while they
+ * are still valid.
  */
 export class CouponSimulator implements CouponPort {
   private readonly stmts;
@@ -56,6 +57,9 @@ export class CouponSimulator implements CouponPort {
       use: db.prepare<[string, string]>("UPDATE coupons SET status = 'used', updated_at = ? WHERE lock_key = ?"),
       // The lock key is forgotten: a released coupon is as if never locked.
       free: db.prepare<[string, string]>("UPDATE coupons SET status = 'available', lock_key = NULL, updated_at = ? WHERE lock_key = ?"),
+      // A restored coupon forgets the lock that used it, like a released one.
+      unuse: db.prepare<[string, string]>(
+        "UPDATE coupons SET status = 'available', lock_key = NULL, updated_at = ? WHERE coupon_id = ? AND status = 'used'"),
     };
   }
 
@@ -121,6 +125,36 @@ export class CouponSimulator implements CouponPort {
           const at = this.store.nowIso();
           this.stmts.free.run(at, req.lockKey);
           this.stmts.setLock.run('cancelled', at, req.lockKey);
+        })));
+  }
+
+  restore(key: CallKey, req: { userId: string; restoreNo: string; couponIds: string[] }): Promise<Outcome<{ restored: string[]; expired: string[] }, 'COUPON_NOT_FOUND'>> {
+    if (req.couponIds.length === 0 || new Set(req.couponIds).size !== req.couponIds.length) {
+      return Promise.reject(new RangeError(`restore needs distinct coupon ids, got ${JSON.stringify(req.couponIds)}`));
+    }
+    const k = idempotencyKey(key);
+    return this.faults.run('restore', () =>
+      this.store.once('coupon', k, 'restore', req, () =>
+        this.store.oncePerNo('coupon', 'restore', req.restoreNo, req, (): Outcome<{ restored: string[]; expired: string[] }, 'COUPON_NOT_FOUND'> => {
+          const coupons = req.couponIds.map((couponId) => this.peekCoupon(couponId));
+          const missing = req.couponIds.find((couponId, i) => coupons[i]?.userId !== req.userId);
+          if (missing !== undefined) return { ok: false, code: 'COUPON_NOT_FOUND', message: `user ${req.userId} holds no coupon ${missing}` };
+          const now = this.clock.now();
+          const restored: string[] = [];
+          const expired: string[] = [];
+          const at = this.store.nowIso();
+          for (const coupon of coupons) {
+            // Available or locked coupons were never taken by this purchase, or are back already.
+            if (coupon?.status !== 'used') continue;
+            if (now > Date.parse(coupon.validTo)) {
+              expired.push(coupon.couponId);
+              continue;
+            }
+            this.stmts.unuse.run(at, coupon.couponId);
+            restored.push(coupon.couponId);
+          }
+          if (restored.length > 0) this.store.recordEffect('coupon', 'restore', k);
+          return { ok: true, restored, expired };
         })));
   }
 

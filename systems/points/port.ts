@@ -27,4 +27,10 @@ export interface PointsPort {
   lock(key: CallKey, req: { lockKey: string; userId: string; points: number }): Promise<Outcome<{ lockKey: string }, 'INSUFFICIENT_POINTS' | 'LOCK_CANCELLED'>>;
   deduct(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'LOCK_CANCELLED' | 'LOCK_NOT_FOUND'>>;
   release(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'ALREADY_CONFIRMED'>>;
+  /**
+   * Gives back `points` that a refunded purchase used as a discount (added to the spendable
+   * balance). Idempotent by key and by `restoreNo`: the same `restoreNo` under another key has no
+   * second effect and returns the first result.
+   */
+  restore(key: CallKey, req: { userId: string; restoreNo: string; points: number }): Promise<Outcome<{ restoreNo: string }, 'ACCOUNT_NOT_FOUND'>>;
 }

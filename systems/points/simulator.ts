@@ -23,7 +23,8 @@ type LockRow = { user_id: string; points: number; status: LockStatus };
 /**
  * The points system, simulated over the {@link SimStore} as a TCC resource: `lock` moves points
  * from the balance to locked, `deduct` consumes the locked points, `release` returns them to the
- * balance. The callee contract (keys, empty rollback, crossings) is {@link TccRules}'.
+ * balance. The callee contract (keys, empty rollback, crossings) is {@link TccRules}'. `restore`
+ * gives back points a refunded purchase used, straight to the balance.
  */
 export class PointsSimulator implements PointsPort {
   private readonly stmts;
@@ -108,6 +109,21 @@ export class PointsSimulator implements PointsPort {
         this.tcc.cancel(k, req.lockKey, this.stmts.lock.get(req.lockKey), (lock) => {
           this.stmts.move.run(lock.points, -lock.points, lock.user_id);
           this.stmts.setLock.run('cancelled', this.store.nowIso(), req.lockKey);
+        })));
+  }
+
+  restore(key: CallKey, req: { userId: string; restoreNo: string; points: number }): Promise<Outcome<{ restoreNo: string }, 'ACCOUNT_NOT_FOUND'>> {
+    if (!Number.isSafeInteger(req.points) || req.points <= 0) {
+      return Promise.reject(new RangeError(`restore needs a positive integer of points, got ${req.points}`));
+    }
+    const k = idempotencyKey(key);
+    return this.faults.run('restore', () =>
+      this.store.once('points', k, 'restore', req, () =>
+        this.store.oncePerNo('points', 'restore', req.restoreNo, req, (): Outcome<{ restoreNo: string }, 'ACCOUNT_NOT_FOUND'> => {
+          if (!this.stmts.account.get(req.userId)) return { ok: false, code: 'ACCOUNT_NOT_FOUND', message: `user ${req.userId} has no points account` };
+          this.stmts.move.run(req.points, 0, req.userId);
+          this.store.recordEffect('points', 'restore', k);
+          return { ok: true, restoreNo: req.restoreNo };
         })));
   }
 }

@@ -61,11 +61,11 @@ export const SIMULATED_OPERATIONS: Record<SystemName, readonly string[]> = {
   fuelCatalog: ['getStation', 'getNozzle'],
   order: ['createOrder', 'markPaid', 'cancelOrder', 'getOrder'],
   paymentGateway: ['createPayment', 'queryPayment', 'closePayment', 'refundPayment', 'queryRefund'],
-  storedValue: ['getCard', 'lock', 'confirm', 'cancel'],
+  storedValue: ['getCard', 'lock', 'confirm', 'cancel', 'credit', 'debit'],
   promotion: ['listPromotions'],
   goods: ['getGoods', 'reserve', 'deduct', 'release'],
-  coupon: ['listCoupons', 'lock', 'use', 'release'],
-  points: ['getAccount', 'lock', 'deduct', 'release'],
+  coupon: ['listCoupons', 'lock', 'use', 'release', 'restore'],
+  points: ['getAccount', 'lock', 'deduct', 'release', 'restore'],
   level: ['getLevel'],
 };
 

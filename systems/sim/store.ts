@@ -90,6 +90,9 @@ CREATE TABLE IF NOT EXISTS points_locks (
 CREATE TABLE IF NOT EXISTS idempotency (
   system TEXT NOT NULL, key TEXT NOT NULL, verb TEXT NOT NULL, request_hash TEXT NOT NULL,
   result TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (system, key));
+CREATE TABLE IF NOT EXISTS receipts (
+  system TEXT NOT NULL, kind TEXT NOT NULL, no TEXT NOT NULL, request_hash TEXT NOT NULL,
+  result TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (system, kind, no));
 CREATE TABLE IF NOT EXISTS tombstones (
   system TEXT NOT NULL, entity TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (system, entity));
 CREATE TABLE IF NOT EXISTS effects (
@@ -130,7 +133,7 @@ const STORE_VERSION = '2';
 const ALL_TABLES = [
   'meta', 'merchants', 'users', 'stations', 'nozzles', 'cards', 'card_locks', 'orders', 'payments',
   'promotions', 'member_levels', 'goods', 'goods_reservations', 'coupons', 'coupon_locks', 'points_accounts',
-  'points_locks', 'idempotency', 'tombstones', 'effects', 'callback_outbox', 'refunds',
+  'points_locks', 'idempotency', 'receipts', 'tombstones', 'effects', 'callback_outbox', 'refunds',
 ];
 
 /** JSON with object keys sorted, so two equal requests hash equally whatever their key order. */
@@ -143,6 +146,10 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+function hashRequest(request: unknown): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
 
 /**
@@ -176,6 +183,10 @@ export class SimStore {
         'INSERT INTO idempotency (system, key, verb, request_hash, result, at) VALUES (?, ?, ?, ?, ?, ?)'),
       effectPut: this.db.prepare<[string, string, string, string | null, string]>(
         'INSERT INTO effects (system, verb, key, detail, at) VALUES (?, ?, ?, ?, ?)'),
+      receiptGet: this.db.prepare<[string, string, string], { request_hash: string; result: string }>(
+        'SELECT request_hash, result FROM receipts WHERE system = ? AND kind = ? AND no = ?'),
+      receiptPut: this.db.prepare<[string, string, string, string, string, string]>(
+        'INSERT INTO receipts (system, kind, no, request_hash, result, at) VALUES (?, ?, ?, ?, ?, ?)'),
       tombGet: this.db.prepare<[string, string], { at: string }>(
         'SELECT at FROM tombstones WHERE system = ? AND entity = ?'),
       tombPut: this.db.prepare<[string, string, string]>(
@@ -194,7 +205,7 @@ export class SimStore {
    * Throws {@link IdempotencyConflictError} when the key comes back with another verb or request.
    */
   once<T>(system: SystemName, key: string, verb: string, request: unknown, effect: () => T): T {
-    const hash = createHash('sha256').update(canonicalJson(request)).digest('hex');
+    const hash = hashRequest(request);
     const run = this.db.transaction((): T => {
       const seen = this.stmts.idemGet.get(system, key);
       if (seen) {
@@ -207,6 +218,26 @@ export class SimStore {
       return result;
     });
     return run.immediate();
+  }
+
+  /**
+   * Runs `effect` at most once per business number (a credit, debit or restore number) of one
+   * system, whatever call key carries it: a caller that lost the answer may come back under a new
+   * step key, and a second credit or restore would hand out money or coupons twice. Only a success
+   * is kept: a refusal changed nothing, so a later call may try again. Call it inside
+   * {@link SimStore.once}, whose transaction makes check-and-write atomic. Throws
+   * {@link IdempotencyConflictError} when the number comes back with another request.
+   */
+  oncePerNo<T extends { ok: boolean }>(system: SystemName, kind: string, no: string, request: unknown, effect: () => T): T {
+    const hash = hashRequest(request);
+    const seen = this.stmts.receiptGet.get(system, kind, no);
+    if (seen) {
+      if (seen.request_hash !== hash) throw new IdempotencyConflictError(system, `${kind} ${no}`, `a different ${kind} request`);
+      return JSON.parse(seen.result) as T;
+    }
+    const result = effect();
+    if (result.ok) this.stmts.receiptPut.run(system, kind, no, hash, JSON.stringify(result), this.nowIso());
+    return result;
   }
 
   /** Journals one real state change; tests count these to prove "exactly one effect". */

@@ -9,6 +9,12 @@ export interface Card {
   lockedFen: number;
 }
 
+/** Why money is added to a card: a refunded card payment, a paid top-up, or a top-up bonus. */
+export type CreditReason = 'top-up' | 'refund' | 'bonus';
+
+/** Why money is taken from a card outside a payment: a top-up being refunded. */
+export type DebitReason = 'top-up-refund';
+
 export type LockRefusal = 'CARD_NOT_FOUND' | 'INSUFFICIENT_BALANCE' | 'LOCK_CANCELLED';
 
 /**
@@ -26,4 +32,18 @@ export interface StoredValuePort {
   lock(key: CallKey, req: { lockKey: string; cardNo: string; amountFen: number }): Promise<Outcome<{ lockKey: string }, LockRefusal>>;
   confirm(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'LOCK_CANCELLED' | 'LOCK_NOT_FOUND'>>;
   cancel(key: CallKey, req: { lockKey: string }): Promise<Outcome<{}, 'ALREADY_CONFIRMED'>>;
+  /**
+   * Adds `amountFen` to the card's available balance: the refund of a card payment, the top-up
+   * after its payment, a top-up bonus. Idempotent by key and by `creditNo`: the same `creditNo`
+   * under another key has no second effect and returns the first result (reusing it for another
+   * card or amount throws, a caller bug).
+   */
+  credit(key: CallKey, req: { cardNo: string; creditNo: string; amountFen: number; reason: CreditReason }): Promise<Outcome<{ creditNo: string }, 'CARD_NOT_FOUND'>>;
+  /**
+   * Takes `amountFen` from the card's available balance only if all of it is there (locked money
+   * does not count); otherwise refused with INSUFFICIENT_BALANCE and nothing is taken. Refunding a
+   * top-up debits first: the card must still hold the credit (DOMAIN.md "Refund"). Idempotent by
+   * key and by `debitNo`, like {@link StoredValuePort.credit}.
+   */
+  debit(key: CallKey, req: { cardNo: string; debitNo: string; amountFen: number; reason: DebitReason }): Promise<Outcome<{ debitNo: string }, 'CARD_NOT_FOUND' | 'INSUFFICIENT_BALANCE'>>;
 }

@@ -52,6 +52,15 @@ t.test('GET /sim/cards, /sim/orders and /sim/effects show the downstream state',
   t.same((await app.inject({ method: 'GET', url: '/sim/effects?system=order' })).json(), { effects: [] });
 });
 
+t.test('GET /sim/cards shows credits and debits in the card balance', async (t) => {
+  const sims = openSims(t);
+  const app = await adminApp(t, sims);
+  const sv = sims.systems.storedValue;
+  await sv.credit(key('T1', 'top-up:credit'), { cardNo: 'C3', creditNo: 'T1-top-up', amountFen: 50000, reason: 'top-up' });
+  await sv.debit(key('R1', 'top-up:debit'), { cardNo: 'C3', debitNo: 'R1-1', amountFen: 20000, reason: 'top-up-refund' });
+  t.match((await app.inject({ method: 'GET', url: '/sim/cards/C3' })).json(), { card: { cardNo: 'C3', availableFen: 31200, lockedFen: 0 }, locks: [] });
+});
+
 t.test('GET /sim/goods, /sim/coupons and /sim/points show stock, coupons and points with their locks', async (t) => {
   const sims = openSims(t, { clock: { now: () => Date.parse('2026-11-25T10:00:00+08:00') } });
   const app = await adminApp(t, sims);

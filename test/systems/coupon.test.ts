@@ -115,3 +115,73 @@ t.test('an outage of the coupon system fails listing and locking, and changes no
   t.same(store.effects(), []);
   t.match(coupon.peekCoupon('CP1'), { status: 'available' });
 });
+
+/** A clock a test moves: coupons are used in July, while CP5 is valid, and restored later. */
+function movableClock(iso: string) {
+  let now = Date.parse(iso);
+  return { now: () => now, set: (to: string) => { now = Date.parse(to); } };
+}
+
+async function useCoupons(coupon: ReturnType<typeof openSims>['systems']['coupon'], couponIds: string[]) {
+  await coupon.lock(key('T1', 'coupons:lock'), { lockKey: 'T1:coupons', userId: 'U1', couponIds });
+  await coupon.use(key('T1', 'coupons:use'), { lockKey: 'T1:coupons' });
+}
+
+const restoreCp1Cp3 = { userId: 'U1', restoreNo: 'R1-coupons', couponIds: ['CP1', 'CP3'] };
+
+t.test('restore makes used coupons that are still valid available again', async (t) => {
+  const { systems: { coupon }, store } = open(t);
+  await useCoupons(coupon, ['CP1', 'CP3']);
+  t.same(await coupon.restore(key('R1', 'coupons:restore'), restoreCp1Cp3), { ok: true, restored: ['CP1', 'CP3'], expired: [] });
+  t.match(coupon.peekCoupon('CP1'), { status: 'available', lockKey: null });
+  t.ok((await coupon.listCoupons('U1')).some((c) => c.couponId === 'CP3'), 'a restored coupon is offered again');
+  t.same(store.effects({ system: 'coupon', verb: 'restore' }).map((e) => e.key), ['R1:coupons:restore']);
+});
+
+t.test('a used coupon past its validity stays used and is listed as expired', async (t) => {
+  const clock = movableClock('2026-07-01T10:00:00+08:00');
+  const { systems: { coupon } } = openSims(t, { clock });
+  await useCoupons(coupon, ['CP1', 'CP5']);
+  clock.set('2026-11-25T10:00:00+08:00');
+  const outcome = await coupon.restore(key('R1', 'coupons:restore'), { ...restoreCp1Cp3, couponIds: ['CP1', 'CP5'] });
+  t.same(outcome, { ok: true, restored: ['CP1'], expired: ['CP5'] });
+  t.match(coupon.peekCoupon('CP5'), { status: 'used', lockKey: 'T1:coupons' });
+});
+
+t.test('repeated and concurrent restores return the first result and restore once', async (t) => {
+  const { systems: { coupon }, store } = open(t);
+  await useCoupons(coupon, ['CP1', 'CP3']);
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => coupon.restore(key('R1', `coupons:restore${i % 2 ? ':retry' : ''}`), restoreCp1Cp3)));
+  for (const r of results) t.same(r, { ok: true, restored: ['CP1', 'CP3'], expired: [] });
+  t.equal(store.effects({ system: 'coupon', verb: 'restore' }).length, 1);
+});
+
+t.test('a restoreNo retried after the coupon was used again does not hand it back twice', async (t) => {
+  const { systems: { coupon } } = open(t);
+  await useCoupons(coupon, ['CP1']);
+  await coupon.restore(key('R1', 'coupons:restore'), { ...restoreCp1Cp3, couponIds: ['CP1'] });
+  await coupon.lock(key('T2', 'coupons:lock'), { lockKey: 'T2:coupons', userId: 'U1', couponIds: ['CP1'] });
+  await coupon.use(key('T2', 'coupons:use'), { lockKey: 'T2:coupons' });
+  t.same(await coupon.restore(key('R1', 'coupons:restore:retry'), { ...restoreCp1Cp3, couponIds: ['CP1'] }), { ok: true, restored: ['CP1'], expired: [] });
+  t.match(coupon.peekCoupon('CP1'), { status: 'used', lockKey: 'T2:coupons' });
+});
+
+t.test('coupons that are not used are left alone and a new restoreNo restores nothing twice', async (t) => {
+  const { systems: { coupon }, store } = open(t);
+  await useCoupons(coupon, ['CP1']);
+  await coupon.lock(key('T2', 'coupons:lock'), { lockKey: 'T2:coupons', userId: 'U1', couponIds: ['CP3'] });
+  t.same(await coupon.restore(key('R1', 'coupons:restore'), { ...restoreCp1Cp3, couponIds: ['CP1', 'CP2', 'CP3'] }), { ok: true, restored: ['CP1'], expired: [] });
+  t.match(coupon.peekCoupon('CP3'), { status: 'locked', lockKey: 'T2:coupons' });
+  t.same(await coupon.restore(key('R2', 'coupons:restore'), { ...restoreCp1Cp3, restoreNo: 'R2-coupons', couponIds: ['CP1'] }), { ok: true, restored: [], expired: [] });
+  t.equal(store.effects({ system: 'coupon', verb: 'restore' }).length, 1);
+});
+
+t.test("an unknown coupon or another user's is refused with COUPON_NOT_FOUND and nothing is restored", async (t) => {
+  const { systems: { coupon } } = open(t);
+  await useCoupons(coupon, ['CP1']);
+  t.match(await coupon.restore(key('R1', 'coupons:restore'), { ...restoreCp1Cp3, couponIds: ['CP1', 'CP7'] }),
+    { ok: false, code: 'COUPON_NOT_FOUND', message: 'user U1 holds no coupon CP7' });
+  t.match(await coupon.restore(key('R2', 'coupons:restore'), { ...restoreCp1Cp3, restoreNo: 'R2', couponIds: ['CP404'] }), { ok: false, code: 'COUPON_NOT_FOUND' });
+  t.match(coupon.peekCoupon('CP1'), { status: 'used' });
+  await t.rejects(coupon.restore(key('R3', 'coupons:restore'), { ...restoreCp1Cp3, couponIds: [] }), RangeError);
+});

@@ -97,3 +97,28 @@ t.test('a lock of zero or fractional points is a caller bug and throws', async (
   await t.rejects(points.lock(key('T1', 'points:lock'), { ...lock1000, points: 0 }), RangeError);
   await t.rejects(points.lock(key('T1', 'points:lock'), { ...lock1000, points: 1.5 }), RangeError);
 });
+
+const restore300 = { userId: 'U1', restoreNo: 'R1-points', points: 300 };
+
+t.test('restore gives points back to the spendable balance and journals one effect', async (t) => {
+  const { systems: { points }, store } = openSims(t);
+  t.same(await points.restore(key('R1', 'points:restore'), restore300), { ok: true, restoreNo: 'R1-points' });
+  t.match(points.peekPointsAccount('U1'), { balance: 5300, locked: 0 });
+  t.same(store.effects({ system: 'points' }).map((e) => [e.verb, e.key]), [['restore', 'R1:points:restore']]);
+});
+
+t.test('repeated and concurrent restores, under the same key or the same restoreNo, restore once', async (t) => {
+  const { systems: { points }, store } = openSims(t);
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => points.restore(key('R1', `points:restore${i % 2 ? ':retry' : ''}`), restore300)));
+  for (const r of results) t.same(r, { ok: true, restoreNo: 'R1-points' });
+  t.same(await points.restore(key('R1', 'points:restore:again'), restore300), { ok: true, restoreNo: 'R1-points' });
+  t.match(points.peekPointsAccount('U1'), { balance: 5300 });
+  t.equal(store.effects({ system: 'points', verb: 'restore' }).length, 1);
+});
+
+t.test('a restore to a user without an account is refused with ACCOUNT_NOT_FOUND', async (t) => {
+  const { systems: { points }, store } = openSims(t);
+  t.match(await points.restore(key('R1', 'points:restore'), { ...restore300, userId: 'U4' }), { ok: false, code: 'ACCOUNT_NOT_FOUND' });
+  t.same(store.effects(), []);
+  await t.rejects(points.restore(key('R2', 'points:restore'), { ...restore300, points: -1 }), RangeError);
+});

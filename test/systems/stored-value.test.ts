@@ -106,3 +106,74 @@ t.test('reusing a key for a different request is a caller bug and throws', async
   await t.rejects(sv.lock(key('T1', 'leg-1:lock'), { lockKey: 'T1:leg-1', cardNo: 'C1', amountFen: 200 }), IdempotencyConflictError);
   await t.rejects(sv.lock(key('T1', 'leg-1:lock'), { lockKey: 'T1:leg-1', cardNo: 'C1', amountFen: 0 }), RangeError);
 });
+
+const topUp = { cardNo: 'C3', creditNo: 'R1-1', amountFen: 50000, reason: 'top-up' } as const;
+const topUpRefund = { cardNo: 'C3', debitNo: 'R2-1', amountFen: 50000, reason: 'top-up-refund' } as const;
+
+t.test('a credit adds the amount to the available balance and journals one effect', async (t) => {
+  const { systems: { storedValue: sv }, store } = openSims(t);
+  t.same(await sv.credit(key('T1', 'top-up:credit'), topUp), { ok: true, creditNo: 'R1-1' });
+  t.same(await sv.credit(key('T1', 'bonus:credit'), { ...topUp, creditNo: 'R1-2', amountFen: 5000, reason: 'bonus' }), { ok: true, creditNo: 'R1-2' });
+  t.match(await sv.getCard('C3'), { availableFen: 56200, lockedFen: 0 });
+  t.same(store.effects({ system: 'storedValue' }).map((e) => [e.verb, e.key]), [['credit', 'T1:top-up:credit'], ['credit', 'T1:bonus:credit']]);
+});
+
+t.test('a repeated credit, under the same key or the same creditNo, credits once', async (t) => {
+  const { systems: { storedValue: sv }, store } = openSims(t);
+  const first = await sv.credit(key('T1', 'top-up:credit'), topUp);
+  t.same(await sv.credit(key('T1', 'top-up:credit'), topUp), first);
+  t.same(await sv.credit(key('T1', 'top-up:credit:retry'), topUp), first, 'the same creditNo under a new key');
+  t.match(await sv.getCard('C3'), { availableFen: 51200 });
+  t.equal(store.effects({ system: 'storedValue', verb: 'credit' }).length, 1);
+  await t.rejects(sv.credit(key('T1', 'top-up:credit:other'), { ...topUp, amountFen: 1 }), IdempotencyConflictError,
+    'a creditNo reused for another amount is a caller bug');
+});
+
+t.test('concurrent duplicate credits credit exactly once', async (t) => {
+  const { systems: { storedValue: sv }, store } = openSims(t);
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => sv.credit(key('T1', `top-up:credit${i % 2 ? ':retry' : ''}`), topUp)));
+  for (const r of results) t.same(r, { ok: true, creditNo: 'R1-1' });
+  t.match(await sv.getCard('C3'), { availableFen: 51200 });
+  t.equal(store.effects({ system: 'storedValue' }).length, 1);
+});
+
+t.test('a credit whose response was lost is answered with the first result on retry', async (t) => {
+  const { systems: { storedValue: sv }, store, faults } = openSims(t);
+  faults.storedValue.configure({ credit: { failAfterEffect: 1 } });
+  await t.rejects(sv.credit(key('T1', 'top-up:credit'), topUp), { name: 'DownstreamUnavailableError' });
+  t.same(await sv.credit(key('T1', 'top-up:credit'), topUp), { ok: true, creditNo: 'R1-1' });
+  t.match(await sv.getCard('C3'), { availableFen: 51200 });
+  t.equal(store.effects({ system: 'storedValue' }).length, 1);
+});
+
+t.test('a credit to an unknown card is refused with CARD_NOT_FOUND', async (t) => {
+  const { systems: { storedValue: sv }, store } = openSims(t);
+  t.match(await sv.credit(key('T1', 'top-up:credit'), { ...topUp, cardNo: 'NOPE' }), { ok: false, code: 'CARD_NOT_FOUND' });
+  t.same(store.effects(), []);
+  await t.rejects(sv.credit(key('T2', 'top-up:credit'), { ...topUp, amountFen: 0 }), RangeError);
+});
+
+t.test('a debit takes the amount from the available balance once, by key and by debitNo', async (t) => {
+  const { systems: { storedValue: sv }, store } = openSims(t);
+  await sv.credit(key('T1', 'top-up:credit'), topUp);
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => sv.debit(key('R2', `debit${i % 2 ? ':retry' : ''}`), topUpRefund)));
+  for (const r of results) t.same(r, { ok: true, debitNo: 'R2-1' });
+  t.match(await sv.getCard('C3'), { availableFen: 1200, lockedFen: 0 });
+  t.same(store.effects({ system: 'storedValue' }).map((e) => e.verb), ['credit', 'debit']);
+});
+
+t.test('a debit beyond the available balance is refused with INSUFFICIENT_BALANCE and takes nothing', async (t) => {
+  const { systems: { storedValue: sv }, store } = openSims(t);
+  await sv.credit(key('T1', 'top-up:credit'), topUp);
+  await sv.lock(key('T3', 'leg-1:lock'), { lockKey: 'T3:leg-1', cardNo: 'C3', amountFen: 1201 });
+  const refused = await sv.debit(key('R2', 'debit'), topUpRefund);
+  t.match(refused, { ok: false, code: 'INSUFFICIENT_BALANCE', message: 'card C3 has 49999 fen available, 50000 needed' }, 'locked money does not count');
+  t.match(await sv.getCard('C3'), { availableFen: 49999, lockedFen: 1201 });
+  t.same(await sv.debit(key('R2', 'debit'), topUpRefund), refused, 'the repeat is the first result');
+  t.same(store.effects({ system: 'storedValue', verb: 'debit' }), []);
+  t.match(await sv.debit(key('R3', 'debit'), { ...topUpRefund, debitNo: 'R3-1', cardNo: 'NOPE' }), { ok: false, code: 'CARD_NOT_FOUND' });
+
+  await sv.cancel(key('T3', 'leg-1:cancel'), { lockKey: 'T3:leg-1' });
+  t.same(await sv.debit(key('R2', 'debit:retry'), topUpRefund), { ok: true, debitNo: 'R2-1' }, 'a refused debitNo may be tried again');
+  t.match(await sv.getCard('C3'), { availableFen: 1200, lockedFen: 0 });
+});
