@@ -90,6 +90,23 @@ export const CheckoutBody = Type.Object(
 );
 export type CheckoutBody = Static<typeof CheckoutBody>;
 
+/** No amount and no lines: everything still refundable. */
+export const RefundBody = Type.Object(
+  {
+    amount: Type.Optional(Fen),
+    lines: Type.Optional(
+      Type.Array(
+        Type.Object({ lineNo: Type.Integer({ minimum: 1 }), quantity: Type.Optional(Type.Integer({ minimum: 1 })), amount: Type.Optional(Fen) }, { additionalProperties: false }),
+        { minItems: 1, maxItems: 20 },
+      ),
+    ),
+    reason: Type.String({ minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+export type RefundBody = Static<typeof RefundBody>;
+export const RefundParams = Type.Object({ txnNo: Id, refundNo: Id });
+
 export const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
 export type CancelBody = Static<typeof CancelBody>;
 

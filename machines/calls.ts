@@ -1,7 +1,7 @@
 import { fromPromise } from 'xstate';
 import type { Refusal } from '../domain/errors.ts';
 import type { CallKey, Outcome } from '../systems/contract.ts';
-import type { CreatedPayment, CreatePaymentRequest, PaymentRecord } from '../systems/payment-gateway/port.ts';
+import type { CreatedPayment, CreatePaymentRequest, PaymentRecord, RefundRecord } from '../systems/payment-gateway/port.ts';
 import type { CreateOrderRequest } from '../systems/order/port.ts';
 import type { BenefitHold } from './types.ts';
 
@@ -39,6 +39,13 @@ export const calls = {
   closePayment: notProvided<CallResult<{}>, KeyedInput<{ paymentNo: string }>>('closePayment'),
   /** Refund of a captured async payment (compensation, late payment): accepted counts as done. */
   refundPayment: notProvided<CallResult<{}>, KeyedInput<{ paymentNo: string; refundNo: string; amountFen: number }>>('refundPayment'),
+  queryRefund: notProvided<CallResult<{ refund: RefundRecord | null }>, { txnNo: string; refundNo: string }>('queryRefund'),
+  /** Card credit: a refund to the card, a top-up after payment, a top-up bonus. */
+  creditCard: notProvided<CallResult<{}>, KeyedInput<{ cardNo: string; creditNo: string; amountFen: number; reason: 'top-up' | 'refund' | 'bonus' }>>('creditCard'),
+  /** Card debit of a refunded top-up: refused unless the card still holds it. */
+  debitCard: notProvided<CallResult<{}>, KeyedInput<{ cardNo: string; debitNo: string; amountFen: number; reason: 'top-up-refund' }>>('debitCard'),
+  restorePoints: notProvided<CallResult<{}>, KeyedInput<{ userId: string; restoreNo: string; points: number }>>('restorePoints'),
+  restoreCoupons: notProvided<CallResult<{ restored: string[]; expired: string[] }>, KeyedInput<{ userId: string; restoreNo: string; couponIds: string[] }>>('restoreCoupons'),
   /** Try of a benefit hold: coupon lock, points lock or stock reserve, by `hold.resource`. */
   lockHold: notProvided<CallResult<{}>, KeyedInput<{ hold: BenefitHold; userId: string; stationId: string }>>('lockHold'),
   /** Confirm of a benefit hold: coupon use, points deduct or stock deduct. */

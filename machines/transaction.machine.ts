@@ -1,7 +1,10 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { refusal, type Refusal } from '../domain/errors.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
+import { childTimer } from './durable-timers.ts';
 import { latePaymentMachine } from './late-payment.machine.ts';
+import { planRefund } from './refund-plan.ts';
+import { refundMachine } from './refund.machine.ts';
 import { paymentLegMachine, type LegInput } from './payment-leg.machine.ts';
 import {
   ASYNC_METHODS,
@@ -78,6 +81,11 @@ function firstRefusal(context: TxnContext): Refusal | null {
   return context.outcome;
 }
 
+function refundRefusal(context: TxnContext, event: TxnEvent): Refusal {
+  const planned = event.type === 'REFUND' ? planRefund(context, event) : null;
+  return planned && !planned.ok ? planned.refusal : refusal('INVALID_REQUEST');
+}
+
 /** The context patch that answers the waiting command with success. */
 function answerOk(context: TxnContext): Partial<TxnContext> {
   return context.pendingRequestId ? { reply: { requestId: context.pendingRequestId, ok: true }, pendingRequestId: null } : {};
@@ -112,7 +120,9 @@ export const transactionMachine = setup({
   actors: {
     paymentLeg: paymentLegMachine,
     latePayment: latePaymentMachine,
+    refund: refundMachine,
     refundPayment: calls.refundPayment,
+    creditCard: calls.creditCard,
     createOrder: calls.createOrder,
     cancelOrder: calls.cancelOrder,
     markOrderPaid: calls.markOrderPaid,
@@ -142,6 +152,9 @@ export const transactionMachine = setup({
     unwindingDecided: ({ context }) => context.unwindTo !== null,
     moneyMovedOrConfirmFailed: ({ context }) => currentLegs(context).some((l) => l.status === 'succeeded') || context.confirmFailed,
     legToRefund: ({ context }) => legToRefund(context) !== undefined,
+    topUpToCredit: ({ context }) => context.topUps.some((t) => t.status === 'pending'),
+    refundRefused: ({ context, event }) => event.type === 'REFUND' && !planRefund(context, event).ok,
+    isChildTimer: ({ event }) => childTimer(event) !== null,
     isTimer: ({ event }, params: { name: string }) => event.type === 'TIMER' && event.name === params.name,
     allLegsSucceeded: ({ context }) => currentLegs(context).every((l) => l.status === 'succeeded'),
     holdToLockBeforeOrder: ({ context }) => context.order?.deductionMode === 'pre' && nextPending(context) !== undefined,
@@ -178,6 +191,11 @@ export const transactionMachine = setup({
           orderedAt: new Date(event.at).toISOString(),
         },
         holds: holdsFor(context, event.orderNo, event.comboId),
+        topUps: context.quote.lines.flatMap((l) =>
+          l.type === 'stored_value'
+            ? [{ lineNo: l.lineNo, cardNo: l.cardNo, amountFen: l.amount, bonusFen: chosen?.topUpBonuses.filter((b) => b.lineNo === l.lineNo).reduce((a, b) => a + b.bonusFen, 0) ?? 0, status: 'pending' as const }]
+            : [],
+        ),
         outcome: null,
       };
     }),
@@ -276,6 +294,53 @@ export const transactionMachine = setup({
         });
       }
     }),
+    forwardChildTimer: enqueueActions(({ event, enqueue }) => {
+      const target = childTimer(event);
+      if (target && event.type === 'TIMER') enqueue.sendTo(target.childId, { type: 'TIMER', name: target.name, at: event.at });
+    }),
+    startRefund: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'REFUND') return;
+      const planned = planRefund(context, event);
+      if (!planned.ok) return;
+      enqueue.assign({ refunds: [...context.refunds, planned.plan.view], pendingRequestId: event.requestId });
+      enqueue.spawnChild('refund', { id: `refund-${event.refundNo}`, input: { ...planned.plan.input, queryAfterMs: context.queryAfterMs } });
+    }),
+    refundAccepted: assign(({ context, event }) =>
+      event.type === 'REFUND_ACCEPTED' ? { refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'processing' as const } : r)), ...answerOk(context) } : {},
+    ),
+    refundRejected: assign(({ context, event }) => {
+      if (event.type !== 'REFUND_REJECTED') return {};
+      const why = event.refusal ?? refusal('REFUND_EXCEEDS_PAID');
+      return {
+        refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'rejected' as const, refusal: why } : r)),
+        ...(context.pendingRequestId ? { reply: { requestId: context.pendingRequestId, ok: false as const, refusal: why }, pendingRequestId: null } : {}),
+      };
+    }),
+    refundFinished: assign(({ context, event }) => {
+      if (event.type !== 'REFUND_FINISHED') return {};
+      const attention = Object.values(event.legStatus).includes('attention');
+      return {
+        needsAttention: context.needsAttention || attention,
+        refunds: context.refunds.map((r) =>
+          r.refundNo === event.refundNo
+            ? {
+                ...r,
+                status: attention ? ('attention' as const) : ('succeeded' as const),
+                legs: r.legs.map((l) => ({ ...l, status: event.legStatus[l.legNo] ?? l.status })),
+                couponsRestored: event.couponsRestored,
+                couponsExpired: event.couponsExpired,
+              }
+            : r,
+        ),
+      };
+    }),
+    routeRefundCallback: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'REFUND_CALLBACK') return;
+      const refund = context.refunds.find((r) => r.legs.some((l) => l.refundLegNo === event.refundLegNo));
+      if (refund?.status === 'processing') enqueue.sendTo(`refund-${refund.refundNo}`, { type: 'REFUND_CALLBACK', refundLegNo: event.refundLegNo });
+    }),
+    topUpCredited: assign(({ context }, params: { lineNo: number }) => ({ topUps: context.topUps.map((t) => (t.lineNo === params.lineNo ? { ...t, status: 'credited' as const } : t)) })),
+    flagAttentionUnless: assign(({ context }, params: { ok: boolean }) => ({ needsAttention: context.needsAttention || !params.ok })),
     forgetLateLeg: assign(({ context, event }) => ('legId' in event ? { lateLegs: context.lateLegs.filter((l) => l !== event.legId) } : {})),
     setLegStatus: assign(({ context }, params: { legId: string; status: LegView['status'] }) => ({ legs: legStatus(context.legs, params.legId, { status: params.status }) })),
     armQuery: assign(({ context, event }) =>
@@ -340,11 +405,14 @@ export const transactionMachine = setup({
     paidAt: null,
     lateLegs: [],
     confirmFailed: false,
+    topUps: [],
+    refunds: [],
+    needsAttention: false,
   }),
   initial: 'quoted',
   on: {
     // A timer that fires after its state has moved on changes nothing but its own row.
-    TIMER: { actions: 'dropStaleTimer' },
+    TIMER: [{ guard: 'isChildTimer', actions: 'forwardChildTimer' }, { actions: 'dropStaleTimer' }],
     // In any state: a pending leg hears about its callback; a closed leg's callback is checked and refunded.
     PAYMENT_CALLBACK: { actions: 'routeCallback' },
     LATE_PAYMENT_REFUNDED: { actions: [{ type: 'setLegStatus', params: ({ event }) => ({ legId: event.legId, status: 'refunded' as const }) }, 'forgetLateLeg'] },
@@ -513,6 +581,7 @@ export const transactionMachine = setup({
           always: [
             { guard: 'holdToConfirm', target: 'confirmingHold' },
             { guard: 'holdToTakeAfterPayment', target: 'takingHold' },
+            { guard: 'topUpToCredit', target: 'creditingTopUp' },
             { target: 'markingOrderPaid' },
           ],
         },
@@ -548,6 +617,31 @@ export const transactionMachine = setup({
             ],
           },
         },
+        // A paid top-up is credited to its card (core for this item: retried until it lands).
+        creditingTopUp: {
+          tags: ['working'],
+          invoke: {
+            src: 'creditCard',
+            input: ({ context }) => {
+              const topUp = context.topUps.find((t) => t.status === 'pending')!;
+              return {
+                key: { txnNo: context.txnNo, step: `${context.order!.orderNo}:topup:${topUp.lineNo}` },
+                request: { cardNo: topUp.cardNo, creditNo: `${context.order!.orderNo}-T${topUp.lineNo}`, amountFen: topUp.amountFen + topUp.bonusFen, reason: 'top-up' as const },
+              };
+            },
+            onDone: [
+              { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToRetry', actions: [{ type: 'armRetry', params: ({ event }) => ({ step: 'creditTopUp', at: event.output.at }) }, 'replyOk'] },
+              // Refused (the card is gone): the money is in, so the sale stands and a person sorts it out.
+              {
+                target: 'nextHold',
+                actions: [
+                  { type: 'topUpCredited', params: ({ context }) => ({ lineNo: context.topUps.find((t) => t.status === 'pending')!.lineNo }) },
+                  { type: 'flagAttentionUnless', params: ({ event }) => ({ ok: event.output.ok }) },
+                ],
+              },
+            ],
+          },
+        },
         markingOrderPaid: {
           tags: ['working'],
           invoke: {
@@ -570,8 +664,19 @@ export const transactionMachine = setup({
       },
     },
 
+    // Refunds do not change the state (API.md): each is a child actor, `refund-<refundNo>`.
     completed: {
       entry: ['clearAllTimers', 'replyOk'],
+      on: {
+        REFUND: [
+          { guard: 'refundRefused', actions: { type: 'replyRefusal', params: ({ context, event }) => ({ refusal: refundRefusal(context, event) }) } },
+          { actions: 'startRefund' },
+        ],
+        REFUND_ACCEPTED: { actions: 'refundAccepted' },
+        REFUND_REJECTED: { actions: 'refundRejected' },
+        REFUND_FINISHED: { actions: 'refundFinished' },
+        REFUND_CALLBACK: { actions: 'routeRefundCallback' },
+      },
     },
 
     unwinding: {

@@ -46,6 +46,37 @@ export interface BenefitHold {
   items?: { sku: string; quantity: number }[];
 }
 
+/** A stored-value top-up of the order, credited to its card after payment (a core step). */
+export interface TopUpCredit {
+  lineNo: number;
+  cardNo: string;
+  amountFen: number;
+  /** Top-up bonus credited with it. */
+  bonusFen: number;
+  status: 'pending' | 'credited';
+}
+
+/** One refund as the transaction records it (API.md: the view's `refunds`). */
+export interface RefundView {
+  refundNo: string;
+  amount: number;
+  reason: string;
+  /** `requested` until its money legs start; `attention` when a leg needs a person. */
+  status: 'requested' | 'processing' | 'succeeded' | 'attention' | 'rejected';
+  requestedAt: string;
+  legs: { legNo: number; refundLegNo: string; method: PaymentMethod; amount: number; status: 'pending' | 'succeeded' | 'attention' }[];
+  /** What this refund takes back per line (fen, and units for goods). */
+  lines: { lineNo: number; amountFen: number; quantity?: number }[];
+  pointsReturned: number;
+  couponsRestored: string[];
+  couponsExpired: string[];
+  /** Top-up (and its bonus) debited from the card before the money went back. */
+  topUpDebitFen: number;
+  /** Downstream reversal records owed for this refund (tasks once post-payment work lands). */
+  reversals: { system: 'settlement' | 'invoice'; status: 'recorded' }[];
+  refusal?: Refusal;
+}
+
 export interface OrderRecordView {
   orderNo: string;
   quoteId: string;
@@ -99,6 +130,10 @@ export interface TxnContext extends TxnInput {
   lateLegs: string[];
   /** A leg of the current attempt had its confirm fail (and was rolled back). */
   confirmFailed: boolean;
+  topUps: TopUpCredit[];
+  refunds: RefundView[];
+  /** Something waits for a person (a refund leg that could not complete). */
+  needsAttention: boolean;
 }
 
 export interface LegRequest {
@@ -113,7 +148,9 @@ export type TxnCommand =
   | { type: 'ORDER'; requestId: string; at: number; orderNo: string; quoteId: string; comboId: string; deductionMode: 'pre' | 'post' }
   | { type: 'PAY'; requestId: string; at: number; legs: LegRequest[] }
   | { type: 'CANCEL'; requestId: string; at: number; reason: string }
+  | { type: 'REFUND'; requestId: string; at: number; refundNo: string; reason: string; amountFen?: number; lines?: { lineNo: number; quantity?: number; amountFen?: number }[] }
   | { type: 'PAYMENT_CALLBACK'; at: number; paymentNo: string }
+  | { type: 'REFUND_CALLBACK'; at: number; refundLegNo: string }
   | { type: 'TIMER'; at: number; name: string };
 
 /** Events the payment-leg children send to their transaction. */
@@ -126,7 +163,10 @@ export type LegEvent =
   /** A success callback for a closed leg was true at the gateway, and that payment was refunded. */
   | { type: 'LATE_PAYMENT_REFUNDED'; legId: string }
   /** A late callback turned out not to be a payment (the gateway says it is not paid). */
-  | { type: 'LATE_PAYMENT_IGNORED'; legId: string };
+  | { type: 'LATE_PAYMENT_IGNORED'; legId: string }
+  | { type: 'REFUND_ACCEPTED'; refundNo: string }
+  | { type: 'REFUND_REJECTED'; refundNo: string; refusal: Refusal | null }
+  | { type: 'REFUND_FINISHED'; refundNo: string; legStatus: Record<number, 'pending' | 'succeeded' | 'attention'>; couponsRestored: string[]; couponsExpired: string[] };
 
 export type TxnEvent = TxnCommand | LegEvent;
 

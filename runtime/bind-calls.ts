@@ -76,6 +76,27 @@ export function bindCalls(systems: Systems, clock: Clock, barrier: PersistBarrie
       (i: KeyedInput<{ paymentNo: string; refundNo: string; amountFen: number }>): Promise<Outcome<{}>> => systems.paymentGateway.refundPayment(i.key, i.request),
       undo,
     ),
+    queryRefund: call('paymentGateway', 'queryRefund', async (i: { txnNo: string; refundNo: string }) => ({
+      ok: true as const,
+      refund: await systems.paymentGateway.queryRefund(i.refundNo),
+    })),
+    creditCard: call(
+      'storedValue',
+      'creditCard',
+      (i: KeyedInput<{ cardNo: string; creditNo: string; amountFen: number; reason: 'top-up' | 'refund' | 'bonus' }>): Promise<Outcome<{}>> => systems.storedValue.credit(i.key, i.request),
+    ),
+    debitCard: call(
+      'storedValue',
+      'debitCard',
+      (i: KeyedInput<{ cardNo: string; debitNo: string; amountFen: number; reason: 'top-up-refund' }>): Promise<Outcome<{}>> => systems.storedValue.debit(i.key, i.request),
+    ),
+    restorePoints: call(
+      'points',
+      'restorePoints',
+      (i: KeyedInput<{ userId: string; restoreNo: string; points: number }>): Promise<Outcome<{}>> => systems.points.restore(i.key, i.request),
+      undo,
+    ),
+    restoreCoupons: call('coupon', 'restoreCoupons', (i: KeyedInput<{ userId: string; restoreNo: string; couponIds: string[] }>) => systems.coupon.restore(i.key, i.request), undo),
     lockHold: call(holdSystem, 'lockHold', (i: KeyedInput<{ hold: BenefitHold; userId: string; stationId: string }>): Promise<Outcome<{}>> => {
       const { hold, userId, stationId } = i.request;
       switch (hold.resource) {

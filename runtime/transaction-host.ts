@@ -5,6 +5,8 @@ import { createActor, waitFor, type ActorRefFrom, type AnyActorRef, type Inspect
 import { TradeError, type Refusal } from '../domain/errors.ts';
 import { latePaymentMachine } from '../machines/late-payment.machine.ts';
 import { paymentLegMachine } from '../machines/payment-leg.machine.ts';
+import { refundLegMachine } from '../machines/refund-leg.machine.ts';
+import { refundMachine } from '../machines/refund.machine.ts';
 import { transactionMachine } from '../machines/transaction.machine.ts';
 import { AT_REST_STATES, type TxnCommand, type TxnContext, type TxnInput } from '../machines/types.ts';
 import type { Systems } from '../systems/index.ts';
@@ -70,7 +72,8 @@ export class TransactionHost {
     private readonly log: Logger,
   ) {
     const bound = bindCalls(systems, clock, (txnNo) => this.barrier(txnNo), options, log);
-    const { createOrder, cancelOrder, markOrderPaid, lockHold, confirmHold, releaseHold, refundPayment, ...legCalls } = bound;
+    const { createOrder, cancelOrder, markOrderPaid, lockHold, confirmHold, releaseHold, refundPayment, queryRefund, creditCard, debitCard, restorePoints, restoreCoupons, ...legCalls } =
+      bound;
     this.machine = transactionMachine.provide({
       actors: {
         createOrder,
@@ -80,7 +83,11 @@ export class TransactionHost {
         confirmHold,
         releaseHold,
         refundPayment,
+        creditCard,
         paymentLeg: paymentLegMachine.provide({ actors: legCalls }),
+        refund: refundMachine.provide({
+          actors: { debitCard, restorePoints, restoreCoupons, refundLeg: refundLegMachine.provide({ actors: { creditCard, refundPayment, queryRefund } }) },
+        }),
         latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment, refundPayment } }),
       },
     });
@@ -306,7 +313,7 @@ export class TransactionHost {
         snapshot: live.actor.getPersistedSnapshot(),
         atRest: (AT_REST_STATES as readonly string[]).includes(state) && !working,
         working,
-        timers: snapshot.context.timers,
+        timers: treeTimers(live.actor),
         createdAt: live.createdAt,
         updatedAt: now,
       },
@@ -352,6 +359,17 @@ export class TransactionHost {
     const s = live.actor.getSnapshot();
     return buildView(s.context, s.value, live.version, this.clock.now());
   }
+}
+
+/**
+ * The durable timers of the whole actor tree: the root's by name, a child's as `childId/name`
+ * (machines/durable-timers.ts), so a child waiting for a refund callback survives a restart too.
+ */
+function treeTimers(actor: AnyActorRef, prefix = ''): Record<string, number> {
+  const snapshot = actor.getSnapshot() as { context?: { timers?: Record<string, number> }; children?: Record<string, AnyActorRef | undefined> };
+  const own = Object.entries(snapshot.context?.timers ?? {}).map(([name, due]) => [`${prefix}${name}`, due] as const);
+  const nested = Object.entries(snapshot.children ?? {}).flatMap(([id, child]) => (child ? Object.entries(treeTimers(child, `${prefix}${id}/`)) : []));
+  return Object.fromEntries([...own, ...nested]);
 }
 
 /** True when the transaction or any of its child machines is in a state tagged `working`. */

@@ -16,8 +16,11 @@ export interface TransactionView {
   discountAmount: number;
   payableAmount: number;
   paidAmount: number;
+  /** Sum of the refunds accepted so far (being paid back or paid back). */
   refundedAmount: number;
-  refunds: never[];
+  refunds: TxnContext['refunds'];
+  /** Something waits for a person (a refund leg out of attempts, a top-up that could not be credited). */
+  needsAttention: boolean;
   /** Coupons, points and stock the order holds, and what became of them. */
   holds: TxnContext['holds'];
   /** A post-mode benefit could not be taken after payment: a person should look at this sale. */
@@ -67,8 +70,9 @@ export function buildView(context: TxnContext, stateValue: unknown, version: num
     discountAmount: combo?.discountAmount ?? 0,
     payableAmount: combo?.payableAmount ?? 0,
     paidAmount: context.legs.filter((l) => l.status === 'succeeded').reduce((a, l) => a + l.amount, 0),
-    refundedAmount: 0,
-    refunds: [],
+    refundedAmount: context.refunds.filter((r) => r.status !== 'rejected' && r.status !== 'requested').reduce((a, r) => a + r.amount, 0),
+    refunds: context.refunds,
+    needsAttention: context.needsAttention,
     holds: context.holds,
     needsReview: context.needsReview,
     legs: context.legs.map((l) => ({

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { TradeError } from '../../domain/errors.ts';
 import { SIGNATURE_HEADERS, verify } from '../../domain/signature.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import { decodePaymentCallback } from '../../systems/payment-gateway/callback-formats.ts';
+import { decodePaymentCallback, decodeRefundCallback } from '../../systems/payment-gateway/callback-formats.ts';
 import { errorResponses } from '../schemas.ts';
 
 declare module 'fastify' {
@@ -27,6 +28,24 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = as
     done(null, body);
   });
 
+  // The signature is checked before anything else: an unsigned body is not worth decoding.
+  const verifySignature = async (req: FastifyRequest) => {
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const ok = verify({
+      secret: tc.config.callbackSecret,
+      timestamp: header(SIGNATURE_HEADERS.timestamp),
+      nonce: header(SIGNATURE_HEADERS.nonce),
+      signature: header(SIGNATURE_HEADERS.signature),
+      rawBody: req.rawBody ?? '',
+      nowMs: tc.clock.now(),
+      windowSeconds: tc.config.callbackWindowSeconds,
+    });
+    if (!ok) throw new TradeError('INVALID_SIGNATURE');
+  };
+
   app.post('/v1/callbacks/payments/:channel', {
     schema: {
       summary: 'Payment gateway callback (signed)',
@@ -34,22 +53,7 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = as
       response: { 200: Type.Object({ code: Type.String() }), ...errorResponses },
     },
     // The signature is checked before the body schema: an unsigned body is not worth parsing.
-    preValidation: async (req) => {
-      const header = (name: string) => {
-        const v = req.headers[name];
-        return typeof v === 'string' ? v : undefined;
-      };
-      const ok = verify({
-        secret: tc.config.callbackSecret,
-        timestamp: header(SIGNATURE_HEADERS.timestamp),
-        nonce: header(SIGNATURE_HEADERS.nonce),
-        signature: header(SIGNATURE_HEADERS.signature),
-        rawBody: req.rawBody ?? '',
-        nowMs: tc.clock.now(),
-        windowSeconds: tc.config.callbackWindowSeconds,
-      });
-      if (!ok) throw new TradeError('INVALID_SIGNATURE');
-    },
+    preValidation: verifySignature,
     handler: async (req) => {
       const body = decodePaymentCallback(req.params.channel, req.headers['content-type'], req.rawBody ?? '');
       if (!body) throw new TradeError('INVALID_REQUEST', `not a ${req.params.channel} payment callback`);
@@ -61,6 +65,27 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = as
         throw new TradeError('AMOUNT_MISMATCH', 'the callback does not match the payment on record', { paymentNo: body.paymentNo });
       }
       await tc.host.notify(body.txnNo, (at) => ({ type: 'PAYMENT_CALLBACK', at, paymentNo: body.paymentNo }));
+      return { code: 'SUCCESS' };
+    },
+  });
+
+  app.post('/v1/callbacks/refunds/:channel', {
+    schema: {
+      summary: 'Refund callback (signed)',
+      params: Type.Object({ channel: Type.String() }),
+      response: { 200: Type.Object({ code: Type.String() }), ...errorResponses },
+    },
+    preValidation: verifySignature,
+    handler: async (req) => {
+      const body = decodeRefundCallback(req.params.channel, req.headers['content-type'], req.rawBody ?? '');
+      if (!body) throw new TradeError('INVALID_REQUEST', `not a ${req.params.channel} refund callback`);
+      const view = await tc.host.view(body.txnNo);
+      const leg = view?.refunds.flatMap((r) => r.legs).find((l) => l.refundLegNo === body.refundNo);
+      if (!view || !leg) throw new TradeError('NOT_FOUND', `no refund ${body.refundNo} of transaction ${body.txnNo}`);
+      if (leg.amount !== body.amountFen || view.merchantId !== body.merchantId || leg.method !== req.params.channel) {
+        throw new TradeError('AMOUNT_MISMATCH', 'the refund callback does not match the refund on record', { refundNo: body.refundNo });
+      }
+      await tc.host.notify(body.txnNo, (at) => ({ type: 'REFUND_CALLBACK', at, refundLegNo: body.refundNo }));
       return { code: 'SUCCESS' };
     },
   });

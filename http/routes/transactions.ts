@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import { TradeError } from '../../domain/errors.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { assertMerchant, authenticate } from '../auth.ts';
 import { idempotent } from '../idempotency.ts';
 import { CombinedCalls } from '../../runtime/combined-calls.ts';
-import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, OrderParams, PayBody, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
+import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, OrderParams, PayBody, RefundBody, RefundParams, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
 
 /** The public transaction API (API.md "Endpoints"), `trade` scope. */
 export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
@@ -156,6 +157,40 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
         if (refusal) throw TradeError.from(refusal);
         return { status: 200, body: view };
       });
+    },
+  });
+
+  app.post('/v1/transactions/:txnNo/refunds', {
+    schema: { summary: 'Refund: an amount, lines, or (neither) everything refundable', params: TxnParams, body: RefundBody, response: { 202: Type.Object({ refundNo: Type.String() }, { additionalProperties: true }), ...errorResponses } },
+    handler: async (req, reply) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'refund');
+      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      await idempotent(store, clock, req, reply, async () => {
+        if (req.body.amount !== undefined && req.body.lines) throw new TradeError('INVALID_REQUEST', 'give an amount or lines, not both');
+        const refundNo = ids.next('R');
+        const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
+          type: 'REFUND',
+          requestId,
+          at,
+          refundNo,
+          reason: req.body.reason,
+          ...(req.body.amount !== undefined ? { amountFen: req.body.amount } : {}),
+          ...(req.body.lines ? { lines: req.body.lines.map((l) => ({ lineNo: l.lineNo, ...(l.quantity !== undefined ? { quantity: l.quantity } : {}), ...(l.amount !== undefined ? { amountFen: l.amount } : {}) })) } : {}),
+        }));
+        if (refusal) throw TradeError.from(refusal);
+        return { status: 202, body: { refundNo, refund: view.refunds.find((r) => r.refundNo === refundNo), transaction: view } };
+      });
+    },
+  });
+
+  app.get('/v1/transactions/:txnNo/refunds/:refundNo', {
+    schema: { summary: 'One refund', params: RefundParams, response: { 200: Type.Object({ refundNo: Type.String(), status: Type.String() }, { additionalProperties: true }), ...errorResponses } },
+    handler: async (req) => {
+      const apiKey = authenticate(tc.apiKeys, req, 'refund');
+      const view = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      const refund = view.refunds.find((r) => r.refundNo === req.params.refundNo);
+      if (!refund) throw new TradeError('NOT_FOUND', `no refund ${req.params.refundNo} of ${req.params.txnNo}`);
+      return refund;
     },
   });
 

@@ -1,0 +1,158 @@
+import t from 'tap';
+import type { RefundView } from '../../machines/types.ts';
+import { ManualClock } from '../../runtime/clock.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+import { eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
+
+type ErrorBody = { error: { code: string; message: string } };
+type RefundAnswer = { refundNo: string; refund: RefundView; transaction: TransactionView };
+
+const NOON = Date.parse('2026-11-25T12:00:00+08:00');
+const CARD_LEG = 20_000;
+
+const view = (h: Harness, txnNo: string) => h.api<TransactionView>('GET', `/v1/transactions/${txnNo}`);
+
+/** U1 pays 300 yuan of 92# with CP2 and 2800 points: 200 yuan by card C1, the rest by wechat. */
+async function mixedSale(h: Harness): Promise<TransactionView> {
+  const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'], usePoints: true });
+  const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
+  const paying = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/payments`, {
+    legs: [
+      { method: 'stored_value', cardNo: 'C1', amount: CARD_LEG },
+      { method: 'wechat', amount: ordered.body.payableAmount - CARD_LEG },
+    ],
+  });
+  await h.tc.sims!.gateway.pay(paying.body.legs[1]!.paymentNo);
+  return (await eventually(() => view(h, started.body.txnNo), (r) => r.body.state === 'completed')).body;
+}
+
+async function refundSettled(h: Harness, txnNo: string, refundNo: string): Promise<RefundView> {
+  const done = await eventually(
+    () => h.api<RefundView>('GET', `/v1/transactions/${txnNo}/refunds/${refundNo}`),
+    (r) => r.body.status === 'succeeded' || r.body.status === 'attention',
+  );
+  return done.body;
+}
+
+function ledgers(h: Harness) {
+  const s = h.tc.sims!.systems;
+  return { card: s.storedValue.peekCard('C1')!.availableFen, points: s.points.peekPointsAccount('U1')!.balance, cp2: s.coupon.peekCoupon('CP2')!.status };
+}
+
+t.test('a mixed-paid order refunded in three parts puts every ledger back where it started', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const before = ledgers(h);
+  const sale = await mixedSale(h);
+  t.same(ledgers(h), { card: before.card - CARD_LEG, points: before.points - 2800, cp2: 'used' });
+  const wechatPayment = sale.legs[1]!.paymentNo;
+
+  const parts = [5000, 5000, undefined];
+  for (const amount of parts) {
+    const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { ...(amount ? { amount } : {}), reason: 'returned' });
+    t.equal(res.status, 202);
+    t.match(res.body.refundNo, /^R/);
+    const settled = await refundSettled(h, sale.txnNo, res.body.refundNo);
+    t.equal(settled.status, 'succeeded');
+    t.equal(settled.legs.reduce((a, l) => a + l.amount, 0), settled.amount, 'the legs add up to the refund');
+  }
+  const after = (await view(h, sale.txnNo)).body;
+  t.equal(after.refundedAmount, sale.paidAmount);
+  t.equal(after.state, 'completed', 'refunds do not change the state');
+  t.same(ledgers(h), { ...before, cp2: 'available' }, 'card, points and coupon back where they started');
+  t.equal(h.tc.sims!.systems.paymentGateway.peekPayment(wechatPayment)?.refundedFen, sale.payableAmount - CARD_LEG, 'wechat refunded in full');
+  t.same(after.refunds.map((r) => r.pointsReturned), [555, 556, 1689], 'points go back in proportion to the cumulative refund, floored');
+
+  const more = await h.api<ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 1, reason: 'again' });
+  t.equal(more.status, 422);
+  t.equal(more.body.error.code, 'REFUND_EXCEEDS_PAID');
+});
+
+t.test('50 concurrent partial refunds asking for more than was paid: the accepted ones fit, the ledgers agree', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const sale = await mixedSale(h);
+  const cardBefore = h.tc.sims!.systems.storedValue.peekCard('C1')!.availableFen;
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, () => h.api<RefundAnswer & ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 1000, reason: 'rush' })),
+  );
+  const accepted = answers.filter((a) => a.status === 202);
+  const refused = answers.filter((a) => a.status === 422);
+  t.equal(accepted.length, Math.floor(sale.paidAmount / 1000));
+  t.equal(refused.length, 50 - accepted.length);
+  t.ok(refused.every((r) => r.body.error.code === 'REFUND_EXCEEDS_PAID'));
+  for (const a of accepted) await refundSettled(h, sale.txnNo, a.body.refundNo);
+  const after = (await view(h, sale.txnNo)).body;
+  t.equal(after.refundedAmount, accepted.length * 1000);
+  const toCard = h.tc.sims!.systems.storedValue.peekCard('C1')!.availableFen - cardBefore;
+  const toWechat = h.tc.sims!.systems.paymentGateway.peekPayment(sale.legs[1]!.paymentNo)!.refundedFen;
+  t.equal(toCard + toWechat, after.refundedAmount, 'what the card and wechat got back is what was refunded');
+});
+
+t.test('refund callbacks: duplicated change nothing, lost ones are recovered by the query', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
+  const sale = await mixedSale(h);
+  h.tc.sims!.gateway.configureCallbacks({ duplicateCallbacks: 3 });
+  const first = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 5000, reason: 'dup' });
+  t.equal((await refundSettled(h, sale.txnNo, first.body.refundNo)).status, 'succeeded');
+
+  h.tc.sims!.gateway.configureCallbacks({ duplicateCallbacks: 1, dropCallbacks: true });
+  const second = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 5000, reason: 'lost' });
+  await h.tc.host.settle();
+  t.equal((await h.api<RefundView>('GET', `/v1/transactions/${sale.txnNo}/refunds/${second.body.refundNo}`)).body.status, 'processing', 'no callback: still waiting');
+  clock.advance(h.tc.config.queryAfterMs);
+  await h.tc.host.fireDueTimers();
+  t.equal((await refundSettled(h, sale.txnNo, second.body.refundNo)).status, 'succeeded', 'the query found it done');
+  t.equal(h.tc.sims!.store.effects({ system: 'paymentGateway', verb: 'refundPayment' }).length, 2, 'one gateway refund per refund');
+});
+
+t.test('a refund the gateway keeps failing is retried, then waits for a person without losing the amount', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
+  const sale = await mixedSale(h);
+  h.tc.sims!.gateway.configureCallbacks({ failRefunds: true });
+  const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'all' });
+  const settled = await refundSettled(h, sale.txnNo, res.body.refundNo);
+  t.equal(settled.status, 'attention');
+  t.same(settled.legs.map((l) => [l.method, l.status]), [['stored_value', 'succeeded'], ['wechat', 'attention']]);
+  const after = (await view(h, sale.txnNo)).body;
+  t.equal(after.needsAttention, true);
+  t.equal(after.refundedAmount, sale.paidAmount, 'the amount stays owed on the refund, not forgotten');
+  t.equal(h.tc.sims!.systems.paymentGateway.peekRefunds(sale.legs[1]!.paymentNo).length, 1, 'one refund number, asked again at the gateway');
+});
+
+t.test('a top-up refund is refused once the credited balance has been spent', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const cards = h.tc.sims!.systems.storedValue;
+  const before = cards.peekCard('C4')!.availableFen;
+  const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, userId: 'U4', items: [{ type: 'stored_value', cardNo: 'C4', amount: 50_000 }], paymentMethods: ['wechat'] });
+  const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
+  const paying = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.body.payableAmount }] });
+  await h.tc.sims!.gateway.pay(paying.body.legs[0]!.paymentNo);
+  await eventually(() => view(h, started.body.txnNo), (r) => r.body.state === 'completed');
+  t.equal(cards.peekCard('C4')!.availableFen, before + 55_000, 'the top-up and its bonus were credited after payment');
+
+  await cards.lock({ txnNo: 'T-SPEND', step: 'l' }, { lockKey: 'spend', cardNo: 'C4', amountFen: before + 20_000 });
+  await cards.confirm({ txnNo: 'T-SPEND', step: 'c' }, { lockKey: 'spend' });
+  const refused = await h.api<ErrorBody>('POST', `/v1/transactions/${started.body.txnNo}/refunds`, { reason: 'changed my mind' });
+  t.equal(refused.status, 422);
+  t.equal(refused.body.error.code, 'INSUFFICIENT_BALANCE');
+  t.match(refused.body.error.message, /spent/);
+  t.equal(h.tc.sims!.systems.paymentGateway.peekPayment(paying.body.legs[0]!.paymentNo)?.refundedFen, 0, 'no money went back');
+  t.equal((await view(h, started.body.txnNo)).body.refundedAmount, 0);
+});
+
+t.test('a refund before payment is INVALID_STATE; bad refund input is refused', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const started = await h.api<TransactionView>('POST', '/v1/transactions', FUEL_SALE);
+  const early = await h.api<ErrorBody>('POST', `/v1/transactions/${started.body.txnNo}/refunds`, { reason: 'too early' });
+  t.equal(early.status, 409);
+  t.equal(early.body.error.code, 'INVALID_STATE');
+  const sale = await mixedSale(h);
+  t.equal((await h.api('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 0, reason: 'x' })).status, 400);
+  t.equal((await h.api('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 100 })).status, 400, 'a reason is required');
+  const tooMuch = await h.api<ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: sale.paidAmount + 1, reason: 'x' });
+  t.equal(tooMuch.body.error.code, 'REFUND_EXCEEDS_PAID');
+  const byLine = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { lines: [{ lineNo: 1, amount: 3000 }], reason: 'pump stopped early' });
+  t.equal(byLine.status, 202);
+  t.equal(byLine.body.refund.amount, 3000);
+});
