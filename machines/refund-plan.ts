@@ -70,7 +70,8 @@ export function planRefund(context: TxnContext, event: RefundCommand): { ok: tru
   const shares = allocateRefund({
     legs: legs.map((l) => ({ legNo: l.legNo, paidFen: l.amount, refundedFen: refundedPerLeg(l.legNo) })),
     amountFen: amount,
-    policy: { kind: 'proportional' },
+    policy: context.refundPolicy,
+    methods: Object.fromEntries(legs.map((l) => [l.legNo, l.method])),
   }).filter((s) => s.amountFen > 0);
   const refundLegs = shares.map((s, i) => {
     const leg = legs.find((l) => l.legNo === s.legNo)!;

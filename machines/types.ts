@@ -101,6 +101,11 @@ export interface TxnInput {
   paymentTtlMs: number;
   /** Callback silence after which a pending async leg asks the gateway itself, ms. */
   queryAfterMs: number;
+  /**
+   * How a refund is spread over the money legs (DOMAIN.md "Refund"): in proportion to what each
+   * paid (the default), or in a configured priority order of methods.
+   */
+  refundPolicy: { kind: 'proportional' } | { kind: 'priority'; order: string[] };
   createdAt: string;
 }
 

@@ -39,6 +39,7 @@ export class CombinedCalls {
       quote,
       paymentTtlMs: tc.config.paymentTtlMs,
       queryAfterMs: tc.config.queryAfterMs,
+          refundPolicy: tc.config.refundPolicy,
       createdAt: new Date(tc.clock.now()).toISOString(),
     });
     return this.orderAndPay(view.txnNo, { ...order, quoteId: quote.quoteId, comboId: order.comboId ?? quote.bestComboId });

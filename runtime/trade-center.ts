@@ -25,6 +25,8 @@ export interface TradeCenterConfig {
   paymentTtlMs: number;
   /** Callback silence after which a pending async leg queries the gateway. */
   queryAfterMs: number;
+  /** Refund allocation across money legs: proportional (default) or a priority order of methods. */
+  refundPolicy: { kind: 'proportional' } | { kind: 'priority'; order: string[] };
   quoteTtlMs: number;
   /** How long user and fuel-catalog reads may be served from cache. */
   cacheTtlMs: number;
@@ -50,6 +52,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   callbackDelayMs: 300,
   paymentTtlMs: 15 * 60_000,
   queryAfterMs: 30_000,
+  refundPolicy: { kind: 'proportional' },
   quoteTtlMs: 10 * 60_000,
   cacheTtlMs: 30_000,
   maxCouponsPerOrder: 1,

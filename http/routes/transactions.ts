@@ -45,6 +45,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
           quote,
           paymentTtlMs: tc.config.paymentTtlMs,
           queryAfterMs: tc.config.queryAfterMs,
+          refundPolicy: tc.config.refundPolicy,
           createdAt: new Date(clock.now()).toISOString(),
         });
         return { status: 201, body: view };

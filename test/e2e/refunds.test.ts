@@ -156,3 +156,12 @@ t.test('a refund before payment is INVALID_STATE; bad refund input is refused', 
   t.equal(byLine.status, 202);
   t.equal(byLine.body.refund.amount, 3000);
 });
+
+t.test('with a priority policy the card is refunded before wechat', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON), config: { refundPolicy: { kind: 'priority', order: ['stored_value', 'wechat'] } } });
+  const sale = await mixedSale(h);
+  const first = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 15_000, reason: 'priority' });
+  t.same(first.body.refund.legs.map((l) => [l.method, l.amount]), [['stored_value', 15_000]]);
+  const second = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 8_000, reason: 'priority' });
+  t.same(second.body.refund.legs.map((l) => [l.method, l.amount]), [['stored_value', 5_000], ['wechat', 3_000]]);
+});
