@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TradeCenter } from '../runtime/trade-center.ts';
 import { simAdminRoutes } from '../systems/sim/admin-routes.ts';
 import { installErrorHandler } from './errors.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { healthRoutes } from './routes/health.ts';
 import { transactionRoutes } from './routes/transactions.ts';
@@ -19,6 +20,7 @@ export async function buildApp(tc: TradeCenter) {
   await app.register(healthRoutes, { tc });
   await app.register(transactionRoutes, { tc });
   await app.register(callbackRoutes, { tc });
+  await app.register(adminRoutes, { tc });
   if (tc.sims) await app.register(simAdminRoutes, { prefix: '/sim', sims: tc.sims });
   return app;
 }

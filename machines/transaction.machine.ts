@@ -3,6 +3,7 @@ import { refusal, type Refusal } from '../domain/errors.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
 import { childTimer } from './durable-timers.ts';
 import { latePaymentMachine } from './late-payment.machine.ts';
+import { postPaymentTasks, refundReversalTasks } from './post-payment-tasks.ts';
 import { planRefund } from './refund-plan.ts';
 import { refundMachine } from './refund.machine.ts';
 import { paymentLegMachine, type LegInput } from './payment-leg.machine.ts';
@@ -319,8 +320,10 @@ export const transactionMachine = setup({
     refundFinished: assign(({ context, event }) => {
       if (event.type !== 'REFUND_FINISHED') return {};
       const attention = Object.values(event.legStatus).includes('attention');
+      const refund = context.refunds.find((r) => r.refundNo === event.refundNo);
       return {
         needsAttention: context.needsAttention || attention,
+        tasks: refund ? [...context.tasks, ...refundReversalTasks(context, { ...refund, status: 'succeeded' })] : context.tasks,
         refunds: context.refunds.map((r) =>
           r.refundNo === event.refundNo
             ? {
@@ -408,6 +411,8 @@ export const transactionMachine = setup({
     topUps: [],
     refunds: [],
     needsAttention: false,
+    tasks: [],
+    deadTasks: [],
   }),
   initial: 'quoted',
   on: {
@@ -417,6 +422,8 @@ export const transactionMachine = setup({
     PAYMENT_CALLBACK: { actions: 'routeCallback' },
     LATE_PAYMENT_REFUNDED: { actions: [{ type: 'setLegStatus', params: ({ event }) => ({ legId: event.legId, status: 'refunded' as const }) }, 'forgetLateLeg'] },
     LATE_PAYMENT_IGNORED: { actions: 'forgetLateLeg' },
+    TASK_DONE: { actions: assign(({ context, event }) => ({ deadTasks: context.deadTasks.filter((t) => t !== event.task) })) },
+    TASK_DEAD: { actions: assign(({ context, event }) => ({ deadTasks: context.deadTasks.includes(event.task) ? context.deadTasks : [...context.deadTasks, event.task] })) },
   },
   states: {
     quoted: {
@@ -666,7 +673,7 @@ export const transactionMachine = setup({
 
     // Refunds do not change the state (API.md): each is a child actor, `refund-<refundNo>`.
     completed: {
-      entry: ['clearAllTimers', 'replyOk'],
+      entry: ['clearAllTimers', 'replyOk', assign(({ context }) => ({ tasks: postPaymentTasks(context) }))],
       on: {
         REFUND: [
           { guard: 'refundRefused', actions: { type: 'replyRefusal', params: ({ context, event }) => ({ refusal: refundRefusal(context, event) }) } },

@@ -1,5 +1,6 @@
 import type { Refusal } from '../domain/errors.ts';
 import type { Quote } from '../domain/pricing/types.ts';
+import type { TaskSpec } from '../storage/types.ts';
 
 /** Money methods (DOMAIN.md "Payment"). */
 export type PaymentMethod = 'stored_value' | 'wechat' | 'alipay' | 'unionpay' | 'senseless';
@@ -139,6 +140,10 @@ export interface TxnContext extends TxnInput {
   refunds: RefundView[];
   /** Something waits for a person (a refund leg that could not complete). */
   needsAttention: boolean;
+  /** Post-payment tasks asked for so far (the store keeps one durable row per task). */
+  tasks: TaskSpec[];
+  /** Tasks out of attempts, waiting for a manual retry. */
+  deadTasks: string[];
 }
 
 export interface LegRequest {
@@ -156,6 +161,9 @@ export type TxnCommand =
   | { type: 'REFUND'; requestId: string; at: number; refundNo: string; reason: string; amountFen?: number; lines?: { lineNo: number; quantity?: number; amountFen?: number }[] }
   | { type: 'PAYMENT_CALLBACK'; at: number; paymentNo: string }
   | { type: 'REFUND_CALLBACK'; at: number; refundLegNo: string }
+  /** From the task runner: a post-payment task finished, or ran out of attempts. */
+  | { type: 'TASK_DONE'; at: number; task: string }
+  | { type: 'TASK_DEAD'; at: number; task: string; error: string }
   | { type: 'TIMER'; at: number; name: string };
 
 /** Events the payment-leg children send to their transaction. */

@@ -5,11 +5,9 @@ import type { BenefitHold } from '../machines/types.ts';
 import type { Outcome, SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import type { Clock } from './clock.ts';
-import { delay, withTimeout } from './downstream.ts';
+import { delay, type Downstream } from './downstream.ts';
 
 export interface CallOptions {
-  /** Per-call deadline, ms. */
-  timeoutMs: number;
   /** Attempts of an undo (cancel/close) before the machine is told it failed; each is safe to repeat. */
   undoAttempts: number;
   undoBackoffMs: number;
@@ -27,7 +25,7 @@ export type PersistBarrier = (txnNo: string) => Promise<void>;
  * for the persist barrier, runs under a deadline, and resolves (never rejects) to the port's
  * outcome or `UNAVAILABLE`, stamped with the clock's time.
  */
-export function bindCalls(systems: Systems, clock: Clock, barrier: PersistBarrier, options: CallOptions, log: Logger) {
+export function bindCalls(systems: Systems, downstream: Downstream, clock: Clock, barrier: PersistBarrier, options: CallOptions, log: Logger) {
   function call<I extends { key?: { txnNo: string; step: string }; txnNo?: string }, T>(
     systemOf: SystemName | ((input: I) => SystemName),
     name: string,
@@ -41,7 +39,7 @@ export function bindCalls(systems: Systems, clock: Clock, barrier: PersistBarrie
       let lastError = '';
       for (let attempt = 1; attempt <= attempts; attempt++) {
         try {
-          const outcome = await withTimeout(system, options.timeoutMs, () => run(input));
+          const outcome = await downstream.call(system, () => run(input));
           return { ...outcome, at: clock.now() } as CallResult<T>;
         } catch (err) {
           lastError = err instanceof Error ? err.message : String(err);

@@ -1,4 +1,5 @@
-import { DownstreamUnavailableError, type SystemName } from '../systems/contract.ts';
+import { BrokenCircuitError, CircuitState, circuitBreaker, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import { DownstreamUnavailableError, isDownstreamUnavailable, type SystemName } from '../systems/contract.ts';
 
 /**
  * One downstream call with a deadline. A call that outlives its deadline is reported as a
@@ -19,4 +20,54 @@ export async function withTimeout<T>(system: SystemName, ms: number, call: () =>
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface DownstreamOptions {
+  /** Deadline of one call, ms, by system; `default` for the rest. */
+  timeoutsMs: Partial<Record<SystemName, number>> & { default: number };
+  /** The circuit opens after this many transport faults in a row… */
+  breakAfterFailures: number;
+  /** …and lets one call through to test the system again after this long. */
+  halfOpenAfterMs: number;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/**
+ * The one wrapper every downstream call goes through (DESIGN.md "Sentinel, retries"): a
+ * deadline per system and a circuit breaker per system (cockatiel). Only transport faults count
+ * against a system; a refusal is an answer. While a circuit is open, calls fail at once with
+ * a DownstreamUnavailableError instead of piling onto a system that is down.
+ */
+export class Downstream {
+  private readonly breakers = new Map<SystemName, CircuitBreakerPolicy>();
+
+  constructor(private readonly options: DownstreamOptions) {}
+
+  call<T>(system: SystemName, run: () => Promise<T>): Promise<T> {
+    const ms = this.options.timeoutsMs[system] ?? this.options.timeoutsMs.default;
+    return this.breaker(system)
+      .execute(() => withTimeout(system, ms, run))
+      .catch((err: unknown) => {
+        if (err instanceof BrokenCircuitError) throw new DownstreamUnavailableError(system, 'circuit open');
+        throw err;
+      });
+  }
+
+  state(system: SystemName): BreakerState {
+    const state = this.breakers.get(system)?.state ?? CircuitState.Closed;
+    return state === CircuitState.Open || state === CircuitState.Isolated ? 'open' : state === CircuitState.HalfOpen ? 'half-open' : 'closed';
+  }
+
+  private breaker(system: SystemName): CircuitBreakerPolicy {
+    let breaker = this.breakers.get(system);
+    if (!breaker) {
+      breaker = circuitBreaker(handleWhen(isDownstreamUnavailable), {
+        halfOpenAfter: this.options.halfOpenAfterMs,
+        breaker: new ConsecutiveBreaker(this.options.breakAfterFailures),
+      });
+      this.breakers.set(system, breaker);
+    }
+    return breaker;
+  }
 }

@@ -11,7 +11,7 @@ import type { Systems } from '../systems/index.ts';
 import type { Promotion } from '../systems/promotion/port.ts';
 import type { User } from '../systems/user/port.ts';
 import type { Clock } from './clock.ts';
-import { withTimeout } from './downstream.ts';
+import type { Downstream } from './downstream.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 /** What a channel may sell (API.md "Start / re-quote"). Amounts in fen, volumes in ml. */
@@ -32,7 +32,6 @@ export interface QuoteRequest {
 
 export interface QuoteOptions {
   quoteTtlMs: number;
-  timeoutMs: number;
   /** How long user and fuel-catalog reads may be served from cache. */
   cacheTtlMs: number;
   maxCouponsPerOrder: number;
@@ -52,6 +51,7 @@ export class QuoteService {
 
   constructor(
     private readonly systems: Systems,
+    private readonly downstream: Downstream,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
     private readonly options: QuoteOptions,
@@ -66,12 +66,12 @@ export class QuoteService {
     const atMs = this.clock.now();
     const degraded = new Set<string>();
     const core = <T>(system: SystemName, call: () => Promise<T>): Promise<T> =>
-      withTimeout(system, this.options.timeoutMs, call).catch((err: unknown) => {
+      this.downstream.call(system, call).catch((err: unknown) => {
         if (isDownstreamUnavailable(err)) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', `${system} is unavailable`, { system });
         throw err;
       });
     const optional = <T>(system: SystemName, label: string, fallback: T, call: () => Promise<T>): Promise<T> =>
-      withTimeout(system, this.options.timeoutMs, call).catch((err: unknown) => {
+      this.downstream.call(system, call).catch((err: unknown) => {
         this.log.warn({ system, err: err instanceof Error ? err.message : String(err) }, 'non-core source failed: quote degraded');
         degraded.add(label);
         return fallback;

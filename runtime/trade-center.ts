@@ -1,12 +1,16 @@
 import { pino, type Logger } from 'pino';
 import { IdGenerator } from '../domain/ids.ts';
+import type { SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
 import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
 import type { TransactionStore } from '../storage/types.ts';
 import type { ApiKey } from '../http/auth.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { Downstream } from './downstream.ts';
 import { QuoteService } from './quote-service.ts';
+import { taskHandlers } from './task-handlers.ts';
+import { TaskRunner } from './task-runner.ts';
 import { TransactionHost } from './transaction-host.ts';
 
 export interface TradeCenterConfig {
@@ -37,7 +41,13 @@ export interface TradeCenterConfig {
    * Scenes not listed deduct in `pre` mode.
    */
   deductionModeByScene: Record<string, 'pre' | 'post'>;
+  /** Deadline of a downstream call, ms; `systemTimeoutsMs` overrides it per system. */
   callTimeoutMs: number;
+  systemTimeoutsMs: Partial<Record<SystemName, number>>;
+  /** Circuit breakers: open after this many transport faults in a row, try again after `halfOpenAfterMs`. */
+  breaker: { afterFailures: number; halfOpenAfterMs: number };
+  /** Post-payment task runner: poll interval and backoff. */
+  tasks: { pollMs: number; baseBackoffMs: number; maxBackoffMs: number };
   apiKeys: ApiKey[];
   logLevel: string;
 }
@@ -59,6 +69,9 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   // The customer may drive off without paying: nothing is locked until the money arrives.
   deductionModeByScene: { one_click_refuel: 'post', senseless: 'post' },
   callTimeoutMs: 5_000,
+  systemTimeoutsMs: { push: 2_000, notify: 2_000 },
+  breaker: { afterFailures: 5, halfOpenAfterMs: 10_000 },
+  tasks: { pollMs: 500, baseBackoffMs: 2_000, maxBackoffMs: 10 * 60_000 },
   apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
   logLevel: 'info',
 };
@@ -74,6 +87,8 @@ export interface TradeCenter {
   /** Present when the downstream systems are the in-process simulators. */
   sims: Simulators | null;
   host: TransactionHost;
+  tasks: TaskRunner;
+  downstream: Downstream;
   quotes: QuoteService;
   apiKeys: Map<string, ApiKey>;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
@@ -101,21 +116,30 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     callback: { baseUrl: config.callbackBaseUrl, secret: config.callbackSecret, delayMs: config.callbackDelayMs },
   });
   const systems: Systems = sims.systems;
+  const downstream = new Downstream({
+    timeoutsMs: { ...config.systemTimeoutsMs, default: config.callTimeoutMs },
+    breakAfterFailures: config.breaker.afterFailures,
+    halfOpenAfterMs: config.breaker.halfOpenAfterMs,
+  });
   const host = new TransactionHost(
     store,
     systems,
+    downstream,
     clock,
     {
-      timeoutMs: config.callTimeoutMs,
       undoAttempts: 5,
       undoBackoffMs: 200,
       commandTimeoutMs: config.callTimeoutMs * 4,
       evictAfterMs: 60_000,
       timerPollMs: 500,
+      alertAfterAttempts: 5,
     },
     log,
   );
-  const quotes = new QuoteService(systems, clock, ids, { quoteTtlMs: config.quoteTtlMs, timeoutMs: config.callTimeoutMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder }, log);
+  const tasks = new TaskRunner(store, host, taskHandlers(systems), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
+    log,
+  );
+  const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder }, log);
   return {
     config,
     clock,
@@ -125,14 +149,18 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     systems,
     sims,
     host,
+    tasks,
+    downstream,
     quotes,
     apiKeys: new Map(config.apiKeys.map((k) => [k.key, k])),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
       await host.start();
+      await tasks.start();
       sims.start();
     },
     async close() {
+      await tasks.stop();
       await host.stop();
       await sims.close();
       await store.close();

@@ -13,6 +13,7 @@ import type { Systems } from '../systems/index.ts';
 import type { JournalEntry, TransactionStore } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
 import type { Clock } from './clock.ts';
+import type { Downstream } from './downstream.ts';
 import { buildView, topState, type TransactionView } from './view.ts';
 
 type TxnActor = ActorRefFrom<typeof transactionMachine>;
@@ -25,6 +26,8 @@ export interface HostOptions extends CallOptions {
   evictAfterMs: number;
   /** How often due timers are looked for. */
   timerPollMs: number;
+  /** A core step retried this many times raises an alert (log + counter), and again each time after. */
+  alertAfterAttempts: number;
 }
 
 /** A journal entry as published on the event bus. */
@@ -45,6 +48,8 @@ interface Live {
   flushQueued: boolean;
   lastValues: Map<string, unknown>;
   lastUsed: number;
+  /** Retry counts already alerted on, by step. */
+  alerted: Map<string, number>;
 }
 
 /**
@@ -53,6 +58,8 @@ interface Live {
  * every transaction with running work or a due timer.
  */
 export class TransactionHost {
+  /** Alerts raised: a core step past the watershed failing `alertAfterAttempts` times or more. */
+  alerts = 0;
   /** Every transition of every transaction, for live views (inspector, `trade tail`). */
   readonly transitions = new Subject<TransitionEvent>();
   private readonly live = new Map<string, Live>();
@@ -67,11 +74,12 @@ export class TransactionHost {
   constructor(
     private readonly store: TransactionStore,
     systems: Systems,
+    downstream: Downstream,
     private readonly clock: Clock,
     private readonly options: HostOptions,
     private readonly log: Logger,
   ) {
-    const bound = bindCalls(systems, clock, (txnNo) => this.barrier(txnNo), options, log);
+    const bound = bindCalls(systems, downstream, clock, (txnNo) => this.barrier(txnNo), options, log);
     const { createOrder, cancelOrder, markOrderPaid, lockHold, confirmHold, releaseHold, refundPayment, queryRefund, creditCard, debitCard, restorePoints, restoreCoupons, ...legCalls } =
       bound;
     this.machine = transactionMachine.provide({
@@ -198,6 +206,28 @@ export class TransactionHost {
     return this.timerPass;
   }
 
+  /**
+   * Re-drives one transaction (admin nudge): drops its actor so it is rehydrated from the store
+   * (calls that were running are re-run, with their keys), then fires its due timers now.
+   */
+  async nudge(txnNo: string): Promise<TransactionView | null> {
+    await this.exclusive(txnNo, async () => {
+      const live = this.live.get(txnNo);
+      if (live && !isWorking(live.actor)) {
+        await this.flushed(live);
+        live.actor.stop();
+        this.live.delete(txnNo);
+      }
+      await this.load(txnNo);
+    });
+    const record = await this.store.load(txnNo);
+    if (!record) return null;
+    for (const name of Object.keys(record.timers).filter((n) => (record.timers[n] ?? Infinity) <= this.clock.now())) {
+      await this.notify(txnNo, (at) => ({ type: 'TIMER', name, at }));
+    }
+    return this.view(txnNo);
+  }
+
   /** Number of actors in memory (for tests of eviction and for metrics). */
   get liveCount(): number {
     return this.live.size;
@@ -249,6 +279,7 @@ export class TransactionHost {
       flushQueued: false,
       lastValues: new Map(),
       lastUsed: this.clock.now(),
+      alerted: new Map(),
     };
     const inspect = (ev: InspectionEvent) => this.onInspect(live, ev);
     live.actor = snapshot
@@ -314,6 +345,7 @@ export class TransactionHost {
         atRest: (AT_REST_STATES as readonly string[]).includes(state) && !working,
         working,
         timers: treeTimers(live.actor),
+        tasks: snapshot.context.tasks,
         createdAt: live.createdAt,
         updatedAt: now,
       },
@@ -328,6 +360,17 @@ export class TransactionHost {
     }
     live.version = result.version;
     live.persistError = null;
+    this.alertOnRetries(live, snapshot.context.attempts);
+  }
+
+  /** Core steps (mark paid, cancel order, confirm or release holds) retry for ever; a person must hear about it. */
+  private alertOnRetries(live: Live, attempts: Record<string, number>): void {
+    for (const [step, count] of Object.entries(attempts)) {
+      if (step.startsWith('query:') || count < this.options.alertAfterAttempts || (live.alerted.get(step) ?? 0) >= count) continue;
+      live.alerted.set(step, count);
+      this.alerts++;
+      this.log.error({ alert: 'core-step-retrying', txnNo: live.txnNo, step, attempts: count }, 'a core step keeps failing');
+    }
   }
 
   private async flushed(live: Live): Promise<void> {

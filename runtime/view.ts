@@ -72,7 +72,7 @@ export function buildView(context: TxnContext, stateValue: unknown, version: num
     paidAmount: context.legs.filter((l) => l.status === 'succeeded').reduce((a, l) => a + l.amount, 0),
     refundedAmount: context.refunds.filter((r) => r.status !== 'rejected' && r.status !== 'requested').reduce((a, r) => a + r.amount, 0),
     refunds: context.refunds,
-    needsAttention: context.needsAttention,
+    needsAttention: context.needsAttention || context.deadTasks.length > 0,
     holds: context.holds,
     needsReview: context.needsReview,
     legs: context.legs.map((l) => ({

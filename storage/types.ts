@@ -41,6 +41,34 @@ export interface TransactionRecord {
   updatedAt: number;
 }
 
+/** A post-payment step to run as a durable task, keyed `txnNo:task` (DESIGN.md "Sentinel, retries"). */
+export interface TaskSpec {
+  /** Unique within the transaction: `settlement`, `invoice`, `settlement-reverse:R…`, … */
+  task: string;
+  /** What to do; the runtime's task handlers know each kind. */
+  kind: string;
+  system: string;
+  /** Core tasks retry for ever (and alert); the others go dead after their attempts. */
+  core: boolean;
+  maxAttempts: number;
+  payload: Record<string, unknown>;
+}
+
+export type TaskStatus = 'pending' | 'running' | 'done' | 'dead';
+
+export interface TaskRecord extends TaskSpec {
+  txnNo: string;
+  status: TaskStatus;
+  attempts: number;
+  lastError: string | null;
+  /** Epoch ms of the next run (pending), or null. */
+  nextRunAt: number | null;
+  updatedAt: number;
+}
+
+/** What a save writes: the record, plus the post-payment tasks the machine asked for (stored once each, never replaced). */
+export type SaveRecord = Omit<TransactionRecord, 'version'> & { tasks: TaskSpec[] };
+
 export type SaveResult = { ok: true; version: number } | { ok: false; conflict: true; actualVersion: number | null };
 
 export interface DueTimer {
@@ -66,7 +94,7 @@ export interface TransactionStore {
    * Writes the next version of a transaction atomically with its journal entries and timer rows.
    * `expectedVersion` 0 creates it. Compare-and-set: a stale writer gets a conflict, not a write.
    */
-  save(record: Omit<TransactionRecord, 'version'>, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult>;
+  save(record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult>;
   load(txnNo: string): Promise<TransactionRecord | null>;
   findTxnNoByOrderNo(orderNo: string): Promise<string | null>;
   /** Timers due at or before `nowMs`, oldest first. */
@@ -79,6 +107,19 @@ export interface TransactionStore {
   completeIdempotencyKey(key: string, response: StoredResponse): Promise<void>;
   /** Forgets a claim whose request failed before it changed anything, so a retry can run. */
   releaseIdempotencyKey(key: string): Promise<void>;
+  /** Pending tasks due at or before `nowMs`, oldest first. */
+  dueTasks(nowMs: number, limit: number): Promise<TaskRecord[]>;
+  /** Marks a pending task running; false when another runner took it first. */
+  claimTask(txnNo: string, task: string, nowMs: number): Promise<boolean>;
+  /** Records the outcome of a run. */
+  finishTask(txnNo: string, task: string, outcome: { status: 'done' | 'pending' | 'dead'; attempts: number; lastError: string | null; nextRunAt: number | null }, nowMs: number): Promise<void>;
+  tasksOf(txnNo: string): Promise<TaskRecord[]>;
+  /** A dead task back to pending with fresh attempts (manual retry); false when it is not dead. */
+  reviveTask(txnNo: string, task: string, nowMs: number): Promise<boolean>;
+  /** Tasks left `running` by a process that died: back to pending, to run again (safely: keyed). */
+  requeueRunningTasks(nowMs: number): Promise<number>;
+  /** Transactions for the admin list, newest first. */
+  listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

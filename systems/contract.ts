@@ -38,7 +38,14 @@ export type SystemName =
   | 'goods'
   | 'coupon'
   | 'points'
-  | 'level';
+  | 'level'
+  | 'marketing'
+  | 'campaign'
+  | 'settlement'
+  | 'push'
+  | 'invoice'
+  | 'notify'
+  | 'os';
 
 /**
  * A transport fault or outage: the call may or may not have happened at the callee. Callers

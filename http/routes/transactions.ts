@@ -8,6 +8,19 @@ import { idempotent } from '../idempotency.ts';
 import { CombinedCalls } from '../../runtime/combined-calls.ts';
 import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, OrderParams, PayBody, RefundBody, RefundParams, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
 
+/** Post-payment tasks as the view lists them: status, attempts, last error, next run. */
+export async function taskViews(tc: TradeCenter, txnNo: string) {
+  return (await tc.store.tasksOf(txnNo)).map((t) => ({
+    task: t.task,
+    system: t.system,
+    status: t.status,
+    attempts: t.attempts,
+    maxAttempts: t.maxAttempts,
+    lastError: t.lastError,
+    nextRunAt: t.nextRunAt === null ? null : new Date(t.nextRunAt).toISOString(),
+  }));
+}
+
 /** The public transaction API (API.md "Endpoints"), `trade` scope. */
 export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
   const { host, quotes, ids, clock, store } = tc;
@@ -196,10 +209,11 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.get('/v1/transactions/:txnNo', {
-    schema: { summary: 'The transaction view', params: TxnParams, response: { 200: TransactionViewSchema, ...errorResponses } },
+    schema: { summary: 'The transaction view, with its post-payment tasks', params: TxnParams, response: { 200: TransactionViewSchema, ...errorResponses } },
     handler: async (req) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      return owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      const view = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      return { ...view, tasks: await taskViews(tc, view.txnNo) };
     },
   });
 

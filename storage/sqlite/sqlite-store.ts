@@ -3,9 +3,11 @@ import type {
   DueTimer,
   IdempotencyClaim,
   JournalEntry,
+  SaveRecord,
   SaveResult,
   StoredJournalEntry,
   StoredResponse,
+  TaskRecord,
   TransactionRecord,
   TransactionStore,
 } from '../types.ts';
@@ -44,6 +46,22 @@ CREATE TABLE IF NOT EXISTS journal (
   to_state   TEXT
 );
 CREATE INDEX IF NOT EXISTS journal_txn ON journal(txn_no, seq);
+CREATE TABLE IF NOT EXISTS tasks (
+  txn_no       TEXT NOT NULL,
+  task         TEXT NOT NULL,
+  kind         TEXT NOT NULL,
+  system       TEXT NOT NULL,
+  core         INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  payload      TEXT NOT NULL,
+  status       TEXT NOT NULL,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  last_error   TEXT,
+  next_run_at  INTEGER,
+  updated_at   INTEGER NOT NULL,
+  PRIMARY KEY (txn_no, task)
+);
+CREATE INDEX IF NOT EXISTS tasks_due ON tasks(next_run_at) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS idempotency (
   key         TEXT PRIMARY KEY,
   fingerprint TEXT NOT NULL,
@@ -52,6 +70,38 @@ CREATE TABLE IF NOT EXISTS idempotency (
   created_at  INTEGER NOT NULL
 );
 `;
+
+interface TaskRow {
+  txn_no: string;
+  task: string;
+  kind: string;
+  system: string;
+  core: number;
+  max_attempts: number;
+  payload: string;
+  status: TaskRecord['status'];
+  attempts: number;
+  last_error: string | null;
+  next_run_at: number | null;
+  updated_at: number;
+}
+
+function toTask(r: TaskRow): TaskRecord {
+  return {
+    txnNo: r.txn_no,
+    task: r.task,
+    kind: r.kind,
+    system: r.system,
+    core: r.core === 1,
+    maxAttempts: r.max_attempts,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+    status: r.status,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    nextRunAt: r.next_run_at,
+    updatedAt: r.updated_at,
+  };
+}
 
 interface TxnRow {
   txn_no: string;
@@ -114,6 +164,10 @@ export class SqliteTransactionStore implements TransactionStore {
       journal: this.db.prepare<[string], { seq: number; at: number; actor: string; event: string; data: string; from_state: string | null; to_state: string | null }>(
         'SELECT * FROM journal WHERE txn_no = ? ORDER BY seq',
       ),
+      insertTask: this.db.prepare(
+        `INSERT OR IGNORE INTO tasks (txn_no, task, kind, system, core, max_attempts, payload, status, next_run_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      ),
       idemGet: this.db.prepare<[string], { fingerprint: string; status: string; response: string | null }>(
         'SELECT fingerprint, status, response FROM idempotency WHERE key = ?',
       ),
@@ -122,7 +176,7 @@ export class SqliteTransactionStore implements TransactionStore {
       idemDelete: this.db.prepare("DELETE FROM idempotency WHERE key = ? AND status = 'running'"),
     };
     this.saveTx = this.db.transaction(
-      (record: Omit<TransactionRecord, 'version'>, expectedVersion: number, journal: JournalEntry[]): SaveResult => {
+      (record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): SaveResult => {
         const params = {
           txnNo: record.txnNo,
           merchantId: record.merchantId,
@@ -145,6 +199,9 @@ export class SqliteTransactionStore implements TransactionStore {
         }
         this.stmts.deleteTimers.run(record.txnNo);
         for (const [name, dueAt] of Object.entries(record.timers)) this.stmts.insertTimer.run(record.txnNo, name, dueAt);
+        for (const t of record.tasks) {
+          this.stmts.insertTask.run(record.txnNo, t.task, t.kind, t.system, t.core ? 1 : 0, t.maxAttempts, JSON.stringify(t.payload), record.updatedAt, record.updatedAt);
+        }
         for (const j of journal) {
           this.stmts.insertJournal.run(record.txnNo, j.at, j.actor, j.event, JSON.stringify(j.data), JSON.stringify(j.from), JSON.stringify(j.to));
         }
@@ -159,7 +216,7 @@ export class SqliteTransactionStore implements TransactionStore {
    * and each promise resolves only after that commit (persist before acknowledge holds). Each
    * save keeps its own compare-and-set; a conflict is a value for its caller alone.
    */
-  save(record: Omit<TransactionRecord, 'version'>, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult> {
+  save(record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult> {
     return new Promise((resolve, reject) => {
       if (this.pending.push({ args: [record, expectedVersion, journal], resolve, reject }) === 1) setImmediate(() => this.flush());
     });
@@ -242,6 +299,58 @@ export class SqliteTransactionStore implements TransactionStore {
 
   async releaseIdempotencyKey(key: string): Promise<void> {
     this.stmts.idemDelete.run(key);
+  }
+
+  async dueTasks(nowMs: number, limit: number): Promise<TaskRecord[]> {
+    return this.db
+      .prepare<[number, number], TaskRow>("SELECT * FROM tasks WHERE status = 'pending' AND next_run_at <= ? ORDER BY next_run_at LIMIT ?")
+      .all(nowMs, limit)
+      .map(toTask);
+  }
+
+  async claimTask(txnNo: string, task: string, nowMs: number): Promise<boolean> {
+    return this.db.prepare("UPDATE tasks SET status = 'running', updated_at = ? WHERE txn_no = ? AND task = ? AND status = 'pending'").run(nowMs, txnNo, task).changes === 1;
+  }
+
+  async finishTask(txnNo: string, task: string, o: { status: 'done' | 'pending' | 'dead'; attempts: number; lastError: string | null; nextRunAt: number | null }, nowMs: number): Promise<void> {
+    this.db
+      .prepare('UPDATE tasks SET status = ?, attempts = ?, last_error = ?, next_run_at = ?, updated_at = ? WHERE txn_no = ? AND task = ?')
+      .run(o.status, o.attempts, o.lastError, o.nextRunAt, nowMs, txnNo, task);
+  }
+
+  async tasksOf(txnNo: string): Promise<TaskRecord[]> {
+    return this.db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE txn_no = ? ORDER BY rowid').all(txnNo).map(toTask);
+  }
+
+  async reviveTask(txnNo: string, task: string, nowMs: number): Promise<boolean> {
+    return (
+      this.db
+        .prepare("UPDATE tasks SET status = 'pending', attempts = 0, next_run_at = ?, updated_at = ? WHERE txn_no = ? AND task = ? AND status = 'dead'")
+        .run(nowMs, nowMs, txnNo, task).changes === 1
+    );
+  }
+
+  async requeueRunningTasks(nowMs: number): Promise<number> {
+    return this.db.prepare("UPDATE tasks SET status = 'pending', next_run_at = ?, updated_at = ? WHERE status = 'running'").run(nowMs, nowMs).changes;
+  }
+
+  async listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.state) {
+      where.push('state = ?');
+      args.push(filter.state);
+    }
+    if (filter.needsAttention) where.push(`(json_extract(snapshot, '$.context.needsAttention') = 1 OR EXISTS (SELECT 1 FROM tasks k WHERE k.txn_no = transactions.txn_no AND k.status = 'dead'))`);
+    if (filter.before) {
+      where.push('txn_no < ?');
+      args.push(filter.before);
+    }
+    const sql = `SELECT txn_no, state, updated_at FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY txn_no DESC LIMIT ?`;
+    return this.db
+      .prepare<(string | number)[], { txn_no: string; state: string; updated_at: number }>(sql)
+      .all(...args, filter.limit)
+      .map((r) => ({ txnNo: r.txn_no, state: r.state, updatedAt: r.updated_at }));
   }
 
   async ping(): Promise<void> {

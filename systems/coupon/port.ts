@@ -42,4 +42,18 @@ export interface CouponPort {
    * returns the first result, so a coupon used again since is not handed back twice.
    */
   restore(key: CallKey, req: { userId: string; restoreNo: string; couponIds: string[] }): Promise<Outcome<{ restored: string[]; expired: string[] }, 'COUPON_NOT_FOUND'>>;
+  /**
+   * Issues a reward coupon from a template (e.g. `TPL-WASH5`) to the user: available at once,
+   * valid for the template's days from the callee's clock. Idempotent by key and by `issueNo`: the
+   * same `issueNo` under another key answers the first coupon, never a second one. Refused with
+   * TEMPLATE_NOT_FOUND for an unknown template, USER_NOT_FOUND for an unknown user.
+   */
+  issue(key: CallKey, req: { userId: string; issueNo: string; templateId: string }): Promise<Outcome<{ couponId: string }, 'TEMPLATE_NOT_FOUND' | 'USER_NOT_FOUND'>>;
+  /**
+   * Takes an issued coupon back (a reward of a refunded purchase): it leaves the user's wallet.
+   * Refused with COUPON_USED, changing nothing, when the coupon was used or is locked by a pending
+   * purchase, and COUPON_NOT_FOUND when it is unknown or another user's. Idempotent by key and by
+   * `couponId`: revoking a revoked coupon answers the first result.
+   */
+  revoke(key: CallKey, req: { userId: string; couponId: string }): Promise<Outcome<{ couponId: string }, 'COUPON_USED' | 'COUPON_NOT_FOUND'>>;
 }

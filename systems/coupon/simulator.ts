@@ -2,7 +2,29 @@ import { idempotencyKey, type CallKey, type Outcome } from '../contract.ts';
 import type { FaultInjector } from '../sim/faults.ts';
 import type { Clock, SimStore } from '../sim/store.ts';
 import { TccRules, type LockStatus } from '../sim/tcc.ts';
+import { SimVerbs } from '../sim/verb.ts';
 import type { Coupon, CouponPort } from './port.ts';
+
+/** What a reward coupon is made from: everything but the holder, the id and the validity dates. */
+export interface CouponTemplate extends Pick<Coupon, 'name' | 'benefit' | 'scope' | 'stackableWithPromotions'> {
+  templateId: string;
+  /** The coupon is valid this many days from its issue. */
+  validDays: number;
+}
+
+/** The simulated coupon templates: the reward coupons campaigns hand out. */
+export const COUPON_TEMPLATES: readonly CouponTemplate[] = [
+  {
+    templateId: 'TPL-WASH5',
+    name: '5 yuan off a car wash',
+    benefit: { type: 'cash', valueFen: 500 },
+    scope: { kind: 'goods', skus: ['SKU-WASH'] },
+    stackableWithPromotions: true,
+    validDays: 90,
+  },
+];
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** A coupon as the simulator keeps it: with the lock that holds (or used) it. */
 export interface HeldCoupon extends Coupon {
@@ -34,13 +56,21 @@ function toLock(row: LockRow): CouponLock {
  * the user's coupons that are available and valid at the clock's time (all or none), `use` marks
  * them used, `release` makes them available again. The callee contract (keys, empty rollback,
  * crossings) is {@link TccRules}'. `restore` returns used coupons of a refunded purchase while they
- * are still valid.
+ * are still valid. `issue` makes reward coupons from the {@link COUPON_TEMPLATES}; `revoke` deletes
+ * an unused one.
  */
 export class CouponSimulator implements CouponPort {
   private readonly stmts;
   private readonly tcc: TccRules;
+  private readonly verbs: SimVerbs;
 
-  constructor(private readonly store: SimStore, private readonly faults: FaultInjector, private readonly clock: Clock) {
+  constructor(
+    private readonly store: SimStore,
+    private readonly faults: FaultInjector,
+    private readonly clock: Clock,
+    private readonly templates: readonly CouponTemplate[] = COUPON_TEMPLATES,
+  ) {
+    this.verbs = new SimVerbs(store, faults);
     this.tcc = new TccRules(store, 'coupon', { try: 'lock', confirm: 'use', cancel: 'release' });
     const db = store.db;
     this.stmts = {
@@ -60,6 +90,10 @@ export class CouponSimulator implements CouponPort {
       // A restored coupon forgets the lock that used it, like a released one.
       unuse: db.prepare<[string, string]>(
         "UPDATE coupons SET status = 'available', lock_key = NULL, updated_at = ? WHERE coupon_id = ? AND status = 'used'"),
+      insert: db.prepare<[string, string, string, string]>(
+        "INSERT INTO coupons (coupon_id, user_id, body, status, updated_at) VALUES (?, ?, ?, 'available', ?)"),
+      remove: db.prepare<[string]>('DELETE FROM coupons WHERE coupon_id = ?'),
+      user: db.prepare<[string], { user_id: string }>('SELECT user_id FROM users WHERE user_id = ?'),
     };
   }
 
@@ -156,6 +190,40 @@ export class CouponSimulator implements CouponPort {
           if (restored.length > 0) this.store.recordEffect('coupon', 'restore', k);
           return { ok: true, restored, expired };
         })));
+  }
+
+  issue(key: CallKey, req: { userId: string; issueNo: string; templateId: string }): Promise<Outcome<{ couponId: string }, 'TEMPLATE_NOT_FOUND' | 'USER_NOT_FOUND'>> {
+    return this.verbs.run('issue', key, req, req.issueNo, (k): Outcome<{ couponId: string }, 'TEMPLATE_NOT_FOUND' | 'USER_NOT_FOUND'> => {
+      const template = this.templates.find((t) => t.templateId === req.templateId);
+      if (!template) return { ok: false, code: 'TEMPLATE_NOT_FOUND', message: `no coupon template ${req.templateId}` };
+      if (!this.stmts.user.get(req.userId)) return { ok: false, code: 'USER_NOT_FOUND', message: `no user ${req.userId}` };
+      const { templateId: _template, validDays, ...made } = template;
+      const now = this.clock.now();
+      // Derived from the issue number, so a coupon id is unique and predictable.
+      const couponId = `CP-${req.issueNo}`;
+      const body: Omit<Coupon, 'status'> = {
+        couponId,
+        userId: req.userId,
+        ...made,
+        validFrom: new Date(now).toISOString(),
+        validTo: new Date(now + validDays * DAY_MS).toISOString(),
+      };
+      this.stmts.insert.run(couponId, req.userId, JSON.stringify(body), this.store.nowIso());
+      this.store.recordEffect('coupon', 'issue', k);
+      return { ok: true, couponId };
+    });
+  }
+
+  revoke(key: CallKey, req: { userId: string; couponId: string }): Promise<Outcome<{ couponId: string }, 'COUPON_USED' | 'COUPON_NOT_FOUND'>> {
+    return this.verbs.run('revoke', key, req, req.couponId, (k): Outcome<{ couponId: string }, 'COUPON_USED' | 'COUPON_NOT_FOUND'> => {
+      const coupon = this.peekCoupon(req.couponId);
+      if (coupon?.userId !== req.userId) return { ok: false, code: 'COUPON_NOT_FOUND', message: `user ${req.userId} holds no coupon ${req.couponId}` };
+      // A locked coupon is already part of a purchase; taking it away would fail that purchase's confirm.
+      if (coupon.status !== 'available') return { ok: false, code: 'COUPON_USED', message: `coupon ${req.couponId} is ${coupon.status}` };
+      this.stmts.remove.run(req.couponId);
+      this.store.recordEffect('coupon', 'revoke', k);
+      return { ok: true, couponId: req.couponId };
+    });
   }
 
   /** Why the user cannot lock this coupon now, or null when they can. */

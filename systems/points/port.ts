@@ -33,4 +33,16 @@ export interface PointsPort {
    * second effect and returns the first result.
    */
   restore(key: CallKey, req: { userId: string; restoreNo: string; points: number }): Promise<Outcome<{ restoreNo: string }, 'ACCOUNT_NOT_FOUND'>>;
+  /**
+   * Awards the points a paid purchase earns (added to the spendable balance). Idempotent by key and
+   * by `awardNo`. Refused with ACCOUNT_NOT_FOUND for a user without a points account.
+   */
+  award(key: CallKey, req: { userId: string; awardNo: string; points: number }): Promise<Outcome<{ awardNo: string }, 'ACCOUNT_NOT_FOUND'>>;
+  /**
+   * Takes back awarded points of a refunded purchase from the spendable balance. The user may have
+   * spent them meanwhile: the balance goes down to zero at most (locked points are not touched) and
+   * `reversed` says how many were taken back, so the caller can flag the shortfall. Idempotent by
+   * key and by `reverseNo`. Refused with ACCOUNT_NOT_FOUND for a user without a points account.
+   */
+  reverseAward(key: CallKey, req: { userId: string; reverseNo: string; points: number }): Promise<Outcome<{ reverseNo: string; reversed: number }, 'ACCOUNT_NOT_FOUND'>>;
 }

@@ -2,6 +2,7 @@ import { idempotencyKey, type CallKey, type Outcome } from '../contract.ts';
 import type { FaultInjector } from '../sim/faults.ts';
 import type { SimStore } from '../sim/store.ts';
 import { TccRules, type LockStatus } from '../sim/tcc.ts';
+import { requireCount, SimVerbs } from '../sim/verb.ts';
 import type { PointsAccount, PointsPort } from './port.ts';
 
 /** A points account as the simulator keeps it: spendable balance and points held by locks. */
@@ -24,13 +25,16 @@ type LockRow = { user_id: string; points: number; status: LockStatus };
  * The points system, simulated over the {@link SimStore} as a TCC resource: `lock` moves points
  * from the balance to locked, `deduct` consumes the locked points, `release` returns them to the
  * balance. The callee contract (keys, empty rollback, crossings) is {@link TccRules}'. `restore`
- * gives back points a refunded purchase used, straight to the balance.
+ * gives back points a refunded purchase used, straight to the balance; `award` and `reverseAward`
+ * add and take back the points a purchase earned.
  */
 export class PointsSimulator implements PointsPort {
   private readonly stmts;
   private readonly tcc: TccRules;
+  private readonly verbs: SimVerbs;
 
   constructor(private readonly store: SimStore, private readonly faults: FaultInjector) {
+    this.verbs = new SimVerbs(store, faults);
     this.tcc = new TccRules(store, 'points', { try: 'lock', confirm: 'deduct', cancel: 'release' });
     const db = store.db;
     this.stmts = {
@@ -125,5 +129,30 @@ export class PointsSimulator implements PointsPort {
           this.store.recordEffect('points', 'restore', k);
           return { ok: true, restoreNo: req.restoreNo };
         })));
+  }
+
+  async award(key: CallKey, req: { userId: string; awardNo: string; points: number }): Promise<Outcome<{ awardNo: string }, 'ACCOUNT_NOT_FOUND'>> {
+    requireCount('points', req.points, { positive: true });
+    return this.verbs.run('award', key, req, req.awardNo, (k): Outcome<{ awardNo: string }, 'ACCOUNT_NOT_FOUND'> => {
+      if (!this.stmts.account.get(req.userId)) return { ok: false, code: 'ACCOUNT_NOT_FOUND', message: `user ${req.userId} has no points account` };
+      this.stmts.move.run(req.points, 0, req.userId);
+      this.store.recordEffect('points', 'award', k);
+      return { ok: true, awardNo: req.awardNo };
+    });
+  }
+
+  async reverseAward(key: CallKey, req: { userId: string; reverseNo: string; points: number }): Promise<Outcome<{ reverseNo: string; reversed: number }, 'ACCOUNT_NOT_FOUND'>> {
+    requireCount('points', req.points, { positive: true });
+    return this.verbs.run('reverseAward', key, req, req.reverseNo, (k): Outcome<{ reverseNo: string; reversed: number }, 'ACCOUNT_NOT_FOUND'> => {
+      const account = this.stmts.account.get(req.userId);
+      if (!account) return { ok: false, code: 'ACCOUNT_NOT_FOUND', message: `user ${req.userId} has no points account` };
+      // Points the user spent since cannot be taken back; locked ones belong to a pending purchase.
+      const reversed = Math.min(req.points, account.balance);
+      if (reversed > 0) {
+        this.stmts.move.run(-reversed, 0, req.userId);
+        this.store.recordEffect('points', 'reverseAward', k, reversed < req.points ? `short by ${req.points - reversed}` : null);
+      }
+      return { ok: true, reverseNo: req.reverseNo, reversed };
+    });
   }
 }

@@ -1,13 +1,20 @@
 import type { SystemName } from '../contract.ts';
+import { CampaignSimulator } from '../campaign/simulator.ts';
 import { CouponSimulator } from '../coupon/simulator.ts';
 import { FuelCatalogSimulator } from '../fuel-catalog/simulator.ts';
 import { GoodsSimulator } from '../goods/simulator.ts';
+import { InvoiceSimulator } from '../invoice/simulator.ts';
 import type { Systems } from '../index.ts';
 import { LevelSimulator } from '../level/simulator.ts';
+import { MarketingSimulator } from '../marketing/simulator.ts';
+import { NotifySimulator } from '../notify/simulator.ts';
 import { OrderSimulator } from '../order/simulator.ts';
+import { OsSimulator } from '../os/simulator.ts';
 import { PaymentGatewaySimulator } from '../payment-gateway/simulator.ts';
 import { PointsSimulator } from '../points/simulator.ts';
 import { PromotionSimulator } from '../promotion/simulator.ts';
+import { PushSimulator } from '../push/simulator.ts';
+import { SettlementSimulator } from '../settlement/simulator.ts';
 import { StoredValueSimulator } from '../stored-value/simulator.ts';
 import { UserSimulator } from '../user/simulator.ts';
 import type { Dataset } from './dataset.ts';
@@ -41,6 +48,13 @@ export interface SimulatedSystems extends Systems {
   coupon: CouponSimulator;
   points: PointsSimulator;
   level: LevelSimulator;
+  marketing: MarketingSimulator;
+  campaign: CampaignSimulator;
+  settlement: SettlementSimulator;
+  push: PushSimulator;
+  invoice: InvoiceSimulator;
+  notify: NotifySimulator;
+  os: OsSimulator;
 }
 
 /** The simulated downstream world: ports for the platform, knobs and views for tests and admins. */
@@ -64,9 +78,16 @@ export const SIMULATED_OPERATIONS: Record<SystemName, readonly string[]> = {
   storedValue: ['getCard', 'lock', 'confirm', 'cancel', 'credit', 'debit'],
   promotion: ['listPromotions'],
   goods: ['getGoods', 'reserve', 'deduct', 'release'],
-  coupon: ['listCoupons', 'lock', 'use', 'release', 'restore'],
-  points: ['getAccount', 'lock', 'deduct', 'release', 'restore'],
-  level: ['getLevel'],
+  coupon: ['listCoupons', 'lock', 'use', 'release', 'restore', 'issue', 'revoke'],
+  points: ['getAccount', 'lock', 'deduct', 'release', 'restore', 'award', 'reverseAward'],
+  level: ['getLevel', 'addGrowth', 'reverseGrowth'],
+  marketing: ['record', 'reverse'],
+  campaign: ['reward', 'reverse'],
+  settlement: ['record', 'reverse'],
+  push: ['notify'],
+  invoice: ['issue', 'reverse'],
+  notify: ['send'],
+  os: ['syncOrder'],
 };
 
 const SYSTEM_NAMES = Object.keys(SIMULATED_OPERATIONS) as SystemName[];
@@ -98,7 +119,14 @@ export function createSimulators(opts: SimulatorOptions): Simulators {
     goods: new GoodsSimulator(store, faults.goods),
     coupon: new CouponSimulator(store, faults.coupon, opts.clock),
     points: new PointsSimulator(store, faults.points),
-    level: new LevelSimulator(store, faults.level),
+    level: new LevelSimulator(store, faults.level, opts.dataset.levels),
+    marketing: new MarketingSimulator(store, faults.marketing),
+    campaign: new CampaignSimulator(store, faults.campaign),
+    settlement: new SettlementSimulator(store, faults.settlement),
+    push: new PushSimulator(store, faults.push),
+    invoice: new InvoiceSimulator(store, faults.invoice),
+    notify: new NotifySimulator(store, faults.notify),
+    os: new OsSimulator(store, faults.os),
   };
   return {
     systems,

@@ -99,6 +99,10 @@ CREATE TABLE IF NOT EXISTS effects (
   id INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL, verb TEXT NOT NULL, key TEXT NOT NULL,
   detail TEXT, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS effects_by_key ON effects (system, key);
+CREATE TABLE IF NOT EXISTS records (
+  system TEXT NOT NULL, kind TEXT NOT NULL, no TEXT NOT NULL, txn_no TEXT NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (system, kind, no));
+CREATE INDEX IF NOT EXISTS records_by_txn ON records (system, kind, txn_no);
 CREATE TABLE IF NOT EXISTS callback_outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT, payment_no TEXT NOT NULL,
   path TEXT NOT NULL, body TEXT NOT NULL, headers TEXT, last_url TEXT,
@@ -133,7 +137,7 @@ const STORE_VERSION = '2';
 const ALL_TABLES = [
   'meta', 'merchants', 'users', 'stations', 'nozzles', 'cards', 'card_locks', 'orders', 'payments',
   'promotions', 'member_levels', 'goods', 'goods_reservations', 'coupons', 'coupon_locks', 'points_accounts',
-  'points_locks', 'idempotency', 'receipts', 'tombstones', 'effects', 'callback_outbox', 'refunds',
+  'points_locks', 'idempotency', 'receipts', 'tombstones', 'effects', 'callback_outbox', 'refunds', 'records',
 ];
 
 /** JSON with object keys sorted, so two equal requests hash equally whatever their key order. */

@@ -54,3 +54,27 @@ t.test('a server killed while a downstream call is in flight re-runs it with the
   const markPaid = await api<{ effects: unknown[] }>('GET', '/sim/effects?system=order&verb=markPaid');
   t.equal(markPaid.body.effects.length, 1, 'the order was marked paid once');
 });
+
+t.test('a server killed while post-payment tasks are pending runs them after restart, none twice', async (t) => {
+  const dir = t.testdir();
+  const port = await freePort();
+  const first = await startServerProcess(dir, port);
+  t.teardown(() => first.stop());
+  const api = apiClient(first.url);
+  const systems = ['marketing', 'invoice', 'settlement', 'os', 'notify', 'push', 'level'];
+  for (const system of systems) await api('PUT', `/sim/faults/${system}`, { '*': { outage: true } });
+  const ordered = await orderedSale(api, 'stored_value', { userId: 'U4' });
+  await api('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.payableAmount }] });
+  type Tasks = TransactionView & { tasks: { task: string; status: string; attempts: number }[] };
+  await eventually(() => api<Tasks>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.tasks.some((x) => x.attempts > 0 && x.status === 'pending'), 10_000);
+  await first.crash();
+
+  const second = await startServerProcess(dir, port);
+  t.teardown(() => second.stop());
+  const done = await eventually(() => api<Tasks>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.tasks.every((x) => x.status === 'done'), 20_000);
+  t.equal(done.body.tasks.length, 9);
+  for (const [system, verb] of [['marketing', 'record'], ['invoice', 'issue'], ['settlement', 'record'], ['os', 'syncOrder'], ['notify', 'send'], ['push', 'notify'], ['level', 'addGrowth']]) {
+    const effects = await api<{ effects: unknown[] }>('GET', `/sim/effects?system=${system}&verb=${verb}`);
+    t.equal(effects.body.effects.length, 1, `${system}.${verb} happened exactly once`);
+  }
+});

@@ -1,0 +1,62 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { TradeError } from '../../domain/errors.ts';
+import type { TradeCenter } from '../../runtime/trade-center.ts';
+import { authenticate } from '../auth.ts';
+import { errorResponses, TxnParams } from '../schemas.ts';
+import { taskViews } from './transactions.ts';
+
+const Open = Type.Object({}, { additionalProperties: true });
+
+/** The admin API (API.md): list and find stuck work, retry dead tasks, nudge a transaction. `admin` scope. */
+export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
+  app.get('/admin/transactions', {
+    schema: {
+      summary: 'List transactions (newest first); filter by state or needsAttention; page with cursor',
+      querystring: Type.Object(
+        {
+          state: Type.Optional(Type.String({ maxLength: 32 })),
+          needsAttention: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+          stuck: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+          limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })),
+          cursor: Type.Optional(Type.String({ maxLength: 64 })),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: Open, ...errorResponses },
+    },
+    handler: async (req) => {
+      authenticate(tc.apiKeys, req, 'admin');
+      const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50)));
+      const rows = await tc.store.listTransactions({
+        ...(req.query.state ? { state: req.query.state } : {}),
+        // "stuck" reads as needing a person until the sentinel (scale-out issue) measures idleness.
+        needsAttention: req.query.needsAttention === 'true' || req.query.stuck === 'true',
+        limit,
+        ...(req.query.cursor ? { before: req.query.cursor } : {}),
+      });
+      return { items: rows.map((r) => ({ ...r, updatedAt: new Date(r.updatedAt).toISOString() })), nextCursor: rows.length === limit ? rows.at(-1)?.txnNo : null };
+    },
+  });
+
+  app.post('/admin/transactions/:txnNo/tasks/:task/retry', {
+    schema: { summary: 'Manual retry of a dead task', params: Type.Object({ txnNo: Type.String(), task: Type.String() }), response: { 200: Open, ...errorResponses } },
+    handler: async (req) => {
+      authenticate(tc.apiKeys, req, 'admin');
+      const task = await tc.tasks.retry(req.params.txnNo, req.params.task);
+      if (!task) throw new TradeError('INVALID_STATE', `task ${req.params.task} of ${req.params.txnNo} is not dead (or does not exist)`);
+      return { task: (await taskViews(tc, req.params.txnNo)).find((t) => t.task === req.params.task) };
+    },
+  });
+
+  app.post('/admin/transactions/:txnNo/nudge', {
+    schema: { summary: 'Rehydrate and re-drive a transaction: fire its due timers, run its due tasks', params: TxnParams, response: { 200: Open, ...errorResponses } },
+    handler: async (req) => {
+      authenticate(tc.apiKeys, req, 'admin');
+      const view = await tc.host.nudge(req.params.txnNo);
+      if (!view) throw new TradeError('NOT_FOUND', `no transaction ${req.params.txnNo}`);
+      await tc.tasks.runDue();
+      return { ...view, tasks: await taskViews(tc, req.params.txnNo) };
+    },
+  });
+};

@@ -1,0 +1,55 @@
+import type { TaskSpec } from '../storage/types.ts';
+import type { RefundView, TxnContext } from './types.ts';
+
+/**
+ * The post-payment work of a sale (DOMAIN.md systems and tiers), as durable tasks keyed
+ * `txnNo:task`. None of it can undo the payment (DESIGN.md rule 6): settlement and the OS sync
+ * must eventually succeed and wait for a person when their attempts run out; push and notify
+ * are best effort; the rest retry with backoff and then wait for a manual retry.
+ */
+const ATTEMPTS = { mustSucceed: 8, normal: 5, bestEffort: 3 } as const;
+
+/** One point and one growth per yuan paid. */
+const perYuan = (fen: number) => Math.floor(fen / 100);
+
+function spec(task: string, system: string, maxAttempts: number, payload: Record<string, unknown>, kind = task): TaskSpec {
+  return { task, kind, system, core: false, maxAttempts, payload };
+}
+
+export function postPaymentTasks(c: TxnContext): TaskSpec[] {
+  const order = c.order!;
+  const paid = c.legs.filter((l) => l.status === 'succeeded');
+  const amountFen = paid.reduce((a, l) => a + l.amount, 0);
+  const combo = c.quote.combos.find((x) => x.comboId === order.comboId);
+  const base = { txnNo: c.txnNo, orderNo: order.orderNo, userId: c.userId, stationId: c.stationId, merchantId: c.merchantId, amountFen };
+  return [
+    spec('settlement', 'settlement', ATTEMPTS.mustSucceed, { ...base, legs: paid.map((l) => ({ method: l.method, amountFen: l.amount })) }),
+    spec('os-sync', 'os', ATTEMPTS.mustSucceed, { ...base, lines: c.quote.lines }),
+    spec('marketing', 'marketing', ATTEMPTS.normal, { ...base, discounts: (combo?.discounts ?? []).map((d) => ({ kind: d.kind, ...('id' in d ? { id: d.id } : {}), amountFen: d.amount })) }),
+    spec('campaign', 'campaign', ATTEMPTS.normal, base),
+    spec('points-award', 'points', ATTEMPTS.normal, { userId: c.userId, points: perYuan(amountFen) }),
+    spec('growth', 'level', ATTEMPTS.normal, { userId: c.userId, growth: perYuan(amountFen) }),
+    spec('invoice', 'invoice', ATTEMPTS.normal, base),
+    spec('push', 'push', ATTEMPTS.bestEffort, { stationId: c.stationId, message: `order ${order.orderNo} paid: ${amountFen} fen` }),
+    spec('notify', 'notify', ATTEMPTS.bestEffort, { userId: c.userId, message: `Thank you: ${amountFen} fen paid at ${c.stationId}` }),
+  ];
+}
+
+/** Reversal records a finished refund owes (DOMAIN.md "Refund"): settlement, invoice, marketing, and the rewards. */
+export function refundReversalTasks(c: TxnContext, refund: RefundView): TaskSpec[] {
+  const paidTotal = c.legs.filter((l) => l.status === 'succeeded' || l.status === 'refunded').reduce((a, l) => a + l.amount, 0);
+  const refundedBefore = c.refunds.filter((r) => r.refundNo !== refund.refundNo && r.status === 'succeeded').reduce((a, r) => a + r.amount, 0);
+  const full = refundedBefore + refund.amount >= paidTotal;
+  // Rewards awarded on the paid amount are reversed in proportion to what this refund gives back.
+  const share = (awarded: number) => Math.floor((awarded * (refundedBefore + refund.amount)) / paidTotal) - Math.floor((awarded * refundedBefore) / paidTotal);
+  const base = { txnNo: c.txnNo, refundNo: refund.refundNo, amountFen: refund.amount, userId: c.userId };
+  const tasks = [
+    spec(`settlement-reverse:${refund.refundNo}`, 'settlement', ATTEMPTS.mustSucceed, base, 'settlement-reverse'),
+    spec(`invoice-reverse:${refund.refundNo}`, 'invoice', ATTEMPTS.normal, base, 'invoice-reverse'),
+    spec(`marketing-reverse:${refund.refundNo}`, 'marketing', ATTEMPTS.normal, base, 'marketing-reverse'),
+    spec(`points-reverse:${refund.refundNo}`, 'points', ATTEMPTS.normal, { ...base, points: share(perYuan(paidTotal)) }, 'points-reverse'),
+    spec(`growth-reverse:${refund.refundNo}`, 'level', ATTEMPTS.normal, { ...base, growth: share(perYuan(paidTotal)) }, 'growth-reverse'),
+  ];
+  if (full) tasks.push(spec(`campaign-reverse:${refund.refundNo}`, 'campaign', ATTEMPTS.normal, base, 'campaign-reverse'));
+  return tasks;
+}

@@ -1,0 +1,65 @@
+import type { Outcome } from '../systems/contract.ts';
+import type { Systems } from '../systems/index.ts';
+import type { TaskRecord } from '../storage/types.ts';
+import type { TaskHandler } from './task-runner.ts';
+
+/**
+ * What each post-payment task kind does downstream (machines/post-payment-tasks.ts makes them).
+ * Every call is keyed `txnNo:task[:step]`, so a task run again after a crash or a retry has no
+ * second effect. A refusal that means "already as wanted" counts as done.
+ */
+export function taskHandlers(systems: Systems): Record<string, TaskHandler> {
+  const key = (t: TaskRecord, step?: string) => ({ txnNo: t.txnNo, step: step ? `${t.task}:${step}` : t.task });
+  const p = <T>(t: TaskRecord) => t.payload as T;
+  type Base = { txnNo: string; orderNo: string; userId: string; stationId: string; merchantId: string; amountFen: number };
+  type Reverse = { txnNo: string; refundNo: string; amountFen: number; userId: string };
+  const ok: Outcome<{}> = { ok: true };
+  return {
+    settlement: (t) => systems.settlement.record(key(t), p<Base & { legs: { method: string; amountFen: number }[] }>(t)),
+    'os-sync': (t) => systems.os.syncOrder(key(t), p<Base & { lines: unknown[] }>(t)),
+    marketing: (t) => systems.marketing.record(key(t), p<Base & { discounts: { kind: string; id?: string; amountFen: number }[] }>(t)),
+    // Spend-X-get-Y: the campaign decides the rewards; the reward coupons are then issued, each keyed.
+    campaign: async (t) => {
+      const b = p<Base>(t);
+      const rewarded = await systems.campaign.reward(key(t), b);
+      if (!rewarded.ok) return rewarded;
+      for (const [i, reward] of rewarded.rewards.entries()) {
+        const issued = await systems.coupon.issue(key(t, `issue-${i}`), { userId: b.userId, issueNo: `${b.orderNo}-RW${i + 1}`, templateId: reward.templateId });
+        if (!issued.ok) return issued;
+      }
+      return ok;
+    },
+    // A member without a points account earns nothing: that is an answer, not a failure.
+    'points-award': async (t) => {
+      const b = p<{ userId: string; points: number }>(t);
+      if (b.points <= 0) return ok;
+      const awarded = await systems.points.award(key(t), { userId: b.userId, awardNo: `${t.txnNo}-A`, points: b.points });
+      return !awarded.ok && awarded.code === 'ACCOUNT_NOT_FOUND' ? ok : awarded;
+    },
+    growth: (t) => {
+      const b = p<{ userId: string; growth: number }>(t);
+      return b.growth > 0 ? systems.level.addGrowth(key(t), { userId: b.userId, txnNo: t.txnNo, growth: b.growth }) : Promise.resolve(ok);
+    },
+    invoice: (t) => systems.invoice.issue(key(t), p<Base>(t)),
+    push: (t) => systems.push.notify(key(t), { ...p<{ stationId: string; message: string }>(t), txnNo: t.txnNo }),
+    notify: (t) => systems.notify.send(key(t), { ...p<{ userId: string; message: string }>(t), txnNo: t.txnNo }),
+    'settlement-reverse': (t) => systems.settlement.reverse(key(t), p<Reverse>(t)),
+    'invoice-reverse': (t) => systems.invoice.reverse(key(t), p<Reverse>(t)),
+    'marketing-reverse': (t) => systems.marketing.reverse(key(t), p<Reverse>(t)),
+    'points-reverse': async (t) => {
+      const b = p<Reverse & { points: number }>(t);
+      if (b.points <= 0) return ok;
+      const reversed = await systems.points.reverseAward(key(t), { userId: b.userId, reverseNo: `${b.refundNo}-A`, points: b.points });
+      return !reversed.ok && reversed.code === 'ACCOUNT_NOT_FOUND' ? ok : reversed;
+    },
+    'growth-reverse': (t) => {
+      const b = p<Reverse & { growth: number }>(t);
+      return b.growth > 0 ? systems.level.reverseGrowth(key(t), { userId: b.userId, txnNo: t.txnNo, refundNo: b.refundNo, growth: b.growth }) : Promise.resolve(ok);
+    },
+    // A full refund takes back the campaign's rewards.
+    'campaign-reverse': (t) => {
+      const b = p<Reverse>(t);
+      return systems.campaign.reverse(key(t), { txnNo: b.txnNo, refundNo: b.refundNo });
+    },
+  };
+}

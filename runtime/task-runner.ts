@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Outcome, SystemName } from '../systems/contract.ts';
+import type { TaskRecord, TransactionStore } from '../storage/types.ts';
+import type { Clock } from './clock.ts';
+import type { Downstream } from './downstream.ts';
+import type { TransactionHost } from './transaction-host.ts';
+
+/** Runs one kind of task against the downstream systems; the key is `txnNo:task`. */
+export type TaskHandler = (task: TaskRecord) => Promise<Outcome<{}>>;
+
+export interface TaskRunnerOptions {
+  pollMs: number;
+  /** First backoff; doubles per attempt up to `maxBackoffMs`, with jitter. */
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  /** A core task failing this many times raises an alert (log + counter). */
+  alertAfter: number;
+}
+
+/**
+ * The SQLite task runner (DESIGN.md "Sentinel, retries, manual work"): post-payment tasks are rows
+ * keyed `txnNo:task`, written with the snapshot that asked for them. Due tasks are claimed, run
+ * with a per-task timeout, and retried with exponential backoff and jitter; a non-core task out of
+ * attempts is dead and waits for a manual retry; a core task keeps retrying and raises an alert.
+ * Outcomes go back to the transaction as TASK_DONE / TASK_DEAD events.
+ */
+export class TaskRunner {
+  /** Alerts raised (core tasks failing past `alertAfter`), for metrics and tests. */
+  alerts = 0;
+  private poller: NodeJS.Timeout | null = null;
+  private pass: Promise<number> | null = null;
+
+  constructor(
+    private readonly store: TransactionStore,
+    private readonly host: TransactionHost,
+    private readonly handlers: Record<string, TaskHandler>,
+    private readonly downstream: Downstream,
+    private readonly clock: Clock,
+    private readonly options: TaskRunnerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const requeued = await this.store.requeueRunningTasks(this.clock.now());
+    if (requeued) this.log.info({ requeued }, 'tasks interrupted by a crash are pending again');
+    this.poller = setInterval(() => void this.runDue().catch((err: unknown) => this.log.error({ err }, 'task pass failed')), this.options.pollMs);
+    this.poller.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.poller) clearInterval(this.poller);
+    await this.pass;
+  }
+
+  /** Runs every due task once; passes never overlap. Returns how many ran. */
+  runDue(): Promise<number> {
+    if (this.pass) return this.pass;
+    this.pass = (async () => {
+      const due = await this.store.dueTasks(this.clock.now(), 200);
+      await Promise.all(due.map((task) => this.runOne(task)));
+      return due.length;
+    })().finally(() => {
+      this.pass = null;
+    });
+    return this.pass;
+  }
+
+  /** Manual retry of a dead task (admin API, `trade retry`): runs it now. */
+  async retry(txnNo: string, task: string): Promise<TaskRecord | null> {
+    const revived = await this.store.reviveTask(txnNo, task, this.clock.now());
+    if (!revived) return null;
+    await this.runDue();
+    return (await this.store.tasksOf(txnNo)).find((t) => t.task === task) ?? null;
+  }
+
+  private async runOne(task: TaskRecord): Promise<void> {
+    if (!(await this.store.claimTask(task.txnNo, task.task, this.clock.now()))) return;
+    const handler = this.handlers[task.kind];
+    let error: string | null = null;
+    try {
+      if (!handler) throw new Error(`no handler for task kind ${task.kind}`);
+      const outcome = await this.downstream.call(task.system as SystemName, () => handler(task));
+      if (!outcome.ok) error = `${outcome.code}: ${outcome.message}`;
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    const now = this.clock.now();
+    // An open circuit means the call never left: it costs the task no attempt, only a wait.
+    if (error !== null && this.downstream.state(task.system as SystemName) === 'open') {
+      await this.store.finishTask(task.txnNo, task.task, { status: 'pending', attempts: task.attempts, lastError: error, nextRunAt: now + this.options.baseBackoffMs }, now);
+      return;
+    }
+    const attempts = task.attempts + 1;
+    if (error === null) {
+      await this.store.finishTask(task.txnNo, task.task, { status: 'done', attempts, lastError: null, nextRunAt: null }, now);
+      await this.host.notify(task.txnNo, (at) => ({ type: 'TASK_DONE', at, task: task.task }));
+      return;
+    }
+    if (!task.core && attempts >= task.maxAttempts) {
+      this.log.warn({ txnNo: task.txnNo, task: task.task, attempts, err: error }, 'task is dead: waiting for a manual retry');
+      await this.store.finishTask(task.txnNo, task.task, { status: 'dead', attempts, lastError: error, nextRunAt: null }, now);
+      await this.host.notify(task.txnNo, (at) => ({ type: 'TASK_DEAD', at, task: task.task, error }));
+      return;
+    }
+    if (task.core && attempts >= this.options.alertAfter) {
+      this.alerts++;
+      this.log.error({ alert: 'core-task-failing', txnNo: task.txnNo, task: task.task, attempts, err: error }, 'core task keeps failing');
+    }
+    await this.store.finishTask(task.txnNo, task.task, { status: 'pending', attempts, lastError: error, nextRunAt: now + this.backoff(task, attempts) }, now);
+  }
+
+  /** Exponential backoff with jitter; the jitter is derived from the key so a replay is identical. */
+  private backoff(task: TaskRecord, attempts: number): number {
+    const exp = Math.min(this.options.maxBackoffMs, this.options.baseBackoffMs * 2 ** (attempts - 1));
+    const jitter = createHash('sha256').update(`${task.txnNo}:${task.task}:${attempts}`).digest().readUInt32BE(0) / 0xffffffff;
+    return Math.round(exp * (0.5 + jitter / 2));
+  }
+}
