@@ -35,6 +35,11 @@ export interface QuoteOptions {
   /** How long user and fuel-catalog reads may be served from cache. */
   cacheTtlMs: number;
   maxCouponsPerOrder: number;
+  /**
+   * Service tiers (DOMAIN.md): a source a quote can do without degrades the quote when it fails,
+   * unless configured `core`, in which case its failure fails the quote with 503.
+   */
+  tiers: Partial<Record<SystemName, 'core' | 'non-core'>>;
 }
 
 /**
@@ -72,6 +77,7 @@ export class QuoteService {
       });
     const optional = <T>(system: SystemName, label: string, fallback: T, call: () => Promise<T>): Promise<T> =>
       this.downstream.call(system, call).catch((err: unknown) => {
+        if (this.options.tiers[system] === 'core' && isDownstreamUnavailable(err)) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', `${system} is unavailable`, { system });
         this.log.warn({ system, err: err instanceof Error ? err.message : String(err) }, 'non-core source failed: quote degraded');
         degraded.add(label);
         return fallback;

@@ -44,6 +44,8 @@ export interface TradeCenterConfig {
   /** Deadline of a downstream call, ms; `systemTimeoutsMs` overrides it per system. */
   callTimeoutMs: number;
   systemTimeoutsMs: Partial<Record<SystemName, number>>;
+  /** Service tiers of the systems a quote can do without (DOMAIN.md table): `non-core` degrades, `core` fails. */
+  tiers: Partial<Record<SystemName, 'core' | 'non-core'>>;
   /** Circuit breakers: open after this many transport faults in a row, try again after `halfOpenAfterMs`. */
   breaker: { afterFailures: number; halfOpenAfterMs: number };
   /** Post-payment task runner: poll interval and backoff. */
@@ -71,6 +73,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   callTimeoutMs: 5_000,
   systemTimeoutsMs: { push: 2_000, notify: 2_000 },
   breaker: { afterFailures: 5, halfOpenAfterMs: 10_000 },
+  tiers: { promotion: 'non-core', coupon: 'non-core', points: 'non-core', level: 'non-core' },
   tasks: { pollMs: 500, baseBackoffMs: 2_000, maxBackoffMs: 10 * 60_000 },
   apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
   logLevel: 'info',
@@ -139,7 +142,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const tasks = new TaskRunner(store, host, taskHandlers(systems), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
     log,
   );
-  const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder }, log);
+  const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
     clock,

@@ -172,3 +172,11 @@ t.test('bad quote input gets a 4xx with the right code and stores nothing', asyn
   t.same(after?.stateValue, before?.stateValue);
   t.same((after?.snapshot as { context: { order: unknown } }).context.order, null);
 });
+
+t.test('service tiers come from configuration: a promotion engine configured core fails the quote', async (t) => {
+  const { api, tc } = await startHarness(t, { clock: new ManualClock(at('12:00')), config: { tiers: { promotion: 'core' } } });
+  tc.sims!.faults.promotion.configure({ '*': { outage: true } });
+  const res = await api<ErrorBody>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'] });
+  t.equal(res.status, 503);
+  t.equal(res.body.error.code, 'CORE_SYSTEM_UNAVAILABLE');
+});
