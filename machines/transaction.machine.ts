@@ -77,11 +77,6 @@ function legToRefund(context: TxnContext): LegView | undefined {
   return context.legs.find((l) => l.status === 'succeeded' && ASYNC_METHODS.includes(l.method));
 }
 
-/** The refusal of the first leg of the latest attempt that ended without money. */
-function firstRefusal(context: TxnContext): Refusal | null {
-  return context.outcome;
-}
-
 function refundRefusal(context: TxnContext, event: TxnEvent): Refusal {
   const planned = event.type === 'REFUND' ? planRefund(context, event) : null;
   return planned && !planned.ok ? planned.refusal : refusal('INVALID_REQUEST');
@@ -101,6 +96,12 @@ function holdsFor(context: TxnContext, orderNo: string, comboId: string): Benefi
   const items = context.quote.lines.flatMap((l) => (l.type === 'goods' ? [{ sku: l.sku, quantity: l.quantity }] : []));
   if (items.length) holds.push({ resource: 'goods', lockKey: `${orderNo}:goods`, status: 'pending', items });
   return holds;
+}
+
+/** The try of the next pending hold: before the order in pre mode, after payment in post mode. */
+function lockHoldInput(context: TxnContext) {
+  const hold = nextPending(context)!;
+  return { key: { txnNo: context.txnNo, step: `${hold.lockKey}:lock` }, request: { hold, userId: context.userId, stationId: context.stationId } };
 }
 
 const nextPending = (c: TxnContext) => c.holds.find((h) => h.status === 'pending');
@@ -143,7 +144,6 @@ export const transactionMachine = setup({
       const allowed = combo(context, context.order.comboId)?.allowedMethods;
       return allowed !== undefined && event.legs.some((l) => !allowed.includes(l.method));
     },
-    // This slice pays with exactly one leg; mixed payment spawns one leg per method later.
     // One card per payment: a second card would need a stored-value refund to undo a confirm.
     moreThanOneCard: ({ event }) => event.type === 'PAY' && event.legs.filter((l) => l.method === 'stored_value').length > 1,
     cardLegWithoutCard: ({ event }) => event.type === 'PAY' && event.legs.some((l) => (l.method === 'stored_value') !== (l.cardNo !== undefined)),
@@ -451,10 +451,7 @@ export const transactionMachine = setup({
           tags: ['working'],
           invoke: {
             src: 'lockHold',
-            input: ({ context }) => {
-              const hold = nextPending(context)!;
-              return { key: { txnNo: context.txnNo, step: `${hold.lockKey}:lock` }, request: { hold, userId: context.userId, stationId: context.stationId } };
-            },
+            input: ({ context }) => lockHoldInput(context),
             onDone: [
               { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'nextHold', actions: { type: 'setHold', params: ({ context }) => ({ lockKey: nextPending(context)!.lockKey, status: 'locked' as const }) } },
               // No answer: the lock may exist; mark it so the compensation releases it (an empty rollback if not).
@@ -570,10 +567,10 @@ export const transactionMachine = setup({
             {
               guard: 'moneyMovedOrConfirmFailed',
               target: '#transaction.unwinding',
-              actions: { type: 'unwind', params: ({ context }) => ({ to: 'failed' as const, refusal: firstRefusal(context) ?? refusal('PAYMENT_FAILED') }) },
+              actions: { type: 'unwind', params: ({ context }) => ({ to: 'failed' as const, refusal: context.outcome ?? refusal('PAYMENT_FAILED') }) },
             },
             // Nothing moved: the order stays open for another attempt.
-            { target: '#transaction.ordered', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: firstRefusal(context) ?? refusal('PAYMENT_FAILED') }) } },
+            { target: '#transaction.ordered', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: context.outcome ?? refusal('PAYMENT_FAILED') }) } },
           ],
         },
       },
@@ -613,10 +610,7 @@ export const transactionMachine = setup({
           tags: ['working'],
           invoke: {
             src: 'lockHold',
-            input: ({ context }) => {
-              const hold = nextPending(context)!;
-              return { key: { txnNo: context.txnNo, step: `${hold.lockKey}:lock` }, request: { hold, userId: context.userId, stationId: context.stationId } };
-            },
+            input: ({ context }) => lockHoldInput(context),
             onDone: [
               { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'nextHold', actions: { type: 'setHold', params: ({ context }) => ({ lockKey: nextPending(context)!.lockKey, status: 'locked' as const }) } },
               { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToRetry', actions: [{ type: 'armRetry', params: ({ event }) => ({ step: 'takeHold', at: event.output.at }) }, 'replyOk'] },
