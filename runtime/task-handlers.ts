@@ -1,6 +1,6 @@
 import type { Outcome } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
-import type { TaskRecord } from '../storage/types.ts';
+import type { TaskRecord, TransactionStore } from '../storage/types.ts';
 import type { TaskHandler } from './task-runner.ts';
 
 /**
@@ -8,12 +8,12 @@ import type { TaskHandler } from './task-runner.ts';
  * Every call is keyed `txnNo:task[:step]`, so a task run again after a crash or a retry has no
  * second effect. A refusal that means "already as wanted" counts as done.
  */
-export function taskHandlers(systems: Systems): Record<string, TaskHandler> {
+export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'tasksOf'>): Record<string, TaskHandler> {
   const key = (t: TaskRecord, step?: string) => ({ txnNo: t.txnNo, step: step ? `${t.task}:${step}` : t.task });
   const p = <T>(t: TaskRecord) => t.payload as T;
   type Base = { txnNo: string; orderNo: string; userId: string; stationId: string; merchantId: string; amountFen: number };
   type Reverse = { txnNo: string; refundNo: string; amountFen: number; userId: string };
-  const ok: Outcome<{}> = { ok: true };
+  const ok: Outcome<Record<string, unknown>> = { ok: true };
   return {
     settlement: (t) => systems.settlement.record(key(t), p<Base & { legs: { method: string; amountFen: number }[] }>(t)),
     'os-sync': (t) => systems.os.syncOrder(key(t), p<Base & { lines: unknown[] }>(t)),
@@ -23,11 +23,14 @@ export function taskHandlers(systems: Systems): Record<string, TaskHandler> {
       const b = p<Base>(t);
       const rewarded = await systems.campaign.reward(key(t), b);
       if (!rewarded.ok) return rewarded;
+      const couponIds: string[] = [];
       for (const [i, reward] of rewarded.rewards.entries()) {
         const issued = await systems.coupon.issue(key(t, `issue-${i}`), { userId: b.userId, issueNo: `${b.orderNo}-RW${i + 1}`, templateId: reward.templateId });
         if (!issued.ok) return issued;
+        couponIds.push(issued.couponId);
       }
-      return ok;
+      // Kept on the task, so that a full refund knows which reward coupons to revoke.
+      return { ok: true, couponIds };
     },
     // A member without a points account earns nothing: that is an answer, not a failure.
     'points-award': async (t) => {
@@ -56,10 +59,20 @@ export function taskHandlers(systems: Systems): Record<string, TaskHandler> {
       const b = p<Reverse & { growth: number }>(t);
       return b.growth > 0 ? systems.level.reverseGrowth(key(t), { userId: b.userId, txnNo: t.txnNo, refundNo: b.refundNo, growth: b.growth }) : Promise.resolve(ok);
     },
-    // A full refund takes back the campaign's rewards.
-    'campaign-reverse': (t) => {
+    // A full refund takes back the campaign's rewards: the reward coupons issued are revoked,
+    // except one the customer has already used (it stays used; recorded on the task).
+    'campaign-reverse': async (t) => {
       const b = p<Reverse>(t);
-      return systems.campaign.reverse(key(t), { txnNo: b.txnNo, refundNo: b.refundNo });
+      const reversed = await systems.campaign.reverse(key(t), { txnNo: b.txnNo, refundNo: b.refundNo });
+      if (!reversed.ok) return reversed;
+      const campaign = (await store.tasksOf(t.txnNo)).find((x) => x.task === 'campaign');
+      const issued = Array.isArray(campaign?.result?.couponIds) ? (campaign.result.couponIds as string[]) : [];
+      const keptUsed: string[] = [];
+      for (const couponId of issued) {
+        const revoked = await systems.coupon.revoke(key(t, `revoke-${couponId}`), { userId: b.userId, couponId });
+        if (!revoked.ok && revoked.code === 'COUPON_USED') keptUsed.push(couponId);
+      }
+      return { ok: true, revoked: issued.filter((c) => !keptUsed.includes(c)), keptUsed };
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Downstream } from './downstream.ts';
 import type { TransactionHost } from './transaction-host.ts';
 
 /** Runs one kind of task against the downstream systems; the key is `txnNo:task`. */
-export type TaskHandler = (task: TaskRecord) => Promise<Outcome<{}>>;
+export type TaskHandler = (task: TaskRecord) => Promise<Outcome<Record<string, unknown>>>;
 
 export interface TaskRunnerOptions {
   pollMs: number;
@@ -78,10 +78,15 @@ export class TaskRunner {
     if (!(await this.store.claimTask(task.txnNo, task.task, this.clock.now()))) return;
     const handler = this.handlers[task.kind];
     let error: string | null = null;
+    let result: Record<string, unknown> | undefined;
     try {
       if (!handler) throw new Error(`no handler for task kind ${task.kind}`);
       const outcome = await this.downstream.call(task.system as SystemName, () => handler(task));
       if (!outcome.ok) error = `${outcome.code}: ${outcome.message}`;
+      else {
+        const { ok: _ok, ...rest } = outcome;
+        result = rest;
+      }
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
     }
@@ -93,7 +98,7 @@ export class TaskRunner {
     }
     const attempts = task.attempts + 1;
     if (error === null) {
-      await this.store.finishTask(task.txnNo, task.task, { status: 'done', attempts, lastError: null, nextRunAt: null }, now);
+      await this.store.finishTask(task.txnNo, task.task, { status: 'done', attempts, lastError: null, nextRunAt: null, ...(result ? { result } : {}) }, now);
       await this.host.notify(task.txnNo, (at) => ({ type: 'TASK_DONE', at, task: task.task }));
       return;
     }

@@ -139,7 +139,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     },
     log,
   );
-  const tasks = new TaskRunner(store, host, taskHandlers(systems), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
+  const tasks = new TaskRunner(store, host, taskHandlers(systems, store), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
     log,
   );
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);

@@ -63,6 +63,8 @@ export interface TaskRecord extends TaskSpec {
   lastError: string | null;
   /** Epoch ms of the next run (pending), or null. */
   nextRunAt: number | null;
+  /** What a done task produced that a later task needs (the reward coupons issued, say). */
+  result: Record<string, unknown> | null;
   updatedAt: number;
 }
 
@@ -112,7 +114,12 @@ export interface TransactionStore {
   /** Marks a pending task running; false when another runner took it first. */
   claimTask(txnNo: string, task: string, nowMs: number): Promise<boolean>;
   /** Records the outcome of a run. */
-  finishTask(txnNo: string, task: string, outcome: { status: 'done' | 'pending' | 'dead'; attempts: number; lastError: string | null; nextRunAt: number | null }, nowMs: number): Promise<void>;
+  finishTask(
+    txnNo: string,
+    task: string,
+    outcome: { status: 'done' | 'pending' | 'dead'; attempts: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
+    nowMs: number,
+  ): Promise<void>;
   tasksOf(txnNo: string): Promise<TaskRecord[]>;
   /** A dead task back to pending with fresh attempts (manual retry); false when it is not dead. */
   reviveTask(txnNo: string, task: string, nowMs: number): Promise<boolean>;

@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   attempts     INTEGER NOT NULL DEFAULT 0,
   last_error   TEXT,
   next_run_at  INTEGER,
+  result       TEXT,
   updated_at   INTEGER NOT NULL,
   PRIMARY KEY (txn_no, task)
 );
@@ -83,6 +84,7 @@ interface TaskRow {
   attempts: number;
   last_error: string | null;
   next_run_at: number | null;
+  result: string | null;
   updated_at: number;
 }
 
@@ -99,6 +101,7 @@ function toTask(r: TaskRow): TaskRecord {
     attempts: r.attempts,
     lastError: r.last_error,
     nextRunAt: r.next_run_at,
+    result: r.result === null ? null : (JSON.parse(r.result) as Record<string, unknown>),
     updatedAt: r.updated_at,
   };
 }
@@ -136,6 +139,9 @@ export class SqliteTransactionStore implements TransactionStore {
     this.db.pragma(`synchronous = ${process.env.TRADE_SQLITE_SYNC ?? 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // Files made before task results were kept lack the column: add it in place.
+    const taskColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(tasks)').all();
+    if (!taskColumns.some((c) => c.name === 'result')) this.db.exec('ALTER TABLE tasks ADD COLUMN result TEXT');
     this.stmts = {
       get: this.db.prepare<[string], TxnRow>('SELECT * FROM transactions WHERE txn_no = ?'),
       version: this.db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
@@ -312,10 +318,15 @@ export class SqliteTransactionStore implements TransactionStore {
     return this.db.prepare("UPDATE tasks SET status = 'running', updated_at = ? WHERE txn_no = ? AND task = ? AND status = 'pending'").run(nowMs, txnNo, task).changes === 1;
   }
 
-  async finishTask(txnNo: string, task: string, o: { status: 'done' | 'pending' | 'dead'; attempts: number; lastError: string | null; nextRunAt: number | null }, nowMs: number): Promise<void> {
+  async finishTask(
+    txnNo: string,
+    task: string,
+    o: { status: 'done' | 'pending' | 'dead'; attempts: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
+    nowMs: number,
+  ): Promise<void> {
     this.db
-      .prepare('UPDATE tasks SET status = ?, attempts = ?, last_error = ?, next_run_at = ?, updated_at = ? WHERE txn_no = ? AND task = ?')
-      .run(o.status, o.attempts, o.lastError, o.nextRunAt, nowMs, txnNo, task);
+      .prepare('UPDATE tasks SET status = ?, attempts = ?, last_error = ?, next_run_at = ?, result = ?, updated_at = ? WHERE txn_no = ? AND task = ?')
+      .run(o.status, o.attempts, o.lastError, o.nextRunAt, o.result ? JSON.stringify(o.result) : null, nowMs, txnNo, task);
   }
 
   async tasksOf(txnNo: string): Promise<TaskRecord[]> {

@@ -165,3 +165,28 @@ t.test('with a priority policy the card is refunded before wechat', async (t) =>
   const second = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 8_000, reason: 'priority' });
   t.same(second.body.refund.legs.map((l) => [l.method, l.amount]), [['stored_value', 5_000], ['wechat', 3_000]]);
 });
+
+t.test('a full refund reverses settlement, invoice and rewards: the reward coupon is revoked', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
+  const sale = await mixedSale(h);
+  await h.tc.tasks.runDue();
+  const rewards = () => h.tc.sims!.systems.coupon.peekCoupons('U1').filter((c) => c.couponId.startsWith('CP-'));
+  t.equal(rewards().length, 1, 'spending over 200 yuan earned a reward coupon');
+  const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'everything back' });
+  await refundSettled(h, sale.txnNo, res.body.refundNo);
+  await h.tc.host.settle();
+  await h.tc.tasks.runDue();
+  const tasks = (await h.api<TransactionView & { tasks: { task: string; status: string }[] }>('GET', `/v1/transactions/${sale.txnNo}`)).body.tasks;
+  const reversals = tasks.filter((x) => x.task.endsWith(res.body.refundNo));
+  t.same(reversals.map((x) => [x.task.split(':')[0], x.status]), [
+    ['settlement-reverse', 'done'],
+    ['invoice-reverse', 'done'],
+    ['marketing-reverse', 'done'],
+    ['points-reverse', 'done'],
+    ['growth-reverse', 'done'],
+    ['campaign-reverse', 'done'],
+  ]);
+  t.same(rewards(), [], 'the reward coupon was revoked');
+  t.equal(h.tc.sims!.store.effects({ system: 'settlement', verb: 'reverse' }).length, 1);
+});
