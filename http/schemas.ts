@@ -6,12 +6,13 @@ import { PAYMENT_METHODS } from '../machines/types.ts';
 const Fen = Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'fen' });
 const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 
-/** A fuel item has exactly one of `amount` / `volumeMl`; goods by SKU and quantity; a top-up by card and amount. */
+/** A fuel item has exactly one of `amount` / `volumeMl`; goods by SKU and quantity; a top-up by card and amount; a virtual item by its fulfilment code and price. */
 export const ItemSchema = Type.Union([
   Type.Object({ type: Type.Literal('fuel'), nozzleNo: Type.Integer({ minimum: 1, maximum: 999 }), amount: Fen }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('fuel'), nozzleNo: Type.Integer({ minimum: 1, maximum: 999 }), volumeMl: Type.Integer({ minimum: 1, maximum: 10_000_000 }) }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('goods'), sku: Id, quantity: Type.Integer({ minimum: 1, maximum: 999 }) }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('stored_value'), cardNo: Id, amount: Fen }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('virtual'), code: Id, name: Type.String({ minLength: 1, maxLength: 64 }), amount: Fen }, { additionalProperties: false }),
 ]);
 
 export const PaymentMethodSchema = Type.Union(PAYMENT_METHODS.map((m) => Type.Literal(m)));

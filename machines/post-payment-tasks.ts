@@ -32,6 +32,10 @@ export function postPaymentTasks(c: TxnContext): TaskSpec[] {
     spec('invoice', 'invoice', ATTEMPTS.normal, base),
     spec('push', 'push', ATTEMPTS.bestEffort, { stationId: c.stationId, message: `order ${order.orderNo} paid: ${amountFen} fen` }),
     spec('notify', 'notify', ATTEMPTS.bestEffort, { userId: c.userId, message: `Thank you: ${amountFen} fen paid at ${c.stationId}` }),
+    // Virtual items are delivered by the fulfilment hook their code names.
+    ...c.quote.lines.flatMap((l) =>
+      l.type === 'virtual' ? [spec(`fulfil:${l.lineNo}`, 'fulfilment', ATTEMPTS.mustSucceed, { txnNo: c.txnNo, lineNo: l.lineNo, userId: c.userId, code: l.code, amountFen: l.amount }, 'fulfil-virtual')] : [],
+    ),
   ];
 }
 

@@ -1,5 +1,6 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import { refusal, type Refusal } from '../domain/errors.ts';
+import type { QuoteLine } from '../domain/pricing/types.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
 import { childTimer } from './durable-timers.ts';
 import { latePaymentMachine } from './late-payment.machine.ts';
@@ -80,6 +81,19 @@ function legToRefund(context: TxnContext): LegView | undefined {
 function refundRefusal(context: TxnContext, event: TxnEvent): Refusal {
   const planned = event.type === 'REFUND' ? planRefund(context, event) : null;
   return planned && !planned.ok ? planned.refusal : refusal('INVALID_REQUEST');
+}
+
+function lineDescription(l: QuoteLine): string {
+  switch (l.type) {
+    case 'fuel':
+      return `${l.grade}# fuel, nozzle ${l.nozzleNo}`;
+    case 'goods':
+      return `${l.name} × ${l.quantity}`;
+    case 'stored_value':
+      return `top-up of card ${l.cardNo}`;
+    case 'virtual':
+      return l.name;
+  }
 }
 
 /** The context patch that answers the waiting command with success. */
@@ -485,7 +499,7 @@ export const transactionMachine = setup({
                   lines: context.quote.lines.map((l) => ({
                     lineNo: l.lineNo,
                     type: l.type,
-                    description: l.type === 'fuel' ? `${l.grade}# fuel, nozzle ${l.nozzleNo}` : l.type === 'goods' ? `${l.name} × ${l.quantity}` : `top-up of card ${l.cardNo}`,
+                    description: lineDescription(l),
                     amount: l.amount,
                     netAmount: chosen?.lineNets[l.lineNo] ?? l.amount,
                     ...(l.type === 'fuel' ? { volumeMl: l.volumeMl } : {}),

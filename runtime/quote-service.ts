@@ -12,6 +12,7 @@ import type { Promotion } from '../systems/promotion/port.ts';
 import type { User } from '../systems/user/port.ts';
 import type { Clock } from './clock.ts';
 import type { Downstream } from './downstream.ts';
+import { FULFILMENT_HOOKS } from './fulfilment.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 /** What a channel may sell (API.md "Start / re-quote"). Amounts in fen, volumes in ml. */
@@ -19,7 +20,8 @@ export type Item =
   | { type: 'fuel'; nozzleNo: number; amount: number }
   | { type: 'fuel'; nozzleNo: number; volumeMl: number }
   | { type: 'goods'; sku: string; quantity: number }
-  | { type: 'stored_value'; cardNo: string; amount: number };
+  | { type: 'stored_value'; cardNo: string; amount: number }
+  | { type: 'virtual'; code: string; name: string; amount: number };
 
 export interface QuoteRequest {
   merchantId: string;
@@ -126,6 +128,10 @@ export class QuoteService {
         const wanted = goods.filter((g) => g.sku === item.sku).reduce((a, g) => a + g.quantity, 0);
         if (wanted > sku.availableStock) throw new TradeError('OUT_OF_STOCK', `${sku.name}: ${sku.availableStock} left, ${wanted} asked`, { sku: item.sku, available: sku.availableStock });
         return { lineNo, type: 'goods', sku: sku.sku, name: sku.name, category: sku.category, unitPrice: sku.priceFen, quantity: item.quantity, amount: sku.priceFen * item.quantity };
+      }
+      if (item.type === 'virtual') {
+        if (!FULFILMENT_HOOKS[item.code]) throw new TradeError('INVALID_REQUEST', `nothing can deliver a virtual item ${item.code}`, { code: item.code });
+        return { lineNo, type: 'virtual', code: item.code, name: item.name, amount: item.amount };
       }
       const card = cards[topUpIndex++];
       if (!card) throw new TradeError('UNKNOWN_CARD', `no stored-value card ${item.cardNo}`, { cardNo: item.cardNo });

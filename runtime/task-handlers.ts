@@ -1,6 +1,7 @@
 import type { Outcome } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import type { TaskRecord, TransactionStore } from '../storage/types.ts';
+import { FULFILMENT_HOOKS, type FulfilmentRequest } from './fulfilment.ts';
 import type { TaskHandler } from './task-runner.ts';
 
 /**
@@ -46,6 +47,11 @@ export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'ta
     invoice: (t) => systems.invoice.issue(key(t), p<Base>(t)),
     push: (t) => systems.push.notify(key(t), { ...p<{ stationId: string; message: string }>(t), txnNo: t.txnNo }),
     notify: (t) => systems.notify.send(key(t), { ...p<{ userId: string; message: string }>(t), txnNo: t.txnNo }),
+    'fulfil-virtual': (t) => {
+      const req = p<FulfilmentRequest>(t);
+      const hook = FULFILMENT_HOOKS[req.code];
+      return hook ? hook(systems, key(t), req) : Promise.resolve({ ok: false, code: 'NO_FULFILMENT', message: `no fulfilment hook for ${req.code}` });
+    },
     'settlement-reverse': (t) => systems.settlement.reverse(key(t), p<Reverse>(t)),
     'invoice-reverse': (t) => systems.invoice.reverse(key(t), p<Reverse>(t)),
     'marketing-reverse': (t) => systems.marketing.reverse(key(t), p<Reverse>(t)),

@@ -2,7 +2,7 @@ import type { Coupon } from '../../systems/coupon/port.ts';
 import type { Promotion } from '../../systems/promotion/port.ts';
 import { allocateLargestRemainder } from '../money.ts';
 import { type EligibilityContext, inScope, isCouponCandidate, isPromotionEligible, localTime } from './eligibility.ts';
-import type { Combo, Discount, FuelLine, GoodsLine, PricingInput, PricingResult, TopUpBonus, TopUpLine } from './types.ts';
+import type { Combo, Discount, FuelLine, GoodsLine, PricingInput, PricingResult, TopUpBonus, TopUpLine, VirtualLine } from './types.ts';
 
 /*
  * The quote optimizer: per candidate payment method, the best combination of promotions, coupons
@@ -30,7 +30,7 @@ import type { Combo, Discount, FuelLine, GoodsLine, PricingInput, PricingResult,
  * The winner is then priced once more, step by step, to produce its discounts and allocations.
  */
 
-type DiscountableLine = FuelLine | GoodsLine;
+type DiscountableLine = FuelLine | GoodsLine | VirtualLine;
 
 /** A benefit reduced to its arithmetic; coupon `cash` and promotion `amountOff` are both `fixed`. */
 type StepBenefit =

@@ -33,7 +33,19 @@ export interface TopUpLine {
   amount: number;
 }
 
-export type QuoteLine = FuelLine | GoodsLine | TopUpLine;
+/**
+ * Any other paid item (a lucky-wheel spin, a car-wash voucher): a price, no stock; delivered
+ * after payment by the fulfilment hook named by its `code` (a post-payment task).
+ */
+export interface VirtualLine {
+  lineNo: number;
+  type: 'virtual';
+  code: string;
+  name: string;
+  amount: number;
+}
+
+export type QuoteLine = FuelLine | GoodsLine | TopUpLine | VirtualLine;
 
 /** One discount of a combination, with its allocation to lines (`byLine[lineNo] = fen`). */
 export type Discount =

@@ -144,3 +144,28 @@ t.test('a circuit breaker opens under repeated failure and closes after recovery
   await h.tc.tasks.runDue();
   t.equal(h.tc.downstream.state('invoice'), 'closed', 'a trial call succeeded: closed again');
 });
+
+t.test('a virtual item is delivered after payment by the fulfilment hook its code names, once', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
+  const unknown = await h.api<ErrorBody>('POST', '/v1/transactions', { ...FUEL_SALE, userId: 'U4', items: [{ type: 'virtual', code: 'moon-trip', name: 'A trip to the moon', amount: 100 }] });
+  t.equal(unknown.status, 400, 'nothing can deliver it: refused before anyone pays');
+  const started = await h.api<TransactionView>('POST', '/v1/transactions', {
+    ...FUEL_SALE,
+    userId: 'U4',
+    items: [{ type: 'virtual', code: 'wash-voucher', name: 'Car-wash voucher', amount: 1500 }],
+    paymentMethods: ['wechat'],
+  });
+  t.equal(started.status, 201);
+  const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
+  t.equal(ordered.body.payableAmount, 1500);
+  const paying = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/payments`, { legs: [{ method: 'wechat', amount: 1500 }] });
+  await h.tc.sims!.gateway.pay(paying.body.legs[0]!.paymentNo);
+  await eventually(() => h.api<TransactionView>('GET', `/v1/transactions/${started.body.txnNo}`), (r) => r.body.state === 'completed');
+  const done = await runTasksUntil(h, clock, started.body.txnNo, (tasks) => tasks.find((x) => x.task === 'fulfil:1')?.status === 'done');
+  t.ok(done.tasks.some((x) => x.task === 'fulfil:1'));
+  const vouchers = h.tc.sims!.systems.coupon.peekCoupons('U4');
+  t.equal(vouchers.length, 1, 'the voucher is in the member’s wallet');
+  await h.tc.tasks.runDue();
+  t.equal(h.tc.sims!.systems.coupon.peekCoupons('U4').length, 1, 'delivered once');
+});
