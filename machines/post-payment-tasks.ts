@@ -48,6 +48,7 @@ export function refundReversalTasks(c: TxnContext, refund: RefundView): TaskSpec
   const share = (awarded: number) => Math.floor((awarded * (refundedBefore + refund.amount)) / paidTotal) - Math.floor((awarded * refundedBefore) / paidTotal);
   const base = { txnNo: c.txnNo, refundNo: refund.refundNo, amountFen: refund.amount, userId: c.userId };
   const tasks = [
+    spec(`order-refunded:${refund.refundNo}`, 'order', ATTEMPTS.mustSucceed, { ...base, orderNo: c.order!.orderNo }, 'order-refunded'),
     spec(`settlement-reverse:${refund.refundNo}`, 'settlement', ATTEMPTS.mustSucceed, base, 'settlement-reverse'),
     spec(`invoice-reverse:${refund.refundNo}`, 'invoice', ATTEMPTS.normal, base, 'invoice-reverse'),
     spec(`marketing-reverse:${refund.refundNo}`, 'marketing', ATTEMPTS.normal, base, 'marketing-reverse'),

@@ -52,6 +52,10 @@ export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'ta
       const hook = FULFILMENT_HOOKS[req.code];
       return hook ? hook(systems, key(t), req) : Promise.resolve({ ok: false, code: 'NO_FULFILMENT', message: `no fulfilment hook for ${req.code}` });
     },
+    'order-refunded': (t) => {
+      const b = p<Reverse & { orderNo: string }>(t);
+      return systems.order.markRefunded(key(t), { orderNo: b.orderNo, refundNo: b.refundNo, amountFen: b.amountFen });
+    },
     'settlement-reverse': (t) => systems.settlement.reverse(key(t), p<Reverse>(t)),
     'invoice-reverse': (t) => systems.invoice.reverse(key(t), p<Reverse>(t)),
     'marketing-reverse': (t) => systems.marketing.reverse(key(t), p<Reverse>(t)),

@@ -44,5 +44,10 @@ export interface OrderPort {
    * when the order is already paid.
    */
   cancelOrder(key: CallKey, req: { orderNo: string; reason: string }): Promise<Outcome<{}, 'ORDER_PAID'>>;
+  /**
+   * Records a refund of a paid order (cumulative; idempotent by key and by refundNo). Refused
+   * with ORDER_NOT_PAID for an order that was never paid, REFUND_EXCEEDS_PAID past its amount.
+   */
+  markRefunded(key: CallKey, req: { orderNo: string; refundNo: string; amountFen: number }): Promise<Outcome<{ refundedFen: number }, 'ORDER_NOT_PAID' | 'REFUND_EXCEEDS_PAID'>>;
   getOrder(orderNo: string): Promise<OrderRecord | null>;
 }

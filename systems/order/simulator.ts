@@ -1,3 +1,5 @@
+import { RecordBook } from '../sim/records.ts';
+import { SimVerbs } from '../sim/verb.ts';
 import { idempotencyKey, type CallKey, type Outcome } from '../contract.ts';
 import type { FaultInjector } from '../sim/faults.ts';
 import type { SimStore } from '../sim/store.ts';
@@ -13,7 +15,12 @@ type OrderRow = { request: string; status: OrderStatus };
 export class OrderSimulator implements OrderPort {
   private readonly stmts;
 
+  private readonly book: RecordBook;
+  private readonly verbs: SimVerbs;
+
   constructor(private readonly store: SimStore, private readonly faults: FaultInjector) {
+    this.book = new RecordBook(store, 'order');
+    this.verbs = new SimVerbs(store, faults);
     const db = store.db;
     this.stmts = {
       get: db.prepare<[string], OrderRow>('SELECT request, status FROM orders WHERE order_no = ?'),
@@ -77,6 +84,20 @@ export class OrderSimulator implements OrderPort {
         this.store.recordEffect('order', 'cancelOrder', k);
         return { ok: true };
       }));
+  }
+
+  markRefunded(key: CallKey, req: { orderNo: string; refundNo: string; amountFen: number }): Promise<Outcome<{ refundedFen: number }, 'ORDER_NOT_PAID' | 'REFUND_EXCEEDS_PAID'>> {
+    return this.verbs.run('markRefunded', key, req, req.refundNo, (k): Outcome<{ refundedFen: number }, 'ORDER_NOT_PAID' | 'REFUND_EXCEEDS_PAID'> => {
+      const order = this.peekOrder(req.orderNo);
+      if (!order || order.status !== 'paid') return { ok: false, code: 'ORDER_NOT_PAID', message: `order ${req.orderNo} is not paid` };
+      const before = this.book.all<{ orderNo: string; amountFen: number }>('refund').filter((r) => r.body.orderNo === req.orderNo).reduce((a, r) => a + r.body.amountFen, 0);
+      if (before + req.amountFen > order.payableAmountFen) {
+        return { ok: false, code: 'REFUND_EXCEEDS_PAID', message: `order ${req.orderNo}: ${before} of ${order.payableAmountFen} fen refunded, ${req.amountFen} asked` };
+      }
+      this.book.put('refund', req.refundNo, order.txnNo, { orderNo: req.orderNo, amountFen: req.amountFen });
+      this.store.recordEffect('order', 'markRefunded', k);
+      return { ok: true, refundedFen: before + req.amountFen };
+    });
   }
 
   getOrder(orderNo: string): Promise<OrderRecord | null> {

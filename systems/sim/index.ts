@@ -73,7 +73,7 @@ export interface Simulators {
 export const SIMULATED_OPERATIONS: Record<SystemName, readonly string[]> = {
   user: ['getUser'],
   fuelCatalog: ['getStation', 'getNozzle'],
-  order: ['createOrder', 'markPaid', 'cancelOrder', 'getOrder'],
+  order: ['createOrder', 'markPaid', 'cancelOrder', 'getOrder', 'markRefunded'],
   paymentGateway: ['createPayment', 'queryPayment', 'closePayment', 'refundPayment', 'queryRefund'],
   storedValue: ['getCard', 'lock', 'confirm', 'cancel', 'credit', 'debit'],
   promotion: ['listPromotions'],

@@ -180,6 +180,7 @@ t.test('a full refund reverses settlement, invoice and rewards: the reward coupo
   const tasks = (await h.api<TransactionView & { tasks: { task: string; status: string }[] }>('GET', `/v1/transactions/${sale.txnNo}`)).body.tasks;
   const reversals = tasks.filter((x) => x.task.endsWith(res.body.refundNo));
   t.same(reversals.map((x) => [x.task.split(':')[0], x.status]), [
+    ['order-refunded', 'done'],
     ['settlement-reverse', 'done'],
     ['invoice-reverse', 'done'],
     ['marketing-reverse', 'done'],
@@ -189,4 +190,5 @@ t.test('a full refund reverses settlement, invoice and rewards: the reward coupo
   ]);
   t.same(rewards(), [], 'the reward coupon was revoked');
   t.equal(h.tc.sims!.store.effects({ system: 'settlement', verb: 'reverse' }).length, 1);
+  t.equal(h.tc.sims!.store.effects({ system: 'order', verb: 'markRefunded' }).length, 1, 'the order system learned of the refund');
 });

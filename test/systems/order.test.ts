@@ -68,3 +68,18 @@ t.test('an order re-placed after cancel in the same transaction gets its own lif
   t.match(await order.getOrder('O-1'), { status: 'cancelled' });
   t.match(await order.getOrder('O-2'), { status: 'created' });
 });
+
+t.test('refunds of a paid order are recorded once each and never exceed what was paid', async (t) => {
+  const { systems: { order }, store } = openSims(t);
+  const req = orderRequest('T9');
+  t.match(await order.markRefunded(key('T9', 'early'), { orderNo: req.orderNo, refundNo: 'R0', amountFen: 100 }), { ok: false, code: 'ORDER_NOT_PAID' });
+  await order.createOrder(key('T9', 'order:create'), req);
+  await order.markPaid(key('T9', 'order:paid'), { orderNo: req.orderNo, paidAmountFen: req.payableAmountFen });
+  const first = { orderNo: req.orderNo, refundNo: 'R1', amountFen: 20000 };
+  const answers = await Promise.all([1, 2, 3].map(() => order.markRefunded(key('T9', 'refund-1'), first)));
+  t.same(answers, [1, 2, 3].map(() => ({ ok: true, refundedFen: 20000 })));
+  t.same(await order.markRefunded(key('T9', 'refund-1-again'), first), { ok: true, refundedFen: 20000 }, 'the same refund number under a new key: no second effect');
+  t.match(await order.markRefunded(key('T9', 'refund-2'), { orderNo: req.orderNo, refundNo: 'R2', amountFen: 7301 }), { ok: false, code: 'REFUND_EXCEEDS_PAID' });
+  t.same(await order.markRefunded(key('T9', 'refund-3'), { orderNo: req.orderNo, refundNo: 'R3', amountFen: 7300 }), { ok: true, refundedFen: 27300 });
+  t.equal(store.effects({ system: 'order', verb: 'markRefunded' }).length, 2);
+});
