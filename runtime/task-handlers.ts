@@ -10,7 +10,11 @@ import type { TaskHandler } from './task-runner.ts';
  * second effect. A refusal that means "already as wanted" counts as done.
  */
 export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'tasksOf'>): Record<string, TaskHandler> {
-  const key = (t: TaskRecord, step?: string) => ({ txnNo: t.txnNo, step: step ? `${t.task}:${step}` : t.task });
+  // After a refusal the callee has stored that answer under the key: the next attempt is a new question.
+  const key = (t: TaskRecord, step?: string) => {
+    const base = t.refusals > 0 ? `${t.task}:r${t.refusals}` : t.task;
+    return { txnNo: t.txnNo, step: step ? `${base}:${step}` : base };
+  };
   const p = <T>(t: TaskRecord) => t.payload as T;
   type Base = { txnNo: string; orderNo: string; userId: string; stationId: string; merchantId: string; amountFen: number };
   type Reverse = { txnNo: string; refundNo: string; amountFen: number; userId: string };

@@ -78,12 +78,15 @@ export class TaskRunner {
     if (!(await this.store.claimTask(task.txnNo, task.task, this.clock.now()))) return;
     const handler = this.handlers[task.kind];
     let error: string | null = null;
+    let refused = false;
     let result: Record<string, unknown> | undefined;
     try {
       if (!handler) throw new Error(`no handler for task kind ${task.kind}`);
       const outcome = await this.downstream.call(task.system as SystemName, () => handler(task));
-      if (!outcome.ok) error = `${outcome.code}: ${outcome.message}`;
-      else {
+      if (!outcome.ok) {
+        error = `${outcome.code}: ${outcome.message}`;
+        refused = true;
+      } else {
         const { ok: _ok, ...rest } = outcome;
         result = rest;
       }
@@ -97,6 +100,7 @@ export class TaskRunner {
       return;
     }
     const attempts = task.attempts + 1;
+    const refusals = task.refusals + (refused ? 1 : 0);
     if (error === null) {
       await this.store.finishTask(task.txnNo, task.task, { status: 'done', attempts, lastError: null, nextRunAt: null, ...(result ? { result } : {}) }, now);
       await this.host.notify(task.txnNo, (at) => ({ type: 'TASK_DONE', at, task: task.task }));
@@ -104,7 +108,7 @@ export class TaskRunner {
     }
     if (!task.core && attempts >= task.maxAttempts) {
       this.log.warn({ txnNo: task.txnNo, task: task.task, attempts, err: error }, 'task is dead: waiting for a manual retry');
-      await this.store.finishTask(task.txnNo, task.task, { status: 'dead', attempts, lastError: error, nextRunAt: null }, now);
+      await this.store.finishTask(task.txnNo, task.task, { status: 'dead', attempts, refusals, lastError: error, nextRunAt: null }, now);
       await this.host.notify(task.txnNo, (at) => ({ type: 'TASK_DEAD', at, task: task.task, error }));
       return;
     }
@@ -112,7 +116,7 @@ export class TaskRunner {
       this.alerts++;
       this.log.error({ alert: 'core-task-failing', txnNo: task.txnNo, task: task.task, attempts, err: error }, 'core task keeps failing');
     }
-    await this.store.finishTask(task.txnNo, task.task, { status: 'pending', attempts, lastError: error, nextRunAt: now + this.backoff(task, attempts) }, now);
+    await this.store.finishTask(task.txnNo, task.task, { status: 'pending', attempts, refusals, lastError: error, nextRunAt: now + this.backoff(task, attempts) }, now);
   }
 
   /** Exponential backoff with jitter; the jitter is derived from the key so a replay is identical. */

@@ -63,6 +63,11 @@ export interface TaskRecord extends TaskSpec {
   lastError: string | null;
   /** Epoch ms of the next run (pending), or null. */
   nextRunAt: number | null;
+  /**
+   * Times the callee refused the task. A refusal is an answer stored under its key, so the next
+   * attempt asks under a new key (`task:r<n>`); a transport fault retries under the same key.
+   */
+  refusals: number;
   /** What a done task produced that a later task needs (the reward coupons issued, say). */
   result: Record<string, unknown> | null;
   updatedAt: number;
@@ -117,7 +122,7 @@ export interface TransactionStore {
   finishTask(
     txnNo: string,
     task: string,
-    outcome: { status: 'done' | 'pending' | 'dead'; attempts: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
+    outcome: { status: 'done' | 'pending' | 'dead'; attempts: number; refusals?: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
     nowMs: number,
   ): Promise<void>;
   tasksOf(txnNo: string): Promise<TaskRecord[]>;

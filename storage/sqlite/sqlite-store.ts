@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   last_error   TEXT,
   next_run_at  INTEGER,
   result       TEXT,
+  refusals     INTEGER NOT NULL DEFAULT 0,
   updated_at   INTEGER NOT NULL,
   PRIMARY KEY (txn_no, task)
 );
@@ -85,6 +86,7 @@ interface TaskRow {
   last_error: string | null;
   next_run_at: number | null;
   result: string | null;
+  refusals: number;
   updated_at: number;
 }
 
@@ -101,6 +103,7 @@ function toTask(r: TaskRow): TaskRecord {
     attempts: r.attempts,
     lastError: r.last_error,
     nextRunAt: r.next_run_at,
+    refusals: r.refusals,
     result: r.result === null ? null : (JSON.parse(r.result) as Record<string, unknown>),
     updatedAt: r.updated_at,
   };
@@ -142,6 +145,7 @@ export class SqliteTransactionStore implements TransactionStore {
     // Files made before task results were kept lack the column: add it in place.
     const taskColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(tasks)').all();
     if (!taskColumns.some((c) => c.name === 'result')) this.db.exec('ALTER TABLE tasks ADD COLUMN result TEXT');
+    if (!taskColumns.some((c) => c.name === 'refusals')) this.db.exec('ALTER TABLE tasks ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0');
     this.stmts = {
       get: this.db.prepare<[string], TxnRow>('SELECT * FROM transactions WHERE txn_no = ?'),
       version: this.db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
@@ -321,12 +325,12 @@ export class SqliteTransactionStore implements TransactionStore {
   async finishTask(
     txnNo: string,
     task: string,
-    o: { status: 'done' | 'pending' | 'dead'; attempts: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
+    o: { status: 'done' | 'pending' | 'dead'; attempts: number; refusals?: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
     nowMs: number,
   ): Promise<void> {
     this.db
-      .prepare('UPDATE tasks SET status = ?, attempts = ?, last_error = ?, next_run_at = ?, result = ?, updated_at = ? WHERE txn_no = ? AND task = ?')
-      .run(o.status, o.attempts, o.lastError, o.nextRunAt, o.result ? JSON.stringify(o.result) : null, nowMs, txnNo, task);
+      .prepare('UPDATE tasks SET status = ?, attempts = ?, refusals = coalesce(?, refusals), last_error = ?, next_run_at = ?, result = ?, updated_at = ? WHERE txn_no = ? AND task = ?')
+      .run(o.status, o.attempts, o.refusals ?? null, o.lastError, o.nextRunAt, o.result ? JSON.stringify(o.result) : null, nowMs, txnNo, task);
   }
 
   async tasksOf(txnNo: string): Promise<TaskRecord[]> {

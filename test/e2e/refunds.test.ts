@@ -192,3 +192,26 @@ t.test('a full refund reverses settlement, invoice and rewards: the reward coupo
   t.equal(h.tc.sims!.store.effects({ system: 'settlement', verb: 'reverse' }).length, 1);
   t.equal(h.tc.sims!.store.effects({ system: 'order', verb: 'markRefunded' }).length, 1, 'the order system learned of the refund');
 });
+
+t.test('a reversal refused because its record is not there yet asks again under a new key and lands', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
+  h.tc.sims!.faults.settlement.configure({ record: { outage: true } });
+  const sale = await mixedSale(h);
+  const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 5000, reason: 'early refund' });
+  await refundSettled(h, sale.txnNo, res.body.refundNo);
+  await h.tc.host.settle();
+  await h.tc.tasks.runDue();
+  type Tasks = TransactionView & { tasks: { task: string; status: string; lastError: string | null }[] };
+  const reverse = (v: Tasks) => v.tasks.find((x) => x.task === `settlement-reverse:${res.body.refundNo}`);
+  const first = (await h.api<Tasks>('GET', `/v1/transactions/${sale.txnNo}`)).body;
+  t.match(reverse(first)?.lastError, /RECORD_NOT_FOUND/, 'refused: nothing to reverse yet');
+  h.tc.sims!.faults.settlement.clear();
+  for (let i = 0; i < 10 && reverse((await h.api<Tasks>('GET', `/v1/transactions/${sale.txnNo}`)).body)?.status !== 'done'; i++) {
+    clock.advance(10 * 60_000);
+    await h.tc.tasks.runDue();
+  }
+  const done = (await h.api<Tasks>('GET', `/v1/transactions/${sale.txnNo}`)).body;
+  t.equal(reverse(done)?.status, 'done', 'the retry was a new question, not the stored refusal');
+  t.equal(h.tc.sims!.store.effects({ system: 'settlement', verb: 'reverse' }).length, 1);
+});
