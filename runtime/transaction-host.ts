@@ -191,6 +191,9 @@ export class TransactionHost {
     if (this.timerPass) return this.timerPass;
     this.timerPass = (async () => {
       const due = await this.store.dueTimers(this.clock.now(), 500);
+      // Remember only timers still listed as due: one whose row is gone or re-armed is forgotten.
+      const listed = new Set(due.map((t) => `${t.txnNo}:${t.name}:${t.dueAt}`));
+      for (const id of this.firedTimers) if (!listed.has(id)) this.firedTimers.delete(id);
       let fired = 0;
       for (const timer of due) {
         const id = `${timer.txnNo}:${timer.name}:${timer.dueAt}`;
