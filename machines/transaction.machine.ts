@@ -592,7 +592,9 @@ export const transactionMachine = setup({
 
     // Past the watershed (DESIGN.md rule 6): the sale will complete; core steps retry until they succeed.
     paid: {
-      entry: { type: 'clearTimer', params: { name: TIMERS.paymentExpiry } },
+      // The post-payment tasks are enqueued as soon as the money is in: they need nothing of what
+      // follows here (holds, top-ups, the order system), so one slow core system delays none of them.
+      entry: [{ type: 'clearTimer', params: { name: TIMERS.paymentExpiry } }, assign(({ context }) => ({ tasks: postPaymentTasks(context) }))],
       initial: 'nextHold',
       states: {
         nextHold: {
@@ -681,7 +683,7 @@ export const transactionMachine = setup({
 
     // Refunds do not change the state (API.md): each is a child actor, `refund-<refundNo>`.
     completed: {
-      entry: ['clearAllTimers', 'replyOk', assign(({ context }) => ({ tasks: postPaymentTasks(context) }))],
+      entry: ['clearAllTimers', 'replyOk'],
       on: {
         REFUND: [
           { guard: 'refundRefused', actions: { type: 'replyRefusal', params: ({ context, event }) => ({ refusal: refundRefusal(context, event) }) } },

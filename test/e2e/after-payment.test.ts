@@ -17,6 +17,9 @@ t.test('the order system failing mark-paid 20 times: retried until it succeeds, 
   const paid = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.body.payableAmount }] });
   t.equal(paid.status, 200, 'the payment is answered: the money is in');
   t.equal(paid.body.state, 'paid', 'paid, still telling the order system');
+  await h.tc.tasks.runDue();
+  const meanwhile = await h.api<TransactionView & { tasks: { task: string; status: string }[] }>('GET', `/v1/transactions/${started.body.txnNo}`);
+  t.equal(meanwhile.body.tasks.find((x) => x.task === 'settlement')?.status, 'done', 'the post-payment tasks do not wait for the order system');
   for (let i = 0; i < 100; i++) {
     clock.advance(10 * 60_000);
     await h.tc.host.fireDueTimers();
