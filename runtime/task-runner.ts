@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Outcome, SystemName } from '../systems/contract.ts';
 import type { TaskRecord, TransactionStore } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
+import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
 import type { TransactionHost } from './transaction-host.ts';
 
@@ -29,7 +30,7 @@ export class TaskRunner {
   /** Alerts raised (core tasks failing past `alertAfter`), for metrics and tests. */
   alerts = 0;
   private poller: NodeJS.Timeout | null = null;
-  private pass: Promise<number> | null = null;
+  private readonly passes = new SerialPass(() => this.pass());
 
   constructor(
     private readonly store: TransactionStore,
@@ -50,20 +51,18 @@ export class TaskRunner {
 
   async stop(): Promise<void> {
     if (this.poller) clearInterval(this.poller);
-    await this.pass;
+    await this.passes.idle();
   }
 
-  /** Runs every due task once; passes never overlap. Returns how many ran. */
+  /** Runs every due task once; passes never overlap, and a call always gets a pass that starts after it. Returns how many ran. */
   runDue(): Promise<number> {
-    if (this.pass) return this.pass;
-    this.pass = (async () => {
-      const due = await this.store.dueTasks(this.clock.now(), 200);
-      await Promise.all(due.map((task) => this.runOne(task)));
-      return due.length;
-    })().finally(() => {
-      this.pass = null;
-    });
-    return this.pass;
+    return this.passes.run();
+  }
+
+  private async pass(): Promise<number> {
+    const due = await this.store.dueTasks(this.clock.now(), 200);
+    await Promise.all(due.map((task) => this.runOne(task)));
+    return due.length;
   }
 
   /** Manual retry of a dead task (admin API, `trade retry`): runs it now. */

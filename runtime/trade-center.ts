@@ -48,6 +48,8 @@ export interface TradeCenterConfig {
   tiers: Partial<Record<SystemName, 'core' | 'non-core'>>;
   /** Circuit breakers: open after this many transport faults in a row, try again after `halfOpenAfterMs`. */
   breaker: { afterFailures: number; halfOpenAfterMs: number };
+  /** How often the host looks for due timers, ms. */
+  timerPollMs: number;
   /** Post-payment task runner: poll interval and backoff. */
   tasks: { pollMs: number; baseBackoffMs: number; maxBackoffMs: number };
   apiKeys: ApiKey[];
@@ -74,6 +76,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   systemTimeoutsMs: { push: 2_000, notify: 2_000 },
   breaker: { afterFailures: 5, halfOpenAfterMs: 10_000 },
   tiers: { promotion: 'non-core', coupon: 'non-core', points: 'non-core', level: 'non-core' },
+  timerPollMs: 500,
   tasks: { pollMs: 500, baseBackoffMs: 2_000, maxBackoffMs: 10 * 60_000 },
   apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
   logLevel: 'info',
@@ -134,7 +137,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       undoBackoffMs: 200,
       commandTimeoutMs: config.callTimeoutMs * 4,
       evictAfterMs: 60_000,
-      timerPollMs: 500,
+      timerPollMs: config.timerPollMs,
       alertAfterAttempts: 5,
     },
     log,

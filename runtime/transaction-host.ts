@@ -13,6 +13,7 @@ import type { Systems } from '../systems/index.ts';
 import type { JournalEntry, TransactionStore } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
 import type { Clock } from './clock.ts';
+import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
 import { buildView, topState, type TransactionView } from './view.ts';
 
@@ -68,7 +69,7 @@ export class TransactionHost {
   private readonly firedTimers = new Set<string>();
   private readonly machine;
   private poller: NodeJS.Timeout | null = null;
-  private timerPass: Promise<number> | null = null;
+  private readonly timerPasses = new SerialPass(() => this.timerPass());
   private stopped = false;
 
   constructor(
@@ -186,27 +187,28 @@ export class TransactionHost {
     return txnNo ? this.view(txnNo) : null;
   }
 
-  /** Fires every due timer once; returns how many were delivered. Passes never overlap. */
-  async fireDueTimers(): Promise<number> {
-    if (this.timerPass) return this.timerPass;
-    this.timerPass = (async () => {
-      const due = await this.store.dueTimers(this.clock.now(), 500);
-      // Remember only timers still listed as due: one whose row is gone or re-armed is forgotten.
-      const listed = new Set(due.map((t) => `${t.txnNo}:${t.name}:${t.dueAt}`));
-      for (const id of this.firedTimers) if (!listed.has(id)) this.firedTimers.delete(id);
-      let fired = 0;
-      for (const timer of due) {
-        const id = `${timer.txnNo}:${timer.name}:${timer.dueAt}`;
-        if (this.firedTimers.has(id) || this.stopped) continue;
-        this.firedTimers.add(id);
-        await this.notify(timer.txnNo, (at) => ({ type: 'TIMER', name: timer.name, at }));
-        fired++;
-      }
-      return fired;
-    })().finally(() => {
-      this.timerPass = null;
-    });
-    return this.timerPass;
+  /**
+   * Fires every due timer once; returns how many were delivered. Passes never overlap, and a
+   * call always gets a pass that starts after it (so it sees a clock just moved forward).
+   */
+  fireDueTimers(): Promise<number> {
+    return this.timerPasses.run();
+  }
+
+  private async timerPass(): Promise<number> {
+    const due = await this.store.dueTimers(this.clock.now(), 500);
+    // Remember only timers still listed as due: one whose row is gone or re-armed is forgotten.
+    const listed = new Set(due.map((t) => `${t.txnNo}:${t.name}:${t.dueAt}`));
+    for (const id of this.firedTimers) if (!listed.has(id)) this.firedTimers.delete(id);
+    let fired = 0;
+    for (const timer of due) {
+      const id = `${timer.txnNo}:${timer.name}:${timer.dueAt}`;
+      if (this.firedTimers.has(id) || this.stopped) continue;
+      this.firedTimers.add(id);
+      await this.notify(timer.txnNo, (at) => ({ type: 'TIMER', name: timer.name, at }));
+      fired++;
+    }
+    return fired;
   }
 
   /**

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Test } from 'tap';
 import { buildApp } from '../../http/app.ts';
-import type { Clock } from '../../runtime/clock.ts';
+import { ManualClock, type Clock } from '../../runtime/clock.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterConfig } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { loadDataset } from '../../systems/sim/index.ts';
@@ -56,6 +56,8 @@ export async function startHarness(t: Test, opts: { clock?: Clock; config?: Part
     simDbPath: join(dir, 'sim.db'),
     callbackDelayMs: 0,
     logLevel: 'silent',
+    // With a manual clock the test drives time: timers and tasks run when it says, not on a poll.
+    ...(opts.clock instanceof ManualClock ? { timerPollMs: 3_600_000, tasks: { ...DEFAULT_CONFIG.tasks, pollMs: 3_600_000 } } : {}),
     ...opts.config,
   };
   const tc = createTradeCenter(config, { ...(opts.clock ? { clock: opts.clock } : {}), log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
