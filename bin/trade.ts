@@ -25,4 +25,10 @@ program
     await serve(opts);
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // A bad dataset, an unreadable file, a port in use: say what and exit, without a stack trace.
+  process.stderr.write(`trade: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
