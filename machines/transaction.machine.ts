@@ -356,8 +356,10 @@ export const transactionMachine = setup({
       const refund = context.refunds.find((r) => r.legs.some((l) => l.refundLegNo === event.refundLegNo));
       if (refund?.status === 'processing') enqueue.sendTo(`refund-${refund.refundNo}`, { type: 'REFUND_CALLBACK', refundLegNo: event.refundLegNo });
     }),
-    topUpCredited: assign(({ context }, params: { lineNo: number }) => ({ topUps: context.topUps.map((t) => (t.lineNo === params.lineNo ? { ...t, status: 'credited' as const } : t)) })),
-    flagAttentionUnless: assign(({ context }, params: { ok: boolean }) => ({ needsAttention: context.needsAttention || !params.ok })),
+    topUpCredited: assign(({ context }, params: { lineNo: number; ok: boolean }) => ({
+      topUps: context.topUps.map((t) => (t.lineNo === params.lineNo ? { ...t, status: params.ok ? ('credited' as const) : ('refused' as const) } : t)),
+      needsAttention: context.needsAttention || !params.ok,
+    })),
     forgetLateLeg: assign(({ context, event }) => ('legId' in event ? { lateLegs: context.lateLegs.filter((l) => l !== event.legId) } : {})),
     setLegStatus: assign(({ context }, params: { legId: string; status: LegView['status'] }) => ({ legs: legStatus(context.legs, params.legId, { status: params.status }) })),
     armQuery: assign(({ context, event }) =>
@@ -648,12 +650,12 @@ export const transactionMachine = setup({
             },
             onDone: [
               { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToRetry', actions: [{ type: 'armRetry', params: ({ event }) => ({ step: 'creditTopUp', at: event.output.at }) }, 'replyOk'] },
-              // Refused (the card is gone): the money is in, so the sale stands and a person sorts it out.
+              // Credited, or refused (the card is gone): either way the money is in and the sale
+              // stands; a refused credit is recorded and waits for a person (`needsAttention`).
               {
                 target: 'nextHold',
                 actions: [
-                  { type: 'topUpCredited', params: ({ context }) => ({ lineNo: context.topUps.find((t) => t.status === 'pending')!.lineNo }) },
-                  { type: 'flagAttentionUnless', params: ({ event }) => ({ ok: event.output.ok }) },
+                  { type: 'topUpCredited', params: ({ context, event }) => ({ lineNo: context.topUps.find((t) => t.status === 'pending')!.lineNo, ok: event.output.ok }) },
                 ],
               },
             ],

@@ -54,7 +54,8 @@ export interface TopUpCredit {
   amountFen: number;
   /** Top-up bonus credited with it. */
   bonusFen: number;
-  status: 'pending' | 'credited';
+  /** `refused`: the card system refused the credit (the card is gone); the sale needs a person. */
+  status: 'pending' | 'credited' | 'refused';
 }
 
 /** One refund as the transaction records it (API.md: the view's `refunds`). */
