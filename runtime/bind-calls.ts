@@ -8,7 +8,7 @@ import type { Clock } from './clock.ts';
 import { delay, type Downstream } from './downstream.ts';
 
 export interface CallOptions {
-  /** Attempts of an undo (cancel/close) before the machine is told it failed; each is safe to repeat. */
+  /** Attempts of an undo (cancel/close) or a read before the machine is told it failed; each is safe to repeat. */
   undoAttempts: number;
   undoBackoffMs: number;
 }
@@ -63,10 +63,14 @@ export function bindCalls(systems: Systems, downstream: Downstream, clock: Clock
     createPayment: call('paymentGateway', 'createPayment', (i: KeyedInput<Parameters<Systems['paymentGateway']['createPayment']>[1]>) =>
       systems.paymentGateway.createPayment(i.key, i.request),
     ),
-    queryPayment: call('paymentGateway', 'queryPayment', async (i: { txnNo: string; paymentNo: string }) => ({
-      ok: true as const,
-      payment: await systems.paymentGateway.queryPayment(i.paymentNo),
-    })),
+    // A read is safe to repeat: it backs off like an undo, so a caller that asks again on
+    // UNAVAILABLE (the late-payment check) does not spin while the gateway is down.
+    queryPayment: call(
+      'paymentGateway',
+      'queryPayment',
+      async (i: { txnNo: string; paymentNo: string }) => ({ ok: true as const, payment: await systems.paymentGateway.queryPayment(i.paymentNo) }),
+      undo,
+    ),
     closePayment: call('paymentGateway', 'closePayment', (i: KeyedInput<{ paymentNo: string }>) => systems.paymentGateway.closePayment(i.key, i.request), undo),
     refundPayment: call(
       'paymentGateway',
@@ -74,10 +78,12 @@ export function bindCalls(systems: Systems, downstream: Downstream, clock: Clock
       (i: KeyedInput<{ paymentNo: string; refundNo: string; amountFen: number }>): Promise<Outcome<{}>> => systems.paymentGateway.refundPayment(i.key, i.request),
       undo,
     ),
-    queryRefund: call('paymentGateway', 'queryRefund', async (i: { txnNo: string; refundNo: string }) => ({
-      ok: true as const,
-      refund: await systems.paymentGateway.queryRefund(i.refundNo),
-    })),
+    queryRefund: call(
+      'paymentGateway',
+      'queryRefund',
+      async (i: { txnNo: string; refundNo: string }) => ({ ok: true as const, refund: await systems.paymentGateway.queryRefund(i.refundNo) }),
+      undo,
+    ),
     creditCard: call(
       'storedValue',
       'creditCard',
