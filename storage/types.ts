@@ -96,6 +96,18 @@ export interface StoredResponse {
   body: unknown;
 }
 
+/** A transaction not at rest whose last write is older than the sentinel's cutoff. */
+export interface IdleTransaction {
+  txnNo: string;
+  version: number;
+  state: string;
+  updatedAt: number;
+  working: boolean;
+  timers: Record<string, number>;
+  /** The sentinel already gave up on this version (needsAttention). */
+  stuck: boolean;
+}
+
 export interface TransactionStore {
   /**
    * Writes the next version of a transaction atomically with its journal entries and timer rows.
@@ -132,6 +144,17 @@ export interface TransactionStore {
   requeueRunningTasks(nowMs: number): Promise<number>;
   /** Transactions for the admin list, newest first. */
   listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]>;
+  /** Sentinel: transactions not at rest last written at or before `updatedBefore`, oldest first. */
+  idleTransactions(updatedBefore: number, limit: number): Promise<IdleTransaction[]>;
+  /**
+   * Sentinel: counts a nudge of `txnNo` seen at `version`; the count starts again once the
+   * transaction has moved on. Returns the count, or 0 when the stored version is another.
+   */
+  recordNudge(txnNo: string, version: number): Promise<number>;
+  /** Sentinel: flags the transaction (still at `version`) as stuck: listed with needsAttention. False when it moved on. */
+  markStuck(txnNo: string, version: number): Promise<boolean>;
+  /** Transactions flagged stuck that have not moved since. */
+  stuckCount(): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

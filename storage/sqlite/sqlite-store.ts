@@ -7,6 +7,7 @@ import type {
   SaveResult,
   StoredJournalEntry,
   StoredResponse,
+  IdleTransaction,
   TaskRecord,
   TransactionRecord,
   TransactionStore,
@@ -64,6 +65,13 @@ CREATE TABLE IF NOT EXISTS tasks (
   PRIMARY KEY (txn_no, task)
 );
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks(next_run_at) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS sentinel (
+  txn_no  TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  nudges  INTEGER NOT NULL,
+  stuck   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS transactions_active ON transactions(updated_at) WHERE at_rest = 0;
 CREATE TABLE IF NOT EXISTS idempotency (
   key         TEXT PRIMARY KEY,
   fingerprint TEXT NOT NULL,
@@ -356,7 +364,12 @@ export class SqliteTransactionStore implements TransactionStore {
       where.push('state = ?');
       args.push(filter.state);
     }
-    if (filter.needsAttention) where.push(`(json_extract(snapshot, '$.context.needsAttention') = 1 OR EXISTS (SELECT 1 FROM tasks k WHERE k.txn_no = transactions.txn_no AND k.status = 'dead'))`);
+    if (filter.needsAttention) {
+      where.push(
+        `(json_extract(snapshot, '$.context.needsAttention') = 1 OR EXISTS (SELECT 1 FROM tasks k WHERE k.txn_no = transactions.txn_no AND k.status = 'dead')
+          OR EXISTS (SELECT 1 FROM sentinel s WHERE s.txn_no = transactions.txn_no AND s.version = transactions.version AND s.stuck = 1))`,
+      );
+    }
     if (filter.before) {
       where.push('txn_no < ?');
       args.push(filter.before);
@@ -366,6 +379,58 @@ export class SqliteTransactionStore implements TransactionStore {
       .prepare<(string | number)[], { txn_no: string; state: string; updated_at: number }>(sql)
       .all(...args, filter.limit)
       .map((r) => ({ txnNo: r.txn_no, state: r.state, updatedAt: r.updated_at }));
+  }
+
+  async idleTransactions(updatedBefore: number, limit: number): Promise<IdleTransaction[]> {
+    const rows = this.db
+      .prepare<[number, number], { txn_no: string; version: number; state: string; updated_at: number; working: number; stuck: number | null }>(
+        `SELECT t.txn_no, t.version, t.state, t.updated_at, t.working, s.stuck FROM transactions t
+         LEFT JOIN sentinel s ON s.txn_no = t.txn_no AND s.version = t.version
+         WHERE t.at_rest = 0 AND t.updated_at <= ? ORDER BY t.updated_at LIMIT ?`,
+      )
+      .all(updatedBefore, limit);
+    const timers = this.db.prepare<[string], { name: string; due_at: number }>('SELECT name, due_at FROM timers WHERE txn_no = ?');
+    return rows.map((r) => ({
+      txnNo: r.txn_no,
+      version: r.version,
+      state: r.state,
+      updatedAt: r.updated_at,
+      working: r.working === 1,
+      timers: Object.fromEntries(timers.all(r.txn_no).map((x) => [x.name, x.due_at])),
+      stuck: r.stuck === 1,
+    }));
+  }
+
+  async recordNudge(txnNo: string, version: number): Promise<number> {
+    return this.db.transaction((): number => {
+      if (this.stmts.version.get(txnNo)?.version !== version) return 0;
+      this.db
+        .prepare(
+          `INSERT INTO sentinel (txn_no, version, nudges) VALUES (?, ?, 1)
+           ON CONFLICT(txn_no) DO UPDATE SET nudges = CASE WHEN version = excluded.version THEN nudges + 1 ELSE 1 END,
+             stuck = CASE WHEN version = excluded.version THEN stuck ELSE 0 END, version = excluded.version`,
+        )
+        .run(txnNo, version);
+      return this.db.prepare<[string], { nudges: number }>('SELECT nudges FROM sentinel WHERE txn_no = ?').get(txnNo)?.nudges ?? 0;
+    }).immediate();
+  }
+
+  async markStuck(txnNo: string, version: number): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      if (this.stmts.version.get(txnNo)?.version !== version) return false;
+      this.db
+        .prepare('INSERT INTO sentinel (txn_no, version, nudges, stuck) VALUES (?, ?, 0, 1) ON CONFLICT(txn_no) DO UPDATE SET stuck = 1, version = excluded.version')
+        .run(txnNo, version);
+      return true;
+    }).immediate();
+  }
+
+  async stuckCount(): Promise<number> {
+    return (
+      this.db
+        .prepare<[], { n: number }>('SELECT count(*) AS n FROM sentinel s JOIN transactions t ON t.txn_no = s.txn_no AND t.version = s.version WHERE s.stuck = 1')
+        .get()?.n ?? 0
+    );
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,499 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type {
+  DueTimer,
+  IdempotencyClaim,
+  IdleTransaction,
+  JournalEntry,
+  SaveRecord,
+  SaveResult,
+  StoredJournalEntry,
+  StoredResponse,
+  TaskRecord,
+  TaskSpec,
+  TaskStatus,
+  TransactionRecord,
+  TransactionStore,
+} from '../types.ts';
+import { CLAIM_IDEMPOTENCY, NUDGE, RELEASE_IDEMPOTENCY, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
+
+/** Options of {@link RedisTransactionStore}. */
+export interface RedisStoreOptions {
+  url: string;
+  /** Prefix of every key (`tc` by default); tests use a fresh one each. */
+  prefix?: string;
+  log?: Logger;
+  redis?: RedisOptions;
+}
+
+interface Scripts {
+  tcSave(...args: (string | number)[]): Promise<(string | number)[]>;
+  tcClaimIdempotency(key: string, fingerprint: string, now: number): Promise<string[]>;
+  tcReleaseIdempotency(key: string): Promise<number>;
+  tcTaskMove(key: string, ...args: (string | number)[]): Promise<number>;
+  tcNudge(key: string, version: number): Promise<number>;
+  tcZremIfScore(key: string, member: string, score: number): Promise<number>;
+}
+
+/** Separates the parts of an index member (`txnNo`, timer or task name); never in a txnNo. */
+const SEP = '\u0001';
+
+const ALL_STATES = ['quoted', 'ordering', 'ordered', 'paying', 'paid', 'completed', 'cancelling', 'cancelled', 'failing', 'failed'];
+
+/**
+ * The scale-out store (DESIGN.md "Two deployments"). A transaction's keys share the hash tag
+ * `{txnNo}` (`tc:{T…}:txn`, `:journal`, `:tasks`, `:task:<name>`, `:lease`), so the save
+ * script (version compare-and-set, journal, tasks) is atomic on one node and on Redis Cluster.
+ *
+ * The indexes the runtime scans (due timers, running work, due tasks, the admin list, idle
+ * transactions) live in their own slot `tc:{idx}:…` and are written around the save, never
+ * inside it: entries are added *before* the compare-and-set and stale ones removed after it, with
+ * the transaction marked `dirty` meanwhile. An index may so list too much (after a crash or a
+ * conflict), never too little; every reader checks each entry against the record, and
+ * {@link reindexDirty} repairs the entries of a write that a crash interrupted.
+ */
+export class RedisTransactionStore implements TransactionStore {
+  readonly redis: Redis & Scripts;
+  private readonly p: string;
+
+  constructor(private readonly options: RedisStoreOptions) {
+    this.p = options.prefix ?? 'tc';
+    this.redis = new Redis(options.url, { maxRetriesPerRequest: null, enableAutoPipelining: true, ...options.redis }) as Redis & Scripts;
+    this.redis.defineCommand('tcSave', { lua: SAVE });
+    this.redis.defineCommand('tcClaimIdempotency', { lua: CLAIM_IDEMPOTENCY, numberOfKeys: 1 });
+    this.redis.defineCommand('tcReleaseIdempotency', { lua: RELEASE_IDEMPOTENCY, numberOfKeys: 1 });
+    this.redis.defineCommand('tcTaskMove', { lua: TASK_MOVE, numberOfKeys: 1 });
+    this.redis.defineCommand('tcNudge', { lua: NUDGE, numberOfKeys: 1 });
+    this.redis.defineCommand('tcZremIfScore', { lua: ZREM_IF_SCORE, numberOfKeys: 1 });
+  }
+
+  /**
+   * Warns when Redis would lose acknowledged writes (no AOF) or evict keys under memory pressure
+   * (DESIGN.md: `appendonly yes`, `maxmemory-policy noeviction`). Returns the warnings.
+   */
+  async checkDurability(): Promise<string[]> {
+    const read = async (name: string) => {
+      const reply = (await this.redis.config('GET', name)) as string[];
+      return reply[1] ?? '';
+    };
+    const warnings: string[] = [];
+    const [aof, policy] = await Promise.all([read('appendonly'), read('maxmemory-policy')]);
+    if (aof !== 'yes') warnings.push(`Redis runs with appendonly=${aof}: an acknowledged transaction can be lost in a Redis restart; set appendonly yes`);
+    if (policy !== 'noeviction') warnings.push(`Redis runs with maxmemory-policy=${policy}: it may evict transactions under memory pressure; set noeviction`);
+    for (const w of warnings) this.options.log?.warn({ redis: this.options.url }, w);
+    return warnings;
+  }
+
+  // ── keys ──────────────────────────────────────────────────────────────────────────────────
+
+  private k(txnNo: string, part: string): string {
+    return `${this.p}:{${txnNo}}:${part}`;
+  }
+
+  /** Key of a transaction's lease (runtime/lease.ts takes it). */
+  leaseKey(txnNo: string): string {
+    return this.k(txnNo, 'lease');
+  }
+
+  /** Key of a transaction's record hash. */
+  txnKey(txnNo: string): string {
+    return this.k(txnNo, 'txn');
+  }
+
+  private idx(name: string): string {
+    return `${this.p}:{idx}:${name}`;
+  }
+
+  private taskKey(txnNo: string, task: string): string {
+    return this.k(txnNo, `task:${task}`);
+  }
+
+  // ── transactions ──────────────────────────────────────────────────────────────────────────
+
+  async save(record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult> {
+    const txnNo = record.txnNo;
+    const attention = contextNeedsAttention(record.snapshot);
+    const fields: (string | number)[] = [
+      'merchantId', record.merchantId,
+      'orderNo', record.orderNo ?? '',
+      'state', record.state,
+      'stateValue', JSON.stringify(record.stateValue),
+      'snapshot', JSON.stringify(record.snapshot),
+      'atRest', record.atRest ? 1 : 0,
+      'working', record.working ? 1 : 0,
+      'timers', JSON.stringify(record.timers),
+      'attention', attention ? 1 : 0,
+      'createdAt', record.createdAt,
+      'updatedAt', record.updatedAt,
+    ];
+    const keys = [this.k(txnNo, 'txn'), this.k(txnNo, 'journal'), this.k(txnNo, 'tasks'), ...record.tasks.map((t) => this.taskKey(txnNo, t.task))];
+    const args: (string | number)[] = [expectedVersion, fields.length / 2, ...fields, record.tasks.length];
+    for (const t of record.tasks) args.push(t.task, JSON.stringify(specOf(t)));
+    for (const j of journal) args.push(JSON.stringify(j));
+
+    // Intent first: the indexes learn of this write before it happens (see the class comment).
+    const known = this.knownTasks.get(txnNo);
+    const fresh = record.tasks.filter((t) => !known?.has(t.task));
+    const before = this.redis.multi();
+    before.zadd(this.idx('dirty'), record.updatedAt, txnNo);
+    this.addEntries(before, txnNo, record, attention);
+    for (const t of fresh) before.zadd(this.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
+    const [, reply] = await Promise.all([before.exec(), this.redis.tcSave(keys.length, ...keys, ...args)]);
+    if (reply[0] === 0) {
+      await this.reindex(txnNo);
+      return { ok: false, conflict: true, actualVersion: reply[1] === -1 ? null : Number(reply[1]) };
+    }
+    const previousTimers = reply[2] ? (JSON.parse(String(reply[2])) as Record<string, number>) : {};
+    const previousState = String(reply[3]);
+    const inserted = new Set(reply.slice(5).map(String));
+    const after = this.redis.multi();
+    this.removeStale(after, txnNo, record, previousTimers, previousState);
+    after.zscore(this.idx('attention'), txnNo);
+    after.zrem(this.idx('dirty'), txnNo);
+    const results = (await after.exec()) ?? [];
+    const listedForAttention = results.at(-2)?.[1] !== null;
+    // Attention also comes from dead tasks and the sentinel: reindexAttention weighs all three.
+    if (listedForAttention && !attention) await this.reindexAttention(txnNo);
+    // A task stored before this save keeps its own schedule, which the NX add above may have disturbed.
+    const existing = fresh.filter((t) => !inserted.has(t.task)).map((t) => t.task);
+    if (existing.length) await this.reindexTasks(txnNo, existing);
+    this.rememberTasks(txnNo, record.tasks);
+    return { ok: true, version: Number(reply[1]) };
+  }
+
+  /** Task names known to be stored, per transaction: only new ones need index entries. Bounded. */
+  private readonly knownTasks = new Map<string, Set<string>>();
+
+  private rememberTasks(txnNo: string, tasks: TaskSpec[]): void {
+    if (!tasks.length) return;
+    if (this.knownTasks.size > 10_000) this.knownTasks.clear();
+    this.knownTasks.set(txnNo, new Set(tasks.map((t) => t.task)));
+  }
+
+  /** Adds the index entries a record calls for (idempotent). */
+  private addEntries(m: ReturnType<Redis['multi']>, txnNo: string, r: Omit<TransactionRecord, 'version'>, attention: boolean): void {
+    m.zadd(this.idx('all'), 0, txnNo);
+    m.zadd(this.idx(`state:${r.state}`), 0, txnNo);
+    if (r.orderNo) m.set(`${this.p}:order:{${r.orderNo}}`, txnNo);
+    if (attention) m.zadd(this.idx('attention'), 0, txnNo);
+    if (r.working && !r.atRest) m.zadd(this.idx('working'), r.updatedAt, txnNo);
+    if (!r.atRest) m.zadd(this.idx('active'), r.updatedAt, txnNo);
+    for (const [name, due] of Object.entries(r.timers)) m.zadd(this.idx('timers'), due, `${txnNo}${SEP}${name}`);
+  }
+
+  /** Removes the entries a stored record no longer calls for. */
+  private removeStale(m: ReturnType<Redis['multi']>, txnNo: string, r: Omit<TransactionRecord, 'version'>, previousTimers: Record<string, number>, previousState: string): void {
+    if (previousState && previousState !== r.state) m.zrem(this.idx(`state:${previousState}`), txnNo);
+    if (!(r.working && !r.atRest)) m.zrem(this.idx('working'), txnNo);
+    if (r.atRest) m.zrem(this.idx('active'), txnNo);
+    for (const [name, due] of Object.entries(previousTimers)) {
+      if (r.timers[name] !== due) m.zrem(this.idx('timers'), `${txnNo}${SEP}${name}`);
+    }
+  }
+
+  /** Puts the due-task entries of tasks already stored back in line with their records. */
+  private async reindexTasks(txnNo: string, names: string[]): Promise<void> {
+    if (!names.length) return;
+    const m = this.redis.multi();
+    for (const name of names) m.hmget(this.taskKey(txnNo, name), 'status', 'nextRunAt');
+    const rows = ((await m.exec()) ?? []).map(([, v]) => v as (string | null)[]);
+    const fix = this.redis.multi();
+    names.forEach((name, i) => {
+      const [status, nextRunAt] = rows[i] ?? [];
+      const member = `${txnNo}${SEP}${name}`;
+      if (status === 'pending' && nextRunAt) fix.zadd(this.idx('tasks'), Number(nextRunAt), member);
+      else fix.zrem(this.idx('tasks'), member);
+    });
+    await fix.exec();
+    await this.reindexAttention(txnNo);
+  }
+
+  /** Rebuilds one transaction's index entries from its record (after a conflict or a crash). */
+  async reindex(txnNo: string): Promise<void> {
+    const record = await this.load(txnNo);
+    const m = this.redis.multi();
+    m.zrem(this.idx('working'), txnNo);
+    m.zrem(this.idx('active'), txnNo);
+    for (const s of ALL_STATES) m.zrem(this.idx(`state:${s}`), txnNo);
+    if (record) this.addEntries(m, txnNo, record, contextNeedsAttention(record.snapshot));
+    await m.exec();
+    if (record) await this.reindexTasks(txnNo, await this.redis.lrange(this.k(txnNo, 'tasks'), 0, -1));
+    await this.reindexAttention(txnNo);
+  }
+
+  /** Repairs the indexes of writes a crash interrupted (marked dirty longer than `olderThanMs`). */
+  async reindexDirty(nowMs: number, olderThanMs = 5_000): Promise<number> {
+    const dirty = await this.redis.zrangebyscore(this.idx('dirty'), '-inf', nowMs - olderThanMs, 'LIMIT', 0, 1000);
+    for (const txnNo of dirty) {
+      await this.reindex(txnNo);
+      await this.redis.zrem(this.idx('dirty'), txnNo);
+    }
+    return dirty.length;
+  }
+
+  /** The attention entry of a transaction: its context says so, a task is dead, or the sentinel flagged it. */
+  private async reindexAttention(txnNo: string): Promise<void> {
+    const wanted = await this.needsAttention(txnNo);
+    if (wanted) await this.redis.zadd(this.idx('attention'), 0, txnNo);
+    else await this.redis.zrem(this.idx('attention'), txnNo);
+  }
+
+  private async needsAttention(txnNo: string): Promise<boolean> {
+    const [attention, stuck] = await this.redis.hmget(this.k(txnNo, 'txn'), 'attention', 'stuck');
+    if (attention === '1' || stuck === '1') return true;
+    const tasks = await this.tasksOf(txnNo);
+    return tasks.some((t) => t.status === 'dead');
+  }
+
+  async load(txnNo: string): Promise<TransactionRecord | null> {
+    const h = await this.redis.hgetall(this.k(txnNo, 'txn'));
+    if (!h.version) return null;
+    return {
+      txnNo,
+      version: Number(h.version),
+      merchantId: h.merchantId ?? '',
+      orderNo: h.orderNo ? h.orderNo : null,
+      state: h.state ?? '',
+      stateValue: JSON.parse(h.stateValue ?? 'null'),
+      snapshot: JSON.parse(h.snapshot ?? 'null'),
+      atRest: h.atRest === '1',
+      working: h.working === '1',
+      timers: JSON.parse(h.timers ?? '{}') as Record<string, number>,
+      createdAt: Number(h.createdAt),
+      updatedAt: Number(h.updatedAt),
+    };
+  }
+
+  /** The stored version of a transaction, or null: cheaper than a load. */
+  async version(txnNo: string): Promise<number | null> {
+    const v = await this.redis.hget(this.k(txnNo, 'txn'), 'version');
+    return v === null ? null : Number(v);
+  }
+
+  async findTxnNoByOrderNo(orderNo: string): Promise<string | null> {
+    const txnNo = await this.redis.get(`${this.p}:order:{${orderNo}}`);
+    if (!txnNo) return null;
+    // The pointer is written before the record: trust it once the record says the same.
+    return (await this.redis.hget(this.k(txnNo, 'txn'), 'orderNo')) === orderNo ? txnNo : null;
+  }
+
+  async dueTimers(nowMs: number, limit: number): Promise<DueTimer[]> {
+    const raw = await this.redis.zrangebyscore(this.idx('timers'), '-inf', nowMs, 'WITHSCORES', 'LIMIT', 0, limit * 2);
+    const candidates: DueTimer[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const [txnNo, name] = raw[i]!.split(SEP) as [string, string];
+      candidates.push({ txnNo, name, dueAt: Number(raw[i + 1]) });
+    }
+    const timersOf = await this.timersOf([...new Set(candidates.map((c) => c.txnNo))]);
+    const due: DueTimer[] = [];
+    for (const c of candidates) {
+      if (timersOf.get(c.txnNo)?.[c.name] === c.dueAt) due.push(c);
+      else await this.redis.tcZremIfScore(this.idx('timers'), `${c.txnNo}${SEP}${c.name}`, c.dueAt);
+    }
+    return due.slice(0, limit);
+  }
+
+  private async timersOf(txnNos: string[]): Promise<Map<string, Record<string, number>>> {
+    const rows = await Promise.all(txnNos.map((t) => this.redis.hget(this.k(t, 'txn'), 'timers')));
+    return new Map(txnNos.map((t, i) => [t, JSON.parse(rows[i] ?? '{}') as Record<string, number>]));
+  }
+
+  async needingWork(nowMs: number, limit: number): Promise<string[]> {
+    const working = await this.redis.zrange(this.idx('working'), 0, limit - 1);
+    const flags = await Promise.all(working.map((t) => this.redis.hmget(this.k(t, 'txn'), 'working', 'atRest')));
+    const out = new Set(working.filter((_, i) => flags[i]?.[0] === '1' && flags[i]?.[1] === '0'));
+    for (const timer of await this.dueTimers(nowMs, limit)) out.add(timer.txnNo);
+    return [...out].slice(0, limit);
+  }
+
+  async journal(txnNo: string): Promise<StoredJournalEntry[]> {
+    const rows = await this.redis.lrange(this.k(txnNo, 'journal'), 0, -1);
+    return rows.map((r, i) => ({ seq: i + 1, ...(JSON.parse(r) as JournalEntry) }));
+  }
+
+  // ── idempotency ───────────────────────────────────────────────────────────────────────────
+
+  private idemKey(key: string): string {
+    return `${this.p}:idem:{${key}}`;
+  }
+
+  async claimIdempotencyKey(key: string, fingerprint: string, nowMs: number): Promise<IdempotencyClaim> {
+    const [status, response] = await this.redis.tcClaimIdempotency(this.idemKey(key), fingerprint, nowMs);
+    if (status === 'claimed' || status === 'mismatch' || status === 'in-progress') return { status };
+    return { status: 'done', response: JSON.parse(response ?? 'null') as StoredResponse };
+  }
+
+  async completeIdempotencyKey(key: string, response: StoredResponse): Promise<void> {
+    await this.redis.hset(this.idemKey(key), 'status', 'done', 'response', JSON.stringify(response));
+  }
+
+  async releaseIdempotencyKey(key: string): Promise<void> {
+    await this.redis.tcReleaseIdempotency(this.idemKey(key));
+  }
+
+  // ── tasks ─────────────────────────────────────────────────────────────────────────────────
+
+  async dueTasks(nowMs: number, limit: number): Promise<TaskRecord[]> {
+    const raw = await this.redis.zrangebyscore(this.idx('tasks'), '-inf', nowMs, 'WITHSCORES', 'LIMIT', 0, limit * 2);
+    const out: TaskRecord[] = [];
+    for (let i = 0; i < raw.length && out.length < limit; i += 2) {
+      const [txnNo, task] = raw[i]!.split(SEP) as [string, string];
+      const record = await this.task(txnNo, task);
+      if (record && record.status === 'pending' && record.nextRunAt !== null && record.nextRunAt <= nowMs) out.push(record);
+      else await this.redis.tcZremIfScore(this.idx('tasks'), raw[i]!, Number(raw[i + 1]));
+    }
+    return out.sort((a, b) => (a.nextRunAt ?? 0) - (b.nextRunAt ?? 0));
+  }
+
+  /** One task of a transaction, or null. */
+  async task(txnNo: string, task: string): Promise<TaskRecord | null> {
+    return toTask(txnNo, task, await this.redis.hgetall(this.taskKey(txnNo, task)));
+  }
+
+  async claimTask(txnNo: string, task: string, nowMs: number): Promise<boolean> {
+    const claimed = (await this.redis.tcTaskMove(this.taskKey(txnNo, task), 'pending', nowMs, 'status', 'running')) === 1;
+    if (claimed) {
+      const member = `${txnNo}${SEP}${task}`;
+      await this.redis.multi().zadd(this.idx('running'), nowMs, member).zrem(this.idx('tasks'), member).exec();
+    }
+    return claimed;
+  }
+
+  async finishTask(
+    txnNo: string,
+    task: string,
+    o: { status: 'done' | 'pending' | 'dead'; attempts: number; refusals?: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
+    nowMs: number,
+  ): Promise<void> {
+    const member = `${txnNo}${SEP}${task}`;
+    // Scheduled first, so a crash after it leaves an entry the reader skips, not a pending task nobody lists.
+    if (o.status === 'pending' && o.nextRunAt !== null) await this.redis.zadd(this.idx('tasks'), o.nextRunAt, member);
+    if (o.status === 'dead') await this.redis.zadd(this.idx('attention'), 0, txnNo);
+    const fields: (string | number)[] = ['status', o.status, 'attempts', o.attempts, 'lastError', o.lastError ?? '', 'nextRunAt', o.nextRunAt ?? '', 'result', o.result ? JSON.stringify(o.result) : ''];
+    if (o.refusals !== undefined) fields.push('refusals', o.refusals);
+    await this.redis.tcTaskMove(this.taskKey(txnNo, task), '', nowMs, ...fields);
+    const m = this.redis.multi().zrem(this.idx('running'), member);
+    if (o.status !== 'pending') m.zrem(this.idx('tasks'), member);
+    await m.exec();
+    if (o.status === 'done') await this.reindexAttention(txnNo);
+  }
+
+  async tasksOf(txnNo: string): Promise<TaskRecord[]> {
+    const names = await this.redis.lrange(this.k(txnNo, 'tasks'), 0, -1);
+    const rows = await Promise.all(names.map((n) => this.redis.hgetall(this.taskKey(txnNo, n))));
+    return names.map((n, i) => toTask(txnNo, n, rows[i]!)).filter((t): t is TaskRecord => t !== null);
+  }
+
+  async reviveTask(txnNo: string, task: string, nowMs: number): Promise<boolean> {
+    await this.redis.zadd(this.idx('tasks'), nowMs, `${txnNo}${SEP}${task}`);
+    const revived = (await this.redis.tcTaskMove(this.taskKey(txnNo, task), 'dead', nowMs, 'status', 'pending', 'attempts', 0, 'nextRunAt', nowMs)) === 1;
+    await this.reindexAttention(txnNo);
+    return revived;
+  }
+
+  async requeueRunningTasks(nowMs: number): Promise<number> {
+    const running = await this.redis.zrange(this.idx('running'), 0, -1);
+    let requeued = 0;
+    for (const member of running) {
+      const [txnNo, task] = member.split(SEP) as [string, string];
+      await this.redis.zadd(this.idx('tasks'), nowMs, member);
+      if ((await this.redis.tcTaskMove(this.taskKey(txnNo, task), 'running', nowMs, 'status', 'pending', 'nextRunAt', nowMs)) === 1) requeued++;
+      await this.redis.zrem(this.idx('running'), member);
+    }
+    return requeued;
+  }
+
+  // ── admin list and sentinel ───────────────────────────────────────────────────────────────
+
+  async listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
+    const index = filter.needsAttention ? this.idx('attention') : filter.state ? this.idx(`state:${filter.state}`) : this.idx('all');
+    const out: { txnNo: string; state: string; updatedAt: number }[] = [];
+    let max = filter.before ? `(${filter.before}` : '+';
+    while (out.length < filter.limit) {
+      const page = await this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, filter.limit * 2);
+      if (!page.length) break;
+      const rows = await Promise.all(page.map((t) => this.redis.hmget(this.k(t, 'txn'), 'state', 'updatedAt')));
+      for (let i = 0; i < page.length && out.length < filter.limit; i++) {
+        const [state, updatedAt] = rows[i] ?? [];
+        if (!state) continue;
+        if (filter.state && state !== filter.state) continue;
+        if (filter.needsAttention && !(await this.needsAttention(page[i]!))) continue;
+        out.push({ txnNo: page[i]!, state, updatedAt: Number(updatedAt) });
+      }
+      max = `(${page.at(-1)}`;
+    }
+    return out;
+  }
+
+  async idleTransactions(updatedBefore: number, limit: number): Promise<IdleTransaction[]> {
+    const txnNos = await this.redis.zrangebyscore(this.idx('active'), '-inf', updatedBefore, 'LIMIT', 0, limit);
+    const out: IdleTransaction[] = [];
+    for (const txnNo of txnNos) {
+      const [version, state, updatedAt, atRest, working, timers, stuck] = await this.redis.hmget(this.k(txnNo, 'txn'), 'version', 'state', 'updatedAt', 'atRest', 'working', 'timers', 'stuck');
+      if (!version || atRest === '1' || Number(updatedAt) > updatedBefore) continue;
+      out.push({ txnNo, version: Number(version), state: state ?? '', updatedAt: Number(updatedAt), working: working === '1', timers: JSON.parse(timers ?? '{}') as Record<string, number>, stuck: stuck === '1' });
+    }
+    return out;
+  }
+
+  async recordNudge(txnNo: string, version: number): Promise<number> {
+    return this.redis.tcNudge(this.k(txnNo, 'txn'), version);
+  }
+
+  async markStuck(txnNo: string, version: number): Promise<boolean> {
+    const current = await this.version(txnNo);
+    if (current !== version) return false;
+    await this.redis.zadd(this.idx('attention'), 0, txnNo);
+    await this.redis.zadd(this.idx('stuck'), 0, txnNo);
+    await this.redis.hset(this.k(txnNo, 'txn'), 'stuck', 1);
+    return true;
+  }
+
+  async stuckCount(): Promise<number> {
+    let count = 0;
+    for (const txnNo of await this.redis.zrange(this.idx('stuck'), 0, -1)) {
+      if ((await this.redis.hget(this.k(txnNo, 'txn'), 'stuck')) === '1') count++;
+      else {
+        await this.redis.zrem(this.idx('stuck'), txnNo);
+        await this.reindexAttention(txnNo);
+      }
+    }
+    return count;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.redis.status !== 'end') await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+/** What a task record keeps of its spec: everything but the name, which is its key. */
+function specOf(t: TaskSpec): Omit<TaskSpec, 'task'> {
+  return { kind: t.kind, system: t.system, core: t.core, maxAttempts: t.maxAttempts, payload: t.payload };
+}
+
+function toTask(txnNo: string, task: string, h: Record<string, string>): TaskRecord | null {
+  if (!h.spec) return null;
+  const spec = JSON.parse(h.spec) as Omit<TaskSpec, 'task'>;
+  return {
+    txnNo,
+    task,
+    ...spec,
+    status: h.status as TaskStatus,
+    attempts: Number(h.attempts ?? 0),
+    lastError: h.lastError ? h.lastError : null,
+    nextRunAt: h.nextRunAt ? Number(h.nextRunAt) : null,
+    refusals: Number(h.refusals ?? 0),
+    result: h.result ? (JSON.parse(h.result) as Record<string, unknown>) : null,
+    updatedAt: Number(h.updatedAt ?? 0),
+  };
+}
+
+/** The transaction machine's own attention flags: a refund waiting for a person, a dead task. */
+function contextNeedsAttention(snapshot: unknown): boolean {
+  const context = (snapshot as { context?: { needsAttention?: boolean; deadTasks?: unknown[] } } | null)?.context;
+  return context?.needsAttention === true || (context?.deadTasks?.length ?? 0) > 0;
+}

@@ -1,0 +1,154 @@
+/**
+ * The Lua scripts of the Redis store. Every script touches the keys of ONE hash tag only (one
+ * transaction's keys, or one idempotency key, or the index slot), so each runs atomically on a
+ * single node and on Redis Cluster alike. Each header states its KEYS, ARGV and output.
+ */
+
+/**
+ * save: compare-and-set of a transaction's next version, with its journal and new tasks.
+ *
+ * KEYS[1] txn hash   `tc:{T}:txn`
+ * KEYS[2] journal    `tc:{T}:journal` (list of JSON entries)
+ * KEYS[3] task list  `tc:{T}:tasks` (list of task names, in the order they were asked for)
+ * KEYS[4 .. 3+K] one hash per task the record lists, `tc:{T}:task:<name>`
+ * ARGV[1] expected version (0 creates)
+ * ARGV[2] number of record fields F; ARGV[3 .. 2+2F] field/value pairs of the txn hash
+ * ARGV[3+2F] K; then K pairs: task name, spec JSON (stored once each, never replaced)
+ * then the journal entries, one JSON each, to the end of ARGV
+ *
+ * Output: {1, newVersion, previous timers JSON or '', previous state or '', firstJournalSeq,
+ *   names of the tasks inserted now...} on success; {0, actualVersion or -1} on conflict.
+ */
+export const SAVE = `
+local expected = tonumber(ARGV[1])
+local current = redis.call('HGET', KEYS[1], 'version')
+if expected == 0 then
+  if current then return {0, tonumber(current)} end
+elseif (not current) or tonumber(current) ~= expected then
+  return {0, current and tonumber(current) or -1}
+end
+local previousTimers = redis.call('HGET', KEYS[1], 'timers') or ''
+local previousState = redis.call('HGET', KEYS[1], 'state') or ''
+local nfields = tonumber(ARGV[2])
+local hset = {'HSET', KEYS[1], 'version', expected + 1}
+for i = 3, 2 + 2 * nfields do hset[#hset + 1] = ARGV[i] end
+redis.call(unpack(hset))
+-- The sentinel's nudge count belongs to the version it saw: the transaction moved on.
+redis.call('HDEL', KEYS[1], 'nudges', 'nudgedVersion', 'stuck')
+local updatedAt = redis.call('HGET', KEYS[1], 'updatedAt')
+local at = 3 + 2 * nfields
+local ntasks = tonumber(ARGV[at])
+local inserted = {}
+for i = 1, ntasks do
+  local name, spec = ARGV[at + 2 * i - 1], ARGV[at + 2 * i]
+  if redis.call('HSETNX', KEYS[3 + i], 'spec', spec) == 1 then
+    redis.call('HSET', KEYS[3 + i], 'status', 'pending', 'attempts', 0, 'refusals', 0, 'nextRunAt', updatedAt, 'updatedAt', updatedAt)
+    redis.call('RPUSH', KEYS[3], name)
+    inserted[#inserted + 1] = name
+  end
+end
+local first = redis.call('LLEN', KEYS[2]) + 1
+for i = at + 1 + 2 * ntasks, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+local out = {1, expected + 1, previousTimers, previousState, first}
+for _, name in ipairs(inserted) do out[#out + 1] = name end
+return out
+`;
+
+export const CLAIM_IDEMPOTENCY = `
+local fp = redis.call('HGET', KEYS[1], 'fingerprint')
+if not fp then
+  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'status', 'running', 'createdAt', ARGV[2])
+  return {'claimed'}
+end
+if fp ~= ARGV[1] then return {'mismatch'} end
+local response = redis.call('HGET', KEYS[1], 'response')
+if redis.call('HGET', KEYS[1], 'status') ~= 'done' or not response then return {'in-progress'} end
+return {'done', response}
+`;
+
+/**
+ * releaseIdempotency: forgets a claim still running (its request changed nothing).
+ *
+ * KEYS[1] `tc:idem:{key}`; no ARGV. Output: 1 when forgotten, else 0.
+ */
+export const RELEASE_IDEMPOTENCY = `
+if redis.call('HGET', KEYS[1], 'status') == 'running' then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/**
+ * taskMove: moves a task from one status to another when it is in the expected one.
+ *
+ * KEYS[1] task hash `tc:{T}:task:<name>`
+ * ARGV[1] expected status ('' = any), ARGV[2] now; ARGV[3..] field/value pairs to set
+ * Output: 1 when moved, 0 when the task is missing or in another status.
+ */
+export const TASK_MOVE = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+if ARGV[1] ~= '' and status ~= ARGV[1] then return 0 end
+local hset = {'HSET', KEYS[1], 'updatedAt', ARGV[2]}
+for i = 3, #ARGV do hset[#hset + 1] = ARGV[i] end
+redis.call(unpack(hset))
+return 1
+`;
+
+/**
+ * nudge: counts a sentinel nudge of a transaction at the version it saw; the count restarts
+ * when the transaction moved on since (the save script also clears it).
+ *
+ * KEYS[1] txn hash; ARGV[1] the version the sentinel saw
+ * Output: the count, or 0 when the transaction is gone or already at another version.
+ */
+export const NUDGE = `
+local version = redis.call('HGET', KEYS[1], 'version')
+if (not version) or version ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'nudgedVersion') ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'nudgedVersion', ARGV[1], 'nudges', 0)
+end
+return redis.call('HINCRBY', KEYS[1], 'nudges', 1)
+`;
+
+/**
+ * zremIfScore: removes an index entry only while it still has the score the reader saw stale,
+ * so an entry re-armed meanwhile (another score) stays.
+ *
+ * KEYS[1] a sorted set; ARGV[1] member, ARGV[2] score. Output: 1 when removed, else 0.
+ */
+export const ZREM_IF_SCORE = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+`;
+
+/**
+ * lease: takes a transaction's lease and reads its stored version in one round trip.
+ *
+ * KEYS[1] `tc:{T}:lease`, KEYS[2] `tc:{T}:txn`; ARGV[1] token, ARGV[2] ttl ms
+ * Output: {1, version or -1} when taken (or already ours), {0, remaining ttl ms} when held by another.
+ */
+export const LEASE_ACQUIRE = `
+local holder = redis.call('GET', KEYS[1])
+if (not holder) or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  local v = redis.call('HGET', KEYS[2], 'version')
+  return {1, v and tonumber(v) or -1}
+end
+return {0, redis.call('PTTL', KEYS[1])}
+`;
+
+/**
+ * leaseRenew / leaseRelease: only the holder (same token) extends or drops a lease.
+ *
+ * KEYS[1] `tc:{T}:lease`; ARGV[1] token, ARGV[2] ttl ms (renew only)
+ * Output: 1 when done, 0 when the lease is no longer ours.
+ */
+export const LEASE_RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
+export const LEASE_RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;

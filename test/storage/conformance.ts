@@ -1,0 +1,236 @@
+import type { Test } from 'tap';
+import type { JournalEntry, SaveRecord, TaskSpec, TransactionStore } from '../../storage/types.ts';
+
+/** Builds a fresh, empty store for one test; the suite closes it. */
+export type StoreFactory = (t: Test) => Promise<TransactionStore>;
+
+const T0 = Date.parse('2026-11-25T04:00:00Z');
+
+function record(txnNo: string, over: Partial<SaveRecord> = {}): SaveRecord {
+  return {
+    txnNo,
+    merchantId: 'M1',
+    orderNo: null,
+    state: 'quoted',
+    stateValue: 'quoted',
+    snapshot: { status: 'active', value: 'quoted', context: { txnNo, needsAttention: false, deadTasks: [] } },
+    atRest: false,
+    working: false,
+    timers: {},
+    tasks: [],
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+
+function entry(event: string, at = T0): JournalEntry {
+  return { at, actor: 'transaction', event, data: { n: 1 }, from: 'a', to: { b: 'c' } };
+}
+
+function task(name: string, over: Partial<TaskSpec> = {}): TaskSpec {
+  return { task: name, kind: name, system: 'settlement', core: false, maxAttempts: 3, payload: { amountFen: 100, lines: [], nested: { list: [1, 2] } }, ...over };
+}
+
+/**
+ * One suite for every storage backend (STYLE.md: "Storage backends implement one interface and
+ * pass one conformance suite"). Each test gets a fresh store from `make`.
+ */
+export function storeConformance(t: Test, make: StoreFactory): void {
+  const withStore = (name: string, body: (t: Test, store: TransactionStore) => Promise<void>) =>
+    t.test(name, async (t) => {
+      const store = await make(t);
+      t.teardown(() => store.close());
+      await body(t, store);
+    });
+
+  withStore('creates a transaction at version 1 and loads it back as stored', async (t, store) => {
+    const saved = await store.save(record('T1', { timers: { paymentExpiry: T0 + 1000 } }), 0, [entry('xstate.init')]);
+    t.same(saved, { ok: true, version: 1 });
+    const loaded = await store.load('T1');
+    t.equal(loaded?.version, 1);
+    t.equal(loaded?.state, 'quoted');
+    t.same(loaded?.snapshot, record('T1').snapshot);
+    t.same(loaded?.timers, { paymentExpiry: T0 + 1000 });
+    t.equal(loaded?.atRest, false);
+    t.equal(loaded?.orderNo, null);
+    t.equal(await store.load('T404'), null);
+  });
+
+  withStore('refuses a second create and a stale writer with a conflict, not a write', async (t, store) => {
+    await store.save(record('T1'), 0, []);
+    t.same(await store.save(record('T1'), 0, []), { ok: false, conflict: true, actualVersion: 1 });
+    t.same(await store.save(record('T1', { state: 'ordered' }), 1, []), { ok: true, version: 2 });
+    const stale = await store.save(record('T1', { state: 'cancelled' }), 1, [entry('LOST')]);
+    t.same(stale, { ok: false, conflict: true, actualVersion: 2 });
+    t.equal((await store.load('T1'))?.state, 'ordered', 'the stale write changed nothing');
+    t.notOk((await store.journal('T1')).some((j) => j.event === 'LOST'), 'nor its journal');
+    t.same(await store.save(record('T9'), 3, []), { ok: false, conflict: true, actualVersion: null });
+  });
+
+  withStore('keeps concurrent writers of one version to exactly one winner', async (t, store) => {
+    await store.save(record('T1'), 0, []);
+    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => store.save(record('T1', { state: `s${i}` }), 1, [])));
+    t.equal(results.filter((r) => r.ok).length, 1);
+    t.equal((await store.load('T1'))?.version, 2);
+  });
+
+  withStore('appends the journal of every save in order, with its data', async (t, store) => {
+    await store.save(record('T1'), 0, [entry('xstate.init'), entry('ORDER', T0 + 1)]);
+    await store.save(record('T1', { state: 'ordered' }), 1, [entry('PAY', T0 + 2)]);
+    const journal = await store.journal('T1');
+    t.same(journal.map((j) => j.event), ['xstate.init', 'ORDER', 'PAY']);
+    t.ok(journal.every((j, i) => i === 0 || j.seq > journal[i - 1]!.seq), 'sequence grows');
+    t.same(journal[1], { ...journal[1], at: T0 + 1, actor: 'transaction', data: { n: 1 }, from: 'a', to: { b: 'c' } });
+  });
+
+  withStore('finds a transaction by its order number once one is stored', async (t, store) => {
+    await store.save(record('T1'), 0, []);
+    t.equal(await store.findTxnNoByOrderNo('O1'), null);
+    await store.save(record('T1', { orderNo: 'O1', state: 'ordered' }), 1, []);
+    t.equal(await store.findTxnNoByOrderNo('O1'), 'T1');
+  });
+
+  withStore('lists due timers oldest first, and forgets timers re-armed or dropped', async (t, store) => {
+    await store.save(record('T1', { timers: { paymentExpiry: T0 + 300, 'leg-1/query': T0 + 100 } }), 0, []);
+    await store.save(record('T2', { timers: { retry: T0 + 200 } }), 0, []);
+    t.same(await store.dueTimers(T0 + 250, 10), [
+      { txnNo: 'T1', name: 'leg-1/query', dueAt: T0 + 100 },
+      { txnNo: 'T2', name: 'retry', dueAt: T0 + 200 },
+    ]);
+    t.same(await store.dueTimers(T0 + 250, 1), [{ txnNo: 'T1', name: 'leg-1/query', dueAt: T0 + 100 }], 'limit');
+    await store.save(record('T1', { timers: { paymentExpiry: T0 + 300, 'leg-1/query': T0 + 1000 } }), 1, []);
+    await store.save(record('T2', { timers: {} }), 1, []);
+    t.same(await store.dueTimers(T0 + 400, 10), [{ txnNo: 'T1', name: 'paymentExpiry', dueAt: T0 + 300 }]);
+    t.same((await store.load('T2'))?.timers, {});
+  });
+
+  withStore('lists transactions needing work: running calls and due timers, not those at rest', async (t, store) => {
+    await store.save(record('T1', { working: true, state: 'paying' }), 0, []);
+    await store.save(record('T2', { timers: { paymentExpiry: T0 + 10 } }), 0, []);
+    await store.save(record('T3', { timers: { paymentExpiry: T0 + 10_000 } }), 0, []);
+    await store.save(record('T4', { state: 'completed', atRest: true }), 0, []);
+    t.same((await store.needingWork(T0 + 100, 10)).sort(), ['T1', 'T2']);
+    await store.save(record('T1', { working: false, state: 'completed', atRest: true }), 1, []);
+    t.same(await store.needingWork(T0 + 100, 10), ['T2']);
+  });
+
+  withStore('claims an idempotency key once, and replays the stored answer for the same body', async (t, store) => {
+    t.same(await store.claimIdempotencyKey('k1', 'f1', T0), { status: 'claimed' });
+    t.same(await store.claimIdempotencyKey('k1', 'f1', T0), { status: 'in-progress' });
+    t.same(await store.claimIdempotencyKey('k1', 'f2', T0), { status: 'mismatch' });
+    await store.completeIdempotencyKey('k1', { statusCode: 201, body: { txnNo: 'T1', list: [] } });
+    t.same(await store.claimIdempotencyKey('k1', 'f1', T0), { status: 'done', response: { statusCode: 201, body: { txnNo: 'T1', list: [] } } });
+    await store.releaseIdempotencyKey('k1');
+    t.equal((await store.claimIdempotencyKey('k1', 'f1', T0)).status, 'done', 'a finished claim is never released');
+    t.same(await store.claimIdempotencyKey('k2', 'f1', T0), { status: 'claimed' });
+    await store.releaseIdempotencyKey('k2');
+    t.same(await store.claimIdempotencyKey('k2', 'f9', T0), { status: 'claimed' }, 'a released claim can be made again');
+  });
+
+  withStore('stores each task once with its save, in order, and never replaces it', async (t, store) => {
+    await store.save(record('T1', { state: 'paid', tasks: [task('settlement'), task('invoice', { system: 'invoice' })] }), 0, []);
+    t.ok(await store.claimTask('T1', 'settlement', T0 + 1));
+    await store.finishTask('T1', 'settlement', { status: 'done', attempts: 1, lastError: null, nextRunAt: null, result: { couponIds: [] } }, T0 + 2);
+    await store.save(record('T1', { state: 'completed', atRest: true, tasks: [task('settlement'), task('invoice', { system: 'invoice' }), task('push', { system: 'push' })] }), 1, []);
+    const tasks = await store.tasksOf('T1');
+    t.same(tasks.map((x) => x.task), ['settlement', 'invoice', 'push']);
+    t.same(tasks.map((x) => x.status), ['done', 'pending', 'pending'], 'the done task was not reset by the later save');
+    t.same(tasks[0]?.result, { couponIds: [] });
+    t.same(tasks[1]?.payload, task('invoice').payload, 'the payload round-trips, empty lists included');
+    t.equal(tasks[1]?.core, false);
+    t.equal(tasks[1]?.maxAttempts, 3);
+    t.equal(tasks[1]?.nextRunAt, T0, 'due from the save that asked for it');
+  });
+
+  withStore('hands a due task to one claimer, and reschedules it with its attempts', async (t, store) => {
+    await store.save(record('T1', { state: 'paid', tasks: [task('settlement'), task('invoice')] }), 0, []);
+    t.same((await store.dueTasks(T0, 10)).map((x) => x.task).sort(), ['invoice', 'settlement']);
+    t.same(await store.dueTasks(T0 - 1, 10), [], 'not due before its time');
+    const claims = await Promise.all([store.claimTask('T1', 'settlement', T0), store.claimTask('T1', 'settlement', T0)]);
+    t.same(claims.filter(Boolean).length, 1, 'one claimer wins');
+    t.same((await store.dueTasks(T0, 10)).map((x) => x.task), ['invoice'], 'a running task is not due');
+    await store.finishTask('T1', 'settlement', { status: 'pending', attempts: 1, refusals: 1, lastError: 'down', nextRunAt: T0 + 5_000 }, T0 + 10);
+    t.same((await store.dueTasks(T0 + 4_999, 10)).map((x) => x.task), ['invoice']);
+    const later = await store.dueTasks(T0 + 5_000, 10);
+    t.same(later.map((x) => x.task), ['invoice', 'settlement'], 'oldest first');
+    t.same(later[1] && { attempts: later[1].attempts, refusals: later[1].refusals, lastError: later[1].lastError }, { attempts: 1, refusals: 1, lastError: 'down' });
+  });
+
+  withStore('a dead task flags the transaction; a manual retry revives it and clears the flag when done', async (t, store) => {
+    await store.save(record('T1', { state: 'completed', atRest: true, tasks: [task('settlement')] }), 0, []);
+    await store.save(record('T2', { state: 'completed', atRest: true }), 0, []);
+    await store.claimTask('T1', 'settlement', T0);
+    await store.finishTask('T1', 'settlement', { status: 'dead', attempts: 3, lastError: 'down', nextRunAt: null }, T0);
+    t.same((await store.listTransactions({ needsAttention: true, limit: 10 })).map((r) => r.txnNo), ['T1']);
+    t.same(await store.dueTasks(T0 + 1e9, 10), [], 'a dead task is not due');
+    t.equal(await store.reviveTask('T1', 'invoice', T0), false, 'no such task');
+    t.ok(await store.reviveTask('T1', 'settlement', T0 + 100));
+    t.equal(await store.reviveTask('T1', 'settlement', T0 + 100), false, 'only a dead task revives');
+    const [revived] = await store.dueTasks(T0 + 100, 10);
+    t.same(revived && { status: revived.status, attempts: revived.attempts }, { status: 'pending', attempts: 0 });
+    await store.claimTask('T1', 'settlement', T0 + 100);
+    await store.finishTask('T1', 'settlement', { status: 'done', attempts: 1, lastError: null, nextRunAt: null }, T0 + 200);
+    t.same(await store.listTransactions({ needsAttention: true, limit: 10 }), []);
+  });
+
+  withStore('puts tasks left running by a dead process back to pending', async (t, store) => {
+    await store.save(record('T1', { state: 'paid', tasks: [task('settlement'), task('invoice')] }), 0, []);
+    await store.claimTask('T1', 'settlement', T0);
+    t.equal(await store.requeueRunningTasks(T0 + 50), 1);
+    const [requeued] = (await store.dueTasks(T0 + 50, 10)).filter((x) => x.task === 'settlement');
+    t.equal(requeued?.status, 'pending');
+    t.equal(await store.requeueRunningTasks(T0 + 60), 0);
+  });
+
+  withStore('lists transactions newest first, by state, by attention, page by page', async (t, store) => {
+    for (const [n, state] of [['T1', 'completed'], ['T2', 'paying'], ['T3', 'completed'], ['T4', 'quoted']] as const) {
+      await store.save(record(n, { state, atRest: state === 'completed', updatedAt: T0 + Number(n.slice(1)) }), 0, []);
+    }
+    const all = await store.listTransactions({ limit: 10 });
+    t.same(all.map((r) => r.txnNo), ['T4', 'T3', 'T2', 'T1']);
+    t.same(all[0], { txnNo: 'T4', state: 'quoted', updatedAt: T0 + 4 });
+    t.same((await store.listTransactions({ state: 'completed', limit: 10 })).map((r) => r.txnNo), ['T3', 'T1']);
+    t.same((await store.listTransactions({ limit: 2 })).map((r) => r.txnNo), ['T4', 'T3']);
+    t.same((await store.listTransactions({ limit: 2, before: 'T3' })).map((r) => r.txnNo), ['T2', 'T1']);
+    await store.save(record('T2', { state: 'completed', atRest: true }), 1, []);
+    t.same((await store.listTransactions({ state: 'paying', limit: 10 })).map((r) => r.txnNo), [], 'a state left is unlisted');
+    await store.save(record('T4', { snapshot: { context: { needsAttention: true, deadTasks: [] } } }), 1, []);
+    t.same((await store.listTransactions({ needsAttention: true, limit: 10 })).map((r) => r.txnNo), ['T4']);
+    await store.save(record('T4', { snapshot: { context: { needsAttention: false, deadTasks: [] } } }), 2, []);
+    t.same(await store.listTransactions({ needsAttention: true, limit: 10 }), []);
+  });
+
+  withStore('lists idle transactions not at rest, oldest first, with their timers', async (t, store) => {
+    await store.save(record('T1', { state: 'paying', working: true, updatedAt: T0 + 20 }), 0, []);
+    await store.save(record('T2', { state: 'paying', timers: { paymentExpiry: T0 + 5 }, updatedAt: T0 + 10 }), 0, []);
+    await store.save(record('T3', { state: 'completed', atRest: true, updatedAt: T0 }), 0, []);
+    await store.save(record('T4', { state: 'paying', updatedAt: T0 + 5_000 }), 0, []);
+    const idle = await store.idleTransactions(T0 + 100, 10);
+    t.same(idle.map((i) => i.txnNo), ['T2', 'T1']);
+    t.same(idle[0], { txnNo: 'T2', version: 1, state: 'paying', updatedAt: T0 + 10, working: false, timers: { paymentExpiry: T0 + 5 }, stuck: false });
+    t.equal(idle[1]?.working, true);
+  });
+
+  withStore('counts sentinel nudges per version and flags a stuck transaction until it moves on', async (t, store) => {
+    await store.save(record('T1', { state: 'paying', working: true }), 0, []);
+    t.equal(await store.recordNudge('T1', 1), 1);
+    t.equal(await store.recordNudge('T1', 1), 2);
+    t.equal(await store.recordNudge('T1', 7), 0, 'a version not stored counts nothing');
+    t.equal(await store.stuckCount(), 0);
+    t.ok(await store.markStuck('T1', 1));
+    t.equal(await store.stuckCount(), 1);
+    t.equal((await store.idleTransactions(T0 + 1, 10))[0]?.stuck, true);
+    t.same((await store.listTransactions({ needsAttention: true, limit: 10 })).map((r) => r.txnNo), ['T1']);
+    await store.save(record('T1', { state: 'completed', atRest: true }), 1, []);
+    t.equal(await store.stuckCount(), 0, 'it moved on');
+    t.same(await store.listTransactions({ needsAttention: true, limit: 10 }), []);
+    t.equal(await store.markStuck('T1', 1), false, 'a version left behind cannot be flagged');
+    t.equal(await store.recordNudge('T1', 2), 1, 'counting starts again');
+  });
+
+  withStore('answers a ping', async (t, store) => {
+    await store.ping();
+    t.pass();
+  });
+}

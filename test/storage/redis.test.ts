@@ -1,0 +1,24 @@
+import { randomUUID } from 'node:crypto';
+import t from 'tap';
+import { RedisTransactionStore } from '../../storage/redis/redis-store.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
+import { storeConformance } from './conformance.ts';
+
+t.test('the Redis store', async (t) => {
+  let url = process.env.REDIS_URL ?? '';
+  if (!url) {
+    const server = await startRedisServer();
+    t.teardown(() => server.stop());
+    url = server.url;
+  }
+  // A fresh prefix per test: the tests share one server and never see each other's keys.
+  storeConformance(t, async () => new RedisTransactionStore({ url, prefix: `tc-test-${randomUUID().slice(0, 8)}` }));
+
+  t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {
+    const store = new RedisTransactionStore({ url, prefix: 'tc-durability' });
+    t.teardown(() => store.close());
+    const warnings = await store.checkDurability();
+    if (process.env.REDIS_URL) t.pass('an external Redis: its settings are its own');
+    else t.same(warnings.map((w) => w.split(':')[0]), ['Redis runs with appendonly=no'], 'the test server runs without AOF and with noeviction');
+  });
+});
