@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Outcome, SystemName } from '../systems/contract.ts';
 import type { TaskRecord, TransactionStore } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
+import { PollingScheduler, type Scheduler, type TaskRun } from './scheduler.ts';
 import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
 import type { TransactionHost } from './transaction-host.ts';
@@ -20,11 +21,12 @@ export interface TaskRunnerOptions {
 }
 
 /**
- * The SQLite task runner (DESIGN.md "Sentinel, retries, manual work"): post-payment tasks are rows
+ * The task runner (DESIGN.md "Sentinel, retries, manual work"): post-payment tasks are records
  * keyed `txnNo:task`, written with the snapshot that asked for them. Due tasks are claimed, run
  * with a per-task timeout, and retried with exponential backoff and jitter; a non-core task out of
  * attempts is dead and waits for a manual retry; a core task keeps retrying and raises an alert.
- * Outcomes go back to the transaction as TASK_DONE / TASK_DEAD events.
+ * Outcomes go back to the transaction as TASK_DONE / TASK_DEAD events. Embedded, the runner polls
+ * the store for due tasks; with a scheduler that does not poll (BullMQ), its jobs call {@link run}.
  */
 export class TaskRunner {
   /** Alerts raised (core tasks failing past `alertAfter`), for metrics and tests. */
@@ -40,9 +42,15 @@ export class TaskRunner {
     private readonly clock: Clock,
     private readonly options: TaskRunnerOptions,
     private readonly log: Logger,
+    private readonly scheduler: Scheduler = new PollingScheduler(),
   ) {}
 
+  /** Tasks run by this process: done, failed and to be retried, gone dead (metrics). */
+  readonly counters = { done: 0, retried: 0, dead: 0 };
+
   async start(): Promise<void> {
+    // Many processes share the scheduler's jobs: a job left by a dead process is its to re-run.
+    if (!this.scheduler.polls) return;
     const requeued = await this.store.requeueRunningTasks(this.clock.now());
     if (requeued) this.log.info({ requeued }, 'tasks interrupted by a crash are pending again');
     this.poller = setInterval(() => void this.runDue().catch((err: unknown) => this.log.error({ err }, 'task pass failed')), this.options.pollMs);
@@ -54,9 +62,12 @@ export class TaskRunner {
     await this.passes.idle();
   }
 
-  /** Runs every due task once; passes never overlap, and a call always gets a pass that starts after it. Returns how many ran. */
+  /**
+   * Runs every due task once; passes never overlap, and a call always gets a pass that starts
+   * after it. Returns how many ran. With a scheduler of its own (BullMQ) its jobs run the tasks: 0.
+   */
   runDue(): Promise<number> {
-    return this.passes.run();
+    return this.scheduler.polls ? this.passes.run() : Promise.resolve(0);
   }
 
   private async pass(): Promise<number> {
@@ -69,12 +80,31 @@ export class TaskRunner {
   async retry(txnNo: string, task: string): Promise<TaskRecord | null> {
     const revived = await this.store.reviveTask(txnNo, task, this.clock.now());
     if (!revived) return null;
-    await this.runDue();
+    if (this.scheduler.polls) await this.runDue();
+    else {
+      const run = await this.run(txnNo, task);
+      if (run.next === 'retry' || run.next === 'wait') await this.scheduler.enqueueTask(txnNo, task, run.delayMs);
+    }
     return (await this.store.tasksOf(txnNo)).find((t) => t.task === task) ?? null;
+  }
+
+  /**
+   * Runs one task now, whatever its schedule, unless it is done or dead (a scheduler's job; a
+   * job re-run after its process died finds the task `running` and runs it again, safely keyed).
+   */
+  async run(txnNo: string, name: string): Promise<TaskRun> {
+    const task = (await this.store.tasksOf(txnNo)).find((t) => t.task === name);
+    if (!task || task.status === 'done' || task.status === 'dead') return { next: 'skip' };
+    await this.store.claimTask(txnNo, name, this.clock.now());
+    return this.execute(task);
   }
 
   private async runOne(task: TaskRecord): Promise<void> {
     if (!(await this.store.claimTask(task.txnNo, task.task, this.clock.now()))) return;
+    await this.execute(task);
+  }
+
+  private async execute(task: TaskRecord): Promise<TaskRun> {
     const handler = this.handlers[task.kind];
     let error: string | null = null;
     let refused = false;
@@ -96,30 +126,35 @@ export class TaskRunner {
     // An open circuit means the call never left: it costs the task no attempt, only a wait.
     if (error !== null && this.downstream.state(task.system as SystemName) === 'open') {
       await this.store.finishTask(task.txnNo, task.task, { status: 'pending', attempts: task.attempts, lastError: error, nextRunAt: now + this.options.baseBackoffMs }, now);
-      return;
+      return { next: 'wait', delayMs: this.options.baseBackoffMs };
     }
     const attempts = task.attempts + 1;
     const refusals = task.refusals + (refused ? 1 : 0);
     if (error === null) {
       await this.store.finishTask(task.txnNo, task.task, { status: 'done', attempts, lastError: null, nextRunAt: null, ...(result ? { result } : {}) }, now);
       await this.host.notify(task.txnNo, (at) => ({ type: 'TASK_DONE', at, task: task.task }));
-      return;
+      this.counters.done++;
+      return { next: 'done' };
     }
     if (!task.core && attempts >= task.maxAttempts) {
       this.log.warn({ txnNo: task.txnNo, task: task.task, attempts, err: error }, 'task is dead: waiting for a manual retry');
       await this.store.finishTask(task.txnNo, task.task, { status: 'dead', attempts, refusals, lastError: error, nextRunAt: null }, now);
       await this.host.notify(task.txnNo, (at) => ({ type: 'TASK_DEAD', at, task: task.task, error }));
-      return;
+      this.counters.dead++;
+      return { next: 'dead', error };
     }
     if (task.core && attempts >= this.options.alertAfter) {
       this.alerts++;
       this.log.error({ alert: 'core-task-failing', txnNo: task.txnNo, task: task.task, attempts, err: error }, 'core task keeps failing');
     }
-    await this.store.finishTask(task.txnNo, task.task, { status: 'pending', attempts, refusals, lastError: error, nextRunAt: now + this.backoff(task, attempts) }, now);
+    const delayMs = this.backoff(task, attempts);
+    await this.store.finishTask(task.txnNo, task.task, { status: 'pending', attempts, refusals, lastError: error, nextRunAt: now + delayMs }, now);
+    this.counters.retried++;
+    return { next: 'retry', delayMs, error };
   }
 
   /** Exponential backoff with jitter; the jitter is derived from the key so a replay is identical. */
-  private backoff(task: TaskRecord, attempts: number): number {
+  backoff(task: Pick<TaskRecord, 'txnNo' | 'task'>, attempts: number): number {
     const exp = Math.min(this.options.maxBackoffMs, this.options.baseBackoffMs * 2 ** (attempts - 1));
     const jitter = createHash('sha256').update(`${task.txnNo}:${task.task}:${attempts}`).digest().readUInt32BE(0) / 0xffffffff;
     return Math.round(exp * (0.5 + jitter / 2));

@@ -13,6 +13,8 @@ import type { Systems } from '../systems/index.ts';
 import type { JournalEntry, TransactionStore } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
 import type { Clock } from './clock.ts';
+import type { Leases } from './lease.ts';
+import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
 import { buildView, topState, type TransactionView } from './view.ts';
@@ -51,6 +53,20 @@ interface Live {
   lastUsed: number;
   /** Retry counts already alerted on, by step. */
   alerted: Map<string, number>;
+  /** Durable timers as last stored, and how many tasks the scheduler was told of. */
+  timers: Record<string, number>;
+  tasksScheduled: number;
+}
+
+/** The store holds a newer version than this process's copy: reload and apply again. */
+class StaleCopy extends Error {}
+
+/** Scale-out parts of the host; absent on the embedded default. */
+export interface HostScaleOut {
+  /** Wakes up timers and tasks (BullMQ); the default polls the store. */
+  scheduler?: Scheduler;
+  /** Per-transaction leases across processes (DESIGN.md rule 1). */
+  leases?: Leases;
 }
 
 /**
@@ -71,6 +87,10 @@ export class TransactionHost {
   private poller: NodeJS.Timeout | null = null;
   private readonly timerPasses = new SerialPass(() => this.timerPass());
   private stopped = false;
+  private readonly scheduler: Scheduler;
+  private readonly leases: Leases | null;
+  /** Commands and events applied again after another process's write fenced this copy off. */
+  reapplied = 0;
 
   constructor(
     private readonly store: TransactionStore,
@@ -79,7 +99,10 @@ export class TransactionHost {
     private readonly clock: Clock,
     private readonly options: HostOptions,
     private readonly log: Logger,
+    scaleOut: HostScaleOut = {},
   ) {
+    this.scheduler = scaleOut.scheduler ?? new PollingScheduler();
+    this.leases = scaleOut.leases ?? null;
     const bound = bindCalls(systems, downstream, clock, (txnNo) => this.barrier(txnNo), options, log);
     const { createOrder, cancelOrder, markOrderPaid, lockHold, confirmHold, releaseHold, refundPayment, queryRefund, creditCard, debitCard, restorePoints, restoreCoupons, ...legCalls } =
       bound;
@@ -109,7 +132,7 @@ export class TransactionHost {
     if (txnNos.length) this.log.info({ count: txnNos.length }, 'rehydrated transactions with pending work');
     await this.fireDueTimers();
     this.poller = setInterval(() => {
-      void this.fireDueTimers().catch((err: unknown) => this.log.error({ err }, 'timer pass failed'));
+      if (this.scheduler.polls) void this.fireDueTimers().catch((err: unknown) => this.log.error({ err }, 'timer pass failed'));
       this.evictIdle();
     }, this.options.timerPollMs);
     this.poller.unref();
@@ -141,6 +164,26 @@ export class TransactionHost {
    * An event the current state cannot take is refused with INVALID_STATE and changes nothing.
    */
   async command(txnNo: string, build: (at: number, requestId: string) => TxnCommand): Promise<{ view: TransactionView; refusal: Refusal | null }> {
+    return this.reapplying(() => this.commandOnce(txnNo, build));
+  }
+
+  /**
+   * Another process wrote the transaction after this copy was loaded (lease lost, or work that
+   * finished outside it): the copy was dropped; load the stored one and apply the event again.
+   */
+  private async reapplying<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (!(err instanceof StaleCopy) || attempt >= 3) throw err instanceof StaleCopy ? new TradeError('INTERNAL', 'the transaction could not be stored') : err;
+        this.reapplied++;
+        this.log.info({ err: err.message }, 'applying again on the stored copy');
+      }
+    }
+  }
+
+  private commandOnce(txnNo: string, build: (at: number, requestId: string) => TxnCommand): Promise<{ view: TransactionView; refusal: Refusal | null }> {
     return this.exclusive(txnNo, async () => {
       const live = await this.load(txnNo);
       if (!live) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
@@ -163,18 +206,37 @@ export class TransactionHost {
 
   /** Delivers an event that needs no answer (callback, timer) and waits until it is stored. */
   async notify(txnNo: string, build: (at: number) => TxnCommand): Promise<TransactionView | null> {
-    return this.exclusive(txnNo, async () => {
-      const live = await this.load(txnNo);
-      if (!live) return null;
-      if (live.actor.getSnapshot().status === 'active') live.actor.send(build(this.clock.now()));
-      await this.flushed(live);
-      return this.viewOf(live);
-    });
+    return this.reapplying(() =>
+      this.exclusive(txnNo, async () => {
+        const live = await this.load(txnNo);
+        if (!live) return null;
+        if (live.actor.getSnapshot().status === 'active') live.actor.send(build(this.clock.now()));
+        await this.flushed(live);
+        return this.viewOf(live);
+      }),
+    );
+  }
+
+  /**
+   * Fires one durable timer (a scheduler's wake-up) if the transaction still has it armed for
+   * `dueAt`: a wake-up of a timer since moved or dropped, or delivered twice, changes nothing.
+   */
+  async fireTimer(txnNo: string, name: string, dueAt: number): Promise<boolean> {
+    return this.reapplying(() =>
+      this.exclusive(txnNo, async () => {
+        const live = await this.load(txnNo);
+        if (!live || live.actor.getSnapshot().status !== 'active' || treeTimers(live.actor)[name] !== dueAt) return false;
+        live.actor.send({ type: 'TIMER', name, at: this.clock.now() });
+        await this.flushed(live);
+        return true;
+      }),
+    );
   }
 
   /** The transaction view, from memory when the actor is live, else straight from the store. */
   async view(txnNo: string): Promise<TransactionView | null> {
-    const live = this.live.get(txnNo);
+    // Scale-out, another process may have moved the transaction on: the store is the truth.
+    const live = this.leases ? undefined : this.live.get(txnNo);
     if (live) return this.viewOf(live);
     const record = await this.store.load(txnNo);
     if (!record) return null;
@@ -245,16 +307,39 @@ export class TransactionHost {
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────
 
-  /** Runs `work` after every earlier piece of work on the same transaction (one writer). */
+  /**
+   * Runs `work` after every earlier piece of work on the same transaction (one writer); scale-out,
+   * also under the transaction's lease, with a copy in memory older than the store's dropped first.
+   */
   private exclusive<T>(txnNo: string, work: () => Promise<T>): Promise<T> {
     const previous = this.queues.get(txnNo) ?? Promise.resolve();
-    const next = previous.then(work, work);
+    const leased = this.leases ? () => this.underLease(txnNo, work) : work;
+    const next = previous.then(leased, leased);
     const settled = next.catch(() => undefined);
     this.queues.set(txnNo, settled);
     void settled.then(() => {
       if (this.queues.get(txnNo) === settled) this.queues.delete(txnNo);
     });
     return next;
+  }
+
+  private async underLease<T>(txnNo: string, work: () => Promise<T>): Promise<T> {
+    const lease = await this.leases!.acquire(txnNo);
+    try {
+      const live = this.live.get(txnNo);
+      if (live) {
+        await live.persisting;
+        if (lease.storedVersion !== null && lease.storedVersion > live.version) this.drop(live);
+      }
+      return await work();
+    } finally {
+      await lease.release();
+    }
+  }
+
+  private drop(live: Live): void {
+    live.actor.stop();
+    if (this.live.get(live.txnNo) === live) this.live.delete(live.txnNo);
   }
 
   private async load(txnNo: string): Promise<Live | null> {
@@ -285,6 +370,8 @@ export class TransactionHost {
       lastValues: new Map(),
       lastUsed: this.clock.now(),
       alerted: new Map(),
+      timers: {},
+      tasksScheduled: 0,
     };
     const inspect = (ev: InspectionEvent) => this.onInspect(live, ev);
     live.actor = snapshot
@@ -294,7 +381,8 @@ export class TransactionHost {
     // Registered before start: calls re-run on restore pass the barrier through this entry.
     this.live.set(txnNo, live);
     live.actor.start();
-    if (!snapshot) this.queueFlush(live);
+    if (snapshot) live.timers = treeTimers(live.actor);
+    else this.queueFlush(live);
     return live;
   }
 
@@ -339,6 +427,7 @@ export class TransactionHost {
     const state = topState(snapshot.value);
     const working = isWorking(live.actor);
     const now = this.clock.now();
+    const timers = treeTimers(live.actor);
     const result = await this.store.save(
       {
         txnNo: live.txnNo,
@@ -349,7 +438,7 @@ export class TransactionHost {
         snapshot: live.actor.getPersistedSnapshot(),
         atRest: (AT_REST_STATES as readonly string[]).includes(state) && !working,
         working,
-        timers: treeTimers(live.actor),
+        timers,
         tasks: snapshot.context.tasks,
         createdAt: live.createdAt,
         updatedAt: now,
@@ -359,11 +448,15 @@ export class TransactionHost {
     );
     if (!result.ok) {
       // Another writer got there first (fencing, DESIGN.md rule 1): this copy is stale.
-      live.actor.stop();
-      this.live.delete(live.txnNo);
-      throw new Error(`version conflict on ${live.txnNo}: expected ${live.version}, store has ${result.actualVersion}`);
+      this.drop(live);
+      throw new StaleCopy(`version conflict on ${live.txnNo}: expected ${live.version}, store has ${result.actualVersion}`);
     }
     live.version = result.version;
+    // Wake-ups are armed before the snapshot is acknowledged; a crash in between is the sentinel's.
+    const tasks = snapshot.context.tasks;
+    await this.scheduler.saved(live.txnNo, live.timers, timers, tasks.slice(live.tasksScheduled).map((t) => t.task));
+    live.timers = timers;
+    live.tasksScheduled = tasks.length;
     live.persistError = null;
     this.alertOnRetries(live, snapshot.context.attempts);
   }
@@ -381,6 +474,7 @@ export class TransactionHost {
   private async flushed(live: Live): Promise<void> {
     await null; // let a flush queued by the current burst attach itself first
     await live.persisting;
+    if (live.persistError instanceof StaleCopy) throw live.persistError;
     if (live.persistError) throw new TradeError('INTERNAL', 'the transaction could not be stored');
   }
 

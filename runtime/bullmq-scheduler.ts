@@ -1,0 +1,178 @@
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job, type JobType } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ScheduledWork, Scheduler } from './scheduler.ts';
+
+/** Options of {@link BullmqScheduler}. */
+export interface BullmqSchedulerOptions {
+  url: string;
+  /** BullMQ key prefix; hash-tagged (`{tc-bull}`) so each queue's keys share a Cluster slot. */
+  prefix?: string;
+  /** Timer and task jobs run at once per process. */
+  concurrency?: number;
+  /** First retry delay of a task's first failed attempt, and the cap; the runner's own backoff. */
+  backoff: (txnNo: string, task: string, attempts: number) => number;
+  log: Logger;
+}
+
+interface TimerJob {
+  txnNo: string;
+  name: string;
+  dueAt: number;
+}
+
+interface TaskJob {
+  txnNo: string;
+  task: string;
+}
+
+/** A dead task as BullMQ keeps it: a failed job (admin API). */
+export interface DeadJob {
+  txnNo: string;
+  task: string;
+  attemptsMade: number;
+  failedReason: string;
+  failedAt: string | null;
+}
+
+/** BullMQ refuses `:` in custom ids (but for its own 3-part form); names hold it (`query:leg-1`). */
+const part = (s: string) => encodeURIComponent(s).replaceAll('%', '~');
+
+/** Effectively for ever: core tasks never go dead (DESIGN.md rule 6). */
+const CORE_ATTEMPTS = 1_000_000;
+
+/**
+ * Scale-out timers and tasks (DESIGN.md "Two deployments"): each durable timer is a delayed job
+ * whose id is `txnNo|name|dueAt` (so arming twice is one job, and a moved timer is another job,
+ * the old one removed); each post-payment task is a job `txnNo|task` with the task's attempts
+ * and the runner's backoff. A task out of attempts is a failed job: dead, listed for the admin,
+ * until a manual retry. Any process's workers take any job.
+ */
+export class BullmqScheduler implements Scheduler {
+  readonly polls = false;
+  /** Tasks completed, retried and gone dead by this process's workers (metrics). */
+  readonly counters = { timersFired: 0, tasksDone: 0, tasksRetried: 0, tasksDead: 0 };
+  readonly timers: Queue<TimerJob>;
+  readonly tasks: Queue<TaskJob>;
+  private readonly connection: Redis;
+  private workers: Worker[] = [];
+
+  constructor(private readonly options: BullmqSchedulerOptions) {
+    this.connection = new Redis(options.url, { maxRetriesPerRequest: null });
+    const prefix = options.prefix ?? '{tc-bull}';
+    this.timers = new Queue<TimerJob>('timers', { connection: this.connection, prefix });
+    this.tasks = new Queue<TaskJob>('tasks', { connection: this.connection, prefix });
+  }
+
+  static timerJobId(txnNo: string, name: string, dueAt: number): string {
+    return `t-${part(txnNo)}-${part(name)}-${dueAt}`;
+  }
+
+  static taskJobId(txnNo: string, task: string): string {
+    return `k-${part(txnNo)}-${part(task)}`;
+  }
+
+  async saved(txnNo: string, before: Record<string, number>, after: Record<string, number>, newTasks: string[]): Promise<void> {
+    const work: Promise<unknown>[] = [];
+    for (const [name, dueAt] of Object.entries(before)) {
+      if (after[name] !== dueAt) work.push(this.timers.remove(BullmqScheduler.timerJobId(txnNo, name, dueAt)));
+    }
+    for (const [name, dueAt] of Object.entries(after)) {
+      if (before[name] !== dueAt) work.push(this.armTimer(txnNo, name, dueAt));
+    }
+    for (const task of newTasks) work.push(this.enqueueTask(txnNo, task, 0));
+    await Promise.all(work);
+  }
+
+  /** Adds the wake-up of one timer (a no-op when its job exists). */
+  armTimer(txnNo: string, name: string, dueAt: number): Promise<unknown> {
+    return this.timers.add('timer', { txnNo, name, dueAt }, {
+      jobId: BullmqScheduler.timerJobId(txnNo, name, dueAt),
+      delay: Math.max(0, dueAt - Date.now()),
+      removeOnComplete: true,
+      removeOnFail: 1000,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 500 },
+    });
+  }
+
+  async enqueueTask(txnNo: string, task: string, delayMs: number): Promise<void> {
+    await this.tasks.add('task', { txnNo, task }, {
+      jobId: BullmqScheduler.taskJobId(txnNo, task),
+      delay: delayMs,
+      // The store's task record decides when a non-core task is dead; the job follows it.
+      attempts: CORE_ATTEMPTS,
+      backoff: { type: 'runner' },
+      removeOnComplete: true,
+      removeOnFail: false,
+    });
+  }
+
+  /** A dead task's failed job makes way for a fresh one (manual retry). */
+  async revive(txnNo: string, task: string): Promise<void> {
+    await this.tasks.remove(BullmqScheduler.taskJobId(txnNo, task));
+  }
+
+  /** Dead tasks: failed jobs, newest first. */
+  async deadJobs(limit = 100): Promise<DeadJob[]> {
+    const jobs = await this.tasks.getJobs(['failed'] as JobType[], 0, limit - 1, false);
+    return jobs.map((j) => ({
+      txnNo: j.data.txnNo,
+      task: j.data.task,
+      attemptsMade: j.attemptsMade,
+      failedReason: j.failedReason,
+      failedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : null,
+    }));
+  }
+
+  async start(work: ScheduledWork): Promise<void> {
+    const concurrency = this.options.concurrency ?? 16;
+    const connection = this.connection;
+    const prefix = this.options.prefix ?? '{tc-bull}';
+    const timerWorker = new Worker<TimerJob>(
+      'timers',
+      async (job) => {
+        if (await work.fireTimer(job.data.txnNo, job.data.name, job.data.dueAt)) this.counters.timersFired++;
+      },
+      { connection, prefix, concurrency },
+    );
+    const taskWorker = new Worker<TaskJob>('tasks', (job, token) => this.runTask(work, job, token), {
+      connection,
+      prefix,
+      concurrency,
+      settings: { backoffStrategy: (attemptsMade, _type, _err, job) => this.options.backoff(String(job?.data?.txnNo), String(job?.data?.task), attemptsMade) },
+    });
+    for (const worker of [timerWorker, taskWorker]) {
+      worker.on('error', (err) => this.options.log.error({ err }, 'bullmq worker error'));
+    }
+    this.workers = [timerWorker, taskWorker];
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+  }
+
+  private async runTask(work: ScheduledWork, job: Job<TaskJob>, token: string | undefined): Promise<void> {
+    const run = await work.runTask(job.data.txnNo, job.data.task);
+    switch (run.next) {
+      case 'done':
+        this.counters.tasksDone++;
+        return;
+      case 'skip':
+        return;
+      case 'retry':
+        this.counters.tasksRetried++;
+        throw new Error(run.error);
+      case 'wait':
+        await job.moveToDelayed(Date.now() + run.delayMs, token);
+        throw new DelayedError();
+      case 'dead':
+        this.counters.tasksDead++;
+        throw new UnrecoverableError(run.error);
+    }
+  }
+
+  /** Graceful: running jobs finish (`worker.close()`), then the connections close. */
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all([this.timers.close(), this.tasks.close()]);
+    await this.connection.quit().catch(() => this.connection.disconnect());
+  }
+}

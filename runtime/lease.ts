@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { TradeError } from '../domain/errors.ts';
+import { LEASE_ACQUIRE, LEASE_RELEASE, LEASE_RENEW } from '../storage/redis/scripts.ts';
+
+/** A transaction's lease, held by this process until released. */
+export interface Lease {
+  /** The transaction's stored version when the lease was taken (null: not stored yet). */
+  storedVersion: number | null;
+  /** False once a renewal found the lease taken over (it expired): the CAS fences what follows. */
+  held(): boolean;
+  release(): Promise<void>;
+}
+
+/** One writer per transaction across processes (DESIGN.md rule 1). */
+export interface Leases {
+  acquire(txnNo: string): Promise<Lease>;
+}
+
+export interface RedisLeasesOptions {
+  /** Lease lifetime; renewed every third of it while held, so only a dead holder lets it lapse. */
+  ttlMs: number;
+  /** Longest wait for a lease another process holds before the request is refused as busy. */
+  waitMs: number;
+}
+
+interface LeaseScripts {
+  tcLeaseAcquire(lease: string, txn: string, token: string, ttlMs: number): Promise<[number, number]>;
+  tcLeaseRenew(lease: string, token: string, ttlMs: number): Promise<number>;
+  tcLeaseRelease(lease: string, token: string): Promise<number>;
+}
+
+/**
+ * Per-transaction leases in Redis: `SET` only when free (Lua, with the stored version read in the
+ * same round trip, so the host can tell at once whether its copy in memory is stale), renewed
+ * while held, released by token. The lease keeps two processes from applying events to one
+ * transaction at the same time; the version compare-and-set on save stays the fence for the
+ * case the lease cannot cover (a holder paused past its TTL).
+ */
+export class RedisLeases implements Leases {
+  private readonly redis: Redis & LeaseScripts;
+  /** Times a lease was waited for because another process held it (metrics). */
+  contended = 0;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: { lease(txnNo: string): string; txn(txnNo: string): string },
+    private readonly options: RedisLeasesOptions,
+  ) {
+    this.redis = redis as Redis & LeaseScripts;
+    this.redis.defineCommand('tcLeaseAcquire', { lua: LEASE_ACQUIRE, numberOfKeys: 2 });
+    this.redis.defineCommand('tcLeaseRenew', { lua: LEASE_RENEW, numberOfKeys: 1 });
+    this.redis.defineCommand('tcLeaseRelease', { lua: LEASE_RELEASE, numberOfKeys: 1 });
+  }
+
+  async acquire(txnNo: string): Promise<Lease> {
+    const token = randomUUID();
+    const leaseKey = this.keys.lease(txnNo);
+    const deadline = Date.now() + this.options.waitMs;
+    let wait = 2;
+    for (;;) {
+      const [taken, value] = await this.redis.tcLeaseAcquire(leaseKey, this.keys.txn(txnNo), token, this.options.ttlMs);
+      if (taken === 1) return this.held(leaseKey, token, value === -1 ? null : value);
+      this.contended++;
+      if (Date.now() > deadline) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', `transaction ${txnNo} is busy in another process; try again`);
+      await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(1, value)) + Math.random() * wait));
+      wait = Math.min(wait * 2, 50);
+    }
+  }
+
+  private held(leaseKey: string, token: string, storedVersion: number | null): Lease {
+    let ours = true;
+    const renew = setInterval(() => {
+      void this.redis.tcLeaseRenew(leaseKey, token, this.options.ttlMs).then(
+        (renewed) => (ours = ours && renewed === 1),
+        () => undefined,
+      );
+    }, Math.max(10, Math.floor(this.options.ttlMs / 3)));
+    renew.unref();
+    return {
+      storedVersion,
+      held: () => ours,
+      release: async () => {
+        clearInterval(renew);
+        ours = false;
+        await this.redis.tcLeaseRelease(leaseKey, token).catch(() => undefined);
+      },
+    };
+  }
+}
