@@ -16,7 +16,9 @@ export interface ServeOptions {
 
 /**
  * `trade serve`: the API, the callbacks and the simulators in one process on the embedded
- * SQLite default. Stops cleanly on SIGINT/SIGTERM (every acknowledged change is already stored).
+ * SQLite default, or with `TRADE_STORAGE=redis REDIS_URL=redis://…` on Redis and BullMQ, where
+ * many such processes share the work. Stops cleanly on SIGINT/SIGTERM (every acknowledged change
+ * is already stored; running jobs finish first).
  */
 export async function serve(options: ServeOptions): Promise<void> {
   for (const file of [options.db, options.simDb]) mkdirSync(dirname(resolve(file)), { recursive: true });
@@ -30,6 +32,9 @@ export async function serve(options: ServeOptions): Promise<void> {
     logLevel: process.env.LOG_LEVEL ?? DEFAULT_CONFIG.logLevel,
     ...(options.callbackDelayMs !== undefined ? { callbackDelayMs: options.callbackDelayMs } : {}),
     ...(options.paymentTtlMs !== undefined ? { paymentTtlMs: options.paymentTtlMs } : {}),
+    ...(process.env.TRADE_STORAGE === 'redis'
+      ? { storage: { kind: 'redis' as const, url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}) } }
+      : {}),
   };
   const tc = createTradeCenter(config);
   const app = await buildApp(tc);
@@ -42,7 +47,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.stdout.write(
     [
       '',
-      `Trade Center is listening on ${url}  (storage: ${config.dbPath}, simulators: ${config.simDbPath})`,
+      `Trade Center is listening on ${url}  (storage: ${config.storage?.kind === 'redis' ? config.storage.url : config.dbPath}, simulators: ${config.simDbPath})`,
       `Demo API key: ${demoKey}`,
       'Try a quote:',
       `  curl -s -X POST ${url}/v1/transactions -H 'Authorization: Bearer ${demoKey}' -H 'Content-Type: application/json' \\`,

@@ -1,6 +1,7 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { TransactionStore } from '../storage/types.ts';
 import type { ScheduledWork, Scheduler } from './scheduler.ts';
 
 /** Options of {@link BullmqScheduler}. */
@@ -108,8 +109,21 @@ export class BullmqScheduler implements Scheduler {
     });
   }
 
+  /**
+   * Arms a job for every timer and pending task the store lists (a no-op for those that have
+   * one): a process that died between storing a snapshot and arming its wake-ups left none.
+   */
+  async reconcile(store: Pick<TransactionStore, 'dueTimers' | 'dueTasks'>, limit = 10_000): Promise<number> {
+    const [timers, tasks] = await Promise.all([store.dueTimers(Number.MAX_SAFE_INTEGER, limit), store.dueTasks(Number.MAX_SAFE_INTEGER, limit)]);
+    await Promise.all([
+      ...timers.map((t) => this.armTimer(t.txnNo, t.name, t.dueAt)),
+      ...tasks.map((t) => this.enqueueTask(t.txnNo, t.task, Math.max(0, (t.nextRunAt ?? 0) - Date.now()))),
+    ]);
+    return timers.length + tasks.length;
+  }
+
   /** A dead task's failed job makes way for a fresh one (manual retry). */
-  async revive(txnNo: string, task: string): Promise<void> {
+  async revived(txnNo: string, task: string): Promise<void> {
     await this.tasks.remove(BullmqScheduler.taskJobId(txnNo, task));
   }
 

@@ -37,6 +37,8 @@ export interface Scheduler {
   saved(txnNo: string, before: Record<string, number>, after: Record<string, number>, newTasks: string[]): Promise<void>;
   /** A task to run again after `delayMs` (a manual retry that failed again, say). */
   enqueueTask(txnNo: string, task: string, delayMs: number): Promise<void>;
+  /** A dead task was revived by a manual retry: forget it as dead. */
+  revived(txnNo: string, task: string): Promise<void>;
   start(work: ScheduledWork): Promise<void>;
   stop(): Promise<void>;
 }
@@ -46,6 +48,7 @@ export class PollingScheduler implements Scheduler {
   readonly polls = true;
   async saved(): Promise<void> {}
   async enqueueTask(): Promise<void> {}
+  async revived(): Promise<void> {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 }

@@ -80,6 +80,7 @@ export class TaskRunner {
   async retry(txnNo: string, task: string): Promise<TaskRecord | null> {
     const revived = await this.store.reviveTask(txnNo, task, this.clock.now());
     if (!revived) return null;
+    await this.scheduler.revived(txnNo, task);
     if (this.scheduler.polls) await this.runDue();
     else {
       const run = await this.run(txnNo, task);

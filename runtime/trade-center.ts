@@ -6,9 +6,12 @@ import { createSimulators, type Dataset, type Simulators } from '../systems/sim/
 import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
 import type { TransactionStore } from '../storage/types.ts';
 import type { ApiKey } from '../http/auth.ts';
+import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Downstream } from './downstream.ts';
 import { QuoteService } from './quote-service.ts';
+import { PollingScheduler, type Scheduler } from './scheduler.ts';
+import { Sentinel, type SentinelConfig } from './sentinel.ts';
 import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TransactionHost } from './transaction-host.ts';
@@ -54,6 +57,10 @@ export interface TradeCenterConfig {
   tasks: { pollMs: number; baseBackoffMs: number; maxBackoffMs: number };
   apiKeys: ApiKey[];
   logLevel: string;
+  /** Embedded SQLite (`dbPath`), or Redis with BullMQ for many processes (`TRADE_STORAGE=redis`). */
+  storage?: { kind: 'sqlite' } | RedisStorageConfig;
+  /** The sentinel's scan for stuck transactions. */
+  sentinel?: SentinelConfig;
 }
 
 /** Embedded defaults: what `npm start` runs with. */
@@ -80,6 +87,10 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   tasks: { pollMs: 500, baseBackoffMs: 2_000, maxBackoffMs: 10 * 60_000 },
   apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
   logLevel: 'info',
+  storage: { kind: 'sqlite' },
+  // A pending payment waits up to its TTL for the customer: only a timer past due or a call that
+  // never came back makes a transaction stuck.
+  sentinel: { scanMs: 30_000, idleMs: { default: 60_000 }, graceMs: 30_000, maxNudges: 3 },
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -94,6 +105,11 @@ export interface TradeCenter {
   sims: Simulators | null;
   host: TransactionHost;
   tasks: TaskRunner;
+  /** Wakes up timers and tasks: store polling (SQLite) or BullMQ (Redis). */
+  scheduler: Scheduler;
+  /** Present on the Redis backend: its store, BullMQ scheduler and leases. */
+  scaleOut: ScaleOutBackend | null;
+  sentinel: Sentinel;
   downstream: Downstream;
   quotes: QuoteService;
   apiKeys: Map<string, ApiKey>;
@@ -114,7 +130,11 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? pino({ level: config.logLevel });
   const ids = new IdGenerator(() => clock.now());
-  const store = new SqliteTransactionStore(config.dbPath);
+  let tasks: TaskRunner | null = null;
+  const scaleOut =
+    config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, (txnNo, task, attempts) => tasks?.backoff({ txnNo, task }, attempts) ?? 0, log) : null;
+  const store: TransactionStore = scaleOut?.store ?? new SqliteTransactionStore(config.dbPath);
+  const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const sims = createSimulators({
     dbPath: config.simDbPath,
     dataset: config.dataset,
@@ -141,10 +161,14 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       alertAfterAttempts: 5,
     },
     log,
+    scaleOut ? { scheduler, leases: scaleOut.leases } : {},
   );
-  const tasks = new TaskRunner(store, host, taskHandlers(systems, store), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
+  const runner = new TaskRunner(store, host, taskHandlers(systems, store), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
     log,
+    scheduler,
   );
+  tasks = runner;
+  const sentinel = new Sentinel(store, host, clock, config.sentinel ?? DEFAULT_CONFIG.sentinel!, log, (now) => scaleOut?.store.reindexDirty(now) ?? Promise.resolve());
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -155,18 +179,29 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     systems,
     sims,
     host,
-    tasks,
+    tasks: runner,
+    scheduler,
+    scaleOut,
+    sentinel,
     downstream,
     quotes,
     apiKeys: new Map(config.apiKeys.map((k) => [k.key, k])),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
+      if (scaleOut) {
+        await scaleOut.store.checkDurability();
+        await scaleOut.scheduler.reconcile(store);
+        await scaleOut.scheduler.start({ fireTimer: (txnNo, name, dueAt) => host.fireTimer(txnNo, name, dueAt), runTask: (txnNo, task) => runner.run(txnNo, task) });
+      }
       await host.start();
-      await tasks.start();
+      await runner.start();
+      sentinel.start();
       sims.start();
     },
     async close() {
-      await tasks.stop();
+      await sentinel.stop();
+      await scheduler.stop();
+      await runner.stop();
       await host.stop();
       await sims.close();
       await store.close();

@@ -49,6 +49,17 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
     },
   });
 
+  app.get('/admin/tasks/dead', {
+    schema: { summary: 'Dead post-payment tasks (out of attempts, waiting for a manual retry); on Redis, the failed BullMQ jobs', response: { 200: Open, ...errorResponses } },
+    handler: async (req) => {
+      authenticate(tc.apiKeys, req, 'admin');
+      if (tc.scaleOut) return { items: await tc.scaleOut.scheduler.deadJobs() };
+      const flagged = await tc.store.listTransactions({ needsAttention: true, limit: 200 });
+      const tasks = (await Promise.all(flagged.map((r) => tc.store.tasksOf(r.txnNo)))).flat().filter((t) => t.status === 'dead');
+      return { items: tasks.map((t) => ({ txnNo: t.txnNo, task: t.task, attemptsMade: t.attempts, failedReason: t.lastError, failedAt: new Date(t.updatedAt).toISOString() })) };
+    },
+  });
+
   app.post('/admin/transactions/:txnNo/nudge', {
     schema: { summary: 'Rehydrate and re-drive a transaction: fire its due timers, run its due tasks', params: TxnParams, response: { 200: Open, ...errorResponses } },
     handler: async (req) => {

@@ -3,6 +3,7 @@ import t from 'tap';
 import { RedisTransactionStore } from '../../storage/redis/redis-store.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { storeConformance } from './conformance.ts';
+import { schedulingConformance } from './scheduling-conformance.ts';
 
 t.test('the Redis store', async (t) => {
   let url = process.env.REDIS_URL ?? '';
@@ -13,6 +14,10 @@ t.test('the Redis store', async (t) => {
   }
   // A fresh prefix per test: the tests share one server and never see each other's keys.
   storeConformance(t, async () => new RedisTransactionStore({ url, prefix: `tc-test-${randomUUID().slice(0, 8)}` }));
+
+  t.test('timers and tasks on Redis (BullMQ)', async (t) => {
+    schedulingConformance(t, () => ({ storage: { kind: 'redis', url, prefix: `tc-test-${randomUUID().slice(0, 8)}` } }));
+  });
 
   t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {
     const store = new RedisTransactionStore({ url, prefix: 'tc-durability' });

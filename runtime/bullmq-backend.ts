@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import { RedisTransactionStore } from '../storage/redis/redis-store.ts';
+import { BullmqScheduler } from './bullmq-scheduler.ts';
+import { RedisLeases } from './lease.ts';
+
+/** Where the scale-out deployment keeps its state (DESIGN.md "Two deployments"). */
+export interface RedisStorageConfig {
+  kind: 'redis';
+  url: string;
+  /** Prefix of the store's keys (`tc`) and BullMQ's (`{tc-bull}`): one deployment per prefix. */
+  prefix?: string;
+  /** Lease lifetime and longest wait for a busy transaction, ms. */
+  leaseTtlMs?: number;
+  leaseWaitMs?: number;
+}
+
+/** The scale-out backend: snapshots in Redis, timers and tasks on BullMQ, per-transaction leases. */
+export interface ScaleOutBackend {
+  store: RedisTransactionStore;
+  scheduler: BullmqScheduler;
+  leases: RedisLeases;
+}
+
+/** Builds the Redis store, the BullMQ scheduler and the leases for one process. */
+export function createScaleOutBackend(config: RedisStorageConfig, backoff: (txnNo: string, task: string, attempts: number) => number, log: Logger): ScaleOutBackend {
+  const prefix = config.prefix ?? 'tc';
+  const store = new RedisTransactionStore({ url: config.url, prefix, log });
+  const scheduler = new BullmqScheduler({ url: config.url, prefix: `{${prefix}-bull}`, backoff, log });
+  const leases = new RedisLeases(store.redis, { lease: (t) => store.leaseKey(t), txn: (t) => store.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
+  return { store, scheduler, leases };
+}
