@@ -46,6 +46,8 @@ export class Sentinel {
   readonly counters = { scans: 0, nudges: 0, flagged: 0 };
   private timer: NodeJS.Timeout | null = null;
   private lastStuck = 0;
+  /** Nudges still under way: a transaction busy for good (a hung call) must not stall the scan. */
+  private readonly inFlight = new Set<string>();
   private readonly passes = new SerialPass(async () => (await this.scanOnce()).nudged);
 
   constructor(
@@ -96,9 +98,14 @@ export class Sentinel {
         }
         continue;
       }
+      if (this.inFlight.has(txn.txnNo)) continue; // counted: the last nudge has not got through
       result.nudged++;
       this.log.warn({ txnNo: txn.txnNo, state: txn.state, idleMs: now - txn.updatedAt, nudge: nudges }, 'nudging an idle transaction');
-      await this.host.nudge(txn.txnNo).catch((err: unknown) => this.log.error({ err, txnNo: txn.txnNo }, 'nudge failed'));
+      this.inFlight.add(txn.txnNo);
+      void this.host
+        .nudge(txn.txnNo)
+        .catch((err: unknown) => this.log.error({ err, txnNo: txn.txnNo }, 'nudge failed'))
+        .finally(() => this.inFlight.delete(txn.txnNo));
     }
     this.counters.scans++;
     this.counters.nudges += result.nudged;
