@@ -1,0 +1,175 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import type { TransactionView } from '../../runtime/view.ts';
+import { apiClient, DATASET_PATH, type Api } from '../helpers/harness.ts';
+import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+
+const FINAL = ['completed', 'cancelled', 'failed'];
+const CARD = 'C1';
+const CARD_BALANCE = 1_000_000_000;
+const CARD_LEG = 300;
+
+type Kind = 'card' | 'wechat' | 'mixed';
+
+interface Sale {
+  i: number;
+  kind: Kind;
+  txnNo: string;
+  payable: number;
+  paymentNos: string[];
+}
+
+/**
+ * A client that outlives the server's crashes: a request whose connection fails is sent again
+ * with the same Idempotency-Key once the server is back, so it is applied at most once.
+ */
+function patientApi(url: string): Api {
+  const api = apiClient(url);
+  return async (method, path, body, headers) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await api(method, path, body, headers);
+      } catch (err) {
+        if (attempt > 300) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+}
+
+/** The demo world with a card that can pay for every sale of the run. */
+function writeDataset(dir: string): string {
+  const dataset = JSON.parse(readFileSync(DATASET_PATH, 'utf8')) as { cards: { cardNo: string; balanceFen: number }[] };
+  for (const card of dataset.cards) if (card.cardNo === CARD) card.balanceFen = CARD_BALANCE;
+  const path = join(dir, 'dataset.json');
+  writeFileSync(path, JSON.stringify(dataset));
+  return path;
+}
+
+export interface CrashScenarioOptions {
+  transactions: number;
+  crashes: number;
+  /** Extra environment of the server processes (the Redis backend's, say). */
+  env?: Record<string, string>;
+  /** Runs once everything is final: e.g. no lease left in Redis. */
+  afterwards?: (t: Test) => Promise<void>;
+}
+
+/**
+ * Must-show 3: `transactions` sales in flight (card, wechat, card + wechat), the server process
+ * SIGKILLed at random moments `crashes` times and started again on the same storage; then
+ * every transaction is final, every ledger adds up, and nothing is left locked.
+ */
+export async function crashScenario(t: Test, options: CrashScenarioOptions): Promise<void> {
+  const dir = t.testdir();
+  const port = await freePort();
+  const data = writeDataset(dir);
+  const saved = { ...process.env };
+  Object.assign(process.env, options.env ?? {});
+  t.teardown(() => {
+    process.env = saved;
+  });
+  // Short payment TTL: a sale whose customer never paid (its client crashed with the server) expires.
+  const args = ['--data', data, '--payment-ttl-ms', '15000'];
+  let server: ServerProcess = await startServerProcess(dir, port, args);
+  t.teardown(() => server.stop());
+  const api = patientApi(server.url);
+
+  const kinds: Kind[] = ['card', 'wechat', 'mixed'];
+  const sales: Sale[] = [];
+  const order = async (i: number): Promise<void> => {
+    const kind = kinds[i % 3]!;
+    const key = (step: string) => ({ 'idempotency-key': `crash-${i}-${step}` });
+    const started = await api<TransactionView>('POST', '/v1/transactions', {
+      scene: 'merchant_pos', merchantId: 'M1', stationId: 'S1', userId: 'U4',
+      items: [{ type: 'fuel', nozzleNo: 1, amount: 1000 + i }],
+      paymentMethods: [kind === 'card' ? 'stored_value' : 'wechat'],
+    }, key('start'));
+    if (started.status !== 201) throw new Error(`start ${i}: ${JSON.stringify(started.body)}`);
+    const comboId = kind === 'card' ? 'c-stored_value' : 'c-wechat';
+    const ordered = await api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId }, key('order'));
+    if (ordered.status !== 201) throw new Error(`order ${i}: ${JSON.stringify(ordered.body)}`);
+    sales.push({ i, kind, txnNo: started.body.txnNo, payable: ordered.body.payableAmount, paymentNos: [] });
+  };
+  await pool(options.transactions, 16, order);
+  t.equal(sales.length, options.transactions, `${options.transactions} sales ordered`);
+
+  // Pay them all while the server is killed at random moments and restarted.
+  const pay = async (sale: Sale): Promise<void> => {
+    const legs =
+      sale.kind === 'card'
+        ? [{ method: 'stored_value', cardNo: CARD, amount: sale.payable }]
+        : sale.kind === 'wechat'
+          ? [{ method: 'wechat', amount: sale.payable }]
+          : [{ method: 'stored_value', cardNo: CARD, amount: CARD_LEG }, { method: 'wechat', amount: sale.payable - CARD_LEG }];
+    const paid = await api<TransactionView>('POST', `/v1/transactions/${sale.txnNo}/payments`, { legs }, { 'idempotency-key': `crash-${sale.i}-pay` });
+    if (paid.status !== 200 && paid.status !== 202) return; // in progress when the server died: it finishes, or expires
+    for (const leg of paid.body.legs ?? []) {
+      if (leg.method !== 'wechat' || !leg.paymentNo) continue;
+      sale.paymentNos.push(leg.paymentNo);
+      // Most customers pay; one in fifteen fails to, and one in thirty walks away (the payment expires).
+      if (sale.i % 30 === 7) continue;
+      await api('POST', `/sim/payments/${leg.paymentNo}/${sale.i % 15 === 4 ? 'fail' : 'pay'}`);
+    }
+  };
+  let paying = true;
+  const chaos = (async () => {
+    for (let n = 0; n < options.crashes && paying; n++) {
+      await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
+      await server.crash();
+      server = await startServerProcess(dir, port, args);
+    }
+  })();
+  await pool(sales.length, 16, (i) => pay(sales[i]!));
+  paying = false;
+  await chaos;
+
+  const views = new Map<string, TransactionView>();
+  const deadline = Date.now() + 90_000;
+  for (const sale of sales) {
+    for (;;) {
+      const v = await api<TransactionView>('GET', `/v1/transactions/${sale.txnNo}`);
+      if (FINAL.includes(v.body.state) || Date.now() > deadline) {
+        views.set(sale.txnNo, v.body);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const notFinal = [...views.values()].filter((v) => !FINAL.includes(v.state)).map((v) => `${v.txnNo}:${v.state}`);
+  t.same(notFinal, [], 'every transaction reached a final state');
+
+  // Money conservation: what left the card and what the gateway kept is what completed sales took.
+  const completed = [...views.values()].filter((v) => v.state === 'completed');
+  const legSum = (method: string) => completed.flatMap((v) => v.legs).filter((l) => l.method === method).reduce((a, l) => a + l.amount, 0);
+  const card = (await api<{ card: { availableFen: number; lockedFen: number }; locks: { status: string }[] }>('GET', `/sim/cards/${CARD}`)).body;
+  t.equal(CARD_BALANCE - card.card.availableFen, legSum('stored_value'), 'the card was debited exactly what completed sales took from it');
+  t.equal(card.card.lockedFen, 0, 'no card lock left');
+  let kept = 0;
+  for (const sale of sales) {
+    for (const paymentNo of sale.paymentNos) {
+      // A refund under way is owed back already: the gateway counts it in `refundedFen`.
+      const p = (await api<{ payment: { status: string; amountFen: number; refundedFen: number } }>('GET', `/sim/payments/${paymentNo}`)).body;
+      if (p.payment.status === 'succeeded') kept += p.payment.amountFen - p.payment.refundedFen;
+    }
+  }
+  t.equal(kept, legSum('wechat'), 'the gateway kept exactly what completed sales took by wechat');
+  const confirms = (await api<{ effects: { key: string }[] }>('GET', '/sim/effects?system=storedValue&verb=confirm')).body.effects;
+  t.equal(new Set(confirms.map((e) => e.key)).size, confirms.length, 'no card confirm happened twice');
+  const marked = (await api<{ effects: { key: string }[] }>('GET', '/sim/effects?system=order&verb=markPaid')).body.effects;
+  t.equal(marked.length, completed.length, 'each completed order was marked paid once');
+  const why = [...views.values()].filter((v) => v.state !== 'completed').reduce<Record<string, number>>((a, v) => ({ ...a, [v.outcome?.message ?? v.state]: (a[v.outcome?.message ?? v.state] ?? 0) + 1 }), {});
+  t.ok(completed.length > options.transactions / 2, `most sales completed (${completed.length} of ${options.transactions}; the others: ${JSON.stringify(why)})`);
+  await options.afterwards?.(t);
+}
+
+/** Runs `work(0..n-1)` from `concurrency` workers. */
+async function pool(n: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await work(next++);
+    }),
+  );
+}
