@@ -83,6 +83,8 @@ export class TransactionHost {
   private readonly loading = new Map<string, Promise<Live | null>>();
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly firedTimers = new Set<string>();
+  /** Notifications waiting their turn, by transaction; later ones join them (see `notify`). */
+  private readonly notifyBatches = new Map<string, { builds: ((at: number) => TxnCommand)[]; result: Promise<TransactionView | null> }>();
   private readonly machine;
   private poller: NodeJS.Timeout | null = null;
   private readonly timerPasses = new SerialPass(() => this.timerPass());
@@ -204,17 +206,34 @@ export class TransactionHost {
     });
   }
 
-  /** Delivers an event that needs no answer (callback, timer) and waits until it is stored. */
+  /**
+   * Delivers an event that needs no answer (callback, timer, task outcome) and waits until it is
+   * stored. Events for one transaction that arrive while an earlier one still waits its turn join
+   * it: they are applied in arrival order in one turn and stored in one write (nine post-payment
+   * tasks finishing together cost one snapshot, not nine). Any other work queued for the
+   * transaction closes the batch, so nothing overtakes a command that came in between.
+   */
   async notify(txnNo: string, build: (at: number) => TxnCommand): Promise<TransactionView | null> {
-    return this.reapplying(() =>
+    const open = this.notifyBatches.get(txnNo);
+    if (open) {
+      open.builds.push(build);
+      return open.result;
+    }
+    const builds = [build];
+    const result = this.reapplying(() =>
       this.exclusive(txnNo, async () => {
+        // Its turn has come: later events start a batch of their own.
+        if (this.notifyBatches.get(txnNo)?.builds === builds) this.notifyBatches.delete(txnNo);
         const live = await this.load(txnNo);
         if (!live) return null;
-        if (live.actor.getSnapshot().status === 'active') live.actor.send(build(this.clock.now()));
+        for (const next of builds) if (live.actor.getSnapshot().status === 'active') live.actor.send(next(this.clock.now()));
         await this.flushed(live);
         return this.viewOf(live);
       }),
     );
+    // Set after `exclusive`, which closes any batch: this one stays open until its turn starts.
+    this.notifyBatches.set(txnNo, { builds, result });
+    return result;
   }
 
   /**
@@ -312,9 +331,15 @@ export class TransactionHost {
    * also under the transaction's lease, with a copy in memory older than the store's dropped first.
    */
   private exclusive<T>(txnNo: string, work: () => Promise<T>): Promise<T> {
+    this.notifyBatches.delete(txnNo);
     const previous = this.queues.get(txnNo) ?? Promise.resolve();
     const leased = this.leases ? () => this.underLease(txnNo, work) : work;
-    const next = previous.then(leased, leased);
+    const started = () => {
+      const batch = this.notifyBatches.get(txnNo);
+      if (batch && batch.result === next) this.notifyBatches.delete(txnNo);
+      return leased();
+    };
+    const next: Promise<T> = previous.then(started, started);
     const settled = next.catch(() => undefined);
     this.queues.set(txnNo, settled);
     void settled.then(() => {

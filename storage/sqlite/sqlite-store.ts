@@ -136,13 +136,20 @@ interface TxnRow {
  * method's work is one atomic SQLite transaction; the async signatures are the shared interface.
  * `synchronous = FULL` because an acknowledged payment must survive a power cut, not just a crash.
  */
+/** A write waiting for the next group commit. */
+interface PendingWrite {
+  op: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 export class SqliteTransactionStore implements TransactionStore {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly saveTx;
   private readonly saveBatch;
-  /** Saves waiting for the next group commit. */
-  private pending: { args: Parameters<SqliteTransactionStore['save']>; resolve: (r: SaveResult) => void; reject: (e: unknown) => void }[] = [];
+  /** Writes waiting for the next group commit. */
+  private pending: PendingWrite[] = [];
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -192,62 +199,90 @@ export class SqliteTransactionStore implements TransactionStore {
       idemInsert: this.db.prepare("INSERT INTO idempotency (key, fingerprint, status, created_at) VALUES (?, ?, 'running', ?)"),
       idemComplete: this.db.prepare("UPDATE idempotency SET status = 'done', response = ? WHERE key = ?"),
       idemDelete: this.db.prepare("DELETE FROM idempotency WHERE key = ? AND status = 'running'"),
+      timersOf: this.db.prepare<[string], { name: string; due_at: number }>('SELECT name, due_at FROM timers WHERE txn_no = ?'),
+      dueTasks: this.db.prepare<[number, number], TaskRow>("SELECT * FROM tasks WHERE status = 'pending' AND next_run_at <= ? ORDER BY next_run_at LIMIT ?"),
+      claimTask: this.db.prepare("UPDATE tasks SET status = 'running', updated_at = ? WHERE txn_no = ? AND task = ? AND status = 'pending'"),
+      finishTask: this.db.prepare(
+        'UPDATE tasks SET status = ?, attempts = ?, refusals = coalesce(?, refusals), last_error = ?, next_run_at = ?, result = ?, updated_at = ? WHERE txn_no = ? AND task = ?',
+      ),
+      tasksOf: this.db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE txn_no = ? ORDER BY rowid'),
+      reviveTask: this.db.prepare("UPDATE tasks SET status = 'pending', attempts = 0, next_run_at = ?, updated_at = ? WHERE txn_no = ? AND task = ? AND status = 'dead'"),
     };
-    this.saveTx = this.db.transaction(
-      (record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): SaveResult => {
-        const params = {
-          txnNo: record.txnNo,
-          merchantId: record.merchantId,
-          orderNo: record.orderNo,
-          state: record.state,
-          stateValue: JSON.stringify(record.stateValue),
-          snapshot: JSON.stringify(record.snapshot),
-          atRest: record.atRest ? 1 : 0,
-          working: record.working ? 1 : 0,
-          createdAt: record.createdAt,
-          updatedAt: record.updatedAt,
-          expectedVersion,
-        };
-        if (expectedVersion === 0) {
-          if (this.stmts.version.get(record.txnNo)) return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
-          const { expectedVersion: _unused, ...insertParams } = params;
-          this.stmts.insert.run(insertParams);
-        } else if (this.stmts.update.run(params).changes === 0) {
-          return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
-        }
-        this.stmts.deleteTimers.run(record.txnNo);
-        for (const [name, dueAt] of Object.entries(record.timers)) this.stmts.insertTimer.run(record.txnNo, name, dueAt);
-        for (const t of record.tasks) {
-          this.stmts.insertTask.run(record.txnNo, t.task, t.kind, t.system, t.core ? 1 : 0, t.maxAttempts, JSON.stringify(t.payload), record.updatedAt, record.updatedAt);
-        }
-        for (const j of journal) {
-          this.stmts.insertJournal.run(record.txnNo, j.at, j.actor, j.event, JSON.stringify(j.data), JSON.stringify(j.from), JSON.stringify(j.to));
-        }
-        return { ok: true, version: expectedVersion + 1 };
-      },
-    );
-    this.saveBatch = this.db.transaction((saves: Parameters<SqliteTransactionStore['save']>[]) => saves.map((args) => this.saveTx(...args)));
+    // Runs inside a write's savepoint (see `write`), so it is atomic with its journal and timers.
+    this.saveTx = (record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): SaveResult => {
+      const params = {
+        txnNo: record.txnNo,
+        merchantId: record.merchantId,
+        orderNo: record.orderNo,
+        state: record.state,
+        stateValue: JSON.stringify(record.stateValue),
+        snapshot: JSON.stringify(record.snapshot),
+        atRest: record.atRest ? 1 : 0,
+        working: record.working ? 1 : 0,
+        createdAt: record.createdAt,
+        updatedAt: record.updatedAt,
+        expectedVersion,
+      };
+      if (expectedVersion === 0) {
+        if (this.stmts.version.get(record.txnNo)) return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
+        const { expectedVersion: _unused, ...insertParams } = params;
+        this.stmts.insert.run(insertParams);
+      } else if (this.stmts.update.run(params).changes === 0) {
+        return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
+      }
+      this.stmts.deleteTimers.run(record.txnNo);
+      for (const [name, dueAt] of Object.entries(record.timers)) this.stmts.insertTimer.run(record.txnNo, name, dueAt);
+      for (const t of record.tasks) {
+        this.stmts.insertTask.run(record.txnNo, t.task, t.kind, t.system, t.core ? 1 : 0, t.maxAttempts, JSON.stringify(t.payload), record.updatedAt, record.updatedAt);
+      }
+      for (const j of journal) {
+        this.stmts.insertJournal.run(record.txnNo, j.at, j.actor, j.event, JSON.stringify(j.data), JSON.stringify(j.from), JSON.stringify(j.to));
+      }
+      return { ok: true, version: expectedVersion + 1 };
+    };
+    this.saveBatch = this.db.transaction((writes: PendingWrite[]) => writes.map((w) => this.attempt(w)));
   }
 
   /**
-   * Group commit: the saves of one event-loop turn share one SQLite transaction, hence one fsync,
-   * and each promise resolves only after that commit (persist before acknowledge holds). Each
-   * save keeps its own compare-and-set; a conflict is a value for its caller alone.
+   * Group commit: the writes of one event-loop turn (snapshot saves, task claims and outcomes,
+   * idempotency records) share one SQLite transaction, hence one fsync, and each promise resolves
+   * only after that commit (persist before acknowledge holds). Each write runs in its own
+   * savepoint: a failing one is rolled back and rejected alone; a save's conflict is a value for
+   * its caller alone.
    */
   save(record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult> {
-    return new Promise((resolve, reject) => {
-      if (this.pending.push({ args: [record, expectedVersion, journal], resolve, reject }) === 1) setImmediate(() => this.flush());
+    return this.write(() => this.saveTx(record, expectedVersion, journal));
+  }
+
+  private write<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const pending: PendingWrite = { op, resolve: (value) => resolve(value as T), reject };
+      if (this.pending.push(pending) === 1) setImmediate(() => this.flush());
     });
+  }
+
+  private attempt(w: PendingWrite): { ok: true; value: unknown } | { ok: false; error: unknown } {
+    try {
+      return { ok: true, value: this.db.transaction(w.op)() };
+    } catch (error) {
+      return { ok: false, error };
+    }
   }
 
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
+    if (!batch.length) return;
     try {
-      const results = this.saveBatch(batch.map((b) => b.args));
-      batch.forEach((b, i) => b.resolve(results[i]!));
+      const results = this.saveBatch(batch);
+      batch.forEach((w, i) => {
+        const r = results[i]!;
+        if (r.ok) w.resolve(r.value);
+        else w.reject(r.error);
+      });
     } catch (err) {
-      batch.forEach((b) => b.reject(err));
+      // The commit itself failed (disk full, I/O error): nothing of the batch is stored.
+      batch.forEach((w) => w.reject(err));
     }
   }
 
@@ -255,7 +290,7 @@ export class SqliteTransactionStore implements TransactionStore {
     const row = this.stmts.get.get(txnNo);
     if (!row) return null;
     const timers: Record<string, number> = {};
-    for (const t of this.db.prepare<[string], { name: string; due_at: number }>('SELECT name, due_at FROM timers WHERE txn_no = ?').all(txnNo)) {
+    for (const t of this.stmts.timersOf.all(txnNo)) {
       timers[t.name] = t.due_at;
     }
     return {
@@ -299,7 +334,7 @@ export class SqliteTransactionStore implements TransactionStore {
   }
 
   async claimIdempotencyKey(key: string, fingerprint: string, nowMs: number): Promise<IdempotencyClaim> {
-    return this.db.transaction((): IdempotencyClaim => {
+    return this.write((): IdempotencyClaim => {
       const row = this.stmts.idemGet.get(key);
       if (!row) {
         this.stmts.idemInsert.run(key, fingerprint, nowMs);
@@ -308,26 +343,23 @@ export class SqliteTransactionStore implements TransactionStore {
       if (row.fingerprint !== fingerprint) return { status: 'mismatch' };
       if (row.status === 'running' || row.response === null) return { status: 'in-progress' };
       return { status: 'done', response: JSON.parse(row.response) as StoredResponse };
-    }).immediate();
+    });
   }
 
   async completeIdempotencyKey(key: string, response: StoredResponse): Promise<void> {
-    this.stmts.idemComplete.run(JSON.stringify(response), key);
+    await this.write(() => this.stmts.idemComplete.run(JSON.stringify(response), key));
   }
 
   async releaseIdempotencyKey(key: string): Promise<void> {
-    this.stmts.idemDelete.run(key);
+    await this.write(() => this.stmts.idemDelete.run(key));
   }
 
   async dueTasks(nowMs: number, limit: number): Promise<TaskRecord[]> {
-    return this.db
-      .prepare<[number, number], TaskRow>("SELECT * FROM tasks WHERE status = 'pending' AND next_run_at <= ? ORDER BY next_run_at LIMIT ?")
-      .all(nowMs, limit)
-      .map(toTask);
+    return this.stmts.dueTasks.all(nowMs, limit).map(toTask);
   }
 
   async claimTask(txnNo: string, task: string, nowMs: number): Promise<boolean> {
-    return this.db.prepare("UPDATE tasks SET status = 'running', updated_at = ? WHERE txn_no = ? AND task = ? AND status = 'pending'").run(nowMs, txnNo, task).changes === 1;
+    return this.write(() => this.stmts.claimTask.run(nowMs, txnNo, task).changes === 1);
   }
 
   async finishTask(
@@ -336,21 +368,17 @@ export class SqliteTransactionStore implements TransactionStore {
     o: { status: 'done' | 'pending' | 'dead'; attempts: number; refusals?: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
     nowMs: number,
   ): Promise<void> {
-    this.db
-      .prepare('UPDATE tasks SET status = ?, attempts = ?, refusals = coalesce(?, refusals), last_error = ?, next_run_at = ?, result = ?, updated_at = ? WHERE txn_no = ? AND task = ?')
-      .run(o.status, o.attempts, o.refusals ?? null, o.lastError, o.nextRunAt, o.result ? JSON.stringify(o.result) : null, nowMs, txnNo, task);
+    await this.write(() =>
+      this.stmts.finishTask.run(o.status, o.attempts, o.refusals ?? null, o.lastError, o.nextRunAt, o.result ? JSON.stringify(o.result) : null, nowMs, txnNo, task),
+    );
   }
 
   async tasksOf(txnNo: string): Promise<TaskRecord[]> {
-    return this.db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE txn_no = ? ORDER BY rowid').all(txnNo).map(toTask);
+    return this.stmts.tasksOf.all(txnNo).map(toTask);
   }
 
   async reviveTask(txnNo: string, task: string, nowMs: number): Promise<boolean> {
-    return (
-      this.db
-        .prepare("UPDATE tasks SET status = 'pending', attempts = 0, next_run_at = ?, updated_at = ? WHERE txn_no = ? AND task = ? AND status = 'dead'")
-        .run(nowMs, nowMs, txnNo, task).changes === 1
-    );
+    return this.write(() => this.stmts.reviveTask.run(nowMs, nowMs, txnNo, task).changes === 1);
   }
 
   async requeueRunningTasks(nowMs: number): Promise<number> {

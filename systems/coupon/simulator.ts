@@ -76,6 +76,7 @@ export class CouponSimulator implements CouponPort {
     this.stmts = {
       coupon: db.prepare<[string], CouponRow>('SELECT body, status, lock_key FROM coupons WHERE coupon_id = ?'),
       couponsOf: db.prepare<[string], CouponRow>('SELECT body, status, lock_key FROM coupons WHERE user_id = ? ORDER BY rowid'),
+      availableOf: db.prepare<[string], CouponRow>("SELECT body, status, lock_key FROM coupons WHERE user_id = ? AND status = 'available' ORDER BY rowid"),
       lock: db.prepare<[string], LockRow>('SELECT lock_key, user_id, coupon_ids, status, updated_at FROM coupon_locks WHERE lock_key = ?'),
       locksOf: db.prepare<[string], LockRow>(
         'SELECT lock_key, user_id, coupon_ids, status, updated_at FROM coupon_locks WHERE user_id = ? ORDER BY rowid'),
@@ -100,9 +101,11 @@ export class CouponSimulator implements CouponPort {
   listCoupons(userId: string): Promise<Coupon[]> {
     // Validity is the quote's to judge (it knows the quote's time); expired ones come back as they are.
     return this.faults.run('listCoupons', () =>
-      this.peekCoupons(userId)
-        .filter((c) => c.status === 'available')
-        .map(({ lockKey: _held, ...coupon }) => coupon));
+      // A wallet keeps every coupon ever used: only the available ones are read and parsed.
+      this.stmts.availableOf.all(userId).map((row) => {
+        const { lockKey: _held, ...coupon } = toCoupon(row);
+        return coupon;
+      }));
   }
 
   /** One coupon with its status and lock, bypassing faults (admin API, test assertions). */

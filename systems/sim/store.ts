@@ -173,6 +173,10 @@ export class SimStore {
     this.db = new Database(path);
     this.clock = clock;
     this.db.pragma('journal_mode = WAL');
+    // Simulated systems must survive a crash of the process that hosts them (the restart and crash
+    // tests kill it), not a power cut: in WAL mode NORMAL gives exactly that without an fsync per
+    // call, which would otherwise cost more than the platform's own durable writes.
+    this.db.pragma('synchronous = NORMAL');
     // A second process (e.g. `trade sim` beside `trade serve`) waits for the write lock instead of failing.
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);

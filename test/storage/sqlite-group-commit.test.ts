@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { SqliteTransactionStore } from '../../storage/sqlite/sqlite-store.ts';
+import type { SaveRecord } from '../../storage/types.ts';
+
+function record(txnNo: string, snapshot: unknown = { value: 'quoted' }): SaveRecord {
+  return {
+    txnNo, merchantId: 'M1', orderNo: null, state: 'quoted', stateValue: 'quoted', snapshot,
+    atRest: false, working: false, timers: {}, createdAt: 1, updatedAt: 1,
+    tasks: [{ task: 'settlement', kind: 'settlement', system: 'settlement', core: false, maxAttempts: 3, payload: {} }],
+  };
+}
+
+t.test('writes of one turn share a commit, and a failing write is rejected alone', async (t) => {
+  const store = new SqliteTransactionStore(join(t.testdir(), 'trade.db'));
+  t.teardown(() => store.close());
+  await store.save(record('T1'), 0, []);
+
+  // Issued in one turn: they land in one group commit.
+  const saved = store.save(record('T2'), 0, [{ at: 1, actor: 'transaction', event: 'xstate.init', data: {}, from: null, to: 'quoted' }]);
+  const claimed = store.claimTask('T1', 'settlement', 2);
+  const broken = store.save(record('T3', { amount: 1n }), 0, []); // BigInt: JSON.stringify throws
+  const conflict = store.save(record('T1'), 0, []);
+
+  t.same(await saved, { ok: true, version: 1 });
+  t.equal(await claimed, true, 'the task claim in the same commit took effect');
+  await t.rejects(broken, /BigInt/, 'the write that failed is rejected');
+  t.same(await conflict, { ok: false, conflict: true, actualVersion: 1 }, 'a compare-and-set conflict is a value, not a failure');
+
+  t.equal(await store.load('T3'), null, 'nothing of the failed write is stored');
+  t.equal((await store.load('T2'))?.version, 1, 'the others are stored');
+  t.equal((await store.journal('T2')).length, 1);
+  t.equal(await store.claimTask('T1', 'settlement', 3), false, 'a claimed task cannot be claimed twice');
+});
+
+t.test('an idempotency claim is atomic with the writes around it', async (t) => {
+  const store = new SqliteTransactionStore(join(t.testdir(), 'trade.db'));
+  t.teardown(() => store.close());
+  const [first, second] = await Promise.all([store.claimIdempotencyKey('k', 'f', 1), store.claimIdempotencyKey('k', 'f', 1)]);
+  t.same([first.status, second.status], ['claimed', 'in-progress'], 'two claims in one commit: one wins');
+  await store.completeIdempotencyKey('k', { statusCode: 201, body: { ok: true } });
+  t.same(await store.claimIdempotencyKey('k', 'f', 2), { status: 'done', response: { statusCode: 201, body: { ok: true } } });
+  t.same(await store.claimIdempotencyKey('k', 'other', 2), { status: 'mismatch' });
+});
