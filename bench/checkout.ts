@@ -1,0 +1,148 @@
+/**
+ * The checkout benchmark (issue 8): `/v1/checkout` (quote + order + pay: stored-value card and
+ * points, no added downstream latency) through real HTTP from a load generator in its own thread,
+ * on SQLite/1 process and Redis/1 process (in-process simulators), with a bare fastify route in
+ * the same run as the reference; then quote + order + pay with 20 ms on every downstream call.
+ * Engine CPU per checkout is the server thread's busy time (event-loop utilisation × wall time)
+ * over the checkouts it served, plus redis-server's own CPU on the Redis runs.
+ *
+ *   npx tsx bench/checkout.ts [--checkouts 2000] [--concurrency 64]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { buildApp } from '../http/app.ts';
+import { createTradeCenter, DEFAULT_CONFIG, type TradeCenterConfig } from '../runtime/trade-center.ts';
+import { loadDataset } from '../systems/sim/index.ts';
+import type { SystemName } from '../systems/contract.ts';
+import { driveFromWorker, type RunStats } from './drive.ts';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+const CHECKOUTS = arg('checkouts', 2000);
+const CONCURRENCY = arg('concurrency', 64);
+
+/** Member U5 pays with card C4 and points; both deep enough for every checkout of the run. */
+const CHECKOUT = {
+  scene: 'merchant_pos',
+  merchantId: 'M1',
+  stationId: 'S1',
+  userId: 'U5',
+  items: [{ type: 'fuel', nozzleNo: 1, amount: 30000 }],
+  paymentMethods: ['stored_value'],
+  usePoints: true,
+  legs: [{ method: 'stored_value', cardNo: 'C4', amount: 'rest' }],
+};
+
+interface Row {
+  setup: string;
+  stats: RunStats;
+  /** Server-thread ms per checkout, and redis-server ms per checkout when there is one. */
+  engineMs: number | null;
+  redisMs: number | null;
+}
+
+function dataset() {
+  const d = loadDataset(new URL('../demo/dataset.json', import.meta.url).pathname);
+  for (const card of d.cards) card.balanceFen = 1_000_000_000_000;
+  for (const account of d.pointsAccounts) account.balance = 1_000_000_000;
+  return d;
+}
+
+/** CPU ms a process has used so far (user + system), from /proc. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+async function startRedis(dir: string): Promise<{ url: string; pid: number; stop(): void }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  // Production settings (DESIGN.md): AOF on (fsync once a second, Redis's default), no eviction.
+  const child = spawn('redis-server', ['--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      break;
+    } catch {
+      probe.disconnect();
+      if (i > 100) throw new Error('redis-server did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { url, pid: child.pid!, stop: () => child.kill('SIGKILL') };
+}
+
+async function runCenter(setup: string, config: Partial<TradeCenterConfig>, opts: { latencyMs?: number; redisPid?: number; body?: unknown } = {}): Promise<Row> {
+  const dir = mkdtempSync(join(tmpdir(), 'trade-bench-checkout-'));
+  try {
+    const tc = createTradeCenter(
+      { ...DEFAULT_CONFIG, dataset: dataset(), dbPath: join(dir, 'trade.db'), simDbPath: join(dir, 'sim.db'), logLevel: 'silent', ...config },
+      { log: pino({ level: 'silent' }) },
+    );
+    const app = await buildApp(tc);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    await tc.start();
+    if (opts.latencyMs) for (const system of Object.keys(tc.sims!.faults) as SystemName[]) tc.sims!.faults[system].configure({ '*': { latencyMs: opts.latencyMs } });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/v1/checkout`;
+    const body = opts.body ?? CHECKOUT;
+    await driveFromWorker(url, body, Math.min(300, CHECKOUTS), CONCURRENCY); // warm-up
+    const elu0 = performance.eventLoopUtilization();
+    const redis0 = opts.redisPid ? processCpuMs(opts.redisPid) : 0;
+    const stats = await driveFromWorker(url, body, CHECKOUTS, CONCURRENCY);
+    const elu = performance.eventLoopUtilization(elu0);
+    const redisMs = opts.redisPid ? (processCpuMs(opts.redisPid) - redis0) / CHECKOUTS : null;
+    await app.close();
+    await tc.close();
+    return { setup, stats, engineMs: (elu.active) / CHECKOUTS, redisMs };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runBare(): Promise<Row> {
+  const bare = Fastify();
+  bare.post('/echo', async (req) => ({ ok: true, body: req.body }));
+  await bare.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/echo`;
+  await driveFromWorker(url, CHECKOUT, 500, CONCURRENCY);
+  const elu0 = performance.eventLoopUtilization();
+  const stats = await driveFromWorker(url, CHECKOUT, CHECKOUTS * 3, CONCURRENCY);
+  const elu = performance.eventLoopUtilization(elu0);
+  await bare.close();
+  return { setup: 'bare fastify POST (reference)', stats, engineMs: elu.active / (CHECKOUTS * 3), redisMs: null };
+}
+
+const rows: Row[] = [];
+console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}; ${CHECKOUTS} checkouts at ${CONCURRENCY} concurrent (load generator in a worker thread)`);
+rows.push(await runBare());
+rows.push(await runCenter('SQLite, 1 process, in-process simulators', { storage: { kind: 'sqlite' } }));
+const redisDir = mkdtempSync(join(tmpdir(), 'trade-bench-redis-'));
+const redis = await startRedis(redisDir);
+try {
+  rows.push(await runCenter('Redis + BullMQ, 1 process, in-process simulators', { storage: { kind: 'redis', url: redis.url, prefix: 'bench' } }, { redisPid: redis.pid }));
+} finally {
+  redis.stop();
+  rmSync(redisDir, { recursive: true, force: true });
+}
+rows.push(await runCenter('SQLite, quote+order+pay, 20 ms per downstream call', { storage: { kind: 'sqlite' } }, { latencyMs: 20 }));
+
+const f = (n: number) => n.toFixed(1);
+console.log('\n| setup | checkouts/s | p50 ms | p99 ms | engine CPU ms/checkout | redis-server CPU ms/checkout |');
+console.log('|---|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  console.log(`| ${r.setup} | ${f(r.stats.perSecond)} | ${f(r.stats.p50)} | ${f(r.stats.p99)} | ${r.engineMs === null ? '' : r.engineMs.toFixed(2)} | ${r.redisMs === null ? '' : r.redisMs.toFixed(2)} |`);
+}
