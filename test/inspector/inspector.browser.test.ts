@@ -5,7 +5,8 @@ import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { DEMO_KEY, eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
+/** Debian's chromium; another build can be named with CHROMIUM_PATH. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
 const NOON = Date.parse('2026-11-25T12:00:00+08:00');
 const CARD_LEG = 20_000;

@@ -322,8 +322,11 @@ function renderDetail() {
       )
     : null;
 
+  const scrolled = new Map([...document.querySelectorAll('.diagram-scroll')].map((el) => [el.dataset.pane, { left: el.scrollLeft, top: el.scrollTop }]));
+  const timelineTop = document.querySelector('.timeline')?.scrollTop ?? 0;
   $('detail').replaceChildren(header, diagram, actorCards ?? '', renderTasks(view), renderTimeline(detail), renderTimers(detail));
-  requestAnimationFrame(fitPanes);
+  document.querySelector('.timeline').scrollTop = timelineTop;
+  fitPanes(scrolled);
 }
 
 function fact(label, value) {
@@ -485,15 +488,22 @@ function applyZoom(scroll, layout) {
   svg.setAttribute('height', String(Math.round(layout.height * scale)));
 }
 
-/** Sizes every pane, then scrolls each to its active (or just-travelled-to) state when that changed. */
-function fitPanes() {
+/**
+ * Sizes every pane, then scrolls each to its active (or travelled-to) state when that changed;
+ * otherwise a pane keeps where the reader had scrolled it before the refresh.
+ */
+function fitPanes(scrolled = new Map()) {
   for (const pane of document.querySelectorAll('.diagram-pane')) {
     const scroll = pane.querySelector('.diagram-scroll');
     applyZoom(scroll, pane.layout);
     const svg = scroll.querySelector('svg');
     const target = [...svg.querySelectorAll('.node.leaf[data-active=true]')].pop();
     const key = `${target?.dataset.stateId}@${svg.dataset.scale}`;
-    if (!target || state.centred.get(svg.dataset.testid) === key) continue;
+    const before = scrolled.get(scroll.dataset.pane);
+    if (!target || state.centred.get(svg.dataset.testid) === key) {
+      if (before) scroll.scrollTo(before);
+      continue;
+    }
     state.centred.set(svg.dataset.testid, key);
     const box = target.querySelector('rect');
     const scale = Number(svg.dataset.scale);
@@ -503,7 +513,7 @@ function fitPanes() {
   }
 }
 
-window.addEventListener('resize', () => requestAnimationFrame(fitPanes));
+window.addEventListener('resize', () => requestAnimationFrame(() => fitPanes()));
 
 // ── statechart drawing ───────────────────────────────────────────────────────────────────────
 
