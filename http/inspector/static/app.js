@@ -88,7 +88,7 @@ function setConn(el, key, text) {
 // A burst of transitions (one payment makes a dozen) is one refresh.
 function scheduleList() {
   clearTimeout(state.listTimer);
-  state.listTimer = setTimeout(loadList, 200);
+  state.listTimer = setTimeout(loadList, 500);
 }
 
 function scheduleDetail() {
