@@ -313,7 +313,13 @@ function renderDetail() {
             h(
               'div',
               { class: `actor${a.started ? '' : ' not-started'}${moment.entry?.path === a.path ? ' focus' : ''}`, 'data-testid': `actor-${a.path}` },
-              h('div', { class: 'actor-head' }, h('span', { class: 'mono' }, a.path), h('span', { class: 'machine' }, a.machine), badge(a.started ? stateText(a.value) : 'not started', `actor-state-${a.path}`)),
+              h(
+                'div',
+                { class: 'actor-head' },
+                h('span', { class: 'mono' }, a.id),
+                h('span', { class: 'machine' }, a.machine, a.parent !== 'transaction' ? h('span', { class: 'mono' }, ` · in ${a.parent}`) : null),
+                badge(a.started ? stateText(a.value) : 'not started', `actor-state-${a.path}`),
+              ),
               describeActor(a, view),
               state.statecharts[a.machine] ? diagramPane(state.statecharts[a.machine], a, moment.entry?.path === a.path ? moment : null, `diagram-${a.path}`, 'short') : null,
             ),
@@ -339,6 +345,9 @@ function describeActor(actor, view) {
   if (leg) return h('div', { class: 'actor-facts' }, `${leg.method}${leg.cardNo ? ` ${leg.cardNo}` : ''} · ¥${yuan(leg.amount)} · leg status `, badge(leg.status, `leg-status-${leg.legNo}`));
   const refund = view.refunds.find((r) => `refund-${r.refundNo}` === actor.id);
   if (refund) return h('div', { class: 'actor-facts' }, `¥${yuan(refund.amount)} · `, badge(refund.status));
+  const parent = view.refunds.find((r) => `refund-${r.refundNo}` === actor.parent);
+  const refundLeg = parent?.legs.find((l) => `rleg-${l.legNo}` === actor.id);
+  if (refundLeg) return h('div', { class: 'actor-facts' }, `${refundLeg.method} · ¥${yuan(refundLeg.amount)} back · `, badge(refundLeg.status));
   return null;
 }
 
