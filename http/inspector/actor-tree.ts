@@ -55,8 +55,8 @@ export function actorTree(snapshot: unknown): InspectedActor[] {
  * unique among the transaction's children but not among grandchildren (every refund has an
  * `rleg-1`): an ambiguous id is given, at each `xstate.init`, to the first of its actors in the
  * tree (refunds in the order they were made) that has not started yet, and its later entries go
- * to that actor. Two refunds of the same leg running at the same time could be confused; the
- * machine allows one refund at a time per transaction only in practice, not by rule.
+ * to that actor. Only two refunds of one transaction running at the same time, each with a leg
+ * of the same number, could have their entries mixed up.
  */
 export function placeJournal(journal: StoredJournalEntry[], actors: InspectedActor[]): InspectedEntry[] {
   const byId = new Map<string, InspectedActor[]>();

@@ -53,10 +53,16 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
 
   // Laid out once per process: a machine's picture changes only with its definition.
   let layouts: Promise<Record<string, StatechartLayout>> | null = null;
-  const statecharts = () =>
-    (layouts ??= Promise.all(Object.entries(INSPECTED_MACHINES).map(async ([name, machine]) => [name, await layoutStatechart(statechartGraph(machine))] as const)).then(
+  const statecharts = () => {
+    layouts ??= Promise.all(Object.entries(INSPECTED_MACHINES).map(async ([name, machine]) => [name, await layoutStatechart(statechartGraph(machine))] as const)).then(
       (entries) => Object.fromEntries(entries),
-    ));
+      (err: unknown) => {
+        layouts = null; // a failed layout is tried again by the next request, not remembered
+        throw err;
+      },
+    );
+    return layouts;
+  };
 
   app.get('/inspect/api/statecharts', {
     schema: { summary: 'Every machine of a transaction tree, laid out for drawing', response: { 200: Open, ...errorResponses } },

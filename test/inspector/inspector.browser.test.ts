@@ -97,6 +97,7 @@ if (!existsSync(CHROMIUM)) {
     await page.locator('[data-testid^=timeline-entry-]', { hasText: 'PAY' }).first().click();
     t.same(await activeStates(page, 'diagram-transaction'), ['transaction.paying', 'transaction.paying.collecting'], 'the diagram shows that moment');
     t.equal(await page.getByTestId('actor-state-leg-1').textContent(), 'locking', 'and each leg as it was then');
+    t.match(JSON.parse((await page.getByTestId('entry-data').textContent()) ?? '{}'), { legs: [{ method: 'stored_value', amount: CARD_LEG }, { method: 'wechat' }] }, "with the event's data");
     await screenshot(page, 'time-travel');
     await page.getByTestId('live-button').click();
     t.same(await activeStates(page, 'diagram-transaction'), ['transaction.completed'], 'back to now');

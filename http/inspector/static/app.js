@@ -409,6 +409,7 @@ function renderTimeline(detail) {
           h('span', { class: 'who' }, e.path),
           h('span', { class: 'event mono' }, eventName(e)),
           h('span', { class: 'move mono' }, `${e.from === null ? '∅' : stateText(e.from)} → ${stateText(e.to)}`),
+          state.travel === e.seq && Object.keys(e.data).length ? h('pre', { class: 'data', 'data-testid': 'entry-data', onclick: (ev) => ev.stopPropagation() }, JSON.stringify(e.data, null, 2)) : null,
         ),
       ),
     ),
