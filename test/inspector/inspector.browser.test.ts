@@ -129,6 +129,9 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.getByTestId('task-status-settlement').textContent(), 'dead');
     t.ok(await page.getByTestId('needs-attention').isVisible(), 'the transaction says it needs a person');
     await screenshot(page, 'dead-task');
+    await page.getByTestId('nudge-button').click();
+    await page.getByRole('status').filter({ hasText: 'Nudged.' }).waitFor();
+    t.equal(await page.getByTestId('task-status-settlement').textContent(), 'dead', 'a nudge does not revive a dead task');
     await page.getByTestId('retry-settlement').click();
     await waitForText(page, 'task-status-settlement', 'done');
     t.equal(await page.getByTestId('retry-settlement').count(), 0, 'nothing left to retry');

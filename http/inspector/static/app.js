@@ -176,7 +176,9 @@ function renderList(items) {
           class: `txn-row${t.txnNo === state.selected ? ' selected' : ''}`,
           'data-testid': `txn-row-${t.txnNo}`,
           'data-state': t.state,
+          tabindex: 0,
           onclick: () => (location.hash = `#/txn/${t.txnNo}`),
+          onkeydown: (ev) => ev.key === 'Enter' && (location.hash = `#/txn/${t.txnNo}`),
         },
         h('div', { class: 'row-top' }, h('span', { class: 'mono' }, t.txnNo), badge(t.state)),
         h(
@@ -403,7 +405,7 @@ function renderTimeline(detail) {
       detail.journal.map((e) =>
         h(
           'li',
-          { class: `entry${state.travel === e.seq ? ' selected' : ''}${e.path === 'transaction' ? '' : ' child'}`, 'data-testid': `timeline-entry-${e.seq}`, onclick: () => travel(e.seq) },
+          { class: `entry${state.travel === e.seq ? ' selected' : ''}${e.path === 'transaction' ? '' : ' child'}`, 'data-testid': `timeline-entry-${e.seq}`, tabindex: 0, onclick: () => travel(e.seq), onkeydown: (ev) => ev.key === 'Enter' && travel(e.seq) },
           h('span', { class: 'seq' }, `#${e.seq}`),
           h('span', { class: 'mono time' }, clock(e.at)),
           h('span', { class: 'who' }, e.path),
