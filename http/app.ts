@@ -3,7 +3,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TradeCenter } from '../runtime/trade-center.ts';
 import { simAdminRoutes } from '../systems/sim/admin-routes.ts';
 import { installErrorHandler } from './errors.ts';
+import { TradeMetrics } from '../runtime/metrics.ts';
+import { registerOpenApi } from './openapi.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { eventRoutes } from './routes/events.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { healthRoutes } from './routes/health.ts';
 import { transactionRoutes } from './routes/transactions.ts';
@@ -17,6 +21,14 @@ export async function buildApp(tc: TradeCenter) {
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('apiKey', null);
   installErrorHandler(app);
+  const metrics = new TradeMetrics(tc);
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.addHook('onClose', async () => metrics.close());
+  await registerOpenApi(app);
+  await app.register(metricsRoutes, { metrics });
+  await app.register(eventRoutes, { tc });
   await app.register(healthRoutes, { tc });
   await app.register(transactionRoutes, { tc });
   await app.register(callbackRoutes, { tc });
