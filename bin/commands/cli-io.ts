@@ -39,7 +39,7 @@ export function processIo(): CliIo {
 
 /** Plain-text table (no colours: the output is as readable in a log file or a test as on a terminal). */
 export function table(head: string[], rows: (string | number | null | undefined)[][]): string {
-  const t = new Table({ head, style: { head: [], border: [], compact: false } });
+  const t = new Table({ head, style: { head: [], border: [], compact: true } });
   for (const row of rows) t.push(row.map((cell) => (cell === null || cell === undefined ? '' : String(cell))));
   return t.toString();
 }

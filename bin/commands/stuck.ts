@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { STUCK_AFTER_IDLE_MS } from '../../runtime/metrics.ts';
 import { duration, table, writeJson, writeLine, type CliIo } from './cli-io.ts';
 import { positiveInteger } from './list.ts';
 import type { ListItem, TradeSource } from './source.ts';
@@ -10,11 +11,8 @@ import { withSource, withTarget, type TargetOptions } from './target.ts';
  */
 export const MOVING_STATES = ['ordering', 'ordered', 'paying', 'paid', 'unwinding'] as const;
 
-/**
- * Default idle threshold, minutes: longer than the payment TTL (15 min) and the longest retry
- * backoff (10 min), so a transaction idle this long has missed a deadline it should have met.
- */
-export const DEFAULT_IDLE_MINUTES = 20;
+/** Default idle threshold, minutes: the one `tc_transactions_stuck` counts with. */
+export const DEFAULT_IDLE_MINUTES = STUCK_AFTER_IDLE_MS / 60_000;
 
 export interface StuckItem extends ListItem {
   reasons: string[];
@@ -73,8 +71,11 @@ export async function runStuck(source: TradeSource, io: CliIo, opts: StuckOption
   const items = [...found.values()].sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
   if (opts.json) writeJson(io, { idleMinutes: opts.idleMinutes, items });
   else {
-    writeLine(io, table(['txnNo', 'state', 'updated', 'why'], items.map((i) => [i.txnNo, i.state, i.updatedAt, i.reasons.join('; ')])));
-    writeLine(io, items.length ? `${items.length} stuck transaction(s); \`trade nudge TXN\` re-drives one` : 'nothing is stuck');
+    if (items.length === 0) writeLine(io, `nothing is stuck (idle threshold ${opts.idleMinutes} min)`);
+    else {
+      writeLine(io, table(['txnNo', 'state', 'updated', 'why'], items.map((i) => [i.txnNo, i.state, i.updatedAt, i.reasons.join('; ')])));
+      writeLine(io, `${items.length} stuck transaction(s); \`trade nudge TXN\` re-drives one`);
+    }
   }
   return items;
 }
