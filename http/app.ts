@@ -5,7 +5,7 @@ import { simAdminRoutes } from '../systems/sim/admin-routes.ts';
 import { installErrorHandler } from './errors.ts';
 import { TradeMetrics } from '../runtime/metrics.ts';
 import { registerOpenApi } from './openapi.ts';
-import { bindTxnNoFromBodies, txnChildLogger } from './request-logging.ts';
+import { bindTxnNoFromAnswers, txnChildLogger } from './request-logging.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -23,7 +23,7 @@ export async function buildApp(tc: TradeCenter) {
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('apiKey', null);
   installErrorHandler(app);
-  bindTxnNoFromBodies(app);
+  bindTxnNoFromAnswers(app);
   const metrics = new TradeMetrics(tc);
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);

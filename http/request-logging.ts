@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** A transaction number in a request path: `/v1/transactions/T…` or `/admin/transactions/T…`. */
 const TXN_IN_PATH = /^\/(?:v1|admin)\/transactions\/([A-Za-z0-9_.:-]+)/;
@@ -15,26 +15,21 @@ export function txnChildLogger(logger: FastifyBaseLogger, bindings: Record<strin
   return logger.child(txnNo ? { ...bindings, txnNo } : bindings, opts);
 }
 
+/** Binds `txnNo` to a request's later log lines, once the request turns out to be about that transaction. */
+export function bindTxnNo(req: FastifyRequest, reply: FastifyReply, txnNo: string): void {
+  req.log = req.log.child({ txnNo });
+  reply.log = req.log;
+}
+
 /**
- * Binds `txnNo` to the request and reply loggers of requests whose path does not name the
- * transaction: a payment callback (its body names it) and a start or checkout (its answer does),
- * so their later lines (`request completed`, warnings) carry it too.
+ * A start or a checkout learns its transaction number only when it answers: bind it from the
+ * answer, so the request's `request completed` line carries it too.
  */
-export function bindTxnNoFromBodies(app: FastifyInstance): void {
-  const bound = (url: string) => TXN_IN_PATH.test(url);
-  app.addHook('preHandler', async (req, reply) => {
-    const txnNo = (req.body as { txnNo?: unknown } | undefined)?.txnNo;
-    if (typeof txnNo !== 'string' || bound(req.url)) return;
-    req.log = req.log.child({ txnNo });
-    reply.log = req.log;
-  });
+export function bindTxnNoFromAnswers(app: FastifyInstance): void {
   app.addHook('onSend', async (req, reply, payload) => {
-    if (typeof payload !== 'string' || !req.url.startsWith('/v1/') || bound(req.url) || (req.body as { txnNo?: unknown } | undefined)?.txnNo) return payload;
+    if (typeof payload !== 'string' || !req.url.startsWith('/v1/') || TXN_IN_PATH.test(req.url) || req.url.startsWith('/v1/callbacks/')) return payload;
     const txnNo = TXN_IN_JSON.exec(payload)?.[1];
-    if (txnNo) {
-      req.log = req.log.child({ txnNo });
-      reply.log = req.log;
-    }
+    if (txnNo) bindTxnNo(req, reply, txnNo);
     return payload;
   });
 }
