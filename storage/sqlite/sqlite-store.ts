@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS timers (
   PRIMARY KEY (txn_no, name)
 );
 CREATE INDEX IF NOT EXISTS transactions_state ON transactions(state);
+-- Small partial indexes that keep the metrics' counts off a full scan of the snapshots.
+CREATE INDEX IF NOT EXISTS transactions_attention ON transactions(txn_no) WHERE json_extract(snapshot, '$.context.needsAttention') = 1;
+CREATE INDEX IF NOT EXISTS transactions_moving ON transactions(updated_at) WHERE at_rest = 0;
 CREATE INDEX IF NOT EXISTS timers_due ON timers(due_at);
 CREATE TABLE IF NOT EXISTS journal (
   seq        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -67,6 +70,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   PRIMARY KEY (txn_no, task)
 );
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks(next_run_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS tasks_dead ON tasks(txn_no) WHERE status = 'dead';
 CREATE TABLE IF NOT EXISTS idempotency (
   key         TEXT PRIMARY KEY,
   fingerprint TEXT NOT NULL,
@@ -374,12 +378,15 @@ export class SqliteTransactionStore implements TransactionStore {
   async stats(idleBefore: number): Promise<StoreStats> {
     const byState: Record<string, number> = {};
     for (const r of this.db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM transactions GROUP BY state').all()) byState[r.state] = r.n;
+    // Flagged transactions, plus those with a dead task and no flag: both through partial indexes.
     const needsAttention = this.db
       .prepare<[], { n: number }>(
-        `SELECT count(*) AS n FROM transactions WHERE json_extract(snapshot, '$.context.needsAttention') = 1 OR EXISTS (SELECT 1 FROM tasks k WHERE k.txn_no = transactions.txn_no AND k.status = 'dead')`,
+        `SELECT (SELECT count(*) FROM transactions WHERE json_extract(snapshot, '$.context.needsAttention') = 1)
+              + (SELECT count(DISTINCT k.txn_no) FROM tasks k WHERE k.status = 'dead' AND NOT EXISTS (
+                  SELECT 1 FROM transactions x WHERE x.txn_no = k.txn_no AND json_extract(x.snapshot, '$.context.needsAttention') = 1)) AS n`,
       )
       .get()!.n;
-    const idle = this.db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM transactions WHERE at_rest = 0 AND state <> 'quoted' AND updated_at < ?").get(idleBefore)!.n;
+    const idle = this.db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM transactions WHERE at_rest = 0 AND updated_at < ? AND state <> 'quoted'").get(idleBefore)!.n;
     return { byState, needsAttention, idle };
   }
 
