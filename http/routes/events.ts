@@ -3,8 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { TransitionEvent } from '../../runtime/transaction-host.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import { authenticateStream } from '../auth.ts';
-import { errorResponses } from '../schemas.ts';
+import { TradeError } from '../../domain/errors.ts';
+import { authenticate, authenticateStream } from '../auth.ts';
+import { errorResponses, TxnParams } from '../schemas.ts';
 
 /**
  * One event of `GET /admin/events`, sent as `data: <json>`: a journal entry of one transaction as
@@ -22,8 +23,10 @@ export interface EventRoutesOptions {
 }
 
 /**
- * Live transitions as Server-Sent Events, fed by the host's event bus (`tc.host.transitions`).
- * `admin` scope; the key may come as `?key=` because EventSource cannot send headers.
+ * Live and recorded transitions for operators (`admin` scope): `GET /admin/events`, Server-Sent
+ * Events fed by the host's event bus (`tc.host.transitions`; the inspector page, `trade tail`),
+ * where the key may come as `?key=` because EventSource cannot send headers; and one
+ * transaction's journal, `GET /admin/transactions/{txnNo}/journal` (`trade inspect`, `trade viz`).
  */
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { tc, heartbeatMs = 15_000 }) => {
   const open = new Set<ServerResponse>();
@@ -67,6 +70,36 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         clearInterval(heartbeat);
         open.delete(res);
       });
+    },
+  });
+
+
+  app.get('/admin/transactions/:txnNo/journal', {
+    schema: {
+      summary: "A transaction's journal: every transition of it and its child actors, oldest first",
+      params: TxnParams,
+      response: {
+        200: Type.Object({
+          entries: Type.Array(
+            Type.Object({
+              seq: Type.Integer(),
+              at: Type.String({ format: 'date-time' }),
+              actor: Type.String(),
+              event: Type.String(),
+              data: Type.Record(Type.String(), Type.Unknown()),
+              from: Type.Unknown(),
+              to: Type.Unknown(),
+            }),
+          ),
+        }),
+        ...errorResponses,
+      },
+    },
+    handler: async (req) => {
+      authenticate(tc.apiKeys, req, 'admin');
+      const entries = await tc.store.journal(req.params.txnNo);
+      if (entries.length === 0 && !(await tc.store.load(req.params.txnNo))) throw new TradeError('NOT_FOUND', `no transaction ${req.params.txnNo}`);
+      return { entries: entries.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
     },
   });
 };
