@@ -1,4 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { TradeError } from '../domain/errors.ts';
+import { registerCommands } from './commands/index.ts';
 import { serve } from './serve.ts';
 
 function integer(name: string, min = 0) {
@@ -25,10 +27,13 @@ program
     await serve(opts);
   });
 
+registerCommands(program);
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   // A bad dataset, an unreadable file, a port in use: say what and exit, without a stack trace.
-  process.stderr.write(`trade: ${err instanceof Error ? err.message : String(err)}\n`);
+  const code = err instanceof TradeError ? `${err.code}: ` : '';
+  process.stderr.write(`trade: ${code}${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 }

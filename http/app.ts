@@ -1,10 +1,16 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { TradeMetrics } from '../runtime/metrics.ts';
 import type { TradeCenter } from '../runtime/trade-center.ts';
 import { simAdminRoutes } from '../systems/sim/admin-routes.ts';
 import { installErrorHandler } from './errors.ts';
+import { inspectorRoutes } from './inspector/inspector-routes.ts';
+import { registerOpenApi } from './openapi.ts';
+import { bindTxnNoFromAnswers, txnChildLogger } from './request-logging.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
+import { eventRoutes } from './routes/events.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { transactionRoutes } from './routes/transactions.ts';
 
@@ -13,14 +19,25 @@ export async function buildApp(tc: TradeCenter) {
   const app = Fastify({
     // pino 10's Logger and fastify's bundled logger type differ only in fields fastify does not use.
     loggerInstance: tc.log as FastifyBaseLogger,
+    childLoggerFactory: txnChildLogger,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('apiKey', null);
   installErrorHandler(app);
+  bindTxnNoFromAnswers(app);
+  const metrics = new TradeMetrics(tc);
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.addHook('onClose', async () => metrics.close());
+  await registerOpenApi(app);
+  await app.register(metricsRoutes, { metrics });
   await app.register(healthRoutes, { tc });
   await app.register(transactionRoutes, { tc });
   await app.register(callbackRoutes, { tc });
   await app.register(adminRoutes, { tc });
+  await app.register(eventRoutes, { tc });
+  await app.register(inspectorRoutes, { tc });
   if (tc.sims) await app.register(simAdminRoutes, { prefix: '/sim', sims: tc.sims });
   return app;
 }

@@ -23,7 +23,20 @@ declare module 'fastify' {
 export function authenticate(keys: Map<string, ApiKey>, req: FastifyRequest, scope: Scope): ApiKey {
   const header = req.headers.authorization ?? '';
   const match = /^Bearer\s+(.+)$/i.exec(header);
-  const apiKey = match ? keys.get(match[1]!.trim()) : undefined;
+  return admit(req, match ? keys.get(match[1]!.trim()) : undefined, scope);
+}
+
+/**
+ * Like `authenticate`, also taking the key from `?key=`: only for an event stream, because a
+ * browser's EventSource cannot send an Authorization header. A key in a URL can land in access
+ * logs and history, so no other route accepts one.
+ */
+export function authenticateStream(keys: Map<string, ApiKey>, req: FastifyRequest, scope: Scope, queryKey: string | undefined): ApiKey {
+  if (req.headers.authorization || queryKey === undefined) return authenticate(keys, req, scope);
+  return admit(req, keys.get(queryKey), scope);
+}
+
+function admit(req: FastifyRequest, apiKey: ApiKey | undefined, scope: Scope): ApiKey {
   if (!apiKey) throw new TradeError('UNAUTHORIZED');
   if (!apiKey.scopes.includes(scope)) throw new TradeError('FORBIDDEN', `this key lacks the ${scope} scope`);
   req.apiKey = apiKey;

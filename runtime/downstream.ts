@@ -1,4 +1,5 @@
 import { BrokenCircuitError, CircuitState, circuitBreaker, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import { Subject } from 'rxjs';
 import { DownstreamUnavailableError, isDownstreamUnavailable, type SystemName } from '../systems/contract.ts';
 
 /**
@@ -33,6 +34,13 @@ export interface DownstreamOptions {
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
+/** One downstream call as the metrics see it. */
+export interface DownstreamCall {
+  system: SystemName;
+  outcome: 'ok' | 'fault' | 'circuit-open';
+  seconds: number;
+}
+
 /**
  * The one wrapper every downstream call goes through (DESIGN.md "Sentinel, retries"): a
  * deadline per system and a circuit breaker per system (cockatiel). Only transport faults count
@@ -41,17 +49,36 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
  */
 export class Downstream {
   private readonly breakers = new Map<SystemName, CircuitBreakerPolicy>();
+  /** Every finished call, for metrics: a refusal is an answer (`ok`); only transport faults are `fault`. */
+  readonly calls = new Subject<DownstreamCall>();
 
   constructor(private readonly options: DownstreamOptions) {}
 
   call<T>(system: SystemName, run: () => Promise<T>): Promise<T> {
     const ms = this.options.timeoutsMs[system] ?? this.options.timeoutsMs.default;
+    const started = performance.now();
+    const report = (outcome: DownstreamCall['outcome']) => this.calls.next({ system, outcome, seconds: (performance.now() - started) / 1000 });
     return this.breaker(system)
       .execute(() => withTimeout(system, ms, run))
-      .catch((err: unknown) => {
-        if (err instanceof BrokenCircuitError) throw new DownstreamUnavailableError(system, 'circuit open');
-        throw err;
-      });
+      .then(
+        (value) => {
+          report('ok');
+          return value;
+        },
+        (err: unknown) => {
+          if (err instanceof BrokenCircuitError) {
+            report('circuit-open');
+            throw new DownstreamUnavailableError(system, 'circuit open');
+          }
+          report('fault');
+          throw err;
+        },
+      );
+  }
+
+  /** The breaker state of every system called so far. */
+  breakerStates(): Partial<Record<SystemName, BreakerState>> {
+    return Object.fromEntries([...this.breakers.keys()].map((system) => [system, this.state(system)]));
   }
 
   state(system: SystemName): BreakerState {

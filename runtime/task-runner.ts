@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { Subject } from 'rxjs';
 import type { Outcome, SystemName } from '../systems/contract.ts';
 import type { TaskRecord, TransactionStore } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
@@ -10,6 +11,14 @@ import type { TransactionHost } from './transaction-host.ts';
 
 /** Runs one kind of task against the downstream systems; the key is `txnNo:task`. */
 export type TaskHandler = (task: TaskRecord) => Promise<Outcome<Record<string, unknown>>>;
+
+/** One run of a task as the metrics see it: `deferred` (circuit open) cost no attempt. */
+export interface TaskAttempt {
+  txnNo: string;
+  task: string;
+  system: string;
+  outcome: 'done' | 'retry' | 'dead' | 'deferred';
+}
 
 export interface TaskRunnerOptions {
   pollMs: number;
@@ -31,6 +40,8 @@ export interface TaskRunnerOptions {
 export class TaskRunner {
   /** Alerts raised (core tasks failing past `alertAfter`), for metrics and tests. */
   alerts = 0;
+  /** Every run of a task and how it ended (metrics). */
+  readonly attempts = new Subject<TaskAttempt>();
   private poller: NodeJS.Timeout | null = null;
   private readonly passes = new SerialPass(() => this.pass());
 
@@ -44,9 +55,6 @@ export class TaskRunner {
     private readonly log: Logger,
     private readonly scheduler: Scheduler = new PollingScheduler(),
   ) {}
-
-  /** Tasks run by this process: done, failed and to be retried, gone dead (metrics). */
-  readonly counters = { done: 0, retried: 0, dead: 0 };
 
   async start(): Promise<void> {
     // Many processes share the scheduler's jobs: a job left by a dead process is its to re-run.
@@ -127,21 +135,22 @@ export class TaskRunner {
     // An open circuit means the call never left: it costs the task no attempt, only a wait.
     if (error !== null && this.downstream.state(task.system as SystemName) === 'open') {
       await this.store.finishTask(task.txnNo, task.task, { status: 'pending', attempts: task.attempts, lastError: error, nextRunAt: now + this.options.baseBackoffMs }, now);
+      this.attempts.next({ txnNo: task.txnNo, task: task.task, system: task.system, outcome: 'deferred' });
       return { next: 'wait', delayMs: this.options.baseBackoffMs };
     }
     const attempts = task.attempts + 1;
     const refusals = task.refusals + (refused ? 1 : 0);
     if (error === null) {
       await this.store.finishTask(task.txnNo, task.task, { status: 'done', attempts, lastError: null, nextRunAt: null, ...(result ? { result } : {}) }, now);
+      this.attempts.next({ txnNo: task.txnNo, task: task.task, system: task.system, outcome: 'done' });
       await this.host.notify(task.txnNo, (at) => ({ type: 'TASK_DONE', at, task: task.task }));
-      this.counters.done++;
       return { next: 'done' };
     }
     if (!task.core && attempts >= task.maxAttempts) {
       this.log.warn({ txnNo: task.txnNo, task: task.task, attempts, err: error }, 'task is dead: waiting for a manual retry');
       await this.store.finishTask(task.txnNo, task.task, { status: 'dead', attempts, refusals, lastError: error, nextRunAt: null }, now);
+      this.attempts.next({ txnNo: task.txnNo, task: task.task, system: task.system, outcome: 'dead' });
       await this.host.notify(task.txnNo, (at) => ({ type: 'TASK_DEAD', at, task: task.task, error }));
-      this.counters.dead++;
       return { next: 'dead', error };
     }
     if (task.core && attempts >= this.options.alertAfter) {
@@ -150,7 +159,7 @@ export class TaskRunner {
     }
     const delayMs = this.backoff(task, attempts);
     await this.store.finishTask(task.txnNo, task.task, { status: 'pending', attempts, refusals, lastError: error, nextRunAt: now + delayMs }, now);
-    this.counters.retried++;
+    this.attempts.next({ txnNo: task.txnNo, task: task.task, system: task.system, outcome: 'retry' });
     return { next: 'retry', delayMs, error };
   }
 

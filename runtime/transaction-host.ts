@@ -297,6 +297,8 @@ export class TransactionHost {
    * (calls that were running are re-run, with their keys), then fires its due timers now.
    */
   async nudge(txnNo: string): Promise<TransactionView | null> {
+    // The machines' own deadlines, not only the timer rows: a lost row must not strand the transaction.
+    let machineTimers: Record<string, number> = {};
     await this.exclusive(txnNo, async () => {
       const live = this.live.get(txnNo);
       if (live && !isWorking(live.actor)) {
@@ -304,11 +306,14 @@ export class TransactionHost {
         live.actor.stop();
         this.live.delete(txnNo);
       }
-      await this.load(txnNo);
+      const loaded = await this.load(txnNo);
+      if (loaded) machineTimers = treeTimers(loaded.actor);
     });
     const record = await this.store.load(txnNo);
     if (!record) return null;
-    for (const name of Object.keys(record.timers).filter((n) => (record.timers[n] ?? Infinity) <= this.clock.now())) {
+    const timers = { ...machineTimers, ...record.timers };
+    for (const name of Object.keys(timers).filter((n) => (timers[n] ?? Infinity) <= this.clock.now())) {
+      this.log.info({ txnNo, timer: name }, 'nudge fires a due timer');
       await this.notify(txnNo, (at) => ({ type: 'TIMER', name, at }));
     }
     return this.view(txnNo);

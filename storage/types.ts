@@ -108,6 +108,21 @@ export interface IdleTransaction {
   stuck: boolean;
 }
 
+/** Counts the metrics endpoint reads at scrape time. */
+export interface StoreStats {
+  /** Transactions by stored (top-level) state. */
+  byState: Record<string, number>;
+  /** Transactions waiting for a person: the machine's flag or a dead task. */
+  needsAttention: number;
+  /** Transactions not at rest and untouched since the `idleBefore` instant given. */
+  idle: number;
+}
+
+/** A journal entry with the transaction it belongs to, in store order (for `trade tail`). */
+export interface TxnJournalEntry extends StoredJournalEntry {
+  txnNo: string;
+}
+
 export interface TransactionStore {
   /**
    * Writes the next version of a transaction atomically with its journal entries and timer rows.
@@ -155,6 +170,15 @@ export interface TransactionStore {
   markStuck(txnNo: string, version: number): Promise<boolean>;
   /** Transactions flagged stuck that have not moved since. */
   stuckCount(): Promise<number>;
+  /**
+   * Counts for metrics; `idleBefore` is the epoch ms before which a transaction that is not at
+   * rest and not `quoted` counts as idle. Optional: a backend without a cheap count omits it.
+   */
+  stats?(idleBefore: number): Promise<StoreStats>;
+  /** The journal of every transaction after sequence number `afterSeq`, oldest first (for polling tails). */
+  journalSince?(afterSeq: number, limit: number): Promise<TxnJournalEntry[]>;
+  /** The highest journal sequence number so far (0 when empty): where a tail starts. */
+  lastJournalSeq?(): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -30,7 +30,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
       const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50)));
       const rows = await tc.store.listTransactions({
         ...(req.query.state ? { state: req.query.state } : {}),
-        // "stuck" reads as needing a person until the sentinel (scale-out issue) measures idleness.
+        // "stuck" lists what waits for a person, which includes what the sentinel gave up nudging.
         needsAttention: req.query.needsAttention === 'true' || req.query.stuck === 'true',
         limit,
         ...(req.query.cursor ? { before: req.query.cursor } : {}),

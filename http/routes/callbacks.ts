@@ -6,6 +6,7 @@ import { SIGNATURE_HEADERS, verify } from '../../domain/signature.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { decodePaymentCallback, decodeRefundCallback } from '../../systems/payment-gateway/callback-formats.ts';
 import { errorResponses } from '../schemas.ts';
+import { bindTxnNo } from '../request-logging.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,14 +55,15 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = as
     },
     // The signature is checked before the body schema: an unsigned body is not worth parsing.
     preValidation: verifySignature,
-    handler: async (req) => {
+    handler: async (req, reply) => {
       const body = decodePaymentCallback(req.params.channel, req.headers['content-type'], req.rawBody ?? '');
       if (!body) throw new TradeError('INVALID_REQUEST', `not a ${req.params.channel} payment callback`);
+      bindTxnNo(req, reply, body.txnNo);
       const view = await tc.host.view(body.txnNo);
       const leg = view?.legs.find((l) => l.paymentNo === body.paymentNo);
       if (!view || !leg) throw new TradeError('NOT_FOUND', `no payment ${body.paymentNo} of transaction ${body.txnNo}`);
       if (leg.amount !== body.amountFen || view.merchantId !== body.merchantId || leg.method !== req.params.channel || body.channel !== leg.method) {
-        req.log.warn({ txnNo: body.txnNo, paymentNo: body.paymentNo }, 'callback does not match our record');
+        req.log.warn({ paymentNo: body.paymentNo }, 'callback does not match our record');
         throw new TradeError('AMOUNT_MISMATCH', 'the callback does not match the payment on record', { paymentNo: body.paymentNo });
       }
       await tc.host.notify(body.txnNo, (at) => ({ type: 'PAYMENT_CALLBACK', at, paymentNo: body.paymentNo }));
@@ -76,9 +78,10 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = as
       response: { 200: Type.Object({ code: Type.String() }), ...errorResponses },
     },
     preValidation: verifySignature,
-    handler: async (req) => {
+    handler: async (req, reply) => {
       const body = decodeRefundCallback(req.params.channel, req.headers['content-type'], req.rawBody ?? '');
       if (!body) throw new TradeError('INVALID_REQUEST', `not a ${req.params.channel} refund callback`);
+      bindTxnNo(req, reply, body.txnNo);
       const view = await tc.host.view(body.txnNo);
       const leg = view?.refunds.flatMap((r) => r.legs).find((l) => l.refundLegNo === body.refundNo);
       if (!view || !leg) throw new TradeError('NOT_FOUND', `no refund ${body.refundNo} of transaction ${body.txnNo}`);

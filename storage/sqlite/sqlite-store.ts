@@ -8,9 +8,11 @@ import type {
   StoredJournalEntry,
   StoredResponse,
   IdleTransaction,
+  StoreStats,
   TaskRecord,
   TransactionRecord,
   TransactionStore,
+  TxnJournalEntry,
 } from '../types.ts';
 
 const SCHEMA = `
@@ -35,6 +37,10 @@ CREATE TABLE IF NOT EXISTS timers (
   due_at INTEGER NOT NULL,
   PRIMARY KEY (txn_no, name)
 );
+CREATE INDEX IF NOT EXISTS transactions_state ON transactions(state);
+-- Small partial indexes that keep the metrics' counts off a full scan of the snapshots.
+CREATE INDEX IF NOT EXISTS transactions_attention ON transactions(txn_no) WHERE json_extract(snapshot, '$.context.needsAttention') = 1;
+CREATE INDEX IF NOT EXISTS transactions_moving ON transactions(updated_at) WHERE at_rest = 0;
 CREATE INDEX IF NOT EXISTS timers_due ON timers(due_at);
 CREATE TABLE IF NOT EXISTS journal (
   seq        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,6 +78,7 @@ CREATE TABLE IF NOT EXISTS sentinel (
   stuck   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS transactions_active ON transactions(updated_at) WHERE at_rest = 0;
+CREATE INDEX IF NOT EXISTS tasks_dead ON tasks(txn_no) WHERE status = 'dead';
 CREATE TABLE IF NOT EXISTS idempotency (
   key         TEXT PRIMARY KEY,
   fingerprint TEXT NOT NULL,
@@ -459,6 +466,43 @@ export class SqliteTransactionStore implements TransactionStore {
         .prepare<[], { n: number }>('SELECT count(*) AS n FROM sentinel s JOIN transactions t ON t.txn_no = s.txn_no AND t.version = s.version WHERE s.stuck = 1')
         .get()?.n ?? 0
     );
+  }
+
+  async stats(idleBefore: number): Promise<StoreStats> {
+    const byState: Record<string, number> = {};
+    for (const r of this.db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM transactions GROUP BY state').all()) byState[r.state] = r.n;
+    // Flagged transactions, plus those with a dead task and no flag: both through partial indexes.
+    const needsAttention = this.db
+      .prepare<[], { n: number }>(
+        `SELECT (SELECT count(*) FROM transactions WHERE json_extract(snapshot, '$.context.needsAttention') = 1)
+              + (SELECT count(DISTINCT k.txn_no) FROM tasks k WHERE k.status = 'dead' AND NOT EXISTS (
+                  SELECT 1 FROM transactions x WHERE x.txn_no = k.txn_no AND json_extract(x.snapshot, '$.context.needsAttention') = 1)) AS n`,
+      )
+      .get()!.n;
+    const idle = this.db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM transactions WHERE at_rest = 0 AND updated_at < ? AND state <> 'quoted'").get(idleBefore)!.n;
+    return { byState, needsAttention, idle };
+  }
+
+  async journalSince(afterSeq: number, limit: number): Promise<TxnJournalEntry[]> {
+    return this.db
+      .prepare<[number, number], { seq: number; txn_no: string; at: number; actor: string; event: string; data: string; from_state: string | null; to_state: string | null }>(
+        'SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?',
+      )
+      .all(afterSeq, limit)
+      .map((r) => ({
+        seq: r.seq,
+        txnNo: r.txn_no,
+        at: r.at,
+        actor: r.actor,
+        event: r.event,
+        data: JSON.parse(r.data) as Record<string, unknown>,
+        from: r.from_state === null ? null : JSON.parse(r.from_state),
+        to: r.to_state === null ? null : JSON.parse(r.to_state),
+      }));
+  }
+
+  async lastJournalSeq(): Promise<number> {
+    return this.db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM journal').get()?.seq ?? 0;
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,68 @@
+import { Command } from 'commander';
+import { stateText, table, writeJson, writeLine, yuan, type CliIo } from './cli-io.ts';
+import type { JournalLine, TradeSource, TransactionDetail } from './source.ts';
+import { withSource, withTarget, type TargetOptions } from './target.ts';
+import { activePaths, childActors } from './viz.ts';
+
+/** Everything `trade inspect` knows about one transaction. */
+export interface Inspection {
+  transaction: TransactionDetail;
+  journal: JournalLine[];
+}
+
+function section(io: CliIo, title: string, body: string) {
+  writeLine(io);
+  writeLine(io, title);
+  writeLine(io, body);
+}
+
+/** `trade inspect TXN`: summary, state tree, legs, refunds, tasks and the journal timeline. */
+export async function runInspect(source: TradeSource, io: CliIo, txnNo: string, opts: { json?: boolean }): Promise<Inspection> {
+  const [transaction, journal] = await Promise.all([source.transaction(txnNo), source.journal(txnNo)]);
+  const result = { transaction, journal };
+  if (opts.json) {
+    writeJson(io, result);
+    return result;
+  }
+  const v = transaction;
+  writeLine(io, `${v.txnNo}  ${v.state}${v.needsAttention ? '  NEEDS ATTENTION' : ''}${v.needsReview ? '  needs review' : ''}`);
+  writeLine(
+    io,
+    table(
+      ['order', 'scene', 'merchant', 'station', 'user', 'original', 'discount', 'payable', 'paid', 'refunded', 'created', 'updated'],
+      [[v.orderNo ?? '-', v.scene, v.merchantId, v.stationId, v.userId, yuan(v.originalAmount), yuan(v.discountAmount), yuan(v.payableAmount), yuan(v.paidAmount), yuan(v.refundedAmount), v.createdAt, v.updatedAt]],
+    ),
+  );
+  if (v.outcome) writeLine(io, `outcome: ${v.outcome.code}: ${v.outcome.message}`);
+  const tree = activePaths(v.stateValue).map((p) => `${'  '.repeat(p.split('.').length - 1)}${p.split('.').at(-1)}`);
+  const children = childActors(journal).map((c) => `${c.id} (${c.machine}): ${stateText(c.state)}`);
+  section(io, 'State', [...tree, ...(children.length ? ['children:', ...children.map((c) => `  ${c}`)] : [])].join('\n'));
+  section(io, 'Legs', table(['leg', 'attempt', 'method', 'amount', 'status', 'paymentNo', 'card'], v.legs.map((l) => [l.legNo, l.attempt, l.method, yuan(l.amount), l.status, l.paymentNo, l.cardNo ?? ''])));
+  section(
+    io,
+    'Refunds',
+    table(
+      ['refundNo', 'amount', 'status', 'legs', 'reason', 'requested'],
+      v.refunds.map((r) => [r.refundNo, yuan(r.amount), r.status, r.legs.map((l) => `${l.method} ${yuan(l.amount)} ${l.status}`).join(', '), r.reason, r.requestedAt]),
+    ),
+  );
+  section(
+    io,
+    'Tasks',
+    table(
+      ['task', 'system', 'status', 'attempts', 'last error', 'next run'],
+      v.tasks.map((t) => [t.task, t.system, t.status, `${t.attempts}/${t.maxAttempts}`, t.lastError ?? '', t.nextRunAt ?? '']),
+    ),
+  );
+  section(io, 'Timeline', table(['#', 'at', 'actor', 'event', 'from', 'to'], journal.map((e) => [e.seq, e.at, e.actor, e.event, stateText(e.from), stateText(e.to)])));
+  return result;
+}
+
+export function inspectCommand(io: CliIo): Command {
+  return withTarget(new Command('inspect'))
+    .description('one transaction: state tree, legs, refunds, tasks and its timeline')
+    .argument('<txnNo>', 'the transaction')
+    .action(async (txnNo: string, opts: TargetOptions) => {
+      await withSource(opts, (source) => runInspect(source, io, txnNo, opts));
+    });
+}

@@ -1,0 +1,90 @@
+import type { TaskRecord } from '../../storage/types.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+
+/** One row of `trade list`: what the admin list returns. */
+export interface ListItem {
+  txnNo: string;
+  state: string;
+  /** ISO-8601. */
+  updatedAt: string;
+}
+
+export interface ListFilter {
+  state?: string;
+  needsAttention?: boolean;
+  limit: number;
+  cursor?: string;
+}
+
+/** A post-payment task as the transaction view lists it. */
+export interface TaskView {
+  task: string;
+  system: string;
+  status: string;
+  attempts: number;
+  maxAttempts: number;
+  lastError: string | null;
+  nextRunAt: string | null;
+}
+
+/** A transaction with its post-payment tasks (the shape of `GET /v1/transactions/{txnNo}`). */
+export type TransactionDetail = TransactionView & { tasks: TaskView[] };
+
+/** One journal entry, times as ISO-8601 (the shape of the journal endpoint). */
+export interface JournalLine {
+  seq: number;
+  at: string;
+  actor: string;
+  event: string;
+  data: Record<string, unknown>;
+  from: unknown;
+  to: unknown;
+}
+
+/** A transition on the live event stream (`GET /admin/events`, one `data:` line each). */
+export interface LiveTransition {
+  type: 'transition';
+  txnNo: string;
+  actor: string;
+  event: string;
+  from: unknown;
+  to: unknown;
+  at: string;
+}
+
+/**
+ * What the `trade` commands read and change, whether through a running server's API or
+ * directly in a store: the commands are written once against this.
+ */
+export interface TradeSource {
+  /** What this source is, for messages (`http://127.0.0.1:3000`, `data/trade.db`). */
+  readonly name: string;
+  list(filter: ListFilter): Promise<{ items: ListItem[]; nextCursor: string | null }>;
+  /** The transaction and its tasks; throws NOT_FOUND when there is none. */
+  transaction(txnNo: string): Promise<TransactionDetail>;
+  journal(txnNo: string): Promise<JournalLine[]>;
+  /** Rehydrates and re-drives the transaction (due timers, due tasks); returns it afterwards. */
+  nudge(txnNo: string): Promise<TransactionDetail>;
+  /** Manual retry of a dead task; returns the task afterwards. */
+  retry(txnNo: string, task: string): Promise<TaskView>;
+  cancel(txnNo: string, reason: string | undefined): Promise<TransactionView>;
+  /**
+   * Live transitions until `signal` aborts. `onOpen` is called once the source is listening, so
+   * a caller knows that transitions from then on will be seen.
+   */
+  transitions(signal: AbortSignal, onOpen: () => void): AsyncIterable<LiveTransition>;
+  close(): Promise<void>;
+}
+
+/** A stored task as the view lists it. */
+export function taskView(t: TaskRecord): TaskView {
+  return {
+    task: t.task,
+    system: t.system,
+    status: t.status,
+    attempts: t.attempts,
+    maxAttempts: t.maxAttempts,
+    lastError: t.lastError,
+    nextRunAt: t.nextRunAt === null ? null : new Date(t.nextRunAt).toISOString(),
+  };
+}

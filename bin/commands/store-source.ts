@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TradeError } from '../../domain/errors.ts';
+import type { TxnContext } from '../../machines/types.ts';
+import type { TradeCenter } from '../../runtime/trade-center.ts';
+import { buildView, type TransactionView } from '../../runtime/view.ts';
+import type { TransactionStore } from '../../storage/types.ts';
+import { openRuntime, openStore, type StoreTarget } from '../store-access.ts';
+import { taskView, type JournalLine, type ListFilter, type ListItem, type LiveTransition, type TaskView, type TradeSource, type TransactionDetail } from './source.ts';
+
+/** How long a changing command waits for the work it started to settle in the store. */
+const SETTLE_MS = 15_000;
+
+/**
+ * The `trade` commands directly against a store. Reads go to the store; commands that change a
+ * transaction build the runtime over the same store (and the simulators' store), so the change
+ * goes through the same host, one writer and persist-before-acknowledge as on the server.
+ */
+export class StoreSource implements TradeSource {
+  readonly name: string;
+  private readonly store: TransactionStore;
+  private tc: TradeCenter | null = null;
+
+  constructor(
+    private readonly target: StoreTarget,
+    private readonly pollMs = 500,
+  ) {
+    this.store = openStore(target);
+    this.name = target.db ?? target.redis ?? 'store';
+  }
+
+  private runtime(): TradeCenter {
+    this.tc ??= openRuntime(this.target);
+    return this.tc;
+  }
+
+  async list(filter: ListFilter): Promise<{ items: ListItem[]; nextCursor: string | null }> {
+    const rows = await this.store.listTransactions({
+      ...(filter.state ? { state: filter.state } : {}),
+      ...(filter.needsAttention ? { needsAttention: true } : {}),
+      limit: filter.limit,
+      ...(filter.cursor ? { before: filter.cursor } : {}),
+    });
+    return {
+      items: rows.map((r) => ({ txnNo: r.txnNo, state: r.state, updatedAt: new Date(r.updatedAt).toISOString() })),
+      nextCursor: rows.length === filter.limit ? (rows.at(-1)?.txnNo ?? null) : null,
+    };
+  }
+
+  async transaction(txnNo: string): Promise<TransactionDetail> {
+    const record = await this.store.load(txnNo);
+    if (!record) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
+    const snapshot = record.snapshot as { context: TxnContext; value: unknown };
+    const view = buildView(snapshot.context, snapshot.value, record.version, record.updatedAt);
+    return { ...view, tasks: (await this.store.tasksOf(txnNo)).map(taskView) };
+  }
+
+  async journal(txnNo: string): Promise<JournalLine[]> {
+    return (await this.store.journal(txnNo)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+  }
+
+  async nudge(txnNo: string): Promise<TransactionDetail> {
+    const tc = this.runtime();
+    const view = await tc.host.nudge(txnNo);
+    if (!view) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
+    await tc.tasks.runDue();
+    await this.settled(txnNo);
+    return this.transaction(txnNo);
+  }
+
+  async retry(txnNo: string, task: string): Promise<TaskView> {
+    const tc = this.runtime();
+    const done = await tc.tasks.retry(txnNo, task);
+    if (!done) throw new TradeError('INVALID_STATE', `task ${task} of ${txnNo} is not dead (or does not exist)`);
+    await this.settled(txnNo);
+    return taskView(done);
+  }
+
+  async cancel(txnNo: string, reason: string | undefined): Promise<TransactionView> {
+    const tc = this.runtime();
+    const { view, refusal } = await tc.host.command(txnNo, (at, requestId) => ({ type: 'CANCEL', requestId, at, reason: reason ?? 'cancelled by an operator' }));
+    if (refusal) throw TradeError.from(refusal);
+    await this.settled(txnNo);
+    return view;
+  }
+
+  /** Polls the journal: a store has no push channel the CLI could listen to. */
+  async *transitions(signal: AbortSignal, onOpen: () => void): AsyncIterable<LiveTransition> {
+    const { journalSince, lastJournalSeq } = this.store;
+    if (!journalSince || !lastJournalSeq) throw new Error(`this store cannot be tailed; use --url`);
+    let after = await lastJournalSeq.call(this.store);
+    onOpen();
+    while (!signal.aborted) {
+      const entries = await journalSince.call(this.store, after, 500);
+      for (const e of entries) {
+        after = e.seq;
+        yield { type: 'transition', txnNo: e.txnNo, actor: e.actor, event: e.event, from: e.from, to: e.to, at: new Date(e.at).toISOString() };
+      }
+      if (entries.length < 500) await sleep(this.pollMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** Waits until nothing of the transaction is running or unsaved (calls started by the change finish first). */
+  private async settled(txnNo: string): Promise<void> {
+    const tc = this.runtime();
+    const deadline = Date.now() + SETTLE_MS;
+    for (;;) {
+      await tc.host.settle();
+      const record = await tc.store.load(txnNo);
+      if (!record?.working || Date.now() > deadline) return;
+      await sleep(50);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.tc) await this.tc.close();
+    await this.store.close();
+  }
+}

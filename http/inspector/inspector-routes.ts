@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { TradeError } from '../../domain/errors.ts';
+import { statechartGraph } from '../../runtime/statechart-graph.ts';
+import type { TradeCenter } from '../../runtime/trade-center.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+import { authenticate } from '../auth.ts';
+import { taskViews } from '../routes/transactions.ts';
+import { errorResponses, TxnParams } from '../schemas.ts';
+import { actorTree, placeJournal } from './actor-tree.ts';
+import { INSPECTED_MACHINES } from './inspected-machines.ts';
+import { layoutStatechart, type StatechartLayout } from './statechart-layout.ts';
+
+const Open = Type.Object({}, { additionalProperties: true });
+
+/** The page's own files: plain HTML, CSS and browser JavaScript, no build step and nothing from a CDN. */
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/inspect': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/inspect/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/inspect/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+};
+
+/** A row of the inspector's transaction list. */
+function summary(view: TransactionView) {
+  return {
+    txnNo: view.txnNo,
+    orderNo: view.orderNo,
+    state: view.state,
+    stateValue: view.stateValue,
+    scene: view.scene,
+    merchantId: view.merchantId,
+    payableAmount: view.payableAmount,
+    paidAmount: view.paidAmount,
+    refundedAmount: view.refundedAmount,
+    needsAttention: view.needsAttention,
+    needsReview: view.needsReview,
+    legs: view.legs.map((l) => ({ legNo: l.legNo, method: l.method, amount: l.amount, status: l.status })),
+    updatedAt: view.updatedAt,
+  };
+}
+
+/**
+ * The statechart inspector (API.md `GET /inspect`): the page and the JSON it reads. The page is
+ * static and needs no key; its data (`/inspect/api/…`) needs the `admin` scope, as do the admin
+ * routes it calls to nudge and retry and the event stream that keeps it live.
+ */
+export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
+  for (const [url, asset] of Object.entries(ASSETS)) {
+    const body = readFileSync(new URL(`./static/${asset.file}`, import.meta.url), 'utf8');
+    app.get(url, async (_req, reply) => reply.type(asset.type).header('cache-control', 'no-cache').send(body));
+  }
+
+  // Laid out once per process: a machine's picture changes only with its definition.
+  let layouts: Promise<Record<string, StatechartLayout>> | null = null;
+  const statecharts = () => {
+    layouts ??= Promise.all(Object.entries(INSPECTED_MACHINES).map(async ([name, machine]) => [name, await layoutStatechart(statechartGraph(machine))] as const)).then(
+      (entries) => Object.fromEntries(entries),
+      (err: unknown) => {
+        layouts = null; // a failed layout is tried again by the next request, not remembered
+        throw err;
+      },
+    );
+    return layouts;
+  };
+
+  app.get('/inspect/api/statecharts', {
+    schema: { summary: 'Every machine of a transaction tree, laid out for drawing', response: { 200: Open, ...errorResponses } },
+    handler: async (req) => {
+      authenticate(tc.apiKeys, req, 'admin');
+      return { statecharts: await statecharts() };
+    },
+  });
+
+  app.get('/inspect/api/transactions', {
+    schema: {
+      summary: 'Transactions for the inspector list (newest first); filters as GET /admin/transactions, or q = a txnNo or orderNo',
+      querystring: Type.Object(
+        {
+          state: Type.Optional(Type.String({ maxLength: 32 })),
+          needsAttention: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+          stuck: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+          q: Type.Optional(Type.String({ maxLength: 64 })),
+          limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: Open, ...errorResponses },
+    },
+    handler: async (req) => {
+      authenticate(tc.apiKeys, req, 'admin');
+      const q = req.query.q?.trim();
+      if (q) {
+        const found = (await tc.host.view(q)) ?? (await tc.host.viewByOrderNo(q));
+        return { items: found ? [summary(found)] : [] };
+      }
+      const rows = await tc.store.listTransactions({
+        ...(req.query.state ? { state: req.query.state } : {}),
+        // As in GET /admin/transactions: "stuck" reads as needing a person until the sentinel measures idleness.
+        needsAttention: req.query.needsAttention === 'true' || req.query.stuck === 'true',
+        limit: Math.min(200, Math.max(1, Number(req.query.limit ?? 50))),
+      });
+      const views = await Promise.all(rows.map((r) => tc.host.view(r.txnNo)));
+      return { items: views.flatMap((v) => (v ? [summary(v)] : [])) };
+    },
+  });
+
+  app.get('/inspect/api/transactions/:txnNo', {
+    schema: {
+      summary: 'One transaction for the inspector: its view and tasks, its actor tree, its journal placed on the tree',
+      params: TxnParams,
+      response: { 200: Open, ...errorResponses },
+    },
+    handler: async (req) => {
+      authenticate(tc.apiKeys, req, 'admin');
+      // Transitions are published before their snapshot is written: wait for the write, so the
+      // page refreshing on an event reads the state that event produced.
+      await tc.host.settle().catch(() => undefined);
+      const record = await tc.store.load(req.params.txnNo);
+      const view = await tc.host.view(req.params.txnNo);
+      if (!record || !view) throw new TradeError('NOT_FOUND', `no transaction ${req.params.txnNo}`);
+      const actors = actorTree(record.snapshot);
+      return {
+        view: { ...view, tasks: await taskViews(tc, view.txnNo) },
+        timers: Object.entries(record.timers).map(([name, dueAt]) => ({ name, dueAt })),
+        actors,
+        journal: placeJournal(await tc.store.journal(view.txnNo), actors),
+      };
+    },
+  });
+};

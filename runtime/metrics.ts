@@ -1,0 +1,139 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Subscription } from 'rxjs';
+import { actorKind } from './actor-kind.ts';
+import type { BreakerState } from './downstream.ts';
+import type { TradeCenter } from './trade-center.ts';
+
+/**
+ * Idle this long on the way to rest counts as stuck: longer than the payment TTL (15 min) and
+ * the longest retry backoff (10 min), so such a transaction missed a deadline it should have met.
+ */
+export const STUCK_AFTER_IDLE_MS = 20 * 60_000;
+
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/**
+ * The Prometheus metrics of one Trade Center, in its own registry (several run in one test
+ * process, and a library must not write to the global one). Counters follow the event buses
+ * (transitions, downstream calls, task runs); gauges about stored transactions are read from
+ * the store at scrape time, so they are right after a restart and across processes.
+ */
+export class TradeMetrics {
+  readonly registry = new Registry();
+  readonly transitions: Counter<'machine' | 'event'>;
+  readonly taskAttempts: Counter<'system' | 'outcome'>;
+  readonly deadTasks: Counter<'system'>;
+  readonly downstreamSeconds: Histogram<'system' | 'outcome'>;
+  readonly httpSeconds: Histogram<'method' | 'route' | 'status'>;
+  private readonly subscriptions: Subscription[] = [];
+
+  constructor(private readonly tc: TradeCenter) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'tc_' });
+    this.transitions = new Counter({ name: 'tc_transitions_total', help: 'Statechart transitions, by machine (actor kind) and event', labelNames: ['machine', 'event'], registers });
+    this.taskAttempts = new Counter({
+      name: 'tc_task_attempts_total',
+      help: 'Post-payment task runs by system and outcome (done, retry, dead; deferred = circuit open, no attempt spent)',
+      labelNames: ['system', 'outcome'],
+      registers,
+    });
+    this.deadTasks = new Counter({ name: 'tc_tasks_dead_total', help: 'Tasks that ran out of attempts and wait for a manual retry', labelNames: ['system'], registers });
+    this.downstreamSeconds = new Histogram({
+      name: 'tc_downstream_call_duration_seconds',
+      help: 'Downstream call latency by system and outcome (ok includes refusals; fault = transport fault or timeout)',
+      labelNames: ['system', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.httpSeconds = new Histogram({
+      name: 'tc_http_request_duration_seconds',
+      help: 'HTTP request latency by method, route template and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    new Gauge({
+      name: 'tc_circuit_breaker_state',
+      help: 'Circuit breaker per downstream system: 0 closed, 1 half-open, 2 open',
+      labelNames: ['system'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [system, state] of Object.entries(tc.downstream.breakerStates())) this.set({ system }, BREAKER_VALUE[state]);
+      },
+    });
+    const store = tc.store;
+    const clock = tc.clock;
+    // One store read per scrape, shared by the three gauges that need it.
+    let pending: ReturnType<NonNullable<typeof store.stats>> | null = null;
+    const stats = () => {
+      if (!store.stats) return null;
+      pending ??= store.stats(clock.now() - STUCK_AFTER_IDLE_MS).finally(() => queueMicrotask(() => (pending = null)));
+      return pending;
+    };
+    new Gauge({
+      name: 'tc_transactions',
+      help: 'Stored transactions by state (the top-level statechart state)',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const s = await stats();
+        this.reset();
+        if (s) for (const [state, n] of Object.entries(s.byState)) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'tc_transactions_needs_attention',
+      help: 'Transactions waiting for a person (a dead task, a refund leg out of attempts)',
+      registers,
+      async collect() {
+        const s = await stats();
+        if (s) this.set(s.needsAttention);
+      },
+    });
+    new Gauge({
+      name: 'tc_transactions_stuck',
+      help: `Transactions not at rest (and not merely quoted) untouched for ${STUCK_AFTER_IDLE_MS / 60_000} minutes`,
+      registers,
+      async collect() {
+        const s = await stats();
+        if (s) this.set(s.idle);
+      },
+    });
+    new Gauge({
+      name: 'tc_live_actors',
+      help: 'Transaction actors held in memory by this process',
+      registers,
+      collect() {
+        this.set(tc.host.liveCount);
+      },
+    });
+    new Gauge({
+      name: 'tc_alerts',
+      help: 'Alerts raised by this process: core steps and core tasks that keep failing',
+      registers,
+      collect() {
+        this.set(tc.host.alerts + tc.tasks.alerts);
+      },
+    });
+    this.subscriptions.push(
+      tc.host.transitions.subscribe((t) => this.transitions.inc({ machine: actorKind(t.actor), event: t.event })),
+      tc.downstream.calls.subscribe((c) => this.downstreamSeconds.observe({ system: c.system, outcome: c.outcome }, c.seconds)),
+      tc.tasks.attempts.subscribe((a) => {
+        this.taskAttempts.inc({ system: a.system, outcome: a.outcome });
+        if (a.outcome === 'dead') this.deadTasks.inc({ system: a.system });
+      }),
+    );
+  }
+
+  /** The exposition text and its content type. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** Stops following the event buses. */
+  close(): void {
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.registry.clear();
+  }
+}

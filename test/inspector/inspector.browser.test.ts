@@ -1,0 +1,143 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import t from 'tap';
+import { ManualClock } from '../../runtime/clock.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+import { DEMO_KEY, eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
+
+/** Debian's chromium; another build can be named with CHROMIUM_PATH. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
+const NOON = Date.parse('2026-11-25T12:00:00+08:00');
+const CARD_LEG = 20_000;
+
+type TaskView = { task: string; status: string };
+type ViewWithTasks = TransactionView & { tasks: TaskView[] };
+
+/** Opens the inspector on one transaction in a fresh tab, entering the admin key like a person would. */
+async function openInspector(browser: Browser, h: Harness, txnNo: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1500, height: 1300 } });
+  await page.goto(`${h.url}/inspect#/txn/${txnNo}`);
+  await page.getByTestId('key-input').fill(DEMO_KEY);
+  await page.getByTestId('key-form').locator('button[type=submit]').click();
+  await page.getByTestId('detail-txnno').filter({ hasText: txnNo }).waitFor();
+  await waitForAttr(page, '[data-testid=connection-status]', 'data-state', 'live');
+  // Survives only as long as the page is not reloaded: the proof that updates arrive live.
+  await page.evaluate(() => Object.assign(window, { inspectorTestMarker: 'same page' }));
+  return page;
+}
+
+async function waitForAttr(page: Page, selector: string, attr: string, value: string): Promise<void> {
+  await page.waitForFunction(([sel, a, v]) => document.querySelector(sel!)?.getAttribute(a!) === v, [selector, attr, value], { timeout: 15_000 });
+}
+
+async function waitForText(page: Page, testid: string, text: string): Promise<void> {
+  await page.waitForFunction(([id, want]) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim() === want, [testid, text], { timeout: 15_000 });
+}
+
+async function activeStates(page: Page, diagram: string): Promise<string[]> {
+  return page.locator(`[data-testid="${diagram}"] [data-active=true]`).evaluateAll((els) => els.map((e) => e.getAttribute('data-state-id') ?? ''));
+}
+
+async function samePage(page: Page): Promise<unknown> {
+  return page.evaluate(() => (window as unknown as { inspectorTestMarker?: string }).inspectorTestMarker);
+}
+
+async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = `${ARTIFACTS}inspector-${name}.png`;
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+if (!existsSync(CHROMIUM)) {
+  t.skip(`the inspector in headless Chromium: needs Chromium at ${CHROMIUM} (Debian package "chromium"), which is not installed here`, () => {});
+} else {
+  let browser: Browser | null = null;
+  t.before(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  t.teardown(async () => {
+    await browser?.close();
+  });
+
+  t.test('a mixed payment shows its active state and each leg, and follows the payment live to completed', async (t) => {
+    const h = await startHarness(t, { clock: new ManualClock(NOON) });
+    const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'] });
+    const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
+    const txnNo = ordered.body.txnNo;
+    const paying = await h.api<TransactionView>('POST', `/v1/transactions/${txnNo}/payments`, {
+      legs: [
+        { method: 'stored_value', cardNo: 'C1', amount: CARD_LEG },
+        { method: 'wechat', amount: ordered.body.payableAmount - CARD_LEG },
+      ],
+    });
+    t.equal(paying.status, 202, 'the wechat leg waits for the customer');
+
+    const page = await openInspector(browser!, h, txnNo);
+    t.same(await activeStates(page, 'diagram-transaction'), ['transaction.paying', 'transaction.paying.collecting'], 'paying.collecting is lit');
+    t.equal(await page.getByTestId('actor-state-leg-1').textContent(), 'locked', 'the card leg holds its lock');
+    t.equal(await page.getByTestId('actor-state-leg-2').textContent(), 'pending', 'the wechat leg waits');
+    t.same(await activeStates(page, 'diagram-leg-2'), ['paymentLeg.pending'], "the leg's own diagram lights its state");
+    t.equal(await page.getByTestId(`txn-row-${txnNo}`).getAttribute('data-state'), 'paying');
+
+    await h.tc.sims!.gateway.pay(paying.body.legs[1]!.paymentNo);
+    await waitForText(page, 'detail-state', 'completed');
+    t.same(await activeStates(page, 'diagram-transaction'), ['transaction.completed'], 'completed is lit, without a reload');
+    await waitForText(page, 'actor-state-leg-1', 'succeeded');
+    await waitForText(page, 'actor-state-leg-2', 'succeeded');
+    await waitForAttr(page, `[data-testid="txn-row-${txnNo}"]`, 'data-state', 'completed');
+    t.equal(await samePage(page), 'same page', 'every change arrived over the event stream');
+
+    // Time travel: the moment the PAY command was taken.
+    await page.locator('[data-testid^=timeline-entry-]', { hasText: 'PAY' }).first().click();
+    t.same(await activeStates(page, 'diagram-transaction'), ['transaction.paying', 'transaction.paying.collecting'], 'the diagram shows that moment');
+    t.equal(await page.getByTestId('actor-state-leg-1').textContent(), 'locking', 'and each leg as it was then');
+    t.match(JSON.parse((await page.getByTestId('entry-data').textContent()) ?? '{}'), { legs: [{ method: 'stored_value', amount: CARD_LEG }, { method: 'wechat' }] }, "with the event's data");
+    await screenshot(page, 'time-travel');
+    await page.getByTestId('live-button').click();
+    t.same(await activeStates(page, 'diagram-transaction'), ['transaction.completed'], 'back to now');
+    t.ok(await screenshot(page, 'mixed-payment'));
+    await page.close();
+  });
+
+  t.test('a dead task is retried from the page and turns done live', async (t) => {
+    const clock = new ManualClock(NOON);
+    const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 1000, halfOpenAfterMs: 10 } } });
+    h.tc.sims!.faults.settlement.configure({ '*': { outage: true } });
+    const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, userId: 'U4', paymentMethods: ['stored_value'] });
+    const txnNo = started.body.txnNo;
+    const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-stored_value' });
+    await h.api('POST', `/v1/transactions/${txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.body.payableAmount }] });
+    // The settlement task spends its attempts while the system is down; time moves on between them.
+    await eventually(
+      async () => {
+        await h.tc.tasks.runDue();
+        clock.advance(10 * 60_000);
+        return (await h.api<ViewWithTasks>('GET', `/v1/transactions/${txnNo}`)).body;
+      },
+      (v) => v.tasks.find((x) => x.task === 'settlement')?.status === 'dead',
+      30_000,
+    );
+    h.tc.sims!.faults.settlement.clear();
+
+    const page = await openInspector(browser!, h, txnNo);
+    t.equal(await page.getByTestId('task-status-settlement').textContent(), 'dead');
+    t.ok(await page.getByTestId('needs-attention').isVisible(), 'the transaction says it needs a person');
+    await screenshot(page, 'dead-task');
+    await page.getByTestId('nudge-button').click();
+    await page.getByRole('status').filter({ hasText: 'Nudged.' }).waitFor();
+    t.equal(await page.getByTestId('task-status-settlement').textContent(), 'dead', 'a nudge does not revive a dead task');
+    await page.getByTestId('retry-settlement').click();
+    await waitForText(page, 'task-status-settlement', 'done');
+    t.equal(await page.getByTestId('retry-settlement').count(), 0, 'nothing left to retry');
+    t.equal(await page.getByTestId('needs-attention').count(), 0, 'the flag is cleared');
+    t.equal(await samePage(page), 'same page', 'the page learnt it over the event stream');
+    t.ok(await screenshot(page, 'retried-task'));
+    await page.close();
+  });
+}
