@@ -9,6 +9,7 @@ import type {
   SaveResult,
   StoredJournalEntry,
   StoredResponse,
+  StoreStats,
   TaskRecord,
   TaskSpec,
   TaskStatus,
@@ -459,6 +460,23 @@ export class RedisTransactionStore implements TransactionStore {
       }
     }
     return count;
+  }
+
+  /** Counts for metrics, from the indexes (a crash may leave one briefly over-counted). */
+  async stats(idleBefore: number): Promise<StoreStats> {
+    const m = this.redis.multi();
+    for (const state of ALL_STATES) m.zcard(this.idx(`state:${state}`));
+    m.zcard(this.idx('attention'));
+    m.zrangebyscore(this.idx('active'), '-inf', idleBefore, 'LIMIT', 0, 10_000);
+    const replies = ((await m.exec()) ?? []).map(([, v]) => v);
+    const byState: Record<string, number> = {};
+    ALL_STATES.forEach((state, i) => {
+      const n = Number(replies[i]);
+      if (n > 0) byState[state] = n;
+    });
+    const idleTxns = (replies[ALL_STATES.length + 1] as string[]) ?? [];
+    const states = await Promise.all(idleTxns.map((t) => this.redis.hget(this.k(t, 'txn'), 'state')));
+    return { byState, needsAttention: Number(replies[ALL_STATES.length]), idle: states.filter((s) => s !== null && s !== 'quoted').length };
   }
 
   async ping(): Promise<void> {

@@ -229,6 +229,17 @@ export function storeConformance(t: Test, make: StoreFactory): void {
     t.equal(await store.recordNudge('T1', 2), 1, 'counting starts again');
   });
 
+  withStore('counts transactions by state, those waiting for a person, and those idle on the way to rest', async (t, store) => {
+    await store.save(record('T1', { state: 'paying', updatedAt: T0 }), 0, []);
+    await store.save(record('T2', { state: 'quoted', updatedAt: T0 }), 0, []);
+    await store.save(record('T3', { state: 'completed', atRest: true, tasks: [task('settlement')] }), 0, []);
+    await store.save(record('T4', { state: 'paying', updatedAt: T0 + 10_000 }), 0, []);
+    await store.claimTask('T3', 'settlement', T0);
+    await store.finishTask('T3', 'settlement', { status: 'dead', attempts: 3, lastError: 'down', nextRunAt: null }, T0);
+    const stats = await store.stats!(T0 + 5_000);
+    t.same(stats, { byState: { paying: 2, quoted: 1, completed: 1 }, needsAttention: 1, idle: 1 });
+  });
+
   withStore('answers a ping', async (t, store) => {
     await store.ping();
     t.pass();
