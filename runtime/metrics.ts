@@ -101,6 +101,22 @@ export class TradeMetrics {
       },
     });
     new Gauge({
+      name: 'tc_sentinel_flagged',
+      help: 'Transactions the sentinel nudged its maximum number of times without progress: flagged needsAttention (as of its last scan)',
+      registers,
+      collect() {
+        this.set(tc.sentinel.stuckCount());
+      },
+    });
+    new Gauge({
+      name: 'tc_sentinel_nudges',
+      help: 'Idle transactions this process has nudged since it started',
+      registers,
+      collect() {
+        this.set(tc.sentinel.counters.nudges);
+      },
+    });
+    new Gauge({
       name: 'tc_live_actors',
       help: 'Transaction actors held in memory by this process',
       registers,

@@ -45,6 +45,8 @@ t.test('the sentinel', async (t) => {
       t.equal(h.tc.sentinel.counters.flagged, 1);
       const listed = await h.api<{ items: { txnNo: string }[] }>('GET', '/admin/transactions?needsAttention=true');
       t.same(listed.body.items.map((i) => i.txnNo), [ordered.txnNo], 'listed for a person');
+      const metrics = await (await fetch(`${h.url}/metrics`)).text();
+      t.match(metrics, /^tc_sentinel_flagged 1$/m, 'exposed as a metric');
       h.tc.sims!.faults.storedValue.clear();
       t.equal((await paying).body.state, 'completed', 'the card system answers at last: the sale completes');
       await eventually(
