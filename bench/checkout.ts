@@ -1,15 +1,16 @@
 /**
  * The checkout benchmark (issue 8): `/v1/checkout` (quote + order + pay: stored-value card and
  * points, no added downstream latency) through real HTTP from a load generator in its own thread,
- * on SQLite/1 process and Redis/1 process (in-process simulators), with a bare fastify route in
- * the same run as the reference; then quote + order + pay with 20 ms on every downstream call.
+ * on SQLite/1 process and Redis/1 process (in-process simulators) and Redis/2 processes sharing
+ * a `trade sim`, with a bare fastify route in the same run as the reference; then quote + order +
+ * pay with 20 ms on every downstream call.
  * Engine CPU per checkout is the server thread's busy time (event-loop utilisation × wall time)
  * over the checkouts it served, plus redis-server's own CPU on the Redis runs.
  *
  *   npx tsx bench/checkout.ts [--checkouts 2000] [--concurrency 64]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -126,6 +127,57 @@ async function runBare(): Promise<Row> {
   return { setup: 'bare fastify POST (reference)', stats, engineMs: elu.active / (CHECKOUTS * 3), redisMs: null };
 }
 
+/** Starts `trade <args>` as a child; resolves with it once its output shows `banner`. */
+async function startTrade(args: string[], env: Record<string, string>, banner: string): Promise<ChildProcess> {
+  const bin = new URL('../bin/trade.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(banner)) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`trade ${args[0]} exited with ${code}: ${out.slice(-500)}`)));
+  });
+  return child;
+}
+
+/**
+ * Redis, two `trade serve` processes sharing one `trade sim` (HTTP connectors): the load split
+ * between them, a generator thread per process. Engine CPU is both servers' CPU from /proc (the
+ * simulators' process is the downstream world, not the engine).
+ */
+async function runTwoProcesses(redisUrl: string, redisPid: number): Promise<Row> {
+  const dir = mkdtempSync(join(tmpdir(), 'trade-bench-2p-'));
+  const children: ChildProcess[] = [];
+  try {
+    const data = join(dir, 'dataset.json');
+    writeFileSync(data, JSON.stringify(dataset()));
+    const [simPort, portA, portB] = [24100, 24101, 24102].map((p) => p + Math.floor(Math.random() * 5000) * 3);
+    children.push(await startTrade(['sim', '--port', String(simPort), '--db', join(dir, 'sim.db'), '--data', data, '--callback-url', `http://127.0.0.1:${portA}`], {}, 'listening'));
+    const env = { TRADE_STORAGE: 'redis', REDIS_URL: redisUrl, TRADE_REDIS_PREFIX: 'bench2', TRADE_SYSTEMS: 'http', TRADE_SIM_URL: `http://127.0.0.1:${simPort}` };
+    for (const port of [portA, portB]) children.push(await startTrade(['serve', '--port', String(port), '--db', join(dir, `t${port}.db`), '--data', data], env, 'Trade Center is listening on'));
+    const urls = [portA, portB].map((p) => `http://127.0.0.1:${p}/v1/checkout`);
+    await Promise.all(urls.map((u) => driveFromWorker(u, CHECKOUT, Math.min(150, CHECKOUTS / 2), CONCURRENCY / 2)));
+    const servers = children.slice(1).map((c) => c.pid!);
+    const cpu0 = servers.map(processCpuMs);
+    const redis0 = processCpuMs(redisPid);
+    const started = performance.now();
+    const runs = await Promise.all(urls.map((u) => driveFromWorker(u, CHECKOUT, CHECKOUTS / 2, CONCURRENCY / 2)));
+    const seconds = (performance.now() - started) / 1000;
+    const engineMs = servers.reduce((sum, pid, i) => sum + processCpuMs(pid) - cpu0[i]!, 0) / CHECKOUTS;
+    // Percentiles of the halves: the slower half's, a bound on the whole.
+    const stats = { perSecond: CHECKOUTS / seconds, p50: Math.max(...runs.map((r) => r.p50)), p99: Math.max(...runs.map((r) => r.p99)) };
+    return { setup: 'Redis + BullMQ, 2 processes sharing trade sim (HTTP)', stats, engineMs, redisMs: (processCpuMs(redisPid) - redis0) / CHECKOUTS };
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const rows: Row[] = [];
 console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}; ${CHECKOUTS} checkouts at ${CONCURRENCY} concurrent (load generator in a worker thread)`);
 rows.push(await runBare());
@@ -134,6 +186,11 @@ const redisDir = mkdtempSync(join(tmpdir(), 'trade-bench-redis-'));
 const redis = await startRedis(redisDir);
 try {
   rows.push(await runCenter('Redis + BullMQ, 1 process, in-process simulators', { storage: { kind: 'redis', url: redis.url, prefix: 'bench' } }, { redisPid: redis.pid }));
+  try {
+    rows.push(await runTwoProcesses(redis.url, redis.pid));
+  } catch (err) {
+    console.log(`Redis, 2 processes: skipped (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+  }
 } finally {
   redis.stop();
   rmSync(redisDir, { recursive: true, force: true });

@@ -127,14 +127,15 @@ export class RedisTransactionStore implements TransactionStore {
       'createdAt', record.createdAt,
       'updatedAt', record.updatedAt,
     ];
-    const keys = [this.k(txnNo, 'txn'), this.k(txnNo, 'journal'), this.k(txnNo, 'tasks'), ...record.tasks.map((t) => this.taskKey(txnNo, t.task))];
-    const args: (string | number)[] = [expectedVersion, fields.length / 2, ...fields, record.tasks.length];
-    for (const t of record.tasks) args.push(t.task, JSON.stringify(specOf(t)));
+    // Tasks this process knows to be stored need not travel again (the script never replaces one).
+    const known = this.knownTasks.get(txnNo);
+    const fresh = record.tasks.filter((t) => !known?.has(t.task));
+    const keys = [this.k(txnNo, 'txn'), this.k(txnNo, 'journal'), this.k(txnNo, 'tasks'), ...fresh.map((t) => this.taskKey(txnNo, t.task))];
+    const args: (string | number)[] = [expectedVersion, fields.length / 2, ...fields, fresh.length];
+    for (const t of fresh) args.push(t.task, JSON.stringify(specOf(t)));
     for (const j of journal) args.push(JSON.stringify(j));
 
     // Intent first: the indexes learn of this write before it happens (see the class comment).
-    const known = this.knownTasks.get(txnNo);
-    const fresh = record.tasks.filter((t) => !known?.has(t.task));
     const before = this.redis.multi();
     before.zadd(this.idx('dirty'), record.updatedAt, txnNo);
     this.addEntries(before, txnNo, record, attention);
