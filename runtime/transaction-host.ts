@@ -484,9 +484,14 @@ export class TransactionHost {
     live.version = result.version;
     // Wake-ups are armed before the snapshot is acknowledged; a crash in between is the sentinel's.
     const tasks = snapshot.context.tasks;
-    await this.scheduler.saved(live.txnNo, live.timers, timers, tasks.slice(live.tasksScheduled).map((t) => t.task));
-    live.timers = timers;
-    live.tasksScheduled = tasks.length;
+    try {
+      await this.scheduler.saved(live.txnNo, live.timers, timers, tasks.slice(live.tasksScheduled).map((t) => t.task));
+      live.timers = timers;
+      live.tasksScheduled = tasks.length;
+    } catch (err) {
+      // The snapshot is stored: its answer stands. The next save arms again; the sentinel covers a lost one.
+      this.log.error({ txnNo: live.txnNo, err }, 'arming timers or tasks failed');
+    }
     live.persistError = null;
     this.alertOnRetries(live, snapshot.context.attempts);
   }

@@ -78,7 +78,12 @@ export class RedisTransactionStore implements TransactionStore {
       return reply[1] ?? '';
     };
     const warnings: string[] = [];
-    const [aof, policy] = await Promise.all([read('appendonly'), read('maxmemory-policy')]);
+    const settings = await Promise.all([read('appendonly'), read('maxmemory-policy')]).catch((err: unknown) => {
+      // Managed Redis services often refuse CONFIG: say so rather than refuse to start.
+      warnings.push(`could not read the Redis settings (${err instanceof Error ? err.message : String(err)}): make sure appendonly is yes and maxmemory-policy noeviction`);
+      return null;
+    });
+    const [aof, policy] = settings ?? ['yes', 'noeviction'];
     if (aof !== 'yes') warnings.push(`Redis runs with appendonly=${aof}: an acknowledged transaction can be lost in a Redis restart; set appendonly yes`);
     if (policy !== 'noeviction') warnings.push(`Redis runs with maxmemory-policy=${policy}: it may evict transactions under memory pressure; set noeviction`);
     for (const w of warnings) this.options.log?.warn({ redis: this.options.url }, w);
