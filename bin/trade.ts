@@ -1,5 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { serve } from './serve.ts';
+import { SIM_DEFAULTS, sim, type SimOptions } from './sim.ts';
 
 function integer(name: string, min = 0) {
   return (value: string): number => {
@@ -23,6 +24,23 @@ program
   .option('--payment-ttl-ms <ms>', 'how long an order waits for its payment', integer('payment TTL', 1))
   .action(async (opts: { port: number; host: string; db: string; simDb: string; data: string; callbackDelayMs?: number; paymentTtlMs?: number }) => {
     await serve(opts);
+  });
+
+program
+  .command('sim')
+  .description('serve every downstream simulator over HTTP from one process (a path prefix per system)')
+  .option('-p, --port <port>', 'port to listen on (0 = any free port)', integer('port'), SIM_DEFAULTS.port)
+  .option('--host <host>', 'address to bind', process.env.HOST ?? '127.0.0.1')
+  .option('--db <file>', "the simulators' SQLite file", SIM_DEFAULTS.db)
+  .option('--data <file>', 'dataset loaded when the store is new', 'demo/dataset.json')
+  .option('--callback-url <url>', "the platform's base URL, where the payment gateway calls back", SIM_DEFAULTS.callbackUrl)
+  .option('--callback-secret <secret>', 'secret the callbacks are signed with', SIM_DEFAULTS.callbackSecret)
+  .option('--callback-delay-ms <ms>', 'delay of payment callbacks', integer('callback delay'))
+  .addOption(new Option('--clock <clock>', "real time, or follow the callers' x-tc-now (replaying seeded runs)").choices(['real', 'follow']).default('real'))
+  .option('--reset', 'wipe the store and load the dataset again')
+  .action(async (opts: SimOptions) => {
+    if (!/^https?:\/\//.test(opts.callbackUrl)) throw new InvalidArgumentError(`--callback-url: not an http(s) URL: ${opts.callbackUrl}`);
+    await sim(opts);
   });
 
 try {
