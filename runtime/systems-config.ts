@@ -40,6 +40,12 @@ export function envSuffix(system: SystemName): string {
 
 const DEFAULT_POOL_SIZE = 16;
 
+/** Every system behind one `trade sim` at `simUrl`, each under its path prefix. */
+export function simUrls(simUrl: string): Record<SystemName, string> {
+  const base = simUrl.replace(/\/+$/, '');
+  return Object.fromEntries(SYSTEM_NAMES.map((s) => [s, `${base}/${HTTP_OPERATIONS[s].prefix}`])) as Record<SystemName, string>;
+}
+
 function httpUrlProblem(value: string): string | null {
   let url: URL;
   try {
@@ -108,7 +114,7 @@ export function systemsSettingsFromEnv(env: Record<string, string | undefined>):
     for (const system of SYSTEM_NAMES) {
       const own = ownUrls[system];
       if (own !== undefined) urls[system] = own;
-      else if (simUrl !== undefined && !simUrlProblem) urls[system] = `${simUrl.replace(/\/+$/, '')}/${HTTP_OPERATIONS[system].prefix}`;
+      else if (simUrl !== undefined && !simUrlProblem) urls[system] = simUrls(simUrl)[system];
       else if (simUrl === undefined) problems.push(`TRADE_SYSTEM_URL_${envSuffix(system)}: missing (or set TRADE_SIM_URL for a trade sim serving every system)`);
     }
     const poolRaw = env.TRADE_HTTP_POOL_SIZE;
