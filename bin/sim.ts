@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DEFAULT_CONFIG } from '../runtime/trade-center.ts';
 import { loadDataset } from '../systems/sim/index.ts';
 import { buildSimServer } from '../systems/sim/server.ts';
 
@@ -10,7 +9,8 @@ export interface SimOptions {
   db: string;
   data: string;
   callbackUrl: string;
-  callbackSecret: string;
+  /** Defaults to `TRADE_CALLBACK_SECRET`, else the demo secret of `DEFAULT_CONFIG`. */
+  callbackSecret?: string;
   callbackDelayMs?: number;
   clock: 'real' | 'follow';
   reset?: boolean;
@@ -23,10 +23,12 @@ export interface SimOptions {
  */
 export async function sim(options: SimOptions): Promise<void> {
   mkdirSync(dirname(resolve(options.db)), { recursive: true });
+  // Read here, not from DEFAULT_CONFIG: importing the platform's runtime would double the start time.
+  const callbackSecret = options.callbackSecret ?? process.env.TRADE_CALLBACK_SECRET ?? 'demo-callback-secret';
   const server = await buildSimServer({
     dbPath: options.db,
     dataset: loadDataset(options.data),
-    callback: { baseUrl: options.callbackUrl, secret: options.callbackSecret, ...(options.callbackDelayMs !== undefined ? { delayMs: options.callbackDelayMs } : {}) },
+    callback: { baseUrl: options.callbackUrl, secret: callbackSecret, ...(options.callbackDelayMs !== undefined ? { delayMs: options.callbackDelayMs } : {}) },
     clock: options.clock,
     ...(options.reset ? { reset: true } : {}),
     logLevel: process.env.LOG_LEVEL ?? 'warn',
@@ -52,10 +54,3 @@ export async function sim(options: SimOptions): Promise<void> {
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
 }
-
-export const SIM_DEFAULTS = {
-  port: Number(process.env.TRADE_SIM_PORT ?? 4000),
-  db: process.env.TRADE_SIM_DB ?? 'data/sim.db',
-  callbackUrl: process.env.TRADE_CALLBACK_URL ?? 'http://127.0.0.1:3000',
-  callbackSecret: process.env.TRADE_CALLBACK_SECRET ?? DEFAULT_CONFIG.callbackSecret,
-};

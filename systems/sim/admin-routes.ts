@@ -267,6 +267,7 @@ const REFUSAL_STATUS: Record<string, number> = { PAYMENT_NOT_FOUND: 404 };
  *   `GET /orders/:orderNo` `{ order }`, `GET /effects?system=&verb=&key=` `{ effects }`;
  * - `GET /goods/:stationId/:sku` `{ stock, reservations }` (the reservations holding that SKU),
  *   `GET /coupons/:userId` `{ coupons, locks }` (every coupon, whatever its status),
+ *   `GET /coupon/:couponId` `{ coupon }`,
  *   `GET /points/:userId` `{ account, locks }`;
  * - `GET /faults`, `PUT /faults/:system` (replaces that system's settings), `DELETE /faults`;
  * - `PUT /callback-target` `{ baseUrl, secret }` where the gateway calls back from now on (a
@@ -366,6 +367,14 @@ export const simAdminRoutes: FastifyPluginAsync<SimAdminOptions> = async functio
     coupons: systems.coupon.peekCoupons(request.params.userId),
     locks: systems.coupon.peekLocks(request.params.userId),
   }));
+
+  app.get<{ Params: { couponId: string } }>('/coupon/:couponId', {
+    schema: { params: param('couponId'), response: { 200: { type: 'object', properties: { coupon } }, 404: error } },
+  }, async (request, reply) => {
+    const found = systems.coupon.peekCoupon(request.params.couponId);
+    if (!found) return sendError(reply, 404, 'NOT_FOUND', `no coupon ${request.params.couponId}`);
+    return { coupon: found };
+  });
 
   app.get<{ Params: { userId: string } }>('/points/:userId', {
     schema: {
