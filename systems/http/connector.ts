@@ -110,8 +110,9 @@ export class HttpConnector {
         if (reply.status === 200) return reply.body as T;
         throw this.fault(operation, reply);
       } catch (err) {
-        const retryable = err instanceof DownstreamUnavailableError && !err.message.includes('no answer within');
-        if (!retryable || attempt >= this.readAttempts || Date.now() + 20 >= deadline) throw err;
+        // A timeout used the whole deadline, so only a quick fault (a reset, a 503) leaves room to try again.
+        const retryable = err instanceof DownstreamUnavailableError;
+        if (!retryable || attempt >= this.readAttempts || Date.now() + 20 * attempt >= deadline) throw err;
         await sleep(20 * attempt);
       }
     }
