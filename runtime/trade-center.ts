@@ -3,17 +3,21 @@ import { IdGenerator } from '../domain/ids.ts';
 import type { SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
+import { createHttpSystems } from '../systems/http/index.ts';
 import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
 import type { TransactionStore } from '../storage/types.ts';
 import type { ApiKey } from '../http/auth.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Downstream } from './downstream.ts';
 import { QuoteService } from './quote-service.ts';
+import type { SystemsConfig } from './systems-config.ts';
 import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TransactionHost } from './transaction-host.ts';
 
 export interface TradeCenterConfig {
+  /** In-process simulators (`sim`) or HTTP connectors (`http`); see runtime/systems-config.ts. */
+  systems: SystemsConfig;
   /** The platform's SQLite file. */
   dbPath: string;
   /** The simulators' own SQLite file (they outlive the platform's crash). */
@@ -58,6 +62,7 @@ export interface TradeCenterConfig {
 
 /** Embedded defaults: what `npm start` runs with. */
 export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
+  systems: { mode: 'sim' },
   dbPath: 'data/trade.db',
   simDbPath: 'data/sim.db',
   callbackBaseUrl: 'http://127.0.0.1:3000',
@@ -115,13 +120,23 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const log = deps.log ?? pino({ level: config.logLevel });
   const ids = new IdGenerator(() => clock.now());
   const store = new SqliteTransactionStore(config.dbPath);
-  const sims = createSimulators({
-    dbPath: config.simDbPath,
-    dataset: config.dataset,
-    clock,
-    callback: { baseUrl: config.callbackBaseUrl, secret: config.callbackSecret, delayMs: config.callbackDelayMs },
-  });
-  const systems: Systems = sims.systems;
+  const remote = config.systems.mode === 'http'
+    ? createHttpSystems({
+        urls: config.systems.urls,
+        poolSize: config.systems.poolSize,
+        timeoutMs: (system) => config.systemTimeoutsMs[system] ?? config.callTimeoutMs,
+        ...(config.systems.sendClock ? { sendClock: clock } : {}),
+      })
+    : null;
+  const sims = remote
+    ? null
+    : createSimulators({
+        dbPath: config.simDbPath,
+        dataset: config.dataset,
+        clock,
+        callback: { baseUrl: config.callbackBaseUrl, secret: config.callbackSecret, delayMs: config.callbackDelayMs },
+      });
+  const systems: Systems = remote?.systems ?? sims!.systems;
   const downstream = new Downstream({
     timeoutsMs: { ...config.systemTimeoutsMs, default: config.callTimeoutMs },
     breakAfterFailures: config.breaker.afterFailures,
@@ -163,12 +178,13 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     async start() {
       await host.start();
       await tasks.start();
-      sims.start();
+      sims?.start();
     },
     async close() {
       await tasks.stop();
       await host.stop();
-      await sims.close();
+      await sims?.close();
+      await remote?.close();
       await store.close();
     },
   };
