@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { buildApp } from '../http/app.ts';
+import { systemsSettingsFromEnv } from '../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenterConfig } from '../runtime/trade-center.ts';
 import { loadDataset } from '../systems/sim/index.ts';
 
@@ -21,10 +22,15 @@ export interface ServeOptions {
  * is already stored; running jobs finish first).
  */
 export async function serve(options: ServeOptions): Promise<void> {
+  // Validated before anything opens: a bad key stops the start with its name.
+  const downstream = systemsSettingsFromEnv(process.env);
   for (const file of [options.db, options.simDb]) mkdirSync(dirname(resolve(file)), { recursive: true });
   const config: TradeCenterConfig = {
     ...DEFAULT_CONFIG,
     dataset: loadDataset(options.data),
+    systems: downstream.systems,
+    systemTimeoutsMs: { ...DEFAULT_CONFIG.systemTimeoutsMs, ...downstream.systemTimeoutsMs },
+    tiers: { ...DEFAULT_CONFIG.tiers, ...downstream.tiers },
     dbPath: options.db,
     simDbPath: options.simDb,
     callbackBaseUrl: `http://127.0.0.1:${options.port}`,
@@ -47,7 +53,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   process.stdout.write(
     [
       '',
-      `Trade Center is listening on ${url}  (storage: ${config.storage?.kind === 'redis' ? config.storage.url : config.dbPath}, simulators: ${config.simDbPath})`,
+      `Trade Center is listening on ${url}  (storage: ${config.storage?.kind === 'redis' ? config.storage.url : config.dbPath}, ${config.systems.mode === 'http' ? `downstream systems over HTTP, e.g. order at ${config.systems.urls.order}` : `simulators: ${config.simDbPath}`})`,
       `Demo API key: ${demoKey}`,
       'Try a quote:',
       `  curl -s -X POST ${url}/v1/transactions -H 'Authorization: Bearer ${demoKey}' -H 'Content-Type: application/json' \\`,

@@ -3,6 +3,7 @@ import { IdGenerator } from '../domain/ids.ts';
 import type { SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
+import { createHttpSystems } from '../systems/http/index.ts';
 import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
 import type { TransactionStore } from '../storage/types.ts';
 import type { ApiKey } from '../http/auth.ts';
@@ -12,11 +13,14 @@ import { Downstream } from './downstream.ts';
 import { QuoteService } from './quote-service.ts';
 import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { Sentinel, type SentinelConfig } from './sentinel.ts';
+import type { SystemsConfig } from './systems-config.ts';
 import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TransactionHost } from './transaction-host.ts';
 
 export interface TradeCenterConfig {
+  /** In-process simulators (`sim`) or HTTP connectors (`http`); see runtime/systems-config.ts. */
+  systems: SystemsConfig;
   /** The platform's SQLite file. */
   dbPath: string;
   /** The simulators' own SQLite file (they outlive the platform's crash). */
@@ -65,6 +69,7 @@ export interface TradeCenterConfig {
 
 /** Embedded defaults: what `npm start` runs with. */
 export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
+  systems: { mode: 'sim' },
   dbPath: 'data/trade.db',
   simDbPath: 'data/sim.db',
   callbackBaseUrl: 'http://127.0.0.1:3000',
@@ -135,13 +140,23 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, (txnNo, task, attempts) => tasks?.backoff({ txnNo, task }, attempts) ?? 0, log) : null;
   const store: TransactionStore = scaleOut?.store ?? new SqliteTransactionStore(config.dbPath);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
-  const sims = createSimulators({
-    dbPath: config.simDbPath,
-    dataset: config.dataset,
-    clock,
-    callback: { baseUrl: config.callbackBaseUrl, secret: config.callbackSecret, delayMs: config.callbackDelayMs },
-  });
-  const systems: Systems = sims.systems;
+  const remote = config.systems.mode === 'http'
+    ? createHttpSystems({
+        urls: config.systems.urls,
+        poolSize: config.systems.poolSize,
+        timeoutMs: (system) => config.systemTimeoutsMs[system] ?? config.callTimeoutMs,
+        ...(config.systems.sendClock ? { sendClock: clock } : {}),
+      })
+    : null;
+  const sims = remote
+    ? null
+    : createSimulators({
+        dbPath: config.simDbPath,
+        dataset: config.dataset,
+        clock,
+        callback: { baseUrl: config.callbackBaseUrl, secret: config.callbackSecret, delayMs: config.callbackDelayMs },
+      });
+  const systems: Systems = remote?.systems ?? sims!.systems;
   const downstream = new Downstream({
     timeoutsMs: { ...config.systemTimeoutsMs, default: config.callTimeoutMs },
     breakAfterFailures: config.breaker.afterFailures,
@@ -196,14 +211,15 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await host.start();
       await runner.start();
       sentinel.start();
-      sims.start();
+      sims?.start();
     },
     async close() {
       await sentinel.stop();
       await scheduler.stop();
       await runner.stop();
       await host.stop();
-      await sims.close();
+      await sims?.close();
+      await remote?.close();
       await store.close();
     },
   };

@@ -207,6 +207,7 @@ const opFaults = {
     failRate: { type: 'number', minimum: 0, maximum: 1 },
     failNext: { type: 'integer', minimum: 0 },
     outage: { type: 'boolean' },
+    hang: { type: 'boolean' },
     delayAfterEffectMs: { type: 'integer', minimum: 0 },
     failAfterEffect: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0 }] },
   },
@@ -266,8 +267,11 @@ const REFUSAL_STATUS: Record<string, number> = { PAYMENT_NOT_FOUND: 404 };
  *   `GET /orders/:orderNo` `{ order }`, `GET /effects?system=&verb=&key=` `{ effects }`;
  * - `GET /goods/:stationId/:sku` `{ stock, reservations }` (the reservations holding that SKU),
  *   `GET /coupons/:userId` `{ coupons, locks }` (every coupon, whatever its status),
+ *   `GET /coupon/:couponId` `{ coupon }`,
  *   `GET /points/:userId` `{ account, locks }`;
  * - `GET /faults`, `PUT /faults/:system` (replaces that system's settings), `DELETE /faults`;
+ * - `PUT /callback-target` `{ baseUrl, secret }` where the gateway calls back from now on (a
+ *   `trade sim` learns the platform's URL after the platform listens);
  * - `PUT /gateway` callback delay / duplicates / drop / reorder, refund delay and failure (fields
  *   left out keep their value; answers the settings in force).
  *
@@ -364,6 +368,14 @@ export const simAdminRoutes: FastifyPluginAsync<SimAdminOptions> = async functio
     locks: systems.coupon.peekLocks(request.params.userId),
   }));
 
+  app.get<{ Params: { couponId: string } }>('/coupon/:couponId', {
+    schema: { params: param('couponId'), response: { 200: { type: 'object', properties: { coupon } }, 404: error } },
+  }, async (request, reply) => {
+    const found = systems.coupon.peekCoupon(request.params.couponId);
+    if (!found) return sendError(reply, 404, 'NOT_FOUND', `no coupon ${request.params.couponId}`);
+    return { coupon: found };
+  });
+
   app.get<{ Params: { userId: string } }>('/points/:userId', {
     schema: {
       params: param('userId'),
@@ -431,6 +443,22 @@ export const simAdminRoutes: FastifyPluginAsync<SimAdminOptions> = async functio
   }, async (_request, reply) => {
     for (const f of Object.values(faults)) f.clear();
     return reply.code(204).send();
+  });
+
+  app.put<{ Body: { baseUrl: string; secret: string } }>('/callback-target', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['baseUrl', 'secret'],
+        additionalProperties: false,
+        properties: { baseUrl: { type: 'string', pattern: '^https?://' }, secret: { type: 'string', minLength: 1 } },
+      },
+      response: { 200: { type: 'object', properties: { baseUrl: { type: 'string' } } }, 400: error },
+    },
+  }, async (request) => {
+    const { baseUrl, secret } = request.body;
+    gateway.setCallbackTarget(baseUrl, secret);
+    return { baseUrl };
   });
 
   app.put<{ Body: Partial<CallbackSettings> }>('/gateway', {

@@ -12,6 +12,11 @@ export interface OpFaults {
   /** Every call fails before its effect. */
   outage?: boolean;
   /**
+   * The system stops answering: every call waits (10 minutes, or until the caller gives up and
+   * hangs up) and then fails before its effect; what the caller's timeout and breaker are for.
+   */
+  hang?: boolean;
+  /**
    * Delay after the effect is committed, before the response, in ms: the window in which a test
    * kills the platform while the call is "in flight".
    */
@@ -22,6 +27,8 @@ export interface OpFaults {
    */
   failAfterEffect?: boolean | number;
 }
+
+const HANG_MS = 10 * 60_000;
 
 /** Fault knobs per operation name; `*` applies to operations without their own entry. */
 export type FaultSettings = Record<string, OpFaults>;
@@ -78,6 +85,10 @@ export class FaultInjector {
     const latencyMs = this.knob(op, 'latencyMs');
     if (latencyMs) await sleep(latencyMs);
     if (this.knob(op, 'outage')) throw this.unavailable(op, 'outage');
+    if (this.knob(op, 'hang')) {
+      await sleep(HANG_MS, undefined, { ref: false });
+      throw this.unavailable(op, 'no answer');
+    }
     if (this.take(op, 'failNext')) throw this.unavailable(op, 'injected failure');
     const failRate = this.knob(op, 'failRate');
     if (failRate && this.random() < failRate) throw this.unavailable(op, 'injected random failure');

@@ -11,7 +11,7 @@ t.test('the order system failing mark-paid 20 times: retried until it succeeds, 
   const clock = new ManualClock(NOON);
   // The order system's circuit opens on the way; it lets a call through again after 10 ms (real time).
   const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 5, halfOpenAfterMs: 10 } } });
-  h.tc.sims!.faults.order.configure({ markPaid: { failNext: 20 } });
+  await h.sims.faults.order.configure({ markPaid: { failNext: 20 } });
   const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['stored_value'] });
   const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-stored_value' });
   const paid = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.body.payableAmount }] });
@@ -30,21 +30,21 @@ t.test('the order system failing mark-paid 20 times: retried until it succeeds, 
   }
   const done = await eventually(() => h.api<TransactionView>('GET', `/v1/transactions/${started.body.txnNo}`), (r) => r.body.state === 'completed');
   t.equal(done.body.state, 'completed');
-  t.equal(h.tc.sims!.systems.order.peekOrder(ordered.body.orderNo!)?.status, 'paid');
-  t.equal(h.tc.sims!.faults.order.current().markPaid?.failNext, 0, 'all 20 failures were met by real calls');
+  t.equal((await h.sims.systems.order.peekOrder(ordered.body.orderNo!))?.status, 'paid');
+  t.equal((await h.sims.faults.order.current()).markPaid?.failNext, 0, 'all 20 failures were met by real calls');
   t.ok(h.tc.host.alerts >= 1, 'an alert was raised while it kept failing');
 });
 
 t.test('the order system down before payment: 503 and nothing left locked', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
-  const s = h.tc.sims!.systems;
-  const before = { coupons: s.coupon.peekCoupons('U1').map((c) => c.status), points: s.points.peekPointsAccount('U1') };
+  const s = h.sims.systems;
+  const before = { coupons: (await s.coupon.peekCoupons('U1')).map((c) => c.status), points: await s.points.peekPointsAccount('U1') };
   const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'], usePoints: true });
-  h.tc.sims!.faults.order.configure({ '*': { outage: true } });
+  await h.sims.faults.order.configure({ '*': { outage: true } });
   const refused = await h.api<ErrorBody>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
   t.equal(refused.status, 503);
   t.equal(refused.body.error.code, 'CORE_SYSTEM_UNAVAILABLE');
-  t.same({ coupons: s.coupon.peekCoupons('U1').map((c) => c.status), points: s.points.peekPointsAccount('U1') }, before, 'the coupon and points locked first were released');
+  t.same({ coupons: (await s.coupon.peekCoupons('U1')).map((c) => c.status), points: await s.points.peekPointsAccount('U1') }, before, 'the coupon and points locked first were released');
   t.equal((await h.api<TransactionView>('GET', `/v1/transactions/${started.body.txnNo}`)).body.state, 'quoted');
 });
 
@@ -75,33 +75,33 @@ async function runTasksUntil(h: Awaited<ReturnType<typeof startHarness>>, clock:
 t.test('with the non-core systems all failing, a sale completes and its tasks succeed once they recover', async (t) => {
   const clock = new ManualClock(NOON);
   const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 1000, halfOpenAfterMs: 10 } } });
-  for (const system of NON_CORE) h.tc.sims!.faults[system].configure({ '*': { outage: true } });
+  for (const system of NON_CORE) await h.sims.faults[system].configure({ '*': { outage: true } });
   const sale = await completedSale(h);
   t.same(sale.quote.degraded, ['level', 'promotion'], 'the quote went on without them');
   const first = await runTasksUntil(h, clock, sale.txnNo, (tasks) => tasks.some((x) => x.attempts > 0));
   t.ok(first.tasks.filter((x) => ['marketing', 'campaign', 'push', 'invoice', 'notify', 'growth'].includes(x.task)).every((x) => x.status === 'pending' && x.lastError), 'failing tasks wait to retry');
   t.equal(first.tasks.find((x) => x.task === 'settlement')?.status, 'done', 'settlement was up');
 
-  for (const system of NON_CORE) h.tc.sims!.faults[system].clear();
+  for (const system of NON_CORE) await h.sims.faults[system].clear();
   const done = await runTasksUntil(h, clock, sale.txnNo, (tasks) => tasks.every((x) => x.status === 'done' || x.status === 'dead'));
   t.same(done.tasks.filter((x) => x.status !== 'done'), [], 'every task succeeded once its system recovered');
   t.equal(done.needsAttention, false);
-  const effects = (system: string, verb: string) => h.tc.sims!.store.effects({ system: system as 'marketing', verb }).length;
-  t.equal(effects('marketing', 'record'), 1);
-  t.equal(effects('invoice', 'issue'), 1);
-  t.equal(effects('settlement', 'record'), 1);
-  t.equal(effects('level', 'addGrowth'), 1);
-  t.equal(effects('push', 'notify'), 1);
-  t.equal(effects('notify', 'send'), 1);
-  t.equal(effects('campaign', 'reward'), 1, 'spend over 200 yuan earns the campaign reward');
-  t.equal(effects('coupon', 'issue'), 1, 'its reward coupon issued once');
-  t.equal(effects('points', 'award'), 0, 'U4 has no points account: nothing to award, and that is done');
+  const effects = async (system: string, verb: string) => (await h.sims.store.effects({ system: system as 'marketing', verb })).length;
+  t.equal(await effects('marketing', 'record'), 1);
+  t.equal(await effects('invoice', 'issue'), 1);
+  t.equal(await effects('settlement', 'record'), 1);
+  t.equal(await effects('level', 'addGrowth'), 1);
+  t.equal(await effects('push', 'notify'), 1);
+  t.equal(await effects('notify', 'send'), 1);
+  t.equal(await effects('campaign', 'reward'), 1, 'spend over 200 yuan earns the campaign reward');
+  t.equal(await effects('coupon', 'issue'), 1, 'its reward coupon issued once');
+  t.equal(await effects('points', 'award'), 0, 'U4 has no points account: nothing to award, and that is done');
 });
 
 t.test('settlement down past its attempts: dead, needsAttention, listed; a manual retry after recovery clears it', async (t) => {
   const clock = new ManualClock(NOON);
   const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 1000, halfOpenAfterMs: 10 } } });
-  h.tc.sims!.faults.settlement.configure({ '*': { outage: true } });
+  await h.sims.faults.settlement.configure({ '*': { outage: true } });
   const sale = await completedSale(h);
   const dead = await runTasksUntil(h, clock, sale.txnNo, (tasks) => tasks.find((x) => x.task === 'settlement')?.status === 'dead');
   t.equal(dead.tasks.find((x) => x.task === 'settlement')?.attempts, 8);
@@ -111,7 +111,7 @@ t.test('settlement down past its attempts: dead, needsAttention, listed; a manua
 
   const tooSoon = await h.api<{ error: { code: string } }>('POST', `/admin/transactions/${sale.txnNo}/tasks/invoice/retry`);
   t.equal(tooSoon.status, 409, 'only a dead task can be retried');
-  h.tc.sims!.faults.settlement.clear();
+  await h.sims.faults.settlement.clear();
   const retried = await h.api<{ task: TaskView }>('POST', `/admin/transactions/${sale.txnNo}/tasks/settlement/retry`);
   t.equal(retried.status, 200);
   t.equal(retried.body.task.status, 'done');
@@ -123,26 +123,28 @@ t.test('settlement down past its attempts: dead, needsAttention, listed; a manua
 
 t.test('a circuit breaker opens under repeated failure and closes after recovery', async (t) => {
   const clock = new ManualClock(NOON);
-  const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 3, halfOpenAfterMs: 50 } } });
-  const invoice = h.tc.sims!.faults.invoice;
-  invoice.configure({ '*': { failNext: 100 } });
+  // The breaker half-opens after real time, not the test clock: long enough for the calls below
+  // to finish inside it even over HTTP, where each takes a few ms.
+  const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 3, halfOpenAfterMs: 1_000 } } });
+  const invoice = h.sims.faults.invoice;
+  await invoice.configure({ '*': { failNext: 100 } });
   await completedSale(h);
   await completedSale(h);
-  const reached = () => 100 - (invoice.current()['*']?.failNext ?? 0);
+  const reached = async () => 100 - ((await invoice.current())['*']?.failNext ?? 0);
   for (let i = 0; i < 10 && h.tc.downstream.state('invoice') !== 'open'; i++) {
     clock.advance(10 * 60_000);
     await h.tc.tasks.runDue();
   }
   t.equal(h.tc.downstream.state('invoice'), 'open');
-  const whenOpened = reached();
+  const whenOpened = await reached();
   t.ok(whenOpened >= 3 && whenOpened <= 4, 'opened after 3 failures in a row (one more may have been in flight)');
   for (let i = 0; i < 3; i++) {
     clock.advance(10 * 60_000);
     await h.tc.tasks.runDue();
   }
-  t.equal(reached(), whenOpened, 'while open, calls stop reaching the invoice system');
-  invoice.clear();
-  await new Promise((r) => setTimeout(r, 60));
+  t.equal(await reached(), whenOpened, 'while open, calls stop reaching the invoice system');
+  await invoice.clear();
+  await new Promise((r) => setTimeout(r, 1_100));
   clock.advance(10 * 60_000);
   await h.tc.tasks.runDue();
   t.equal(h.tc.downstream.state('invoice'), 'closed', 'a trial call succeeded: closed again');
@@ -163,12 +165,12 @@ t.test('a virtual item is delivered after payment by the fulfilment hook its cod
   const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
   t.equal(ordered.body.payableAmount, 1500);
   const paying = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/payments`, { legs: [{ method: 'wechat', amount: 1500 }] });
-  await h.tc.sims!.gateway.pay(paying.body.legs[0]!.paymentNo);
+  await h.sims.gateway.pay(paying.body.legs[0]!.paymentNo);
   await eventually(() => h.api<TransactionView>('GET', `/v1/transactions/${started.body.txnNo}`), (r) => r.body.state === 'completed');
   const done = await runTasksUntil(h, clock, started.body.txnNo, (tasks) => tasks.find((x) => x.task === 'fulfil:1')?.status === 'done');
   t.ok(done.tasks.some((x) => x.task === 'fulfil:1'));
-  const vouchers = h.tc.sims!.systems.coupon.peekCoupons('U4');
+  const vouchers = await h.sims.systems.coupon.peekCoupons('U4');
   t.equal(vouchers.length, 1, 'the voucher is in the member’s wallet');
   await h.tc.tasks.runDue();
-  t.equal(h.tc.sims!.systems.coupon.peekCoupons('U4').length, 1, 'delivered once');
+  t.equal((await h.sims.systems.coupon.peekCoupons('U4')).length, 1, 'delivered once');
 });

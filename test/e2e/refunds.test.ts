@@ -22,7 +22,7 @@ async function mixedSale(h: Harness): Promise<TransactionView> {
       { method: 'wechat', amount: ordered.body.payableAmount - CARD_LEG },
     ],
   });
-  await h.tc.sims!.gateway.pay(paying.body.legs[1]!.paymentNo);
+  await h.sims.gateway.pay(paying.body.legs[1]!.paymentNo);
   return (await eventually(() => view(h, started.body.txnNo), (r) => r.body.state === 'completed')).body;
 }
 
@@ -46,18 +46,18 @@ async function drainTasks(h: Harness, txnNo: string) {
   throw new Error('tasks still pending');
 }
 
-function ledgers(h: Harness) {
-  const s = h.tc.sims!.systems;
-  return { card: s.storedValue.peekCard('C1')!.availableFen, points: s.points.peekPointsAccount('U1')!.balance, cp2: s.coupon.peekCoupon('CP2')!.status };
+async function ledgers(h: Harness) {
+  const s = h.sims.systems;
+  return { card: (await s.storedValue.peekCard('C1'))!.availableFen, points: (await s.points.peekPointsAccount('U1'))!.balance, cp2: (await s.coupon.peekCoupon('CP2'))!.status };
 }
 
 t.test('a mixed-paid order refunded in three parts puts every ledger back where it started', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
-  const before = ledgers(h);
+  const before = await ledgers(h);
   const sale = await mixedSale(h);
   await drainTasks(h, sale.txnNo);
   const awarded = Math.floor(sale.paidAmount / 100);
-  t.same(ledgers(h), { card: before.card - CARD_LEG, points: before.points - 2800 + awarded, cp2: 'used' }, 'paid, with a point per yuan awarded');
+  t.same(await ledgers(h), { card: before.card - CARD_LEG, points: before.points - 2800 + awarded, cp2: 'used' }, 'paid, with a point per yuan awarded');
   const wechatPayment = sale.legs[1]!.paymentNo;
 
   const parts = [5000, 5000, undefined];
@@ -74,8 +74,8 @@ t.test('a mixed-paid order refunded in three parts puts every ledger back where 
   const after = (await view(h, sale.txnNo)).body;
   t.equal(after.refundedAmount, sale.paidAmount);
   t.equal(after.state, 'completed', 'refunds do not change the state');
-  t.same(ledgers(h), { ...before, cp2: 'available' }, 'card, points and coupon back where they started');
-  t.equal(h.tc.sims!.systems.paymentGateway.peekPayment(wechatPayment)?.refundedFen, sale.payableAmount - CARD_LEG, 'wechat refunded in full');
+  t.same(await ledgers(h), { ...before, cp2: 'available' }, 'card, points and coupon back where they started');
+  t.equal((await h.sims.systems.paymentGateway.peekPayment(wechatPayment))?.refundedFen, sale.payableAmount - CARD_LEG, 'wechat refunded in full');
   t.same(after.refunds.map((r) => r.pointsReturned), [555, 556, 1689], 'points go back in proportion to the cumulative refund, floored');
 
   const more = await h.api<ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 1, reason: 'again' });
@@ -86,7 +86,7 @@ t.test('a mixed-paid order refunded in three parts puts every ledger back where 
 t.test('50 concurrent partial refunds asking for more than was paid: the accepted ones fit, the ledgers agree', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
   const sale = await mixedSale(h);
-  const cardBefore = h.tc.sims!.systems.storedValue.peekCard('C1')!.availableFen;
+  const cardBefore = (await h.sims.systems.storedValue.peekCard('C1'))!.availableFen;
   const answers = await Promise.all(
     Array.from({ length: 50 }, () => h.api<RefundAnswer & ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 1000, reason: 'rush' })),
   );
@@ -98,8 +98,8 @@ t.test('50 concurrent partial refunds asking for more than was paid: the accepte
   for (const a of accepted) await refundSettled(h, sale.txnNo, a.body.refundNo);
   const after = (await view(h, sale.txnNo)).body;
   t.equal(after.refundedAmount, accepted.length * 1000);
-  const toCard = h.tc.sims!.systems.storedValue.peekCard('C1')!.availableFen - cardBefore;
-  const toWechat = h.tc.sims!.systems.paymentGateway.peekPayment(sale.legs[1]!.paymentNo)!.refundedFen;
+  const toCard = (await h.sims.systems.storedValue.peekCard('C1'))!.availableFen - cardBefore;
+  const toWechat = (await h.sims.systems.paymentGateway.peekPayment(sale.legs[1]!.paymentNo))!.refundedFen;
   t.equal(toCard + toWechat, after.refundedAmount, 'what the card and wechat got back is what was refunded');
 });
 
@@ -107,11 +107,11 @@ t.test('refund callbacks: duplicated change nothing, lost ones are recovered by 
   const clock = new ManualClock(NOON);
   const h = await startHarness(t, { clock });
   const sale = await mixedSale(h);
-  h.tc.sims!.gateway.configureCallbacks({ duplicateCallbacks: 3 });
+  await h.sims.gateway.configureCallbacks({ duplicateCallbacks: 3 });
   const first = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 5000, reason: 'dup' });
   t.equal((await refundSettled(h, sale.txnNo, first.body.refundNo)).status, 'succeeded');
 
-  h.tc.sims!.gateway.configureCallbacks({ duplicateCallbacks: 1, dropCallbacks: true });
+  await h.sims.gateway.configureCallbacks({ duplicateCallbacks: 1, dropCallbacks: true });
   const second = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 5000, reason: 'lost' });
   await h.tc.host.settle();
   t.equal((await h.api<RefundView>('GET', `/v1/transactions/${sale.txnNo}/refunds/${second.body.refundNo}`)).body.status, 'processing', 'no callback: still waiting');
@@ -124,14 +124,14 @@ t.test('refund callbacks: duplicated change nothing, lost ones are recovered by 
     await new Promise((r) => setTimeout(r, 20));
   }
   t.equal((await refundSettled(h, sale.txnNo, second.body.refundNo)).status, 'succeeded', 'the query found it done');
-  t.equal(h.tc.sims!.store.effects({ system: 'paymentGateway', verb: 'refundPayment' }).length, 2, 'one gateway refund per refund');
+  t.equal((await h.sims.store.effects({ system: 'paymentGateway', verb: 'refundPayment' })).length, 2, 'one gateway refund per refund');
 });
 
 t.test('a refund the gateway keeps failing is retried, then waits for a person without losing the amount', async (t) => {
   const clock = new ManualClock(NOON);
   const h = await startHarness(t, { clock });
   const sale = await mixedSale(h);
-  h.tc.sims!.gateway.configureCallbacks({ failRefunds: true });
+  await h.sims.gateway.configureCallbacks({ failRefunds: true });
   const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'all' });
   const settled = await refundSettled(h, sale.txnNo, res.body.refundNo);
   t.equal(settled.status, 'attention');
@@ -139,19 +139,19 @@ t.test('a refund the gateway keeps failing is retried, then waits for a person w
   const after = (await view(h, sale.txnNo)).body;
   t.equal(after.needsAttention, true);
   t.equal(after.refundedAmount, sale.paidAmount, 'the amount stays owed on the refund, not forgotten');
-  t.equal(h.tc.sims!.systems.paymentGateway.peekRefunds(sale.legs[1]!.paymentNo).length, 1, 'one refund number, asked again at the gateway');
+  t.equal((await h.sims.systems.paymentGateway.peekRefunds(sale.legs[1]!.paymentNo)).length, 1, 'one refund number, asked again at the gateway');
 });
 
 t.test('a top-up refund is refused once the credited balance has been spent', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
-  const cards = h.tc.sims!.systems.storedValue;
-  const before = cards.peekCard('C4')!.availableFen;
+  const cards = h.sims.systems.storedValue;
+  const before = (await cards.peekCard('C4'))!.availableFen;
   const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, userId: 'U4', items: [{ type: 'stored_value', cardNo: 'C4', amount: 50_000 }], paymentMethods: ['wechat'] });
   const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
   const paying = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.body.payableAmount }] });
-  await h.tc.sims!.gateway.pay(paying.body.legs[0]!.paymentNo);
+  await h.sims.gateway.pay(paying.body.legs[0]!.paymentNo);
   await eventually(() => view(h, started.body.txnNo), (r) => r.body.state === 'completed');
-  t.equal(cards.peekCard('C4')!.availableFen, before + 55_000, 'the top-up and its bonus were credited after payment');
+  t.equal((await cards.peekCard('C4'))!.availableFen, before + 55_000, 'the top-up and its bonus were credited after payment');
 
   await cards.lock({ txnNo: 'T-SPEND', step: 'l' }, { lockKey: 'spend', cardNo: 'C4', amountFen: before + 20_000 });
   await cards.confirm({ txnNo: 'T-SPEND', step: 'c' }, { lockKey: 'spend' });
@@ -159,7 +159,7 @@ t.test('a top-up refund is refused once the credited balance has been spent', as
   t.equal(refused.status, 422);
   t.equal(refused.body.error.code, 'INSUFFICIENT_BALANCE');
   t.match(refused.body.error.message, /spent/);
-  t.equal(h.tc.sims!.systems.paymentGateway.peekPayment(paying.body.legs[0]!.paymentNo)?.refundedFen, 0, 'no money went back');
+  t.equal((await h.sims.systems.paymentGateway.peekPayment(paying.body.legs[0]!.paymentNo))?.refundedFen, 0, 'no money went back');
   t.equal((await view(h, started.body.txnNo)).body.refundedAmount, 0);
 });
 
@@ -193,8 +193,8 @@ t.test('a full refund reverses settlement, invoice and rewards: the reward coupo
   const h = await startHarness(t, { clock });
   const sale = await mixedSale(h);
   await h.tc.tasks.runDue();
-  const rewards = () => h.tc.sims!.systems.coupon.peekCoupons('U1').filter((c) => c.couponId.startsWith('CP-'));
-  t.equal(rewards().length, 1, 'spending over 200 yuan earned a reward coupon');
+  const rewards = async () => (await h.sims.systems.coupon.peekCoupons('U1')).filter((c) => c.couponId.startsWith('CP-'));
+  t.equal((await rewards()).length, 1, 'spending over 200 yuan earned a reward coupon');
   const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'everything back' });
   await refundSettled(h, sale.txnNo, res.body.refundNo);
   await h.tc.host.settle();
@@ -210,15 +210,15 @@ t.test('a full refund reverses settlement, invoice and rewards: the reward coupo
     ['growth-reverse', 'done'],
     ['campaign-reverse', 'done'],
   ]);
-  t.same(rewards(), [], 'the reward coupon was revoked');
-  t.equal(h.tc.sims!.store.effects({ system: 'settlement', verb: 'reverse' }).length, 1);
-  t.equal(h.tc.sims!.store.effects({ system: 'order', verb: 'markRefunded' }).length, 1, 'the order system learned of the refund');
+  t.same(await rewards(), [], 'the reward coupon was revoked');
+  t.equal((await h.sims.store.effects({ system: 'settlement', verb: 'reverse' })).length, 1);
+  t.equal((await h.sims.store.effects({ system: 'order', verb: 'markRefunded' })).length, 1, 'the order system learned of the refund');
 });
 
 t.test('a reversal refused because its record is not there yet asks again under a new key and lands', async (t) => {
   const clock = new ManualClock(NOON);
   const h = await startHarness(t, { clock });
-  h.tc.sims!.faults.settlement.configure({ record: { outage: true } });
+  await h.sims.faults.settlement.configure({ record: { outage: true } });
   const sale = await mixedSale(h);
   const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { amount: 5000, reason: 'early refund' });
   await refundSettled(h, sale.txnNo, res.body.refundNo);
@@ -228,12 +228,12 @@ t.test('a reversal refused because its record is not there yet asks again under 
   const reverse = (v: Tasks) => v.tasks.find((x) => x.task === `settlement-reverse:${res.body.refundNo}`);
   const first = (await h.api<Tasks>('GET', `/v1/transactions/${sale.txnNo}`)).body;
   t.match(reverse(first)?.lastError, /RECORD_NOT_FOUND/, 'refused: nothing to reverse yet');
-  h.tc.sims!.faults.settlement.clear();
+  await h.sims.faults.settlement.clear();
   for (let i = 0; i < 10 && reverse((await h.api<Tasks>('GET', `/v1/transactions/${sale.txnNo}`)).body)?.status !== 'done'; i++) {
     clock.advance(10 * 60_000);
     await h.tc.tasks.runDue();
   }
   const done = (await h.api<Tasks>('GET', `/v1/transactions/${sale.txnNo}`)).body;
   t.equal(reverse(done)?.status, 'done', 'the retry was a new question, not the stored refusal');
-  t.equal(h.tc.sims!.store.effects({ system: 'settlement', verb: 'reverse' }).length, 1);
+  t.equal((await h.sims.store.effects({ system: 'settlement', verb: 'reverse' })).length, 1);
 });

@@ -1,11 +1,14 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Test } from 'tap';
 import { buildApp } from '../../http/app.ts';
-import { ManualClock, type Clock } from '../../runtime/clock.ts';
+import { ManualClock, systemClock, type Clock } from '../../runtime/clock.ts';
+import { simUrls } from '../../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterConfig } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { loadDataset } from '../../systems/sim/index.ts';
+import { localSimControl, remoteSimControl, type SimControl } from './sim-control.ts';
 
 export const DEMO_KEY = DEFAULT_CONFIG.apiKeys[0]!.key;
 export const DATASET_PATH = new URL('../../demo/dataset.json', import.meta.url).pathname;
@@ -38,6 +41,8 @@ export function apiClient(baseUrl: string, key = DEMO_KEY): Api {
 export interface Harness {
   url: string;
   tc: TradeCenter;
+  /** The simulated downstream world, in process or (`TRADE_TEST_SYSTEMS=http`) a `trade sim` child. */
+  sims: SimControl;
   api: Api;
   dir: string;
   close(): Promise<void>;
@@ -45,7 +50,9 @@ export interface Harness {
 
 /**
  * A real Trade Center on a real listening port, with its own SQLite files in a fresh temporary
- * folder and the in-process simulators; closed when the test ends.
+ * folder, closed when the test ends. The downstream systems are the in-process simulators, or
+ * with `TRADE_TEST_SYSTEMS=http` a `trade sim` process of its own reached over HTTP (its clock
+ * following the test's), so the same suite proves the platform over real connectors.
  */
 export async function startHarness(t: Test, opts: { clock?: Clock; config?: Partial<TradeCenterConfig>; dir?: string } = {}): Promise<Harness> {
   const dir = opts.dir ?? t.testdir();
@@ -60,6 +67,8 @@ export async function startHarness(t: Test, opts: { clock?: Clock; config?: Part
     ...(opts.clock instanceof ManualClock ? { timerPollMs: 3_600_000, tasks: { ...DEFAULT_CONFIG.tasks, pollMs: 3_600_000 } } : {}),
     ...opts.config,
   };
+  const remote = process.env.TRADE_TEST_SYSTEMS === 'http' ? await startRemoteSims(t, dir, config, opts.clock ?? systemClock) : null;
+  if (remote) config.systems = { mode: 'http', urls: simUrls(remote.url), poolSize: 8, sendClock: true };
   const tc = createTradeCenter(config, { ...(opts.clock ? { clock: opts.clock } : {}), log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
   const app = await buildApp(tc);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -67,16 +76,58 @@ export async function startHarness(t: Test, opts: { clock?: Clock; config?: Part
   const port = typeof address === 'object' && address ? address.port : 0;
   const url = `http://127.0.0.1:${port}`;
   tc.sims?.gateway.setCallbackTarget(url, config.callbackSecret);
+  await remote?.pointCallbacksAt(url, config.callbackSecret);
   await tc.start();
+  const sims = remote?.control ?? (tc.sims ? localSimControl(tc.sims) : null);
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
     await app.close();
     await tc.close();
+    await remote?.close();
   };
   t.teardown(close);
-  return { url, tc, api: apiClient(url), dir, close };
+  return {
+    url,
+    tc,
+    get sims(): SimControl {
+      if (!sims) throw new Error('the test configured its own downstream systems: it controls them itself');
+      return sims;
+    },
+    api: apiClient(url),
+    dir,
+    close,
+  };
+}
+
+/** A `trade sim` child on the harness's dataset, its clock kept at the test's by a heartbeat. */
+async function startRemoteSims(t: Test, dir: string, config: TradeCenterConfig, clock: Clock) {
+  // Imported here: server-process.ts imports this module for the dataset path.
+  const { freePort } = await import('./server-process.ts');
+  const { startSimProcess } = await import('./sim-process.ts');
+  const data = join(dir, 'sim-dataset.json');
+  writeFileSync(data, JSON.stringify(config.dataset));
+  const sim = await startSimProcess({ dir, port: await freePort(), callbackUrl: 'http://127.0.0.1:1', clock: 'follow', data });
+  t.teardown(() => sim.stop());
+  const control = remoteSimControl(sim.url, clock);
+  // The sim's callback outbox runs on its own clock: between the platform's calls it must still
+  // see the test's time move (a manual clock advanced, a real one ticking).
+  const heartbeat = setInterval(() => void fetch(`${sim.url}/sim/stats`, { headers: { 'x-tc-now': String(clock.now()) } }).catch(() => undefined), 20);
+  heartbeat.unref();
+  return {
+    url: sim.url,
+    control,
+    pointCallbacksAt: async (baseUrl: string, secret: string) => {
+      const res = await fetch(`${sim.url}/sim/callback-target`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseUrl, secret }) });
+      if (!res.ok) throw new Error(`sim callback target: HTTP ${res.status}`);
+    },
+    close: async () => {
+      clearInterval(heartbeat);
+      await control.close();
+      await sim.stop();
+    },
+  };
 }
 
 export const FUEL_SALE = {

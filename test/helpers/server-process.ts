@@ -28,12 +28,17 @@ export interface ServerProcess {
 }
 
 /** Runs `trade serve` as its own process on the given files and port; resolves once it listens. */
-export async function startServerProcess(dir: string, port: number, extraArgs: string[] = []): Promise<ServerProcess> {
+export async function startServerProcess(dir: string, port: number, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
     [TRADE_BIN, 'serve', '--port', String(port), '--db', join(dir, 'trade.db'), '--sim-db', join(dir, 'sim.db'), '--data', DATASET_PATH, '--callback-delay-ms', '0', ...extraArgs],
-    { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  return watchStart(child, `http://127.0.0.1:${port}`, 'Trade Center is listening on');
+}
+
+/** Resolves once the child prints `banner`; rejects when it exits first or takes over 20 s. */
+export async function watchStart(child: ChildProcess, url: string, banner: string): Promise<ServerProcess> {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -41,7 +46,7 @@ export async function startServerProcess(dir: string, port: number, extraArgs: s
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
     const check = () => {
-      if (out.includes('Trade Center is listening on')) {
+      if (out.includes(banner)) {
         clearTimeout(timer);
         resolve();
       }
@@ -53,7 +58,7 @@ export async function startServerProcess(dir: string, port: number, extraArgs: s
     });
   });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     child,
     output: () => out,
     crash: async () => {

@@ -65,14 +65,10 @@ export async function crashScenario(t: Test, options: CrashScenarioOptions): Pro
   const dir = t.testdir();
   const port = await freePort();
   const data = writeDataset(dir);
-  const saved = { ...process.env };
-  Object.assign(process.env, options.env ?? {});
-  t.teardown(() => {
-    process.env = saved;
-  });
   // Short payment TTL: a sale whose customer never paid (its client crashed with the server) expires.
   const args = ['--data', data, '--payment-ttl-ms', '15000'];
-  let server: ServerProcess = await startServerProcess(dir, port, args);
+  const env = options.env ?? {};
+  let server: ServerProcess = await startServerProcess(dir, port, args, env);
   t.teardown(() => server.stop());
   const api = patientApi(server.url);
 
@@ -118,7 +114,7 @@ export async function crashScenario(t: Test, options: CrashScenarioOptions): Pro
     for (let n = 0; n < options.crashes && paying; n++) {
       await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
       await server.crash();
-      server = await startServerProcess(dir, port, args);
+      server = await startServerProcess(dir, port, args, env);
     }
   })();
   await pool(sales.length, 16, (i) => pay(sales[i]!));

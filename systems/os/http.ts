@@ -1,0 +1,8 @@
+import type { HttpConnector } from '../http/connector.ts';
+import type { OsPort } from './port.ts';
+
+/** The offline station system (OS) over HTTP (docs/callee-contract.md). */
+export class OsHttp implements OsPort {
+  constructor(private readonly c: HttpConnector) {}
+  syncOrder: OsPort['syncOrder'] = (key, req) => this.c.mutate('syncOrder', key, req);
+}

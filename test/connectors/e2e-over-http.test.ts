@@ -1,0 +1,32 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import t from 'tap';
+
+const run = promisify(execFile);
+
+/** The end-to-end suites of the sale, mixed payment, refund and after-payment issues, unchanged. */
+const SUITES = ['fuel-sale', 'mixed-payment', 'refunds', 'after-payment'];
+
+// About a minute in all: each suite starts a few dozen processes.
+t.setTimeout(300_000);
+
+// Each suite runs as its own process with TRADE_TEST_SYSTEMS=http: its harness starts a
+// `trade sim` child per test and connects the platform to it over HTTP (test/helpers/harness.ts).
+for (const suite of SUITES) {
+  t.test(`the ${suite} suite passes with the platform and trade sim in separate processes over HTTP`, async (t) => {
+    const file = new URL(`../e2e/${suite}.test.ts`, import.meta.url).pathname;
+    const result = await run(process.execPath, ['--import=tsx', file], {
+      env: { ...process.env, TRADE_TEST_SYSTEMS: 'http' },
+      timeout: 240_000,
+      maxBuffer: 16 * 1024 * 1024,
+    }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: `${err.stdout}\n${err.stderr}` }),
+    );
+    const failures = result.stdout.split('\n').filter((line) => /^\s*not ok /.test(line));
+    t.same(failures, [], 'no failing assertion');
+    t.equal(result.code, 0, 'the suite exits cleanly');
+    t.match(result.stdout, /^1\.\.[1-9]\d*$/m, 'the suite ran to its plan');
+    t.match(result.stdout, /^ok \d+ /m, 'with passing tests');
+  });
+}
