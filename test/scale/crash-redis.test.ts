@@ -4,13 +4,14 @@ import { eventually } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { crashScenario } from './crash-scenario.ts';
 
-t.test('300 sales in flight on Redis survive a server SIGKILLed and restarted three times (must-show 3)', async (t) => {
+t.test('300 sales in flight on two Redis server processes sharing trade sim survive four SIGKILLs of either (must-show 3)', async (t) => {
   const redis = await startRedisServer({ appendonly: true });
   t.teardown(() => redis.stop());
   const prefix = 'tc-crash';
   await crashScenario(t, {
     transactions: 300,
-    crashes: 3,
+    processes: 2,
+    crashes: 4,
     env: { TRADE_STORAGE: 'redis', REDIS_URL: redis.url, TRADE_REDIS_PREFIX: prefix },
     afterwards: async (t) => {
       const client = new Redis(redis.url);

@@ -4,6 +4,8 @@ import type { Test } from 'tap';
 import type { TransactionView } from '../../runtime/view.ts';
 import { apiClient, DATASET_PATH, type Api } from '../helpers/harness.ts';
 import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { startSimProcess } from '../helpers/sim-process.ts';
+import { roundRobin } from './round-robin.ts';
 
 const FINAL = ['completed', 'cancelled', 'failed'];
 const CARD = 'C1';
@@ -50,6 +52,11 @@ function writeDataset(dir: string): string {
 export interface CrashScenarioOptions {
   transactions: number;
   crashes: number;
+  /**
+   * Platform processes. One runs the simulators in-process (their own SQLite file); more share
+   * one `trade sim` over HTTP, and each crash kills one of them at random.
+   */
+  processes?: number;
   /** Extra environment of the server processes (the Redis backend's, say). */
   env?: Record<string, string>;
   /** Runs once everything is final: e.g. no lease left in Redis. */
@@ -57,26 +64,42 @@ export interface CrashScenarioOptions {
 }
 
 /**
- * Must-show 3: `transactions` sales in flight (card, wechat, card + wechat), the server process
+ * Must-show 3: `transactions` sales in flight (card, wechat, card + wechat), a server process
  * SIGKILLed at random moments `crashes` times and started again on the same storage; then
  * every transaction is final, every ledger adds up, and nothing is left locked.
  */
 export async function crashScenario(t: Test, options: CrashScenarioOptions): Promise<void> {
   const dir = t.testdir();
-  const port = await freePort();
   const data = writeDataset(dir);
+  const count = options.processes ?? 1;
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
   // Short payment TTL: a sale whose customer never paid (its client crashed with the server) expires.
   const args = ['--data', data, '--payment-ttl-ms', '15000'];
-  const env = options.env ?? {};
-  let server: ServerProcess = await startServerProcess(dir, port, args, env);
-  t.teardown(() => server.stop());
-  const api = patientApi(server.url);
+  let env = options.env ?? {};
+  let simUrl: string | null = null;
+  if (count > 1) {
+    const proxy = await roundRobin(() => ports.map((p) => `http://127.0.0.1:${p}`));
+    t.teardown(() => proxy.close());
+    const sim = await startSimProcess({ dir, port: await freePort(), callbackUrl: proxy.url, data });
+    t.teardown(() => sim.stop());
+    simUrl = sim.url;
+    env = { ...env, TRADE_SYSTEMS: 'http', TRADE_SIM_URL: sim.url };
+  }
+  const servers: ServerProcess[] = [];
+  for (const [i, port] of ports.entries()) servers.push(await startServerProcess(join(dir, `p${i}`), port, args, env));
+  t.teardown(() => Promise.all(servers.map((s) => s.stop())));
+  // Each sale's requests go to one process (by its number); the simulators' knobs to wherever they run.
+  const apis = servers.map((s) => patientApi(s.url));
+  const apiFor = (i: number) => apis[i % apis.length]!;
+  const api = apis[0]!;
+  const simApi = patientApi(simUrl ?? servers[0]!.url);
 
   const kinds: Kind[] = ['card', 'wechat', 'mixed'];
   const sales: Sale[] = [];
   const order = async (i: number): Promise<void> => {
     const kind = kinds[i % 3]!;
     const key = (step: string) => ({ 'idempotency-key': `crash-${i}-${step}` });
+    const api = apiFor(i);
     const started = await api<TransactionView>('POST', '/v1/transactions', {
       scene: 'merchant_pos', merchantId: 'M1', stationId: 'S1', userId: 'U4',
       items: [{ type: 'fuel', nozzleNo: 1, amount: 1000 + i }],
@@ -99,22 +122,24 @@ export async function crashScenario(t: Test, options: CrashScenarioOptions): Pro
         : sale.kind === 'wechat'
           ? [{ method: 'wechat', amount: sale.payable }]
           : [{ method: 'stored_value', cardNo: CARD, amount: CARD_LEG }, { method: 'wechat', amount: sale.payable - CARD_LEG }];
-    const paid = await api<TransactionView>('POST', `/v1/transactions/${sale.txnNo}/payments`, { legs }, { 'idempotency-key': `crash-${sale.i}-pay` });
+    // Paid through another process than the one that ordered, when there are several.
+    const paid = await apiFor(sale.i + 1)<TransactionView>('POST', `/v1/transactions/${sale.txnNo}/payments`, { legs }, { 'idempotency-key': `crash-${sale.i}-pay` });
     if (paid.status !== 200 && paid.status !== 202) return; // in progress when the server died: it finishes, or expires
     for (const leg of paid.body.legs ?? []) {
       if (leg.method !== 'wechat' || !leg.paymentNo) continue;
       sale.paymentNos.push(leg.paymentNo);
       // Most customers pay; one in fifteen fails to, and one in thirty walks away (the payment expires).
       if (sale.i % 30 === 7) continue;
-      await api('POST', `/sim/payments/${leg.paymentNo}/${sale.i % 15 === 4 ? 'fail' : 'pay'}`);
+      await simApi('POST', `/sim/payments/${leg.paymentNo}/${sale.i % 15 === 4 ? 'fail' : 'pay'}`);
     }
   };
   let paying = true;
   const chaos = (async () => {
     for (let n = 0; n < options.crashes && paying; n++) {
       await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
-      await server.crash();
-      server = await startServerProcess(dir, port, args, env);
+      const victim = Math.floor(Math.random() * servers.length);
+      await servers[victim]!.crash();
+      servers[victim] = await startServerProcess(join(dir, `p${victim}`), ports[victim]!, args, env);
     }
   })();
   await pool(sales.length, 16, (i) => pay(sales[i]!));
@@ -139,21 +164,21 @@ export async function crashScenario(t: Test, options: CrashScenarioOptions): Pro
   // Money conservation: what left the card and what the gateway kept is what completed sales took.
   const completed = [...views.values()].filter((v) => v.state === 'completed');
   const legSum = (method: string) => completed.flatMap((v) => v.legs).filter((l) => l.method === method).reduce((a, l) => a + l.amount, 0);
-  const card = (await api<{ card: { availableFen: number; lockedFen: number }; locks: { status: string }[] }>('GET', `/sim/cards/${CARD}`)).body;
+  const card = (await simApi<{ card: { availableFen: number; lockedFen: number }; locks: { status: string }[] }>('GET', `/sim/cards/${CARD}`)).body;
   t.equal(CARD_BALANCE - card.card.availableFen, legSum('stored_value'), 'the card was debited exactly what completed sales took from it');
   t.equal(card.card.lockedFen, 0, 'no card lock left');
   let kept = 0;
   for (const sale of sales) {
     for (const paymentNo of sale.paymentNos) {
       // A refund under way is owed back already: the gateway counts it in `refundedFen`.
-      const p = (await api<{ payment: { status: string; amountFen: number; refundedFen: number } }>('GET', `/sim/payments/${paymentNo}`)).body;
+      const p = (await simApi<{ payment: { status: string; amountFen: number; refundedFen: number } }>('GET', `/sim/payments/${paymentNo}`)).body;
       if (p.payment.status === 'succeeded') kept += p.payment.amountFen - p.payment.refundedFen;
     }
   }
   t.equal(kept, legSum('wechat'), 'the gateway kept exactly what completed sales took by wechat');
-  const confirms = (await api<{ effects: { key: string }[] }>('GET', '/sim/effects?system=storedValue&verb=confirm')).body.effects;
+  const confirms = (await simApi<{ effects: { key: string }[] }>('GET', '/sim/effects?system=storedValue&verb=confirm')).body.effects;
   t.equal(new Set(confirms.map((e) => e.key)).size, confirms.length, 'no card confirm happened twice');
-  const marked = (await api<{ effects: { key: string }[] }>('GET', '/sim/effects?system=order&verb=markPaid')).body.effects;
+  const marked = (await simApi<{ effects: { key: string }[] }>('GET', '/sim/effects?system=order&verb=markPaid')).body.effects;
   t.equal(marked.length, completed.length, 'each completed order was marked paid once');
   const why = [...views.values()].filter((v) => v.state !== 'completed').reduce<Record<string, number>>((a, v) => ({ ...a, [v.outcome?.message ?? v.state]: (a[v.outcome?.message ?? v.state] ?? 0) + 1 }), {});
   t.ok(completed.length > options.transactions / 2, `most sales completed (${completed.length} of ${options.transactions}; the others: ${JSON.stringify(why)})`);

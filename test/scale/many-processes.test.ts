@@ -1,5 +1,4 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import t from 'tap';
@@ -8,34 +7,12 @@ import { apiClient, DATASET_PATH, eventually, type Api } from '../helpers/harnes
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { freePort, startServerProcess } from '../helpers/server-process.ts';
 import { startSimProcess } from '../helpers/sim-process.ts';
+import { roundRobin } from './round-robin.ts';
 
 const FINAL = ['completed', 'cancelled', 'failed'];
 const CARD = 'C1';
 const CARD_BALANCE = 1_000_000_000;
 const SALES = 90;
-
-/** Forwards each request to the next of `targets` in turn: the gateway's callbacks (and their duplicates) reach every process. */
-async function roundRobin(targets: () => string[]): Promise<{ url: string; server: Server; forwarded: Map<string, number> }> {
-  let next = 0;
-  const forwarded = new Map<string, number>();
-  const server = createServer((req, res) => {
-    const all = targets();
-    const target = new URL(all[next++ % all.length]!);
-    forwarded.set(target.origin, (forwarded.get(target.origin) ?? 0) + 1);
-    const forward = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on('error', () => {
-      res.writeHead(502);
-      res.end();
-    });
-    req.pipe(forward);
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${port}`, server, forwarded };
-}
 
 t.test('two server processes sharing Redis and one trade sim take duplicated requests and callbacks: nothing lost, nothing twice (must-show 2)', async (t) => {
   const dir = t.testdir();
@@ -48,7 +25,7 @@ t.test('two server processes sharing Redis and one trade sim take duplicated req
   const ports = [await freePort(), await freePort()];
   const platforms = ports.map((p) => `http://127.0.0.1:${p}`);
   const proxy = await roundRobin(() => platforms);
-  t.teardown(() => new Promise<void>((resolve) => proxy.server.close(() => resolve())));
+  t.teardown(() => proxy.close());
   const sim = await startSimProcess({ dir, port: await freePort(), callbackUrl: proxy.url, data: join(dir, 'dataset.json') });
   t.teardown(() => sim.stop());
   const env = { TRADE_STORAGE: 'redis', REDIS_URL: redis.url, TRADE_SYSTEMS: 'http', TRADE_SIM_URL: sim.url };
