@@ -36,6 +36,19 @@ interface Scripts {
   tcZremIfScore(key: string, member: string, score: number): Promise<number>;
 }
 
+/** The index entries one record calls for, as this process last wrote them. */
+interface Indexed {
+  version: number;
+  state: string;
+  orderNo: string | null;
+  working: boolean;
+  active: boolean;
+  timers: Record<string, number>;
+  attention: boolean;
+}
+
+type SaveReply = (string | number)[] | { actual: number | null };
+
 /** Separates the parts of an index member (`txnNo`, timer or task name); never in a txnNo. */
 const SEP = '\u0001';
 
@@ -140,32 +153,99 @@ export class RedisTransactionStore implements TransactionStore {
     for (const t of fresh) args.push(t.task, JSON.stringify(specOf(t)));
     for (const j of journal) args.push(JSON.stringify(j));
 
-    // Intent first: the indexes learn of this write before it happens (see the class comment).
-    const before = this.redis.multi();
-    before.zadd(this.idx('dirty'), record.updatedAt, txnNo);
-    this.addEntries(before, txnNo, record, attention);
-    for (const t of fresh) before.zadd(this.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
-    const [, reply] = await Promise.all([before.exec(), this.redis.tcSave(keys.length, ...keys, ...args)]);
-    if (reply[0] === 0) {
-      await this.reindex(txnNo);
-      return { ok: false, conflict: true, actualVersion: reply[1] === -1 ? null : Number(reply[1]) };
+    const want: Indexed = { version: 0, state: record.state, orderNo: record.orderNo, working: record.working && !record.atRest, active: !record.atRest, timers: record.timers, attention };
+    const base = this.indexed.get(txnNo);
+    const reply =
+      base && base.version === expectedVersion
+        ? await this.saveKnown(txnNo, record, base, want, fresh, keys, args)
+        : await this.saveFull(txnNo, record, want, fresh, keys, args);
+    if (!Array.isArray(reply)) {
+      this.indexed.delete(txnNo);
+      return { ok: false, conflict: true, actualVersion: reply.actual };
     }
-    const previousTimers = reply[2] ? (JSON.parse(String(reply[2])) as Record<string, number>) : {};
-    const previousState = String(reply[3]);
+    const version = Number(reply[1]);
+    // A task stored before this save keeps its own schedule, which the NX add may have disturbed.
     const inserted = new Set(reply.slice(5).map(String));
-    const after = this.redis.multi();
-    this.removeStale(after, txnNo, record, previousTimers, previousState);
-    after.zscore(this.idx('attention'), txnNo);
-    after.zrem(this.idx('dirty'), txnNo);
-    const results = (await after.exec()) ?? [];
-    const listedForAttention = results.at(-2)?.[1] !== null;
-    // Attention also comes from dead tasks and the sentinel: reindexAttention weighs all three.
-    if (listedForAttention && !attention) await this.reindexAttention(txnNo);
-    // A task stored before this save keeps its own schedule, which the NX add above may have disturbed.
     const existing = fresh.filter((t) => !inserted.has(t.task)).map((t) => t.task);
     if (existing.length) await this.reindexTasks(txnNo, existing);
     this.rememberTasks(txnNo, record.tasks);
-    return { ok: true, version: Number(reply[1]) };
+    if (this.indexed.size > 10_000) this.indexed.clear();
+    this.indexed.set(txnNo, { ...want, version });
+    return { ok: true, version };
+  }
+
+  /** What this process last wrote to the indexes for a transaction, at which version. Bounded. */
+  private readonly indexed = new Map<string, Indexed>();
+
+  /** The save script's reply on success, or the version the store holds on a conflict. */
+  private async runSave(keys: string[], args: (string | number)[]): Promise<SaveReply> {
+    const reply = await this.redis.tcSave(keys.length, ...keys, ...args);
+    return reply[0] === 1 ? reply : { actual: reply[1] === -1 ? null : Number(reply[1]) };
+  }
+
+  /** First write of a transaction by this process: every index entry it calls for (see the class comment). */
+  private async saveFull(txnNo: string, record: SaveRecord, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[]): Promise<SaveReply> {
+    // Intent first: the indexes learn of this write before it happens.
+    const before = this.redis.multi();
+    before.zadd(this.idx('dirty'), record.updatedAt, txnNo);
+    this.addEntries(before, txnNo, record, want.attention);
+    for (const t of fresh) before.zadd(this.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
+    const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args)]);
+    if (!Array.isArray(reply)) {
+      await this.reindex(txnNo);
+      return reply;
+    }
+    const previousTimers = reply[2] ? (JSON.parse(String(reply[2])) as Record<string, number>) : {};
+    const after = this.redis.multi();
+    this.removeStale(after, txnNo, record, previousTimers, String(reply[3]));
+    after.zscore(this.idx('attention'), txnNo);
+    after.zrem(this.idx('dirty'), txnNo);
+    const results = (await after.exec()) ?? [];
+    // Attention also comes from dead tasks and the sentinel: reindexAttention weighs all three.
+    if (results.at(-2)?.[1] !== null && !want.attention) await this.reindexAttention(txnNo);
+    return reply;
+  }
+
+  /**
+   * A write after this process's own last write (the compare-and-set proves nobody wrote in
+   * between): only the index entries that change are touched, most saves none at all.
+   */
+  private async saveKnown(txnNo: string, record: SaveRecord, base: Indexed, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[]): Promise<SaveReply> {
+    const adds: [string, number, string][] = [];
+    const removals: [string, string][] = [];
+    if (base.state !== want.state) {
+      adds.push([this.idx(`state:${want.state}`), 0, txnNo]);
+      removals.push([this.idx(`state:${base.state}`), txnNo]);
+    }
+    if (want.working && !base.working) adds.push([this.idx('working'), record.updatedAt, txnNo]);
+    if (base.working && !want.working) removals.push([this.idx('working'), txnNo]);
+    if (want.active && !base.active) adds.push([this.idx('active'), record.updatedAt, txnNo]);
+    if (base.active && !want.active) removals.push([this.idx('active'), txnNo]);
+    for (const [name, due] of Object.entries(want.timers)) if (base.timers[name] !== due) adds.push([this.idx('timers'), due, `${txnNo}${SEP}${name}`]);
+    for (const [name, due] of Object.entries(base.timers)) if (want.timers[name] !== due) removals.push([this.idx('timers'), `${txnNo}${SEP}${name}`]);
+    if (want.attention && !base.attention) adds.push([this.idx('attention'), 0, txnNo]);
+    const orderChanged = want.orderNo !== null && want.orderNo !== base.orderNo;
+    const indexChanges = adds.length + removals.length + fresh.length > 0 || orderChanged;
+    const before = this.redis.multi();
+    if (indexChanges) before.zadd(this.idx('dirty'), record.updatedAt, txnNo);
+    for (const [key, score, member] of adds) before.zadd(key, score, member);
+    for (const t of fresh) before.zadd(this.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
+    if (orderChanged) before.set(`${this.p}:order:{${want.orderNo}}`, txnNo);
+    // The idle scan reads this score: kept fresh, though a stale one would only make it look again.
+    if (want.active && base.active) before.zadd(this.idx('active'), 'XX', record.updatedAt, txnNo);
+    const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args)]);
+    if (!Array.isArray(reply)) {
+      await this.reindex(txnNo);
+      return reply;
+    }
+    if (indexChanges) {
+      const after = this.redis.multi();
+      for (const [key, member] of removals) after.zrem(key, member);
+      after.zrem(this.idx('dirty'), txnNo);
+      await after.exec();
+    }
+    if (base.attention && !want.attention) await this.reindexAttention(txnNo);
+    return reply;
   }
 
   /** Task names known to be stored, per transaction: only new ones need index entries. Bounded. */
