@@ -52,7 +52,6 @@ type SaveReply = (string | number)[] | { actual: number | null };
 /** Separates the parts of an index member (`txnNo`, timer or task name); never in a txnNo. */
 const SEP = '\u0001';
 
-const ALL_STATES = ['quoted', 'ordering', 'ordered', 'paying', 'paid', 'completed', 'cancelling', 'cancelled', 'failing', 'failed'];
 
 /**
  * The scale-out store (DESIGN.md "Two deployments"). A transaction's keys share the hash tag
@@ -216,6 +215,7 @@ export class RedisTransactionStore implements TransactionStore {
     if (base.state !== want.state) {
       adds.push([this.idx(`state:${want.state}`), 0, txnNo]);
       removals.push([this.idx(`state:${base.state}`), txnNo]);
+      this.noteState(want.state);
     }
     if (want.working && !base.working) adds.push([this.idx('working'), record.updatedAt, txnNo]);
     if (base.working && !want.working) removals.push([this.idx('working'), txnNo]);
@@ -261,6 +261,7 @@ export class RedisTransactionStore implements TransactionStore {
   private addEntries(m: ReturnType<Redis['multi']>, txnNo: string, r: Omit<TransactionRecord, 'version'>, attention: boolean): void {
     m.zadd(this.idx('all'), 0, txnNo);
     m.zadd(this.idx(`state:${r.state}`), 0, txnNo);
+    this.noteState(r.state);
     if (r.orderNo) m.set(`${this.p}:order:{${r.orderNo}}`, txnNo);
     if (attention) m.zadd(this.idx('attention'), 0, txnNo);
     if (r.working && !r.atRest) m.zadd(this.idx('working'), r.updatedAt, txnNo);
@@ -295,13 +296,30 @@ export class RedisTransactionStore implements TransactionStore {
     await this.reindexAttention(txnNo);
   }
 
+  /** States seen in this process, so each is registered once in the set of per-state indexes. */
+  private readonly seenStates = new Set<string>();
+
+  /** Registers a state's index in `tc:{idx}:states` (the machine's states are the store's to learn, not to list). */
+  private noteState(state: string): void {
+    if (this.seenStates.has(state)) return;
+    this.seenStates.add(state);
+    void this.redis.sadd(this.idx('states'), state).catch((err: unknown) => {
+      this.seenStates.delete(state);
+      this.options.log?.warn({ err }, 'registering a state index failed');
+    });
+  }
+
+  private async states(): Promise<string[]> {
+    return (await this.redis.smembers(this.idx('states'))).sort();
+  }
+
   /** Rebuilds one transaction's index entries from its record (after a conflict or a crash). */
   async reindex(txnNo: string): Promise<void> {
     const record = await this.load(txnNo);
     const m = this.redis.multi();
     m.zrem(this.idx('working'), txnNo);
     m.zrem(this.idx('active'), txnNo);
-    for (const s of ALL_STATES) m.zrem(this.idx(`state:${s}`), txnNo);
+    for (const s of await this.states()) m.zrem(this.idx(`state:${s}`), txnNo);
     if (record) this.addEntries(m, txnNo, record, contextNeedsAttention(record.snapshot));
     await m.exec();
     if (record) await this.reindexTasks(txnNo, await this.redis.lrange(this.k(txnNo, 'tasks'), 0, -1));
@@ -550,19 +568,20 @@ export class RedisTransactionStore implements TransactionStore {
 
   /** Counts for metrics, from the indexes (a crash may leave one briefly over-counted). */
   async stats(idleBefore: number): Promise<StoreStats> {
+    const states = await this.states();
     const m = this.redis.multi();
-    for (const state of ALL_STATES) m.zcard(this.idx(`state:${state}`));
+    for (const state of states) m.zcard(this.idx(`state:${state}`));
     m.zcard(this.idx('attention'));
     m.zrangebyscore(this.idx('active'), '-inf', idleBefore, 'LIMIT', 0, 10_000);
     const replies = ((await m.exec()) ?? []).map(([, v]) => v);
     const byState: Record<string, number> = {};
-    ALL_STATES.forEach((state, i) => {
+    states.forEach((state, i) => {
       const n = Number(replies[i]);
       if (n > 0) byState[state] = n;
     });
-    const idleTxns = (replies[ALL_STATES.length + 1] as string[]) ?? [];
-    const states = await Promise.all(idleTxns.map((t) => this.redis.hget(this.k(t, 'txn'), 'state')));
-    return { byState, needsAttention: Number(replies[ALL_STATES.length]), idle: states.filter((s) => s !== null && s !== 'quoted').length };
+    const idleTxns = (replies[states.length + 1] as string[]) ?? [];
+    const idleStates = await Promise.all(idleTxns.map((t) => this.redis.hget(this.k(t, 'txn'), 'state')));
+    return { byState, needsAttention: Number(replies[states.length]), idle: idleStates.filter((x) => x !== null && x !== 'quoted').length };
   }
 
   async ping(): Promise<void> {
