@@ -139,6 +139,13 @@ export class BullmqScheduler implements Scheduler {
     }));
   }
 
+  /** Jobs by state in each queue (admin API): waiting, delayed, active, failed (= dead tasks). */
+  async queueCounts(): Promise<Record<'timers' | 'tasks', Record<string, number>>> {
+    const states: JobType[] = ['waiting', 'delayed', 'active', 'failed'];
+    const [timers, tasks] = await Promise.all([this.timers.getJobCounts(...states), this.tasks.getJobCounts(...states)]);
+    return { timers, tasks };
+  }
+
   async start(work: ScheduledWork): Promise<void> {
     const concurrency = this.options.concurrency ?? 16;
     const connection = this.connection;

@@ -60,6 +60,15 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
     },
   });
 
+  app.get('/admin/queues', {
+    schema: { summary: 'The BullMQ queues (timers, post-payment tasks): jobs by state; on SQLite, the store is polled and there are none', response: { 200: Open, ...errorResponses } },
+    handler: async (req) => {
+      authenticate(tc.apiKeys, req, 'admin');
+      if (!tc.scaleOut) return { scheduler: 'polling' };
+      return { scheduler: 'bullmq', queues: await tc.scaleOut.scheduler.queueCounts(), sentinel: { ...tc.sentinel.counters, flagged: tc.sentinel.stuckCount() } };
+    },
+  });
+
   app.post('/admin/transactions/:txnNo/nudge', {
     schema: { summary: 'Rehydrate and re-drive a transaction: fire its due timers, run its due tasks', params: TxnParams, response: { 200: Open, ...errorResponses } },
     handler: async (req) => {

@@ -92,6 +92,10 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
     t.equal(dead.body.needsAttention, true);
     const listed = await h.api<{ items: { txnNo: string; task: string }[] }>('GET', '/admin/tasks/dead');
     t.same(listed.body.items.map((i) => `${i.txnNo}:${i.task}`), [`${sale.txnNo}:push`], 'visible to the admin API');
+    if (h.tc.scaleOut) {
+      const queues = await h.api<{ queues: { tasks: { failed: number } } }>('GET', '/admin/queues');
+      t.equal(queues.body.queues.tasks.failed, 1, 'a failed job in the task queue');
+    }
     h.tc.sims!.faults.push.clear();
     const retried = await h.api<{ task: TaskView }>('POST', `/admin/transactions/${sale.txnNo}/tasks/push/retry`);
     t.equal(retried.status, 200);
