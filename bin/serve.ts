@@ -39,7 +39,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     ...(options.callbackDelayMs !== undefined ? { callbackDelayMs: options.callbackDelayMs } : {}),
     ...(options.paymentTtlMs !== undefined ? { paymentTtlMs: options.paymentTtlMs } : {}),
     ...(process.env.TRADE_STORAGE === 'redis'
-      ? { storage: { kind: 'redis' as const, url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}) } }
+      ? { storage: { kind: 'redis' as const, url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}), cluster: process.env.TRADE_REDIS_CLUSTER === '1' } }
       : {}),
   };
   const tc = createTradeCenter(config);

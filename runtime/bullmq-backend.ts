@@ -7,6 +7,8 @@ import { RedisLeases } from './lease.ts';
 export interface RedisStorageConfig {
   kind: 'redis';
   url: string;
+  /** A Redis Cluster: `url` names one of its nodes (`TRADE_REDIS_CLUSTER=1`). */
+  cluster?: boolean;
   /** Prefix of the store's keys (`tc`) and BullMQ's (`{tc-bull}`): one deployment per prefix. */
   prefix?: string;
   /** Lease lifetime and longest wait for a busy transaction, ms. */
@@ -24,8 +26,9 @@ export interface ScaleOutBackend {
 /** Builds the Redis store, the BullMQ scheduler and the leases for one process. */
 export function createScaleOutBackend(config: RedisStorageConfig, backoff: (txnNo: string, task: string, attempts: number) => number, log: Logger): ScaleOutBackend {
   const prefix = config.prefix ?? 'tc';
-  const store = new RedisTransactionStore({ url: config.url, prefix, log });
-  const scheduler = new BullmqScheduler({ url: config.url, prefix: `{${prefix}-bull}`, backoff, log });
+  const cluster = config.cluster ?? false;
+  const store = new RedisTransactionStore({ url: config.url, cluster, prefix, log });
+  const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, backoff, log });
   const leases = new RedisLeases(store.redis, { lease: (t) => store.leaseKey(t), txn: (t) => store.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
   return { store, scheduler, leases };
 }

@@ -1,5 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job, type JobType } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { connectRedis } from '../storage/redis/redis-store.ts';
 import type { Logger } from 'pino';
 import type { TransactionStore } from '../storage/types.ts';
 import type { ScheduledWork, Scheduler } from './scheduler.ts';
@@ -7,6 +8,8 @@ import type { ScheduledWork, Scheduler } from './scheduler.ts';
 /** Options of {@link BullmqScheduler}. */
 export interface BullmqSchedulerOptions {
   url: string;
+  /** A Redis Cluster (`url` names one node). */
+  cluster?: boolean;
   /** BullMQ key prefix; hash-tagged (`{tc-bull}`) so each queue's keys share a Cluster slot. */
   prefix?: string;
   /** Timer and task jobs run at once per process. */
@@ -55,11 +58,11 @@ export class BullmqScheduler implements Scheduler {
   readonly counters = { timersFired: 0, tasksDone: 0, tasksRetried: 0, tasksDead: 0 };
   readonly timers: Queue<TimerJob>;
   readonly tasks: Queue<TaskJob>;
-  private readonly connection: Redis;
+  private readonly connection: Redis | Cluster;
   private workers: Worker[] = [];
 
   constructor(private readonly options: BullmqSchedulerOptions) {
-    this.connection = new Redis(options.url, { maxRetriesPerRequest: null });
+    this.connection = connectRedis(options.url, options.cluster ?? false);
     const prefix = options.prefix ?? '{tc-bull}';
     this.timers = new Queue<TimerJob>('timers', { connection: this.connection, prefix });
     this.tasks = new Queue<TaskJob>('tasks', { connection: this.connection, prefix });

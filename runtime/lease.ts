@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { TradeError } from '../domain/errors.ts';
 import { LEASE_ACQUIRE, LEASE_RELEASE, LEASE_RENEW } from '../storage/redis/scripts.ts';
 
@@ -38,16 +38,16 @@ interface LeaseScripts {
  * case the lease cannot cover (a holder paused past its TTL).
  */
 export class RedisLeases implements Leases {
-  private readonly redis: Redis & LeaseScripts;
+  private readonly redis: (Redis | Cluster) & LeaseScripts;
   /** Times a lease was waited for because another process held it (metrics). */
   contended = 0;
 
   constructor(
-    redis: Redis,
+    redis: Redis | Cluster,
     private readonly keys: { lease(txnNo: string): string; txn(txnNo: string): string },
     private readonly options: RedisLeasesOptions,
   ) {
-    this.redis = redis as Redis & LeaseScripts;
+    this.redis = redis as (Redis | Cluster) & LeaseScripts;
     this.redis.defineCommand('tcLeaseAcquire', { lua: LEASE_ACQUIRE, numberOfKeys: 2 });
     this.redis.defineCommand('tcLeaseRenew', { lua: LEASE_RENEW, numberOfKeys: 1 });
     this.redis.defineCommand('tcLeaseRelease', { lua: LEASE_RELEASE, numberOfKeys: 1 });

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type {
   DueTimer,
@@ -21,6 +21,8 @@ import { CLAIM_IDEMPOTENCY, NUDGE, RELEASE_IDEMPOTENCY, SAVE, TASK_MOVE, ZREM_IF
 /** Options of {@link RedisTransactionStore}. */
 export interface RedisStoreOptions {
   url: string;
+  /** A Redis Cluster: `url` names one of its nodes, the client finds the others. */
+  cluster?: boolean;
   /** Prefix of every key (`tc` by default); tests use a fresh one each. */
   prefix?: string;
   log?: Logger;
@@ -47,6 +49,20 @@ interface Indexed {
   attention: boolean;
 }
 
+type Multi = ReturnType<Redis['multi']>;
+
+/**
+ * A client of one Redis or of a Cluster (found from one node). Commands wait while Redis is
+ * away (`maxRetriesPerRequest: null`) instead of failing: a restart holds requests, not drops them.
+ */
+export function connectRedis(url: string, cluster: boolean, options: RedisOptions = {}): Redis | Cluster {
+  if (!cluster) return new Redis(url, { maxRetriesPerRequest: null, ...options });
+  const { hostname, port } = new URL(url);
+  // ioredis's auto-pipelining may batch keys of several nodes into one cluster pipeline, which it then refuses.
+  const { enableAutoPipelining: _notOnCluster, ...redisOptions } = options;
+  return new Cluster([{ host: hostname, port: Number(port || 6379) }], { redisOptions: { maxRetriesPerRequest: null, ...redisOptions } });
+}
+
 type SaveReply = (string | number)[] | { actual: number | null };
 
 /** Separates the parts of an index member (`txnNo`, timer or task name); never in a txnNo. */
@@ -59,19 +75,19 @@ const SEP = '\u0001';
  * script (version compare-and-set, journal, tasks) is atomic on one node and on Redis Cluster.
  *
  * The indexes the runtime scans (due timers, running work, due tasks, the admin list, idle
- * transactions) live in their own slot `tc:{idx}:…` and are written around the save, never
+ * transactions, order numbers) live in their own slot `tc:{idx}:…` and are written around the save, never
  * inside it: entries are added *before* the compare-and-set and stale ones removed after it, with
  * the transaction marked `dirty` meanwhile. An index may so list too much (after a crash or a
  * conflict), never too little; every reader checks each entry against the record, and
  * {@link reindexDirty} repairs the entries of a write that a crash interrupted.
  */
 export class RedisTransactionStore implements TransactionStore {
-  readonly redis: Redis & Scripts;
+  readonly redis: (Redis | Cluster) & Scripts;
   private readonly p: string;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.p = options.prefix ?? 'tc';
-    this.redis = new Redis(options.url, { maxRetriesPerRequest: null, enableAutoPipelining: true, ...options.redis }) as Redis & Scripts;
+    this.redis = connectRedis(options.url, options.cluster ?? false, { enableAutoPipelining: true, ...options.redis }) as (Redis | Cluster) & Scripts;
     this.redis.defineCommand('tcSave', { lua: SAVE });
     this.redis.defineCommand('tcClaimIdempotency', { lua: CLAIM_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcReleaseIdempotency', { lua: RELEASE_IDEMPOTENCY, numberOfKeys: 1 });
@@ -224,13 +240,14 @@ export class RedisTransactionStore implements TransactionStore {
     for (const [name, due] of Object.entries(want.timers)) if (base.timers[name] !== due) adds.push([this.idx('timers'), due, `${txnNo}${SEP}${name}`]);
     for (const [name, due] of Object.entries(base.timers)) if (want.timers[name] !== due) removals.push([this.idx('timers'), `${txnNo}${SEP}${name}`]);
     if (want.attention && !base.attention) adds.push([this.idx('attention'), 0, txnNo]);
-    const orderChanged = want.orderNo !== null && want.orderNo !== base.orderNo;
+    const newOrderNo = want.orderNo !== base.orderNo ? want.orderNo : null;
+    const orderChanged = newOrderNo !== null;
     const indexChanges = adds.length + removals.length + fresh.length > 0 || orderChanged;
     const before = this.redis.multi();
     if (indexChanges) before.zadd(this.idx('dirty'), record.updatedAt, txnNo);
     for (const [key, score, member] of adds) before.zadd(key, score, member);
     for (const t of fresh) before.zadd(this.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
-    if (orderChanged) before.set(`${this.p}:order:{${want.orderNo}}`, txnNo);
+    if (newOrderNo !== null) before.hset(this.idx('orders'), newOrderNo, txnNo);
     // The idle scan reads this score: kept fresh, though a stale one would only make it look again.
     if (want.active && base.active) before.zadd(this.idx('active'), 'XX', record.updatedAt, txnNo);
     const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args)]);
@@ -258,11 +275,11 @@ export class RedisTransactionStore implements TransactionStore {
   }
 
   /** Adds the index entries a record calls for (idempotent). */
-  private addEntries(m: ReturnType<Redis['multi']>, txnNo: string, r: Omit<TransactionRecord, 'version'>, attention: boolean): void {
+  private addEntries(m: Multi, txnNo: string, r: Omit<TransactionRecord, 'version'>, attention: boolean): void {
     m.zadd(this.idx('all'), 0, txnNo);
     m.zadd(this.idx(`state:${r.state}`), 0, txnNo);
     this.noteState(r.state);
-    if (r.orderNo) m.set(`${this.p}:order:{${r.orderNo}}`, txnNo);
+    if (r.orderNo) m.hset(this.idx('orders'), r.orderNo, txnNo);
     if (attention) m.zadd(this.idx('attention'), 0, txnNo);
     if (r.working && !r.atRest) m.zadd(this.idx('working'), r.updatedAt, txnNo);
     if (!r.atRest) m.zadd(this.idx('active'), r.updatedAt, txnNo);
@@ -270,7 +287,7 @@ export class RedisTransactionStore implements TransactionStore {
   }
 
   /** Removes the entries a stored record no longer calls for. */
-  private removeStale(m: ReturnType<Redis['multi']>, txnNo: string, r: Omit<TransactionRecord, 'version'>, previousTimers: Record<string, number>, previousState: string): void {
+  private removeStale(m: Multi, txnNo: string, r: Omit<TransactionRecord, 'version'>, previousTimers: Record<string, number>, previousState: string): void {
     if (previousState && previousState !== r.state) m.zrem(this.idx(`state:${previousState}`), txnNo);
     if (!(r.working && !r.atRest)) m.zrem(this.idx('working'), txnNo);
     if (r.atRest) m.zrem(this.idx('active'), txnNo);
@@ -376,7 +393,7 @@ export class RedisTransactionStore implements TransactionStore {
   }
 
   async findTxnNoByOrderNo(orderNo: string): Promise<string | null> {
-    const txnNo = await this.redis.get(`${this.p}:order:{${orderNo}}`);
+    const txnNo = await this.redis.hget(this.idx('orders'), orderNo);
     if (!txnNo) return null;
     // The pointer is written before the record: trust it once the record says the same.
     return (await this.redis.hget(this.k(txnNo, 'txn'), 'orderNo')) === orderNo ? txnNo : null;

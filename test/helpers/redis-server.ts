@@ -71,3 +71,70 @@ export async function startRedisServer(opts: { appendonly?: boolean } = {}): Pro
     },
   };
 }
+
+/** A private Redis Cluster for a test: `nodes` masters, no replicas, own ports and folders. */
+export interface RedisCluster {
+  /** One node's URL; a cluster client finds the others. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `nodes` cluster-enabled `redis-server`s and joins them with `redis-cli --cluster
+ * create` (all slots spread over them); resolves once every node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'tc-redis-cluster-'));
+  const ports: number[] = [];
+  for (let i = 0; i < nodes; i++) ports.push(await freePort());
+  const children = ports.map((port) =>
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--protected-mode', 'no'], { stdio: 'ignore' }),
+  );
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGKILL');
+          }),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        probe.on('error', () => undefined);
+        const up = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+        probe.disconnect();
+        if (up) break;
+        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      const create = spawn('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
+      create.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create exited with ${code}`))));
+    });
+    for (const port of ports) {
+      const deadline = Date.now() + 15_000;
+      const probe = new Redis(`redis://127.0.0.1:${port}`);
+      try {
+        while (!String(await probe.cluster('INFO')).includes('cluster_state:ok')) {
+          if (Date.now() > deadline) throw new Error(`cluster node ${port} is not ok`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        probe.disconnect();
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `redis://127.0.0.1:${ports[0]}`, stop };
+}
