@@ -132,7 +132,8 @@ export class TransactionHost {
     const txnNos = await this.store.needingWork(this.clock.now(), 10_000);
     for (const txnNo of txnNos) await this.exclusive(txnNo, () => this.load(txnNo));
     if (txnNos.length) this.log.info({ count: txnNos.length }, 'rehydrated transactions with pending work');
-    await this.fireDueTimers();
+    // A scheduler of its own (BullMQ) fires due timers from their jobs, re-armed at its start.
+    if (this.scheduler.polls) await this.fireDueTimers();
     this.poller = setInterval(() => {
       if (this.scheduler.polls) void this.fireDueTimers().catch((err: unknown) => this.log.error({ err }, 'timer pass failed'));
       this.evictIdle();
