@@ -601,8 +601,17 @@ export class RedisTransactionStore implements TransactionStore {
     return { byState, needsAttention: Number(replies[states.length]), idle: idleStates.filter((x) => x !== null && x !== 'quoted').length };
   }
 
-  async ping(): Promise<void> {
-    await this.redis.ping();
+  /** Fails after `timeoutMs` when Redis does not answer (commands otherwise wait for it to return). */
+  async ping(timeoutMs = 1_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.redis.ping(), silent]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { RedisTransactionStore } from '../../storage/redis/redis-store.ts';
+import { startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { storeConformance } from './conformance.ts';
 import { schedulingConformance } from './scheduling-conformance.ts';
@@ -17,6 +18,20 @@ t.test('the Redis store', async (t) => {
 
   t.test('timers and tasks on Redis (BullMQ)', async (t) => {
     schedulingConformance(t, () => ({ storage: { kind: 'redis', url, prefix: `tc-test-${randomUUID().slice(0, 8)}` } }));
+  });
+
+  t.test('is ready while its Redis answers, and says so when it does not', async (t) => {
+    const own = await startRedisServer();
+    t.teardown(() => own.stop());
+    const h = await startHarness(t, { config: { storage: { kind: 'redis', url: own.url, prefix: 'tc-ready' } } });
+    const ready = await h.api<{ checks: Record<string, string> }>('GET', '/readyz');
+    t.equal(ready.status, 200);
+    t.equal(ready.body.checks.redis, 'ok');
+    await own.kill();
+    const down = await h.api<{ checks: Record<string, string> }>('GET', '/readyz');
+    t.equal(down.status, 503);
+    t.match(down.body.checks.redis, /did not answer/);
+    await own.restart();
   });
 
   t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {
