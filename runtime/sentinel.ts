@@ -23,6 +23,14 @@ export interface Nudgeable {
   nudge(txnNo: string): Promise<unknown>;
 }
 
+/** What many processes sharing one store add to the sentinel. */
+export interface SentinelScaleOut {
+  /** True when this process may scan now: one process a period does (the others would only repeat it). */
+  claimScan?: (periodMs: number) => Promise<boolean>;
+  /** Extra upkeep per scan (the Redis store repairs indexes a crash left half-written). */
+  upkeep?: (nowMs: number) => Promise<unknown>;
+}
+
 /** What one scan did. */
 export interface ScanResult {
   /** Idle transactions looked at. */
@@ -56,8 +64,7 @@ export class Sentinel {
     private readonly clock: Clock,
     private readonly config: SentinelConfig,
     private readonly log: Logger,
-    /** Extra upkeep per scan (the Redis store repairs indexes a crash left half-written). */
-    private readonly upkeep: (nowMs: number) => Promise<unknown> = async () => undefined,
+    private readonly scale: SentinelScaleOut = {},
   ) {}
 
   start(): void {
@@ -83,7 +90,11 @@ export class Sentinel {
 
   private async scanOnce(): Promise<ScanResult> {
     const now = this.clock.now();
-    await this.upkeep(now);
+    if (this.scale.claimScan && !(await this.scale.claimScan(this.config.scanMs))) {
+      this.lastStuck = await this.store.stuckCount();
+      return { examined: 0, nudged: 0, flagged: 0 };
+    }
+    await this.scale.upkeep?.(now);
     const shortest = Math.min(...Object.values(this.config.idleMs).filter((v): v is number => v !== undefined));
     const idle = await this.store.idleTransactions(now - shortest, 1000);
     const result: ScanResult = { examined: idle.length, nudged: 0, flagged: 0 };

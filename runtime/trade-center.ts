@@ -183,7 +183,14 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     scheduler,
   );
   tasks = runner;
-  const sentinel = new Sentinel(store, host, clock, config.sentinel ?? DEFAULT_CONFIG.sentinel!, log, (now) => scaleOut?.store.reindexDirty(now) ?? Promise.resolve());
+  const sentinel = new Sentinel(
+    store,
+    host,
+    clock,
+    config.sentinel ?? DEFAULT_CONFIG.sentinel!,
+    log,
+    scaleOut ? { claimScan: (ms) => scaleOut.store.claimSentinelScan(ms), upkeep: (now) => scaleOut.store.reindexDirty(now) } : {},
+  );
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,

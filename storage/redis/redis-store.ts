@@ -601,6 +601,11 @@ export class RedisTransactionStore implements TransactionStore {
     return { byState, needsAttention: Number(replies[states.length]), idle: idleStates.filter((x) => x !== null && x !== 'quoted').length };
   }
 
+  /** Takes the sentinel's turn for `periodMs` (SET NX PX): true for one caller a period across processes. */
+  async claimSentinelScan(periodMs: number): Promise<boolean> {
+    return (await this.redis.set(this.idx('sentinel-scan'), String(process.pid), 'PX', Math.max(1, Math.floor(periodMs * 0.9)), 'NX')) === 'OK';
+  }
+
   /** Fails after `timeoutMs` when Redis does not answer (commands otherwise wait for it to return). */
   async ping(timeoutMs = 1_000): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
