@@ -58,6 +58,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       'Try a quote:',
       `  curl -s -X POST ${url}/v1/transactions -H 'Authorization: Bearer ${demoKey}' -H 'Content-Type: application/json' \\`,
       `    -d '{"scene":"merchant_pos","merchantId":"M1","stationId":"S1","userId":"U1","items":[{"type":"fuel","nozzleNo":1,"amount":30000}],"paymentMethods":["stored_value","wechat"]}'`,
+      `Inspector: ${url}/inspect (asks for the key above)  ·  API docs: ${url}/docs  ·  metrics: ${url}/metrics`,
       'The README walks through a whole sale.',
       '',
     ].join('\n'),

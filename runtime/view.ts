@@ -1,4 +1,5 @@
 import type { TxnContext } from '../machines/types.ts';
+import type { TaskRecord } from '../storage/types.ts';
 
 /** The transaction view of API.md: what every endpoint returns about a transaction. */
 export interface TransactionView {
@@ -92,5 +93,29 @@ export function buildView(context: TxnContext, stateValue: unknown, version: num
     createdAt: context.createdAt,
     updatedAt: new Date(updatedAtMs).toISOString(),
     version,
+  };
+}
+
+/** A post-payment task as the transaction view lists it. */
+export interface TaskView {
+  task: string;
+  system: string;
+  status: string;
+  attempts: number;
+  maxAttempts: number;
+  lastError: string | null;
+  nextRunAt: string | null;
+}
+
+/** A stored task as the view lists it: status, attempts, last error, next run. */
+export function taskView(t: TaskRecord): TaskView {
+  return {
+    task: t.task,
+    system: t.system,
+    status: t.status,
+    attempts: t.attempts,
+    maxAttempts: t.maxAttempts,
+    lastError: t.lastError,
+    nextRunAt: t.nextRunAt === null ? null : new Date(t.nextRunAt).toISOString(),
   };
 }

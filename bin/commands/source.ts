@@ -1,5 +1,6 @@
-import type { TaskRecord } from '../../storage/types.ts';
-import type { TransactionView } from '../../runtime/view.ts';
+import type { TaskView, TransactionView } from '../../runtime/view.ts';
+
+export type { TaskView };
 
 /** One row of `trade list`: what the admin list returns. */
 export interface ListItem {
@@ -16,16 +17,6 @@ export interface ListFilter {
   cursor?: string;
 }
 
-/** A post-payment task as the transaction view lists it. */
-export interface TaskView {
-  task: string;
-  system: string;
-  status: string;
-  attempts: number;
-  maxAttempts: number;
-  lastError: string | null;
-  nextRunAt: string | null;
-}
 
 /** A transaction with its post-payment tasks (the shape of `GET /v1/transactions/{txnNo}`). */
 export type TransactionDetail = TransactionView & { tasks: TaskView[] };
@@ -74,17 +65,4 @@ export interface TradeSource {
    */
   transitions(signal: AbortSignal, onOpen: () => void): AsyncIterable<LiveTransition>;
   close(): Promise<void>;
-}
-
-/** A stored task as the view lists it. */
-export function taskView(t: TaskRecord): TaskView {
-  return {
-    task: t.task,
-    system: t.system,
-    status: t.status,
-    attempts: t.attempts,
-    maxAttempts: t.maxAttempts,
-    lastError: t.lastError,
-    nextRunAt: t.nextRunAt === null ? null : new Date(t.nextRunAt).toISOString(),
-  };
 }

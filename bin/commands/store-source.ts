@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TradeError } from '../../domain/errors.ts';
 import type { TxnContext } from '../../machines/types.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import { buildView, type TransactionView } from '../../runtime/view.ts';
+import { buildView, taskView, type TransactionView } from '../../runtime/view.ts';
 import type { TransactionStore } from '../../storage/types.ts';
 import { openRuntime, openStore, type StoreTarget } from '../store-access.ts';
-import { taskView, type JournalLine, type ListFilter, type ListItem, type LiveTransition, type TaskView, type TradeSource, type TransactionDetail } from './source.ts';
+import { type JournalLine, type ListFilter, type ListItem, type LiveTransition, type TaskView, type TradeSource, type TransactionDetail } from './source.ts';
 
 /** How long a changing command waits for the work it started to settle in the store. */
 const SETTLE_MS = 15_000;

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { TradeError } from '../../domain/errors.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import type { TransactionView } from '../../runtime/view.ts';
+import { taskView, type TransactionView } from '../../runtime/view.ts';
 import { assertMerchant, authenticate } from '../auth.ts';
 import { idempotent } from '../idempotency.ts';
 import { CombinedCalls } from '../../runtime/combined-calls.ts';
@@ -10,15 +10,7 @@ import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, O
 
 /** Post-payment tasks as the view lists them: status, attempts, last error, next run. */
 export async function taskViews(tc: TradeCenter, txnNo: string) {
-  return (await tc.store.tasksOf(txnNo)).map((t) => ({
-    task: t.task,
-    system: t.system,
-    status: t.status,
-    attempts: t.attempts,
-    maxAttempts: t.maxAttempts,
-    lastError: t.lastError,
-    nextRunAt: t.nextRunAt === null ? null : new Date(t.nextRunAt).toISOString(),
-  }));
+  return (await tc.store.tasksOf(txnNo)).map(taskView);
 }
 
 /** The public transaction API (API.md "Endpoints"), `trade` scope. */

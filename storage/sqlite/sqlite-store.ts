@@ -124,6 +124,28 @@ function toTask(r: TaskRow): TaskRecord {
   };
 }
 
+interface JournalRow {
+  seq: number;
+  at: number;
+  actor: string;
+  event: string;
+  data: string;
+  from_state: string | null;
+  to_state: string | null;
+}
+
+function toJournalEntry(r: JournalRow): StoredJournalEntry {
+  return {
+    seq: r.seq,
+    at: r.at,
+    actor: r.actor,
+    event: r.event,
+    data: JSON.parse(r.data) as Record<string, unknown>,
+    from: r.from_state === null ? null : JSON.parse(r.from_state),
+    to: r.to_state === null ? null : JSON.parse(r.to_state),
+  };
+}
+
 interface TxnRow {
   txn_no: string;
   version: number;
@@ -193,7 +215,7 @@ export class SqliteTransactionStore implements TransactionStore {
         `SELECT txn_no FROM transactions WHERE at_rest = 0 AND working = 1
          UNION SELECT DISTINCT txn_no FROM timers WHERE due_at <= ? LIMIT ?`,
       ),
-      journal: this.db.prepare<[string], { seq: number; at: number; actor: string; event: string; data: string; from_state: string | null; to_state: string | null }>(
+      journal: this.db.prepare<[string], JournalRow>(
         'SELECT * FROM journal WHERE txn_no = ? ORDER BY seq',
       ),
       insertTask: this.db.prepare(
@@ -329,15 +351,7 @@ export class SqliteTransactionStore implements TransactionStore {
   }
 
   async journal(txnNo: string): Promise<StoredJournalEntry[]> {
-    return this.stmts.journal.all(txnNo).map((r) => ({
-      seq: r.seq,
-      at: r.at,
-      actor: r.actor,
-      event: r.event,
-      data: JSON.parse(r.data) as Record<string, unknown>,
-      from: r.from_state === null ? null : JSON.parse(r.from_state),
-      to: r.to_state === null ? null : JSON.parse(r.to_state),
-    }));
+    return this.stmts.journal.all(txnNo).map(toJournalEntry);
   }
 
   async claimIdempotencyKey(key: string, fingerprint: string, nowMs: number): Promise<IdempotencyClaim> {
@@ -485,20 +499,11 @@ export class SqliteTransactionStore implements TransactionStore {
 
   async journalSince(afterSeq: number, limit: number): Promise<TxnJournalEntry[]> {
     return this.db
-      .prepare<[number, number], { seq: number; txn_no: string; at: number; actor: string; event: string; data: string; from_state: string | null; to_state: string | null }>(
+      .prepare<[number, number], JournalRow & { txn_no: string }>(
         'SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?',
       )
       .all(afterSeq, limit)
-      .map((r) => ({
-        seq: r.seq,
-        txnNo: r.txn_no,
-        at: r.at,
-        actor: r.actor,
-        event: r.event,
-        data: JSON.parse(r.data) as Record<string, unknown>,
-        from: r.from_state === null ? null : JSON.parse(r.from_state),
-        to: r.to_state === null ? null : JSON.parse(r.to_state),
-      }));
+      .map((r) => ({ ...toJournalEntry(r), txnNo: r.txn_no }));
   }
 
   async lastJournalSeq(): Promise<number> {
