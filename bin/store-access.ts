@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter } from '../runtime/trade-center.ts';
+import { RedisTransactionStore } from '../storage/redis/redis-store.ts';
 import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
 import type { TransactionStore } from '../storage/types.ts';
 import { DEMO_DATASET_URL, loadDataset } from '../systems/sim/index.ts';
@@ -16,16 +17,17 @@ export interface StoreTarget {
   data?: string;
 }
 
-function redisUnavailable(): Error {
-  return new Error('--redis is not available in this build: the Redis store is not wired into the CLI yet; use --db or --url');
+/** The Redis deployment's key prefix and topology, from the same environment `trade serve` reads. */
+function redisOptions(url: string) {
+  return { url, cluster: process.env.TRADE_REDIS_CLUSTER === '1', ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}) };
 }
 
 /**
- * Opens the store a read-only command inspects. The one place that picks a backend, so adding
- * the Redis store is one branch here.
+ * Opens the store a read-only command inspects: the SQLite file, or the Redis deployment
+ * (`TRADE_REDIS_PREFIX`, `TRADE_REDIS_CLUSTER` as for `trade serve`).
  */
 export function openStore(target: StoreTarget): TransactionStore {
-  if (target.redis) throw redisUnavailable();
+  if (target.redis) return new RedisTransactionStore(redisOptions(target.redis));
   if (!target.db) throw new Error('give --db <file>, --redis <url> or --url <url>');
   return new SqliteTransactionStore(target.db);
 }
@@ -36,14 +38,14 @@ export function openStore(target: StoreTarget): TransactionStore {
  * starting background pollers. The caller closes it.
  */
 export function openRuntime(target: StoreTarget): TradeCenter {
-  if (target.redis) throw redisUnavailable();
-  if (!target.db) throw new Error('give --db <file>, --redis <url> or --url <url>');
+  if (!target.db && !target.redis) throw new Error('give --db <file>, --redis <url> or --url <url>');
   const logLevel = process.env.LOG_LEVEL ?? 'warn';
   return createTradeCenter(
     {
       ...DEFAULT_CONFIG,
       dataset: loadDataset(target.data ?? DEMO_DATASET_URL),
-      dbPath: target.db,
+      dbPath: target.db ?? DEFAULT_CONFIG.dbPath,
+      ...(target.redis ? { storage: { kind: 'redis' as const, ...redisOptions(target.redis) } } : {}),
       simDbPath: target.simDb ?? DEFAULT_CONFIG.simDbPath,
       callbackSecret: process.env.TRADE_CALLBACK_SECRET ?? DEFAULT_CONFIG.callbackSecret,
       logLevel,

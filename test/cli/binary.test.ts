@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { DEMO_KEY, startHarness } from '../helpers/harness.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
 import { storedValueSale } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -49,8 +50,21 @@ t.test('the trade binary inspects a store file directly, and says in one line wh
 
   const missing = await trade(['inspect', 'T404', '--db', db]);
   t.same([missing.code, missing.stderr], [1, 'trade: NOT_FOUND: no transaction T404\n']);
-  const redis = await trade(['list', '--redis', 'redis://127.0.0.1:6379']);
-  t.equal(redis.code, 1);
-  t.match(redis.stderr, /^trade: --redis is not available in this build/);
-  t.notMatch(redis.stderr, /at .*\.ts:\d+/, 'no stack trace');
+  const wrongDb = await trade(['list', '--db', join(h.dir, 'no-such-dir', 'trade.db')]);
+  t.equal(wrongDb.code, 1);
+  t.notMatch(wrongDb.stderr, /at .*\.ts:\d+/, 'no stack trace');
+});
+
+t.test('the trade binary lists and inspects a Redis deployment directly', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const h = await startHarness(t, { config: { storage: { kind: 'redis', url: redis.url, prefix: 'tc-cli' } } });
+  const sale = await storedValueSale(h);
+  const env = { TRADE_REDIS_PREFIX: 'tc-cli' };
+  const list = await trade(['list', '--redis', redis.url, '--json'], env);
+  t.equal(list.code, 0, list.stderr);
+  t.same(JSON.parse(list.stdout).items.map((i: { txnNo: string }) => i.txnNo), [sale.txnNo]);
+  const inspect = await trade(['inspect', sale.txnNo, '--redis', redis.url, '--json'], env);
+  t.equal(inspect.code, 0, inspect.stderr);
+  t.equal(JSON.parse(inspect.stdout).transaction.txnNo, sale.txnNo);
 });
