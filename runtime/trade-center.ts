@@ -67,6 +67,12 @@ export interface TradeCenterConfig {
   sentinel?: SentinelConfig;
 }
 
+/**
+ * A pending payment waits up to its TTL for the customer: only a timer past due or a call that
+ * never came back makes a transaction stuck.
+ */
+const DEFAULT_SENTINEL: SentinelConfig = { scanMs: 30_000, idleMs: { default: 60_000 }, graceMs: 30_000, maxNudges: 3 };
+
 /** Embedded defaults: what `npm start` runs with. */
 export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   systems: { mode: 'sim' },
@@ -93,9 +99,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
   logLevel: 'info',
   storage: { kind: 'sqlite' },
-  // A pending payment waits up to its TTL for the customer: only a timer past due or a call that
-  // never came back makes a transaction stuck.
-  sentinel: { scanMs: 30_000, idleMs: { default: 60_000 }, graceMs: 30_000, maxNudges: 3 },
+  sentinel: DEFAULT_SENTINEL,
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -187,7 +191,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     store,
     host,
     clock,
-    config.sentinel ?? DEFAULT_CONFIG.sentinel!,
+    config.sentinel ?? DEFAULT_SENTINEL,
     log,
     scaleOut ? { claimScan: (ms) => scaleOut.store.claimSentinelScan(ms), upkeep: (now) => scaleOut.store.reindexDirty(now) } : {},
   );

@@ -339,7 +339,8 @@ export class TransactionHost {
   private exclusive<T>(txnNo: string, work: () => Promise<T>): Promise<T> {
     this.notifyBatches.delete(txnNo);
     const previous = this.queues.get(txnNo) ?? Promise.resolve();
-    const leased = this.leases ? () => this.underLease(txnNo, work) : work;
+    const leases = this.leases;
+    const leased = leases ? () => this.underLease(leases, txnNo, work) : work;
     const started = () => {
       const batch = this.notifyBatches.get(txnNo);
       if (batch && batch.result === next) this.notifyBatches.delete(txnNo);
@@ -354,8 +355,8 @@ export class TransactionHost {
     return next;
   }
 
-  private async underLease<T>(txnNo: string, work: () => Promise<T>): Promise<T> {
-    const lease = await this.leases!.acquire(txnNo);
+  private async underLease<T>(leases: Leases, txnNo: string, work: () => Promise<T>): Promise<T> {
+    const lease = await leases.acquire(txnNo);
     try {
       const live = this.live.get(txnNo);
       if (live) {
