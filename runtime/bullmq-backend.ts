@@ -24,11 +24,11 @@ export interface ScaleOutBackend {
 }
 
 /** Builds the Redis store, the BullMQ scheduler and the leases for one process. */
-export function createScaleOutBackend(config: RedisStorageConfig, backoff: (txnNo: string, task: string, attempts: number) => number, log: Logger): ScaleOutBackend {
+export function createScaleOutBackend(config: RedisStorageConfig, log: Logger): ScaleOutBackend {
   const prefix = config.prefix ?? 'tc';
   const cluster = config.cluster ?? false;
   const store = new RedisTransactionStore({ url: config.url, cluster, prefix, log });
-  const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, backoff, log });
+  const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log });
   const leases = new RedisLeases(store.redis, { lease: (t) => store.leaseKey(t), txn: (t) => store.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
   return { store, scheduler, leases };
 }

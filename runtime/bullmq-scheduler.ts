@@ -14,8 +14,6 @@ export interface BullmqSchedulerOptions {
   prefix?: string;
   /** Timer and task jobs run at once per process. */
   concurrency?: number;
-  /** First retry delay of a task's first failed attempt, and the cap; the runner's own backoff. */
-  backoff: (txnNo: string, task: string, attempts: number) => number;
   log: Logger;
 }
 
@@ -164,7 +162,7 @@ export class BullmqScheduler implements Scheduler {
       connection,
       prefix,
       concurrency,
-      settings: { backoffStrategy: (attemptsMade, _type, _err, job) => this.options.backoff(String(job?.data?.txnNo), String(job?.data?.task), attemptsMade) },
+      settings: { backoffStrategy: (attemptsMade, _type, _err, job) => work.taskBackoff(String(job?.data?.txnNo), String(job?.data?.task), attemptsMade) },
     });
     for (const worker of [timerWorker, taskWorker]) {
       worker.on('error', (err) => this.options.log.error({ err }, 'bullmq worker error'));

@@ -8,6 +8,8 @@ export interface ScheduledWork {
   fireTimer(txnNo: string, name: string, dueAt: number): Promise<boolean>;
   /** Runs a post-payment task once; tells what should happen next. */
   runTask(txnNo: string, task: string): Promise<TaskRun>;
+  /** The wait before a task's next attempt, after `attempts` failed ones (the runner's backoff). */
+  taskBackoff(txnNo: string, task: string, attempts: number): number;
 }
 
 /** The outcome of one run of a task, as the scheduler needs it. */

@@ -139,9 +139,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? pino({ level: config.logLevel });
   const ids = new IdGenerator(() => clock.now());
-  let tasks: TaskRunner | null = null;
-  const scaleOut =
-    config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, (txnNo, task, attempts) => tasks?.backoff({ txnNo, task }, attempts) ?? 0, log) : null;
+  const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log) : null;
   const store: TransactionStore = scaleOut?.store ?? new SqliteTransactionStore(config.dbPath);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const remote = config.systems.mode === 'http'
@@ -186,7 +184,6 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     log,
     scheduler,
   );
-  tasks = runner;
   const sentinel = new Sentinel(
     store,
     host,
@@ -217,7 +214,11 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       if (scaleOut) {
         await scaleOut.store.checkDurability();
         await scaleOut.scheduler.reconcile(store);
-        await scaleOut.scheduler.start({ fireTimer: (txnNo, name, dueAt) => host.fireTimer(txnNo, name, dueAt), runTask: (txnNo, task) => runner.run(txnNo, task) });
+        await scaleOut.scheduler.start({
+          fireTimer: (txnNo, name, dueAt) => host.fireTimer(txnNo, name, dueAt),
+          runTask: (txnNo, task) => runner.run(txnNo, task),
+          taskBackoff: (txnNo, task, attempts) => runner.backoff({ txnNo, task }, attempts),
+        });
       }
       await host.start();
       await runner.start();
