@@ -55,8 +55,8 @@ try {
 
   const sale = async () => {
     const started = await post<TransactionView>(`${base}/v1/transactions`, {
-      scene: 'merchant_pos', merchantId: 'M1', stationId: 'S1', userId: 'U4', // no coupons: concurrent sales must not contend for one
-      items: [{ type: 'fuel', nozzleNo: 1, amount: 30000 }], paymentMethods: ['stored_value'],
+      scene: 'merchant_pos', merchantId: 'M1', stationId: 'S1', userId: 'U4', // no coupons: concurrent sales must not contend for one; 150 yuan earns no reward coupon that would grow U4's wallet run after run
+      items: [{ type: 'fuel', nozzleNo: 1, amount: 15000 }], paymentMethods: ['stored_value'],
     });
     const ordered = await post<TransactionView>(`${base}/v1/transactions/${started.txnNo}/order`, { quoteId: started.quote.quoteId, comboId: started.quote.bestComboId });
     const paid = await post<TransactionView>(`${base}/v1/transactions/${started.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.payableAmount }] });

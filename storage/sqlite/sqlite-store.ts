@@ -15,6 +15,17 @@ import type {
   TxnJournalEntry,
 } from '../types.ts';
 
+/**
+ * Run after SCHEMA, so that files made by earlier versions are brought up to date in place.
+ * needsAttention used to be read out of the snapshot JSON by an index expression, which made every
+ * save parse the whole snapshot inside SQLite; it is a column now, written with the snapshot.
+ */
+const MIGRATIONS = `
+DROP INDEX IF EXISTS transactions_attention;
+DROP INDEX IF EXISTS transactions_moving;
+CREATE INDEX IF NOT EXISTS transactions_flagged ON transactions(txn_no) WHERE needs_attention = 1;
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS transactions (
   txn_no      TEXT PRIMARY KEY,
@@ -26,6 +37,7 @@ CREATE TABLE IF NOT EXISTS transactions (
   snapshot    TEXT NOT NULL,
   at_rest     INTEGER NOT NULL,
   working     INTEGER NOT NULL,
+  needs_attention INTEGER NOT NULL DEFAULT 0,
   created_at  INTEGER NOT NULL,
   updated_at  INTEGER NOT NULL
 );
@@ -38,9 +50,7 @@ CREATE TABLE IF NOT EXISTS timers (
   PRIMARY KEY (txn_no, name)
 );
 CREATE INDEX IF NOT EXISTS transactions_state ON transactions(state);
--- Small partial indexes that keep the metrics' counts off a full scan of the snapshots.
-CREATE INDEX IF NOT EXISTS transactions_attention ON transactions(txn_no) WHERE json_extract(snapshot, '$.context.needsAttention') = 1;
-CREATE INDEX IF NOT EXISTS transactions_moving ON transactions(updated_at) WHERE at_rest = 0;
+-- Small partial indexes keep the metrics' counts off a full scan (transactions_flagged: see MIGRATIONS).
 CREATE INDEX IF NOT EXISTS timers_due ON timers(due_at);
 CREATE TABLE IF NOT EXISTS journal (
   seq        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -166,6 +176,13 @@ interface TxnRow {
  * `synchronous = FULL` because an acknowledged payment must survive a power cut, not just a crash.
  */
 /** A write waiting for the next group commit. */
+interface Written {
+  version: number;
+  /** The timers as JSON. */
+  timers: string;
+  tasks: Set<string>;
+}
+
 interface PendingWrite {
   op: () => unknown;
   resolve: (value: unknown) => void;
@@ -179,6 +196,10 @@ export class SqliteTransactionStore implements TransactionStore {
   private readonly saveBatch;
   /** Writes waiting for the next group commit. */
   private pending: PendingWrite[] = [];
+  /** What this process last stored of a transaction's timers and tasks, by version. Bounded. */
+  private readonly written = new Map<string, Written>();
+  /** Entries for `written` from the batch being committed; they count once the commit has. */
+  private committing: [string, Written][] = [];
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -190,16 +211,22 @@ export class SqliteTransactionStore implements TransactionStore {
     const taskColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(tasks)').all();
     if (!taskColumns.some((c) => c.name === 'result')) this.db.exec('ALTER TABLE tasks ADD COLUMN result TEXT');
     if (!taskColumns.some((c) => c.name === 'refusals')) this.db.exec('ALTER TABLE tasks ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0');
+    const txnColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(transactions)').all();
+    if (!txnColumns.some((c) => c.name === 'needs_attention')) {
+      this.db.exec(`ALTER TABLE transactions ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
+        UPDATE transactions SET needs_attention = 1 WHERE json_extract(snapshot, '$.context.needsAttention') = 1;`);
+    }
+    this.db.exec(MIGRATIONS);
     this.stmts = {
       get: this.db.prepare<[string], TxnRow>('SELECT * FROM transactions WHERE txn_no = ?'),
       version: this.db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
       insert: this.db.prepare(
-        `INSERT INTO transactions (txn_no, version, merchant_id, order_no, state, state_value, snapshot, at_rest, working, created_at, updated_at)
-         VALUES (@txnNo, 1, @merchantId, @orderNo, @state, @stateValue, @snapshot, @atRest, @working, @createdAt, @updatedAt)`,
+        `INSERT INTO transactions (txn_no, version, merchant_id, order_no, state, state_value, snapshot, at_rest, working, needs_attention, created_at, updated_at)
+         VALUES (@txnNo, 1, @merchantId, @orderNo, @state, @stateValue, @snapshot, @atRest, @working, @needsAttention, @createdAt, @updatedAt)`,
       ),
       update: this.db.prepare(
         `UPDATE transactions SET version = version + 1, order_no = @orderNo, state = @state, state_value = @stateValue,
-           snapshot = @snapshot, at_rest = @atRest, working = @working, updated_at = @updatedAt
+           snapshot = @snapshot, at_rest = @atRest, working = @working, needs_attention = @needsAttention, updated_at = @updatedAt
          WHERE txn_no = @txnNo AND version = @expectedVersion`,
       ),
       deleteTimers: this.db.prepare('DELETE FROM timers WHERE txn_no = ?'),
@@ -248,6 +275,7 @@ export class SqliteTransactionStore implements TransactionStore {
         snapshot: JSON.stringify(record.snapshot),
         atRest: record.atRest ? 1 : 0,
         working: record.working ? 1 : 0,
+        needsAttention: (record.snapshot as { context?: { needsAttention?: unknown } }).context?.needsAttention === true ? 1 : 0,
         createdAt: record.createdAt,
         updatedAt: record.updatedAt,
         expectedVersion,
@@ -259,14 +287,23 @@ export class SqliteTransactionStore implements TransactionStore {
       } else if (this.stmts.update.run(params).changes === 0) {
         return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
       }
-      this.stmts.deleteTimers.run(record.txnNo);
-      for (const [name, dueAt] of Object.entries(record.timers)) this.stmts.insertTimer.run(record.txnNo, name, dueAt);
+      // Timer rows and task specs this process wrote at the version just replaced are there still
+      // (the compare-and-set proves nobody wrote since): only what changed is written again.
+      const known = this.written.get(record.txnNo);
+      const unchanged = known?.version === expectedVersion ? known : undefined;
+      const timers = JSON.stringify(record.timers);
+      if (timers !== unchanged?.timers) {
+        this.stmts.deleteTimers.run(record.txnNo);
+        for (const [name, dueAt] of Object.entries(record.timers)) this.stmts.insertTimer.run(record.txnNo, name, dueAt);
+      }
       for (const t of record.tasks) {
+        if (unchanged?.tasks.has(t.task)) continue;
         this.stmts.insertTask.run(record.txnNo, t.task, t.kind, t.system, t.core ? 1 : 0, t.maxAttempts, JSON.stringify(t.payload), record.updatedAt, record.updatedAt);
       }
       for (const j of journal) {
         this.stmts.insertJournal.run(record.txnNo, j.at, j.actor, j.event, JSON.stringify(j.data), JSON.stringify(j.from), JSON.stringify(j.to));
       }
+      this.committing.push([record.txnNo, { version: expectedVersion + 1, timers, tasks: new Set(record.tasks.map((t) => t.task)) }]);
       return { ok: true, version: expectedVersion + 1 };
     };
     this.saveBatch = this.db.transaction((writes: PendingWrite[]) => writes.map((w) => this.attempt(w)));
@@ -304,6 +341,9 @@ export class SqliteTransactionStore implements TransactionStore {
     if (!batch.length) return;
     try {
       const results = this.saveBatch(batch);
+      if (this.written.size > 10_000) this.written.clear();
+      for (const [txnNo, written] of this.committing) this.written.set(txnNo, written);
+      this.committing = [];
       batch.forEach((w, i) => {
         const r = results[i]!;
         if (r.ok) w.resolve(r.value);
@@ -311,6 +351,8 @@ export class SqliteTransactionStore implements TransactionStore {
       });
     } catch (err) {
       // The commit itself failed (disk full, I/O error): nothing of the batch is stored.
+      for (const [txnNo] of this.committing) this.written.delete(txnNo);
+      this.committing = [];
       batch.forEach((w) => w.reject(err));
     }
   }
@@ -415,7 +457,7 @@ export class SqliteTransactionStore implements TransactionStore {
     }
     if (filter.needsAttention) {
       where.push(
-        `(json_extract(snapshot, '$.context.needsAttention') = 1 OR EXISTS (SELECT 1 FROM tasks k WHERE k.txn_no = transactions.txn_no AND k.status = 'dead')
+        `(needs_attention = 1 OR EXISTS (SELECT 1 FROM tasks k WHERE k.txn_no = transactions.txn_no AND k.status = 'dead')
           OR EXISTS (SELECT 1 FROM sentinel s WHERE s.txn_no = transactions.txn_no AND s.version = transactions.version AND s.stuck = 1))`,
       );
     }
@@ -488,9 +530,9 @@ export class SqliteTransactionStore implements TransactionStore {
     // Flagged transactions, plus those with a dead task and no flag: both through partial indexes.
     const needsAttention = this.db
       .prepare<[], { n: number }>(
-        `SELECT (SELECT count(*) FROM transactions WHERE json_extract(snapshot, '$.context.needsAttention') = 1)
+        `SELECT (SELECT count(*) FROM transactions WHERE needs_attention = 1)
               + (SELECT count(DISTINCT k.txn_no) FROM tasks k WHERE k.status = 'dead' AND NOT EXISTS (
-                  SELECT 1 FROM transactions x WHERE x.txn_no = k.txn_no AND json_extract(x.snapshot, '$.context.needsAttention') = 1)) AS n`,
+                  SELECT 1 FROM transactions x WHERE x.txn_no = k.txn_no AND x.needs_attention = 1)) AS n`,
       )
       .get()!.n;
     const idle = this.db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM transactions WHERE at_rest = 0 AND updated_at < ? AND state <> 'quoted'").get(idleBefore)!.n;

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { SqliteTransactionStore } from '../../storage/sqlite/sqlite-store.ts';
 import type { SaveRecord } from '../../storage/types.ts';
@@ -41,4 +42,41 @@ t.test('an idempotency claim is atomic with the writes around it', async (t) => 
   await store.completeIdempotencyKey('k', { statusCode: 201, body: { ok: true } });
   t.same(await store.claimIdempotencyKey('k', 'f', 2), { status: 'done', response: { statusCode: 201, body: { ok: true } } });
   t.same(await store.claimIdempotencyKey('k', 'other', 2), { status: 'mismatch' });
+});
+
+t.test('timer rows follow every version, also when another process wrote in between', async (t) => {
+  const file = join(t.testdir(), 'trade.db');
+  const mine = new SqliteTransactionStore(file);
+  const other = new SqliteTransactionStore(file);
+  t.teardown(async () => {
+    await mine.close();
+    await other.close();
+  });
+  const at = (timers: Record<string, number>) => ({ ...record('T1'), timers });
+  await mine.save(at({ expiry: 100 }), 0, []);
+  await mine.save(at({ expiry: 100 }), 1, []);
+  t.same((await mine.load('T1'))?.timers, { expiry: 100 }, 'an unchanged timer is still there');
+  await other.save(at({ query: 50 }), 2, []);
+  t.same(await mine.dueTimers(1_000, 10), [{ txnNo: 'T1', name: 'query', dueAt: 50 }]);
+  // `mine` last wrote version 2 with `expiry`; version 3 is someone else's, so it writes in full.
+  await mine.save(at({ expiry: 100 }), 3, []);
+  t.same(await mine.dueTimers(1_000, 10), [{ txnNo: 'T1', name: 'expiry', dueAt: 100 }]);
+  await mine.save(at({}), 4, []);
+  t.same(await mine.dueTimers(1_000, 10), [], 'a disarmed timer is gone');
+});
+
+t.test('a file made before needsAttention was a column is brought up to date', async (t) => {
+  const file = join(t.testdir(), 'trade.db');
+  const before = new SqliteTransactionStore(file);
+  await before.save(record('T1', { value: 'completed', context: { needsAttention: true } }), 0, []);
+  await before.save(record('T2', { value: 'completed', context: { needsAttention: false } }), 0, []);
+  await before.close();
+  const old = new Database(file);
+  old.exec('DROP INDEX transactions_flagged; ALTER TABLE transactions DROP COLUMN needs_attention');
+  old.close();
+
+  const store = new SqliteTransactionStore(file);
+  t.teardown(() => store.close());
+  t.same((await store.listTransactions({ needsAttention: true, limit: 10 })).map((r) => r.txnNo), ['T1']);
+  t.equal((await store.stats!(0)).needsAttention, 1);
 });
