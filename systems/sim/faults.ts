@@ -60,7 +60,11 @@ export class FaultInjector {
   private settings: FaultSettings = {};
   private random: () => number;
 
-  constructor(readonly system: SystemName, private readonly seed = 1) {
+  /**
+   * @param pendingCommit the simulators' store's group commit in progress (SimStore.pendingCommit):
+   *   a call whose effect wrote, or read what others wrote in this turn, answers once it is committed.
+   */
+  constructor(readonly system: SystemName, private readonly seed = 1, private readonly pendingCommit?: () => Promise<void> | null) {
     this.random = seededRandom(this.seed ^ hashName(system));
   }
 
@@ -93,6 +97,14 @@ export class FaultInjector {
     const failRate = this.knob(op, 'failRate');
     if (failRate && this.random() < failRate) throw this.unavailable(op, 'injected random failure');
     const result = effect();
+    const committed = this.pendingCommit?.();
+    if (committed) {
+      try {
+        await committed;
+      } catch {
+        throw this.unavailable(op, 'its store could not commit the effect');
+      }
+    }
     const delayAfterEffectMs = this.knob(op, 'delayAfterEffectMs');
     if (delayAfterEffectMs) await sleep(delayAfterEffectMs);
     if (this.take(op, 'failAfterEffect')) throw this.unavailable(op, 'response lost after the effect');

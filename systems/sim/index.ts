@@ -106,7 +106,7 @@ export function createSimulators(opts: SimulatorOptions): Simulators {
     throw err;
   }
   const faults = Object.fromEntries(
-    SYSTEM_NAMES.map((name) => [name, new FaultInjector(name, opts.faultSeed)]),
+    SYSTEM_NAMES.map((name) => [name, new FaultInjector(name, opts.faultSeed, () => store.pendingCommit())]),
   ) as Record<SystemName, FaultInjector>;
   const gateway = new PaymentGatewaySimulator(store, faults.paymentGateway, opts.clock, opts.callback);
   const systems: SimulatedSystems = {

@@ -168,6 +168,8 @@ export class SimStore {
   readonly db: Database.Database;
   private readonly clock: Clock;
   private readonly stmts;
+  /** The group commit of this turn, while one is open (see `groupCommit`). */
+  private batch: Promise<void> | null = null;
 
   constructor(path: string, clock: Clock) {
     this.db = new Database(path);
@@ -225,6 +227,8 @@ export class SimStore {
       this.stmts.idemPut.run(system, key, verb, hash, JSON.stringify(result), this.nowIso());
       return result;
     });
+    // A call's writes join this turn's group commit; the call answers once it is committed.
+    this.groupCommit();
     return run.immediate();
   }
 
@@ -331,7 +335,42 @@ export class SimStore {
     return load.immediate();
   }
 
+  /** The group commit this turn's writes wait for, while one is open: a call that read them waits too. */
+  pendingCommit(): Promise<void> | null {
+    return this.batch;
+  }
+
+  /**
+   * Opens this turn's group commit, or joins it, and settles once it is committed. The calls of
+   * one event-loop turn then write into one transaction (each `once` a savepoint inside it) instead
+   * of one each; a call answers only after the commit (FaultInjector.run waits for it), so no answer
+   * is ever given for an effect that a crash of this process could still take back.
+   */
+  groupCommit(): Promise<void> {
+    if (this.batch) return this.batch;
+    if (this.db.inTransaction) return Promise.resolve();
+    this.db.exec('BEGIN IMMEDIATE');
+    this.batch = new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.batch = null;
+        try {
+          this.db.exec('COMMIT');
+          resolve();
+        } catch (err) {
+          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+          reject(err);
+        }
+      });
+    });
+    // A call whose effect threw does not wait for the commit; its failure is still its waiters' to see.
+    this.batch.catch(() => undefined);
+    return this.batch;
+  }
+
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    // A turn's batch still open is committed: its calls are about to be answered.
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+    this.db.close();
   }
 }
