@@ -191,10 +191,39 @@ export class BullmqScheduler implements Scheduler {
     }
   }
 
-  /** Graceful: running jobs finish (`worker.close()`), then the connections close. */
-  async stop(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
-    await Promise.all([this.timers.close(), this.tasks.close()]);
-    await this.connection.quit().catch(() => this.connection.disconnect());
+  /**
+   * Graceful: running jobs finish (`worker.close()`), then the queues and the connection close.
+   * Bounded: after Redis went away and came back, a worker's close can wait on its blocking
+   * connection for ever; past `closeWithinMs` the workers are closed by force and the connection
+   * is dropped (a job cut short is picked up again as stalled and re-run under its key: safe).
+   */
+  async stop(closeWithinMs = 5_000): Promise<void> {
+    const graceful = async () => {
+      await Promise.all(this.workers.map((w) => w.close()));
+      await Promise.all([this.timers.close(), this.tasks.close()]);
+      await this.connection.quit();
+    };
+    if (await settlesWithin(graceful(), closeWithinMs)) return;
+    this.options.log.warn({ closeWithinMs }, 'BullMQ workers did not close in time: closing them by force');
+    for (const w of this.workers) {
+      void w.close(true).catch(() => undefined);
+      void w.disconnect().catch(() => undefined);
+    }
+    void this.timers.disconnect().catch(() => undefined);
+    void this.tasks.disconnect().catch(() => undefined);
+    this.connection.disconnect();
+  }
+}
+
+/** True when `work` settles (either way) within `ms`; the work goes on regardless. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

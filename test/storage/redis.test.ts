@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { RedisTransactionStore } from '../../storage/redis/redis-store.ts';
-import { startHarness } from '../helpers/harness.ts';
+import { eventually, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { storeConformance } from './conformance.ts';
 import { schedulingConformance } from './scheduling-conformance.ts';
@@ -32,6 +32,8 @@ t.test('the Redis store', async (t) => {
     t.equal(down.status, 503);
     t.match(down.body.checks.redis, /did not answer/);
     await own.restart();
+    const back = await eventually(() => h.api<{ checks: Record<string, string> }>('GET', '/readyz'), (r) => r.status === 200, 15_000);
+    t.equal(back.body.checks.redis, 'ok', 'ready again once Redis is back');
   });
 
   t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {

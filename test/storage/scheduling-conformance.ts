@@ -87,10 +87,12 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
     const h = await start(t);
     h.tc.sims!.faults.push.configure({ '*': { outage: true } });
     const sale = await storedValueSale(h);
-    const dead = await eventually(() => view(h, sale.txnNo), (r) => r.body.tasks.find((x) => x.task === 'push')?.status === 'dead', 15_000);
+    // The task's row turns dead first; the transaction hears of it (needsAttention) in a write of its own.
+    const dead = await eventually(() => view(h, sale.txnNo), (r) => r.body.tasks.find((x) => x.task === 'push')?.status === 'dead' && r.body.needsAttention, 15_000);
     t.equal(dead.body.tasks.find((x) => x.task === 'push')?.attempts, 3);
     t.equal(dead.body.needsAttention, true);
-    const listed = await h.api<{ items: { txnNo: string; task: string }[] }>('GET', '/admin/tasks/dead');
+    // On BullMQ the job is failed once its run has returned, just after the row was written.
+    const listed = await eventually(() => h.api<{ items: { txnNo: string; task: string }[] }>('GET', '/admin/tasks/dead'), (r) => r.body.items.length > 0);
     t.same(listed.body.items.map((i) => `${i.txnNo}:${i.task}`), [`${sale.txnNo}:push`], 'visible to the admin API');
     if (h.tc.scaleOut) {
       const queues = await h.api<{ queues: { tasks: { failed: number } } }>('GET', '/admin/queues');
