@@ -337,16 +337,12 @@ export class TransactionHost {
    * also under the transaction's lease, with a copy in memory older than the store's dropped first.
    */
   private exclusive<T>(txnNo: string, work: () => Promise<T>): Promise<T> {
+    // Work queued now closes an open notification batch: no later event may join one ahead of it.
     this.notifyBatches.delete(txnNo);
     const previous = this.queues.get(txnNo) ?? Promise.resolve();
     const leases = this.leases;
     const leased = leases ? () => this.underLease(leases, txnNo, work) : work;
-    const started = () => {
-      const batch = this.notifyBatches.get(txnNo);
-      if (batch && batch.result === next) this.notifyBatches.delete(txnNo);
-      return leased();
-    };
-    const next: Promise<T> = previous.then(started, started);
+    const next: Promise<T> = previous.then(leased, leased);
     const settled = next.catch(() => undefined);
     this.queues.set(txnNo, settled);
     void settled.then(() => {
