@@ -96,7 +96,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
       }
       const rows = await tc.store.listTransactions({
         ...(req.query.state ? { state: req.query.state } : {}),
-        // As in GET /admin/transactions: "stuck" reads as needing a person until the sentinel measures idleness.
+        // As in GET /admin/transactions: "stuck" lists what waits for a person, which includes what the sentinel gave up nudging.
         needsAttention: req.query.needsAttention === 'true' || req.query.stuck === 'true',
         limit: Math.min(200, Math.max(1, Number(req.query.limit ?? 50))),
       });
