@@ -112,6 +112,26 @@ export const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ maxL
 export type CancelBody = Static<typeof CancelBody>;
 
 export const TxnParams = Type.Object({ txnNo: Id });
+
+const Flag = Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')]));
+
+/** Query filters of a transaction list (the admin API's and the inspector's). */
+export const ListFilterQuery = {
+  state: Type.Optional(Type.String({ maxLength: 32 })),
+  needsAttention: Flag,
+  stuck: Flag,
+  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })),
+};
+
+/** A list query as the store reads it: 1 to 200 rows (50 unless told); see {@link ListFilterQuery}. */
+export function listFilter(query: { state?: string; needsAttention?: 'true' | 'false'; stuck?: 'true' | 'false'; limit?: string }): { state?: string; needsAttention: boolean; limit: number } {
+  return {
+    ...(query.state ? { state: query.state } : {}),
+    // "stuck" lists what waits for a person, which includes what the sentinel gave up nudging.
+    needsAttention: query.needsAttention === 'true' || query.stuck === 'true',
+    limit: Math.min(200, Math.max(1, Number(query.limit ?? 50))),
+  };
+}
 export const OrderParams = Type.Object({ orderNo: Id });
 
 

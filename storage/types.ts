@@ -56,6 +56,16 @@ export interface TaskSpec {
 
 export type TaskStatus = 'pending' | 'running' | 'done' | 'dead';
 
+/** What one run of a task ended in, as `finishTask` records it. */
+export interface TaskOutcome {
+  status: 'done' | 'pending' | 'dead';
+  attempts: number;
+  refusals?: number;
+  lastError: string | null;
+  nextRunAt: number | null;
+  result?: Record<string, unknown>;
+}
+
 export interface TaskRecord extends TaskSpec {
   txnNo: string;
   status: TaskStatus;
@@ -149,7 +159,7 @@ export interface TransactionStore {
   finishTask(
     txnNo: string,
     task: string,
-    outcome: { status: 'done' | 'pending' | 'dead'; attempts: number; refusals?: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
+    outcome: TaskOutcome,
     nowMs: number,
   ): Promise<void>;
   tasksOf(txnNo: string): Promise<TaskRecord[]>;

@@ -7,7 +7,7 @@ import type { TradeCenter } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { authenticate } from '../auth.ts';
 import { taskViews } from '../routes/transactions.ts';
-import { errorResponses, TxnParams } from '../schemas.ts';
+import { errorResponses, listFilter, ListFilterQuery, TxnParams } from '../schemas.ts';
 import { actorTree, placeJournal } from './actor-tree.ts';
 import { INSPECTED_MACHINES } from './inspected-machines.ts';
 import { layoutStatechart, type StatechartLayout } from './statechart-layout.ts';
@@ -76,13 +76,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
     schema: {
       summary: 'Transactions for the inspector list (newest first); filters as GET /admin/transactions, or q = a txnNo or orderNo',
       querystring: Type.Object(
-        {
-          state: Type.Optional(Type.String({ maxLength: 32 })),
-          needsAttention: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
-          stuck: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
-          q: Type.Optional(Type.String({ maxLength: 64 })),
-          limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })),
-        },
+        { ...ListFilterQuery, q: Type.Optional(Type.String({ maxLength: 64 })) },
         { additionalProperties: false },
       ),
       response: { 200: Open, ...errorResponses },
@@ -94,12 +88,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
         const found = (await tc.host.view(q)) ?? (await tc.host.viewByOrderNo(q));
         return { items: found ? [summary(found)] : [] };
       }
-      const rows = await tc.store.listTransactions({
-        ...(req.query.state ? { state: req.query.state } : {}),
-        // As in GET /admin/transactions: "stuck" lists what waits for a person, which includes what the sentinel gave up nudging.
-        needsAttention: req.query.needsAttention === 'true' || req.query.stuck === 'true',
-        limit: Math.min(200, Math.max(1, Number(req.query.limit ?? 50))),
-      });
+      const rows = await tc.store.listTransactions(listFilter(req.query));
       const views = await Promise.all(rows.map((r) => tc.host.view(r.txnNo)));
       return { items: views.flatMap((v) => (v ? [summary(v)] : [])) };
     },

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { TradeError } from '../../domain/errors.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { authenticate } from '../auth.ts';
-import { errorResponses, TxnParams } from '../schemas.ts';
+import { errorResponses, listFilter, ListFilterQuery, TxnParams } from '../schemas.ts';
 import { taskViews } from './transactions.ts';
 
 const Open = Type.Object({}, { additionalProperties: true });
@@ -14,28 +14,16 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
     schema: {
       summary: 'List transactions (newest first); filter by state or needsAttention; page with cursor',
       querystring: Type.Object(
-        {
-          state: Type.Optional(Type.String({ maxLength: 32 })),
-          needsAttention: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
-          stuck: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
-          limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })),
-          cursor: Type.Optional(Type.String({ maxLength: 64 })),
-        },
+        { ...ListFilterQuery, cursor: Type.Optional(Type.String({ maxLength: 64 })) },
         { additionalProperties: false },
       ),
       response: { 200: Open, ...errorResponses },
     },
     handler: async (req) => {
       authenticate(tc.apiKeys, req, 'admin');
-      const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50)));
-      const rows = await tc.store.listTransactions({
-        ...(req.query.state ? { state: req.query.state } : {}),
-        // "stuck" lists what waits for a person, which includes what the sentinel gave up nudging.
-        needsAttention: req.query.needsAttention === 'true' || req.query.stuck === 'true',
-        limit,
-        ...(req.query.cursor ? { before: req.query.cursor } : {}),
-      });
-      return { items: rows.map((r) => ({ ...r, updatedAt: new Date(r.updatedAt).toISOString() })), nextCursor: rows.length === limit ? rows.at(-1)?.txnNo : null };
+      const filter = listFilter(req.query);
+      const rows = await tc.store.listTransactions({ ...filter, ...(req.query.cursor ? { before: req.query.cursor } : {}) });
+      return { items: rows.map((r) => ({ ...r, updatedAt: new Date(r.updatedAt).toISOString() })), nextCursor: rows.length === filter.limit ? rows.at(-1)?.txnNo : null };
     },
   });
 

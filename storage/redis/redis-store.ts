@@ -10,6 +10,7 @@ import type {
   StoredJournalEntry,
   StoredResponse,
   StoreStats,
+  TaskOutcome,
   TaskRecord,
   TaskSpec,
   TaskStatus,
@@ -484,7 +485,7 @@ export class RedisTransactionStore implements TransactionStore {
   async finishTask(
     txnNo: string,
     task: string,
-    o: { status: 'done' | 'pending' | 'dead'; attempts: number; refusals?: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
+    o: TaskOutcome,
     nowMs: number,
   ): Promise<void> {
     const member = `${txnNo}${SEP}${task}`;

@@ -9,6 +9,7 @@ import type {
   StoredResponse,
   IdleTransaction,
   StoreStats,
+  TaskOutcome,
   TaskRecord,
   TransactionRecord,
   TransactionStore,
@@ -428,7 +429,7 @@ export class SqliteTransactionStore implements TransactionStore {
   async finishTask(
     txnNo: string,
     task: string,
-    o: { status: 'done' | 'pending' | 'dead'; attempts: number; refusals?: number; lastError: string | null; nextRunAt: number | null; result?: Record<string, unknown> },
+    o: TaskOutcome,
     nowMs: number,
   ): Promise<void> {
     await this.write(() =>
