@@ -4,8 +4,12 @@
  * on SQLite/1 process and Redis/1 process (in-process simulators) and Redis/2 processes sharing
  * a `trade sim`, with a bare fastify route in the same run as the reference; then quote + order +
  * pay with 20 ms on every downstream call.
+ * The SQLite and Redis 1-process setups are then driven in an open loop at 25–90% of their
+ * closed-loop throughput, for the latency below saturation.
+ * Machine CPU per checkout adds every process and thread the run used, load generator included,
+ * to set against the targets' CPU budget on this machine's cores.
  * Engine CPU per checkout is the server thread's busy time (event-loop utilisation × wall time)
- * over the checkouts it served, plus redis-server's own CPU on the Redis runs.
+ * over the checkouts it served; redis-server's own CPU has a column of its own.
  *
  *   npx tsx bench/checkout.ts [--checkouts 2000] [--concurrency 64]
  */
@@ -48,12 +52,28 @@ const CHECKOUT = {
   legs: [{ method: 'stored_value', cardNo: 'C4', amount: 'rest' }],
 };
 
+/** Open-loop loads, as shares of the closed loop's throughput, at which latency is measured. */
+const SWEEP = [0.25, 0.5, 0.75, 0.9];
+const SWEEP_SECONDS = 4;
+
+interface SweepPoint {
+  offered: number;
+  stats: RunStats;
+}
+
 interface Row {
   setup: string;
   stats: RunStats;
+  /** Latency at steady loads below saturation (open loop), when asked for. */
+  sweep?: SweepPoint[];
   /** Server-thread ms per checkout, and redis-server ms per checkout when there is one. */
   engineMs: number | null;
   redisMs: number | null;
+  /**
+   * Every CPU ms the run cost the machine per checkout: this process (server, simulators and the
+   * load generator's thread), redis-server, and on the 2-process run the servers and `trade sim`.
+   */
+  machineMs: number;
 }
 
 function dataset() {
@@ -91,7 +111,7 @@ async function startRedis(dir: string): Promise<{ url: string; pid: number; stop
   return { url, pid: child.pid!, stop: () => child.kill('SIGKILL') };
 }
 
-async function runCenter(setup: string, config: Partial<TradeCenterConfig>, opts: { latencyMs?: number; redisPid?: number; body?: unknown } = {}): Promise<Row> {
+async function runCenter(setup: string, config: Partial<TradeCenterConfig>, opts: { latencyMs?: number; redisPid?: number; body?: unknown; sweep?: boolean } = {}): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'trade-bench-checkout-'));
   try {
     const tc = createTradeCenter(
@@ -107,12 +127,21 @@ async function runCenter(setup: string, config: Partial<TradeCenterConfig>, opts
     await driveFromWorker(url, body, Math.min(300, CHECKOUTS), CONCURRENCY); // warm-up
     const elu0 = performance.eventLoopUtilization();
     const redis0 = opts.redisPid ? processCpuMs(opts.redisPid) : 0;
+    const self0 = processCpuMs(process.pid);
     const stats = await driveFromWorker(url, body, CHECKOUTS, CONCURRENCY);
     const elu = performance.eventLoopUtilization(elu0);
     const redisMs = opts.redisPid ? (processCpuMs(opts.redisPid) - redis0) / CHECKOUTS : null;
+    const machineMs = (processCpuMs(process.pid) - self0) / CHECKOUTS + (redisMs ?? 0);
+    // Closed-loop clients keep 64 checkouts queued, so their latency is 64 / throughput by
+    // construction; independent arrivals at a steady rate show the latency below saturation.
+    const sweep: SweepPoint[] = [];
+    for (const share of opts.sweep ? SWEEP : []) {
+      const offered = Math.max(10, Math.round(stats.perSecond * share));
+      sweep.push({ offered, stats: await driveFromWorker(url, body, offered * SWEEP_SECONDS, CONCURRENCY, offered) });
+    }
     await app.close();
     await tc.close();
-    return { setup, stats, engineMs: (elu.active) / CHECKOUTS, redisMs };
+    return { setup, stats, engineMs: (elu.active) / CHECKOUTS, redisMs, machineMs, sweep };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -125,10 +154,12 @@ async function runBare(): Promise<Row> {
   const url = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/echo`;
   await driveFromWorker(url, CHECKOUT, 500, CONCURRENCY);
   const elu0 = performance.eventLoopUtilization();
+  const self0 = processCpuMs(process.pid);
   const stats = await driveFromWorker(url, CHECKOUT, CHECKOUTS * 3, CONCURRENCY);
   const elu = performance.eventLoopUtilization(elu0);
+  const machineMs = (processCpuMs(process.pid) - self0) / (CHECKOUTS * 3);
   await bare.close();
-  return { setup: 'bare fastify POST (reference)', stats, engineMs: elu.active / (CHECKOUTS * 3), redisMs: null };
+  return { setup: 'bare fastify POST (reference)', stats, engineMs: elu.active / (CHECKOUTS * 3), redisMs: null, machineMs };
 }
 
 /** Starts `trade <args>` as a child; resolves with it once its output shows `banner`. */
@@ -168,13 +199,17 @@ async function runTwoProcesses(redisUrl: string, redisPid: number): Promise<Row>
     const servers = children.slice(1).map((c) => c.pid!);
     const cpu0 = servers.map(processCpuMs);
     const redis0 = processCpuMs(redisPid);
+    const others = [process.pid, children[0]!.pid!];
+    const others0 = others.map(processCpuMs);
     const started = performance.now();
     const runs = await Promise.all(urls.map((u) => driveFromWorker(u, CHECKOUT, CHECKOUTS / 2, CONCURRENCY / 2)));
     const seconds = (performance.now() - started) / 1000;
     const engineMs = servers.reduce((sum, pid, i) => sum + processCpuMs(pid) - cpu0[i]!, 0) / CHECKOUTS;
     // Percentiles of the halves: the slower half's, a bound on the whole.
     const stats = { perSecond: CHECKOUTS / seconds, p50: Math.max(...runs.map((r) => r.p50)), p99: Math.max(...runs.map((r) => r.p99)) };
-    return { setup: 'Redis + BullMQ, 2 processes sharing trade sim (HTTP)', stats, engineMs, redisMs: (processCpuMs(redisPid) - redis0) / CHECKOUTS };
+    const redisMs = (processCpuMs(redisPid) - redis0) / CHECKOUTS;
+    const machineMs = engineMs + redisMs + others.reduce((sum, pid, i) => sum + processCpuMs(pid) - others0[i]!, 0) / CHECKOUTS;
+    return { setup: 'Redis + BullMQ, 2 processes sharing trade sim (HTTP)', stats, engineMs, redisMs, machineMs };
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
@@ -185,7 +220,7 @@ async function runTwoProcesses(redisUrl: string, redisPid: number): Promise<Row>
 const rows: Row[] = [];
 console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}; ${CHECKOUTS} checkouts at ${CONCURRENCY} concurrent (load generator in a worker thread)`);
 rows.push(await runBare());
-rows.push(await runCenter('SQLite, 1 process, in-process simulators', { storage: { kind: 'sqlite' } }));
+rows.push(await runCenter('SQLite, 1 process, in-process simulators', { storage: { kind: 'sqlite' } }, { sweep: true }));
 // The same with synchronous=NORMAL: what the fsync of each group commit costs (a power cut may then lose the last commits).
 process.env.TRADE_SQLITE_SYNC = 'NORMAL';
 rows.push(await runCenter('SQLite (synchronous=NORMAL), 1 process, in-process simulators', { storage: { kind: 'sqlite' } }));
@@ -193,7 +228,7 @@ delete process.env.TRADE_SQLITE_SYNC;
 const redisDir = mkdtempSync(join(tmpdir(), 'trade-bench-redis-'));
 const redis = await startRedis(redisDir);
 try {
-  rows.push(await runCenter('Redis + BullMQ, 1 process, in-process simulators', { storage: { kind: 'redis', url: redis.url, prefix: 'bench' } }, { redisPid: redis.pid }));
+  rows.push(await runCenter('Redis + BullMQ, 1 process, in-process simulators', { storage: { kind: 'redis', url: redis.url, prefix: 'bench' } }, { redisPid: redis.pid, sweep: true }));
   try {
     rows.push(await runTwoProcesses(redis.url, redis.pid));
   } catch (err) {
@@ -206,8 +241,19 @@ try {
 rows.push(await runCenter('SQLite, quote+order+pay, 20 ms per downstream call', { storage: { kind: 'sqlite' } }, { latencyMs: 20 }));
 
 const f = (n: number) => n.toFixed(1);
-console.log('\n| setup | checkouts/s | p50 ms | p99 ms | engine CPU ms/checkout | redis-server CPU ms/checkout |');
+console.log('\n| setup | checkouts/s | p50 ms | p99 ms | engine CPU ms/checkout | redis-server CPU ms/checkout | machine CPU ms/checkout |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  console.log(`| ${r.setup} | ${f(r.stats.perSecond)} | ${f(r.stats.p50)} | ${f(r.stats.p99)} | ${r.engineMs === null ? '' : r.engineMs.toFixed(2)} | ${r.redisMs === null ? '' : r.redisMs.toFixed(2)} | ${r.machineMs.toFixed(2)} |`);
+}
+// What the targets leave for everything a checkout costs on this machine's cores.
+const cores = (await import('node:os')).availableParallelism();
+console.log(`\nCPU budget per checkout at the targets on ${cores} cores (load generator included): ${((cores * 1000) / 1500).toFixed(2)} ms at 1,500/s (SQLite), ${((cores * 1000) / 1000).toFixed(2)} ms at 1,000/s (Redis); compare the machine CPU column.`);
+console.log(`\nLatency at steady loads (open loop, ${SWEEP_SECONDS} s each, load as a share of the closed-loop throughput above; latency from each call's scheduled start):`);
+console.log('\n| setup | load | offered/s | achieved/s | p50 ms | p99 ms |');
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.setup} | ${f(r.stats.perSecond)} | ${f(r.stats.p50)} | ${f(r.stats.p99)} | ${r.engineMs === null ? '' : r.engineMs.toFixed(2)} | ${r.redisMs === null ? '' : r.redisMs.toFixed(2)} |`);
+  for (const [i, p] of (r.sweep ?? []).entries()) {
+    console.log(`| ${r.setup} | ${Math.round(SWEEP[i]! * 100)}% | ${p.offered} | ${f(p.stats.perSecond)} | ${f(p.stats.p50)} | ${f(p.stats.p99)} |`);
+  }
 }

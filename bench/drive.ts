@@ -32,6 +32,31 @@ export async function drive(n: number, concurrency: number, one: () => Promise<v
   return { perSecond: n / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
+/**
+ * Open loop: starts `n` calls at a steady `perSecond`, whether or not earlier ones have answered,
+ * as independent clients do. Each latency runs from the call's scheduled start, so a server that
+ * falls behind shows it in full (no coordinated omission); `perSecond` in the result is what was
+ * achieved.
+ */
+export async function driveAtRate(n: number, perSecond: number, one: () => Promise<void>): Promise<RunStats> {
+  const latencies: number[] = [];
+  const calls: Promise<void>[] = [];
+  const started = performance.now();
+  let issued = 0;
+  while (issued < n) {
+    const due = Math.min(n, Math.floor(((performance.now() - started) / 1000) * perSecond) + 1);
+    for (; issued < due; issued++) {
+      const scheduled = started + (issued * 1000) / perSecond;
+      calls.push(one().then(() => void latencies.push(performance.now() - scheduled)));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(calls);
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: n / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
 const pools = new Map<string, Pool>();
 
 /**
@@ -48,14 +73,17 @@ export async function post<T>(url: string, body: unknown): Promise<T> {
   return json;
 }
 
-/** Runs the same closed loop from a worker thread (bench/load-worker.ts) against a POST endpoint. */
-export async function driveFromWorker(url: string, body: unknown, requests: number, concurrency: number): Promise<RunStats> {
+/**
+ * Runs the same closed loop from a worker thread (bench/load-worker.ts) against a POST endpoint;
+ * with `perSecond`, the open loop of {@link driveAtRate} instead (`concurrency` is then unused).
+ */
+export async function driveFromWorker(url: string, body: unknown, requests: number, concurrency: number, perSecond?: number): Promise<RunStats> {
   const { Worker } = await import('node:worker_threads');
   // A worker's entry file is resolved before any loader runs, so a small JS entry registers tsx first.
   const entry = new URL('./load-worker.ts', import.meta.url).href;
   const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, {
     eval: true,
-    workerData: { url, body, requests, concurrency },
+    workerData: { url, body, requests, concurrency, perSecond },
   });
   return new Promise((resolve, reject) => {
     worker.once('message', (stats: RunStats) => resolve(stats));

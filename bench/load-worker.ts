@@ -1,12 +1,14 @@
 /**
  * A load generator in its own thread, so that the clients' HTTP work does not share the
- * server's event loop: POSTs `body` to `url` from `concurrency` closed-loop clients.
+ * server's event loop: POSTs `body` to `url` from `concurrency` closed-loop clients, or at a
+ * steady `perSecond` (open loop) when that is given.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { drive, post } from './drive.ts';
+import { drive, driveAtRate, post } from './drive.ts';
 
-const { url, body, requests, concurrency } = workerData as { url: string; body: unknown; requests: number; concurrency: number };
-const stats = await drive(requests, concurrency, async () => {
+const { url, body, requests, concurrency, perSecond } = workerData as { url: string; body: unknown; requests: number; concurrency: number; perSecond?: number };
+const call = async () => {
   await post(url, body);
-});
+};
+const stats = perSecond ? await driveAtRate(requests, perSecond, call) : await drive(requests, concurrency, call);
 parentPort!.postMessage(stats);

@@ -62,6 +62,7 @@ export async function benchQuote(opts: { requests?: number; concurrency?: number
     }
     await floor.close();
     // 64 clients is the target; fewer show how much of the latency is queueing for the CPU.
+    let saturated = 0;
     for (const clients of [1, 8, concurrency]) {
       serverSide = [];
       const elu0 = performance.eventLoopUtilization();
@@ -75,6 +76,18 @@ export async function benchQuote(opts: { requests?: number; concurrency?: number
           `ratio to the longest dependent chain (1 call, ${LATENCY_MS} ms): p50 ${(run.p50 / LATENCY_MS).toFixed(2)}×, p99 ${(run.p99 / LATENCY_MS).toFixed(2)}×; ` +
           `server side: p50 ${(server.p50 / LATENCY_MS).toFixed(2)}×, p99 ${(server.p99 / LATENCY_MS).toFixed(2)}×; ` +
           `server event loop busy ${(elu * 100).toFixed(0)}%`,
+      );
+      saturated = run.perSecond;
+    }
+    // Independent arrivals at steady shares of that throughput: the latency below saturation.
+    for (const share of [0.25, 0.5, 0.75]) {
+      const rate = Math.max(10, Math.round(saturated * share));
+      serverSide = [];
+      const run = await driveFromWorker(url, body, rate * 4, concurrency, rate);
+      serverSide.sort((a, b) => a - b);
+      lines.push(
+        `quote, open loop at ${rate}/s (${share * 100}% of the 64-client throughput): p50 ${(run.p50 / LATENCY_MS).toFixed(2)}×, p99 ${(run.p99 / LATENCY_MS).toFixed(2)}×; ` +
+          `server side p99 ${(percentile(serverSide, 99) / LATENCY_MS).toFixed(2)}×`,
       );
     }
     await app.close();

@@ -9,7 +9,7 @@ import type { TaskHandler } from './task-runner.ts';
  * Every call is keyed `txnNo:task[:step]`, so a task run again after a crash or a retry has no
  * second effect. A refusal that means "already as wanted" counts as done.
  */
-export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'tasksOf'>): Record<string, TaskHandler> {
+export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'task'>): Record<string, TaskHandler> {
   // After a refusal the callee has stored that answer under the key: the next attempt is a new question.
   const key = (t: TaskRecord, step?: string) => {
     const base = t.refusals > 0 ? `${t.task}:r${t.refusals}` : t.task;
@@ -79,7 +79,7 @@ export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'ta
       const b = p<Reverse>(t);
       const reversed = await systems.campaign.reverse(key(t), { txnNo: b.txnNo, refundNo: b.refundNo });
       if (!reversed.ok) return reversed;
-      const campaign = (await store.tasksOf(t.txnNo)).find((x) => x.task === 'campaign');
+      const campaign = await store.task(t.txnNo, 'campaign');
       const issued = Array.isArray(campaign?.result?.couponIds) ? (campaign.result.couponIds as string[]) : [];
       const keptUsed: string[] = [];
       for (const couponId of issued) {

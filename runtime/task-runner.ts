@@ -94,7 +94,7 @@ export class TaskRunner {
       const run = await this.run(txnNo, task);
       if (run.next === 'retry' || run.next === 'wait') await this.scheduler.enqueueTask(txnNo, task, run.delayMs);
     }
-    return (await this.store.tasksOf(txnNo)).find((t) => t.task === task) ?? null;
+    return this.store.task(txnNo, task);
   }
 
   /**
@@ -102,7 +102,7 @@ export class TaskRunner {
    * job re-run after its process died finds the task `running` and runs it again, safely keyed).
    */
   async run(txnNo: string, name: string): Promise<TaskRun> {
-    const task = (await this.store.tasksOf(txnNo)).find((t) => t.task === name);
+    const task = await this.store.task(txnNo, name);
     if (!task || task.status === 'done' || task.status === 'dead') return { next: 'skip' };
     await this.store.claimTask(txnNo, name, this.clock.now());
     return this.execute(task);

@@ -163,6 +163,8 @@ export interface TransactionStore {
     nowMs: number,
   ): Promise<void>;
   tasksOf(txnNo: string): Promise<TaskRecord[]>;
+  /** One task of a transaction, or null (a scheduler's job runs one task: it need not read them all). */
+  task(txnNo: string, task: string): Promise<TaskRecord | null>;
   /** A dead task back to pending with fresh attempts (manual retry); false when it is not dead. */
   reviveTask(txnNo: string, task: string, nowMs: number): Promise<boolean>;
   /** Tasks left `running` by a process that died: back to pending, to run again (safely: keyed). */

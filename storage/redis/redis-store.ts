@@ -497,8 +497,11 @@ export class RedisTransactionStore implements TransactionStore {
     await this.redis.tcTaskMove(this.taskKey(txnNo, task), '', nowMs, ...fields);
     const m = this.redis.multi().zrem(this.idx('running'), member);
     if (o.status !== 'pending') m.zrem(this.idx('tasks'), member);
-    await m.exec();
-    if (o.status === 'done') await this.reindexAttention(txnNo);
+    // A task done can only take the transaction off the attention list: look further only when it
+    // is on it (the list holds too much, never too little), which most finishing tasks are not.
+    if (o.status === 'done') m.zscore(this.idx('attention'), txnNo);
+    const replies = (await m.exec()) ?? [];
+    if (o.status === 'done' && replies.at(-1)?.[1] !== null) await this.reindexAttention(txnNo);
   }
 
   async tasksOf(txnNo: string): Promise<TaskRecord[]> {

@@ -263,6 +263,7 @@ export class SqliteTransactionStore implements TransactionStore {
         'UPDATE tasks SET status = ?, attempts = ?, refusals = coalesce(?, refusals), last_error = ?, next_run_at = ?, result = ?, updated_at = ? WHERE txn_no = ? AND task = ?',
       ),
       tasksOf: this.db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE txn_no = ? ORDER BY rowid'),
+      taskOf: this.db.prepare<[string, string], TaskRow>('SELECT * FROM tasks WHERE txn_no = ? AND task = ?'),
       reviveTask: this.db.prepare("UPDATE tasks SET status = 'pending', attempts = 0, next_run_at = ?, updated_at = ? WHERE txn_no = ? AND task = ? AND status = 'dead'"),
     };
     // Runs inside a write's savepoint (see `write`), so it is atomic with its journal and timers.
@@ -439,6 +440,11 @@ export class SqliteTransactionStore implements TransactionStore {
 
   async tasksOf(txnNo: string): Promise<TaskRecord[]> {
     return this.stmts.tasksOf.all(txnNo).map(toTask);
+  }
+
+  async task(txnNo: string, task: string): Promise<TaskRecord | null> {
+    const row = this.stmts.taskOf.get(txnNo, task);
+    return row ? toTask(row) : null;
   }
 
   async reviveTask(txnNo: string, task: string, nowMs: number): Promise<boolean> {

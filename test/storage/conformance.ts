@@ -141,6 +141,21 @@ export function storeConformance(t: Test, make: StoreFactory): void {
     t.equal(tasks[1]?.core, false);
     t.equal(tasks[1]?.maxAttempts, 3);
     t.equal(tasks[1]?.nextRunAt, T0, 'due from the save that asked for it');
+    t.same(await store.task('T1', 'settlement'), tasks[0], 'one task read by name is the same record');
+    t.equal(await store.task('T1', 'refund'), null);
+    t.equal(await store.task('T404', 'settlement'), null);
+  });
+
+  withStore('a task finishing beside a dead one leaves the transaction flagged', async (t, store) => {
+    await store.save(record('T1', { state: 'completed', atRest: true, tasks: [task('settlement'), task('invoice')] }), 0, []);
+    await store.save(record('T2', { state: 'completed', atRest: true, tasks: [task('settlement')] }), 0, []);
+    await store.claimTask('T1', 'settlement', T0);
+    await store.finishTask('T1', 'settlement', { status: 'dead', attempts: 3, lastError: 'down', nextRunAt: null }, T0);
+    await store.claimTask('T1', 'invoice', T0);
+    await store.finishTask('T1', 'invoice', { status: 'done', attempts: 1, lastError: null, nextRunAt: null }, T0);
+    await store.claimTask('T2', 'settlement', T0);
+    await store.finishTask('T2', 'settlement', { status: 'done', attempts: 1, lastError: null, nextRunAt: null }, T0);
+    t.same((await store.listTransactions({ needsAttention: true, limit: 10 })).map((r) => r.txnNo), ['T1']);
   });
 
   withStore('hands a due task to one claimer, and reschedules it with its attempts', async (t, store) => {
