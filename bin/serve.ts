@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { buildApp } from '../http/app.ts';
+import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
 import { systemsSettingsFromEnv } from '../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenterConfig } from '../runtime/trade-center.ts';
 import { loadDataset } from '../systems/sim/index.ts';
@@ -24,6 +25,7 @@ export interface ServeOptions {
 export async function serve(options: ServeOptions): Promise<void> {
   // Validated before anything opens: a bad key stops the start with its name.
   const downstream = systemsSettingsFromEnv(process.env);
+  const idempotencyRetentionMs = idempotencyRetentionFromEnv(process.env);
   for (const file of [options.db, options.simDb]) mkdirSync(dirname(resolve(file)), { recursive: true });
   const config: TradeCenterConfig = {
     ...DEFAULT_CONFIG,
@@ -36,6 +38,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     callbackBaseUrl: `http://127.0.0.1:${options.port}`,
     callbackSecret: process.env.TRADE_CALLBACK_SECRET ?? DEFAULT_CONFIG.callbackSecret,
     logLevel: process.env.LOG_LEVEL ?? DEFAULT_CONFIG.logLevel,
+    idempotency: { ...DEFAULT_CONFIG.idempotency, ...(idempotencyRetentionMs !== undefined ? { retentionMs: idempotencyRetentionMs } : {}) },
     ...(options.callbackDelayMs !== undefined ? { callbackDelayMs: options.callbackDelayMs } : {}),
     ...(options.paymentTtlMs !== undefined ? { paymentTtlMs: options.paymentTtlMs } : {}),
     ...(process.env.TRADE_STORAGE === 'redis'

@@ -8,6 +8,8 @@ import type { Clock } from '../runtime/clock.ts';
  * API.md `Idempotency-Key`: same key and body → the first response replayed; same key with
  * another body → 422; same key while the first is running → 409. Keys are scoped to the calling
  * system and the route. A first attempt that ended in a 5xx is forgotten so that a retry runs.
+ * A record is kept the configured retention (24 h, `idempotency.retentionMs`) and then purged:
+ * the key is free for a new request.
  */
 export async function idempotent(
   store: TransactionStore,

@@ -23,11 +23,14 @@ export interface ScaleOutBackend {
   leases: RedisLeases;
 }
 
-/** Builds the Redis store, the BullMQ scheduler and the leases for one process. */
-export function createScaleOutBackend(config: RedisStorageConfig, log: Logger): ScaleOutBackend {
+/**
+ * Builds the Redis store, the BullMQ scheduler and the leases for one process;
+ * `idempotencyRetentionMs` is the TTL of the store's idempotency keys.
+ */
+export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, options: { idempotencyRetentionMs?: number } = {}): ScaleOutBackend {
   const prefix = config.prefix ?? 'tc';
   const cluster = config.cluster ?? false;
-  const store = new RedisTransactionStore({ url: config.url, cluster, prefix, log });
+  const store = new RedisTransactionStore({ url: config.url, cluster, prefix, log, ...options });
   const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log });
   const leases = new RedisLeases(store.redis, { lease: (t) => store.leaseKey(t), txn: (t) => store.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
   return { store, scheduler, leases };

@@ -5,11 +5,12 @@ import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
 import { createHttpSystems } from '../systems/http/index.ts';
 import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
-import type { TransactionStore } from '../storage/types.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionStore } from '../storage/types.ts';
 import type { ApiKey } from '../http/auth.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Downstream } from './downstream.ts';
+import { IdempotencyPurge, type IdempotencyConfig } from './idempotency-purge.ts';
 import { QuoteService } from './quote-service.ts';
 import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { Sentinel, type SentinelConfig } from './sentinel.ts';
@@ -65,6 +66,8 @@ export interface TradeCenterConfig {
   storage?: { kind: 'sqlite' } | RedisStorageConfig;
   /** The sentinel's scan for stuck transactions. */
   sentinel?: SentinelConfig;
+  /** Retention of Idempotency-Key records (`TRADE_IDEMPOTENCY_RETENTION_HOURS`) and the purge's period. */
+  idempotency: IdempotencyConfig;
 }
 
 /**
@@ -100,6 +103,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   logLevel: 'info',
   storage: { kind: 'sqlite' },
   sentinel: DEFAULT_SENTINEL,
+  idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000 },
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -119,6 +123,8 @@ export interface TradeCenter {
   /** Present on the Redis backend: its store, BullMQ scheduler and leases. */
   scaleOut: ScaleOutBackend | null;
   sentinel: Sentinel;
+  /** Deletes Idempotency-Key records past their retention (SQLite; Redis expires them itself). */
+  idempotencyPurge: IdempotencyPurge;
   downstream: Downstream;
   quotes: QuoteService;
   apiKeys: Map<string, ApiKey>;
@@ -139,7 +145,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? pino({ level: config.logLevel });
   const ids = new IdGenerator(() => clock.now());
-  const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log) : null;
+  const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs }) : null;
   const store: TransactionStore = scaleOut?.store ?? new SqliteTransactionStore(config.dbPath);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const remote = config.systems.mode === 'http'
@@ -192,6 +198,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     log,
     scaleOut ? { claimScan: (ms) => scaleOut.store.claimSentinelScan(ms), upkeep: (now) => scaleOut.store.reindexDirty(now) } : {},
   );
+  const idempotencyPurge = new IdempotencyPurge(store, clock, config.idempotency, log);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -206,6 +213,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     scheduler,
     scaleOut,
     sentinel,
+    idempotencyPurge,
     downstream,
     quotes,
     apiKeys: new Map(config.apiKeys.map((k) => [k.key, k])),
@@ -223,10 +231,12 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await host.start();
       await runner.start();
       sentinel.start();
+      idempotencyPurge.start();
       sims?.start();
     },
     async close() {
       await sentinel.stop();
+      await idempotencyPurge.stop();
       await scheduler.stop();
       await runner.stop();
       await host.stop();

@@ -94,6 +94,9 @@ export interface DueTimer {
   dueAt: number;
 }
 
+/** API.md: "Keys are kept at least 24 h". The default idempotency retention, ms. */
+export const DEFAULT_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
+
 /** The outcome of claiming an idempotency key for a request. */
 export type IdempotencyClaim =
   | { status: 'claimed' }
@@ -146,11 +149,24 @@ export interface TransactionStore {
   /** Transactions not at rest whose snapshot holds running work or a due timer. */
   needingWork(nowMs: number, limit: number): Promise<string[]>;
   journal(txnNo: string): Promise<StoredJournalEntry[]>;
-  /** Claims `key` for a request whose body hashes to `fingerprint` (API.md Idempotency-Key). */
+  /**
+   * Claims `key` for a request whose body hashes to `fingerprint` (API.md Idempotency-Key); the
+   * record is created at `nowMs` and kept at least the store's idempotency retention.
+   */
   claimIdempotencyKey(key: string, fingerprint: string, nowMs: number): Promise<IdempotencyClaim>;
+  /** Stores the answer of a claimed key; a key no longer stored (released, expired) stays absent. */
   completeIdempotencyKey(key: string, response: StoredResponse): Promise<void>;
   /** Forgets a claim whose request failed before it changed anything, so a retry can run. */
   releaseIdempotencyKey(key: string): Promise<void>;
+  /**
+   * Deletes at most `limit` idempotency records created before `olderThanMs` (epoch ms; a record
+   * created at that instant stays) and returns how many it deleted; the caller repeats while a
+   * full batch comes back. Records still `running` go too: no request runs for a whole retention,
+   * so one that old was cut off by a crash and would otherwise answer 409 for ever.
+   * The Redis store returns 0: each of its keys carries the retention as a TTL and Redis expires
+   * it by itself.
+   */
+  purgeIdempotency(olderThanMs: number, limit: number): Promise<number>;
   /** Pending tasks due at or before `nowMs`, oldest first. */
   dueTasks(nowMs: number, limit: number): Promise<TaskRecord[]>;
   /** Marks a pending task running; false when another runner took it first. */

@@ -17,7 +17,8 @@ import type {
   TransactionRecord,
   TransactionStore,
 } from '../types.ts';
-import { CLAIM_IDEMPOTENCY, NUDGE, RELEASE_IDEMPOTENCY, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS } from '../types.ts';
+import { CLAIM_IDEMPOTENCY, COMPLETE_IDEMPOTENCY, NUDGE, RELEASE_IDEMPOTENCY, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
 
 /** Options of {@link RedisTransactionStore}. */
 export interface RedisStoreOptions {
@@ -28,11 +29,14 @@ export interface RedisStoreOptions {
   prefix?: string;
   log?: Logger;
   redis?: RedisOptions;
+  /** TTL of an idempotency key, ms (24 h by default; API.md: kept at least 24 h). */
+  idempotencyRetentionMs?: number;
 }
 
 interface Scripts {
   tcSave(...args: (string | number)[]): Promise<(string | number)[]>;
-  tcClaimIdempotency(key: string, fingerprint: string, now: number): Promise<string[]>;
+  tcClaimIdempotency(key: string, fingerprint: string, now: number, retentionMs: number): Promise<string[]>;
+  tcCompleteIdempotency(key: string, response: string, retentionMs: number): Promise<number>;
   tcReleaseIdempotency(key: string): Promise<number>;
   tcTaskMove(key: string, ...args: (string | number)[]): Promise<number>;
   tcNudge(key: string, version: number): Promise<number>;
@@ -85,12 +89,15 @@ const SEP = '\u0001';
 export class RedisTransactionStore implements TransactionStore {
   readonly redis: (Redis | Cluster) & Scripts;
   private readonly p: string;
+  private readonly idempotencyRetentionMs: number;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.p = options.prefix ?? 'tc';
+    this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
     this.redis = connectRedis(options.url, options.cluster ?? false, { enableAutoPipelining: true, ...options.redis }) as (Redis | Cluster) & Scripts;
     this.redis.defineCommand('tcSave', { lua: SAVE });
     this.redis.defineCommand('tcClaimIdempotency', { lua: CLAIM_IDEMPOTENCY, numberOfKeys: 1 });
+    this.redis.defineCommand('tcCompleteIdempotency', { lua: COMPLETE_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcReleaseIdempotency', { lua: RELEASE_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcTaskMove', { lua: TASK_MOVE, numberOfKeys: 1 });
     this.redis.defineCommand('tcNudge', { lua: NUDGE, numberOfKeys: 1 });
@@ -441,17 +448,22 @@ export class RedisTransactionStore implements TransactionStore {
   }
 
   async claimIdempotencyKey(key: string, fingerprint: string, nowMs: number): Promise<IdempotencyClaim> {
-    const [status, response] = await this.redis.tcClaimIdempotency(this.idemKey(key), fingerprint, nowMs);
+    const [status, response] = await this.redis.tcClaimIdempotency(this.idemKey(key), fingerprint, nowMs, this.idempotencyRetentionMs);
     if (status === 'claimed' || status === 'mismatch' || status === 'in-progress') return { status };
     return { status: 'done', response: JSON.parse(response ?? 'null') as StoredResponse };
   }
 
   async completeIdempotencyKey(key: string, response: StoredResponse): Promise<void> {
-    await this.redis.hset(this.idemKey(key), 'status', 'done', 'response', JSON.stringify(response));
+    await this.redis.tcCompleteIdempotency(this.idemKey(key), JSON.stringify(response), this.idempotencyRetentionMs);
   }
 
   async releaseIdempotencyKey(key: string): Promise<void> {
     await this.redis.tcReleaseIdempotency(this.idemKey(key));
+  }
+
+  /** Nothing to do: every idempotency key carries the retention as its TTL (see the claim script). */
+  async purgeIdempotency(_olderThanMs: number, _limit: number): Promise<number> {
+    return 0;
   }
 
   // ── tasks ─────────────────────────────────────────────────────────────────────────────────

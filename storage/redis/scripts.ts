@@ -54,16 +54,41 @@ for _, name in ipairs(inserted) do out[#out + 1] = name end
 return out
 `;
 
+/**
+ * claimIdempotency: claims an Idempotency-Key for a request, or says why not. A new key expires
+ * after the retention (API.md: kept at least 24 h), so the records do not grow without bound and a
+ * claim a crash left running is not in progress for ever.
+ *
+ * KEYS[1] `tc:idem:{key}` (hash: fingerprint, status, createdAt, response)
+ * ARGV[1] fingerprint of the body, ARGV[2] now (epoch ms), ARGV[3] retention ms (the new key's TTL)
+ * Output: {'claimed'} | {'mismatch'} | {'in-progress'} | {'done', response JSON}.
+ */
 export const CLAIM_IDEMPOTENCY = `
 local fp = redis.call('HGET', KEYS[1], 'fingerprint')
 if not fp then
   redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'status', 'running', 'createdAt', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return {'claimed'}
 end
 if fp ~= ARGV[1] then return {'mismatch'} end
 local response = redis.call('HGET', KEYS[1], 'response')
 if redis.call('HGET', KEYS[1], 'status') ~= 'done' or not response then return {'in-progress'} end
 return {'done', response}
+`;
+
+/**
+ * completeIdempotency: stores the answer of a claimed key and gives it the whole retention again
+ * from now. A key gone meanwhile (released, or expired under a request longer than the retention)
+ * is not written: a hash without fingerprint and without TTL would never go.
+ *
+ * KEYS[1] `tc:idem:{key}`; ARGV[1] response JSON, ARGV[2] retention ms
+ * Output: 1 when stored, 0 when the key is gone.
+ */
+export const COMPLETE_IDEMPOTENCY = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'done', 'response', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
 `;
 
 /**

@@ -97,6 +97,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
   response    TEXT,
   created_at  INTEGER NOT NULL
 );
+-- The purge deletes by age (purgeIdempotency); files made before it get the index on open.
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_at);
 `;
 
 interface TaskRow {
@@ -256,6 +258,8 @@ export class SqliteTransactionStore implements TransactionStore {
       idemInsert: this.db.prepare("INSERT INTO idempotency (key, fingerprint, status, created_at) VALUES (?, ?, 'running', ?)"),
       idemComplete: this.db.prepare("UPDATE idempotency SET status = 'done', response = ? WHERE key = ?"),
       idemDelete: this.db.prepare("DELETE FROM idempotency WHERE key = ? AND status = 'running'"),
+      // A bounded batch, so one purge never holds the group commit long; the subquery, because DELETE … LIMIT is a build option.
+      idemPurge: this.db.prepare('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)'),
       timersOf: this.db.prepare<[string], { name: string; due_at: number }>('SELECT name, due_at FROM timers WHERE txn_no = ?'),
       dueTasks: this.db.prepare<[number, number], TaskRow>("SELECT * FROM tasks WHERE status = 'pending' AND next_run_at <= ? ORDER BY next_run_at LIMIT ?"),
       claimTask: this.db.prepare("UPDATE tasks SET status = 'running', updated_at = ? WHERE txn_no = ? AND task = ? AND status = 'pending'"),
@@ -417,6 +421,10 @@ export class SqliteTransactionStore implements TransactionStore {
 
   async releaseIdempotencyKey(key: string): Promise<void> {
     await this.write(() => this.stmts.idemDelete.run(key));
+  }
+
+  async purgeIdempotency(olderThanMs: number, limit: number): Promise<number> {
+    return this.write(() => this.stmts.idemPurge.run(olderThanMs, limit).changes);
   }
 
   async dueTasks(nowMs: number, limit: number): Promise<TaskRecord[]> {

@@ -1,8 +1,17 @@
 import type { Test } from 'tap';
 import type { JournalEntry, SaveRecord, TaskSpec, TransactionStore } from '../../storage/types.ts';
 
+/** What a test asks of the store it is given. */
+export interface StoreOptions {
+  /**
+   * How long an idempotency key lives, ms, for a store that expires keys by itself (Redis: the
+   * keys' TTL). A store purged by age (SQLite) ignores it: the test passes the cutoff.
+   */
+  idempotencyRetentionMs?: number;
+}
+
 /** Builds a fresh, empty store for one test; the suite closes it. */
-export type StoreFactory = (t: Test) => Promise<TransactionStore>;
+export type StoreFactory = (t: Test, options: StoreOptions) => Promise<TransactionStore>;
 
 const T0 = Date.parse('2026-11-25T04:00:00Z');
 
@@ -37,9 +46,9 @@ function task(name: string, over: Partial<TaskSpec> = {}): TaskSpec {
  * pass one conformance suite"). Each test gets a fresh store from `make`.
  */
 export function storeConformance(t: Test, make: StoreFactory): void {
-  const withStore = (name: string, body: (t: Test, store: TransactionStore) => Promise<void>) =>
+  const withStore = (name: string, body: (t: Test, store: TransactionStore) => Promise<void>, options: StoreOptions = {}) =>
     t.test(name, async (t) => {
-      const store = await make(t);
+      const store = await make(t, options);
       t.teardown(() => store.close());
       await body(t, store);
     });
@@ -127,6 +136,29 @@ export function storeConformance(t: Test, make: StoreFactory): void {
     await store.releaseIdempotencyKey('k2');
     t.same(await store.claimIdempotencyKey('k2', 'f9', T0), { status: 'claimed' }, 'a released claim can be made again');
   });
+
+  // Each backend keeps its own time here (Redis expires a key on its own clock), so the test runs
+  // on real time: a short retention, and the purge's cutoff is now minus that retention.
+  const RETENTION_MS = 1_000;
+  withStore(
+    'a record younger than the retention is replayed; one older is gone and the key can be claimed afresh',
+    async (t, store) => {
+      const purge = () => store.purgeIdempotency(Date.now() - RETENTION_MS, 100);
+      const answer = { statusCode: 201, body: { txnNo: 'T1' } };
+      await store.claimIdempotencyKey('done', 'f1', Date.now());
+      await store.completeIdempotencyKey('done', answer);
+      await store.claimIdempotencyKey('cut-off', 'f1', Date.now());
+      await purge();
+      t.same(await store.claimIdempotencyKey('done', 'f1', Date.now()), { status: 'done', response: answer }, 'replayed while younger than the retention');
+      t.same(await store.claimIdempotencyKey('done', 'f2', Date.now()), { status: 'mismatch' }, 'and still refuses another body');
+      t.same(await store.claimIdempotencyKey('cut-off', 'f1', Date.now()), { status: 'in-progress' });
+      await new Promise((r) => setTimeout(r, RETENTION_MS + 200));
+      await purge();
+      t.same(await store.claimIdempotencyKey('done', 'f2', Date.now()), { status: 'claimed' }, 'older: another body claims the key afresh');
+      t.same(await store.claimIdempotencyKey('cut-off', 'f2', Date.now()), { status: 'claimed' }, 'a claim a crash left running goes too');
+    },
+    { idempotencyRetentionMs: RETENTION_MS },
+  );
 
   withStore('stores each task once with its save, in order, and never replaces it', async (t, store) => {
     await store.save(record('T1', { state: 'paid', tasks: [task('settlement'), task('invoice', { system: 'invoice' })] }), 0, []);

@@ -14,7 +14,7 @@ t.test('the Redis store', async (t) => {
     url = server.url;
   }
   // A fresh prefix per test: the tests share one server and never see each other's keys.
-  storeConformance(t, async () => new RedisTransactionStore({ url, prefix: `tc-test-${randomUUID().slice(0, 8)}` }));
+  storeConformance(t, async (_t, options) => new RedisTransactionStore({ url, prefix: `tc-test-${randomUUID().slice(0, 8)}`, ...options }));
 
   t.test('timers and tasks on Redis (BullMQ)', async (t) => {
     schedulingConformance(t, () => ({ storage: { kind: 'redis', url, prefix: `tc-test-${randomUUID().slice(0, 8)}` } }));
@@ -34,6 +34,25 @@ t.test('the Redis store', async (t) => {
     await own.restart();
     const back = await eventually(() => h.api<{ checks: Record<string, string> }>('GET', '/readyz'), (r) => r.status === 200, 15_000);
     t.equal(back.body.checks.redis, 'ok', 'ready again once Redis is back');
+  });
+
+  t.test('an idempotency key carries the retention as its TTL, claimed and completed, and a key gone is not written back', async (t) => {
+    const retentionMs = 60_000;
+    const prefix = `tc-test-${randomUUID().slice(0, 8)}`;
+    const store = new RedisTransactionStore({ url, prefix, idempotencyRetentionMs: retentionMs });
+    t.teardown(() => store.close());
+    const ttl = (key: string) => store.redis.pttl(`${prefix}:idem:{${key}}`);
+    await store.claimIdempotencyKey('k1', 'f1', Date.now());
+    const claimed = await ttl('k1');
+    t.ok(claimed > 0 && claimed <= retentionMs, `a claim expires within the retention (PTTL ${claimed})`);
+    await new Promise((r) => setTimeout(r, 100));
+    const running = await ttl('k1');
+    await store.completeIdempotencyKey('k1', { statusCode: 201, body: {} });
+    const completed = await ttl('k1');
+    t.ok(completed > running && completed <= retentionMs, `completing keeps an expiry, renewed to the whole retention (PTTL ${running} → ${completed})`);
+    t.equal(await store.purgeIdempotency(Date.now(), 100), 0, 'Redis expires the keys itself');
+    await store.completeIdempotencyKey('never-claimed', { statusCode: 201, body: {} });
+    t.equal(await ttl('never-claimed'), -2, 'completing a key no longer stored leaves it absent, not a key without expiry');
   });
 
   t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {

@@ -1,0 +1,37 @@
+import t from 'tap';
+import { ManualClock } from '../../runtime/clock.ts';
+import { DEFAULT_CONFIG } from '../../runtime/trade-center.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+import { FUEL_SALE, startHarness } from '../helpers/harness.ts';
+
+interface ErrorBody {
+  error: { code: string };
+}
+
+t.test('an Idempotency-Key is replayed for the whole retention, and once it has passed and the purge ran a different body is a new request', async (t) => {
+  const clock = new ManualClock();
+  const retentionMs = 24 * 3_600_000;
+  const { api, tc } = await startHarness(t, { clock, config: { idempotency: { ...DEFAULT_CONFIG.idempotency, retentionMs } } });
+  const headers = { 'idempotency-key': 'start-kept-24h' };
+  const first = await api<TransactionView>('POST', '/v1/transactions', FUEL_SALE, headers);
+  t.equal(first.status, 201);
+
+  clock.advance(retentionMs);
+  t.equal(await tc.idempotencyPurge.run(), 0, 'a record exactly the retention old is kept');
+  const replayed = await api<TransactionView>('POST', '/v1/transactions', FUEL_SALE, headers);
+  t.equal(replayed.status, 201);
+  t.equal(replayed.body.txnNo, first.body.txnNo, 'the first response, replayed');
+  t.equal(replayed.headers.get('idempotent-replayed'), 'true');
+  const reused = await api<ErrorBody>('POST', '/v1/transactions', { ...FUEL_SALE, userId: 'U2' }, headers);
+  t.equal(reused.status, 422);
+  t.equal(reused.body.error.code, 'IDEMPOTENCY_KEY_REUSED');
+
+  clock.advance(1);
+  t.equal(await tc.idempotencyPurge.run(), 1, 'one millisecond older, the record is purged');
+  const fresh = await api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, userId: 'U2' }, headers);
+  t.equal(fresh.status, 201, 'the same key with another body is accepted as new');
+  t.not(fresh.body.txnNo, first.body.txnNo, 'a second transaction');
+  t.equal(fresh.headers.get('idempotent-replayed'), null);
+  const replayedNew = await api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, userId: 'U2' }, headers);
+  t.equal(replayedNew.body.txnNo, fresh.body.txnNo, 'and the key now replays the new answer');
+});
