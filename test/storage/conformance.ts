@@ -138,8 +138,9 @@ export function storeConformance(t: Test, make: StoreFactory): void {
   });
 
   // Each backend keeps its own time here (Redis expires a key on its own clock), so the test runs
-  // on real time: a short retention, and the purge's cutoff is now minus that retention.
-  const RETENTION_MS = 1_000;
+  // on real time: a short retention (long enough that a busy machine does not outlast it between
+  // two calls), and the purge's cutoff is now minus that retention.
+  const RETENTION_MS = 2_500;
   withStore(
     'a record younger than the retention is replayed; one older is gone and the key can be claimed afresh',
     async (t, store) => {
