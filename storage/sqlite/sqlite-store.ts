@@ -197,6 +197,8 @@ export class SqliteTransactionStore implements TransactionStore {
   private readonly stmts;
   private readonly saveTx;
   private readonly saveBatch;
+  /** Runs one write in a savepoint of the batch; built once (a wrapper per write cost a few % of a checkout). */
+  private readonly savepoint;
   /** Writes waiting for the next group commit. */
   private pending: PendingWrite[] = [];
   /** What this process last stored of a transaction's timers and tasks, by version. Bounded. */
@@ -313,6 +315,7 @@ export class SqliteTransactionStore implements TransactionStore {
       return { ok: true, version: expectedVersion + 1 };
     };
     this.saveBatch = this.db.transaction((writes: PendingWrite[]) => writes.map((w) => this.attempt(w)));
+    this.savepoint = this.db.transaction((op: () => unknown): unknown => op());
   }
 
   /**
@@ -335,7 +338,7 @@ export class SqliteTransactionStore implements TransactionStore {
 
   private attempt(w: PendingWrite): { ok: true; value: unknown } | { ok: false; error: unknown } {
     try {
-      return { ok: true, value: this.db.transaction(w.op)() };
+      return { ok: true, value: this.savepoint(w.op) };
     } catch (error) {
       return { ok: false, error };
     }
