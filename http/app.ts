@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { TradeMetrics } from '../runtime/metrics.ts';
 import type { TradeCenter } from '../runtime/trade-center.ts';
@@ -30,6 +30,7 @@ export async function buildApp(tc: TradeCenter) {
     metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   app.addHook('onClose', async () => metrics.close());
+  closeConnectionsWhenDone(app);
   await registerOpenApi(app);
   await app.register(metricsRoutes, { metrics });
   await app.register(healthRoutes, { tc });
@@ -40,4 +41,22 @@ export async function buildApp(tc: TradeCenter) {
   await app.register(inspectorRoutes, { tc });
   if (tc.sims) await app.register(simAdminRoutes, { prefix: '/sim', sims: tc.sims });
   return app;
+}
+
+/**
+ * Graceful shutdown: `close()` reaps idle keep-alive connections at once and lets requests in
+ * flight finish, but a response that finishes afterwards would keep its connection alive, and the
+ * server would wait for the client to drop it (a payment gateway retrying its callbacks may never
+ * do so). Responses sent once closing has begun say `Connection: close`, so the server closes as
+ * soon as the last of them is answered.
+ */
+function closeConnectionsWhenDone(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
 }
