@@ -221,7 +221,7 @@ const rows: Row[] = [];
 console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}; ${CHECKOUTS} checkouts at ${CONCURRENCY} concurrent (load generator in a worker thread)`);
 rows.push(await runBare());
 rows.push(await runCenter('SQLite, 1 process, in-process simulators', { storage: { kind: 'sqlite' } }, { sweep: true }));
-// The same with synchronous=NORMAL: what the fsync of each group commit costs (a power cut may then lose the last commits).
+// The same without the fsync before each acknowledgement (synchronous=NORMAL): what durability against a power cut costs.
 process.env.TRADE_SQLITE_SYNC = 'NORMAL';
 rows.push(await runCenter('SQLite (synchronous=NORMAL), 1 process, in-process simulators', { storage: { kind: 'sqlite' } }));
 delete process.env.TRADE_SQLITE_SYNC;

@@ -91,6 +91,52 @@ interface Feed {
   entries: string;
 }
 
+/**
+ * Index writes that go around a save or a task move (see the store's class comment). On one Redis
+ * they are plain commands: auto-pipelining sends them on the one connection, in call order and in
+ * the same write as the script issued after them, so the intent still lands first, at no round
+ * trip or MULTI of its own. On a Cluster the index slot lives on its own node: one MULTI there.
+ */
+class IndexWrites {
+  private readonly multi: Multi | null;
+  private readonly replies: Promise<unknown>[] = [];
+
+  constructor(private readonly redis: Redis | Cluster) {
+    this.multi = redis instanceof Cluster ? redis.multi() : null;
+  }
+
+  zadd(key: string, ...scoreMembers: (string | number)[]): this {
+    return this.add('zadd', key, ...scoreMembers);
+  }
+
+  zrem(key: string, member: string): this {
+    return this.add('zrem', key, member);
+  }
+
+  hset(key: string, field: string, value: string): this {
+    return this.add('hset', key, field, value);
+  }
+
+  zscore(key: string, member: string): this {
+    return this.add('zscore', key, member);
+  }
+
+  /** The replies, in call order; rejects when a command failed. */
+  async exec(): Promise<unknown[]> {
+    if (!this.multi) return Promise.all(this.replies);
+    return ((await this.multi.exec()) ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+  }
+
+  private add(command: string, ...args: (string | number)[]): this {
+    if (this.multi) this.multi.call(command, ...args);
+    else this.replies.push(this.redis.call(command, ...args));
+    return this;
+  }
+}
+
 /** Separates the parts of an index member (`txnNo`, timer or task name); never in a txnNo. */
 const SEP = '\u0001';
 
@@ -258,7 +304,7 @@ export class RedisTransactionStore implements TransactionStore {
   /** First write of a transaction by this process: every index entry it calls for (see the class comment). */
   private async saveFull(txnNo: string, record: SaveRecord, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[], feed: Feed | null): Promise<SaveReply> {
     // Intent first: the indexes learn of this write before it happens.
-    const before = this.redis.multi();
+    const before = new IndexWrites(this.redis);
     before.zadd(this.idx('dirty'), record.updatedAt, txnNo);
     this.addEntries(before, txnNo, record, want.attention);
     for (const t of fresh) before.zadd(this.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
@@ -268,13 +314,13 @@ export class RedisTransactionStore implements TransactionStore {
       return reply;
     }
     const previousTimers = reply[2] ? (JSON.parse(String(reply[2])) as Record<string, number>) : {};
-    const after = this.redis.multi();
+    const after = new IndexWrites(this.redis);
     this.removeStale(after, txnNo, record, previousTimers, String(reply[3]));
     after.zscore(this.idx('attention'), txnNo);
     after.zrem(this.idx('dirty'), txnNo);
-    const results = (await after.exec()) ?? [];
+    const results = await after.exec();
     // Attention also comes from dead tasks and the sentinel: reindexAttention weighs all three.
-    if (results.at(-2)?.[1] !== null && !want.attention) await this.reindexAttention(txnNo);
+    if (results.at(-2) !== null && !want.attention) await this.reindexAttention(txnNo);
     return reply;
   }
 
@@ -300,7 +346,7 @@ export class RedisTransactionStore implements TransactionStore {
     const newOrderNo = want.orderNo !== base.orderNo ? want.orderNo : null;
     const orderChanged = newOrderNo !== null;
     const indexChanges = adds.length + removals.length + fresh.length > 0 || orderChanged;
-    const before = this.redis.multi();
+    const before = new IndexWrites(this.redis);
     if (indexChanges) before.zadd(this.idx('dirty'), record.updatedAt, txnNo);
     for (const [key, score, member] of adds) before.zadd(key, score, member);
     for (const t of fresh) before.zadd(this.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
@@ -313,7 +359,7 @@ export class RedisTransactionStore implements TransactionStore {
       return reply;
     }
     if (indexChanges) {
-      const after = this.redis.multi();
+      const after = new IndexWrites(this.redis);
       for (const [key, member] of removals) after.zrem(key, member);
       after.zrem(this.idx('dirty'), txnNo);
       await after.exec();
@@ -332,7 +378,7 @@ export class RedisTransactionStore implements TransactionStore {
   }
 
   /** Adds the index entries a record calls for (idempotent). */
-  private addEntries(m: Multi, txnNo: string, r: Omit<TransactionRecord, 'version'>, attention: boolean): void {
+  private addEntries(m: Multi | IndexWrites, txnNo: string, r: Omit<TransactionRecord, 'version'>, attention: boolean): void {
     m.zadd(this.idx('all'), 0, txnNo);
     m.zadd(this.idx(`state:${r.state}`), 0, txnNo);
     this.noteState(r.state);
@@ -344,7 +390,7 @@ export class RedisTransactionStore implements TransactionStore {
   }
 
   /** Removes the entries a stored record no longer calls for. */
-  private removeStale(m: Multi, txnNo: string, r: Omit<TransactionRecord, 'version'>, previousTimers: Record<string, number>, previousState: string): void {
+  private removeStale(m: IndexWrites, txnNo: string, r: Omit<TransactionRecord, 'version'>, previousTimers: Record<string, number>, previousState: string): void {
     if (previousState && previousState !== r.state) m.zrem(this.idx(`state:${previousState}`), txnNo);
     if (!(r.working && !r.atRest)) m.zrem(this.idx('working'), txnNo);
     if (r.atRest) m.zrem(this.idx('active'), txnNo);
@@ -572,7 +618,7 @@ export class RedisTransactionStore implements TransactionStore {
     const claimed = (await this.redis.tcTaskMove(this.taskKey(txnNo, task), 'pending', nowMs, 'status', 'running')) === 1;
     if (claimed) {
       const member = `${txnNo}${SEP}${task}`;
-      await this.redis.multi().zadd(this.idx('running'), nowMs, member).zrem(this.idx('tasks'), member).exec();
+      await new IndexWrites(this.redis).zadd(this.idx('running'), nowMs, member).zrem(this.idx('tasks'), member).exec();
     }
     return claimed;
   }
@@ -590,13 +636,13 @@ export class RedisTransactionStore implements TransactionStore {
     const fields: (string | number)[] = ['status', o.status, 'attempts', o.attempts, 'lastError', o.lastError ?? '', 'nextRunAt', o.nextRunAt ?? '', 'result', o.result ? JSON.stringify(o.result) : ''];
     if (o.refusals !== undefined) fields.push('refusals', o.refusals);
     await this.redis.tcTaskMove(this.taskKey(txnNo, task), '', nowMs, ...fields);
-    const m = this.redis.multi().zrem(this.idx('running'), member);
+    const m = new IndexWrites(this.redis).zrem(this.idx('running'), member);
     if (o.status !== 'pending') m.zrem(this.idx('tasks'), member);
     // A task done can only take the transaction off the attention list: look further only when it
     // is on it (the list holds too much, never too little), which most finishing tasks are not.
     if (o.status === 'done') m.zscore(this.idx('attention'), txnNo);
-    const replies = (await m.exec()) ?? [];
-    if (o.status === 'done' && replies.at(-1)?.[1] !== null) await this.reindexAttention(txnNo);
+    const replies = await m.exec();
+    if (o.status === 'done' && replies.at(-1) !== null) await this.reindexAttention(txnNo);
   }
 
   async tasksOf(txnNo: string): Promise<TaskRecord[]> {

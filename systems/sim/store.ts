@@ -170,6 +170,8 @@ export class SimStore {
   private readonly stmts;
   /** The group commit of this turn, while one is open (see `groupCommit`). */
   private batch: Promise<void> | null = null;
+  /** Runs a call's check-and-write atomically (a savepoint inside the turn's commit); built once. */
+  private readonly atomically;
 
   constructor(path: string, clock: Clock) {
     this.db = new Database(path);
@@ -182,6 +184,7 @@ export class SimStore {
     // A second process (e.g. `trade sim` beside `trade serve`) waits for the write lock instead of failing.
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.atomically = this.db.transaction((effect: () => unknown): unknown => effect());
     for (const [table, column, definition] of ADDED_COLUMNS) {
       const columns = this.db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`).all();
       if (!columns.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
@@ -216,7 +219,7 @@ export class SimStore {
    */
   once<T>(system: SystemName, key: string, verb: string, request: unknown, effect: () => T): T {
     const hash = hashRequest(request);
-    const run = this.db.transaction((): T => {
+    const run = (): T => {
       const seen = this.stmts.idemGet.get(system, key);
       if (seen) {
         if (seen.verb !== verb) throw new IdempotencyConflictError(system, key, `verb ${verb} (first ${seen.verb})`);
@@ -226,10 +229,10 @@ export class SimStore {
       const result = effect();
       this.stmts.idemPut.run(system, key, verb, hash, JSON.stringify(result), this.nowIso());
       return result;
-    });
+    };
     // A call's writes join this turn's group commit; the call answers once it is committed.
     this.groupCommit();
-    return run.immediate();
+    return this.atomically.immediate(run) as T;
   }
 
   /**
