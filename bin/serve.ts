@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { buildApp } from '../http/app.ts';
+import { feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
 import { systemsSettingsFromEnv } from '../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenterConfig } from '../runtime/trade-center.ts';
@@ -26,6 +27,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   // Validated before anything opens: a bad key stops the start with its name.
   const downstream = systemsSettingsFromEnv(process.env);
   const idempotencyRetentionMs = idempotencyRetentionFromEnv(process.env);
+  const feedMaxLen = feedMaxLenFromEnv(process.env);
   for (const file of [options.db, options.simDb]) mkdirSync(dirname(resolve(file)), { recursive: true });
   const config: TradeCenterConfig = {
     ...DEFAULT_CONFIG,
@@ -42,7 +44,15 @@ export async function serve(options: ServeOptions): Promise<void> {
     ...(options.callbackDelayMs !== undefined ? { callbackDelayMs: options.callbackDelayMs } : {}),
     ...(options.paymentTtlMs !== undefined ? { paymentTtlMs: options.paymentTtlMs } : {}),
     ...(process.env.TRADE_STORAGE === 'redis'
-      ? { storage: { kind: 'redis' as const, url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}), cluster: process.env.TRADE_REDIS_CLUSTER === '1' } }
+      ? {
+          storage: {
+            kind: 'redis' as const,
+            url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+            ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}),
+            cluster: process.env.TRADE_REDIS_CLUSTER === '1',
+            ...(feedMaxLen !== undefined ? { feedMaxLen } : {}),
+          },
+        }
       : {}),
   };
   const tc = createTradeCenter(config);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { RedisTransactionStore } from '../storage/redis/redis-store.ts';
 import { BullmqScheduler } from './bullmq-scheduler.ts';
 import { RedisLeases } from './lease.ts';
+import { ConfigError } from './systems-config.ts';
 
 /** Where the scale-out deployment keeps its state (DESIGN.md "Two deployments"). */
 export interface RedisStorageConfig {
@@ -14,6 +15,20 @@ export interface RedisStorageConfig {
   /** Lease lifetime and longest wait for a busy transaction, ms. */
   leaseTtlMs?: number;
   leaseWaitMs?: number;
+  /** Saves the transition feed keeps, roughly (`TRADE_REDIS_FEED_MAXLEN`; the store's default otherwise). */
+  feedMaxLen?: number;
+}
+
+/**
+ * Reads `TRADE_REDIS_FEED_MAXLEN` (a positive integer), or undefined when it is not set. Throws
+ * a {@link ConfigError} naming the key when it is bad.
+ */
+export function feedMaxLenFromEnv(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.TRADE_REDIS_FEED_MAXLEN;
+  if (raw === undefined) return undefined;
+  const n = raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError([`TRADE_REDIS_FEED_MAXLEN: not a positive integer: ${JSON.stringify(raw)}`]);
+  return n;
 }
 
 /** The scale-out backend: snapshots in Redis, timers and tasks on BullMQ, per-transaction leases. */
@@ -30,7 +45,7 @@ export interface ScaleOutBackend {
 export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, options: { idempotencyRetentionMs?: number } = {}): ScaleOutBackend {
   const prefix = config.prefix ?? 'tc';
   const cluster = config.cluster ?? false;
-  const store = new RedisTransactionStore({ url: config.url, cluster, prefix, log, ...options });
+  const store = new RedisTransactionStore({ url: config.url, cluster, prefix, log, ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}), ...options });
   const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log });
   const leases = new RedisLeases(store.redis, { lease: (t) => store.leaseKey(t), txn: (t) => store.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
   return { store, scheduler, leases };

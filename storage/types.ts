@@ -136,6 +136,19 @@ export interface TxnJournalEntry extends StoredJournalEntry {
   txnNo: string;
 }
 
+/**
+ * A transition as a store's feed of every process's saves carries it (see
+ * {@link TransactionStore.follow}): a journal entry with its transaction, once stored.
+ */
+export interface FeedTransition extends JournalEntry {
+  txnNo: string;
+  /**
+   * Where in the feed the save that stored it sits; every entry of that save carries the same
+   * one, so following from it resumes after the whole save.
+   */
+  feedId: string;
+}
+
 export interface TransactionStore {
   /**
    * Writes the next version of a transaction atomically with its journal entries and timer rows.
@@ -207,6 +220,15 @@ export interface TransactionStore {
   journalSince?(afterSeq: number, limit: number): Promise<TxnJournalEntry[]>;
   /** The highest journal sequence number so far (0 when empty): where a tail starts. */
   lastJournalSeq?(): Promise<number>;
+  /**
+   * Every transition stored from now on by any process sharing the store, in the order of the
+   * saves, until `signal` aborts. Resolves once the starting point is fixed (after `fromId`, a
+   * {@link FeedTransition.feedId}; else the latest save in the feed), so every save that reaches
+   * the feed afterwards is yielded. Live views only: the feed is capped and a save whose append failed is missing from
+   * it, while the transaction's journal stays the record. Optional: a backend that one process
+   * owns (SQLite) omits it and live views listen to the host's event bus.
+   */
+  follow?(signal: AbortSignal, fromId?: string): Promise<AsyncIterable<FeedTransition>>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

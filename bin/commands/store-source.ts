@@ -83,8 +83,17 @@ export class StoreSource implements TradeSource {
     return view;
   }
 
-  /** Polls the journal: a store has no push channel the CLI could listen to. */
+  /**
+   * Follows the store's feed of every process's saves when it has one (Redis), else polls the
+   * journal (a SQLite file has no push channel the CLI could listen to).
+   */
   async *transitions(signal: AbortSignal, onOpen: () => void): AsyncIterable<LiveTransition> {
+    if (this.store.follow) {
+      const feed = await this.store.follow(signal);
+      onOpen();
+      for await (const e of feed) yield { type: 'transition', txnNo: e.txnNo, actor: e.actor, event: e.event, from: e.from, to: e.to, at: new Date(e.at).toISOString() };
+      return;
+    }
     const { journalSince, lastJournalSeq } = this.store;
     if (!journalSince || !lastJournalSeq) throw new Error(`this store cannot be tailed; use --url`);
     let after = await lastJournalSeq.call(this.store);

@@ -24,14 +24,20 @@ export interface EventRoutesOptions {
 
 /**
  * Live and recorded transitions for operators (`admin` scope): `GET /admin/events`, Server-Sent
- * Events fed by the host's event bus (`tc.host.transitions`; the inspector page, `trade tail`),
- * where the key may come as `?key=` because EventSource cannot send headers; and one
- * transaction's journal, `GET /admin/transactions/{txnNo}/journal` (`trade inspect`, `trade viz`).
+ * Events (the inspector page, `trade tail`), where the key may come as `?key=` because
+ * EventSource cannot send headers; and one transaction's journal,
+ * `GET /admin/transactions/{txnNo}/journal` (`trade inspect`, `trade viz`).
+ *
+ * The stream follows the store's feed when it has one (Redis: every process's saves, so a client
+ * of any process sees them all, each once stored), else the host's event bus
+ * (`tc.host.transitions`: SQLite, where this process makes every transition, each as it happens).
  */
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { tc, heartbeatMs = 15_000 }) => {
   const open = new Set<ServerResponse>();
+  let closing = false;
   // A stream never ends by itself: end them before the server waits for its connections to close.
   app.addHook('preClose', async () => {
+    closing = true;
     for (const res of open) res.end();
   });
 
@@ -47,8 +53,17 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     handler: async (req, reply) => {
       authenticateStream(tc.apiKeys, req, 'admin', req.query.key);
       const only = req.query.txnNo;
+      const stop = new AbortController();
+      // Fixed before the client hears it is subscribed: every save from then on reaches it.
+      const feed = (await tc.store.follow?.(stop.signal)) ?? null;
       reply.hijack();
       const res = reply.raw;
+      // The client left, or the server began closing, while the feed was being opened.
+      if (res.destroyed || closing) {
+        stop.abort();
+        res.end();
+        return;
+      }
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
@@ -58,15 +73,25 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       // The comment flushes the headers at once, so a client knows it is subscribed.
       res.write(': subscribed\nretry: 2000\n\n');
       open.add(res);
-      const subscription = tc.host.transitions.subscribe((event) => {
-        if (only && event.txnNo !== only) return;
-        const message: TransitionMessage = { type: 'transition', ...event };
+      const send = ({ txnNo, at, actor, event, data, from, to }: TransitionEvent) => {
+        if ((only && txnNo !== only) || res.writableEnded) return;
+        const message: TransitionMessage = { type: 'transition', txnNo, at, actor, event, data, from, to };
         res.write(`data: ${JSON.stringify(message)}\n\n`);
-      });
+      };
+      const subscription = feed ? null : tc.host.transitions.subscribe(send);
+      if (feed) {
+        void (async () => {
+          for await (const event of feed) send(event);
+        })().catch((err: unknown) => {
+          req.log.warn({ err }, 'following the transition feed failed');
+          res.end();
+        });
+      }
       const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
       heartbeat.unref();
       res.on('close', () => {
-        subscription.unsubscribe();
+        subscription?.unsubscribe();
+        stop.abort();
         clearInterval(heartbeat);
         open.delete(res);
       });

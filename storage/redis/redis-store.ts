@@ -2,6 +2,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type {
   DueTimer,
+  FeedTransition,
   IdempotencyClaim,
   IdleTransaction,
   JournalEntry,
@@ -31,7 +32,21 @@ export interface RedisStoreOptions {
   redis?: RedisOptions;
   /** TTL of an idempotency key, ms (24 h by default; API.md: kept at least 24 h). */
   idempotencyRetentionMs?: number;
+  /**
+   * Saves the transition feed `tc:{idx}:feed` keeps, roughly (`MAXLEN ~`: Redis trims whole
+   * stream nodes, so it may hold up to a node more); {@link DEFAULT_FEED_MAX_LEN} by default.
+   */
+  feedMaxLen?: number;
 }
+
+/**
+ * Saves kept in the transition feed by default. A save takes about 700 bytes of Redis memory
+ * there (a wechat sale makes about ten saves), so some 70 MB; live views need seconds of it.
+ */
+export const DEFAULT_FEED_MAX_LEN = 100_000;
+
+/** How long one blocking read of the feed waits before it asks again, ms. */
+const FEED_BLOCK_MS = 10_000;
 
 interface Scripts {
   tcSave(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -69,6 +84,12 @@ export function connectRedis(url: string, cluster: boolean, options: RedisOption
 }
 
 type SaveReply = (string | number)[] | { actual: number | null };
+
+/** What a save appends to the transition feed: its journal entries, already JSON. */
+interface Feed {
+  txnNo: string;
+  entries: string;
+}
 
 /**
  * Index writes that go around a save or a task move (see the store's class comment). On one Redis
@@ -131,15 +152,25 @@ const SEP = '\u0001';
  * the transaction marked `dirty` meanwhile. An index may so list too much (after a crash or a
  * conflict), never too little; every reader checks each entry against the record, and
  * {@link reindexDirty} repairs the entries of a write that a crash interrupted.
+ *
+ * The transition feed `tc:{idx}:feed` (a stream in the index slot, capped at
+ * {@link RedisStoreOptions.feedMaxLen} saves) is what live views of every process follow
+ * ({@link follow}: `GET /admin/events`, `trade tail --redis`): once a save is stored, one `XADD`
+ * appends its journal entries as one entry (`t` the txnNo, `j` the entries as a JSON array),
+ * sent without waiting for its answer. It cannot join the save script (another slot), so a
+ * process that dies in between, or an append that fails, leaves a save out of the feed but never
+ * out of its transaction's journal, which stays the record.
  */
 export class RedisTransactionStore implements TransactionStore {
   readonly redis: (Redis | Cluster) & Scripts;
   private readonly p: string;
   private readonly idempotencyRetentionMs: number;
+  private readonly feedMaxLen: number;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.p = options.prefix ?? 'tc';
     this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
+    this.feedMaxLen = options.feedMaxLen ?? DEFAULT_FEED_MAX_LEN;
     this.redis = connectRedis(options.url, options.cluster ?? false, { enableAutoPipelining: true, ...options.redis }) as (Redis | Cluster) & Scripts;
     this.redis.defineCommand('tcSave', { lua: SAVE });
     this.redis.defineCommand('tcClaimIdempotency', { lua: CLAIM_IDEMPOTENCY, numberOfKeys: 1 });
@@ -220,14 +251,16 @@ export class RedisTransactionStore implements TransactionStore {
     const keys = [this.k(txnNo, 'txn'), this.k(txnNo, 'journal'), this.k(txnNo, 'tasks'), ...fresh.map((t) => this.taskKey(txnNo, t.task))];
     const args: (string | number)[] = [expectedVersion, fields.length / 2, ...fields, fresh.length];
     for (const t of fresh) args.push(t.task, JSON.stringify(specOf(t)));
-    for (const j of journal) args.push(JSON.stringify(j));
+    const entries = journal.map((j) => JSON.stringify(j));
+    args.push(...entries);
+    const feed = entries.length ? { txnNo, entries: `[${entries.join(',')}]` } : null;
 
     const want: Indexed = { version: 0, state: record.state, orderNo: record.orderNo, working: record.working && !record.atRest, active: !record.atRest, timers: record.timers, attention };
     const base = this.indexed.get(txnNo);
     const reply =
       base && base.version === expectedVersion
-        ? await this.saveKnown(txnNo, record, base, want, fresh, keys, args)
-        : await this.saveFull(txnNo, record, want, fresh, keys, args);
+        ? await this.saveKnown(txnNo, record, base, want, fresh, keys, args, feed)
+        : await this.saveFull(txnNo, record, want, fresh, keys, args, feed);
     if (!Array.isArray(reply)) {
       this.indexed.delete(txnNo);
       return { ok: false, conflict: true, actualVersion: reply.actual };
@@ -246,20 +279,36 @@ export class RedisTransactionStore implements TransactionStore {
   /** What this process last wrote to the indexes for a transaction, at which version. Bounded. */
   private readonly indexed = new Map<string, Indexed>();
 
-  /** The save script's reply on success, or the version the store holds on a conflict. */
-  private async runSave(keys: string[], args: (string | number)[]): Promise<SaveReply> {
+  /**
+   * The save script's reply on success, or the version the store holds on a conflict. A stored
+   * save's journal goes to the feed as soon as the reply is in, before the index writes after it.
+   */
+  private async runSave(keys: string[], args: (string | number)[], feed: Feed | null): Promise<SaveReply> {
     const reply = await this.redis.tcSave(keys.length, ...keys, ...args);
-    return reply[0] === 1 ? reply : { actual: reply[1] === -1 ? null : Number(reply[1]) };
+    if (reply[0] !== 1) return { actual: reply[1] === -1 ? null : Number(reply[1]) };
+    if (feed) this.publish(feed);
+    return reply;
+  }
+
+  /**
+   * Appends a stored save's journal entries to the feed without waiting for Redis to answer. A
+   * failed append is logged, never thrown: the save is stored and acknowledged, and its journal
+   * is the record; the feed only serves live views.
+   */
+  private publish(feed: Feed): void {
+    this.redis.xadd(this.idx('feed'), 'MAXLEN', '~', this.feedMaxLen, '*', 't', feed.txnNo, 'j', feed.entries).catch((err: unknown) => {
+      this.options.log?.warn({ err, txnNo: feed.txnNo }, 'appending to the transition feed failed');
+    });
   }
 
   /** First write of a transaction by this process: every index entry it calls for (see the class comment). */
-  private async saveFull(txnNo: string, record: SaveRecord, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[]): Promise<SaveReply> {
+  private async saveFull(txnNo: string, record: SaveRecord, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[], feed: Feed | null): Promise<SaveReply> {
     // Intent first: the indexes learn of this write before it happens.
     const before = new IndexWrites(this.redis);
     before.zadd(this.idx('dirty'), record.updatedAt, txnNo);
     this.addEntries(before, txnNo, record, want.attention);
     for (const t of fresh) before.zadd(this.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
-    const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args)]);
+    const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args, feed)]);
     if (!Array.isArray(reply)) {
       await this.reindex(txnNo);
       return reply;
@@ -279,7 +328,7 @@ export class RedisTransactionStore implements TransactionStore {
    * A write after this process's own last write (the compare-and-set proves nobody wrote in
    * between): only the index entries that change are touched, most saves none at all.
    */
-  private async saveKnown(txnNo: string, record: SaveRecord, base: Indexed, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[]): Promise<SaveReply> {
+  private async saveKnown(txnNo: string, record: SaveRecord, base: Indexed, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[], feed: Feed | null): Promise<SaveReply> {
     const adds: [string, number, string][] = [];
     const removals: [string, string][] = [];
     if (base.state !== want.state) {
@@ -304,7 +353,7 @@ export class RedisTransactionStore implements TransactionStore {
     if (newOrderNo !== null) before.hset(this.idx('orders'), newOrderNo, txnNo);
     // The idle scan reads this score: kept fresh, though a stale one would only make it look again.
     if (want.active && base.active) before.zadd(this.idx('active'), 'XX', record.updatedAt, txnNo);
-    const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args)]);
+    const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args, feed)]);
     if (!Array.isArray(reply)) {
       await this.reindex(txnNo);
       return reply;
@@ -485,6 +534,40 @@ export class RedisTransactionStore implements TransactionStore {
   async journal(txnNo: string): Promise<StoredJournalEntry[]> {
     const rows = await this.redis.lrange(this.k(txnNo, 'journal'), 0, -1);
     return rows.map((r, i) => ({ seq: i + 1, ...(JSON.parse(r) as JournalEntry) }));
+  }
+
+  /**
+   * Follows the transition feed (see the class comment) with `XREAD BLOCK` on a connection of
+   * its own, since a blocked connection serves nobody else; the connection closes when `signal`
+   * aborts or the caller stops iterating.
+   */
+  async follow(signal: AbortSignal, fromId?: string): Promise<AsyncIterable<FeedTransition>> {
+    const key = this.idx('feed');
+    let after = fromId ?? (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    // Named, so that CLIENT LIST tells an operator (and a test) what holds the connection.
+    const reader = connectRedis(this.options.url, this.options.cluster ?? false, { ...this.options.redis, lazyConnect: true, enableAutoPipelining: false, connectionName: `${this.p}:feed` });
+    reader.on('error', (err: unknown) => this.options.log?.debug({ err }, 'transition feed connection'));
+    const close = () => reader.disconnect();
+    signal.addEventListener('abort', close, { once: true });
+    async function* read(): AsyncGenerator<FeedTransition> {
+      try {
+        while (!signal.aborted) {
+          // Closing the connection is how an abort ends a read that is blocked.
+          const reply = await reader.xread('COUNT', 500, 'BLOCK', FEED_BLOCK_MS, 'STREAMS', key, after).catch((err: unknown) => {
+            if (signal.aborted) return null;
+            throw err;
+          });
+          for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+            after = id;
+            yield* feedEntries(id, fields);
+          }
+        }
+      } finally {
+        signal.removeEventListener('abort', close);
+        reader.disconnect();
+      }
+    }
+    return read();
   }
 
   // ── idempotency ───────────────────────────────────────────────────────────────────────────
@@ -684,6 +767,17 @@ export class RedisTransactionStore implements TransactionStore {
   async close(): Promise<void> {
     if (this.redis.status !== 'end') await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/** The transitions of one feed entry (`t` txnNo, `j` the save's journal entries as a JSON array). */
+function feedEntries(feedId: string, fields: string[]): FeedTransition[] {
+  let txnNo = '';
+  let entries: JournalEntry[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 't') txnNo = fields[i + 1]!;
+    else if (fields[i] === 'j') entries = JSON.parse(fields[i + 1]!) as JournalEntry[];
+  }
+  return entries.map((e) => ({ ...e, txnNo, feedId }));
 }
 
 /** What a task record keeps of its spec: everything but the name, which is its key. */

@@ -1,8 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { DEMO_KEY, startHarness } from '../helpers/harness.ts';
+import type { LiveTransition } from '../../bin/commands/source.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+import { DEMO_KEY, FUEL_SALE, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { storedValueSale } from './helpers.ts';
 
@@ -67,4 +69,40 @@ t.test('the trade binary lists and inspects a Redis deployment directly', async 
   const inspect = await trade(['inspect', sale.txnNo, '--redis', redis.url, '--json'], env);
   t.equal(inspect.code, 0, inspect.stderr);
   t.equal(JSON.parse(inspect.stdout).transaction.txnNo, sale.txnNo);
+});
+
+t.test('the trade binary tails a Redis deployment directly: the transitions of a sale made meanwhile, then stops at --count', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const h = await startHarness(t, { config: { storage: { kind: 'redis', url: redis.url, prefix: 'tc-tail' } } });
+  const tail = spawn(process.execPath, [TRADE, 'tail', '--redis', redis.url, '--json', '--count', '2'], { env: { ...process.env, TRADE_REDIS_PREFIX: 'tc-tail' } });
+  const limit = setTimeout(() => tail.kill(), 30_000);
+  t.teardown(() => {
+    clearTimeout(limit);
+    tail.kill();
+  });
+  let stdout = '';
+  let stderr = '';
+  tail.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const following = new Promise<void>((resolve) =>
+    tail.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('following')) resolve();
+    }),
+  );
+  const exited = new Promise<number | null>((resolve) => tail.once('exit', resolve));
+  await Promise.race([following, exited]);
+  t.match(stderr, `following ${redis.url}`, 'it says what it follows once it listens');
+  const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'] });
+  await h.api('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
+  t.equal(await exited, 0, `it exits once it has printed --count transitions ${stderr.trim()}`);
+  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as LiveTransition);
+  t.same(
+    lines.map((l) => [l.type, l.txnNo, l.actor, l.event, l.from]),
+    [
+      ['transition', started.body.txnNo, 'transaction', 'xstate.init', null],
+      ['transition', started.body.txnNo, 'transaction', 'ORDER', 'quoted'],
+    ],
+  );
+  t.ok(lines.every((l) => !Number.isNaN(Date.parse(l.at))), 'times are ISO-8601');
 });

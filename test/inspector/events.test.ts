@@ -1,34 +1,12 @@
-import { get, type IncomingMessage } from 'node:http';
 import t from 'tap';
-import type { TransitionMessage } from '../../http/routes/events.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
+import { subscribe as subscribeTo } from '../helpers/event-stream.ts';
 import { DEMO_KEY, eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
 
 const NOON = Date.parse('2026-11-25T12:00:00+08:00');
 
-/**
- * A client of GET /admin/events over real HTTP (node:http: undici's fetch keeps a spare socket
- * open that would hold the server's close for its keep-alive time): collects the `data:` messages
- * as they arrive.
- */
-async function subscribe(h: Harness, query = '', headers: Record<string, string> = { authorization: `Bearer ${DEMO_KEY}` }) {
-  const res = await new Promise<IncomingMessage>((resolve, reject) => get(`${h.url}/admin/events${query}`, { headers }, resolve).on('error', reject));
-  const messages: TransitionMessage[] = [];
-  let buffer = '';
-  res.setEncoding('utf8');
-  res.on('data', (chunk: string) => {
-    buffer += chunk;
-    let cut: number;
-    while ((cut = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      for (const line of block.split('\n')) if (line.startsWith('data: ')) messages.push(JSON.parse(line.slice(6)) as TransitionMessage);
-    }
-  });
-  const ended = new Promise<void>((resolve) => res.on('close', resolve));
-  return { status: res.statusCode, type: res.headers['content-type'], messages, abort: () => res.destroy(), ended };
-}
+const subscribe = (h: Harness, query?: string, headers?: Record<string, string>) => subscribeTo(h.url, query, headers);
 
 /** Status of a one-off request to the stream, which is then dropped. */
 async function statusOf(h: Harness, query: string): Promise<number | undefined> {

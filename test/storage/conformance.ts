@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import type { JournalEntry, SaveRecord, TaskSpec, TransactionStore } from '../../storage/types.ts';
+import type { FeedTransition, JournalEntry, SaveRecord, TaskSpec, TransactionStore } from '../../storage/types.ts';
 
 /** What a test asks of the store it is given. */
 export interface StoreOptions {
@@ -286,6 +286,35 @@ export function storeConformance(t: Test, make: StoreFactory): void {
     await store.finishTask('T3', 'settlement', { status: 'dead', attempts: 3, lastError: 'down', nextRunAt: null }, T0);
     const stats = await store.stats!(T0 + 5_000);
     t.same(stats, { byState: { paying: 2, quoted: 1, completed: 1 }, needsAttention: 1, idle: 1 });
+  });
+
+  // Only a backend many processes share has a feed; on SQLite live views listen to the one host.
+  withStore('feeds a follower every save stored after it starts, each transition with its txnNo, in order, and no stale write', async (t, store) => {
+    if (!store.follow) return void t.pass('this backend has no feed');
+    await store.save(record('T0'), 0, [entry('BEFORE')]);
+    const stop = new AbortController();
+    const limit = setTimeout(() => stop.abort(), 10_000);
+    t.teardown(() => {
+      clearTimeout(limit);
+      stop.abort();
+    });
+    const feed = await store.follow(stop.signal);
+    await store.save(record('T1'), 0, [entry('xstate.init'), entry('ORDER', T0 + 1)]);
+    await store.save(record('T1', { state: 'cancelled' }), 0, [entry('LOST')]);
+    await store.save(record('T2'), 0, [entry('xstate.init')]);
+    await store.save(record('T1', { state: 'ordered' }), 1, []);
+    await store.save(record('T1', { state: 'ordered' }), 2, [entry('PAY', T0 + 2)]);
+    const seen: FeedTransition[] = [];
+    for await (const e of feed) if (seen.push(e) === 4) break;
+    t.same(seen.map((e) => [e.txnNo, e.event]), [['T1', 'xstate.init'], ['T1', 'ORDER'], ['T2', 'xstate.init'], ['T1', 'PAY']]);
+    const { feedId, ...order } = seen[1]!;
+    t.same(order, { txnNo: 'T1', ...entry('ORDER', T0 + 1) }, 'the journal entry as stored');
+    t.equal(seen[0]!.feedId, feedId, "one save's entries share its place in the feed");
+    const resumed = await store.follow(stop.signal, feedId);
+    for await (const e of resumed) {
+      t.same([e.txnNo, e.event], ['T2', 'xstate.init'], 'following from a place resumes after its save');
+      break;
+    }
   });
 
   withStore('answers a ping', async (t, store) => {

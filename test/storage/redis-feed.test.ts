@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import t from 'tap';
+import { feedMaxLenFromEnv } from '../../runtime/bullmq-backend.ts';
+import { RedisTransactionStore } from '../../storage/redis/redis-store.ts';
+import type { FeedTransition, JournalEntry, SaveRecord } from '../../storage/types.ts';
+import { eventually, startHarness } from '../helpers/harness.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
+
+const T0 = Date.parse('2026-11-25T04:00:00Z');
+
+function record(txnNo: string, state = 'quoted'): SaveRecord {
+  return { txnNo, merchantId: 'M1', orderNo: null, state, stateValue: state, snapshot: { value: state, context: { txnNo } }, atRest: false, working: false, timers: {}, tasks: [], createdAt: T0, updatedAt: T0 };
+}
+
+function entry(event: string): JournalEntry {
+  return { at: T0, actor: 'transaction', event, data: {}, from: 'a', to: 'b' };
+}
+
+/** The first `n` transitions of a feed, or what came within `ms`. */
+async function take(feed: AsyncIterable<FeedTransition>, n: number, stop: AbortController, ms = 5_000): Promise<FeedTransition[]> {
+  const limit = setTimeout(() => stop.abort(), ms);
+  const seen: FeedTransition[] = [];
+  try {
+    for await (const e of feed) if (seen.push(e) >= n) break;
+  } finally {
+    clearTimeout(limit);
+  }
+  return seen;
+}
+
+t.test('the transition feed on Redis', async (t) => {
+  const server = await startRedisServer();
+  t.teardown(() => server.stop());
+  const prefix = () => `tc-feed-${randomUUID().slice(0, 8)}`;
+
+  t.test('a follower sees the saves of every store on its prefix and none of another deployment', async (t) => {
+    const shared = prefix();
+    const [a, b, follower, elsewhere] = [shared, shared, shared, prefix()].map((p) => new RedisTransactionStore({ url: server.url, prefix: p }));
+    t.teardown(() => Promise.all([a, b, follower, elsewhere].map((s) => s!.close())));
+    const stop = new AbortController();
+    const feed = await follower!.follow(stop.signal);
+    await elsewhere!.save(record('T9'), 0, [entry('OTHER-DEPLOYMENT')]);
+    await a!.save(record('T1'), 0, [entry('ON-A')]);
+    await b!.save(record('T2'), 0, [entry('ON-B')]);
+    const seen = await take(feed, 2, stop);
+    t.same(seen.map((e) => [e.txnNo, e.event]), [['T1', 'ON-A'], ['T2', 'ON-B']]);
+  });
+
+  t.test('stays near its cap however many saves go through it, while every journal keeps its entries', async (t) => {
+    const p = prefix();
+    // The cap as a deployment sets it: through the storage config of a running Trade Center.
+    const h = await startHarness(t, { config: { storage: { kind: 'redis', url: server.url, prefix: p, feedMaxLen: 20 } } });
+    const store = h.tc.store;
+    const SAVES = 400;
+    for (let i = 0; i < SAVES / 4; i++) {
+      const txnNo = `T${i}`;
+      await store.save(record(txnNo), 0, [entry('xstate.init')]);
+      for (let v = 1; v < 4; v++) await store.save(record(txnNo, `s${v}`), v, [entry(`E${v}`)]);
+    }
+    const redis = h.tc.scaleOut!.store.redis;
+    const length = await eventually(() => redis.xlen(`${p}:{idx}:feed`), (n) => n >= 20);
+    // MAXLEN ~ trims whole stream nodes (stream-node-max-entries, 100 by default): a node's worth over at most.
+    t.ok(length <= 20 + 100, `${length} entries after ${SAVES} saves with a cap of 20`);
+    t.equal((await store.journal('T0')).length, 4, 'the journal is the record: never trimmed with the feed');
+  });
+
+  t.test('a failed append is logged and the save stands', async (t) => {
+    const p = prefix();
+    const lines: { level: number; msg: string; txnNo?: string }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]);
+        done();
+      },
+    });
+    const store = new RedisTransactionStore({ url: server.url, prefix: p, log: pino({ level: 'warn' }, sink) });
+    t.teardown(() => store.close());
+    // A key of another type in the feed's place: every XADD to it fails.
+    await store.redis.set(`${p}:{idx}:feed`, 'not a stream');
+    t.same(await store.save(record('T1'), 0, [entry('xstate.init')]), { ok: true, version: 1 });
+    t.same(await store.save(record('T1', 'ordered'), 1, [entry('ORDER')]), { ok: true, version: 2 }, 'the next save too');
+    t.same((await store.journal('T1')).map((e) => e.event), ['xstate.init', 'ORDER']);
+    const warned = await eventually(async () => lines.filter((l) => l.msg === 'appending to the transition feed failed'), (ls) => ls.length === 2);
+    t.same(warned.map((l) => [l.level, l.txnNo]), [[40, 'T1'], [40, 'T1']], 'one warning per lost append, naming the transaction');
+  });
+
+  t.test('TRADE_REDIS_FEED_MAXLEN sets the cap, and a bad value stops the start with its name', async (t) => {
+    t.equal(feedMaxLenFromEnv({}), undefined, 'unset: the store default');
+    t.equal(feedMaxLenFromEnv({ TRADE_REDIS_FEED_MAXLEN: '5000' }), 5000);
+    for (const bad of ['0', '-1', '1.5', 'many', ''])
+      t.throws(() => feedMaxLenFromEnv({ TRADE_REDIS_FEED_MAXLEN: bad }), /TRADE_REDIS_FEED_MAXLEN: not a positive integer/, JSON.stringify(bad));
+  });
+});
