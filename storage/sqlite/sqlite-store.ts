@@ -174,7 +174,7 @@ interface TxnRow {
   updated_at: number;
 }
 
-/** A write waiting for the next group commit. */
+/** What this process stored of a transaction's timers and task specs, at which version. */
 interface Written {
   version: number;
   /** The timers as JSON. */
@@ -182,6 +182,7 @@ interface Written {
   tasks: Set<string>;
 }
 
+/** A write waiting for the next group commit. */
 interface PendingWrite {
   op: () => unknown;
   resolve: (value: unknown) => void;
