@@ -45,10 +45,23 @@ export interface Scheduler {
   stop(): Promise<void>;
 }
 
-/** Embedded default: the store is polled for due timers and tasks; nothing to arm. */
+/**
+ * Embedded default: the store is polled for due timers and tasks; nothing to arm. A save that asks
+ * for tasks can start a pass at once ({@link onNewTasks}): post-payment work then keeps up with the
+ * sales, where a poll every half second ran at most one batch of tasks per poll.
+ */
 export class PollingScheduler implements Scheduler {
   readonly polls = true;
-  async saved(): Promise<void> {}
+  private newTasks: (() => void) | null = null;
+
+  /** Called after each save that asked for tasks (the task runner's pass). */
+  onNewTasks(listener: () => void): void {
+    this.newTasks = listener;
+  }
+
+  async saved(_txnNo: string, _before: Record<string, number>, _after: Record<string, number>, newTasks: string[]): Promise<void> {
+    if (newTasks.length) this.newTasks?.();
+  }
   async enqueueTask(): Promise<void> {}
   async revived(): Promise<void> {}
   async start(): Promise<void> {}

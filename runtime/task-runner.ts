@@ -9,6 +9,9 @@ import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
 import type { TransactionHost } from './transaction-host.ts';
 
+/** Tasks a pass claims and runs at once. */
+const TASK_BATCH = 200;
+
 /** Runs one kind of task against the downstream systems; the key is `txnNo:task`. */
 export type TaskHandler = (task: TaskRecord) => Promise<Outcome<Record<string, unknown>>>;
 
@@ -78,10 +81,15 @@ export class TaskRunner {
     return this.scheduler.polls ? this.passes.run() : Promise.resolve(0);
   }
 
+  /** Runs due tasks a batch at a time until a batch comes back short (a backlog drains in one pass). */
   private async pass(): Promise<number> {
-    const due = await this.store.dueTasks(this.clock.now(), 200);
-    await Promise.all(due.map((task) => this.runOne(task)));
-    return due.length;
+    let ran = 0;
+    for (;;) {
+      const due = await this.store.dueTasks(this.clock.now(), TASK_BATCH);
+      await Promise.all(due.map((task) => this.runOne(task)));
+      ran += due.length;
+      if (due.length < TASK_BATCH) return ran;
+    }
   }
 
   /** Manual retry of a dead task (admin API, `trade retry`): runs it now. */

@@ -58,8 +58,12 @@ export interface TradeCenterConfig {
   breaker: { afterFailures: number; halfOpenAfterMs: number };
   /** How often the host looks for due timers, ms. */
   timerPollMs: number;
-  /** Post-payment task runner: poll interval and backoff. */
-  tasks: { pollMs: number; baseBackoffMs: number; maxBackoffMs: number };
+  /**
+   * Post-payment task runner: poll interval and backoff; `runOnArrival` (embedded default) runs
+   * new tasks as soon as their save is stored instead of at the next poll (a test on a manual
+   * clock turns it off to run them when it says).
+   */
+  tasks: { pollMs: number; baseBackoffMs: number; maxBackoffMs: number; runOnArrival?: boolean };
   apiKeys: ApiKey[];
   logLevel: string;
   /** Embedded SQLite (`dbPath`), or Redis with BullMQ for many processes (`TRADE_STORAGE=redis`). */
@@ -98,7 +102,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   breaker: { afterFailures: 5, halfOpenAfterMs: 10_000 },
   tiers: { promotion: 'non-core', coupon: 'non-core', points: 'non-core', level: 'non-core' },
   timerPollMs: 500,
-  tasks: { pollMs: 500, baseBackoffMs: 2_000, maxBackoffMs: 10 * 60_000 },
+  tasks: { pollMs: 500, baseBackoffMs: 2_000, maxBackoffMs: 10 * 60_000, runOnArrival: true },
   apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
   logLevel: 'info',
   storage: { kind: 'sqlite' },
@@ -184,12 +188,15 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       alertAfterAttempts: 5,
     },
     log,
-    scaleOut ? { scheduler, leases: scaleOut.leases } : {},
+    scaleOut ? { scheduler, leases: scaleOut.leases } : { scheduler },
   );
   const runner = new TaskRunner(store, host, taskHandlers(systems, store), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
     log,
     scheduler,
   );
+  if (scheduler instanceof PollingScheduler && config.tasks.runOnArrival !== false) {
+    scheduler.onNewTasks(() => void runner.runDue().catch((err: unknown) => log.error({ err }, 'task pass failed')));
+  }
   const sentinel = new Sentinel(
     store,
     host,
