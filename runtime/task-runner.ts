@@ -9,8 +9,9 @@ import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
 import type { TransactionHost } from './transaction-host.ts';
 
-/** Tasks a pass claims and runs at once. */
+/** Tasks a pass claims and runs at once, and batches at most per pass (tasks due again at once, say with no backoff, wait for the next pass). */
 const TASK_BATCH = 200;
+const BATCHES_PER_PASS = 50;
 
 /** Runs one kind of task against the downstream systems; the key is `txnNo:task`. */
 export type TaskHandler = (task: TaskRecord) => Promise<Outcome<Record<string, unknown>>>;
@@ -84,12 +85,13 @@ export class TaskRunner {
   /** Runs due tasks a batch at a time until a batch comes back short (a backlog drains in one pass). */
   private async pass(): Promise<number> {
     let ran = 0;
-    for (;;) {
+    for (let batch = 0; batch < BATCHES_PER_PASS; batch++) {
       const due = await this.store.dueTasks(this.clock.now(), TASK_BATCH);
       await Promise.all(due.map((task) => this.runOne(task)));
       ran += due.length;
-      if (due.length < TASK_BATCH) return ran;
+      if (due.length < TASK_BATCH) break;
     }
+    return ran;
   }
 
   /** Manual retry of a dead task (admin API, `trade retry`): runs it now. */
