@@ -415,11 +415,6 @@ export class SqliteTransactionStore implements TransactionStore {
     if (!this.syncing) this.syncWal(this.walPath);
   }
 
-  /** Resolves once everything committed so far is durable (writes made outside the group commit). */
-  private durable(): Promise<void> {
-    return new Promise((durable, failed) => this.whenDurable({ durable, failed }));
-  }
-
   /**
    * One fsync of the WAL for every commit made before it started (fsync is per file, whichever
    * descriptor asks). Commits made while it runs wait for the next one.
@@ -543,9 +538,7 @@ export class SqliteTransactionStore implements TransactionStore {
   }
 
   async requeueRunningTasks(nowMs: number): Promise<number> {
-    const requeued = this.db.prepare("UPDATE tasks SET status = 'pending', next_run_at = ?, updated_at = ? WHERE status = 'running'").run(nowMs, nowMs).changes;
-    await this.durable();
-    return requeued;
+    return this.write(() => this.db.prepare("UPDATE tasks SET status = 'pending', next_run_at = ?, updated_at = ? WHERE status = 'running'").run(nowMs, nowMs).changes);
   }
 
   async listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
@@ -593,7 +586,7 @@ export class SqliteTransactionStore implements TransactionStore {
   }
 
   async recordNudge(txnNo: string, version: number): Promise<number> {
-    const nudges = this.db.transaction((): number => {
+    return this.write((): number => {
       if (this.stmts.version.get(txnNo)?.version !== version) return 0;
       this.db
         .prepare(
@@ -603,21 +596,17 @@ export class SqliteTransactionStore implements TransactionStore {
         )
         .run(txnNo, version);
       return this.db.prepare<[string], { nudges: number }>('SELECT nudges FROM sentinel WHERE txn_no = ?').get(txnNo)?.nudges ?? 0;
-    }).immediate();
-    await this.durable();
-    return nudges;
+    });
   }
 
   async markStuck(txnNo: string, version: number): Promise<boolean> {
-    const marked = this.db.transaction((): boolean => {
+    return this.write((): boolean => {
       if (this.stmts.version.get(txnNo)?.version !== version) return false;
       this.db
         .prepare('INSERT INTO sentinel (txn_no, version, nudges, stuck) VALUES (?, ?, 0, 1) ON CONFLICT(txn_no) DO UPDATE SET stuck = 1, version = excluded.version')
         .run(txnNo, version);
       return true;
-    }).immediate();
-    await this.durable();
-    return marked;
+    });
   }
 
   async stuckCount(): Promise<number> {
