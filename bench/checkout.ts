@@ -26,13 +26,7 @@ import { buildApp } from '../http/app.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterConfig } from '../runtime/trade-center.ts';
 import { loadDataset } from '../systems/sim/index.ts';
 import type { SystemName } from '../systems/contract.ts';
-import { driveFromWorker, type RunStats } from './drive.ts';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
+import { arg, driveFromWorker, type RunStats } from './drive.ts';
 
 const CHECKOUTS = arg('checkouts', 2000);
 const CONCURRENCY = arg('concurrency', 64);

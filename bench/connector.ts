@@ -20,13 +20,7 @@ import { createTradeCenter, DEFAULT_CONFIG } from '../runtime/trade-center.ts';
 import type { TransactionView } from '../runtime/view.ts';
 import { createHttpSystems } from '../systems/http/index.ts';
 import { loadDataset } from '../systems/sim/index.ts';
-import { drive, post } from './drive.ts';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
+import { arg, drive, post } from './drive.ts';
 
 const CALLS = arg('calls', 1000);
 const SALES = arg('sales', 1000);

@@ -14,15 +14,9 @@ import { buildApp } from '../http/app.ts';
 import { createTradeCenter, DEFAULT_CONFIG } from '../runtime/trade-center.ts';
 import type { TransactionView } from '../runtime/view.ts';
 import { loadDataset } from '../systems/sim/index.ts';
-import { drive, post } from './drive.ts';
+import { arg, drive, post } from './drive.ts';
 import { benchOptimizer } from './optimizer.ts';
 import { benchQuote } from './quote.ts';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-}
 
 const SALES = arg('sales', 400);
 const CONCURRENCY = arg('concurrency', 16);
