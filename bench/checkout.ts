@@ -4,6 +4,8 @@
  * on SQLite/1 process and Redis/1 process (in-process simulators) and Redis/2 processes sharing
  * a `trade sim`, with a bare fastify route in the same run as the reference; then quote + order +
  * pay with 20 ms on every downstream call.
+ * A floor row replays a checkout's downstream calls straight to the in-process simulators from a
+ * bare route (bench/simulator-floor.ts): what the simulators and HTTP alone cost, engine or not.
  * The SQLite and Redis 1-process setups are then driven in an open loop at 25–90% of the rate
  * they sustain with their post-payment tasks done, for the latency below saturation.
  * Machine CPU per checkout adds every process and thread the run used, load generator included,
@@ -27,6 +29,7 @@ import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterCo
 import { loadDataset } from '../systems/sim/index.ts';
 import type { SystemName } from '../systems/contract.ts';
 import { arg, driveFromWorker, type RunStats } from './drive.ts';
+import { simulatorFloor } from './simulator-floor.ts';
 
 const CHECKOUTS = arg('checkouts', 2000);
 const CONCURRENCY = arg('concurrency', 64);
@@ -192,6 +195,40 @@ async function startTrade(args: string[], env: Record<string, string>, banner: s
 }
 
 /**
+ * The floor (bench/simulator-floor.ts): a bare fastify route making one checkout's downstream
+ * calls straight to the in-process simulators, driven like the setups above. Its main-thread time
+ * is the column "engine CPU", although no engine runs: the simulators' and HTTP's share of it.
+ */
+async function runFloor(): Promise<Row> {
+  const dir = mkdtempSync(join(tmpdir(), 'trade-bench-floor-'));
+  try {
+    const tc = createTradeCenter(
+      { ...DEFAULT_CONFIG, dataset: dataset(), dbPath: join(dir, 'trade.db'), simDbPath: join(dir, 'sim.db'), logLevel: 'silent', storage: { kind: 'sqlite' } },
+      { log: pino({ level: 'silent' }) },
+    );
+    const app = await buildApp(tc);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    await tc.start();
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/v1/checkout`;
+    await driveFromWorker(url, CHECKOUT, 100, CONCURRENCY);
+    await tasksDrained(tc);
+    const floor = await simulatorFloor(tc.sims!.systems, url, CHECKOUT, () => tasksDrained(tc));
+    await driveFromWorker(floor.url, CHECKOUT, Math.min(500, CHECKOUTS), CONCURRENCY); // warm-up
+    const elu0 = performance.eventLoopUtilization();
+    const self0 = processCpuMs(process.pid);
+    const stats = await driveFromWorker(floor.url, CHECKOUT, CHECKOUTS * 2, CONCURRENCY);
+    const elu = performance.eventLoopUtilization(elu0);
+    const machineMs = (processCpuMs(process.pid) - self0) / (CHECKOUTS * 2);
+    await floor.app.close();
+    await app.close();
+    await tc.close();
+    return { setup: `floor: bare fastify route making a checkout's ${floor.calls} downstream calls straight to the in-process simulators (no engine)`, stats, engineMs: elu.active / (CHECKOUTS * 2), redisMs: null, machineMs };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * Redis, two `trade serve` processes sharing one `trade sim` (HTTP connectors): the load split
  * between them, a generator thread per process. Engine CPU is both servers' CPU from /proc (the
  * simulators' process is the downstream world, not the engine).
@@ -232,6 +269,7 @@ async function runTwoProcesses(redisUrl: string, redisPid: number): Promise<Row>
 const rows: Row[] = [];
 console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}; ${CHECKOUTS} checkouts at ${CONCURRENCY} concurrent (load generator in a worker thread)`);
 rows.push(await runBare());
+rows.push(await runFloor());
 rows.push(await runCenter('SQLite, 1 process, in-process simulators', { storage: { kind: 'sqlite' } }, { sweep: true }));
 // The same without the fsync before each acknowledgement (synchronous=NORMAL): what durability against a power cut costs.
 process.env.TRADE_SQLITE_SYNC = 'NORMAL';
@@ -261,6 +299,13 @@ for (const r of rows) {
 // What the targets leave for everything a checkout costs on this machine's cores.
 const cores = (await import('node:os')).availableParallelism();
 console.log(`\nCPU budget per checkout at the targets on ${cores} cores (load generator included): ${((cores * 1000) / 1500).toFixed(2)} ms at 1,500/s (SQLite), ${((cores * 1000) / 1000).toFixed(2)} ms at 1,000/s (Redis); compare the machine CPU column.`);
+const floorRow = rows.find((r) => r.setup.startsWith('floor'));
+if (floorRow) {
+  console.log(
+    `The floor alone, with no engine: ${f(floorRow.stats.perSecond)}/s at ${CONCURRENCY} clients, p99 ${f(floorRow.stats.p99)} ms, ${floorRow.machineMs.toFixed(2)} ms of machine CPU per checkout (${floorRow.engineMs!.toFixed(2)} ms on its one thread). ` +
+      `A p99 of 50 ms at ${CONCURRENCY} closed-loop clients needs at least ${Math.ceil((CONCURRENCY * 1000) / 50)}/s (Little's law).`,
+  );
+}
 console.log(`\nLatency at steady loads (open loop, ${SWEEP_SECONDS} s each, load as a share of the rate with tasks done above; latency from each call's scheduled start):`);
 console.log('\n| setup | load | offered/s | achieved/s | p50 ms | p99 ms |');
 console.log('|---|---:|---:|---:|---:|---:|');
