@@ -30,6 +30,7 @@ import { loadDataset } from '../systems/sim/index.ts';
 import type { SystemName } from '../systems/contract.ts';
 import { arg, driveFromWorker, type RunStats } from './drive.ts';
 import { simulatorFloor } from './simulator-floor.ts';
+import { bullmqFloor } from './bullmq-floor.ts';
 
 const CHECKOUTS = arg('checkouts', 2000);
 const CONCURRENCY = arg('concurrency', 64);
@@ -229,6 +230,38 @@ async function runFloor(): Promise<Row> {
 }
 
 /**
+ * BullMQ's floor (bench/bullmq-floor.ts): a sale's timer and nine task jobs through the real
+ * scheduler with no-op work, as many sales as the checkout runs, at the same concurrency.
+ */
+async function runBullmqFloor(redisUrl: string, redisPid: number): Promise<Row> {
+  let self0 = 0;
+  let redis0 = 0;
+  let selfMs = 0;
+  let redisMs = 0;
+  let elu0 = performance.eventLoopUtilization();
+  let busyMs = 0;
+  const { perSecond } = await bullmqFloor(redisUrl, CHECKOUTS, CONCURRENCY, {
+    start: () => {
+      self0 = processCpuMs(process.pid);
+      redis0 = processCpuMs(redisPid);
+      elu0 = performance.eventLoopUtilization();
+    },
+    stop: () => {
+      busyMs = performance.eventLoopUtilization(elu0).active;
+      selfMs = processCpuMs(process.pid) - self0;
+      redisMs = processCpuMs(redisPid) - redis0;
+    },
+  });
+  return {
+    setup: "floor: BullMQ alone, a sale's payment-expiry timer and nine task jobs through the real scheduler, no-op work (no engine, no simulators, no HTTP)",
+    stats: { perSecond, p50: NaN, p99: NaN },
+    engineMs: busyMs / CHECKOUTS,
+    redisMs: redisMs / CHECKOUTS,
+    machineMs: (selfMs + redisMs) / CHECKOUTS,
+  };
+}
+
+/**
  * Redis, two `trade serve` processes sharing one `trade sim` (HTTP connectors): the load split
  * between them, a generator thread per process. Engine CPU is both servers' CPU from /proc (the
  * simulators' process is the downstream world, not the engine).
@@ -278,6 +311,7 @@ delete process.env.TRADE_SQLITE_SYNC;
 const redisDir = mkdtempSync(join(tmpdir(), 'trade-bench-redis-'));
 const redis = await startRedis(redisDir);
 try {
+  rows.push(await runBullmqFloor(redis.url, redis.pid));
   rows.push(await runCenter('Redis + BullMQ, 1 process, in-process simulators', { storage: { kind: 'redis', url: redis.url, prefix: 'bench' } }, { redisPid: redis.pid, sweep: true }));
   try {
     rows.push(await runTwoProcesses(redis.url, redis.pid));
@@ -290,7 +324,7 @@ try {
 }
 rows.push(await runCenter('SQLite, quote+order+pay, 20 ms per downstream call', { storage: { kind: 'sqlite' } }, { latencyMs: 20 }));
 
-const f = (n: number) => n.toFixed(1);
+const f = (n: number) => (Number.isNaN(n) ? '' : n.toFixed(1));
 console.log('\n| setup | checkouts/s | with their tasks done, /s | p50 ms | p99 ms | engine CPU ms/checkout | redis-server CPU ms/checkout | machine CPU ms/checkout |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
@@ -299,11 +333,18 @@ for (const r of rows) {
 // What the targets leave for everything a checkout costs on this machine's cores.
 const cores = (await import('node:os')).availableParallelism();
 console.log(`\nCPU budget per checkout at the targets on ${cores} cores (load generator included): ${((cores * 1000) / 1500).toFixed(2)} ms at 1,500/s (SQLite), ${((cores * 1000) / 1000).toFixed(2)} ms at 1,000/s (Redis); compare the machine CPU column.`);
-const floorRow = rows.find((r) => r.setup.startsWith('floor'));
-if (floorRow) {
+const simFloor = rows.find((r) => r.setup.startsWith('floor: bare'));
+const queueFloor = rows.find((r) => r.setup.startsWith('floor: BullMQ'));
+if (simFloor) {
   console.log(
-    `The floor alone, with no engine: ${f(floorRow.stats.perSecond)}/s at ${CONCURRENCY} clients, p99 ${f(floorRow.stats.p99)} ms, ${floorRow.machineMs.toFixed(2)} ms of machine CPU per checkout (${floorRow.engineMs!.toFixed(2)} ms on its one thread). ` +
+    `The simulators' floor, with no engine: ${f(simFloor.stats.perSecond)}/s at ${CONCURRENCY} clients, p99 ${f(simFloor.stats.p99)} ms, ${simFloor.machineMs.toFixed(2)} ms of machine CPU per checkout (${simFloor.engineMs!.toFixed(2)} ms on its one thread). ` +
       `A p99 of 50 ms at ${CONCURRENCY} closed-loop clients needs at least ${Math.ceil((CONCURRENCY * 1000) / 50)}/s (Little's law).`,
+  );
+}
+if (simFloor && queueFloor) {
+  console.log(
+    `BullMQ's floor: ${f(queueFloor.stats.perSecond)} sales/s, ${queueFloor.machineMs.toFixed(2)} ms of machine CPU per sale (redis-server ${queueFloor.redisMs!.toFixed(2)} ms); ` +
+      `with the simulators' floor, ${(simFloor.machineMs + queueFloor.machineMs).toFixed(2)} ms per Redis checkout before any engine work.`,
   );
 }
 console.log(`\nLatency at steady loads (open loop, ${SWEEP_SECONDS} s each, load as a share of the rate with tasks done above; latency from each call's scheduled start):`);
