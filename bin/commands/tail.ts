@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { stateText, writeLine, type CliIo } from './cli-io.ts';
 import { positiveInteger } from './list.ts';
-import type { LiveTransition, TradeSource } from './source.ts';
+import type { LiveGap, LiveTransition, TradeSource } from './source.ts';
 import { withSource, withTarget, type TargetOptions } from './target.ts';
 
 export interface TailOptions {
@@ -23,6 +23,16 @@ export async function runTail(source: TradeSource, io: CliIo, opts: TailOptions)
   opts.signal.addEventListener('abort', abort, { once: true });
   try {
     for await (const t of source.transitions(stop.signal, () => opts.onOpen?.())) {
+      if (t.type === 'disconnected') {
+        io.err.write(`connection lost (${t.reason}); reconnecting to resume where it stopped\n`);
+        continue;
+      }
+      if (t.type === 'gap') {
+        // Said on stderr for a person, and kept in the JSON lines for a script reading them.
+        io.err.write(`${gapWarning(t)}\n`);
+        if (opts.json) writeLine(io, JSON.stringify(t));
+        continue;
+      }
       if (opts.txnNo && t.txnNo !== opts.txnNo) continue;
       writeLine(io, opts.json ? JSON.stringify(t) : line(t));
       if (opts.count !== undefined && ++seen >= opts.count) break;
@@ -32,6 +42,11 @@ export async function runTail(source: TradeSource, io: CliIo, opts: TailOptions)
     stop.abort();
   }
   return seen;
+}
+
+function gapWarning(g: LiveGap): string {
+  const why = g.reason === 'trimmed' ? 'the server no longer keeps what followed it' : 'the server does not know it (another deployment, or its store was replaced)';
+  return `warning: transitions may be missing: could not resume after event ${g.lastEventId}, ${why}; following live again from ${g.at} (each transaction's journal has them all: trade inspect TXN)`;
 }
 
 function line(t: LiveTransition): string {
