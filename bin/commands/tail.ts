@@ -55,7 +55,7 @@ function line(t: LiveTransition): string {
 
 export function tailCommand(io: CliIo): Command {
   return withTarget(new Command('tail'))
-    .description('follow transitions live (server: its event stream; --redis: the feed of every process; --db: polls the journal)')
+    .description('follow transitions live (server: its event stream, resumed after a dropped connection; --redis: the feed of every process; --db: polls the journal)')
     .option('--txn <txnNo>', 'only this transaction')
     .option('--count <n>', 'stop after this many transitions', positiveInteger('count'))
     .option('--interval <ms>', 'journal polling interval with --db', positiveInteger('interval'), 500)
