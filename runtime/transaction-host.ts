@@ -77,8 +77,14 @@ export interface HostScaleOut {
 export class TransactionHost {
   /** Alerts raised: a core step past the watershed failing `alertAfterAttempts` times or more. */
   alerts = 0;
-  /** Every transition of every transaction, for live views (inspector, `trade tail`). */
+  /** Every transition of every transaction as it happens, before it is stored (metrics). */
   readonly transitions = new Subject<TransitionEvent>();
+  /**
+   * The txnNo of every save that stored journal entries, once stored: the cue for live views that
+   * read the journal back with its sequence numbers (the event stream on SQLite), so that what
+   * they send is stored and can be resumed from.
+   */
+  readonly journalled = new Subject<string>();
   private readonly live = new Map<string, Live>();
   private readonly loading = new Map<string, Promise<Live | null>>();
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -480,6 +486,7 @@ export class TransactionHost {
       throw new StaleCopy(`version conflict on ${live.txnNo}: expected ${live.version}, store has ${result.actualVersion}`);
     }
     live.version = result.version;
+    if (journal.length) this.journalled.next(live.txnNo);
     // Wake-ups are armed before the snapshot is acknowledged; a crash in between is the sentinel's.
     const tasks = snapshot.context.tasks;
     try {

@@ -147,6 +147,40 @@ export interface FeedTransition extends JournalEntry {
    * one, so following from it resumes after the whole save.
    */
   feedId: string;
+  /** Its place among the transitions of its save, from 0 (see {@link FeedPosition.seen}). */
+  feedIndex: number;
+  /** How many transitions its save holds. */
+  feedCount: number;
+}
+
+/** Where to resume the feed: after the save `feedId`, or inside it. */
+export interface FeedPosition {
+  feedId: string;
+  /**
+   * The first `seen` transitions of that save were had already (a reader cut off in the middle
+   * of one): resume with the rest of it, then the saves after it. Absent: after the whole save.
+   */
+  seen?: number;
+}
+
+/**
+ * Following could not resume where it was asked to: saves after that place may be missing from
+ * the feed, so the follower is told instead of silently skipping them.
+ */
+export interface FeedGap {
+  /**
+   * `trimmed`: the place is older than the oldest save the capped feed keeps. `unknown`: the
+   * feed holds no such place (an id of another deployment, or of a feed since deleted).
+   */
+  reason: 'trimmed' | 'unknown';
+  /** Where following resumed instead: after the feed's latest save when the gap was found. */
+  resumedAfter: string;
+}
+
+/** A follow of the feed (see {@link TransactionStore.follow}). */
+export interface FeedFollow extends AsyncIterable<FeedTransition> {
+  /** Set when following from a given place could not resume exactly there. */
+  readonly gap: FeedGap | null;
 }
 
 export interface TransactionStore {
@@ -222,13 +256,15 @@ export interface TransactionStore {
   lastJournalSeq?(): Promise<number>;
   /**
    * Every transition stored from now on by any process sharing the store, in the order of the
-   * saves, until `signal` aborts. Resolves once the starting point is fixed (after `fromId`, a
-   * {@link FeedTransition.feedId}; else the latest save in the feed), so every save that reaches
-   * the feed afterwards is yielded. Live views only: the feed is capped and a save whose append failed is missing from
-   * it, while the transaction's journal stays the record. Optional: a backend that one process
-   * owns (SQLite) omits it and live views listen to the host's event bus.
+   * saves, until `signal` aborts. Resolves once the starting point is fixed (`from`, a place a
+   * reader got to; else the latest save in the feed), so every save that reaches the feed
+   * afterwards is yielded. When the feed no longer holds what follows `from` (it is capped), the
+   * result says so in `gap` and follows from the latest save instead. Live views only: a save
+   * whose append failed is missing from the feed, while the transaction's journal stays the
+   * record. Optional: a backend that one process owns (SQLite) omits it, and live views read its
+   * journal back as the host stores saves.
    */
-  follow?(signal: AbortSignal, fromId?: string): Promise<AsyncIterable<FeedTransition>>;
+  follow?(signal: AbortSignal, from?: FeedPosition): Promise<FeedFollow>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -44,6 +44,27 @@ export interface LiveTransition {
 }
 
 /**
+ * The stream could not resume where a dropped connection left it (`GapMessage` of the event
+ * stream): transitions after `lastEventId` may be missing; the journals keep them.
+ */
+export interface LiveGap {
+  type: 'gap';
+  lastEventId: string;
+  reason: 'trimmed' | 'unknown';
+  at: string;
+}
+
+/** The connection to the stream dropped; the source is reconnecting to resume where it was. */
+export interface LiveDisconnect {
+  type: 'disconnected';
+  /** What ended it, for the operator. */
+  reason: string;
+}
+
+/** What a live source yields: transitions, and what an operator must hear about the stream itself. */
+export type LiveEvent = LiveTransition | LiveGap | LiveDisconnect;
+
+/**
  * What the `trade` commands read and change, whether through a running server's API or
  * directly in a store: the commands are written once against this.
  */
@@ -61,8 +82,10 @@ export interface TradeSource {
   cancel(txnNo: string, reason: string | undefined): Promise<TransactionView>;
   /**
    * Live transitions until `signal` aborts. `onOpen` is called once the source is listening, so
-   * a caller knows that transitions from then on will be seen.
+   * a caller knows that transitions from then on will be seen. A source that can lose its
+   * connection reconnects by itself and resumes where it was, saying so (`disconnected`, and
+   * `gap` when it could not resume exactly).
    */
-  transitions(signal: AbortSignal, onOpen: () => void): AsyncIterable<LiveTransition>;
+  transitions(signal: AbortSignal, onOpen: () => void): AsyncIterable<LiveEvent>;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { stateText, writeLine, type CliIo } from './cli-io.ts';
 import { positiveInteger } from './list.ts';
-import type { LiveTransition, TradeSource } from './source.ts';
+import type { LiveGap, LiveTransition, TradeSource } from './source.ts';
 import { withSource, withTarget, type TargetOptions } from './target.ts';
 
 export interface TailOptions {
@@ -23,6 +23,16 @@ export async function runTail(source: TradeSource, io: CliIo, opts: TailOptions)
   opts.signal.addEventListener('abort', abort, { once: true });
   try {
     for await (const t of source.transitions(stop.signal, () => opts.onOpen?.())) {
+      if (t.type === 'disconnected') {
+        io.err.write(`connection lost (${t.reason}); reconnecting to resume where it stopped\n`);
+        continue;
+      }
+      if (t.type === 'gap') {
+        // Said on stderr for a person, and kept in the JSON lines for a script reading them.
+        io.err.write(`${gapWarning(t)}\n`);
+        if (opts.json) writeLine(io, JSON.stringify(t));
+        continue;
+      }
       if (opts.txnNo && t.txnNo !== opts.txnNo) continue;
       writeLine(io, opts.json ? JSON.stringify(t) : line(t));
       if (opts.count !== undefined && ++seen >= opts.count) break;
@@ -34,13 +44,18 @@ export async function runTail(source: TradeSource, io: CliIo, opts: TailOptions)
   return seen;
 }
 
+function gapWarning(g: LiveGap): string {
+  const why = g.reason === 'trimmed' ? 'the server no longer keeps what followed it' : 'the server does not know it (another deployment, or its store was replaced)';
+  return `warning: transitions may be missing: could not resume after event ${g.lastEventId}, ${why}; following live again from ${g.at} (each transaction's journal has them all: trade inspect TXN)`;
+}
+
 function line(t: LiveTransition): string {
   return `${t.at}  ${t.txnNo}  ${t.actor.padEnd(11)}  ${t.event.padEnd(24)}  ${stateText(t.from) || '·'} → ${stateText(t.to)}`;
 }
 
 export function tailCommand(io: CliIo): Command {
   return withTarget(new Command('tail'))
-    .description('follow transitions live (server: its event stream; --redis: the feed of every process; --db: polls the journal)')
+    .description('follow transitions live (server: its event stream, resumed after a dropped connection; --redis: the feed of every process; --db: polls the journal)')
     .option('--txn <txnNo>', 'only this transaction')
     .option('--count <n>', 'stop after this many transitions', positiveInteger('count'))
     .option('--interval <ms>', 'journal polling interval with --db', positiveInteger('interval'), 500)

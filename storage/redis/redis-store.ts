@@ -2,6 +2,9 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type {
   DueTimer,
+  FeedFollow,
+  FeedGap,
+  FeedPosition,
   FeedTransition,
   IdempotencyClaim,
   IdleTransaction,
@@ -541,9 +544,10 @@ export class RedisTransactionStore implements TransactionStore {
    * its own, since a blocked connection serves nobody else; the connection closes when `signal`
    * aborts or the caller stops iterating.
    */
-  async follow(signal: AbortSignal, fromId?: string): Promise<AsyncIterable<FeedTransition>> {
+  async follow(signal: AbortSignal, from?: FeedPosition): Promise<FeedFollow> {
     const key = this.idx('feed');
-    let after = fromId ?? (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    const start = from ? await this.resumeFeed(key, from) : { after: (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0', rest: [], gap: null };
+    let after = start.after;
     // Named, so that CLIENT LIST tells an operator (and a test) what holds the connection.
     const reader = connectRedis(this.options.url, this.options.cluster ?? false, { ...this.options.redis, lazyConnect: true, enableAutoPipelining: false, connectionName: `${this.p}:feed` });
     reader.on('error', (err: unknown) => this.options.log?.debug({ err }, 'transition feed connection'));
@@ -551,6 +555,7 @@ export class RedisTransactionStore implements TransactionStore {
     signal.addEventListener('abort', close, { once: true });
     async function* read(): AsyncGenerator<FeedTransition> {
       try {
+        yield* start.rest;
         while (!signal.aborted) {
           // Closing the connection is how an abort ends a read that is blocked.
           const reply = await reader.xread('COUNT', 500, 'BLOCK', FEED_BLOCK_MS, 'STREAMS', key, after).catch((err: unknown) => {
@@ -567,7 +572,49 @@ export class RedisTransactionStore implements TransactionStore {
         reader.disconnect();
       }
     }
-    return read();
+    return Object.assign(read(), { gap: start.gap });
+  }
+
+  /**
+   * Where following from `from` starts, and the rest of its save when the reader stopped inside
+   * one. Trimming (`MAXLEN ~`) drops the oldest saves first, so while the save `from.feedId` is in
+   * the feed everything after it is too and the resume is exact. Once it is gone, the saves after
+   * it may be gone as well: that is a gap, unless `from` still lies inside the range the feed
+   * keeps. The first kept id is all Redis tells of what was trimmed (`max-deleted-entry-id`
+   * counts XDEL only), so a reader whose save was precisely the newest one trimmed is told of a
+   * gap it did not have: told wrongly once, rather than never told of a real one. The check and
+   * the first read are two commands; a trim in between would need a whole cap of saves in that
+   * moment.
+   */
+  private async resumeFeed(key: string, from: FeedPosition): Promise<{ after: string; rest: FeedTransition[]; gap: FeedGap | null }> {
+    const [kept] = await this.redis.xrange(key, from.feedId, from.feedId);
+    if (kept) return { after: from.feedId, rest: from.seen === undefined ? [] : feedEntries(kept[0], kept[1]).slice(from.seen), gap: null };
+    const info = await this.feedInfo(key);
+    const last = info?.lastId ?? '0-0';
+    const older = info?.firstId === undefined || compareStreamIds(from.feedId, info.firstId) < 0;
+    const newer = compareStreamIds(from.feedId, last) > 0;
+    const gap = (reason: FeedGap['reason']) => ({ after: last, rest: [], gap: { reason, resumedAfter: last } });
+    if (newer) return gap('unknown');
+    // Inside a save the feed no longer holds: the rest of that save is lost whatever came after.
+    if (from.seen !== undefined) return gap(older ? 'trimmed' : 'unknown');
+    if (!older || compareStreamIds(from.feedId, last) === 0) return { after: from.feedId, rest: [], gap: null };
+    return gap('trimmed');
+  }
+
+  /** The feed's first kept and last added ids (`XINFO STREAM`); null when there is no feed yet. */
+  private async feedInfo(key: string): Promise<{ firstId: string | undefined; lastId: string } | null> {
+    let reply: unknown;
+    try {
+      reply = await this.redis.xinfo('STREAM', key);
+    } catch (err) {
+      if (err instanceof Error && /no such key/i.test(err.message)) return null;
+      throw err;
+    }
+    const fields = new Map<string, unknown>();
+    const flat = reply as unknown[];
+    for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]);
+    const first = fields.get('first-entry') as [string, string[]] | null | undefined;
+    return { firstId: first?.[0], lastId: String(fields.get('last-generated-id') ?? '0-0') };
   }
 
   // ── idempotency ───────────────────────────────────────────────────────────────────────────
@@ -777,7 +824,15 @@ function feedEntries(feedId: string, fields: string[]): FeedTransition[] {
     if (fields[i] === 't') txnNo = fields[i + 1]!;
     else if (fields[i] === 'j') entries = JSON.parse(fields[i + 1]!) as JournalEntry[];
   }
-  return entries.map((e) => ({ ...e, txnNo, feedId }));
+  return entries.map((e, feedIndex) => ({ ...e, txnNo, feedId, feedIndex, feedCount: entries.length }));
+}
+
+/** Orders two stream ids (`<ms>-<seq>`, each up to 2^64 - 1: too big for a number). */
+function compareStreamIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map(BigInt);
+  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
+  if (am !== bm) return am < bm ? -1 : 1;
+  return as === bs ? 0 : as < bs ? -1 : 1;
 }
 
 /** What a task record keeps of its spec: everything but the name, which is its key. */

@@ -280,6 +280,8 @@ export class SqliteTransactionStore implements TransactionStore {
       journal: this.db.prepare<[string], JournalRow>(
         'SELECT * FROM journal WHERE txn_no = ? ORDER BY seq',
       ),
+      // Prepared once: the event stream reads the journal back after every save while it is open.
+      journalSince: this.db.prepare<[number, number], JournalRow & { txn_no: string }>('SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?'),
       insertTask: this.db.prepare(
         `INSERT OR IGNORE INTO tasks (txn_no, task, kind, system, core, max_attempts, payload, status, next_run_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
@@ -633,12 +635,7 @@ export class SqliteTransactionStore implements TransactionStore {
   }
 
   async journalSince(afterSeq: number, limit: number): Promise<TxnJournalEntry[]> {
-    return this.db
-      .prepare<[number, number], JournalRow & { txn_no: string }>(
-        'SELECT * FROM journal WHERE seq > ? ORDER BY seq LIMIT ?',
-      )
-      .all(afterSeq, limit)
-      .map((r) => ({ ...toJournalEntry(r), txnNo: r.txn_no }));
+    return this.stmts.journalSince.all(afterSeq, limit).map((r) => ({ ...toJournalEntry(r), txnNo: r.txn_no }));
   }
 
   async lastJournalSeq(): Promise<number> {

@@ -34,7 +34,13 @@ t.test('streams every transition as it happens, in the shape trade tail reads', 
     ['xstate.init', 'ORDER'],
     'in the order they happened',
   );
-  t.same(ordered.map((m) => m.to), (await h.tc.store.journal(started.body.txnNo)).map((e) => e.to).slice(0, ordered.length), 'exactly the journal');
+  const journal = await h.tc.store.journal(started.body.txnNo);
+  t.same(ordered.map((m) => m.to), journal.map((e) => e.to).slice(0, ordered.length), 'exactly the journal');
+  t.same(
+    stream.events.filter((e) => e.message.type === 'transition' && e.message.txnNo === started.body.txnNo).map((e) => e.id),
+    journal.map((e) => String(e.seq)).slice(0, ordered.length),
+    'each with its journal sequence number as its id',
+  );
   stream.abort();
 });
 
@@ -65,14 +71,14 @@ t.test('takes the admin key as a header or as ?key= (EventSource sends no header
   stream.abort();
 });
 
-t.test('stops listening to the event bus when the client goes, and ends open streams when the server closes', async (t) => {
+t.test('stops listening for stored saves when the client goes, and ends open streams when the server closes', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
-  // Others listen to the bus too (the metrics): count the streams' subscriptions on top of them.
-  const listeners = () => h.tc.host.transitions.observers.length;
+  const listeners = () => h.tc.host.journalled.observers.length;
   const baseline = listeners();
   const leaving = await subscribe(h);
   const staying = await subscribe(h);
-  t.equal(listeners(), baseline + 2, 'each stream listens to the bus');
+  await eventually(async () => listeners(), (n) => n === baseline + 2);
+  t.pass('each stream listens for stored saves');
   leaving.abort();
   await start(h);
   await eventually(async () => staying.messages.length, (n) => n > 0);
@@ -84,4 +90,79 @@ t.test('stops listening to the event bus when the client goes, and ends open str
   await h.close();
   await open.ended;
   t.pass('the stream ended with the server instead of holding its close');
+});
+
+/** A transition as compared across streams and the journal. */
+const line = (e: { txnNo: string; actor: string; event: string; to: unknown }) => JSON.stringify([e.txnNo, e.actor, e.event, e.to]);
+
+/** Every journal entry after `seq`, as lines. */
+async function journalAfter(h: Harness, seq: number): Promise<string[]> {
+  return (await h.tc.store.journalSince!(seq, 10_000)).map(line);
+}
+
+t.test('a client that reconnects with Last-Event-ID gets exactly the transitions stored while it was away, then live ones', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const first = await subscribe(h);
+  const a = await start(h);
+  await h.api('POST', `/v1/transactions/${a.body.txnNo}/order`, { quoteId: a.body.quote.quoteId, comboId: 'c-wechat' });
+  await eventually(async () => ({ seen: first.messages.map(line), stored: await journalAfter(h, 0) }), ({ seen, stored }) => seen.length > 0 && seen.join() === stored.join());
+  const lastEventId = first.lastEventId()!;
+  t.equal(lastEventId, String(await h.tc.store.lastJournalSeq!()), 'the last id is the last journal entry it was sent');
+  first.abort();
+
+  const b = await start(h);
+  await h.api('POST', `/v1/transactions/${a.body.txnNo}/cancel`, {});
+  const missed = await journalAfter(h, Number(lastEventId));
+  t.ok(missed.length >= 2, `${missed.length} transitions while it was away`);
+
+  const again = await subscribe(h, '', { authorization: `Bearer ${DEMO_KEY}`, 'last-event-id': lastEventId });
+  await eventually(async () => again.messages.map(line), (seen) => seen.length >= missed.length);
+  t.same(again.messages.map(line), missed, 'the missed transitions, in order: none of those it had, none left out');
+  t.same(again.gaps, [], 'no gap: the journal keeps everything');
+  await h.api('POST', `/v1/transactions/${b.body.txnNo}/cancel`, {});
+  await eventually(async () => again.messages, (ms) => ms.some((m) => m.txnNo === b.body.txnNo && m.event === 'CANCEL'));
+  t.same([...first.messages, ...again.messages].map(line), await journalAfter(h, 0), 'both connections together: the whole journal, each entry once');
+  again.abort();
+});
+
+t.test('?lastEventId= resumes like the header, and the header wins when both come (EventSource keeps its first URL)', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const a = await start(h);
+  const afterA = await h.tc.store.lastJournalSeq!();
+  const b = await start(h);
+  const afterB = await h.tc.store.lastJournalSeq!();
+  const byQuery = await subscribe(h, `?lastEventId=${afterA}`);
+  await eventually(async () => byQuery.messages, (ms) => ms.length > 0);
+  t.same(byQuery.messages.map(line), await journalAfter(h, afterA), `everything after ${afterA}: ${b.body.txnNo} started`);
+  const both = await subscribe(h, `?lastEventId=${afterA}`, { authorization: `Bearer ${DEMO_KEY}`, 'last-event-id': String(afterB) });
+  await h.api('POST', `/v1/transactions/${a.body.txnNo}/cancel`, {});
+  await eventually(async () => both.messages, (ms) => ms.some((m) => m.event === 'CANCEL'));
+  t.same(both.messages.map(line), await journalAfter(h, afterB), 'after the header\'s id, not the query\'s');
+  byQuery.abort();
+  both.abort();
+});
+
+t.test('an id beyond the end of the journal gets a gap event, then the stream goes on live', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  await start(h);
+  const end = await h.tc.store.lastJournalSeq!();
+  const stream = await subscribe(h, '', { authorization: `Bearer ${DEMO_KEY}`, 'last-event-id': '999999' });
+  const later = await start(h);
+  await eventually(async () => stream.messages, (ms) => ms.some((m) => m.txnNo === later.body.txnNo));
+  t.same(stream.events[0], { id: String(end), message: { type: 'gap', lastEventId: '999999', reason: 'unknown', at: NOON } }, 'first, the gap, its id where the stream resumed');
+  t.same(stream.messages.map(line), await journalAfter(h, end), 'then every transition from there');
+  stream.abort();
+});
+
+t.test('a malformed id is refused with 400 INVALID_REQUEST, as a header or as ?lastEventId=', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  for (const bad of ['abc', '1-2', '-1', '1.5', '12/3', '1234567890123456']) {
+    for (const [how, stream] of [
+      ['header', await subscribe(h, '', { authorization: `Bearer ${DEMO_KEY}`, 'last-event-id': bad })],
+      ['query', await subscribe(h, `?lastEventId=${encodeURIComponent(bad)}`)],
+    ] as const) {
+      t.equal(stream.status, 400, `${how} ${bad}`);
+      t.match(JSON.parse(await stream.body()), { error: { code: 'INVALID_REQUEST', message: /last-?event-?id/i } }, `${how} ${bad}: the API's error envelope`);
+    }
+  }
 });

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
-import { DEMO_KEY, eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
+import { DEMO_KEY, eventually, FUEL_SALE, startHarness } from '../helpers/harness.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 /** Debian's chromium; another build can be named with CHROMIUM_PATH. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -14,10 +17,10 @@ const CARD_LEG = 20_000;
 type TaskView = { task: string; status: string };
 type ViewWithTasks = TransactionView & { tasks: TaskView[] };
 
-/** Opens the inspector on one transaction in a fresh tab, entering the admin key like a person would. */
-async function openInspector(browser: Browser, h: Harness, txnNo: string): Promise<Page> {
+/** Opens the inspector (served at `baseUrl`) on one transaction in a fresh tab, entering the admin key like a person would. */
+async function openInspector(browser: Browser, baseUrl: string, txnNo: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1300 } });
-  await page.goto(`${h.url}/inspect#/txn/${txnNo}`);
+  await page.goto(`${baseUrl}/inspect#/txn/${txnNo}`);
   await page.getByTestId('key-input').fill(DEMO_KEY);
   await page.getByTestId('key-form').locator('button[type=submit]').click();
   await page.getByTestId('detail-txnno').filter({ hasText: txnNo }).waitFor();
@@ -78,7 +81,7 @@ if (!existsSync(CHROMIUM)) {
     });
     t.equal(paying.status, 202, 'the wechat leg waits for the customer');
 
-    const page = await openInspector(browser!, h, txnNo);
+    const page = await openInspector(browser!, h.url, txnNo);
     t.same(await activeStates(page, 'diagram-transaction'), ['transaction.paying', 'transaction.paying.collecting'], 'paying.collecting is lit');
     t.equal(await page.getByTestId('actor-state-leg-1').textContent(), 'locked', 'the card leg holds its lock');
     t.equal(await page.getByTestId('actor-state-leg-2').textContent(), 'pending', 'the wechat leg waits');
@@ -125,7 +128,7 @@ if (!existsSync(CHROMIUM)) {
     );
     h.tc.sims!.faults.settlement.clear();
 
-    const page = await openInspector(browser!, h, txnNo);
+    const page = await openInspector(browser!, h.url, txnNo);
     t.equal(await page.getByTestId('task-status-settlement').textContent(), 'dead');
     t.ok(await page.getByTestId('needs-attention').isVisible(), 'the transaction says it needs a person');
     await screenshot(page, 'dead-task');
@@ -138,6 +141,39 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.getByTestId('needs-attention').count(), 0, 'the flag is cleared');
     t.equal(await samePage(page), 'same page', 'the page learnt it over the event stream');
     t.ok(await screenshot(page, 'retried-task'));
+    await page.close();
+  });
+
+  t.test('a page whose live updates could not be resumed after a dropped connection says so, and refreshes', async (t) => {
+    const redis = await startRedisServer();
+    t.teardown(() => redis.stop());
+    const prefix = `tc-inspect-${randomUUID().slice(0, 8)}`;
+    const h = await startHarness(t, { clock: new ManualClock(NOON), config: { storage: { kind: 'redis', url: redis.url, prefix } } });
+    const proxy = await startTcpProxy(h.url);
+    t.teardown(() => proxy.close());
+    const start = async () => (await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'] })).body.txnNo;
+    const page = await openInspector(browser!, proxy.url, await start());
+    // An event reaches the page, so its EventSource has an id to resume from.
+    const seen = await start();
+    await page.getByTestId(`txn-row-${seen}`).waitFor();
+    t.ok(await page.getByTestId('stream-notice').isHidden(), 'no notice while nothing was missed');
+
+    proxy.hold();
+    proxy.cut();
+    await waitForAttr(page, '[data-testid=connection-status]', 'data-state', 'retry');
+    const missed = await start();
+    // What the feed's cap does, exactly and now: only the latest save is kept.
+    await h.tc.scaleOut!.store.redis.xtrim(`${prefix}:{idx}:feed`, 'MAXLEN', 1);
+    proxy.release();
+
+    await page.getByTestId('stream-notice').waitFor({ state: 'visible', timeout: 15_000 });
+    t.match(await page.getByTestId('stream-notice').textContent(), /Live updates were interrupted .*the server no longer keeps the transitions made while the page was disconnected/);
+    await page.getByTestId(`txn-row-${missed}`).waitFor();
+    t.pass(`the list was refreshed: ${missed}, started while the page was away, is in it`);
+    t.equal(await samePage(page), 'same page', 'without reloading the page');
+    t.ok(await screenshot(page, 'stream-gap'));
+    await page.getByRole('button', { name: 'dismiss' }).click();
+    t.ok(await page.getByTestId('stream-notice').isHidden(), 'dismissed');
     await page.close();
   });
 }

@@ -307,14 +307,20 @@ export function storeConformance(t: Test, make: StoreFactory): void {
     const seen: FeedTransition[] = [];
     for await (const e of feed) if (seen.push(e) === 4) break;
     t.same(seen.map((e) => [e.txnNo, e.event]), [['T1', 'xstate.init'], ['T1', 'ORDER'], ['T2', 'xstate.init'], ['T1', 'PAY']]);
-    const { feedId, ...order } = seen[1]!;
+    const { feedId, feedIndex, feedCount, ...order } = seen[1]!;
     t.same(order, { txnNo: 'T1', ...entry('ORDER', T0 + 1) }, 'the journal entry as stored');
     t.equal(seen[0]!.feedId, feedId, "one save's entries share its place in the feed");
-    const resumed = await store.follow(stop.signal, feedId);
+    t.same([seen[0]!.feedIndex, seen[0]!.feedCount, feedIndex, feedCount], [0, 2, 1, 2], 'each knows its place in its save');
+    const resumed = await store.follow(stop.signal, { feedId });
+    t.equal(resumed.gap, null);
     for await (const e of resumed) {
       t.same([e.txnNo, e.event], ['T2', 'xstate.init'], 'following from a place resumes after its save');
       break;
     }
+    const inside = await store.follow(stop.signal, { feedId, seen: 1 });
+    const rest: string[] = [];
+    for await (const e of inside) if (rest.push(`${e.txnNo} ${e.event}`) === 2) break;
+    t.same(rest, ['T1 ORDER', 'T2 xstate.init'], 'following from inside a save resumes with the rest of it');
   });
 
   withStore('answers a ping', async (t, store) => {

@@ -48,6 +48,43 @@ t.test('the transition feed on Redis', async (t) => {
     t.same(seen.map((e) => [e.txnNo, e.event]), [['T1', 'ON-A'], ['T2', 'ON-B']]);
   });
 
+  t.test('following from a save the capped feed has trimmed reports the gap and goes on from the latest save', async (t) => {
+    const p = prefix();
+    const store = new RedisTransactionStore({ url: server.url, prefix: p });
+    t.teardown(() => store.close());
+    for (let i = 1; i <= 5; i++) await store.save(record(`T${i}`), 0, [entry('xstate.init'), entry('ORDER')]);
+    const ids = (await eventually(() => store.redis.xrange(`${p}:{idx}:feed`, '-', '+'), (entries) => entries.length === 5)).map(([id]) => id);
+    // What the cap does with MAXLEN ~, exactly: T4 and T5 are kept.
+    await store.redis.xtrim(`${p}:{idx}:feed`, 'MAXLEN', 2);
+    const stop = new AbortController();
+    t.teardown(() => stop.abort());
+
+    const trimmed = await store.follow(stop.signal, { feedId: ids[0]! });
+    t.same(trimmed.gap, { reason: 'trimmed', resumedAfter: ids[4] }, 'saves after T1 are gone: a gap, resumed after the latest');
+    const inside = await store.follow(stop.signal, { feedId: ids[1]!, seen: 1 });
+    t.same(inside.gap, { reason: 'trimmed', resumedAfter: ids[4] }, 'the rest of a trimmed save is gone whatever follows it');
+    const kept = await store.follow(stop.signal, { feedId: ids[3]! });
+    t.equal(kept.gap, null, 'from a save still kept: exact');
+    const keptInside = await store.follow(stop.signal, { feedId: ids[3]!, seen: 1 });
+    t.equal(keptInside.gap, null);
+
+    await store.save(record('T6'), 0, [entry('xstate.init')]);
+    t.same((await take(trimmed, 1, stop)).map((e) => e.txnNo), ['T6'], 'after a gap, live');
+    t.same((await take(kept, 2, stop)).map((e) => `${e.txnNo} ${e.event}`), ['T5 xstate.init', 'T5 ORDER'], 'from a kept save, the saves after it');
+    t.same((await take(keptInside, 2, stop)).map((e) => `${e.txnNo} ${e.event}`), ['T4 ORDER', 'T5 xstate.init'], 'from inside a kept save, the rest of it first');
+  });
+
+  t.test('following from an id the feed never reached is a gap, not a wait until its ids catch up', async (t) => {
+    const store = new RedisTransactionStore({ url: server.url, prefix: prefix() });
+    t.teardown(() => store.close());
+    const stop = new AbortController();
+    t.teardown(() => stop.abort());
+    const feed = await store.follow(stop.signal, { feedId: `${Date.now() + 86_400_000}-0` });
+    t.same(feed.gap, { reason: 'unknown', resumedAfter: '0-0' }, 'no feed yet: resumed from its start');
+    await store.save(record('T1'), 0, [entry('xstate.init')]);
+    t.same((await take(feed, 1, stop)).map((e) => e.txnNo), ['T1']);
+  });
+
   t.test('stays near its cap however many saves go through it, while every journal keeps its entries', async (t) => {
     const p = prefix();
     // The cap as a deployment sets it: through the storage config of a running Trade Center.

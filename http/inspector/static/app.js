@@ -71,14 +71,28 @@ function connect() {
   const events = new EventSource(`/admin/events?key=${encodeURIComponent(state.key)}`);
   events.onopen = () => setConn(status, 'live', 'live');
   events.onerror = () => setConn(status, 'retry', 'reconnecting…');
+  // On reconnecting, EventSource sends the id of the last event it had (Last-Event-ID) and the
+  // server replays what the page missed; when it no longer can, it says `gap` first.
   events.onmessage = (message) => {
     const event = JSON.parse(message.data);
+    if (event.type === 'gap') return missedTransitions(event);
     if (event.type !== 'transition') return;
     scheduleList();
     if (event.txnNo === state.selected) scheduleDetail();
   };
   state.events = events;
 }
+
+// What the page shows may be behind: say so until dismissed, and reload it from the server.
+function missedTransitions(gap) {
+  const why = gap.reason === 'trimmed' ? 'the server no longer keeps the transitions made while the page was disconnected' : 'the server did not recognise where the page left off';
+  $('stream-notice-text').textContent = `Live updates were interrupted at ${stamp(new Date(gap.at).toISOString())}: ${why}, so some may have been missed. The list and the open transaction were refreshed; their journals are complete.`;
+  $('stream-notice').hidden = false;
+  scheduleList();
+  scheduleDetail();
+}
+
+$('stream-notice-close').addEventListener('click', () => ($('stream-notice').hidden = true));
 
 function setConn(el, key, text) {
   el.dataset.state = key;
