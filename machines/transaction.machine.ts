@@ -161,6 +161,10 @@ export const transactionMachine = setup({
     // One card per payment: a second card would need a stored-value refund to undo a confirm.
     moreThanOneCard: ({ event }) => event.type === 'PAY' && event.legs.filter((l) => l.method === 'stored_value').length > 1,
     cardLegWithoutCard: ({ event }) => event.type === 'PAY' && event.legs.some((l) => (l.method === 'stored_value') !== (l.cardNo !== undefined)),
+    // DOMAIN.md: a top-up cannot be paid with stored value (the quote offers no such combination,
+    // but the legs are the channel's: a card paying its own top-up would mint the bonus).
+    cardPaysForTopUp: ({ context, event }) =>
+      event.type === 'PAY' && event.legs.some((l) => l.method === 'stored_value') && context.quote.lines.some((l) => l.type === 'stored_value'),
     isQueryTimer: ({ event }) => event.type === 'TIMER' && event.name.startsWith(QUERY_TIMER),
     anyLegEndedUnpaid: ({ context }) => currentLegs(context).some((l) => l.status === 'failed' || l.status === 'closed'),
     legsStillOpen: ({ context }) => currentLegs(context).some((l) => !ENDED.includes(l.status)),
@@ -528,6 +532,7 @@ export const transactionMachine = setup({
           { guard: 'moreThanOneCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'at most one stored-value card per payment') } } },
           { guard: 'cardLegWithoutCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'a stored_value leg needs a cardNo, and only a stored_value leg takes one') } } },
           { guard: 'legsDoNotAddUp', actions: { type: 'replyRefusal', params: { refusal: refusal('LEGS_MISMATCH') } } },
+          { guard: 'cardPaysForTopUp', actions: { type: 'replyRefusal', params: { refusal: refusal('LEGS_MISMATCH', 'a stored-value top-up cannot be paid with stored value') } } },
           { guard: 'legMethodNotInCombo', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: refusal('LEGS_MISMATCH', `a discount of the ordered combination needs every leg paid by ${combo(context, context.order!.comboId)?.allowedMethods?.join(' or ')}`) }) } },
           { target: 'paying', actions: ['requestReceived', 'recordLegs', 'spawnLegs'] },
         ],
