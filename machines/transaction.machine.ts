@@ -331,6 +331,7 @@ export const transactionMachine = setup({
       if (event.type !== 'REFUND_REJECTED') return {};
       const why = event.refusal ?? refusal('REFUND_EXCEEDS_PAID');
       return {
+        needsAttention: context.needsAttention || event.needsAttention === true,
         refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'rejected' as const, refusal: why } : r)),
         ...(context.pendingRequestId ? { reply: { requestId: context.pendingRequestId, ok: false as const, refusal: why }, pendingRequestId: null } : {}),
       };

@@ -179,7 +179,8 @@ export type LegEvent =
   /** A late callback turned out not to be a payment (the gateway says it is not paid). */
   | { type: 'LATE_PAYMENT_IGNORED'; legId: string }
   | { type: 'REFUND_ACCEPTED'; refundNo: string }
-  | { type: 'REFUND_REJECTED'; refundNo: string; refusal: Refusal | null }
+  /** `needsAttention`: a card debited for it could not be credited back. */
+  | { type: 'REFUND_REJECTED'; refundNo: string; refusal: Refusal | null; needsAttention?: boolean }
   | { type: 'REFUND_FINISHED'; refundNo: string; legStatus: Record<number, 'pending' | 'succeeded' | 'attention'>; couponsRestored: string[]; couponsExpired: string[] };
 
 export type TxnEvent = TxnCommand | LegEvent;

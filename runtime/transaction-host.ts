@@ -120,7 +120,7 @@ export class TransactionHost {
         creditCard,
         paymentLeg: paymentLegMachine.provide({ actors: legCalls }),
         refund: refundMachine.provide({
-          actors: { debitCard, restorePoints, restoreCoupons, refundLeg: refundLegMachine.provide({ actors: { creditCard, refundPayment, queryRefund } }) },
+          actors: { debitCard, creditCard, restorePoints, restoreCoupons, refundLeg: refundLegMachine.provide({ actors: { creditCard, refundPayment, queryRefund } }) },
         }),
         latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment, refundPayment } }),
       },

@@ -43,3 +43,85 @@ t.test('a top-up cannot be paid with stored value, not even from the card it top
   t.same(after.legs, []);
   t.equal(await balance(h, 'C4'), before, 'the card was neither charged nor credited');
 });
+
+t.test('a top-up refunded in parts takes back what was credited, its bonus once and in proportion', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const before = await balance(h, 'C4');
+  const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 50_000 }]);
+  t.equal(await balance(h, 'C4'), before + 55_000, 'credited 500 yuan and a 50-yuan bonus');
+  const debits: number[] = [];
+  for (const amount of [10_000, 15_000, 25_000]) {
+    const res = await h.api<{ refund: { topUpDebitFen: number } }>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { lines: [{ lineNo: 1, amount }], reason: 'part' });
+    t.equal(res.status, 202);
+    debits.push(res.body.refund.topUpDebitFen);
+  }
+  t.same(debits, [11_000, 16_500, 27_500], 'each part takes its share of the bonus, floored on the cumulative amount');
+  t.equal(await balance(h, 'C4'), before, 'the card holds what it held before the sale, not less');
+  await eventually(async () => (await h.sims.systems.paymentGateway.peekPayment(sale.legs[0]!.paymentNo))?.refundedFen, (fen) => fen === 50_000);
+});
+
+t.test('a full refund of top-ups to two cards takes from each card its own top-up', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 10_000 }, { cardNo: 'C1', amount: 20_000 }]);
+  const credited = { c4: await balance(h, 'C4'), c1: await balance(h, 'C1') };
+  const res = await h.api<{ refund: { topUpDebitFen: number } }>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'both back' });
+  t.equal(res.status, 202);
+  t.equal(res.body.refund.topUpDebitFen, 30_000);
+  t.same({ c4: await balance(h, 'C4'), c1: await balance(h, 'C1') }, { c4: credited.c4 - 10_000, c1: credited.c1 - 20_000 });
+});
+
+t.test('a top-up refund refused at its second card gives the first card its debit back and refunds nothing', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 10_000 }, { cardNo: 'C1', amount: 20_000 }]);
+  const credited = { c4: await balance(h, 'C4'), c1: await balance(h, 'C1') };
+  // C1's owner spends all but 100 yuan: its top-up is gone.
+  await h.sims.systems.storedValue.lock({ txnNo: 'T-SPEND', step: 'l' }, { lockKey: 'spend', cardNo: 'C1', amountFen: credited.c1 - 10_000 });
+  await h.sims.systems.storedValue.confirm({ txnNo: 'T-SPEND', step: 'c' }, { lockKey: 'spend' });
+  const refused = await h.api<ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'both back' });
+  t.equal(refused.status, 422);
+  t.equal(refused.body.error.code, 'INSUFFICIENT_BALANCE');
+  await h.tc.host.settle();
+  t.equal(await balance(h, 'C4'), credited.c4, 'the first card got its debit back');
+  t.equal(await balance(h, 'C1'), 10_000, 'the second card was not touched');
+  t.equal((await h.sims.systems.paymentGateway.peekPayment(sale.legs[0]!.paymentNo))?.refundedFen, 0, 'no money went back');
+  const after = (await view(h, sale.txnNo)).body;
+  t.equal(after.refundedAmount, 0);
+  t.same(after.refunds.map((r) => r.status), ['rejected']);
+});
+
+t.test('a top-up refund whose card debit answer was lost debits the card once and gives the money back', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 50_000 }]);
+  const credited = await balance(h, 'C4');
+  await h.sims.faults.storedValue.configure({ debit: { failAfterEffect: 1 } });
+  const res = await h.api<{ refundNo: string }>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'changed my mind' });
+  t.equal(res.status, 202, 'the debit is asked again under its key, which answers the first result');
+  t.equal(await balance(h, 'C4'), credited - 55_000, 'debited once');
+  await eventually(async () => (await h.sims.systems.paymentGateway.peekPayment(sale.legs[0]!.paymentNo))?.refundedFen, (fen) => fen === 50_000);
+});
+
+t.test('a top-up refund waits out a card system outage and then goes through, never rejected for it', async (t) => {
+  const clock = new ManualClock(NOON);
+  // A short deadline: the refund request gives up waiting long before the outage ends; the
+  // breaker the outage opens lets a call through again soon after.
+  const h = await startHarness(t, { clock, config: { callTimeoutMs: 200, breaker: { afterFailures: 5, halfOpenAfterMs: 50 } } });
+  const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 50_000 }]);
+  const credited = await balance(h, 'C4');
+  await h.sims.faults.storedValue.configure({ debit: { outage: true } });
+  const waiting = await h.api<ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'changed my mind' });
+  t.equal(waiting.status, 503, 'still working when the request stops waiting');
+  // Its immediate retries spent, the refund waits on a durable timer to ask the card again.
+  const retry = await eventually(async () => Object.keys((await h.tc.store.load(sale.txnNo))!.timers), (names) => names.some((n) => n.endsWith('/card-retry')));
+  t.match(retry, [/^refund-R.*\/card-retry$/]);
+  t.equal((await view(h, sale.txnNo)).body.refunds[0]?.status, 'requested', 'not rejected: the card may have been debited');
+  await h.sims.faults.storedValue.clear();
+  await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 10 && (await view(h, sale.txnNo)).body.refunds[0]?.status === 'requested'; i++) {
+    clock.advance(10 * 60_000);
+    await h.tc.host.fireDueTimers();
+    await h.tc.host.settle();
+  }
+  const done = await eventually(() => view(h, sale.txnNo), (r) => r.body.refunds[0]?.status === 'succeeded');
+  t.equal(done.body.refundedAmount, 50_000);
+  t.equal(await balance(h, 'C4'), credited - 55_000, 'debited once');
+});
