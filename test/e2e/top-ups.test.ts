@@ -108,8 +108,9 @@ t.test('a top-up refund waits out a card system outage and then goes through, ne
   const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 50_000 }]);
   const credited = await balance(h, 'C4');
   await h.sims.faults.storedValue.configure({ debit: { outage: true } });
-  const waiting = await h.api<ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'changed my mind' });
+  const waiting = await h.api<{ error: { code: string; details: { txnNo: string } } }>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'changed my mind' });
   t.equal(waiting.status, 503, 'still working when the request stops waiting');
+  t.equal(waiting.body.error.details.txnNo, sale.txnNo);
   // Its immediate retries spent, the refund waits on a durable timer to ask the card again.
   const retry = await eventually(async () => Object.keys((await h.tc.store.load(sale.txnNo))!.timers), (names) => names.some((n) => n.endsWith('/card-retry')));
   t.match(retry, [/^refund-R.*\/card-retry$/]);
