@@ -116,13 +116,13 @@ export class TransactionHost {
         lockHold,
         confirmHold,
         releaseHold,
-        refundPayment,
         creditCard,
+        refundLeg: refundLegMachine.provide({ actors: { creditCard, refundPayment, queryRefund } }),
         paymentLeg: paymentLegMachine.provide({ actors: legCalls }),
         refund: refundMachine.provide({
           actors: { debitCard, creditCard, restorePoints, restoreCoupons, refundLeg: refundLegMachine.provide({ actors: { creditCard, refundPayment, queryRefund } }) },
         }),
-        latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment, refundPayment } }),
+        latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment } }),
       },
     });
   }
