@@ -78,12 +78,14 @@ export function planRefund(context: TxnContext, event: RefundCommand): { ok: tru
     return { legNo: leg.legNo, refundLegNo: `${event.refundNo}-${i + 1}`, method: leg.method, paymentNo: leg.paymentNo, amount: s.amountFen, ...(leg.cardNo ? { cardNo: leg.cardNo } : {}) };
   });
 
-  // Each refunded top-up is taken back from its own card, with its share of the bonus.
+  // Each refunded top-up is taken back from its own card, with its share of the bonus; one the
+  // card system refused to credit never reached the card, and its money goes back as it is.
   const topUpDebits: { cardNo: string; amountFen: number }[] = [];
   for (const l of lines) {
     const line = topUpLines.find((t) => t.lineNo === l.lineNo);
-    if (line?.type !== 'stored_value') continue;
-    const bonus = context.topUps.find((t) => t.lineNo === l.lineNo)?.bonusFen ?? 0;
+    const credit = context.topUps.find((t) => t.lineNo === l.lineNo);
+    if (line?.type !== 'stored_value' || credit?.status !== 'credited') continue;
+    const bonus = credit.bonusFen;
     const before = refundedOfLine(l.lineNo).reduce((a, x) => a + x.amountFen, 0);
     const debit = topUpDebitFen(combo?.lineNets[line.lineNo] ?? line.amount, bonus, before, l.amountFen);
     const sameCard = topUpDebits.find((d) => d.cardNo === line.cardNo);

@@ -126,3 +126,19 @@ t.test('a top-up refund waits out a card system outage and then goes through, ne
   t.equal(done.body.refundedAmount, 50_000);
   t.equal(await balance(h, 'C4'), credited - 55_000, 'debited once');
 });
+
+t.test('a top-up its card system refused to credit is refunded without a debit: the card never got it', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const ordered = await orderedTopUp(h, [{ cardNo: 'C4', amount: 50_000 }]);
+  // The card is closed between the order and the payment: the credit after payment is refused.
+  h.tc.sims!.store.db.prepare('DELETE FROM cards WHERE card_no = ?').run('C4');
+  const paying = await h.api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });
+  await h.sims.gateway.pay(paying.body.legs[0]!.paymentNo);
+  const sale = (await eventually(() => view(h, ordered.txnNo), (r) => r.body.state === 'completed')).body;
+  t.equal(sale.needsAttention, true, 'the refused credit waits for a person');
+
+  const res = await h.api<{ refund: { topUpDebitFen: number } }>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'the card is gone' });
+  t.equal(res.status, 202, 'the money is not held hostage by a card that never got it');
+  t.equal(res.body.refund.topUpDebitFen, 0, 'nothing to take back from the card');
+  await eventually(async () => (await h.sims.systems.paymentGateway.peekPayment(sale.legs[0]!.paymentNo))?.refundedFen, (fen) => fen === 50_000);
+});
