@@ -113,6 +113,15 @@ function lineDescription(l: QuoteLine): string {
   }
 }
 
+/**
+ * The waiting request is about refund `refundNo`. A refund request stops waiting when its debit is
+ * slow (and the next request may then start another refund), so an earlier refund that ends later
+ * must not answer a request that is about a later one: that request's refund is the newest.
+ */
+function awaitsAnswer(context: TxnContext, refundNo: string): boolean {
+  return context.refunds.at(-1)?.refundNo === refundNo;
+}
+
 /** The context patch that answers the waiting command with success. */
 function answerOk(context: TxnContext): Partial<TxnContext> {
   return context.pendingRequestId ? { reply: { requestId: context.pendingRequestId, ok: true }, pendingRequestId: null } : {};
@@ -341,7 +350,9 @@ export const transactionMachine = setup({
       enqueue.spawnChild('refund', { id: `refund-${event.refundNo}`, input: { ...planned.plan.input, queryAfterMs: context.queryAfterMs } });
     }),
     refundAccepted: assign(({ context, event }) =>
-      event.type === 'REFUND_ACCEPTED' ? { refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'processing' as const } : r)), ...answerOk(context) } : {},
+      event.type === 'REFUND_ACCEPTED'
+        ? { refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'processing' as const } : r)), ...(awaitsAnswer(context, event.refundNo) ? answerOk(context) : {}) }
+        : {},
     ),
     refundRejected: assign(({ context, event }) => {
       if (event.type !== 'REFUND_REJECTED') return {};
@@ -349,7 +360,7 @@ export const transactionMachine = setup({
       return {
         needsAttention: context.needsAttention || event.needsAttention === true,
         refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'rejected' as const, refusal: why } : r)),
-        ...(context.pendingRequestId ? { reply: { requestId: context.pendingRequestId, ok: false as const, refusal: why }, pendingRequestId: null } : {}),
+        ...(context.pendingRequestId && awaitsAnswer(context, event.refundNo) ? { reply: { requestId: context.pendingRequestId, ok: false as const, refusal: why }, pendingRequestId: null } : {}),
       };
     }),
     refundFinished: assign(({ context, event }) => {

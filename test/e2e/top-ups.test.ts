@@ -142,3 +142,22 @@ t.test('a top-up its card system refused to credit is refunded without a debit: 
   t.equal(res.body.refund.topUpDebitFen, 0, 'nothing to take back from the card');
   await eventually(async () => (await h.sims.systems.paymentGateway.peekPayment(sale.legs[0]!.paymentNo))?.refundedFen, (fen) => fen === 50_000);
 });
+
+t.test('a refund request is answered about its own refund, not about an earlier one that finished while it waited', async (t) => {
+  // Debits take 600 ms; a request stops waiting after 4 × 100 ms.
+  const h = await startHarness(t, { clock: new ManualClock(NOON), config: { callTimeoutMs: 100, systemTimeoutsMs: { storedValue: 5_000 } } });
+  const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 10_000 }, { cardNo: 'C1', amount: 20_000 }]);
+  // C1's owner spends all but 100 yuan: its top-up can no longer be refunded.
+  const c1 = await balance(h, 'C1');
+  await h.sims.systems.storedValue.lock({ txnNo: 'T-SPEND', step: 'l' }, { lockKey: 'spend', cardNo: 'C1', amountFen: c1 - 10_000 });
+  await h.sims.systems.storedValue.confirm({ txnNo: 'T-SPEND', step: 'c' }, { lockKey: 'spend' });
+  await h.sims.faults.storedValue.configure({ debit: { latencyMs: 600 } });
+
+  const first = await h.api<ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { lines: [{ lineNo: 1, amount: 10_000 }], reason: 'C4 back' });
+  t.equal(first.status, 503, 'the first stops waiting for its debit');
+  const second = await h.api<ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { lines: [{ lineNo: 2, amount: 20_000 }], reason: 'C1 back' });
+  t.equal(second.status, 503, 'still working on its own debit: not a 202 borrowed from the first refund');
+  const settled = await eventually(() => view(h, sale.txnNo), (r) => r.body.refunds[1]?.status === 'rejected');
+  t.not(settled.body.refunds[0]?.status, 'rejected', 'the first went through');
+  t.equal(settled.body.refunds[1]?.refusal?.code, 'INSUFFICIENT_BALANCE', 'the second was refused: C1 no longer holds its top-up');
+});
