@@ -70,3 +70,15 @@ export class TradeError extends Error {
     return statusOf(this.code);
   }
 }
+
+/**
+ * A command the transaction was still working on when the request stopped waiting for it: its
+ * effects may yet happen (a card charged, an order placed), so the request must not be run a
+ * second time under its Idempotency-Key, and the answer names the transaction to look at.
+ */
+export class StillWorkingError extends TradeError {
+  constructor(txnNo: string) {
+    super('CORE_SYSTEM_UNAVAILABLE', 'the transaction is still working on this request; query it later', { txnNo });
+    this.name = 'StillWorkingError';
+  }
+}

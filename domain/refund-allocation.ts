@@ -275,6 +275,26 @@ export function pointsToReturn(
   return Math.max(0, due - pointsReturnedBefore);
 }
 
+/**
+ * What a refund of part of a stored-value top-up line takes back from the card, fen: the part
+ * itself, plus the bonus credited with the line in proportion to the cumulative refunded amount
+ * (`floor(bonusFen × cumulative / lineFen) − floor(bonusFen × before / lineFen)`), so refunds in
+ * parts take the bonus back once and add up to exactly what the card was credited.
+ *
+ * @throws RangeError on negative or non-integer inputs, a line of 0 fen, or a cumulative refund
+ *   above the line.
+ */
+export function topUpDebitFen(lineFen: number, bonusFen: number, refundedBeforeFen: number, refundFen: number): number {
+  for (const [what, value] of Object.entries({ lineFen, bonusFen, refundedBeforeFen, refundFen })) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative integer, got ${value}`);
+  }
+  if (lineFen === 0) throw new RangeError('a top-up line of 0 fen has nothing to refund');
+  if (refundedBeforeFen + refundFen > lineFen) throw new RangeError('cannot refund more of a top-up than it was');
+  // BigInt: bonus × fen can pass 2^53.
+  const share = (refunded: number) => (BigInt(bonusFen) * BigInt(refunded)) / BigInt(lineFen);
+  return refundFen + Number(share(refundedBeforeFen + refundFen) - share(refundedBeforeFen));
+}
+
 function invalid(message: string): LineRefundRefusal {
   return { ok: false, code: 'INVALID_REQUEST', message };
 }

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TradeError } from '../domain/errors.ts';
+import { StillWorkingError, TradeError } from '../domain/errors.ts';
 import type { TransactionStore } from '../storage/types.ts';
 import type { Clock } from '../runtime/clock.ts';
 
 /**
  * API.md `Idempotency-Key`: same key and body → the first response replayed; same key with
  * another body → 422; same key while the first is running → 409. Keys are scoped to the calling
- * system and the route. A first attempt that ended in a 5xx is forgotten so that a retry runs.
+ * system and the route. A first attempt that ended in a 5xx is forgotten so that a retry runs,
+ * except one that stopped waiting for work still going on: that answer is kept and replayed.
  * A record is kept the configured retention (24 h, `idempotency.retentionMs`) and then purged:
  * the key is free for a new request.
  */
@@ -40,7 +41,9 @@ export async function idempotent(
     await store.completeIdempotencyKey(scoped, { statusCode: result.status, body: result.body });
     await reply.status(result.status).send(result.body);
   } catch (err) {
-    if (err instanceof TradeError && err.status < 500) {
+    // A refusal is the answer; so is "still working": running the request again could repeat
+    // whatever the first run is still doing (charge a card twice).
+    if (err instanceof TradeError && (err.status < 500 || err instanceof StillWorkingError)) {
       await store.completeIdempotencyKey(scoped, { statusCode: err.status, body: { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } } });
     } else {
       await store.releaseIdempotencyKey(scoped);

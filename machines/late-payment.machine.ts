@@ -6,7 +6,7 @@ import type { PaymentRecord } from '../systems/payment-gateway/port.ts';
  * A success callback for a leg we had already closed (the customer paid just as the payment
  * expired, or after the sale was cancelled). Spawned by the transaction as `late-<legId>`.
  * The callback is not believed (DESIGN.md rule 7): the gateway is asked, and only a payment it
- * confirms is refunded, once, with a key derived from the leg.
+ * confirms is reported (LATE_PAYMENT_CONFIRMED) for the transaction to give back.
  */
 export interface LatePaymentInput {
   txnNo: string;
@@ -20,14 +20,14 @@ type Done<T> = { output: CallResult<T> };
 
 export const latePaymentMachine = setup({
   types: { context: {} as LatePaymentInput, input: {} as LatePaymentInput },
-  actors: { queryPayment: calls.queryPayment, refundPayment: calls.refundPayment },
+  actors: { queryPayment: calls.queryPayment },
   guards: {
     paidAtGateway: ({ context }, params: Done<{ payment: PaymentRecord | null }>) =>
       params.output.ok && params.output.payment?.status === 'succeeded' && params.output.payment.merchantId === context.merchantId,
     unavailable: (_, params: Done<unknown>) => !params.output.ok && params.output.code === 'UNAVAILABLE',
   },
   actions: {
-    reportRefunded: sendParent(({ context }) => ({ type: 'LATE_PAYMENT_REFUNDED', legId: context.legId })),
+    reportConfirmed: sendParent(({ context }) => ({ type: 'LATE_PAYMENT_CONFIRMED', legId: context.legId })),
     reportIgnored: sendParent(({ context }) => ({ type: 'LATE_PAYMENT_IGNORED', legId: context.legId })),
   },
 }).createMachine({
@@ -41,27 +41,13 @@ export const latePaymentMachine = setup({
         src: 'queryPayment',
         input: ({ context }) => ({ txnNo: context.txnNo, paymentNo: context.paymentNo }),
         onDone: [
-          { guard: { type: 'paidAtGateway', params: ({ event }) => event }, target: 'refunding' },
+          { guard: { type: 'paidAtGateway', params: ({ event }) => event }, target: 'confirmed' },
           { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'querying', reenter: true },
           { target: 'ignored' },
         ],
       },
     },
-    refunding: {
-      tags: ['working'],
-      invoke: {
-        src: 'refundPayment',
-        input: ({ context }) => ({
-          key: { txnNo: context.txnNo, step: `${context.legId}:late-refund` },
-          request: { paymentNo: context.paymentNo, refundNo: `${context.paymentNo}-L`, amountFen: context.amountFen },
-        }),
-        onDone: [
-          { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'refunding', reenter: true },
-          { target: 'refunded' },
-        ],
-      },
-    },
-    refunded: { type: 'final', entry: 'reportRefunded' },
+    confirmed: { type: 'final', entry: 'reportConfirmed' },
     ignored: { type: 'final', entry: 'reportIgnored' },
   },
 });

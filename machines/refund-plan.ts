@@ -1,5 +1,5 @@
 import { refusal, type Refusal } from '../domain/errors.ts';
-import { allocateRefund, pointsToReturn, refundableByLines } from '../domain/refund-allocation.ts';
+import { allocateRefund, pointsToReturn, refundableByLines, topUpDebitFen } from '../domain/refund-allocation.ts';
 import type { RefundInput } from './refund.machine.ts';
 import type { RefundView, TxnCommand, TxnContext } from './types.ts';
 
@@ -78,14 +78,21 @@ export function planRefund(context: TxnContext, event: RefundCommand): { ok: tru
     return { legNo: leg.legNo, refundLegNo: `${event.refundNo}-${i + 1}`, method: leg.method, paymentNo: leg.paymentNo, amount: s.amountFen, ...(leg.cardNo ? { cardNo: leg.cardNo } : {}) };
   });
 
-  const topUpDebitFen = lines
-    .filter((l) => topUpLines.some((t) => t.lineNo === l.lineNo))
-    .reduce((a, l) => {
-      const credit = context.topUps.find((t) => t.lineNo === l.lineNo);
-      // The bonus goes back with the top-up it came with.
-      return a + l.amountFen + (credit ? credit.bonusFen : 0);
-    }, 0);
-  const topUpCard = topUpLines.find((t) => lines.some((l) => l.lineNo === t.lineNo));
+  // Each refunded top-up is taken back from its own card, with its share of the bonus; one the
+  // card system refused to credit never reached the card, and its money goes back as it is.
+  const topUpDebits: { cardNo: string; amountFen: number }[] = [];
+  for (const l of lines) {
+    const line = topUpLines.find((t) => t.lineNo === l.lineNo);
+    const credit = context.topUps.find((t) => t.lineNo === l.lineNo);
+    if (line?.type !== 'stored_value' || credit?.status !== 'credited') continue;
+    const bonus = credit.bonusFen;
+    const before = refundedOfLine(l.lineNo).reduce((a, x) => a + x.amountFen, 0);
+    const debit = topUpDebitFen(combo?.lineNets[line.lineNo] ?? line.amount, bonus, before, l.amountFen);
+    const sameCard = topUpDebits.find((d) => d.cardNo === line.cardNo);
+    if (sameCard) sameCard.amountFen += debit;
+    else if (debit > 0) topUpDebits.push({ cardNo: line.cardNo, amountFen: debit });
+  }
+  const topUpDebitTotal = topUpDebits.reduce((a, d) => a + d.amountFen, 0);
 
   const pointsHold = context.holds.find((h) => h.resource === 'points' && h.status === 'confirmed');
   const couponHold = context.holds.find((h) => h.resource === 'coupon' && h.status === 'confirmed');
@@ -103,7 +110,7 @@ export function planRefund(context: TxnContext, event: RefundCommand): { ok: tru
     pointsReturned: points,
     couponsRestored: [],
     couponsExpired: [],
-    topUpDebitFen,
+    topUpDebitFen: topUpDebitTotal,
     reversals: [
       { system: 'settlement', status: 'recorded' },
       { system: 'invoice', status: 'recorded' },
@@ -118,7 +125,7 @@ export function planRefund(context: TxnContext, event: RefundCommand): { ok: tru
         refundNo: event.refundNo,
         userId: context.userId,
         legs: refundLegs.map((l) => ({ refundLegNo: l.refundLegNo, legNo: l.legNo, method: l.method, paymentNo: l.paymentNo, amountFen: l.amount, ...(l.cardNo ? { cardNo: l.cardNo } : {}) })),
-        topUpDebit: topUpDebitFen > 0 && topUpCard?.type === 'stored_value' ? { cardNo: topUpCard.cardNo, amountFen: topUpDebitFen } : null,
+        topUpDebits,
         pointsToReturn: points,
         couponsToRestore: full ? (couponHold?.couponIds ?? []) : [],
       },

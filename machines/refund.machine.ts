@@ -1,22 +1,24 @@
 import { assign, enqueueActions, sendParent, setup } from 'xstate';
 import type { Refusal } from '../domain/errors.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
-import { childTimer } from './durable-timers.ts';
+import { backoff, childTimer } from './durable-timers.ts';
 import { refundLegMachine, type RefundLegInput } from './refund-leg.machine.ts';
 
 /**
- * One refund (`R…`), spawned by its transaction as `refund-<refundNo>`. A refunded top-up is
- * debited from its card first (the card must still hold it); then one refund-leg child per money
- * leg (`rleg-<n>`) gives the money back; then the benefits go back: points used, and on a full
- * refund the coupons still valid. Reports REFUND_ACCEPTED (or REFUND_REJECTED) once the money
- * legs start, and REFUND_FINISHED at the end.
+ * One refund (`R…`), spawned by its transaction as `refund-<refundNo>`. Refunded top-ups are
+ * debited from their cards first, one card after another (each card must still hold its top-up;
+ * when one does not, the cards debited before it are credited back and the refund is rejected);
+ * then one refund-leg child per money leg (`rleg-<n>`) gives the money back; then the benefits go
+ * back: points used, and on a full refund the coupons still valid. Reports REFUND_ACCEPTED (or
+ * REFUND_REJECTED) once the money legs start, and REFUND_FINISHED at the end.
  */
 export interface RefundInput {
   txnNo: string;
   refundNo: string;
   userId: string;
   legs: Omit<RefundLegInput, 'txnNo' | 'queryAfterMs' | 'maxAttempts'>[];
-  topUpDebit: { cardNo: string; amountFen: number } | null;
+  /** Top-ups to take back, one entry per card, in line order. */
+  topUpDebits: { cardNo: string; amountFen: number }[];
   pointsToReturn: number;
   couponsToRestore: string[];
   queryAfterMs: number;
@@ -28,6 +30,12 @@ interface RefundContext extends RefundInput {
   couponsExpired: string[];
   refusal: Refusal | null;
   timers: Record<string, number>;
+  /** How many of `topUpDebits` have been debited (and not credited back). */
+  debited: number;
+  /** Tries of the current debit or credit-back that found the card system unavailable. */
+  cardAttempts: number;
+  /** A debit could not be credited back: the card owner is owed it, a person must look. */
+  undoFailed: boolean;
 }
 
 type RefundEvent =
@@ -37,16 +45,27 @@ type RefundEvent =
 
 type Done<T> = { output: CallResult<T> };
 
+/** Durable timer of a card call asked again after the card system did not answer. */
+const CARD_RETRY = 'card-retry';
+
+/** Step key and debit number of a refund's debit at `index`: the first card's are plain, later ones numbered from 2. */
+function debitIds(refundNo: string, index: number): { step: string; debitNo: string } {
+  return index === 0 ? { step: `${refundNo}:debit`, debitNo: `${refundNo}-D` } : { step: `${refundNo}:debit:${index + 1}`, debitNo: `${refundNo}-D${index + 1}` };
+}
+
 export const refundMachine = setup({
   types: { context: {} as RefundContext, input: {} as RefundInput, events: {} as RefundEvent },
   actors: {
     refundLeg: refundLegMachine,
     debitCard: calls.debitCard,
+    creditCard: calls.creditCard,
     restorePoints: calls.restorePoints,
     restoreCoupons: calls.restoreCoupons,
   },
   guards: {
-    topUpToDebit: ({ context }) => context.topUpDebit !== null,
+    topUpToDebit: ({ context }) => context.debited < context.topUpDebits.length,
+    debitToUndo: ({ context }) => context.debited > 0,
+    isTimer: ({ event }, params: { name: string }) => event.type === 'TIMER' && event.name === params.name,
     pointsToReturn: ({ context }) => context.pointsToReturn > 0,
     couponsToRestore: ({ context }) => context.couponsToRestore.length > 0,
     allLegsDone: ({ context }) => Object.values(context.legStatus).every((s) => s !== 'pending'),
@@ -73,7 +92,15 @@ export const refundMachine = setup({
       if (target && event.type === 'TIMER') enqueue.sendTo(target.childId, { type: 'TIMER', name: target.name, at: event.at });
     }),
     reportAccepted: sendParent(({ context }) => ({ type: 'REFUND_ACCEPTED', refundNo: context.refundNo })),
-    reportRejected: sendParent(({ context }) => ({ type: 'REFUND_REJECTED', refundNo: context.refundNo, refusal: context.refusal })),
+    reportRejected: sendParent(({ context }) => ({ type: 'REFUND_REJECTED', refundNo: context.refundNo, refusal: context.refusal, needsAttention: context.undoFailed })),
+    armCardRetry: assign(({ context }, params: { at: number }) => ({
+      cardAttempts: context.cardAttempts + 1,
+      timers: { ...context.timers, [CARD_RETRY]: params.at + backoff(context.cardAttempts) },
+    })),
+    disarmCardRetry: assign(({ context }) => {
+      const { [CARD_RETRY]: _dropped, ...rest } = context.timers;
+      return { timers: rest };
+    }),
     reportFinished: sendParent(({ context }) => ({
       type: 'REFUND_FINISHED',
       refundNo: context.refundNo,
@@ -91,6 +118,9 @@ export const refundMachine = setup({
     couponsExpired: [],
     refusal: null,
     timers: {},
+    debited: 0,
+    cardAttempts: 0,
+    undoFailed: false,
   }),
   initial: 'starting',
   on: {
@@ -99,20 +129,25 @@ export const refundMachine = setup({
   },
   states: {
     starting: { always: [{ guard: 'topUpToDebit', target: 'debitingTopUp' }, { target: 'refundingMoney', actions: ['reportAccepted', 'startLegs'] }] },
-    // DOMAIN.md: a top-up is refundable only while the card still holds it, so the card goes first.
+    // DOMAIN.md: a top-up is refundable only while the card still holds it, so the cards go first.
     debitingTopUp: {
       tags: ['working'],
       invoke: {
         src: 'debitCard',
-        input: ({ context }) => ({
-          key: { txnNo: context.txnNo, step: `${context.refundNo}:debit` },
-          request: { cardNo: context.topUpDebit!.cardNo, debitNo: `${context.refundNo}-D`, amountFen: context.topUpDebit!.amountFen, reason: 'top-up-refund' as const },
-        }),
+        input: ({ context }) => {
+          const debit = context.topUpDebits[context.debited]!;
+          const { step, debitNo } = debitIds(context.refundNo, context.debited);
+          return { key: { txnNo: context.txnNo, step }, request: { cardNo: debit.cardNo, debitNo, amountFen: debit.amountFen, reason: 'top-up-refund' as const } };
+        },
         onDone: [
-          { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'refundingMoney', actions: ['reportAccepted', 'startLegs'] },
+          { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'starting', actions: assign(({ context }) => ({ debited: context.debited + 1, cardAttempts: 0 })) },
+          // No answer: the debit may have landed. Only its own key can tell, so it is asked again
+          // later; rejecting now could keep the card's money and the customer's.
+          { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToDebit', actions: { type: 'armCardRetry', params: ({ event }) => ({ at: event.output.at }) } },
           {
-            target: 'rejected',
+            target: 'undoingDebits',
             actions: assign(({ event }) => ({
+              cardAttempts: 0,
               refusal: event.output.ok
                 ? null
                 : event.output.code === 'INSUFFICIENT_BALANCE'
@@ -122,6 +157,32 @@ export const refundMachine = setup({
           },
         ],
       },
+    },
+    waitingToDebit: {
+      on: { TIMER: { guard: { type: 'isTimer', params: { name: CARD_RETRY } }, target: 'debitingTopUp', actions: 'disarmCardRetry' } },
+    },
+    // A later card refused its debit: the cards debited before it get their money back, newest first.
+    undoingDebits: { always: [{ guard: 'debitToUndo', target: 'creditingBack' }, { target: 'rejected' }] },
+    creditingBack: {
+      tags: ['working'],
+      invoke: {
+        src: 'creditCard',
+        input: ({ context }) => {
+          const debit = context.topUpDebits[context.debited - 1]!;
+          const { step, debitNo } = debitIds(context.refundNo, context.debited - 1);
+          return { key: { txnNo: context.txnNo, step: `${step}:undo` }, request: { cardNo: debit.cardNo, creditNo: `${debitNo}-U`, amountFen: debit.amountFen, reason: 'refund' as const } };
+        },
+        onDone: [
+          { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToCreditBack', actions: { type: 'armCardRetry', params: ({ event }) => ({ at: event.output.at }) } },
+          {
+            target: 'undoingDebits',
+            actions: assign(({ context, event }) => ({ debited: context.debited - 1, cardAttempts: 0, undoFailed: context.undoFailed || !event.output.ok })),
+          },
+        ],
+      },
+    },
+    waitingToCreditBack: {
+      on: { TIMER: { guard: { type: 'isTimer', params: { name: CARD_RETRY } }, target: 'creditingBack', actions: 'disarmCardRetry' } },
     },
     refundingMoney: {
       always: { guard: 'allLegsDone', target: 'pointsNext' },

@@ -6,6 +6,7 @@ import { childTimer } from './durable-timers.ts';
 import { latePaymentMachine } from './late-payment.machine.ts';
 import { postPaymentTasks, refundReversalTasks } from './post-payment-tasks.ts';
 import { planRefund } from './refund-plan.ts';
+import { refundLegMachine, type RefundLegInput } from './refund-leg.machine.ts';
 import { refundMachine } from './refund.machine.ts';
 import { paymentLegMachine, type LegInput } from './payment-leg.machine.ts';
 import {
@@ -25,7 +26,7 @@ import {
  *   quoted ⟲ REQUOTE
  *     → ordering (lock holds → create order) → ordered → paying (one child per leg)
  *     → paid (confirm holds → mark order paid) → completed
- *   unwinding (release holds newest-first → cancel the order) ends in
+ *   unwinding (give captured money back → release holds newest-first → cancel the order) ends in
  *     quoted     when placing the order failed,
  *     cancelled  on CANCEL or payment expiry,
  *     failed     when a leg had to be rolled back after its confirm failed.
@@ -73,9 +74,25 @@ const QUERY_TIMER = 'query:';
 
 const ENDED: LegView['status'][] = ['succeeded', 'failed', 'closed', 'refunded'];
 
-/** A captured async leg that must be refunded while unwinding. */
-function legToRefund(context: TxnContext): LegView | undefined {
-  return context.legs.find((l) => l.status === 'succeeded' && ASYNC_METHODS.includes(l.method));
+/** Captured async legs that must be given back while unwinding (and are not yet). */
+function legsToGiveBack(context: TxnContext): LegView[] {
+  return context.legs.filter((l) => l.status === 'succeeded' && ASYNC_METHODS.includes(l.method) && !l.giveBack);
+}
+
+/** Child actor id of the refund giving a leg's money back. */
+const giveBackId = (legId: string) => `giveback-${legId}`;
+
+/**
+ * The refunds that give `legs` back (those not already being given back), as refund-leg inputs:
+ * refund number `T…-P<n>-C` when unwinding, `T…-P<n>-L` for a payment captured after its close.
+ */
+function giveBacks(context: TxnContext, legs: LegView[], kind: 'C' | 'L'): { legId: string; input: RefundLegInput }[] {
+  return legs
+    .filter((l) => !l.giveBack)
+    .map((l) => ({
+      legId: l.legId,
+      input: { txnNo: context.txnNo, refundLegNo: `${l.paymentNo}-${kind}`, legNo: l.legNo, method: l.method, paymentNo: l.paymentNo, amountFen: l.amount, queryAfterMs: context.queryAfterMs, maxAttempts: 3 },
+    }));
 }
 
 function refundRefusal(context: TxnContext, event: TxnEvent): Refusal {
@@ -94,6 +111,15 @@ function lineDescription(l: QuoteLine): string {
     case 'virtual':
       return l.name;
   }
+}
+
+/**
+ * The waiting request is about refund `refundNo`. A refund request stops waiting when its debit is
+ * slow (and the next request may then start another refund), so an earlier refund that ends later
+ * must not answer a request that is about a later one: that request's refund is the newest.
+ */
+function awaitsAnswer(context: TxnContext, refundNo: string): boolean {
+  return context.refunds.at(-1)?.refundNo === refundNo;
 }
 
 /** The context patch that answers the waiting command with success. */
@@ -137,7 +163,7 @@ export const transactionMachine = setup({
     paymentLeg: paymentLegMachine,
     latePayment: latePaymentMachine,
     refund: refundMachine,
-    refundPayment: calls.refundPayment,
+    refundLeg: refundLegMachine,
     creditCard: calls.creditCard,
     createOrder: calls.createOrder,
     cancelOrder: calls.cancelOrder,
@@ -161,12 +187,15 @@ export const transactionMachine = setup({
     // One card per payment: a second card would need a stored-value refund to undo a confirm.
     moreThanOneCard: ({ event }) => event.type === 'PAY' && event.legs.filter((l) => l.method === 'stored_value').length > 1,
     cardLegWithoutCard: ({ event }) => event.type === 'PAY' && event.legs.some((l) => (l.method === 'stored_value') !== (l.cardNo !== undefined)),
+    // DOMAIN.md: a top-up cannot be paid with stored value (the quote offers no such combination,
+    // but the legs are the channel's: a card paying its own top-up would mint the bonus).
+    cardPaysForTopUp: ({ context, event }) =>
+      event.type === 'PAY' && event.legs.some((l) => l.method === 'stored_value') && context.quote.lines.some((l) => l.type === 'stored_value'),
     isQueryTimer: ({ event }) => event.type === 'TIMER' && event.name.startsWith(QUERY_TIMER),
     anyLegEndedUnpaid: ({ context }) => currentLegs(context).some((l) => l.status === 'failed' || l.status === 'closed'),
     legsStillOpen: ({ context }) => currentLegs(context).some((l) => !ENDED.includes(l.status)),
     unwindingDecided: ({ context }) => context.unwindTo !== null,
     moneyMovedOrConfirmFailed: ({ context }) => currentLegs(context).some((l) => l.status === 'succeeded') || context.confirmFailed,
-    legToRefund: ({ context }) => legToRefund(context) !== undefined,
     topUpToCredit: ({ context }) => context.topUps.some((t) => t.status === 'pending'),
     refundRefused: ({ context, event }) => event.type === 'REFUND' && !planRefund(context, event).ok,
     isChildTimer: ({ event }) => childTimer(event) !== null,
@@ -301,7 +330,7 @@ export const transactionMachine = setup({
       if (!leg) return;
       if (leg.status === 'pending' && leg.started) {
         enqueue.sendTo(leg.legId, { type: 'PAYMENT_CALLBACK' });
-      } else if ((leg.status === 'closed' || leg.status === 'failed') && ASYNC_METHODS.includes(leg.method) && !context.lateLegs.includes(leg.legId)) {
+      } else if ((leg.status === 'closed' || leg.status === 'failed') && ASYNC_METHODS.includes(leg.method) && !context.lateLegs.includes(leg.legId) && !leg.giveBack) {
         enqueue.assign({ lateLegs: [...context.lateLegs, leg.legId] });
         enqueue.spawnChild('latePayment', {
           id: `late-${leg.legId}`,
@@ -321,14 +350,17 @@ export const transactionMachine = setup({
       enqueue.spawnChild('refund', { id: `refund-${event.refundNo}`, input: { ...planned.plan.input, queryAfterMs: context.queryAfterMs } });
     }),
     refundAccepted: assign(({ context, event }) =>
-      event.type === 'REFUND_ACCEPTED' ? { refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'processing' as const } : r)), ...answerOk(context) } : {},
+      event.type === 'REFUND_ACCEPTED'
+        ? { refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'processing' as const } : r)), ...(awaitsAnswer(context, event.refundNo) ? answerOk(context) : {}) }
+        : {},
     ),
     refundRejected: assign(({ context, event }) => {
       if (event.type !== 'REFUND_REJECTED') return {};
       const why = event.refusal ?? refusal('REFUND_EXCEEDS_PAID');
       return {
+        needsAttention: context.needsAttention || event.needsAttention === true,
         refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'rejected' as const, refusal: why } : r)),
-        ...(context.pendingRequestId ? { reply: { requestId: context.pendingRequestId, ok: false as const, refusal: why }, pendingRequestId: null } : {}),
+        ...(context.pendingRequestId && awaitsAnswer(context, event.refundNo) ? { reply: { requestId: context.pendingRequestId, ok: false as const, refusal: why }, pendingRequestId: null } : {}),
       };
     }),
     refundFinished: assign(({ context, event }) => {
@@ -355,13 +387,40 @@ export const transactionMachine = setup({
       if (event.type !== 'REFUND_CALLBACK') return;
       const refund = context.refunds.find((r) => r.legs.some((l) => l.refundLegNo === event.refundLegNo));
       if (refund?.status === 'processing') enqueue.sendTo(`refund-${refund.refundNo}`, { type: 'REFUND_CALLBACK', refundLegNo: event.refundLegNo });
+      const givingBack = context.legs.find((l) => l.giveBack?.refundNo === event.refundLegNo && l.giveBack.status === 'pending');
+      if (givingBack) enqueue.sendTo(giveBackId(givingBack.legId), { type: 'REFUND_CALLBACK' });
+    }),
+    // Captured money goes back by a refund at the gateway, followed by a child until the channel
+    // has paid it (callback or query), asked again when the channel fails it, and left to a person
+    // when it keeps failing: accepted is not done, a refund the channel fails is money still owed.
+    giveBackCapturedLegs: enqueueActions(({ context, enqueue }) => {
+      for (const g of giveBacks(context, legsToGiveBack(context), 'C')) {
+        enqueue.assign(({ context: c }) => ({ legs: legStatus(c.legs, g.legId, { giveBack: { refundNo: g.input.refundLegNo, status: 'pending' } }) }));
+        enqueue.spawnChild('refundLeg', { id: giveBackId(g.legId), input: g.input });
+      }
+    }),
+    giveBackLatePayment: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'LATE_PAYMENT_CONFIRMED') return;
+      for (const g of giveBacks(context, context.legs.filter((l) => l.legId === event.legId), 'L')) {
+        enqueue.assign(({ context: c }) => ({ legs: legStatus(c.legs, g.legId, { giveBack: { refundNo: g.input.refundLegNo, status: 'pending' } }) }));
+        enqueue.spawnChild('refundLeg', { id: giveBackId(g.legId), input: g.input });
+      }
+    }),
+    givenBack: assign(({ context, event }) => {
+      if (event.type !== 'RLEG_DONE') return {};
+      const leg = context.legs.find((l) => l.legNo === event.legNo && l.giveBack);
+      if (!leg?.giveBack) return {};
+      const giveBack = { ...leg.giveBack, status: event.status };
+      return {
+        legs: legStatus(context.legs, leg.legId, event.status === 'succeeded' ? { status: 'refunded', giveBack } : { giveBack }),
+        needsAttention: context.needsAttention || event.status === 'attention',
+      };
     }),
     topUpCredited: assign(({ context }, params: { lineNo: number; ok: boolean }) => ({
       topUps: context.topUps.map((t) => (t.lineNo === params.lineNo ? { ...t, status: params.ok ? ('credited' as const) : ('refused' as const) } : t)),
       needsAttention: context.needsAttention || !params.ok,
     })),
     forgetLateLeg: assign(({ context, event }) => ('legId' in event ? { lateLegs: context.lateLegs.filter((l) => l !== event.legId) } : {})),
-    setLegStatus: assign(({ context }, params: { legId: string; status: LegView['status'] }) => ({ legs: legStatus(context.legs, params.legId, { status: params.status }) })),
     armQuery: assign(({ context, event }) =>
       event.type === 'LEG_PENDING' ? { timers: { ...context.timers, [`${QUERY_TIMER}${event.legId}`]: event.at + context.queryAfterMs } } : {},
     ),
@@ -436,8 +495,11 @@ export const transactionMachine = setup({
     TIMER: [{ guard: 'isChildTimer', actions: 'forwardChildTimer' }, { actions: 'dropStaleTimer' }],
     // In any state: a pending leg hears about its callback; a closed leg's callback is checked and refunded.
     PAYMENT_CALLBACK: { actions: 'routeCallback' },
-    LATE_PAYMENT_REFUNDED: { actions: [{ type: 'setLegStatus', params: ({ event }) => ({ legId: event.legId, status: 'refunded' as const }) }, 'forgetLateLeg'] },
+    LATE_PAYMENT_CONFIRMED: { actions: ['giveBackLatePayment', 'forgetLateLeg'] },
     LATE_PAYMENT_IGNORED: { actions: 'forgetLateLeg' },
+    // In any state: the refunds giving captured money back outlive the unwinding that started them.
+    RLEG_DONE: { actions: 'givenBack' },
+    REFUND_CALLBACK: { actions: 'routeRefundCallback' },
     TASK_DONE: { actions: assign(({ context, event }) => ({ deadTasks: context.deadTasks.filter((t) => t !== event.task) })) },
     TASK_DEAD: { actions: assign(({ context, event }) => ({ deadTasks: context.deadTasks.includes(event.task) ? context.deadTasks : [...context.deadTasks, event.task] })) },
   },
@@ -528,6 +590,7 @@ export const transactionMachine = setup({
           { guard: 'moreThanOneCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'at most one stored-value card per payment') } } },
           { guard: 'cardLegWithoutCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'a stored_value leg needs a cardNo, and only a stored_value leg takes one') } } },
           { guard: 'legsDoNotAddUp', actions: { type: 'replyRefusal', params: { refusal: refusal('LEGS_MISMATCH') } } },
+          { guard: 'cardPaysForTopUp', actions: { type: 'replyRefusal', params: { refusal: refusal('LEGS_MISMATCH', 'a stored-value top-up cannot be paid with stored value') } } },
           { guard: 'legMethodNotInCombo', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: refusal('LEGS_MISMATCH', `a discount of the ordered combination needs every leg paid by ${combo(context, context.order!.comboId)?.allowedMethods?.join(' or ')}`) }) } },
           { target: 'paying', actions: ['requestReceived', 'recordLegs', 'spawnLegs'] },
         ],
@@ -694,7 +757,6 @@ export const transactionMachine = setup({
         REFUND_ACCEPTED: { actions: 'refundAccepted' },
         REFUND_REJECTED: { actions: 'refundRejected' },
         REFUND_FINISHED: { actions: 'refundFinished' },
-        REFUND_CALLBACK: { actions: 'routeRefundCallback' },
       },
     },
 
@@ -702,26 +764,11 @@ export const transactionMachine = setup({
       entry: { type: 'clearTimer', params: { name: TIMERS.paymentExpiry } },
       initial: 'nextLeg',
       states: {
-        // Captured async legs are refunded first: the customer's money goes back before anything else.
+        // Captured async money goes back first: its refunds start now and are followed to the end
+        // by children of their own, which do not hold up the release of the locks.
         nextLeg: {
-          always: [{ guard: 'legToRefund', target: 'refundingLeg' }, { target: 'nextHold' }],
-        },
-        refundingLeg: {
-          tags: ['working'],
-          invoke: {
-            src: 'refundPayment',
-            input: ({ context }) => {
-              const leg = legToRefund(context)!;
-              return {
-                key: { txnNo: context.txnNo, step: `${leg.legId}:compensate` },
-                request: { paymentNo: leg.paymentNo, refundNo: `${leg.paymentNo}-C`, amountFen: leg.amount },
-              };
-            },
-            onDone: [
-              { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToRetry', actions: { type: 'armRetry', params: ({ event }) => ({ step: 'refundLeg', at: event.output.at }) } },
-              { target: 'nextLeg', actions: { type: 'setLegStatus', params: ({ context }) => ({ legId: legToRefund(context)!.legId, status: 'refunded' as const }) } },
-            ],
-          },
+          entry: 'giveBackCapturedLegs',
+          always: 'nextHold',
         },
         // Compensation newest-first; a release the callee does not answer is retried: a lock must not hang.
         nextHold: {

@@ -27,6 +27,13 @@ export interface LegView {
   started: boolean;
   payUrl?: string;
   channelTradeNo?: string;
+  /**
+   * Money this leg captured for a sale that did not happen, being given back by a refund at the
+   * gateway (`T…-P<n>-C` when unwinding, `T…-P<n>-L` for a payment captured after its close).
+   * The leg is `refunded` only once the channel has paid it back; `attention`: the channel kept
+   * failing the refund and a person must settle it.
+   */
+  giveBack?: { refundNo: string; status: 'pending' | 'succeeded' | 'attention' };
 }
 
 /** A benefit the order takes from a downstream system (DOMAIN.md "Deduction modes"). */
@@ -133,7 +140,7 @@ export interface TxnContext extends TxnInput {
   /** Attempts of retried core steps, by step. */
   attempts: Record<string, number>;
   paidAt: string | null;
-  /** Legs whose success callback came after they were closed, being checked and refunded. */
+  /** Legs whose success callback came after they were closed, being checked with the gateway. */
   lateLegs: string[];
   /** A leg of the current attempt had its confirm fail (and was rolled back). */
   confirmFailed: boolean;
@@ -174,12 +181,15 @@ export type LegEvent =
   | { type: 'LEG_SUCCEEDED'; legId: string; channelTradeNo?: string; at: number }
   /** The leg ended without moving money; `phase` says whether it failed at try or at confirm. */
   | { type: 'LEG_RELEASED'; legId: string; phase: 'try' | 'confirm' | 'close'; refusal: Refusal | null }
-  /** A success callback for a closed leg was true at the gateway, and that payment was refunded. */
-  | { type: 'LATE_PAYMENT_REFUNDED'; legId: string }
+  /** A success callback for a closed leg was true at the gateway: the money must go back. */
+  | { type: 'LATE_PAYMENT_CONFIRMED'; legId: string }
+  /** The refund giving a leg's captured money back ended (from the `giveback-<legId>` child). */
+  | { type: 'RLEG_DONE'; legNo: number; status: 'succeeded' | 'attention'; error?: string }
   /** A late callback turned out not to be a payment (the gateway says it is not paid). */
   | { type: 'LATE_PAYMENT_IGNORED'; legId: string }
   | { type: 'REFUND_ACCEPTED'; refundNo: string }
-  | { type: 'REFUND_REJECTED'; refundNo: string; refusal: Refusal | null }
+  /** `needsAttention`: a card debited for it could not be credited back. */
+  | { type: 'REFUND_REJECTED'; refundNo: string; refusal: Refusal | null; needsAttention?: boolean }
   | { type: 'REFUND_FINISHED'; refundNo: string; legStatus: Record<number, 'pending' | 'succeeded' | 'attention'>; couponsRestored: string[]; couponsExpired: string[] };
 
 export type TxnEvent = TxnCommand | LegEvent;

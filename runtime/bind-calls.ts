@@ -89,10 +89,13 @@ export function bindCalls(systems: Systems, downstream: Downstream, clock: Clock
       'creditCard',
       (i: KeyedInput<{ cardNo: string; creditNo: string; amountFen: number; reason: 'top-up' | 'refund' | 'bonus' }>): Promise<Outcome<{}>> => systems.storedValue.credit(i.key, i.request),
     ),
+    // Asked again under its key like an undo: a debit whose answer was lost must be settled by
+    // that key's first result, not guessed (the refund waits for it before any money goes back).
     debitCard: call(
       'storedValue',
       'debitCard',
       (i: KeyedInput<{ cardNo: string; debitNo: string; amountFen: number; reason: 'top-up-refund' }>): Promise<Outcome<{}>> => systems.storedValue.debit(i.key, i.request),
+      undo,
     ),
     restorePoints: call(
       'points',

@@ -19,6 +19,17 @@ export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'ta
   type Base = { txnNo: string; orderNo: string; userId: string; stationId: string; merchantId: string; amountFen: number };
   type Reverse = { txnNo: string; refundNo: string; amountFen: number; userId: string };
   const ok: Outcome<Record<string, unknown>> = { ok: true };
+  /**
+   * Points, growth and campaign rewards are taken back by callees that cannot tell whether they
+   * were ever given (a reversal takes from the balance): so a reversal waits, retried like a
+   * refusal, until the task it reverses is done. One still retrying or dead has given nothing yet
+   * and may still give once retried; reversing first would take what the sale never gave, and the
+   * late award would then stand unreversed.
+   */
+  const afterForward = async (t: TaskRecord, forward: string, reverse: () => Promise<Outcome<Record<string, unknown>>>): Promise<Outcome<Record<string, unknown>>> => {
+    const done = (await store.task(t.txnNo, forward))?.status === 'done';
+    return done ? reverse() : { ok: false, code: 'NOT_YET_GIVEN', message: `${forward} is not done yet: nothing to reverse before it` };
+  };
   return {
     settlement: (t) => systems.settlement.record(key(t), p<Base & { legs: { method: string; amountFen: number }[] }>(t)),
     'os-sync': (t) => systems.os.syncOrder(key(t), p<Base & { lines: unknown[] }>(t)),
@@ -63,30 +74,33 @@ export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'ta
     'settlement-reverse': (t) => systems.settlement.reverse(key(t), p<Reverse>(t)),
     'invoice-reverse': (t) => systems.invoice.reverse(key(t), p<Reverse>(t)),
     'marketing-reverse': (t) => systems.marketing.reverse(key(t), p<Reverse>(t)),
-    'points-reverse': async (t) => {
-      const b = p<Reverse & { points: number }>(t);
-      if (b.points <= 0) return ok;
-      const reversed = await systems.points.reverseAward(key(t), { userId: b.userId, reverseNo: `${b.refundNo}-A`, points: b.points });
-      return !reversed.ok && reversed.code === 'ACCOUNT_NOT_FOUND' ? ok : reversed;
-    },
-    'growth-reverse': (t) => {
-      const b = p<Reverse & { growth: number }>(t);
-      return b.growth > 0 ? systems.level.reverseGrowth(key(t), { userId: b.userId, txnNo: t.txnNo, refundNo: b.refundNo, growth: b.growth }) : Promise.resolve(ok);
-    },
+    'points-reverse': (t) =>
+      afterForward(t, 'points-award', async () => {
+        const b = p<Reverse & { points: number }>(t);
+        if (b.points <= 0) return ok;
+        const reversed = await systems.points.reverseAward(key(t), { userId: b.userId, reverseNo: `${b.refundNo}-A`, points: b.points });
+        return !reversed.ok && reversed.code === 'ACCOUNT_NOT_FOUND' ? ok : reversed;
+      }),
+    'growth-reverse': (t) =>
+      afterForward(t, 'growth', () => {
+        const b = p<Reverse & { growth: number }>(t);
+        return b.growth > 0 ? systems.level.reverseGrowth(key(t), { userId: b.userId, txnNo: t.txnNo, refundNo: b.refundNo, growth: b.growth }) : Promise.resolve(ok);
+      }),
     // A full refund takes back the campaign's rewards: the reward coupons issued are revoked,
     // except one the customer has already used (it stays used; recorded on the task).
-    'campaign-reverse': async (t) => {
-      const b = p<Reverse>(t);
-      const reversed = await systems.campaign.reverse(key(t), { txnNo: b.txnNo, refundNo: b.refundNo });
-      if (!reversed.ok) return reversed;
-      const campaign = await store.task(t.txnNo, 'campaign');
-      const issued = Array.isArray(campaign?.result?.couponIds) ? (campaign.result.couponIds as string[]) : [];
-      const keptUsed: string[] = [];
-      for (const couponId of issued) {
-        const revoked = await systems.coupon.revoke(key(t, `revoke-${couponId}`), { userId: b.userId, couponId });
-        if (!revoked.ok && revoked.code === 'COUPON_USED') keptUsed.push(couponId);
-      }
-      return { ok: true, revoked: issued.filter((c) => !keptUsed.includes(c)), keptUsed };
-    },
+    'campaign-reverse': (t) =>
+      afterForward(t, 'campaign', async () => {
+        const b = p<Reverse>(t);
+        const reversed = await systems.campaign.reverse(key(t), { txnNo: b.txnNo, refundNo: b.refundNo });
+        if (!reversed.ok) return reversed;
+        const campaign = await store.task(t.txnNo, 'campaign');
+        const issued = Array.isArray(campaign?.result?.couponIds) ? (campaign.result.couponIds as string[]) : [];
+        const keptUsed: string[] = [];
+        for (const couponId of issued) {
+          const revoked = await systems.coupon.revoke(key(t, `revoke-${couponId}`), { userId: b.userId, couponId });
+          if (!revoked.ok && revoked.code === 'COUPON_USED') keptUsed.push(couponId);
+        }
+        return { ok: true, revoked: issued.filter((c) => !keptUsed.includes(c)), keptUsed };
+      }),
   };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import { createActor, waitFor, type ActorRefFrom, type AnyActorRef, type InspectionEvent, type SnapshotFrom } from 'xstate';
-import { TradeError, type Refusal } from '../domain/errors.ts';
+import { StillWorkingError, TradeError, type Refusal } from '../domain/errors.ts';
 import { latePaymentMachine } from '../machines/late-payment.machine.ts';
 import { paymentLegMachine } from '../machines/payment-leg.machine.ts';
 import { refundLegMachine } from '../machines/refund-leg.machine.ts';
@@ -122,13 +122,13 @@ export class TransactionHost {
         lockHold,
         confirmHold,
         releaseHold,
-        refundPayment,
         creditCard,
+        refundLeg: refundLegMachine.provide({ actors: { creditCard, refundPayment, queryRefund } }),
         paymentLeg: paymentLegMachine.provide({ actors: legCalls }),
         refund: refundMachine.provide({
-          actors: { debitCard, restorePoints, restoreCoupons, refundLeg: refundLegMachine.provide({ actors: { creditCard, refundPayment, queryRefund } }) },
+          actors: { debitCard, creditCard, restorePoints, restoreCoupons, refundLeg: refundLegMachine.provide({ actors: { creditCard, refundPayment, queryRefund } }) },
         }),
-        latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment, refundPayment } }),
+        latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment } }),
       },
     });
   }
@@ -207,7 +207,7 @@ export class TransactionHost {
         timeout: this.options.commandTimeoutMs,
       }).catch(() => null);
       await this.flushed(live);
-      if (!answered) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', 'the transaction is still working on this request; query it later');
+      if (!answered) throw new StillWorkingError(txnNo);
       const reply = live.actor.getSnapshot().context.reply;
       return { view: this.viewOf(live), refusal: reply && reply.requestId === requestId && !reply.ok ? reply.refusal : null };
     });

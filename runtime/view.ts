@@ -20,13 +20,25 @@ export interface TransactionView {
   /** Sum of the refunds accepted so far (being paid back or paid back). */
   refundedAmount: number;
   refunds: TxnContext['refunds'];
-  /** Something waits for a person (a refund leg out of attempts, a top-up that could not be credited). */
+  /** Something waits for a person (a refund leg out of attempts, captured money the channel would not give back, a top-up that could not be credited). */
   needsAttention: boolean;
   /** Coupons, points and stock the order holds, and what became of them. */
   holds: TxnContext['holds'];
   /** A post-mode benefit could not be taken after payment: a person should look at this sale. */
   needsReview: boolean;
-  legs: { legNo: number; attempt: number; method: string; amount: number; status: string; paymentNo: string; cardNo?: string; payUrl?: string; channelTradeNo?: string }[];
+  legs: {
+    legNo: number;
+    attempt: number;
+    method: string;
+    amount: number;
+    status: string;
+    paymentNo: string;
+    cardNo?: string;
+    payUrl?: string;
+    channelTradeNo?: string;
+    /** Captured money of a sale that did not happen, on its way back (see LegView.giveBack). */
+    giveBack?: { refundNo: string; status: string };
+  }[];
   expiresAt: string | null;
   paidAt: string | null;
   outcome: { code: string; message: string } | null;
@@ -86,6 +98,7 @@ export function buildView(context: TxnContext, stateValue: unknown, version: num
       ...(l.cardNo ? { cardNo: l.cardNo } : {}),
       ...(l.payUrl ? { payUrl: l.payUrl } : {}),
       ...(l.channelTradeNo ? { channelTradeNo: l.channelTradeNo } : {}),
+      ...(l.giveBack ? { giveBack: l.giveBack } : {}),
     })),
     expiresAt: context.expiresAt,
     paidAt: context.paidAt,

@@ -83,7 +83,8 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = as
       if (!body) throw new TradeError('INVALID_REQUEST', `not a ${req.params.channel} refund callback`);
       bindTxnNo(req, reply, body.txnNo);
       const view = await tc.host.view(body.txnNo);
-      const leg = view?.refunds.flatMap((r) => r.legs).find((l) => l.refundLegNo === body.refundNo);
+      // A refund leg of a refund, or the refund giving back a leg captured for a sale that did not happen.
+      const leg = view?.refunds.flatMap((r) => r.legs).find((l) => l.refundLegNo === body.refundNo) ?? view?.legs.find((l) => l.giveBack?.refundNo === body.refundNo);
       if (!view || !leg) throw new TradeError('NOT_FOUND', `no refund ${body.refundNo} of transaction ${body.txnNo}`);
       if (leg.amount !== body.amountFen || view.merchantId !== body.merchantId || leg.method !== req.params.channel) {
         throw new TradeError('AMOUNT_MISMATCH', 'the refund callback does not match the refund on record', { refundNo: body.refundNo });

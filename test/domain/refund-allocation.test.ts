@@ -5,6 +5,7 @@ import {
   allocateRefund,
   pointsToReturn,
   refundableByLines,
+  topUpDebitFen,
   type RefundableLeg,
   type RefundableLine,
   type RefundPolicy,
@@ -353,4 +354,33 @@ t.test('500 points used on 28000 paid come back as 89, 89 and 322 over refunds o
   t.equal(pointsToReturn(500, 10000, 28000, 300), 0, 'points returned beyond the rule are not clawed back');
   t.throws(() => pointsToReturn(500, 1, 0, 0), RangeError);
   t.throws(() => pointsToReturn(500, 28001, 28000, 0), RangeError);
+});
+
+t.test('a top-up refunded in any series of parts takes back exactly the top-up and its bonus, the bonus never ahead of its share', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 10_000_000 }),
+      fc.integer({ min: 1, max: 100_000_000 }).chain((line) => fc.tuple(fc.constant(line), seriesTo(line))),
+      (bonus, [line, parts]) => {
+        let [refunded, debited] = [0, 0];
+        for (const part of parts) {
+          debited += topUpDebitFen(line, bonus, refunded, part);
+          refunded += part;
+          if (BigInt(debited - refunded) * BigInt(line) > BigInt(bonus) * BigInt(refunded)) return false;
+        }
+        return debited === line + bonus;
+      },
+    ),
+    { numRuns: RUNS },
+  );
+  t.pass();
+});
+
+t.test('a 500-yuan top-up with a 50-yuan bonus refunded as 100, 150 and 250 yuan takes back 110, 165 and 275', async (t) => {
+  t.equal(topUpDebitFen(50_000, 5_000, 0, 10_000), 11_000);
+  t.equal(topUpDebitFen(50_000, 5_000, 10_000, 15_000), 16_500);
+  t.equal(topUpDebitFen(50_000, 5_000, 25_000, 25_000), 27_500);
+  t.equal(topUpDebitFen(30_000, 1, 0, 10_000), 10_000, 'floor(0.33): the bonus fen goes with the last part');
+  t.throws(() => topUpDebitFen(50_000, 5_000, 40_000, 10_001), RangeError);
+  t.throws(() => topUpDebitFen(0, 0, 0, 0), RangeError);
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { ManualClock } from '../../runtime/clock.ts';
 import { DEFAULT_CONFIG } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
-import { FUEL_SALE, startHarness } from '../helpers/harness.ts';
+import { eventually, FUEL_SALE, startHarness } from '../helpers/harness.ts';
 
 interface ErrorBody {
   error: { code: string };
@@ -34,4 +34,27 @@ t.test('an Idempotency-Key is replayed for the whole retention, and once it has 
   t.equal(fresh.headers.get('idempotent-replayed'), null);
   const replayedNew = await api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, userId: 'U2' }, headers);
   t.equal(replayedNew.body.txnNo, fresh.body.txnNo, 'and the key now replays the new answer');
+});
+
+t.test('a checkout that answered "still working" is not run again under the same Idempotency-Key: the card is charged once', async (t) => {
+  // The card takes 1.5 s to lock; the request stops waiting after 4 × 300 ms.
+  const { api, sims } = await startHarness(t, { config: { callTimeoutMs: 300, systemTimeoutsMs: { storedValue: 5_000 } } });
+  await sims.faults.storedValue.configure({ lock: { latencyMs: 1_500 } });
+  const body = { ...FUEL_SALE, paymentMethods: ['stored_value'], legs: [{ method: 'stored_value', cardNo: 'C1', amount: 'rest' }] };
+  const headers = { 'idempotency-key': 'checkout-slow-card' };
+  const first = await api<{ error: { code: string; details: { txnNo: string } } }>('POST', '/v1/checkout', body, headers);
+  t.equal(first.status, 503);
+  const txnNo = first.body.error.details.txnNo;
+  t.match(txnNo, /^T/, 'the answer names the transaction still at work');
+  const retried = await api<{ error: { code: string; details: { txnNo: string } } }>('POST', '/v1/checkout', body, headers);
+  t.equal(retried.status, 503, 'the first answer, replayed');
+  t.equal(retried.headers.get('idempotent-replayed'), 'true');
+  t.equal(retried.body.error.details.txnNo, txnNo, 'about the same transaction, not a second one');
+
+  const done = await eventually(() => api<TransactionView>('GET', `/v1/transactions/${txnNo}`), (r) => r.body.state === 'completed');
+  // Long enough for a second checkout's lock to have landed, had one started.
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.equal((await sims.store.effects({ system: 'storedValue', verb: 'lock' })).length, 1, 'one lock: one sale');
+  t.equal((await sims.store.effects({ system: 'storedValue', verb: 'confirm' })).length, 1, 'charged once');
+  t.equal(done.body.paidAmount, done.body.payableAmount);
 });

@@ -155,7 +155,9 @@ t.test('a failing mixed payment leaves every ledger as it was, compensating each
     await h.sims.gateway.pay(wechat!.paymentNo);
     await eventually(() => view(h, v.txnNo), (r) => r.body.legs[0]?.status === 'succeeded');
     await h.sims.gateway.fail(alipay!.paymentNo);
-    const failed = await until(h, v.txnNo, 'failed');
+    await until(h, v.txnNo, 'failed');
+    // Refunded once the channel has paid it back: the refund outlives the unwinding.
+    const failed = await eventually(() => view(h, v.txnNo), (r) => r.body.legs[0]?.status === 'refunded');
     t.same(failed.body.legs.map((l) => l.status), ['refunded', 'failed']);
     t.equal((await h.sims.systems.paymentGateway.peekPayment(wechat!.paymentNo))?.refundedFen, 10_000, 'the captured money went back');
     t.equal(await effects(h, 'paymentGateway', 'refundPayment'), 1);
@@ -182,7 +184,15 @@ t.test('callbacks: duplicated, reordered, dropped or late, the outcome matches t
       await gateway.fail(wechat!.paymentNo);
       await gateway.pay(unionpay!.paymentNo);
       clock.advance(50); // both callbacks fall due in the same delivery pass
-      const failed = await until(h, v.txnNo, 'failed');
+      await until(h, v.txnNo, 'failed');
+      // Refunded once the channel has paid it back; its refund callback too comes 50 ms later.
+      const failed = await eventually(
+        async () => {
+          clock.advance(50);
+          return view(h, v.txnNo);
+        },
+        (r) => r.body.legs[1]?.status === 'refunded',
+      );
       t.same(failed.body.legs.map((l) => l.status), ['failed', 'refunded'], `reorder=${reorder}`);
       t.equal((await gateway.peekPayment(unionpay!.paymentNo))?.refundedFen, unionpay!.amount, 'the paid leg is refunded once');
       t.equal(await effects(h, 'paymentGateway', 'refundPayment'), 1);
