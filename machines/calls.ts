@@ -13,7 +13,11 @@ import type { BenefitHold } from './types.ts';
  * handles faults and refusals in one place, and every result carries `at`, the runtime clock's
  * time when the call finished, which is how a machine learns the time without reading a clock.
  */
-export type Unavailable = { ok: false; code: 'UNAVAILABLE'; message: string };
+/**
+ * No answer from `system`. The message carries the transport fault for the journal and the
+ * operators; what a caller of the API is told names the system only ({@link refusalOf}).
+ */
+export type Unavailable = { ok: false; code: 'UNAVAILABLE'; message: string; system?: string };
 export type CallResult<T, C extends string = string> = (Outcome<T, C> | Unavailable) & { at: number };
 
 export interface KeyedInput<R> {
@@ -55,10 +59,11 @@ export const calls = {
 };
 
 /** Maps a downstream refusal or fault to the platform's refusal for the API. */
-export function refusalOf(result: { ok: false; code: string; message: string }): Refusal {
+export function refusalOf(result: { ok: false; code: string; message: string; system?: string }): Refusal {
   switch (result.code) {
     case 'UNAVAILABLE':
-      return { code: 'CORE_SYSTEM_UNAVAILABLE', message: result.message };
+      // API.md: a 5xx never carries internals (addresses, transport errors, operation names).
+      return { code: 'CORE_SYSTEM_UNAVAILABLE', message: `the ${result.system ?? 'downstream'} system is unavailable` };
     case 'INSUFFICIENT_BALANCE':
       return { code: 'INSUFFICIENT_BALANCE', message: result.message };
     case 'CARD_NOT_FOUND':

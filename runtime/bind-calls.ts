@@ -47,7 +47,7 @@ export function bindCalls(systems: Systems, downstream: Downstream, clock: Clock
           if (attempt < attempts) await delay(options.undoBackoffMs * 2 ** (attempt - 1));
         }
       }
-      return { ok: false, code: 'UNAVAILABLE', message: `${system} unavailable: ${lastError}`, at: clock.now() };
+      return { ok: false, code: 'UNAVAILABLE', message: `${system} unavailable: ${lastError}`, system, at: clock.now() };
     });
   }
   const undo = options.undoAttempts;

@@ -41,3 +41,17 @@ t.test('a hanging non-core system degrades the quote and opens its breaker; a ha
   t.equal(refused.body.error.code, 'CORE_SYSTEM_UNAVAILABLE');
   t.same(server.sims.store.effects(), [], 'nothing happened downstream');
 });
+
+t.test('a 503 for a core system that cannot be reached names the system, not its address or the transport error (API.md: a 5xx never carries internals)', async (t) => {
+  const { url } = await startSimServer(t);
+  // The order system's address refuses connections: nothing listens on port 9 of this host.
+  const systems = { mode: 'http' as const, urls: { ...simUrls(url), order: 'http://127.0.0.1:9' }, poolSize: 8, sendClock: false };
+  const h = await startHarness(t, { config: { systems, breaker: { afterFailures: 100, halfOpenAfterMs: 60_000 } } });
+  const quoted = await h.api<{ txnNo: string; quote: { quoteId: string; bestComboId: string } }>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'] });
+  t.equal(quoted.status, 201);
+  const refused = await h.api<{ error: { code: string; message: string } }>('POST', `/v1/transactions/${quoted.body.txnNo}/order`, { quoteId: quoted.body.quote.quoteId, comboId: quoted.body.quote.bestComboId });
+  t.equal(refused.status, 503);
+  t.equal(refused.body.error.code, 'CORE_SYSTEM_UNAVAILABLE');
+  t.match(refused.body.error.message, /order/, 'says which system');
+  t.notMatch(refused.body.error.message, /127\.0\.0\.1|ECONNREFUSED|createOrder|:9\b/, 'but not where it lives or how the call failed');
+});
