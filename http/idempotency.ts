@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { canonicalJson } from '../domain/canonical-json.ts';
 import { StillWorkingError, TradeError } from '../domain/errors.ts';
 import type { TransactionStore } from '../storage/types.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -28,7 +29,8 @@ export async function idempotent(
   }
   if (key.length > 128) throw new TradeError('INVALID_REQUEST', 'Idempotency-Key is longer than 128 characters');
   const scoped = `${req.apiKey?.client ?? 'anonymous'}:${req.method}:${req.routeOptions.url}:${JSON.stringify(req.params)}:${key}`;
-  const fingerprint = createHash('sha256').update(JSON.stringify(req.body ?? null)).digest('hex');
+  // The same body with its members in another order is the same request (JSON objects are unordered).
+  const fingerprint = createHash('sha256').update(canonicalJson(req.body ?? null)).digest('hex');
   const claim = await store.claimIdempotencyKey(scoped, fingerprint, clock.now());
   if (claim.status === 'mismatch') throw new TradeError('IDEMPOTENCY_KEY_REUSED');
   if (claim.status === 'in-progress') throw new TradeError('REQUEST_IN_PROGRESS');

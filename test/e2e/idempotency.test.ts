@@ -36,6 +36,19 @@ t.test('an Idempotency-Key is replayed for the whole retention, and once it has 
   t.equal(replayedNew.body.txnNo, fresh.body.txnNo, 'and the key now replays the new answer');
 });
 
+t.test('the same body with its members in another order is the same request: replayed, not refused as a reused key', async (t) => {
+  const { api } = await startHarness(t);
+  const headers = { 'idempotency-key': 'start-reordered' };
+  const first = await api<TransactionView>('POST', '/v1/transactions', FUEL_SALE, headers);
+  t.equal(first.status, 201);
+  const reordered = Object.fromEntries(Object.entries(FUEL_SALE).reverse());
+  t.not(JSON.stringify(reordered), JSON.stringify(FUEL_SALE), 'the members travel in another order');
+  const replayed = await api<TransactionView>('POST', '/v1/transactions', reordered, headers);
+  t.equal(replayed.status, 201);
+  t.equal(replayed.body.txnNo, first.body.txnNo, 'the first response');
+  t.equal(replayed.headers.get('idempotent-replayed'), 'true');
+});
+
 t.test('a checkout that answered "still working" is not run again under the same Idempotency-Key: the card is charged once', async (t) => {
   // The card takes 1.5 s to lock; the request stops waiting after 4 × 300 ms.
   const { api, sims } = await startHarness(t, { config: { callTimeoutMs: 300, systemTimeoutsMs: { storedValue: 5_000 } } });
