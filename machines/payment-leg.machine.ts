@@ -32,6 +32,8 @@ interface LegContext extends LegInput {
   failedAt: 'try' | 'confirm' | 'close';
   channelTradeNo: string | null;
   paidAt: number | null;
+  /** The channel reports the payment captured otherwise than asked: a person must look at it. */
+  attention?: boolean;
 }
 
 type LegCommand = { type: 'CONFIRM' } | { type: 'CANCEL' } | { type: 'PAYMENT_CALLBACK' } | { type: 'QUERY' };
@@ -62,6 +64,11 @@ export const paymentLegMachine = setup({
       params.output.payment?.status === 'succeeded' &&
       params.output.payment.amountFen === context.amountFen &&
       params.output.payment.merchantId === context.merchantId,
+    /** Captured, but not the amount or not for the merchant this leg asked for (DESIGN.md rule 7). */
+    paidOtherwise: ({ context }, params: Done<{ payment: { status: string; amountFen: number; merchantId: string } | null }>) =>
+      params.output.ok &&
+      params.output.payment?.status === 'succeeded' &&
+      (params.output.payment.amountFen !== context.amountFen || params.output.payment.merchantId !== context.merchantId),
     endedUnpaid: (_, params: Done<{ payment: { status: string } | null }>) =>
       params.output.ok && (params.output.payment?.status === 'closed' || params.output.payment?.status === 'failed'),
   },
@@ -79,7 +86,20 @@ export const paymentLegMachine = setup({
       legId: context.legId,
       phase: context.failedAt,
       refusal: context.refusal,
+      ...(context.attention ? { attention: true } : {}),
     })),
+    notePaidOtherwise: assign(({ context }, params: Done<{ payment: { amountFen: number; merchantId: string } | null }>) => {
+      const payment = params.output.ok ? params.output.payment : null;
+      return {
+        // Ended by the close the cancel asked for, or by a query while the leg waited.
+        failedAt: context.cancelRequested ? ('close' as const) : context.failedAt,
+        attention: true,
+        refusal: {
+          code: 'PAYMENT_FAILED' as const,
+          message: `the channel reports ${payment?.amountFen} fen captured for merchant ${payment?.merchantId}; this payment asked ${context.amountFen} fen for ${context.merchantId}`,
+        },
+      };
+    }),
     noteFailure: assign((_, params: { failedAt: LegContext['failedAt']; output: CallResult<unknown> | null }) => ({
       failedAt: params.failedAt,
       refusal: params.output && !params.output.ok ? refusalOf(params.output) : null,
@@ -206,6 +226,10 @@ export const paymentLegMachine = setup({
         input: ({ context }) => ({ txnNo: context.txnNo, paymentNo: context.paymentNo }),
         onDone: [
           { guard: { type: 'paidInFull', params: ({ event }) => event }, target: 'succeeded', actions: { type: 'notePaid', params: ({ event }) => event } },
+          // Money moved, but not as asked: never a paid leg, and no automatic refund of an amount
+          // nobody asked for either; the leg ends and a person decides. (Waiting on would loop:
+          // a cancel closes, the close says paid, the query says otherwise, again and again.)
+          { guard: { type: 'paidOtherwise', params: ({ event }) => event }, target: 'released', actions: { type: 'notePaidOtherwise', params: ({ event }) => event } },
           { guard: { type: 'endedUnpaid', params: ({ event }) => event }, target: 'released', actions: { type: 'noteFailure', params: { failedAt: 'try', output: null } } },
           { target: 'pending' },
         ],

@@ -456,6 +456,7 @@ export const transactionMachine = setup({
         legs: legStatus(context.legs, event.legId, { status }),
         outcome: context.outcome ?? event.refusal,
         confirmFailed: context.confirmFailed || event.phase === 'confirm',
+        needsAttention: context.needsAttention || event.attention === true,
       };
     }),
     notePaid: assign(({ context, event }) => ({

@@ -180,7 +180,7 @@ export type LegEvent =
   | { type: 'LEG_PENDING'; legId: string; payUrl: string; at: number }
   | { type: 'LEG_SUCCEEDED'; legId: string; channelTradeNo?: string; at: number }
   /** The leg ended without moving money; `phase` says whether it failed at try or at confirm. */
-  | { type: 'LEG_RELEASED'; legId: string; phase: 'try' | 'confirm' | 'close'; refusal: Refusal | null }
+  | { type: 'LEG_RELEASED'; legId: string; phase: 'try' | 'confirm' | 'close'; refusal: Refusal | null; attention?: boolean }
   /** A success callback for a closed leg was true at the gateway: the money must go back. */
   | { type: 'LATE_PAYMENT_CONFIRMED'; legId: string }
   /** The refund giving a leg's captured money back ended (from the `giveback-<legId>` child). */

@@ -153,6 +153,7 @@ export class PaymentGatewaySimulator implements PaymentGatewayPort {
          VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`),
       settle: db.prepare<[PaymentStatus, string | null, string | null, string]>(
         'UPDATE payments SET status = ?, channel_trade_no = ?, paid_at = ? WHERE payment_no = ?'),
+      setAmount: db.prepare<[number, string]>('UPDATE payments SET amount_fen = ? WHERE payment_no = ?'),
       getRefund: db.prepare<[string], RefundRow>(`${REFUND_SELECT} WHERE r.refund_no = ?`),
       refundsOf: db.prepare<[string], RefundRow>(`${REFUND_SELECT} WHERE r.payment_no = ? ORDER BY r.requested_at, r.refund_no`),
       insertRefund: db.prepare<[string, string, number, string, number, string]>(
@@ -256,8 +257,8 @@ export class PaymentGatewaySimulator implements PaymentGatewayPort {
    * The customer pays: pending → succeeded, and a SUCCESS callback is queued in the same
    * transaction. Paying a succeeded payment again changes nothing (the channel does not charge twice).
    */
-  pay(paymentNo: string): Promise<Outcome<{ payment: PaymentRecord }, CustomerActionRefusal>> {
-    return this.customerAction(paymentNo, 'succeeded', false);
+  pay(paymentNo: string, opts: { capturedFen?: number } = {}): Promise<Outcome<{ payment: PaymentRecord }, CustomerActionRefusal>> {
+    return this.customerAction(paymentNo, 'succeeded', false, opts.capturedFen);
   }
 
   /**
@@ -383,6 +384,12 @@ export class PaymentGatewaySimulator implements PaymentGatewayPort {
     paymentNo: string,
     to: 'succeeded' | 'failed',
     force: boolean,
+    /**
+     * Test only: the channel captured another amount than the payment asked for (a tampered
+     * payment code, a channel's bug); its record, queries and callback say so. The platform must
+     * never take it for the payment it asked for (DESIGN.md rule 7).
+     */
+    capturedFen?: number,
   ): Promise<Outcome<{ payment: PaymentRecord }, CustomerActionRefusal>> {
     await nextMacrotask();
     const act = this.store.db.transaction((): Outcome<{ payment: PaymentRecord }, CustomerActionRefusal> => {
@@ -399,14 +406,16 @@ export class PaymentGatewaySimulator implements PaymentGatewayPort {
       // Channels report times to the second. For a FAILED callback `paidAt` carries the time the channel declined.
       const at = wholeSecondIso(this.clock.now());
       this.stmts.settle.run(to, tradeNo, to === 'succeeded' ? at : null, paymentNo);
+      const otherAmount = to === 'succeeded' && capturedFen !== undefined && capturedFen !== row.amount_fen;
+      if (otherAmount) this.stmts.setAmount.run(capturedFen, paymentNo);
       const verb = to === 'failed' ? 'fail' : force ? 'forcePay' : 'pay';
-      this.store.recordEffect('paymentGateway', verb, paymentNo, force && row.status === 'closed' ? 'after-close' : null);
+      this.store.recordEffect('paymentGateway', verb, paymentNo, otherAmount ? 'other-amount' : force && row.status === 'closed' ? 'after-close' : null);
       const { contentType, raw } = encodePaymentCallback(row.channel, {
         paymentNo,
         txnNo: row.txn_no,
         merchantId: row.merchant_id,
         channel: row.channel,
-        amountFen: row.amount_fen,
+        amountFen: otherAmount ? capturedFen : row.amount_fen,
         status: to === 'succeeded' ? 'SUCCESS' : 'FAILED',
         channelTradeNo: tradeNo,
         paidAt: at,
