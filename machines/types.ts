@@ -179,7 +179,10 @@ export type LegEvent =
   | { type: 'LEG_LOCKED'; legId: string }
   | { type: 'LEG_PENDING'; legId: string; payUrl: string; at: number }
   | { type: 'LEG_SUCCEEDED'; legId: string; channelTradeNo?: string; at: number }
-  /** The leg ended without moving money; `phase` says whether it failed at try or at confirm. */
+  /**
+   * The leg ended unpaid; `phase` says whether it failed at try, confirm or close. `attention`: the
+   * channel captured money otherwise than the leg asked (another amount or merchant), for a person.
+   */
   | { type: 'LEG_RELEASED'; legId: string; phase: 'try' | 'confirm' | 'close'; refusal: Refusal | null; attention?: boolean }
   /** A success callback for a closed leg was true at the gateway: the money must go back. */
   | { type: 'LATE_PAYMENT_CONFIRMED'; legId: string }
