@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { PAYMENT_METHODS } from '../machines/types.ts';
+import { PAYMENT_METHODS, TOP_UP_DEBIT_STATUSES, type TopUpDebitView } from '../machines/types.ts';
 
 /** Route schemas (API.md bodies). Unknown fields are refused: every object is closed. */
 
@@ -139,12 +139,47 @@ export const ErrorResponse = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
 });
 
+/** One card debit of a refunded top-up (machines/types.ts TopUpDebitView). */
+export const TopUpDebitSchema = Type.Object(
+  {
+    debitNo: Type.String({ description: "the debit's number at the card system: R…-D for the first card, R…-D2, R…-D3 … for the next" }),
+    cardNo: Type.String(),
+    amountFen: Type.Integer({ minimum: 0, description: 'fen: the top-up and its share of the bonus' }),
+    status: Type.Unsafe<TopUpDebitView['status']>({
+      type: 'string',
+      enum: [...TOP_UP_DEBIT_STATUSES],
+      description: 'skipped: not asked, an earlier card refused; creditedBack: given back when a later card refused; creditBackFailed: owed to the card, needs a person',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** One refund of the transaction view (machines/types.ts RefundView); open for fields added later. */
+export const RefundViewSchema = Type.Object(
+  {
+    refundNo: Type.String(),
+    amount: Type.Integer({ description: 'fen' }),
+    reason: Type.String(),
+    status: Type.String({ description: 'requested | processing | succeeded | attention | rejected' }),
+    requestedAt: Type.String(),
+    legs: Type.Array(Type.Object({ legNo: Type.Integer(), refundLegNo: Type.String(), method: Type.String(), amount: Type.Integer({ description: 'fen' }), status: Type.String() }, { additionalProperties: true })),
+    lines: Type.Array(Type.Object({ lineNo: Type.Integer(), amountFen: Type.Integer(), quantity: Type.Optional(Type.Integer()) }, { additionalProperties: true })),
+    pointsReturned: Type.Integer(),
+    couponsRestored: Type.Array(Type.String()),
+    couponsExpired: Type.Array(Type.String()),
+    topUpDebitFen: Type.Integer({ minimum: 0, description: "fen: the sum of topUpDebits' amountFen, as planned; each debit's status says whether it happened" }),
+    topUpDebits: Type.Array(TopUpDebitSchema, { description: 'each card debit of a refunded top-up, one per card, in line order' }),
+  },
+  { additionalProperties: true },
+);
+
 /** The transaction view (runtime/view.ts); documented loosely, the view type is the contract. */
 export const TransactionViewSchema = Type.Object(
   {
     txnNo: Type.String(),
     orderNo: Type.Union([Type.String(), Type.Null()]),
     state: Type.String(),
+    refunds: Type.Array(RefundViewSchema),
   },
   { additionalProperties: true },
 );

@@ -1,7 +1,7 @@
 import { refusal, type Refusal } from '../domain/errors.ts';
 import { allocateRefund, pointsToReturn, refundableByLines, topUpDebitFen } from '../domain/refund-allocation.ts';
-import type { RefundInput } from './refund.machine.ts';
-import type { RefundView, TxnCommand, TxnContext } from './types.ts';
+import { debitIds, type RefundInput } from './refund.machine.ts';
+import type { RefundView, TopUpDebitView, TxnCommand, TxnContext } from './types.ts';
 
 type RefundCommand = Extract<TxnCommand, { type: 'REFUND' }>;
 
@@ -80,7 +80,7 @@ export function planRefund(context: TxnContext, event: RefundCommand): { ok: tru
 
   // Each refunded top-up is taken back from its own card, with its share of the bonus; one the
   // card system refused to credit never reached the card, and its money goes back as it is.
-  const topUpDebits: { cardNo: string; amountFen: number }[] = [];
+  const perCard: { cardNo: string; amountFen: number }[] = [];
   for (const l of lines) {
     const line = topUpLines.find((t) => t.lineNo === l.lineNo);
     const credit = context.topUps.find((t) => t.lineNo === l.lineNo);
@@ -88,11 +88,12 @@ export function planRefund(context: TxnContext, event: RefundCommand): { ok: tru
     const bonus = credit.bonusFen;
     const before = refundedOfLine(l.lineNo).reduce((a, x) => a + x.amountFen, 0);
     const debit = topUpDebitFen(combo?.lineNets[line.lineNo] ?? line.amount, bonus, before, l.amountFen);
-    const sameCard = topUpDebits.find((d) => d.cardNo === line.cardNo);
+    const sameCard = perCard.find((d) => d.cardNo === line.cardNo);
     if (sameCard) sameCard.amountFen += debit;
-    else if (debit > 0) topUpDebits.push({ cardNo: line.cardNo, amountFen: debit });
+    else if (debit > 0) perCard.push({ cardNo: line.cardNo, amountFen: debit });
   }
-  const topUpDebitTotal = topUpDebits.reduce((a, d) => a + d.amountFen, 0);
+  const topUpDebits: TopUpDebitView[] = perCard.map((d, i) => ({ debitNo: debitIds(event.refundNo, i).debitNo, cardNo: d.cardNo, amountFen: d.amountFen, status: 'pending' }));
+  const topUpDebitTotal = perCard.reduce((a, d) => a + d.amountFen, 0);
 
   const pointsHold = context.holds.find((h) => h.resource === 'points' && h.status === 'confirmed');
   const couponHold = context.holds.find((h) => h.resource === 'coupon' && h.status === 'confirmed');
@@ -111,6 +112,7 @@ export function planRefund(context: TxnContext, event: RefundCommand): { ok: tru
     couponsRestored: [],
     couponsExpired: [],
     topUpDebitFen: topUpDebitTotal,
+    topUpDebits,
     reversals: [
       { system: 'settlement', status: 'recorded' },
       { system: 'invoice', status: 'recorded' },

@@ -3,6 +3,7 @@ import type { Refusal } from '../domain/errors.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
 import { backoff, childTimer } from './durable-timers.ts';
 import { refundLegMachine, type RefundLegInput } from './refund-leg.machine.ts';
+import type { TopUpDebitView } from './types.ts';
 
 /**
  * One refund (`R…`), spawned by its transaction as `refund-<refundNo>`. Refunded top-ups are
@@ -17,8 +18,11 @@ export interface RefundInput {
   refundNo: string;
   userId: string;
   legs: Omit<RefundLegInput, 'txnNo' | 'queryAfterMs' | 'maxAttempts'>[];
-  /** Top-ups to take back, one entry per card, in line order. */
-  topUpDebits: { cardNo: string; amountFen: number }[];
+  /**
+   * Top-ups to take back, one entry per card, in line order, all `pending` at the start; the
+   * machine keeps each one's status here and reports the list to its transaction on every change.
+   */
+  topUpDebits: TopUpDebitView[];
   pointsToReturn: number;
   couponsToRestore: string[];
   queryAfterMs: number;
@@ -45,11 +49,16 @@ type RefundEvent =
 
 type Done<T> = { output: CallResult<T> };
 
+/** `debits` with the one at `index` set to `status`, and, when given, every later one to `later`. */
+function settleDebit(debits: TopUpDebitView[], index: number, status: TopUpDebitView['status'], later?: TopUpDebitView['status']): TopUpDebitView[] {
+  return debits.map((d, i) => (i === index ? { ...d, status } : later && i > index ? { ...d, status: later } : d));
+}
+
 /** Durable timer of a card call asked again after the card system did not answer. */
 const CARD_RETRY = 'card-retry';
 
 /** Step key and debit number of a refund's debit at `index`: the first card's are plain, later ones numbered from 2. */
-function debitIds(refundNo: string, index: number): { step: string; debitNo: string } {
+export function debitIds(refundNo: string, index: number): { step: string; debitNo: string } {
   return index === 0 ? { step: `${refundNo}:debit`, debitNo: `${refundNo}-D` } : { step: `${refundNo}:debit:${index + 1}`, debitNo: `${refundNo}-D${index + 1}` };
 }
 
@@ -91,6 +100,7 @@ export const refundMachine = setup({
       const target = childTimer(event);
       if (target && event.type === 'TIMER') enqueue.sendTo(target.childId, { type: 'TIMER', name: target.name, at: event.at });
     }),
+    reportDebits: sendParent(({ context }) => ({ type: 'REFUND_DEBITS', refundNo: context.refundNo, topUpDebits: context.topUpDebits })),
     reportAccepted: sendParent(({ context }) => ({ type: 'REFUND_ACCEPTED', refundNo: context.refundNo })),
     reportRejected: sendParent(({ context }) => ({ type: 'REFUND_REJECTED', refundNo: context.refundNo, refusal: context.refusal, needsAttention: context.undoFailed })),
     armCardRetry: assign(({ context }, params: { at: number }) => ({
@@ -140,20 +150,26 @@ export const refundMachine = setup({
           return { key: { txnNo: context.txnNo, step }, request: { cardNo: debit.cardNo, debitNo, amountFen: debit.amountFen, reason: 'top-up-refund' as const } };
         },
         onDone: [
-          { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'starting', actions: assign(({ context }) => ({ debited: context.debited + 1, cardAttempts: 0 })) },
+          {
+            guard: { type: 'succeeded', params: ({ event }) => event },
+            target: 'starting',
+            actions: [assign(({ context }) => ({ topUpDebits: settleDebit(context.topUpDebits, context.debited, 'debited'), debited: context.debited + 1, cardAttempts: 0 })), 'reportDebits'],
+          },
           // No answer: the debit may have landed. Only its own key can tell, so it is asked again
           // later; rejecting now could keep the card's money and the customer's.
           { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToDebit', actions: { type: 'armCardRetry', params: ({ event }) => ({ at: event.output.at }) } },
           {
             target: 'undoingDebits',
-            actions: assign(({ event }) => ({
+            actions: [assign(({ context, event }) => ({
+              // The cards after a refusing one are never asked: the refund is rejected as a whole.
+              topUpDebits: settleDebit(context.topUpDebits, context.debited, 'refused', 'skipped'),
               cardAttempts: 0,
               refusal: event.output.ok
                 ? null
                 : event.output.code === 'INSUFFICIENT_BALANCE'
                   ? { code: 'INSUFFICIENT_BALANCE' as const, message: 'the card no longer holds the top-up: it was spent, so it cannot be refunded' }
                   : refusalOf(event.output),
-            })),
+            })), 'reportDebits'],
           },
         ],
       },
@@ -176,7 +192,15 @@ export const refundMachine = setup({
           { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'waitingToCreditBack', actions: { type: 'armCardRetry', params: ({ event }) => ({ at: event.output.at }) } },
           {
             target: 'undoingDebits',
-            actions: assign(({ context, event }) => ({ debited: context.debited - 1, cardAttempts: 0, undoFailed: context.undoFailed || !event.output.ok })),
+            actions: [
+              assign(({ context, event }) => ({
+                topUpDebits: settleDebit(context.topUpDebits, context.debited - 1, event.output.ok ? 'creditedBack' : 'creditBackFailed'),
+                debited: context.debited - 1,
+                cardAttempts: 0,
+                undoFailed: context.undoFailed || !event.output.ok,
+              })),
+              'reportDebits',
+            ],
           },
         ],
       },

@@ -354,6 +354,9 @@ export const transactionMachine = setup({
         ? { refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, status: 'processing' as const } : r)), ...(awaitsAnswer(context, event.refundNo) ? answerOk(context) : {}) }
         : {},
     ),
+    refundDebits: assign(({ context, event }) =>
+      event.type === 'REFUND_DEBITS' ? { refunds: context.refunds.map((r) => (r.refundNo === event.refundNo ? { ...r, topUpDebits: event.topUpDebits } : r)) } : {},
+    ),
     refundRejected: assign(({ context, event }) => {
       if (event.type !== 'REFUND_REJECTED') return {};
       const why = event.refusal ?? refusal('REFUND_EXCEEDS_PAID');
@@ -756,6 +759,7 @@ export const transactionMachine = setup({
           { actions: 'startRefund' },
         ],
         REFUND_ACCEPTED: { actions: 'refundAccepted' },
+        REFUND_DEBITS: { actions: 'refundDebits' },
         REFUND_REJECTED: { actions: 'refundRejected' },
         REFUND_FINISHED: { actions: 'refundFinished' },
       },

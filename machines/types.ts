@@ -65,6 +65,23 @@ export interface TopUpCredit {
   status: 'pending' | 'credited' | 'refused';
 }
 
+/**
+ * One card debit of a refunded top-up (API.md: a refund's `topUpDebits`): the first card's is
+ * the call `R…:debit` with debit number `R…-D`, the n-th card's `R…:debit:n` with `R…-Dn`.
+ * `skipped`: never asked, because an earlier card refused its debit and the refund was rejected;
+ * `creditedBack`: debited, then given back when a later card refused; `creditBackFailed`: debited
+ * and could not be given back, so the card owner is owed it (the transaction needs attention).
+ */
+export interface TopUpDebitView {
+  /** The debit's business number at the card system, the one its ledger records. */
+  debitNo: string;
+  cardNo: string;
+  amountFen: number;
+  status: (typeof TOP_UP_DEBIT_STATUSES)[number];
+}
+
+export const TOP_UP_DEBIT_STATUSES = ['pending', 'debited', 'refused', 'creditedBack', 'creditBackFailed', 'skipped'] as const;
+
 /** One refund as the transaction records it (API.md: the view's `refunds`). */
 export interface RefundView {
   refundNo: string;
@@ -79,8 +96,13 @@ export interface RefundView {
   pointsReturned: number;
   couponsRestored: string[];
   couponsExpired: string[];
-  /** Top-up (and its bonus) debited from the card before the money went back. */
+  /**
+   * Top-up (and its bonus) this refund takes back from cards before the money goes back: the sum
+   * of `topUpDebits`' `amountFen`, as planned (each debit's status says whether it happened).
+   */
   topUpDebitFen: number;
+  /** Each card's debit, one per card, in line order; empty when no top-up is refunded. */
+  topUpDebits: TopUpDebitView[];
   /** Downstream reversal records owed for this refund (tasks once post-payment work lands). */
   reversals: { system: 'settlement' | 'invoice'; status: 'recorded' }[];
   refusal?: Refusal;
@@ -191,6 +213,8 @@ export type LegEvent =
   /** A late callback turned out not to be a payment (the gateway says it is not paid). */
   | { type: 'LATE_PAYMENT_IGNORED'; legId: string }
   | { type: 'REFUND_ACCEPTED'; refundNo: string }
+  /** A refund's top-up debits as they stand after one of them was settled (debited, refused, credited back). */
+  | { type: 'REFUND_DEBITS'; refundNo: string; topUpDebits: TopUpDebitView[] }
   /** `needsAttention`: a card debited for it could not be credited back. */
   | { type: 'REFUND_REJECTED'; refundNo: string; refusal: Refusal | null; needsAttention?: boolean }
   | { type: 'REFUND_FINISHED'; refundNo: string; legStatus: Record<number, 'pending' | 'succeeded' | 'attention'>; couponsRestored: string[]; couponsExpired: string[] };

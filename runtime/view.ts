@@ -19,6 +19,7 @@ export interface TransactionView {
   paidAmount: number;
   /** Sum of the refunds accepted so far (being paid back or paid back). */
   refundedAmount: number;
+  /** Each refund with its money legs and, for a refunded top-up, each card's debit (`topUpDebits`). */
   refunds: TxnContext['refunds'];
   /** Something waits for a person (a refund leg out of attempts, captured money the channel would not give back, a top-up that could not be credited). */
   needsAttention: boolean;
@@ -84,7 +85,8 @@ export function buildView(context: TxnContext, stateValue: unknown, version: num
     payableAmount: combo?.payableAmount ?? 0,
     paidAmount: context.legs.filter((l) => l.status === 'succeeded').reduce((a, l) => a + l.amount, 0),
     refundedAmount: context.refunds.filter((r) => r.status !== 'rejected' && r.status !== 'requested').reduce((a, r) => a + r.amount, 0),
-    refunds: context.refunds,
+    // A refund stored before debits were itemised (issue 15) lists none; its total stays in topUpDebitFen.
+    refunds: context.refunds.map((r) => (r.topUpDebits ? r : { ...r, topUpDebits: [] })),
     needsAttention: context.needsAttention || context.deadTasks.length > 0,
     holds: context.holds,
     needsReview: context.needsReview,

@@ -6,7 +6,7 @@ import { taskView, type TransactionView } from '../../runtime/view.ts';
 import { assertMerchant, authenticate } from '../auth.ts';
 import { idempotent } from '../idempotency.ts';
 import { CombinedCalls } from '../../runtime/combined-calls.ts';
-import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, OrderParams, PayBody, RefundBody, RefundParams, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
+import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, OrderParams, PayBody, RefundBody, RefundParams, RefundViewSchema, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
 
 /** Post-payment tasks as the view lists them: status, attempts, last error, next run. */
 export async function taskViews(tc: TradeCenter, txnNo: string) {
@@ -167,7 +167,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.post('/v1/transactions/:txnNo/refunds', {
-    schema: { summary: 'Refund: an amount, lines, or (neither) everything refundable', params: TxnParams, body: RefundBody, response: { 202: Type.Object({ refundNo: Type.String() }, { additionalProperties: true }), ...errorResponses } },
+    schema: { summary: 'Refund: an amount, lines, or (neither) everything refundable', params: TxnParams, body: RefundBody, response: { 202: Type.Object({ refundNo: Type.String(), refund: RefundViewSchema, transaction: TransactionViewSchema }), ...errorResponses } },
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'refund');
       await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
@@ -190,7 +190,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.get('/v1/transactions/:txnNo/refunds/:refundNo', {
-    schema: { summary: 'One refund', params: RefundParams, response: { 200: Type.Object({ refundNo: Type.String(), status: Type.String() }, { additionalProperties: true }), ...errorResponses } },
+    schema: { summary: 'One refund', params: RefundParams, response: { 200: RefundViewSchema, ...errorResponses } },
     handler: async (req) => {
       const apiKey = authenticate(tc.apiKeys, req, 'refund');
       const view = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));

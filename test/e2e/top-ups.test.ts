@@ -1,5 +1,6 @@
 import t from 'tap';
 import { ManualClock } from '../../runtime/clock.ts';
+import type { RefundView, TopUpDebitView } from '../../machines/types.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
 
@@ -70,6 +71,26 @@ t.test('a full refund of top-ups to two cards takes from each card its own top-u
   t.same({ c4: await balance(h, 'C4'), c1: await balance(h, 'C1') }, { c4: credited.c4 - 10_000, c1: credited.c1 - 20_000 });
 });
 
+t.test('a full refund of top-ups to two cards lists each debit with its card, amount and number on the refund (issue 15)', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 50_000 }, { cardNo: 'C1', amount: 20_000 }]);
+  const credited = { c4: await balance(h, 'C4'), c1: await balance(h, 'C1') };
+  const res = await h.api<{ refundNo: string; refund: RefundView }>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'both back' });
+  t.equal(res.status, 202);
+  const { refundNo } = res.body;
+  const listed: TopUpDebitView[] = [
+    { debitNo: `${refundNo}-D`, cardNo: 'C4', amountFen: 55_000, status: 'debited' },
+    { debitNo: `${refundNo}-D2`, cardNo: 'C1', amountFen: 20_000, status: 'debited' },
+  ];
+  t.same(res.body.refund.topUpDebits, listed, 'the answer lists each card: C4 gives back its top-up and bonus, C1 its top-up');
+  t.equal(res.body.refund.topUpDebitFen, 75_000, 'topUpDebitFen stays the total of the debits');
+  t.same((await view(h, sale.txnNo)).body.refunds[0]?.topUpDebits, listed, 'the transaction view lists them');
+  t.same((await h.api<RefundView>('GET', `/v1/transactions/${sale.txnNo}/refunds/${refundNo}`)).body.topUpDebits, listed, 'and so does the refund');
+  t.same({ c4: await balance(h, 'C4'), c1: await balance(h, 'C1') }, { c4: credited.c4 - 55_000, c1: credited.c1 - 20_000 }, 'the card ledger agrees');
+  const debits = (await h.sims.store.effects({ system: 'storedValue', verb: 'debit' })).map((e) => e.key);
+  t.same(debits, [`${sale.txnNo}:${refundNo}:debit`, `${sale.txnNo}:${refundNo}:debit:2`], 'each debit once, under its own step key');
+});
+
 t.test('a top-up refund refused at its second card gives the first card its debit back and refunds nothing', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
   const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 10_000 }, { cardNo: 'C1', amount: 20_000 }]);
@@ -87,6 +108,11 @@ t.test('a top-up refund refused at its second card gives the first card its debi
   const after = (await view(h, sale.txnNo)).body;
   t.equal(after.refundedAmount, 0);
   t.same(after.refunds.map((r) => r.status), ['rejected']);
+  t.same(
+    after.refunds[0]?.topUpDebits.map((d) => [d.cardNo, d.amountFen, d.status]),
+    [['C4', 10_000, 'creditedBack'], ['C1', 20_000, 'refused']],
+    'the refund says which card refused and which got its debit back',
+  );
 });
 
 t.test('a top-up refund whose card debit answer was lost debits the card once and gives the money back', async (t) => {

@@ -59,3 +59,17 @@ t.test('GET /docs/json is an OpenAPI 3 document generated from the route schemas
   t.equal(bundle.status, 200);
   t.ok((await bundle.text()).length > 10_000, 'the Swagger UI bundle');
 });
+
+t.test('the OpenAPI document describes each top-up debit of a refund: its number, card, amount in fen and status (issue 15)', async (t) => {
+  const h = await startHarness(t);
+  const doc = (await (await fetch(`${h.url}/docs/json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: RefundSchema }> }> }>> };
+  type RefundSchema = { properties: Record<string, { items?: { required?: string[]; properties: Record<string, { enum?: string[] }> } }> };
+  const schemaOf = (path: string, method: string, status: string) => doc.paths[path]![method]!.responses[status]!.content['application/json']!.schema;
+  const refund = schemaOf('/v1/transactions/{txnNo}/refunds/{refundNo}', 'get', '200');
+  const debit = refund.properties.topUpDebits?.items;
+  t.same([...(debit?.required ?? [])].sort(), ['amountFen', 'cardNo', 'debitNo', 'status']);
+  t.same(debit?.properties.status?.enum, ['pending', 'debited', 'refused', 'creditedBack', 'creditBackFailed', 'skipped']);
+  t.ok(refund.properties.topUpDebitFen, 'the total stays');
+  const inView = schemaOf('/v1/transactions/{txnNo}', 'get', '200').properties.refunds?.items as unknown as RefundSchema | undefined;
+  t.ok(inView?.properties.topUpDebits, "the transaction view's refunds list them too");
+});
