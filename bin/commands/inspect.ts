@@ -16,7 +16,7 @@ function section(io: CliIo, title: string, body: string) {
   writeLine(io, body);
 }
 
-/** `trade inspect TXN`: summary, state tree, legs, refunds, tasks and the journal timeline. */
+/** `trade inspect TXN`: summary, state tree, legs, refunds (and their top-up debits), tasks and the journal timeline. */
 export async function runInspect(source: TradeSource, io: CliIo, txnNo: string, opts: { json?: boolean }): Promise<Inspection> {
   const [transaction, journal] = await Promise.all([source.transaction(txnNo), source.journal(txnNo)]);
   const result = { transaction, journal };
@@ -46,6 +46,9 @@ export async function runInspect(source: TradeSource, io: CliIo, txnNo: string, 
       v.refunds.map((r) => [r.refundNo, yuan(r.amount), r.status, r.legs.map((l) => `${l.method} ${yuan(l.amount)} ${l.status}`).join(', '), r.reason, r.requestedAt]),
     ),
   );
+  const debits = v.refunds.flatMap((r) => r.topUpDebits.map((d) => [r.refundNo, d.debitNo, d.cardNo, yuan(d.amountFen), d.status]));
+  // Only sales with a refunded top-up have any: a table of nothing would be noise on every other sale.
+  if (debits.length) section(io, 'Top-up debits', table(['refundNo', 'debitNo', 'card', 'amount', 'status'], debits));
   section(
     io,
     'Tasks',

@@ -1,7 +1,9 @@
 import t from 'tap';
-import { ManualClock } from '../../runtime/clock.ts';
+import { runInspect } from '../../bin/commands/inspect.ts';
 import type { RefundView, TopUpDebitView } from '../../machines/types.ts';
+import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
+import { captureIo, sources } from '../cli/helpers.ts';
 import { eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -89,6 +91,23 @@ t.test('a full refund of top-ups to two cards lists each debit with its card, am
   t.same({ c4: await balance(h, 'C4'), c1: await balance(h, 'C1') }, { c4: credited.c4 - 55_000, c1: credited.c1 - 20_000 }, 'the card ledger agrees');
   const debits = (await h.sims.store.effects({ system: 'storedValue', verb: 'debit' })).map((e) => e.key);
   t.same(debits, [`${sale.txnNo}:${refundNo}:debit`, `${sale.txnNo}:${refundNo}:debit:2`], 'each debit once, under its own step key');
+});
+
+t.test('trade inspect lists each top-up debit of a refund with its card, through the server and from the store', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 50_000 }, { cardNo: 'C1', amount: 20_000 }]);
+  const { refundNo } = (await h.api<{ refundNo: string }>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'both back' })).body;
+  await h.tc.host.settle();
+  for (const { mode, open } of sources(h)) {
+    const source = open();
+    t.teardown(() => source.close());
+    const io = captureIo();
+    await runInspect(source, io, sale.txnNo, {});
+    const text = io.stdout();
+    t.match(text, /\nTop-up debits\n/, `${mode}: a section of its own`);
+    t.match(text, new RegExp(`│ ${refundNo}\\s+│ ${refundNo}-D\\s+│ C4\\s+│ 550\\.00\\s+│ debited\\s+│`), `${mode}: C4 gave back its top-up and bonus`);
+    t.match(text, new RegExp(`│ ${refundNo}\\s+│ ${refundNo}-D2\\s+│ C1\\s+│ 200\\.00\\s+│ debited\\s+│`), `${mode}: C1 its top-up`);
+  }
 });
 
 t.test('a top-up refund refused at its second card gives the first card its debit back and refunds nothing', async (t) => {

@@ -360,7 +360,23 @@ function describeActor(actor, view) {
   const leg = view.legs.find((l) => `leg-${l.legNo}` === actor.id);
   if (leg) return h('div', { class: 'actor-facts' }, `${leg.method}${leg.cardNo ? ` ${leg.cardNo}` : ''} · ¥${yuan(leg.amount)} · leg status `, badge(leg.status, `leg-status-${leg.legNo}`));
   const refund = view.refunds.find((r) => `refund-${r.refundNo}` === actor.id);
-  if (refund) return h('div', { class: 'actor-facts' }, `¥${yuan(refund.amount)} · `, badge(refund.status));
+  if (refund) {
+    return h(
+      'div',
+      { class: 'actor-facts' },
+      h('div', {}, `¥${yuan(refund.amount)} · `, badge(refund.status)),
+      // Which card gave back what: a refund of top-ups to several cards debits each one separately.
+      (refund.topUpDebits ?? []).length
+        ? h(
+            'ul',
+            { class: 'debits', 'data-testid': `debits-${refund.refundNo}` },
+            refund.topUpDebits.map((d) =>
+              h('li', { 'data-testid': `debit-${d.debitNo}` }, `top-up debit ${d.debitNo} · card ${d.cardNo} · ¥${yuan(d.amountFen)} · `, badge(d.status, `debit-status-${d.debitNo}`)),
+            ),
+          )
+        : null,
+    );
+  }
   const parent = view.refunds.find((r) => `refund-${r.refundNo}` === actor.parent);
   const refundLeg = parent?.legs.find((l) => `rleg-${l.legNo}` === actor.id);
   if (refundLeg) return h('div', { class: 'actor-facts' }, `${refundLeg.method} · ¥${yuan(refundLeg.amount)} back · `, badge(refundLeg.status));
