@@ -134,6 +134,23 @@ t.test('a top-up refund refused at its second card gives the first card its debi
   );
 });
 
+t.test('a top-up refund refused at the second of three cards lists the first credited back, the second refused and the third never asked', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 10_000 }, { cardNo: 'C1', amount: 20_000 }, { cardNo: 'C2', amount: 5_000 }]);
+  const c1 = await balance(h, 'C1');
+  await h.sims.systems.storedValue.lock({ txnNo: 'T-SPEND', step: 'l' }, { lockKey: 'spend', cardNo: 'C1', amountFen: c1 - 10_000 });
+  await h.sims.systems.storedValue.confirm({ txnNo: 'T-SPEND', step: 'c' }, { lockKey: 'spend' });
+  const refused = await h.api<ErrorBody>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'all back' });
+  t.equal(refused.status, 422);
+  await h.tc.host.settle();
+  const refund = (await view(h, sale.txnNo)).body.refunds[0]!;
+  t.same(
+    refund.topUpDebits.map((d) => [d.debitNo, d.cardNo, d.status]),
+    [[`${refund.refundNo}-D`, 'C4', 'creditedBack'], [`${refund.refundNo}-D2`, 'C1', 'refused'], [`${refund.refundNo}-D3`, 'C2', 'skipped']],
+  );
+  t.same((await h.sims.store.effects({ system: 'storedValue', verb: 'debit' })).map((e) => e.key), [`${sale.txnNo}:${refund.refundNo}:debit`], 'only the first card was debited');
+});
+
 t.test('a top-up refund whose card debit answer was lost debits the card once and gives the money back', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
   const sale = await paidTopUp(h, [{ cardNo: 'C4', amount: 50_000 }]);
