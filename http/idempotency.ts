@@ -19,8 +19,8 @@ export interface KeyedRun {
   /** The request id of the request's command `step` (the same on every run of the key); none without a key. */
   commandId(step: string): string | undefined;
   /**
-   * The number of the transaction the request creates: the one the earlier run recorded, else
-   * `fresh()`, recorded before anything is stored about it.
+   * The number of what the request creates (its transaction, or a transaction's refund): the one
+   * the earlier run recorded, else `fresh()`, recorded before anything is stored about it.
    */
   txnNo(fresh: () => string): Promise<string>;
 }

@@ -226,9 +226,9 @@ export interface TransactionStore {
   /** Extends `owner`'s running claim of `key` to `leaseUntil`; false when the claim is no longer its own. */
   renewIdempotencyKey(key: string, owner: string, leaseUntil: number): Promise<boolean>;
   /**
-   * Records on `owner`'s running claim the transaction its request works on, before that
-   * transaction is first stored, so a run that takes the key over finds it; false when the claim
-   * is no longer its own.
+   * Records on `owner`'s running claim the number of what its request creates (a transaction, a
+   * refund) before it is first stored, so a run that takes the key over finds it; false when the
+   * claim is no longer its own.
    */
   noteIdempotencyTxn(key: string, owner: string, txnNo: string): Promise<boolean>;
   /**

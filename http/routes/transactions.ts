@@ -177,9 +177,16 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'refund');
       await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
-      await idempotent(tc.idempotencyLeases, req, reply, async () => {
+      await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         if (req.body.amount !== undefined && req.body.lines) throw new TradeError('INVALID_REQUEST', 'give an amount or lines, not both');
-        const refundNo = ids.next('R');
+        // Recorded like a created transaction's number: a run taking over from a dead process
+        // answers with the refund the first run asked for instead of asking for a second one.
+        const refundNo = await run.txnNo(() => ids.next('R'));
+        if (run.resumed) {
+          const view = await host.view(req.params.txnNo);
+          const asked = view?.refunds.find((r) => r.refundNo === refundNo);
+          if (view && asked) return { status: 202, body: { refundNo, refund: asked, transaction: view } };
+        }
         const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
           type: 'REFUND',
           requestId,
