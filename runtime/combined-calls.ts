@@ -1,4 +1,4 @@
-import { TradeError, type Refusal } from '../domain/errors.ts';
+import { ERROR_CODES, TradeError, type ErrorCode, type Refusal } from '../domain/errors.ts';
 import type { LegRequest, PaymentMethod } from '../machines/types.ts';
 import type { QuoteRequest } from './quote-service.ts';
 import type { TradeCenter } from './trade-center.ts';
@@ -10,6 +10,20 @@ export interface FlexibleLeg {
   amount: number | 'max' | 'rest';
   cardNo?: string;
 }
+
+/**
+ * How one run of a combined call names its commands and its transaction (an Idempotency-Key's
+ * run, see `http/idempotency.ts`): the same on every run of one keyed request, so that a run
+ * taking over from a process that died continues the first one's work.
+ */
+export interface CallRun {
+  /** The earlier run died: continue what it started. */
+  resumed: boolean;
+  commandId(step: 'order' | 'pay' | 'undo'): string | undefined;
+  txnNo(fresh: () => string): Promise<string>;
+}
+
+const ONE_RUN: CallRun = { resumed: false, commandId: () => undefined, txnNo: async (fresh) => fresh() };
 
 export interface OrderAndPayRequest {
   quoteId: string;
@@ -27,11 +41,14 @@ export interface OrderAndPayRequest {
 export class CombinedCalls {
   constructor(private readonly tc: TradeCenter) {}
 
-  async checkout(start: QuoteRequest & { scene: string }, order: Omit<OrderAndPayRequest, 'quoteId' | 'comboId'> & { comboId?: string }): Promise<TransactionView> {
+  async checkout(start: QuoteRequest & { scene: string }, order: Omit<OrderAndPayRequest, 'quoteId' | 'comboId'> & { comboId?: string }, run: CallRun = ONE_RUN): Promise<TransactionView> {
     const { tc } = this;
+    const txnNo = await run.txnNo(() => tc.ids.next('T'));
+    const started = run.resumed ? await tc.host.view(txnNo) : null;
+    if (started) return this.resume(txnNo, { ...order, quoteId: started.quote.quoteId, comboId: order.comboId ?? started.quote.bestComboId }, run);
     const quote = await tc.quotes.quote(start);
     const view = await tc.host.create({
-      txnNo: tc.ids.next('T'),
+      txnNo,
       scene: start.scene,
       merchantId: start.merchantId,
       stationId: start.stationId,
@@ -42,11 +59,12 @@ export class CombinedCalls {
           refundPolicy: tc.config.refundPolicy,
       createdAt: new Date(tc.clock.now()).toISOString(),
     });
-    return this.orderAndPay(view.txnNo, { ...order, quoteId: quote.quoteId, comboId: order.comboId ?? quote.bestComboId });
+    return this.orderAndPay(view.txnNo, { ...order, quoteId: quote.quoteId, comboId: order.comboId ?? quote.bestComboId }, run);
   }
 
-  async orderAndPay(txnNo: string, req: OrderAndPayRequest): Promise<TransactionView> {
+  async orderAndPay(txnNo: string, req: OrderAndPayRequest, run: CallRun = ONE_RUN): Promise<TransactionView> {
     const { tc } = this;
+    if (run.resumed) return this.resume(txnNo, req, run);
     const ordered = await tc.host.command(txnNo, (at, requestId) => ({
       type: 'ORDER',
       requestId,
@@ -55,17 +73,43 @@ export class CombinedCalls {
       quoteId: req.quoteId,
       comboId: req.comboId,
       deductionMode: req.deductionMode,
-    }));
-    if (ordered.refusal) return this.undo(txnNo, ordered.refusal);
+    }), run.commandId('order'));
+    if (ordered.refusal) return this.undo(txnNo, ordered.refusal, run);
+    return this.pay(txnNo, req, ordered.view, run);
+  }
+
+  /**
+   * Continues a combined call whose earlier run died, from the last step the machine answered:
+   * the payment's answer is the call's; an order placed is paid; a transaction neither touched is
+   * ordered and paid; one that moved on without them (expired, cancelled) answers for itself.
+   */
+  private async resume(txnNo: string, req: OrderAndPayRequest, run: CallRun): Promise<TransactionView> {
+    const { host } = this.tc;
+    const payId = run.commandId('pay');
+    const paid = payId ? await host.answerTo(txnNo, payId) : null;
+    if (paid) return paid.refusal ? this.undo(txnNo, paid.refusal, run) : paid.view;
+    const orderId = run.commandId('order');
+    const ordered = orderId ? await host.answerTo(txnNo, orderId) : null;
+    if (ordered) return ordered.refusal ? this.undo(txnNo, ordered.refusal, run) : this.pay(txnNo, req, ordered.view, run);
+    const view = await host.view(txnNo);
+    if (!view) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
+    if (view.state === 'quoted' && view.orderNo === null) return this.orderAndPay(txnNo, req, { ...run, resumed: false });
+    const outcome = view.outcome;
+    if ((view.state === 'cancelled' || view.state === 'failed') && outcome) throw new TradeError(isErrorCode(outcome.code) ? outcome.code : 'INVALID_STATE', outcome.message, { txnNo });
+    return view;
+  }
+
+  private async pay(txnNo: string, req: OrderAndPayRequest, ordered: TransactionView, run: CallRun): Promise<TransactionView> {
+    const { tc } = this;
     let legs: LegRequest[];
     try {
-      legs = await this.resolveLegs(req.legs, ordered.view.payableAmount);
+      legs = await this.resolveLegs(req.legs, ordered.payableAmount);
     } catch (err) {
-      if (err instanceof TradeError) return this.undo(txnNo, { code: err.code, message: err.message });
+      if (err instanceof TradeError) return this.undo(txnNo, { code: err.code, message: err.message }, run);
       throw err;
     }
-    const paid = await tc.host.command(txnNo, (at, requestId) => ({ type: 'PAY', requestId, at, legs }));
-    if (paid.refusal) return this.undo(txnNo, paid.refusal);
+    const paid = await tc.host.command(txnNo, (at, requestId) => ({ type: 'PAY', requestId, at, legs }), run.commandId('pay'));
+    if (paid.refusal) return this.undo(txnNo, paid.refusal, run);
     return paid.view;
   }
 
@@ -96,10 +140,14 @@ export class CombinedCalls {
     return resolved;
   }
 
-  private async undo(txnNo: string, refusal: Refusal): Promise<never> {
+  private async undo(txnNo: string, refusal: Refusal, run: CallRun): Promise<never> {
     await this.tc.host
-      .command(txnNo, (at, requestId) => ({ type: 'CANCEL', requestId, at, reason: `combined call refused: ${refusal.code}` }))
+      .command(txnNo, (at, requestId) => ({ type: 'CANCEL', requestId, at, reason: `combined call refused: ${refusal.code}` }), run.commandId('undo'))
       .catch((err: unknown) => this.tc.log.warn({ txnNo, err }, 'could not cancel after a refused combined call; its expiry will'));
     throw new TradeError(refusal.code, refusal.message, { ...refusal.details, txnNo });
   }
+}
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
 }

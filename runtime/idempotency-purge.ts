@@ -13,6 +13,12 @@ export interface IdempotencyConfig {
   retentionMs: number;
   /** How often the purge runs, ms. A record may so outlive the retention by up to this much. */
   purgeEveryMs: number;
+  /**
+   * A running claim's lease, ms, renewed every third of it while its request runs: a retry takes
+   * over a claim whose lease has run out (its process died), so a crash leaves a key "in
+   * progress" for about this long, not for ever.
+   */
+  leaseMs: number;
 }
 
 /**

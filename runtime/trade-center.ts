@@ -10,6 +10,7 @@ import type { ApiKey } from '../http/auth.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Downstream } from './downstream.ts';
+import { IdempotencyLeases } from './idempotency-leases.ts';
 import { IdempotencyPurge, type IdempotencyConfig } from './idempotency-purge.ts';
 import { QuoteService } from './quote-service.ts';
 import { PollingScheduler, type Scheduler } from './scheduler.ts';
@@ -107,7 +108,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   logLevel: 'info',
   storage: { kind: 'sqlite' },
   sentinel: DEFAULT_SENTINEL,
-  idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000 },
+  idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000, leaseMs: 5_000 },
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -129,6 +130,8 @@ export interface TradeCenter {
   sentinel: Sentinel;
   /** Deletes Idempotency-Key records past their retention (SQLite; Redis expires them itself). */
   idempotencyPurge: IdempotencyPurge;
+  /** The Idempotency-Key claims this process runs, and their leases. */
+  idempotencyLeases: IdempotencyLeases;
   downstream: Downstream;
   quotes: QuoteService;
   apiKeys: Map<string, ApiKey>;
@@ -174,6 +177,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     breakAfterFailures: config.breaker.afterFailures,
     halfOpenAfterMs: config.breaker.halfOpenAfterMs,
   });
+  const commandTimeoutMs = config.callTimeoutMs * 4;
   const host = new TransactionHost(
     store,
     systems,
@@ -182,7 +186,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     {
       undoAttempts: 5,
       undoBackoffMs: 200,
-      commandTimeoutMs: config.callTimeoutMs * 4,
+      commandTimeoutMs,
       evictAfterMs: 60_000,
       timerPollMs: config.timerPollMs,
       alertAfterAttempts: 5,
@@ -206,6 +210,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     scaleOut ? { claimScan: (ms) => scaleOut.store.claimSentinelScan(ms), upkeep: (now) => scaleOut.store.reindexDirty(now) } : {},
   );
   const idempotencyPurge = new IdempotencyPurge(store, clock, config.idempotency, log);
+  const idempotencyLeases = new IdempotencyLeases(store, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -221,6 +226,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     scaleOut,
     sentinel,
     idempotencyPurge,
+    idempotencyLeases,
     downstream,
     quotes,
     apiKeys: new Map(config.apiKeys.map((k) => [k.key, k])),
@@ -244,6 +250,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     async close() {
       await sentinel.stop();
       await idempotencyPurge.stop();
+      idempotencyLeases.stop();
       await scheduler.stop();
       await runner.stop();
       await host.stop();

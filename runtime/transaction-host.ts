@@ -171,9 +171,23 @@ export class TransactionHost {
   /**
    * Sends a command and waits for the machine's answer to it, stored before it is returned.
    * An event the current state cannot take is refused with INVALID_STATE and changes nothing.
+   * `commandId` names the command the same way on every run of one keyed request, so that a run
+   * taking an Idempotency-Key over from a process that died finds what the first run did: when
+   * the machine stored its reply to that id, that reply is the answer; when it is still working
+   * on it, it is waited for; else the command is sent (under that id).
    */
-  async command(txnNo: string, build: (at: number, requestId: string) => TxnCommand): Promise<{ view: TransactionView; refusal: Refusal | null }> {
-    return this.reapplying(() => this.commandOnce(txnNo, build));
+  async command(txnNo: string, build: (at: number, requestId: string) => TxnCommand, commandId?: string): Promise<{ view: TransactionView; refusal: Refusal | null }> {
+    // Never null: with a command to send there is always an answer (or an error).
+    return (await this.reapplying(() => this.commandOnce(txnNo, build, commandId)))!;
+  }
+
+  /**
+   * The machine's answer to command `commandId` (see {@link command}), waited for while it works
+   * on it; null when it has no answer to give: the command never arrived, or a later one's reply
+   * replaced its own. Sends nothing.
+   */
+  async answerTo(txnNo: string, commandId: string): Promise<{ view: TransactionView; refusal: Refusal | null } | null> {
+    return this.reapplying(() => this.commandOnce(txnNo, null, commandId));
   }
 
   /**
@@ -192,17 +206,22 @@ export class TransactionHost {
     }
   }
 
-  private commandOnce(txnNo: string, build: (at: number, requestId: string) => TxnCommand): Promise<{ view: TransactionView; refusal: Refusal | null }> {
+  private commandOnce(txnNo: string, build: ((at: number, requestId: string) => TxnCommand) | null, commandId?: string): Promise<{ view: TransactionView; refusal: Refusal | null } | null> {
     return this.exclusive(txnNo, async () => {
       const live = await this.load(txnNo);
       if (!live) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
-      const requestId = randomUUID();
-      const event = build(this.clock.now(), requestId);
+      const requestId = commandId ?? randomUUID();
       const snapshot = live.actor.getSnapshot();
-      if (snapshot.status !== 'active' || !snapshot.can(event)) {
-        throw new TradeError('INVALID_STATE', `a ${topState(snapshot.value)} transaction cannot take ${event.type}`, { state: topState(snapshot.value) });
+      const stored = snapshot.context.reply;
+      if (commandId !== undefined && stored?.requestId === commandId) return { view: this.viewOf(live), refusal: stored.ok ? null : stored.refusal };
+      if (commandId === undefined || snapshot.context.pendingRequestId !== commandId) {
+        if (!build) return null;
+        const event = build(this.clock.now(), requestId);
+        if (snapshot.status !== 'active' || !snapshot.can(event)) {
+          throw new TradeError('INVALID_STATE', `a ${topState(snapshot.value)} transaction cannot take ${event.type}`, { state: topState(snapshot.value) });
+        }
+        live.actor.send(event);
       }
-      live.actor.send(event);
       const answered = await waitFor(live.actor, (s) => s.context.reply?.requestId === requestId || s.status !== 'active', {
         timeout: this.options.commandTimeoutMs,
       }).catch(() => null);

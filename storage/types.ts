@@ -97,10 +97,30 @@ export interface DueTimer {
 /** API.md: "Keys are kept at least 24 h". The default idempotency retention, ms. */
 export const DEFAULT_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
 
+/**
+ * Who claims an idempotency key, and until when: a claim is a lease its owner (one id per
+ * process) renews while the request runs. Once the lease has run out the owner is taken to be
+ * gone (killed mid-request) and the next claim of the key takes the request over.
+ */
+export interface IdempotencyLease {
+  /** The claiming process. */
+  owner: string;
+  /** The lease ends at this instant, epoch ms, unless renewed. */
+  leaseUntil: number;
+  /** Names this run of the request: the prefix of its commands' request ids (kept on takeover). */
+  runId: string;
+}
+
 /** The outcome of claiming an idempotency key for a request. */
 export type IdempotencyClaim =
   | { status: 'claimed' }
-  | { status: 'in-progress' }
+  /**
+   * The key's owner let its lease run out (it died): the claim is now the caller's, with the run
+   * id and the transaction the earlier run recorded, so the caller can pick its work up.
+   */
+  | { status: 'taken-over'; runId: string; txnNo: string | null }
+  /** Another run holds the key under a live lease. */
+  | { status: 'in-progress'; owner: string; leaseUntil: number }
   | { status: 'mismatch' }
   | { status: 'done'; response: StoredResponse };
 
@@ -198,13 +218,26 @@ export interface TransactionStore {
   journal(txnNo: string): Promise<StoredJournalEntry[]>;
   /**
    * Claims `key` for a request whose body hashes to `fingerprint` (API.md Idempotency-Key); the
-   * record is created at `nowMs` and kept at least the store's idempotency retention.
+   * record is created at `nowMs` and kept at least the store's idempotency retention. A running
+   * claim whose lease ended before `nowMs` is taken over (`taken-over`), in one atomic step, so
+   * that of two retries racing for it one wins.
    */
-  claimIdempotencyKey(key: string, fingerprint: string, nowMs: number): Promise<IdempotencyClaim>;
-  /** Stores the answer of a claimed key; a key no longer stored (released, expired) stays absent. */
-  completeIdempotencyKey(key: string, response: StoredResponse): Promise<void>;
-  /** Forgets a claim whose request failed before it changed anything, so a retry can run. */
-  releaseIdempotencyKey(key: string): Promise<void>;
+  claimIdempotencyKey(key: string, fingerprint: string, nowMs: number, lease: IdempotencyLease): Promise<IdempotencyClaim>;
+  /** Extends `owner`'s running claim of `key` to `leaseUntil`; false when the claim is no longer its own. */
+  renewIdempotencyKey(key: string, owner: string, leaseUntil: number): Promise<boolean>;
+  /**
+   * Records on `owner`'s running claim the number of what its request creates (a transaction, a
+   * refund) before it is first stored, so a run that takes the key over finds it; false when the
+   * claim is no longer its own.
+   */
+  noteIdempotencyTxn(key: string, owner: string, txnNo: string): Promise<boolean>;
+  /**
+   * Stores the answer of `owner`'s claim of `key`; a key no longer stored (released, expired) stays
+   * absent, and one another run took over is left to that run.
+   */
+  completeIdempotencyKey(key: string, owner: string, response: StoredResponse): Promise<void>;
+  /** Forgets `owner`'s running claim whose request failed before it changed anything, so a retry can run. */
+  releaseIdempotencyKey(key: string, owner: string): Promise<void>;
   /**
    * Deletes at most `limit` idempotency records created before `olderThanMs` (epoch ms; a record
    * created at that instant stays) and returns how many it deleted; the caller repeats while a

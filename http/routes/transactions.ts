@@ -4,8 +4,8 @@ import { TradeError } from '../../domain/errors.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { taskView, type TransactionView } from '../../runtime/view.ts';
 import { assertMerchant, authenticate } from '../auth.ts';
-import { idempotent } from '../idempotency.ts';
-import { CombinedCalls } from '../../runtime/combined-calls.ts';
+import { idempotent, type KeyedRun } from '../idempotency.ts';
+import { CombinedCalls, type CallRun } from '../../runtime/combined-calls.ts';
 import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, OrderParams, PayBody, RefundBody, RefundParams, RefundViewSchema, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
 
 /** Post-payment tasks as the view lists them: status, attempts, last error, next run. */
@@ -15,9 +15,10 @@ export async function taskViews(tc: TradeCenter, txnNo: string) {
 
 /** The public transaction API (API.md "Endpoints"), `trade` scope. */
 export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
-  const { host, quotes, ids, clock, store } = tc;
+  const { host, quotes, ids, clock } = tc;
   const combined = new CombinedCalls(tc);
   const paidStatus = (view: TransactionView) => (view.state === 'paid' || view.state === 'completed' ? 200 : 202);
+  const callRun = (run: KeyedRun): CallRun => ({ resumed: run.resumed !== null, commandId: run.commandId, txnNo: run.txnNo });
 
   async function owned(txnNo: string, merchantCheck: (merchantId: string) => void): Promise<TransactionView> {
     const view = await host.view(txnNo);
@@ -31,8 +32,12 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
       assertMerchant(apiKey, req.body.merchantId);
-      await idempotent(store, clock, req, reply, async () => {
+      await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const body = req.body;
+        const txnNo = await run.txnNo(() => ids.next('T'));
+        // The run that died may have stored it: that transaction is the answer.
+        const started = run.resumed ? await host.view(txnNo) : null;
+        if (started) return { status: 201, body: started };
         const quote = await quotes.quote({
           merchantId: body.merchantId,
           stationId: body.stationId,
@@ -42,7 +47,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
           usePoints: body.usePoints ?? false,
         });
         const view = await host.create({
-          txnNo: ids.next('T'),
+          txnNo,
           scene: body.scene,
           merchantId: body.merchantId,
           stationId: body.stationId,
@@ -63,7 +68,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
       const current = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
-      await idempotent(store, clock, req, reply, async () => {
+      await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         // Refuse before asking anyone: a transaction past `quoted` keeps its quote.
         if (current.state !== 'quoted') throw new TradeError('INVALID_STATE', `a ${current.state} transaction cannot be re-quoted`, { state: current.state });
         const quote = await quotes.quote({
@@ -74,7 +79,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
           paymentMethods: req.body.paymentMethods ?? [],
           usePoints: req.body.usePoints ?? false,
         });
-        const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({ type: 'REQUOTE', requestId, at, quote }));
+        const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({ type: 'REQUOTE', requestId, at, quote }), run.commandId('requote'));
         if (refusal) throw TradeError.from(refusal);
         return { status: 201, body: view };
       });
@@ -86,7 +91,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
       const current = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
-      await idempotent(store, clock, req, reply, async () => {
+      await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
           type: 'ORDER',
           requestId,
@@ -95,7 +100,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
           quoteId: req.body.quoteId,
           comboId: req.body.comboId,
           deductionMode: tc.deductionMode(current.scene, req.body.deductionMode),
-        }));
+        }), run.commandId('order'));
         if (refusal) throw TradeError.from(refusal);
         return { status: 201, body: view };
       });
@@ -107,13 +112,13 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
       await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
-      await idempotent(store, clock, req, reply, async () => {
+      await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
           type: 'PAY',
           requestId,
           at,
           legs: req.body.legs.map((l) => ({ method: l.method, amount: l.amount, ...(l.cardNo ? { cardNo: l.cardNo } : {}) })),
-        }));
+        }), run.commandId('pay'));
         if (refusal) throw TradeError.from(refusal);
         return { status: paidStatus(view), body: view };
       });
@@ -125,8 +130,8 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
       const current = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
-      await idempotent(store, clock, req, reply, async () => {
-        const view = await combined.orderAndPay(req.params.txnNo, { ...req.body, deductionMode: tc.deductionMode(current.scene, req.body.deductionMode) });
+      await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
+        const view = await combined.orderAndPay(req.params.txnNo, { ...req.body, deductionMode: tc.deductionMode(current.scene, req.body.deductionMode) }, callRun(run));
         return { status: paidStatus(view), body: view };
       });
     },
@@ -137,11 +142,12 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
       assertMerchant(apiKey, req.body.merchantId);
-      await idempotent(store, clock, req, reply, async () => {
+      await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const b = req.body;
         const view = await combined.checkout(
           { scene: b.scene, merchantId: b.merchantId, stationId: b.stationId, userId: b.userId, items: b.items, paymentMethods: b.paymentMethods ?? [], usePoints: b.usePoints ?? false },
           { deductionMode: tc.deductionMode(b.scene, b.deductionMode), legs: b.legs, ...(b.comboId ? { comboId: b.comboId } : {}) },
+          callRun(run),
         );
         return { status: paidStatus(view), body: view };
       });
@@ -153,13 +159,13 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'trade');
       await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
-      await idempotent(store, clock, req, reply, async () => {
+      await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
           type: 'CANCEL',
           requestId,
           at,
           reason: req.body?.reason ?? 'cancelled by the channel',
-        }));
+        }), run.commandId('cancel'));
         if (refusal) throw TradeError.from(refusal);
         return { status: 200, body: view };
       });
@@ -171,9 +177,16 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     handler: async (req, reply) => {
       const apiKey = authenticate(tc.apiKeys, req, 'refund');
       await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
-      await idempotent(store, clock, req, reply, async () => {
+      await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         if (req.body.amount !== undefined && req.body.lines) throw new TradeError('INVALID_REQUEST', 'give an amount or lines, not both');
-        const refundNo = ids.next('R');
+        // Recorded like a created transaction's number: a run taking over from a dead process
+        // answers with the refund the first run asked for instead of asking for a second one.
+        const refundNo = await run.txnNo(() => ids.next('R'));
+        if (run.resumed) {
+          const view = await host.view(req.params.txnNo);
+          const asked = view?.refunds.find((r) => r.refundNo === refundNo);
+          if (view && asked) return { status: 202, body: { refundNo, refund: asked, transaction: view } };
+        }
         const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
           type: 'REFUND',
           requestId,

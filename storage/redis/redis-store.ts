@@ -7,6 +7,7 @@ import type {
   FeedPosition,
   FeedTransition,
   IdempotencyClaim,
+  IdempotencyLease,
   IdleTransaction,
   JournalEntry,
   SaveRecord,
@@ -22,7 +23,7 @@ import type {
   TransactionStore,
 } from '../types.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS } from '../types.ts';
-import { CLAIM_IDEMPOTENCY, COMPLETE_IDEMPOTENCY, NUDGE, RELEASE_IDEMPOTENCY, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
+import { CLAIM_IDEMPOTENCY, COMPLETE_IDEMPOTENCY, NUDGE, OWN_IDEMPOTENCY, RELEASE_IDEMPOTENCY, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
 
 /** Options of {@link RedisTransactionStore}. */
 export interface RedisStoreOptions {
@@ -53,9 +54,10 @@ const FEED_BLOCK_MS = 10_000;
 
 interface Scripts {
   tcSave(...args: (string | number)[]): Promise<(string | number)[]>;
-  tcClaimIdempotency(key: string, fingerprint: string, now: number, retentionMs: number): Promise<string[]>;
-  tcCompleteIdempotency(key: string, response: string, retentionMs: number): Promise<number>;
-  tcReleaseIdempotency(key: string): Promise<number>;
+  tcClaimIdempotency(key: string, fingerprint: string, now: number, retentionMs: number, owner: string, leaseUntil: number, runId: string): Promise<string[]>;
+  tcOwnIdempotency(key: string, owner: string, ...fields: (string | number)[]): Promise<number>;
+  tcCompleteIdempotency(key: string, response: string, retentionMs: number, owner: string): Promise<number>;
+  tcReleaseIdempotency(key: string, owner: string): Promise<number>;
   tcTaskMove(key: string, ...args: (string | number)[]): Promise<number>;
   tcNudge(key: string, version: number): Promise<number>;
   tcZremIfScore(key: string, member: string, score: number): Promise<number>;
@@ -177,6 +179,7 @@ export class RedisTransactionStore implements TransactionStore {
     this.redis = connectRedis(options.url, options.cluster ?? false, { enableAutoPipelining: true, ...options.redis }) as (Redis | Cluster) & Scripts;
     this.redis.defineCommand('tcSave', { lua: SAVE });
     this.redis.defineCommand('tcClaimIdempotency', { lua: CLAIM_IDEMPOTENCY, numberOfKeys: 1 });
+    this.redis.defineCommand('tcOwnIdempotency', { lua: OWN_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcCompleteIdempotency', { lua: COMPLETE_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcReleaseIdempotency', { lua: RELEASE_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcTaskMove', { lua: TASK_MOVE, numberOfKeys: 1 });
@@ -623,18 +626,28 @@ export class RedisTransactionStore implements TransactionStore {
     return `${this.p}:idem:{${key}}`;
   }
 
-  async claimIdempotencyKey(key: string, fingerprint: string, nowMs: number): Promise<IdempotencyClaim> {
-    const [status, response] = await this.redis.tcClaimIdempotency(this.idemKey(key), fingerprint, nowMs, this.idempotencyRetentionMs);
-    if (status === 'claimed' || status === 'mismatch' || status === 'in-progress') return { status };
-    return { status: 'done', response: JSON.parse(response ?? 'null') as StoredResponse };
+  async claimIdempotencyKey(key: string, fingerprint: string, nowMs: number, lease: IdempotencyLease): Promise<IdempotencyClaim> {
+    const [status, a, b] = await this.redis.tcClaimIdempotency(this.idemKey(key), fingerprint, nowMs, this.idempotencyRetentionMs, lease.owner, lease.leaseUntil, lease.runId);
+    if (status === 'claimed' || status === 'mismatch') return { status };
+    if (status === 'in-progress') return { status, owner: a ?? '', leaseUntil: Number(b) };
+    if (status === 'taken-over') return { status, runId: a ?? lease.runId, txnNo: b ? b : null };
+    return { status: 'done', response: JSON.parse(a ?? 'null') as StoredResponse };
   }
 
-  async completeIdempotencyKey(key: string, response: StoredResponse): Promise<void> {
-    await this.redis.tcCompleteIdempotency(this.idemKey(key), JSON.stringify(response), this.idempotencyRetentionMs);
+  async renewIdempotencyKey(key: string, owner: string, leaseUntil: number): Promise<boolean> {
+    return (await this.redis.tcOwnIdempotency(this.idemKey(key), owner, 'leaseUntil', leaseUntil)) === 1;
   }
 
-  async releaseIdempotencyKey(key: string): Promise<void> {
-    await this.redis.tcReleaseIdempotency(this.idemKey(key));
+  async noteIdempotencyTxn(key: string, owner: string, txnNo: string): Promise<boolean> {
+    return (await this.redis.tcOwnIdempotency(this.idemKey(key), owner, 'txnNo', txnNo)) === 1;
+  }
+
+  async completeIdempotencyKey(key: string, owner: string, response: StoredResponse): Promise<void> {
+    await this.redis.tcCompleteIdempotency(this.idemKey(key), JSON.stringify(response), this.idempotencyRetentionMs, owner);
+  }
+
+  async releaseIdempotencyKey(key: string, owner: string): Promise<void> {
+    await this.redis.tcReleaseIdempotency(this.idemKey(key), owner);
   }
 
   /** Nothing to do: every idempotency key carries the retention as its TTL (see the claim script). */

@@ -56,48 +56,74 @@ return out
 
 /**
  * claimIdempotency: claims an Idempotency-Key for a request, or says why not. A new key expires
- * after the retention (API.md: kept at least 24 h), so the records do not grow without bound and a
- * claim a crash left running is not in progress for ever.
+ * after the retention (API.md: kept at least 24 h), so the records do not grow without bound. A
+ * running claim whose lease has run out (its owner died mid-request) is taken over: owner and
+ * lease become the caller's, the run id and the noted transaction stay for the caller to resume.
  *
- * KEYS[1] `tc:idem:{key}` (hash: fingerprint, status, createdAt, response)
- * ARGV[1] fingerprint of the body, ARGV[2] now (epoch ms), ARGV[3] retention ms (the new key's TTL)
- * Output: {'claimed'} | {'mismatch'} | {'in-progress'} | {'done', response JSON}.
+ * KEYS[1] `tc:idem:{key}` (hash: fingerprint, status, createdAt, response, owner, leaseUntil,
+ *   runId, txnNo)
+ * ARGV[1] fingerprint of the body, ARGV[2] now (epoch ms), ARGV[3] retention ms (the new key's TTL),
+ * ARGV[4] owner, ARGV[5] lease end (epoch ms), ARGV[6] run id
+ * Output: {'claimed'} | {'mismatch'} | {'in-progress', owner, leaseUntil} | {'done', response JSON}
+ *   | {'taken-over', runId, txnNo or ''}.
  */
 export const CLAIM_IDEMPOTENCY = `
 local fp = redis.call('HGET', KEYS[1], 'fingerprint')
 if not fp then
-  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'status', 'running', 'createdAt', ARGV[2])
+  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'status', 'running', 'createdAt', ARGV[2], 'owner', ARGV[4], 'leaseUntil', ARGV[5], 'runId', ARGV[6])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return {'claimed'}
 end
 if fp ~= ARGV[1] then return {'mismatch'} end
 local response = redis.call('HGET', KEYS[1], 'response')
-if redis.call('HGET', KEYS[1], 'status') ~= 'done' or not response then return {'in-progress'} end
-return {'done', response}
+if redis.call('HGET', KEYS[1], 'status') == 'done' and response then return {'done', response} end
+local leaseUntil = tonumber(redis.call('HGET', KEYS[1], 'leaseUntil') or '0')
+if leaseUntil >= tonumber(ARGV[2]) then return {'in-progress', redis.call('HGET', KEYS[1], 'owner') or '', tostring(leaseUntil)} end
+-- A key from before runs had ids has none to keep: the new run's stands in.
+local runId = redis.call('HGET', KEYS[1], 'runId') or ARGV[6]
+redis.call('HSET', KEYS[1], 'owner', ARGV[4], 'leaseUntil', ARGV[5], 'runId', runId)
+return {'taken-over', runId, redis.call('HGET', KEYS[1], 'txnNo') or ''}
 `;
 
 /**
- * completeIdempotency: stores the answer of a claimed key and gives it the whole retention again
- * from now. A key gone meanwhile (released, or expired under a request longer than the retention)
- * is not written: a hash without fingerprint and without TTL would never go.
+ * ownIdempotency: sets fields of a running claim while `owner` still holds it (a lease renewal,
+ * the transaction the request works on).
  *
- * KEYS[1] `tc:idem:{key}`; ARGV[1] response JSON, ARGV[2] retention ms
- * Output: 1 when stored, 0 when the key is gone.
+ * KEYS[1] `tc:idem:{key}`; ARGV[1] owner; ARGV[2..] field/value pairs
+ * Output: 1 when set, 0 when the claim is gone, done or another owner's.
+ */
+export const OWN_IDEMPOTENCY = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' or redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+local hset = {'HSET', KEYS[1]}
+for i = 2, #ARGV do hset[#hset + 1] = ARGV[i] end
+redis.call(unpack(hset))
+return 1
+`;
+
+/**
+ * completeIdempotency: stores the answer of `owner`'s claim and gives it the whole retention again
+ * from now. A key gone meanwhile (released, or expired under a request longer than the retention)
+ * is not written: a hash without fingerprint and without TTL would never go. A claim another run
+ * took over is that run's to answer.
+ *
+ * KEYS[1] `tc:idem:{key}`; ARGV[1] response JSON, ARGV[2] retention ms, ARGV[3] owner
+ * Output: 1 when stored, 0 when the key is gone or another owner's.
  */
 export const COMPLETE_IDEMPOTENCY = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'done', 'response', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
 
 /**
- * releaseIdempotency: forgets a claim still running (its request changed nothing).
+ * releaseIdempotency: forgets `owner`'s claim still running (its request changed nothing).
  *
- * KEYS[1] `tc:idem:{key}`; no ARGV. Output: 1 when forgotten, else 0.
+ * KEYS[1] `tc:idem:{key}`; ARGV[1] owner. Output: 1 when forgotten, else 0.
  */
 export const RELEASE_IDEMPOTENCY = `
-if redis.call('HGET', KEYS[1], 'status') == 'running' then return redis.call('DEL', KEYS[1]) end
+if redis.call('HGET', KEYS[1], 'status') == 'running' and redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 

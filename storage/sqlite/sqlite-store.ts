@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type {
   DueTimer,
   IdempotencyClaim,
+  IdempotencyLease,
   JournalEntry,
   SaveRecord,
   SaveResult,
@@ -96,11 +97,25 @@ CREATE TABLE IF NOT EXISTS idempotency (
   fingerprint TEXT NOT NULL,
   status      TEXT NOT NULL,
   response    TEXT,
-  created_at  INTEGER NOT NULL
+  created_at  INTEGER NOT NULL,
+  owner       TEXT,
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  run_id      TEXT,
+  txn_no      TEXT
 );
 -- The purge deletes by age (purgeIdempotency); files made before it get the index on open.
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_at);
 `;
+
+interface IdempotencyRow {
+  fingerprint: string;
+  status: string;
+  response: string | null;
+  owner: string | null;
+  lease_until: number;
+  run_id: string | null;
+  txn_no: string | null;
+}
 
 interface TaskRow {
   txn_no: string;
@@ -251,6 +266,14 @@ export class SqliteTransactionStore implements TransactionStore {
       this.db.exec(`ALTER TABLE transactions ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
         UPDATE transactions SET needs_attention = 1 WHERE json_extract(snapshot, '$.context.needsAttention') = 1;`);
     }
+    // Files made before claims had owners: their running claims read as lapsed leases (taken over).
+    const idemColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(idempotency)').all();
+    if (!idemColumns.some((c) => c.name === 'owner')) {
+      this.db.exec(`ALTER TABLE idempotency ADD COLUMN owner TEXT;
+        ALTER TABLE idempotency ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE idempotency ADD COLUMN run_id TEXT;
+        ALTER TABLE idempotency ADD COLUMN txn_no TEXT;`);
+    }
     this.db.exec(MIGRATIONS);
     this.stmts = {
       get: this.db.prepare<[string], TxnRow>('SELECT * FROM transactions WHERE txn_no = ?'),
@@ -286,12 +309,17 @@ export class SqliteTransactionStore implements TransactionStore {
         `INSERT OR IGNORE INTO tasks (txn_no, task, kind, system, core, max_attempts, payload, status, next_run_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
       ),
-      idemGet: this.db.prepare<[string], { fingerprint: string; status: string; response: string | null }>(
-        'SELECT fingerprint, status, response FROM idempotency WHERE key = ?',
+      idemGet: this.db.prepare<[string], IdempotencyRow>(
+        'SELECT fingerprint, status, response, owner, lease_until, run_id, txn_no FROM idempotency WHERE key = ?',
       ),
-      idemInsert: this.db.prepare("INSERT INTO idempotency (key, fingerprint, status, created_at) VALUES (?, ?, 'running', ?)"),
-      idemComplete: this.db.prepare("UPDATE idempotency SET status = 'done', response = ? WHERE key = ?"),
-      idemDelete: this.db.prepare("DELETE FROM idempotency WHERE key = ? AND status = 'running'"),
+      idemInsert: this.db.prepare(
+        "INSERT INTO idempotency (key, fingerprint, status, created_at, owner, lease_until, run_id) VALUES (?, ?, 'running', ?, ?, ?, ?)",
+      ),
+      idemTakeOver: this.db.prepare("UPDATE idempotency SET owner = ?, lease_until = ?, run_id = ? WHERE key = ? AND status = 'running'"),
+      idemRenew: this.db.prepare("UPDATE idempotency SET lease_until = ? WHERE key = ? AND owner = ? AND status = 'running'"),
+      idemNoteTxn: this.db.prepare("UPDATE idempotency SET txn_no = ? WHERE key = ? AND owner = ? AND status = 'running'"),
+      idemComplete: this.db.prepare("UPDATE idempotency SET status = 'done', response = ? WHERE key = ? AND owner = ? AND status = 'running'"),
+      idemDelete: this.db.prepare("DELETE FROM idempotency WHERE key = ? AND owner = ? AND status = 'running'"),
       // A bounded batch, so one purge never holds the group commit long; the subquery, because DELETE … LIMIT is a build option.
       idemPurge: this.db.prepare('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)'),
       timersOf: this.db.prepare<[string], { name: string; due_at: number }>('SELECT name, due_at FROM timers WHERE txn_no = ?'),
@@ -482,25 +510,37 @@ export class SqliteTransactionStore implements TransactionStore {
     return this.stmts.journal.all(txnNo).map(toJournalEntry);
   }
 
-  async claimIdempotencyKey(key: string, fingerprint: string, nowMs: number): Promise<IdempotencyClaim> {
+  async claimIdempotencyKey(key: string, fingerprint: string, nowMs: number, lease: IdempotencyLease): Promise<IdempotencyClaim> {
     return this.write((): IdempotencyClaim => {
       const row = this.stmts.idemGet.get(key);
       if (!row) {
-        this.stmts.idemInsert.run(key, fingerprint, nowMs);
+        this.stmts.idemInsert.run(key, fingerprint, nowMs, lease.owner, lease.leaseUntil, lease.runId);
         return { status: 'claimed' };
       }
       if (row.fingerprint !== fingerprint) return { status: 'mismatch' };
-      if (row.status === 'running' || row.response === null) return { status: 'in-progress' };
-      return { status: 'done', response: JSON.parse(row.response) as StoredResponse };
+      if (row.status === 'done' && row.response !== null) return { status: 'done', response: JSON.parse(row.response) as StoredResponse };
+      if (row.lease_until >= nowMs) return { status: 'in-progress', owner: row.owner ?? '', leaseUntil: row.lease_until };
+      // A record from before runs had ids has none to keep: the new run's stands in.
+      const runId = row.run_id ?? lease.runId;
+      this.stmts.idemTakeOver.run(lease.owner, lease.leaseUntil, runId, key);
+      return { status: 'taken-over', runId, txnNo: row.txn_no };
     });
   }
 
-  async completeIdempotencyKey(key: string, response: StoredResponse): Promise<void> {
-    await this.write(() => this.stmts.idemComplete.run(JSON.stringify(response), key));
+  async renewIdempotencyKey(key: string, owner: string, leaseUntil: number): Promise<boolean> {
+    return this.write(() => this.stmts.idemRenew.run(leaseUntil, key, owner).changes === 1);
   }
 
-  async releaseIdempotencyKey(key: string): Promise<void> {
-    await this.write(() => this.stmts.idemDelete.run(key));
+  async noteIdempotencyTxn(key: string, owner: string, txnNo: string): Promise<boolean> {
+    return this.write(() => this.stmts.idemNoteTxn.run(txnNo, key, owner).changes === 1);
+  }
+
+  async completeIdempotencyKey(key: string, owner: string, response: StoredResponse): Promise<void> {
+    await this.write(() => this.stmts.idemComplete.run(JSON.stringify(response), key, owner));
+  }
+
+  async releaseIdempotencyKey(key: string, owner: string): Promise<void> {
+    await this.write(() => this.stmts.idemDelete.run(key, owner));
   }
 
   async purgeIdempotency(olderThanMs: number, limit: number): Promise<number> {

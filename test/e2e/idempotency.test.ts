@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import t from 'tap';
+import { canonicalJson } from '../../domain/canonical-json.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import { DEFAULT_CONFIG } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
@@ -70,4 +72,34 @@ t.test('a checkout that answered "still working" is not run again under the same
   t.equal((await sims.store.effects({ system: 'storedValue', verb: 'lock' })).length, 1, 'one lock: one sale');
   t.equal((await sims.store.effects({ system: 'storedValue', verb: 'confirm' })).length, 1, 'charged once');
   t.equal(done.body.paidAmount, done.body.payableAmount);
+});
+
+t.test('a claim of another process is watched within the deadline: renewed it answers 409, lapsed it is taken over and the request runs once (issue 15)', async (t) => {
+  const { api, tc } = await startHarness(t, { config: { callTimeoutMs: 1_000, idempotency: { ...DEFAULT_CONFIG.idempotency, leaseMs: 600 } } });
+  const body = { ...FUEL_SALE, userId: 'U2' };
+  const scoped = (key: string) => `demo:POST:/v1/transactions:{}:${key}`;
+  const fingerprint = createHash('sha256').update(canonicalJson(body)).digest('hex');
+  const otherProcess = (key: string, leaseUntil: number) => tc.store.claimIdempotencyKey(scoped(key), fingerprint, Date.now(), { owner: 'other-process', leaseUntil, runId: `run-${key}` });
+
+  t.equal((await otherProcess('held-long', Date.now() + 60_000)).status, 'claimed');
+  const began = Date.now();
+  const held = await api<ErrorBody>('POST', '/v1/transactions', body, { 'idempotency-key': 'held-long' });
+  t.equal(held.body.error.code, 'REQUEST_IN_PROGRESS', 'a lease outlasting the deadline: in progress');
+  t.ok(Date.now() - began < 1_000, 'said at once, not after waiting for it');
+
+  t.equal((await otherProcess('renewed', Date.now() + 300)).status, 'claimed');
+  const renewing = setInterval(() => void tc.store.renewIdempotencyKey(scoped('renewed'), 'other-process', Date.now() + 300), 100);
+  t.teardown(() => clearInterval(renewing));
+  const live = await api<ErrorBody>('POST', '/v1/transactions', body, { 'idempotency-key': 'renewed' });
+  t.equal(live.body.error.code, 'REQUEST_IN_PROGRESS', 'an owner that renews its lease is alive: in progress');
+  clearInterval(renewing);
+
+  t.equal((await otherProcess('lapsing', Date.now() + 300)).status, 'claimed');
+  t.equal(await tc.store.noteIdempotencyTxn(scoped('lapsing'), 'other-process', 'T20990101000000000001'), true);
+  const taken = await api<TransactionView>('POST', '/v1/transactions', body, { 'idempotency-key': 'lapsing' });
+  t.equal(taken.status, 201, 'a lease left to lapse: its owner is gone and the retry runs the request');
+  t.equal(taken.body.txnNo, 'T20990101000000000001', 'under the transaction number the first run recorded');
+  const again = await api<TransactionView>('POST', '/v1/transactions', body, { 'idempotency-key': 'lapsing' });
+  t.equal(again.headers.get('idempotent-replayed'), 'true');
+  t.equal(again.body.txnNo, taken.body.txnNo);
 });

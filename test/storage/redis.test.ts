@@ -42,16 +42,16 @@ t.test('the Redis store', async (t) => {
     const store = new RedisTransactionStore({ url, prefix, idempotencyRetentionMs: retentionMs });
     t.teardown(() => store.close());
     const ttl = (key: string) => store.redis.pttl(`${prefix}:idem:{${key}}`);
-    await store.claimIdempotencyKey('k1', 'f1', Date.now());
+    await store.claimIdempotencyKey('k1', 'f1', Date.now(), { owner: 'A', leaseUntil: Number.MAX_SAFE_INTEGER, runId: 'r' });
     const claimed = await ttl('k1');
     t.ok(claimed > 0 && claimed <= retentionMs, `a claim expires within the retention (PTTL ${claimed})`);
     await new Promise((r) => setTimeout(r, 100));
     const running = await ttl('k1');
-    await store.completeIdempotencyKey('k1', { statusCode: 201, body: {} });
+    await store.completeIdempotencyKey('k1', 'A', { statusCode: 201, body: {} });
     const completed = await ttl('k1');
     t.ok(completed > running && completed <= retentionMs, `completing keeps an expiry, renewed to the whole retention (PTTL ${running} → ${completed})`);
     t.equal(await store.purgeIdempotency(Date.now(), 100), 0, 'Redis expires the keys itself');
-    await store.completeIdempotencyKey('never-claimed', { statusCode: 201, body: {} });
+    await store.completeIdempotencyKey('never-claimed', 'A', { statusCode: 201, body: {} });
     t.equal(await ttl('never-claimed'), -2, 'completing a key no longer stored leaves it absent, not a key without expiry');
   });
 

@@ -61,7 +61,7 @@ t.test('writes committed during an fsync wait for the next one, which starts aft
   const first = store.save(record('T1'), 0, []);
   await new Promise((r) => setImmediate(r));
   const second = store.save(record('T2'), 0, []);
-  const third = store.claimIdempotencyKey('k', 'f', 1);
+  const third = store.claimIdempotencyKey('k', 'f', 1, { owner: 'A', leaseUntil: Number.MAX_SAFE_INTEGER, runId: 'r' });
   await new Promise((r) => setTimeout(r, 20));
   t.equal(sync.held.length, 1, 'no second fsync while the first runs');
   await sync.release();

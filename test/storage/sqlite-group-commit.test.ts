@@ -37,11 +37,12 @@ t.test('writes of one turn share a commit, and a failing write is rejected alone
 t.test('an idempotency claim is atomic with the writes around it', async (t) => {
   const store = new SqliteTransactionStore(join(t.testdir(), 'trade.db'));
   t.teardown(() => store.close());
-  const [first, second] = await Promise.all([store.claimIdempotencyKey('k', 'f', 1), store.claimIdempotencyKey('k', 'f', 1)]);
+  const lease = { owner: 'A', leaseUntil: Number.MAX_SAFE_INTEGER, runId: 'r' };
+  const [first, second] = await Promise.all([store.claimIdempotencyKey('k', 'f', 1, lease), store.claimIdempotencyKey('k', 'f', 1, lease)]);
   t.same([first.status, second.status], ['claimed', 'in-progress'], 'two claims in one commit: one wins');
-  await store.completeIdempotencyKey('k', { statusCode: 201, body: { ok: true } });
-  t.same(await store.claimIdempotencyKey('k', 'f', 2), { status: 'done', response: { statusCode: 201, body: { ok: true } } });
-  t.same(await store.claimIdempotencyKey('k', 'other', 2), { status: 'mismatch' });
+  await store.completeIdempotencyKey('k', 'A', { statusCode: 201, body: { ok: true } });
+  t.same(await store.claimIdempotencyKey('k', 'f', 2, lease), { status: 'done', response: { statusCode: 201, body: { ok: true } } });
+  t.same(await store.claimIdempotencyKey('k', 'other', 2, lease), { status: 'mismatch' });
 });
 
 t.test('timer rows follow every version, also when another process wrote in between', async (t) => {

@@ -17,14 +17,15 @@ t.test('purges idempotency records older than the cutoff in batches of the limit
   const T0 = Date.parse('2026-11-25T04:00:00Z');
   const store = new SqliteTransactionStore(join(t.testdir(), 'trade.db'));
   t.teardown(() => store.close());
-  for (let i = 0; i < 5; i++) await store.claimIdempotencyKey(`k${i}`, 'f1', T0 + i);
-  await store.completeIdempotencyKey('k0', { statusCode: 201, body: {} });
+  const lease = { owner: 'A', leaseUntil: Number.MAX_SAFE_INTEGER, runId: 'r' };
+  for (let i = 0; i < 5; i++) await store.claimIdempotencyKey(`k${i}`, 'f1', T0 + i, lease);
+  await store.completeIdempotencyKey('k0', 'A', { statusCode: 201, body: {} });
   t.equal(await store.purgeIdempotency(T0 + 3, 2), 2, 'a full batch');
   t.equal(await store.purgeIdempotency(T0 + 3, 2), 1, 'the rest older than the cutoff');
   t.equal(await store.purgeIdempotency(T0 + 3, 2), 0);
-  t.same(await store.claimIdempotencyKey('k3', 'f1', T0 + 10), { status: 'in-progress' }, 'a record created at the cutoff stays');
-  t.same(await store.claimIdempotencyKey('k4', 'f1', T0 + 10), { status: 'in-progress' });
-  for (const key of ['k0', 'k1', 'k2']) t.same(await store.claimIdempotencyKey(key, 'f2', T0 + 10), { status: 'claimed' }, `${key} is gone`);
+  t.equal((await store.claimIdempotencyKey('k3', 'f1', T0 + 10, lease)).status, 'in-progress', 'a record created at the cutoff stays');
+  t.equal((await store.claimIdempotencyKey('k4', 'f1', T0 + 10, lease)).status, 'in-progress');
+  for (const key of ['k0', 'k1', 'k2']) t.same(await store.claimIdempotencyKey(key, 'f2', T0 + 10, lease), { status: 'claimed' }, `${key} is gone`);
 });
 
 t.test('a database file made before the purge gets an index on the records\' age', async (t) => {
