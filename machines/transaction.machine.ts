@@ -177,6 +177,8 @@ export const transactionMachine = setup({
     quoteSuperseded: ({ context, event }) => event.type === 'ORDER' && event.quoteId !== context.quote.quoteId,
     quoteExpired: ({ context, event }) => event.type === 'ORDER' && event.at >= Date.parse(context.quote.expiresAt),
     comboNotInQuote: ({ context, event }) => event.type === 'ORDER' && !combo(context, event.comboId),
+    // The expiry timer may not have fired yet (it is polled): the deadline is the order's, not the timer's.
+    paymentDeadlinePassed: ({ context, event }) => event.type === 'PAY' && context.expiresAt !== null && event.at >= Date.parse(context.expiresAt),
     legsDoNotAddUp: ({ context, event }) =>
       event.type === 'PAY' && event.legs.reduce((a, l) => a + l.amount, 0) !== context.order?.payableAmount,
     legMethodNotInCombo: ({ context, event }) => {
@@ -588,6 +590,7 @@ export const transactionMachine = setup({
     ordered: {
       on: {
         PAY: [
+          { guard: 'paymentDeadlinePassed', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: refusal('INVALID_STATE', 'the payment deadline has passed', { expiresAt: context.expiresAt }) }) } },
           { guard: 'moreThanOneCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'at most one stored-value card per payment') } } },
           { guard: 'cardLegWithoutCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'a stored_value leg needs a cardNo, and only a stored_value leg takes one') } } },
           { guard: 'legsDoNotAddUp', actions: { type: 'replyRefusal', params: { refusal: refusal('LEGS_MISMATCH') } } },
