@@ -367,7 +367,8 @@ export const transactionMachine = setup({
     }),
     refundFinished: assign(({ context, event }) => {
       if (event.type !== 'REFUND_FINISHED') return {};
-      const attention = Object.values(event.legStatus).includes('attention');
+      const refused = event.benefitRefusals ?? [];
+      const attention = Object.values(event.legStatus).includes('attention') || refused.length > 0;
       const refund = context.refunds.find((r) => r.refundNo === event.refundNo);
       return {
         needsAttention: context.needsAttention || attention,
@@ -380,6 +381,7 @@ export const transactionMachine = setup({
                 legs: r.legs.map((l) => ({ ...l, status: event.legStatus[l.legNo] ?? l.status })),
                 couponsRestored: event.couponsRestored,
                 couponsExpired: event.couponsExpired,
+                ...(refused.length ? { benefitRefusals: refused } : {}),
               }
             : r,
         ),
