@@ -464,7 +464,8 @@ export const transactionMachine = setup({
       };
     }),
     notePaid: assign(({ context, event }) => ({
-      paidAt: context.paidAt ?? new Date(event.type === 'LEG_SUCCEEDED' && event.at ? event.at : Date.parse(context.createdAt)).toISOString(),
+      // With no legs (nothing to pay) the sale is paid by the PAY itself.
+      paidAt: context.paidAt ?? new Date((event.type === 'LEG_SUCCEEDED' || event.type === 'PAY') && event.at ? event.at : Date.parse(context.createdAt)).toISOString(),
     })),
     noteOutcome: assign((_, params: { refusal: Refusal }) => ({ outcome: params.refusal })),
     unwind: assign((_, params: { to: 'quoted' | 'cancelled' | 'failed'; refusal: Refusal }) => ({ unwindTo: params.to, outcome: params.refusal })),
