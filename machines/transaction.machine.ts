@@ -332,11 +332,14 @@ export const transactionMachine = setup({
       if (!leg) return;
       if (leg.status === 'pending' && leg.started) {
         enqueue.sendTo(leg.legId, { type: 'PAYMENT_CALLBACK' });
-      } else if ((leg.status === 'closed' || leg.status === 'failed') && ASYNC_METHODS.includes(leg.method) && !context.lateLegs.includes(leg.legId) && !leg.giveBack) {
+      } else if (context.lateLegs.includes(leg.legId)) {
+        // The check waiting on the gateway asks again now instead of at its timer.
+        enqueue.sendTo(`late-${leg.legId}`, { type: 'PAYMENT_CALLBACK' });
+      } else if ((leg.status === 'closed' || leg.status === 'failed') && ASYNC_METHODS.includes(leg.method) && !leg.giveBack) {
         enqueue.assign({ lateLegs: [...context.lateLegs, leg.legId] });
         enqueue.spawnChild('latePayment', {
           id: `late-${leg.legId}`,
-          input: { txnNo: context.txnNo, legId: leg.legId, paymentNo: leg.paymentNo, merchantId: context.merchantId, amountFen: leg.amount },
+          input: { txnNo: context.txnNo, legId: leg.legId, paymentNo: leg.paymentNo, merchantId: context.merchantId, amountFen: leg.amount, queryAfterMs: context.queryAfterMs },
         });
       }
     }),
