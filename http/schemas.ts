@@ -57,7 +57,8 @@ export const LegSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const PayBody = Type.Object({ legs: Type.Array(LegSchema, { minItems: 1, maxItems: 5 }) }, { additionalProperties: false });
+// No legs is how an order with nothing to pay (fully discounted) is paid: the legs add up to its 0 payable.
+export const PayBody = Type.Object({ legs: Type.Array(LegSchema, { minItems: 0, maxItems: 5 }) }, { additionalProperties: false });
 export type PayBody = Static<typeof PayBody>;
 
 const FlexibleAmount = Type.Union([Fen, Type.Literal('max'), Type.Literal('rest')]);
@@ -67,7 +68,7 @@ export const OrderAndPayBody = Type.Object(
     quoteId: Id,
     comboId: Id,
     deductionMode: Type.Optional(Type.Union([Type.Literal('pre'), Type.Literal('post')])),
-    legs: Type.Array(LegSchema, { minItems: 1, maxItems: 5 }),
+    legs: Type.Array(LegSchema, { minItems: 0, maxItems: 5 }),
   },
   { additionalProperties: false },
 );
@@ -85,7 +86,7 @@ export const CheckoutBody = Type.Object(
     usePoints: Type.Optional(Type.Boolean()),
     comboId: Type.Optional(Id),
     deductionMode: Type.Optional(Type.Union([Type.Literal('pre'), Type.Literal('post')])),
-    legs: Type.Array(Type.Object({ method: PaymentMethodSchema, amount: FlexibleAmount, cardNo: Type.Optional(Id) }, { additionalProperties: false }), { minItems: 1, maxItems: 5 }),
+    legs: Type.Array(Type.Object({ method: PaymentMethodSchema, amount: FlexibleAmount, cardNo: Type.Optional(Id) }, { additionalProperties: false }), { minItems: 0, maxItems: 5 }),
   },
   { additionalProperties: false },
 );

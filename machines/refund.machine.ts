@@ -3,7 +3,7 @@ import type { Refusal } from '../domain/errors.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
 import { backoff, childTimer } from './durable-timers.ts';
 import { refundLegMachine, type RefundLegInput } from './refund-leg.machine.ts';
-import type { TopUpDebitView } from './types.ts';
+import type { BenefitRefusal, TopUpDebitView } from './types.ts';
 
 /**
  * One refund (`R…`), spawned by its transaction as `refund-<refundNo>`. Refunded top-ups are
@@ -40,6 +40,8 @@ interface RefundContext extends RefundInput {
   cardAttempts: number;
   /** A debit could not be credited back: the card owner is owed it, a person must look. */
   undoFailed: boolean;
+  /** Points or coupons their system refused to take back (not an outage): owed, for a person. */
+  benefitRefusals: BenefitRefusal[];
 }
 
 type RefundEvent =
@@ -56,6 +58,11 @@ function settleDebit(debits: TopUpDebitView[], index: number, status: TopUpDebit
 
 /** Durable timer of a card call asked again after the card system did not answer. */
 const CARD_RETRY = 'card-retry';
+
+/** The callee's own code and words for a refusal (a `CallResult` that is not ok). */
+function refusedBecause(output: CallResult<unknown>): { code: string; message: string } {
+  return output.ok ? { code: 'UNKNOWN', message: '' } : { code: output.code, message: output.message };
+}
 
 /** Step key and debit number of a refund's debit at `index`: the first card's are plain, later ones numbered from 2. */
 export function debitIds(refundNo: string, index: number): { step: string; debitNo: string } {
@@ -80,6 +87,7 @@ export const refundMachine = setup({
     allLegsDone: ({ context }) => Object.values(context.legStatus).every((s) => s !== 'pending'),
     succeeded: (_, params: Done<unknown>) => params.output.ok,
     unavailable: (_, params: Done<unknown>) => !params.output.ok && params.output.code === 'UNAVAILABLE',
+    refused: (_, params: Done<unknown>) => !params.output.ok && params.output.code !== 'UNAVAILABLE',
   },
   actions: {
     startLegs: enqueueActions(({ context, enqueue }) => {
@@ -117,7 +125,9 @@ export const refundMachine = setup({
       legStatus: context.legStatus,
       couponsRestored: context.couponsRestored,
       couponsExpired: context.couponsExpired,
+      benefitRefusals: context.benefitRefusals,
     })),
+    noteBenefitRefused: assign(({ context }, params: { refusal: BenefitRefusal }) => ({ benefitRefusals: [...(context.benefitRefusals ?? []), params.refusal] })),
   },
 }).createMachine({
   id: 'refund',
@@ -131,6 +141,7 @@ export const refundMachine = setup({
     debited: 0,
     cardAttempts: 0,
     undoFailed: false,
+    benefitRefusals: [],
   }),
   initial: 'starting',
   on: {
@@ -224,6 +235,15 @@ export const refundMachine = setup({
         }),
         onDone: [
           { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'returningPoints', reenter: true },
+          // The money is back already: a refusal does not undo the refund, it leaves the points owed.
+          {
+            guard: { type: 'refused', params: ({ event }) => event },
+            target: 'couponsNext',
+            actions: {
+              type: 'noteBenefitRefused',
+              params: ({ context, event }) => ({ refusal: { system: 'points' as const, points: context.pointsToReturn, ...refusedBecause(event.output) } }),
+            },
+          },
           { target: 'couponsNext' },
         ],
       },
@@ -238,6 +258,14 @@ export const refundMachine = setup({
         }),
         onDone: [
           { guard: { type: 'unavailable', params: ({ event }) => event }, target: 'restoringCoupons', reenter: true },
+          {
+            guard: { type: 'refused', params: ({ event }) => event },
+            target: 'finished',
+            actions: {
+              type: 'noteBenefitRefused',
+              params: ({ context, event }) => ({ refusal: { system: 'coupon' as const, couponIds: context.couponsToRestore, ...refusedBecause(event.output) } }),
+            },
+          },
           {
             target: 'finished',
             actions: assign(({ event }) => (event.output.ok ? { couponsRestored: event.output.restored, couponsExpired: event.output.expired } : {})),

@@ -177,6 +177,8 @@ export const transactionMachine = setup({
     quoteSuperseded: ({ context, event }) => event.type === 'ORDER' && event.quoteId !== context.quote.quoteId,
     quoteExpired: ({ context, event }) => event.type === 'ORDER' && event.at >= Date.parse(context.quote.expiresAt),
     comboNotInQuote: ({ context, event }) => event.type === 'ORDER' && !combo(context, event.comboId),
+    // The expiry timer may not have fired yet (it is polled): the deadline is the order's, not the timer's.
+    paymentDeadlinePassed: ({ context, event }) => event.type === 'PAY' && context.expiresAt !== null && event.at >= Date.parse(context.expiresAt),
     legsDoNotAddUp: ({ context, event }) =>
       event.type === 'PAY' && event.legs.reduce((a, l) => a + l.amount, 0) !== context.order?.payableAmount,
     legMethodNotInCombo: ({ context, event }) => {
@@ -330,11 +332,14 @@ export const transactionMachine = setup({
       if (!leg) return;
       if (leg.status === 'pending' && leg.started) {
         enqueue.sendTo(leg.legId, { type: 'PAYMENT_CALLBACK' });
-      } else if ((leg.status === 'closed' || leg.status === 'failed') && ASYNC_METHODS.includes(leg.method) && !context.lateLegs.includes(leg.legId) && !leg.giveBack) {
+      } else if (context.lateLegs.includes(leg.legId)) {
+        // The check waiting on the gateway asks again now instead of at its timer.
+        enqueue.sendTo(`late-${leg.legId}`, { type: 'PAYMENT_CALLBACK' });
+      } else if ((leg.status === 'closed' || leg.status === 'failed') && ASYNC_METHODS.includes(leg.method) && !leg.giveBack) {
         enqueue.assign({ lateLegs: [...context.lateLegs, leg.legId] });
         enqueue.spawnChild('latePayment', {
           id: `late-${leg.legId}`,
-          input: { txnNo: context.txnNo, legId: leg.legId, paymentNo: leg.paymentNo, merchantId: context.merchantId, amountFen: leg.amount },
+          input: { txnNo: context.txnNo, legId: leg.legId, paymentNo: leg.paymentNo, merchantId: context.merchantId, amountFen: leg.amount, queryAfterMs: context.queryAfterMs },
         });
       }
     }),
@@ -368,7 +373,8 @@ export const transactionMachine = setup({
     }),
     refundFinished: assign(({ context, event }) => {
       if (event.type !== 'REFUND_FINISHED') return {};
-      const attention = Object.values(event.legStatus).includes('attention');
+      const refused = event.benefitRefusals ?? [];
+      const attention = Object.values(event.legStatus).includes('attention') || refused.length > 0;
       const refund = context.refunds.find((r) => r.refundNo === event.refundNo);
       return {
         needsAttention: context.needsAttention || attention,
@@ -381,6 +387,7 @@ export const transactionMachine = setup({
                 legs: r.legs.map((l) => ({ ...l, status: event.legStatus[l.legNo] ?? l.status })),
                 couponsRestored: event.couponsRestored,
                 couponsExpired: event.couponsExpired,
+                ...(refused.length ? { benefitRefusals: refused } : {}),
               }
             : r,
         ),
@@ -463,7 +470,8 @@ export const transactionMachine = setup({
       };
     }),
     notePaid: assign(({ context, event }) => ({
-      paidAt: context.paidAt ?? new Date(event.type === 'LEG_SUCCEEDED' && event.at ? event.at : Date.parse(context.createdAt)).toISOString(),
+      // With no legs (nothing to pay) the sale is paid by the PAY itself.
+      paidAt: context.paidAt ?? new Date((event.type === 'LEG_SUCCEEDED' || event.type === 'PAY') && event.at ? event.at : Date.parse(context.createdAt)).toISOString(),
     })),
     noteOutcome: assign((_, params: { refusal: Refusal }) => ({ outcome: params.refusal })),
     unwind: assign((_, params: { to: 'quoted' | 'cancelled' | 'failed'; refusal: Refusal }) => ({ unwindTo: params.to, outcome: params.refusal })),
@@ -591,6 +599,7 @@ export const transactionMachine = setup({
     ordered: {
       on: {
         PAY: [
+          { guard: 'paymentDeadlinePassed', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: refusal('INVALID_STATE', 'the payment deadline has passed', { expiresAt: context.expiresAt }) }) } },
           { guard: 'moreThanOneCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'at most one stored-value card per payment') } } },
           { guard: 'cardLegWithoutCard', actions: { type: 'replyRefusal', params: { refusal: refusal('INVALID_REQUEST', 'a stored_value leg needs a cardNo, and only a stored_value leg takes one') } } },
           { guard: 'legsDoNotAddUp', actions: { type: 'replyRefusal', params: { refusal: refusal('LEGS_MISMATCH') } } },

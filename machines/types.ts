@@ -82,17 +82,29 @@ export interface TopUpDebitView {
 
 export const TOP_UP_DEBIT_STATUSES = ['pending', 'debited', 'refused', 'creditedBack', 'creditBackFailed', 'skipped'] as const;
 
+/**
+ * Points or coupons of a refund that their system refused to take back (a refusal, not an
+ * outage, which is retried): still owed to the customer, so the refund waits for a person.
+ */
+export type BenefitRefusal =
+  | { system: 'points'; points: number; code: string; message: string }
+  | { system: 'coupon'; couponIds: string[]; code: string; message: string };
+
 /** One refund as the transaction records it (API.md: the view's `refunds`). */
 export interface RefundView {
   refundNo: string;
   amount: number;
   reason: string;
-  /** `requested` until its money legs start; `attention` when a leg needs a person. */
+  /**
+   * `requested` until its money legs start; `attention` when a leg, or a benefit the points or
+   * coupon system would not take back (`benefitRefusals`), needs a person.
+   */
   status: 'requested' | 'processing' | 'succeeded' | 'attention' | 'rejected';
   requestedAt: string;
   legs: { legNo: number; refundLegNo: string; method: PaymentMethod; amount: number; status: 'pending' | 'succeeded' | 'attention' }[];
   /** What this refund takes back per line (fen, and units for goods). */
   lines: { lineNo: number; amountFen: number; quantity?: number }[];
+  /** Points this refund owes back (what later refunds count as returned, see `benefitRefusals`). */
   pointsReturned: number;
   couponsRestored: string[];
   couponsExpired: string[];
@@ -106,6 +118,8 @@ export interface RefundView {
   /** Downstream reversal records owed for this refund (tasks once post-payment work lands). */
   reversals: { system: 'settlement' | 'invoice'; status: 'recorded' }[];
   refusal?: Refusal;
+  /** What the points or coupon system refused to take back; absent when everything went back. */
+  benefitRefusals?: BenefitRefusal[];
 }
 
 export interface OrderRecordView {
@@ -217,7 +231,14 @@ export type LegEvent =
   | { type: 'REFUND_DEBITS'; refundNo: string; topUpDebits: TopUpDebitView[] }
   /** `needsAttention`: a card debited for it could not be credited back. */
   | { type: 'REFUND_REJECTED'; refundNo: string; refusal: Refusal | null; needsAttention?: boolean }
-  | { type: 'REFUND_FINISHED'; refundNo: string; legStatus: Record<number, 'pending' | 'succeeded' | 'attention'>; couponsRestored: string[]; couponsExpired: string[] };
+  | {
+      type: 'REFUND_FINISHED';
+      refundNo: string;
+      legStatus: Record<number, 'pending' | 'succeeded' | 'attention'>;
+      couponsRestored: string[];
+      couponsExpired: string[];
+      benefitRefusals?: BenefitRefusal[];
+    };
 
 export type TxnEvent = TxnCommand | LegEvent;
 

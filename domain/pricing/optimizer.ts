@@ -567,7 +567,9 @@ function topUpBonuses(model: Model, eligible: Promotion[]): TopUpBonus[] {
  *   instants compared element by element, earlier wins); the lower coupon ids (sorted ids compared
  *   element by element in code-unit order); the lower ids of the chosen exclusive-group promotions
  *   (likewise). A coupon that would contribute 0 is never chosen.
- * - `bestComboId` is the combo with the lowest payable amount, ties to the earlier candidate.
+ * - `bestComboId` is the combo with the lowest payable amount; on equal payables the one with fewer
+ *   points, then fewer coupons, then the coupon set that expires first, then the earlier candidate
+ *   (the method listed first in the request).
  *
  * Pure: time is `input.atMs`, the station's clock `input.timeZone`.
  */
@@ -597,6 +599,21 @@ export function optimize(input: PricingInput): PricingResult {
       topUpBonuses: topUpBonuses(model, topUpPromotions.filter((p) => isPromotionEligible(p, at, method))),
     };
   });
-  const best = combos.reduce((a, c) => (c.payableAmount < a.payableAmount ? c : a));
+  const validTo = new Map(model.coupons.map((c) => [c.id, c.validToMs]));
+  const best = combos.reduce((a, c) => (betterCombo(c, a, validTo) ? c : a));
   return { combos, bestComboId: best.comboId };
+}
+
+/**
+ * True when combo `a` beats `b` for `bestComboId`: lower payable; then, as within a method, fewer
+ * points, fewer coupons, the coupon set that expires first. Otherwise the earlier candidate keeps
+ * it (combos are in request order), so a customer is never steered off the first method listed
+ * for nothing, and never spends points or coupons another method does without.
+ */
+function betterCombo(a: Combo, b: Combo, validTo: ReadonlyMap<string, number>): boolean {
+  if (a.payableAmount !== b.payableAmount) return a.payableAmount < b.payableAmount;
+  if (a.points !== b.points) return a.points < b.points;
+  if (a.couponIds.length !== b.couponIds.length) return a.couponIds.length < b.couponIds.length;
+  const expiries = (c: Combo) => c.couponIds.map((id) => validTo.get(id) ?? Infinity).sort((x, y) => x - y);
+  return compareLists(expiries(a), expiries(b), (x, y) => x - y) < 0;
 }

@@ -119,6 +119,14 @@ export class CouponSimulator implements CouponPort {
     return this.stmts.couponsOf.all(userId).map(toCoupon);
   }
 
+  /**
+   * Test only: the coupon system withdrew a coupon (its campaign was cancelled), so a restore
+   * naming it is refused with COUPON_NOT_FOUND: a refusal, not an outage.
+   */
+  withdraw(couponId: string): void {
+    this.stmts.remove.run(couponId);
+  }
+
   /** The user's coupon locks, oldest first, bypassing faults. */
   peekLocks(userId: string): CouponLock[] {
     return this.stmts.locksOf.all(userId).map(toLock);

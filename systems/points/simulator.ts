@@ -73,6 +73,14 @@ export class PointsSimulator implements PointsPort {
     };
   }
 
+  /**
+   * Test only: the member's points account is closed (the member left the programme), so every
+   * later call for it is refused with ACCOUNT_NOT_FOUND: a refusal, not an outage.
+   */
+  closeAccount(userId: string): void {
+    this.store.db.prepare('DELETE FROM points_accounts WHERE user_id = ?').run(userId);
+  }
+
   /** The user's points locks, oldest first, bypassing faults. */
   peekLocks(userId: string): PointsLock[] {
     return this.stmts.locksOf.all(userId);

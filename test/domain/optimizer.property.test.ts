@@ -264,9 +264,20 @@ function exhaustive(input: PricingInput): PricingResult {
     const topUpBonuses = naiveTopUpBonuses(input, eligible.filter((p) => p.benefit.type === 'topUpBonus'));
     return { comboId: `c-${method ?? 'any'}`, paymentMethod: method, ...best.combo, topUpBonuses };
   });
-  let best = combos[0] as Combo;
-  for (const c of combos) if (c.payableAmount < best.payableAmount) best = c;
-  return { combos, bestComboId: best.comboId };
+  // Equal payables: fewer points, fewer coupons, the earliest-expiring coupons, the first method.
+  const expiry = new Map(input.coupons.map((c) => [c.couponId, Date.parse(c.validTo)]));
+  const expiries = (c: Combo) => c.couponIds.map((id) => expiry.get(id) ?? Infinity).sort((a, b) => a - b);
+  const ranked = combos
+    .map((c, i) => ({ c, i }))
+    .sort(
+      (x, y) =>
+        x.c.payableAmount - y.c.payableAmount ||
+        x.c.points - y.c.points ||
+        x.c.couponIds.length - y.c.couponIds.length ||
+        listOrder(expiries(x.c), expiries(y.c), (a, b) => a - b) ||
+        x.i - y.i,
+    );
+  return { combos, bestComboId: (ranked[0] as { c: Combo }).c.comboId };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -271,3 +271,49 @@ t.test('a discount is spread over its lines by largest remainder and never excee
   const perLitre = promo({ id: 'PL', benefit: { type: 'perLiter', valueFen: 1000 } });
   t.same(only(optimize(input({ promotions: [perLitre], lines: [fuel(1, 500, 40000)] }))).lineNets, { 1: 0 }, 'per litre is capped by the line');
 });
+
+t.test('issue 15: a coupon whose scope is already at 0 is never part of a combination, even where shedding a promotion with it frees points', async (t) => {
+  const penny = promo({ id: 'PENNY', benefit: { type: 'amountOff', valueFen: 1 } });
+  // A shop coupon on a fuel-only sale gives 0 fen, and is not stackable: using it would drop PENNY,
+  // and 100 yuan left instead of 99.99 would free one 10-yuan unit of points (the cap is 10%).
+  const shopOnly = coupon({ couponId: 'SHOP', scope: { kind: 'goods' }, stackableWithPromotions: false, benefit: { type: 'cash', valueFen: 500 } });
+  const combo = only(
+    optimize(input({ lines: [fuel(1, 10000, 13333)], promotions: [penny], coupons: [shopOnly], points: { balance: 100000, rule: { pointsPerYuan: 100, step: 1000, maxRatioBp: 1000 } } })),
+  );
+  t.same(applied(combo), [['PENNY', 1]]);
+  t.same(combo.couponIds, [], 'the customer keeps the coupon');
+  t.equal(combo.payableAmount, 9999);
+});
+
+t.test('issue 15: on equal payables bestComboId goes to the method using fewer points, even when listed later', async (t) => {
+  // Wechat's 10 yuan off leaves 90 yuan, whose 10% cap is below one 10-yuan points unit; alipay
+  // pays the same 90 yuan by spending 1000 points.
+  const wechatOff = promo({ id: 'W', conditions: { paymentMethods: ['wechat'] }, benefit: { type: 'amountOff', valueFen: 1000 } });
+  const points = { balance: 100000, rule: { pointsPerYuan: 100, step: 1000, maxRatioBp: 1000 } };
+  const quote = optimize(input({ lines: [fuel(1, 10000, 13333)], promotions: [wechatOff], points, paymentMethods: ['alipay', 'wechat'] }));
+  t.same(quote.combos.map((c) => [c.comboId, c.points, c.payableAmount]), [['c-alipay', 1000, 9000], ['c-wechat', 0, 9000]]);
+  t.equal(quote.bestComboId, 'c-wechat');
+});
+
+t.test('issue 15: on equal payables and points bestComboId goes to the method using fewer coupons', async (t) => {
+  const wechatOff = promo({ id: 'W', conditions: { paymentMethods: ['wechat'] }, stackableWithCoupons: false, benefit: { type: 'amountOff', valueFen: 1000 } });
+  const cash = coupon({ couponId: 'C', benefit: { type: 'cash', valueFen: 1000 } });
+  const quote = optimize(input({ lines: [fuel(1, 10000, 13333)], promotions: [wechatOff], coupons: [cash], paymentMethods: ['alipay', 'wechat'] }));
+  t.same(quote.combos.map((c) => [c.comboId, c.couponIds, c.payableAmount]), [['c-alipay', ['C'], 9000], ['c-wechat', [], 9000]]);
+  t.equal(quote.bestComboId, 'c-wechat', 'the customer keeps the coupon');
+});
+
+t.test('issue 15: on equal payables, points and coupon counts bestComboId goes to the method using the coupon that expires first', async (t) => {
+  // Wechat's fuel promotion takes the fuel below EARLY's threshold, so wechat uses LATE; alipay's
+  // shop promotion leaves the fuel whole, and of two equal coupons it uses the one expiring first.
+  const lines = [fuel(1, 10000, 13333), goods(2, 'SKU-W', 'drinks', 1000, 1)];
+  const wechatFuel = promo({ id: 'WF', conditions: { paymentMethods: ['wechat'] }, benefit: { type: 'amountOff', valueFen: 500 } });
+  const alipayShop = promo({ id: 'AS', scope: { kind: 'goods' }, conditions: { paymentMethods: ['alipay'] }, benefit: { type: 'amountOff', valueFen: 500 } });
+  const early = coupon({ couponId: 'EARLY', scope: { kind: 'fuel' }, validTo: '2026-11-30T00:00:00Z', benefit: { type: 'cash', valueFen: 1000, thresholdFen: 10000 } });
+  const late = coupon({ couponId: 'LATE', validTo: '2026-12-31T00:00:00Z', benefit: { type: 'cash', valueFen: 1000 } });
+  const quote = optimize(input({ lines, promotions: [wechatFuel, alipayShop], coupons: [early, late], paymentMethods: ['wechat', 'alipay'] }));
+  t.same(quote.combos.map((c) => [c.comboId, c.couponIds, c.payableAmount]), [['c-wechat', ['LATE'], 9500], ['c-alipay', ['EARLY'], 9500]]);
+  t.equal(quote.bestComboId, 'c-alipay');
+  const same = optimize(input({ lines, coupons: [late], paymentMethods: ['wechat', 'alipay'] }));
+  t.equal(same.bestComboId, 'c-wechat', 'a full tie goes to the method listed first');
+});

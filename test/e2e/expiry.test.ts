@@ -57,3 +57,35 @@ t.test('a payment that succeeds while its expiry is closing it wins: the sale co
   t.equal(view.state, 'completed', 'the close was refused as already paid, and the query confirmed it');
   t.equal(view.legs[0]?.status, 'succeeded');
 });
+
+t.test('issue 15: a payment after its deadline is refused before the expiry timer fires, and the expiry still cancels the sale', async (t) => {
+  const clock = new ManualClock();
+  const { api, tc } = await startHarness(t, { clock, config: { paymentTtlMs: TTL } });
+  const ordered = await orderedSale(api, 'wechat');
+  clock.advance(TTL);
+  const late = await api<{ error: { code: string; details?: { expiresAt?: string } } }>('POST', `/v1/transactions/${ordered.txnNo}/payments`, {
+    legs: [{ method: 'wechat', amount: ordered.payableAmount }],
+  });
+  t.equal(late.status, 409);
+  t.equal(late.body.error.code, 'INVALID_STATE');
+  t.equal(late.body.error.details?.expiresAt, ordered.expiresAt, 'the refusal names the deadline');
+  const refused = await api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`);
+  t.equal(refused.body.state, 'ordered', 'nothing changed');
+  t.same(refused.body.legs, [], 'no payment leg was started');
+  t.equal(tc.sims!.systems.paymentGateway.peekPayment(`${ordered.txnNo}-P1`), null, 'no payment was created at the gateway');
+
+  t.equal(await tc.host.fireDueTimers(), 1, 'the expiry timer is still armed');
+  const { body: view } = await eventually(() => api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.state === 'cancelled');
+  t.equal(view.outcome?.message, 'payment expired');
+  t.equal(tc.sims!.systems.order.peekOrder(ordered.orderNo!)?.status, 'cancelled');
+});
+
+t.test('issue 15: a payment one millisecond before its deadline is taken', async (t) => {
+  const clock = new ManualClock();
+  const { api } = await startHarness(t, { clock, config: { paymentTtlMs: TTL } });
+  const ordered = await orderedSale(api, 'wechat');
+  clock.advance(TTL - 1);
+  const paying = await api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });
+  t.equal(paying.status, 202);
+  t.equal(paying.body.state, 'paying');
+});

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import t from 'tap';
+import { sign, SIGNATURE_HEADERS } from '../../domain/signature.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
@@ -99,4 +101,64 @@ t.test('a late payment is shown refunded once the channel has paid it back, foun
   t.equal(done.body.state, 'cancelled');
   t.equal(done.body.needsAttention, false);
   t.equal((await h.sims.systems.paymentGateway.peekPayment(paymentNo))?.refundedFen, v.payableAmount, 'refunded once, in full');
+});
+
+t.test('issue 15: a late payment the gateway cannot confirm at once is asked again on a durable timer, across a restart, and given back without another callback', async (t) => {
+  const dir = t.testdir();
+  const clock = new ManualClock(NOON);
+  const first = await startHarness(t, { clock, dir });
+  const v = await ordered(first);
+  const paying = await first.api<TransactionView>('POST', `/v1/transactions/${v.txnNo}/payments`, { legs: [{ method: 'wechat', amount: v.payableAmount }] });
+  const paymentNo = paying.body.legs[0]!.paymentNo;
+  await first.api('POST', `/v1/transactions/${v.txnNo}/cancel`, {});
+  // The channel captures after the close and calls back once; the gateway does not answer the check.
+  await first.sims.faults.paymentGateway.configure({ queryPayment: { outage: true } });
+  await first.sims.gateway.forcePay(paymentNo);
+  const timerName = 'late-leg-1/query';
+  const stored = await eventually(async () => (await first.tc.store.load(v.txnNo))?.timers ?? {}, (timers) => timerName in timers, 15_000);
+  t.equal(stored[timerName], clock.now() + first.tc.config.queryAfterMs, 'the check waits on a stored timer, after the leg query silence');
+  t.equal((await view(first, v.txnNo)).body.legs[0]?.status, 'closed', 'nothing given back on an unconfirmed callback');
+  await first.close();
+
+  const second = await startHarness(t, { clock, dir });
+  await second.sims.faults.paymentGateway.clear();
+  clock.advance(second.tc.config.queryAfterMs);
+  t.equal(await second.tc.host.fireDueTimers(), 1, 'the stored timer fires after the restart');
+  const done = await eventually(() => view(second, v.txnNo), (r) => r.body.legs[0]?.status === 'refunded', 15_000);
+  t.equal(done.body.state, 'cancelled');
+  t.equal(done.body.needsAttention, false);
+  t.same((await second.sims.systems.paymentGateway.peekRefunds(paymentNo)).map((r) => [r.refundNo, r.status]), [[`${paymentNo}-L`, 'succeeded']], 'given back once');
+  t.equal((await second.sims.gateway.callbacks(paymentNo)).filter((c) => !c.refundNo).length, 1, 'the channel called back only once');
+});
+
+t.test('issue 15: a late payment check waiting on the gateway asks at once when another callback comes', async (t) => {
+  const clock = new ManualClock(NOON);
+  // The breaker stays closed, so the ask on the callback reaches the gateway (the breaker is not what this pins).
+  const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 1000, halfOpenAfterMs: 10_000 } } });
+  const v = await ordered(h);
+  const paying = await h.api<TransactionView>('POST', `/v1/transactions/${v.txnNo}/payments`, { legs: [{ method: 'wechat', amount: v.payableAmount }] });
+  const paymentNo = paying.body.legs[0]!.paymentNo;
+  await h.api('POST', `/v1/transactions/${v.txnNo}/cancel`, {});
+  await h.sims.faults.paymentGateway.configure({ queryPayment: { outage: true } });
+  await h.sims.gateway.forcePay(paymentNo);
+  await eventually(async () => (await h.tc.store.load(v.txnNo))?.timers ?? {}, (timers) => 'late-leg-1/query' in timers, 15_000);
+  await h.sims.faults.paymentGateway.clear();
+  // The channel delivers its callback again (a new delivery: a fresh nonce), long before the timer.
+  const callback = (await h.sims.gateway.callbacks(paymentNo))[0]!;
+  const timestamp = String(Math.floor(clock.now() / 1000));
+  const nonce = randomUUID();
+  const again = await fetch(`${h.url}${callback.path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': callback.contentType,
+      [SIGNATURE_HEADERS.timestamp]: timestamp,
+      [SIGNATURE_HEADERS.nonce]: nonce,
+      [SIGNATURE_HEADERS.signature]: sign(h.tc.config.callbackSecret, timestamp, nonce, callback.body),
+    },
+    body: callback.body,
+  });
+  t.equal(again.status, 200);
+  const done = await eventually(() => view(h, v.txnNo), (r) => r.body.legs[0]?.status === 'refunded', 15_000);
+  t.equal(done.body.state, 'cancelled');
+  t.equal(clock.now(), NOON, 'without waiting for the timer');
 });

@@ -237,3 +237,43 @@ t.test('a reversal refused because its record is not there yet asks again under 
   t.equal(reverse(done)?.status, 'done', 'the retry was a new question, not the stored refusal');
   t.equal((await h.sims.store.effects({ system: 'settlement', verb: 'reverse' })).length, 1);
 });
+
+t.test('issue 15: points the points system refuses to take back leave the refund in attention, recorded, with the money paid back', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const sale = await mixedSale(h);
+  h.tc.sims!.systems.points.closeAccount('U1');
+  const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'returned' });
+  t.equal(res.status, 202);
+  const settled = await refundSettled(h, sale.txnNo, res.body.refundNo);
+  t.equal(settled.status, 'attention');
+  t.match(settled.benefitRefusals, [{ system: 'points', points: 2800, code: 'ACCOUNT_NOT_FOUND' }], 'the refusal is recorded with the points still owed');
+  t.same(settled.legs.map((l) => l.status), ['succeeded', 'succeeded'], 'the money went back regardless');
+  t.same(settled.couponsRestored, ['CP2'], 'the coupon went back too');
+  const after = (await view(h, sale.txnNo)).body;
+  t.equal(after.needsAttention, true, 'the transaction waits for a person');
+  t.equal(after.refundedAmount, sale.paidAmount);
+});
+
+t.test('issue 15: a coupon the coupon system refuses to take back leaves the refund in attention, recorded, with the points returned', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const before = await ledgers(h);
+  const sale = await mixedSale(h);
+  h.tc.sims!.systems.coupon.withdraw('CP2');
+  const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'returned' });
+  const settled = await refundSettled(h, sale.txnNo, res.body.refundNo);
+  t.equal(settled.status, 'attention');
+  t.match(settled.benefitRefusals, [{ system: 'coupon', couponIds: ['CP2'], code: 'COUPON_NOT_FOUND' }]);
+  t.same(settled.couponsRestored, []);
+  t.equal((await h.sims.systems.points.peekPointsAccount('U1'))!.balance - (before.points - 2800), 2800, 'the points went back');
+  t.equal((await view(h, sale.txnNo)).body.needsAttention, true);
+});
+
+t.test('issue 15: a refund whose points and coupon went back has no refusals and flags nothing', async (t) => {
+  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+  const sale = await mixedSale(h);
+  const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'returned' });
+  const settled = await refundSettled(h, sale.txnNo, res.body.refundNo);
+  t.equal(settled.status, 'succeeded');
+  t.equal(settled.benefitRefusals, undefined);
+  t.equal((await view(h, sale.txnNo)).body.needsAttention, false);
+});
