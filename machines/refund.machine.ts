@@ -16,7 +16,7 @@ export interface RefundInput {
   txnNo: string;
   refundNo: string;
   userId: string;
-  legs: Omit<RefundLegInput, 'txnNo' | 'queryAfterMs' | 'maxAttempts'>[];
+  legs: Omit<RefundLegInput, 'txnNo' | 'queryAfterMs'>[];
   /** Top-ups to take back, one entry per card, in line order. */
   topUpDebits: { cardNo: string; amountFen: number }[];
   pointsToReturn: number;
@@ -77,7 +77,7 @@ export const refundMachine = setup({
       for (const leg of context.legs) {
         enqueue.spawnChild('refundLeg', {
           id: `rleg-${leg.legNo}`,
-          input: { ...leg, txnNo: context.txnNo, queryAfterMs: context.queryAfterMs, maxAttempts: 3 },
+          input: { ...leg, txnNo: context.txnNo, queryAfterMs: context.queryAfterMs },
         });
       }
     }),
