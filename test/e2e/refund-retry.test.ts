@@ -200,3 +200,22 @@ t.test('issue 15: a nudge finds a payment captured after its close before the gr
   t.same(done.legs[0]?.giveBack, { refundNo: `${sale.paymentNo}-L`, status: 'succeeded' });
   t.equal((await h.sims.systems.paymentGateway.peekPayment(sale.paymentNo))?.refundedFen, sale.amountFen, 'given back once, in full');
 });
+
+t.test('issue 15: a nudge gives back no payment the channel captured at another amount: that one stays a person\'s', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
+  const ordered = await orderedSale(h.api, 'wechat');
+  const paying = await h.api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });
+  const paymentNo = paying.body.legs[0]!.paymentNo;
+  await h.tc.sims!.gateway.pay(paymentNo, { capturedFen: ordered.payableAmount - 100 });
+  await h.api('POST', `/v1/transactions/${ordered.txnNo}/cancel`, {});
+  await eventually(() => view(h, ordered.txnNo), (v) => v.state === 'cancelled' && v.needsAttention);
+  t.equal((await nudge(h, ordered.txnNo)).status, 200);
+  clock.advance(CAPTURE_AFTER_CLOSE_GRACE_MS);
+  await h.tc.host.fireDueTimers();
+  await h.tc.host.settle();
+  const after = await view(h, ordered.txnNo);
+  t.equal(after.legs[0]?.status, 'closed');
+  t.equal(after.legs[0]?.giveBack, undefined, 'nothing given back automatically');
+  t.same(await gatewayRefunds(h, paymentNo), [], 'no refund asked of the channel');
+});
