@@ -12,9 +12,28 @@ export function childTimer(event: AnyEventObject): { childId: string; name: stri
   return slash < 0 ? null : { childId: event.name.slice(0, slash), name: event.name.slice(slash + 1) };
 }
 
-/** Backoff of retried and repeated steps (ms), by attempt; the last value repeats. */
-export const BACKOFF_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+/**
+ * The one backoff table of retried steps (ms), by attempt: seconds at first, hours at the end
+ * (about 7.7 h in all), so a fault of a few seconds costs seconds and an outage of an afternoon is
+ * still ridden out.
+ */
+export const BACKOFF_MS = [1_000, 5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000];
 
+/**
+ * A step retried for ever (a core step past the watershed, a call nobody answered) waits at most
+ * this long: the end of an outage is found within minutes, not hours.
+ */
+const FOREVER_CAP_MS = 600_000;
+
+/** The wait before the next try of a step that is retried for ever, after `attempt` tries. */
 export function backoff(attempt: number): number {
-  return BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)] ?? 600_000;
+  return Math.min(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)] ?? FOREVER_CAP_MS, FOREVER_CAP_MS);
+}
+
+/**
+ * The wait before the next try of a step that gives up and waits for a person (a refund the
+ * channel keeps failing), after `attempt` failed tries; null once the table is spent.
+ */
+export function backoffOrGiveUp(attempt: number): number | null {
+  return BACKOFF_MS[attempt] ?? null;
 }

@@ -1,6 +1,7 @@
 import { assign, sendParent, setup } from 'xstate';
 import type { Refusal } from '../domain/errors.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
+import { backoff } from './durable-timers.ts';
 import type { PaymentMethod } from './types.ts';
 
 /**
@@ -11,8 +12,19 @@ import type { PaymentMethod } from './types.ts';
  * followed by its undo, which the callee contract makes safe even when nothing was done.
  *
  * The leg reports to its transaction with LEG_LOCKED / LEG_PENDING / LEG_SUCCEEDED /
- * LEG_RELEASED and ends in a final state.
+ * LEG_RELEASED and ends in a final state. A closed async payment is asked about once more after
+ * {@link CAPTURE_AFTER_CLOSE_GRACE_MS}: a channel can capture it in the moment it is closed and
+ * lose the callback, and that money is reported (LATE_PAYMENT_CONFIRMED) to be given back.
  */
+
+/**
+ * How long after its close an async payment is asked about once more. A capture racing the close
+ * shows at the gateway within seconds; its callback may never come.
+ */
+export const CAPTURE_AFTER_CLOSE_GRACE_MS = 120_000;
+
+/** Durable timer of the query after the close. */
+const LATE_QUERY = 'late-query';
 export interface LegInput {
   txnNo: string;
   legId: string;
@@ -34,9 +46,13 @@ interface LegContext extends LegInput {
   paidAt: number | null;
   /** The channel reports the payment captured otherwise than asked: a person must look at it. */
   attention?: boolean;
+  /** Durable timers (machines/durable-timers.ts); absent in snapshots from before the query after close. */
+  timers?: Record<string, number>;
+  /** Queries after the close the gateway did not answer. */
+  lateQueryTries?: number;
 }
 
-type LegCommand = { type: 'CONFIRM' } | { type: 'CANCEL' } | { type: 'PAYMENT_CALLBACK' } | { type: 'QUERY' };
+type LegCommand = { type: 'CONFIRM' } | { type: 'CANCEL' } | { type: 'PAYMENT_CALLBACK' } | { type: 'QUERY' } | { type: 'TIMER'; name: string; at: number };
 
 type Done<T, C extends string = string> = { output: CallResult<T, C> };
 
@@ -71,6 +87,7 @@ export const paymentLegMachine = setup({
       (params.output.payment.amountFen !== context.amountFen || params.output.payment.merchantId !== context.merchantId),
     endedUnpaid: (_, params: Done<{ payment: { status: string } | null }>) =>
       params.output.ok && (params.output.payment?.status === 'closed' || params.output.payment?.status === 'failed'),
+    isTimer: ({ event }, params: { name: string }) => event.type === 'TIMER' && event.name === params.name,
   },
   actions: {
     reportLocked: sendParent(({ context }) => ({ type: 'LEG_LOCKED', legId: context.legId })),
@@ -105,6 +122,13 @@ export const paymentLegMachine = setup({
       refusal: params.output && !params.output.ok ? refusalOf(params.output) : null,
     })),
     noteCancelRequested: assign({ cancelRequested: true }),
+    armLateQuery: assign(({ context }, params: { at: number; delayMs: number }) => ({ timers: { ...context.timers, [LATE_QUERY]: params.at + params.delayMs } })),
+    disarmLateQuery: assign(({ context }) => {
+      const { [LATE_QUERY]: _dropped, ...rest } = context.timers ?? {};
+      return { timers: rest };
+    }),
+    reportCapturedAfterClose: sendParent(({ context }) => ({ type: 'LATE_PAYMENT_CONFIRMED', legId: context.legId })),
+    reportCapturedOtherwise: sendParent(({ context }) => ({ type: 'LEG_CAPTURED_OTHERWISE', legId: context.legId })),
     notePaid: assign((_, params: Done<{ payment: { channelTradeNo?: string } | null }>) => ({
       channelTradeNo: params.output.ok ? (params.output.payment?.channelTradeNo ?? null) : null,
       paidAt: params.output.at,
@@ -112,7 +136,7 @@ export const paymentLegMachine = setup({
   },
 }).createMachine({
   id: 'paymentLeg',
-  context: ({ input }) => ({ ...input, cancelRequested: false, refusal: null, failedAt: 'try', channelTradeNo: null, paidAt: null }),
+  context: ({ input }) => ({ ...input, cancelRequested: false, refusal: null, failedAt: 'try', channelTradeNo: null, paidAt: null, timers: {} }),
   initial: 'starting',
   on: {
     CANCEL: { actions: 'noteCancelRequested' },
@@ -230,7 +254,15 @@ export const paymentLegMachine = setup({
           // nobody asked for either; the leg ends and a person decides. (Waiting on would loop:
           // a cancel closes, the close says paid, the query says otherwise, again and again.)
           { guard: { type: 'paidOtherwise', params: ({ event }) => event }, target: 'released', actions: { type: 'notePaidOtherwise', params: ({ event }) => event } },
-          { guard: { type: 'endedUnpaid', params: ({ event }) => event }, target: 'released', actions: { type: 'noteFailure', params: { failedAt: 'try', output: null } } },
+          {
+            guard: { type: 'endedUnpaid', params: ({ event }) => event },
+            target: 'closed',
+            actions: [
+              { type: 'noteFailure', params: { failedAt: 'try', output: null } },
+              'reportReleased',
+              { type: 'armLateQuery', params: ({ event }) => ({ at: event.output.at, delayMs: CAPTURE_AFTER_CLOSE_GRACE_MS }) },
+            ],
+          },
           { target: 'pending' },
         ],
       },
@@ -241,7 +273,11 @@ export const paymentLegMachine = setup({
         src: 'closePayment',
         input: ({ context }) => ({ key: { txnNo: context.txnNo, step: `${context.legId}:close` }, request: { paymentNo: context.paymentNo } }),
         onDone: [
-          { guard: { type: 'succeeded', params: ({ event }) => event }, target: 'released' },
+          {
+            guard: { type: 'succeeded', params: ({ event }) => event },
+            target: 'closed',
+            actions: ['reportReleased', { type: 'armLateQuery', params: ({ event }) => ({ at: event.output.at, delayMs: CAPTURE_AFTER_CLOSE_GRACE_MS }) }],
+          },
           // The customer paid before the close landed: the money is ours, the leg succeeded.
           { guard: { type: 'refusedBecause', params: ({ event }) => ({ ...event, code: 'ALREADY_PAID' }) }, target: 'querying' },
           { target: 'closing', reenter: true },
@@ -249,7 +285,34 @@ export const paymentLegMachine = setup({
       },
     },
 
+    // Ended unpaid (reported), and asked about once more after the grace period.
+    closed: {
+      on: { TIMER: { guard: { type: 'isTimer', params: { name: LATE_QUERY } }, target: 'queryingAfterClose', actions: 'disarmLateQuery' } },
+    },
+    queryingAfterClose: {
+      tags: ['working'],
+      invoke: {
+        src: 'queryPayment',
+        input: ({ context }) => ({ txnNo: context.txnNo, paymentNo: context.paymentNo }),
+        onDone: [
+          { guard: { type: 'paidInFull', params: ({ event }) => event }, target: 'capturedAfterClose' },
+          { guard: { type: 'paidOtherwise', params: ({ event }) => event }, target: 'done', actions: 'reportCapturedOtherwise' },
+          {
+            guard: { type: 'refusedBecause', params: ({ event }) => ({ ...event, code: 'UNAVAILABLE' }) },
+            target: 'closed',
+            actions: [
+              { type: 'armLateQuery', params: ({ context, event }) => ({ at: event.output.at, delayMs: backoff(context.lateQueryTries ?? 0) }) },
+              assign(({ context }) => ({ lateQueryTries: (context.lateQueryTries ?? 0) + 1 })),
+            ],
+          },
+          { target: 'done' },
+        ],
+      },
+    },
+
     succeeded: { type: 'final', entry: 'reportSucceeded' },
     released: { type: 'final', entry: 'reportReleased' },
+    capturedAfterClose: { type: 'final', entry: 'reportCapturedAfterClose' },
+    done: { type: 'final' },
   },
 });

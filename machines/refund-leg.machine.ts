@@ -1,15 +1,17 @@
 import { assign, sendParent, setup } from 'xstate';
 import { calls, type CallResult } from './calls.ts';
-import { backoff } from './durable-timers.ts';
+import { backoff, backoffOrGiveUp } from './durable-timers.ts';
 import type { PaymentMethod } from './types.ts';
 import type { RefundRecord } from '../systems/payment-gateway/port.ts';
 
 /**
  * One money leg of one refund, spawned by its refund as `rleg-<n>`. Stored value is credited
  * back directly; an asynchronous channel is asked to refund and then waits for the refund
- * callback, querying on silence (durable timers). A refund the gateway reports failed is asked
- * again with the same refund number; after `maxAttempts` it waits for a person, its amount still
- * owed and recorded (never lost). Reports RLEG_DONE to its refund.
+ * callback, querying on silence (durable timers). A refund the channel fails is asked again with
+ * the same refund number after a backoff (durable timer, seconds at first, hours at the end);
+ * only once the backoff is spent does it wait for a person, its amount still owed and recorded
+ * (never lost). A nudge re-drives it: the transaction starts it again as the next `round`.
+ * Reports RLEG_DONE to its parent (its refund, or the transaction for a give-back or a re-drive).
  */
 export interface RefundLegInput {
   txnNo: string;
@@ -21,11 +23,17 @@ export interface RefundLegInput {
   cardNo?: string;
   amountFen: number;
   queryAfterMs: number;
-  maxAttempts: number;
+  /**
+   * 0 for the first run; a re-drive of a leg that waited for a person is round 1, 2, …: its calls
+   * carry the round in their keys, so they are new calls and not replays of the failed ones.
+   */
+  round?: number;
 }
 
 interface RefundLegContext extends RefundLegInput {
   attempts: number;
+  /** Refunds the channel failed so far (this round): how far into the backoff the leg is. */
+  failures?: number;
   timers: Record<string, number>;
   lastError: string | null;
 }
@@ -42,7 +50,8 @@ export const refundLegMachine = setup({
     unavailable: (_, params: Done<unknown>) => !params.output.ok && params.output.code === 'UNAVAILABLE',
     refundIs: (_, params: Done<{ refund: RefundRecord | null }> & { status: string }) => params.output.ok && params.output.refund?.status === params.status,
     refundSettled: (_, params: Done<{ status?: string }>) => params.output.ok && params.output.status === 'succeeded',
-    attemptsLeft: ({ context }) => context.attempts < context.maxAttempts,
+    failedWithBackoffLeft: ({ context }, params: Done<{ refund: RefundRecord | null }>) =>
+      params.output.ok && params.output.refund?.status === 'failed' && backoffOrGiveUp(context.failures ?? 0) !== null,
     isTimer: ({ event }, params: { name: string }) => event.type === 'TIMER' && event.name === params.name,
   },
   actions: {
@@ -52,13 +61,14 @@ export const refundLegMachine = setup({
       return { timers: rest };
     }),
     countAttempt: assign(({ context }) => ({ attempts: context.attempts + 1 })),
+    countFailure: assign(({ context }) => ({ failures: (context.failures ?? 0) + 1 })),
     noteError: assign((_, params: { error: string }) => ({ lastError: params.error })),
-    reportSucceeded: sendParent(({ context }) => ({ type: 'RLEG_DONE', legNo: context.legNo, status: 'succeeded' })),
-    reportAttention: sendParent(({ context }) => ({ type: 'RLEG_DONE', legNo: context.legNo, status: 'attention', error: context.lastError })),
+    reportSucceeded: sendParent(({ context }) => ({ type: 'RLEG_DONE', legNo: context.legNo, refundLegNo: context.refundLegNo, status: 'succeeded' })),
+    reportAttention: sendParent(({ context }) => ({ type: 'RLEG_DONE', legNo: context.legNo, refundLegNo: context.refundLegNo, status: 'attention', error: context.lastError })),
   },
 }).createMachine({
   id: 'refundLeg',
-  context: ({ input }) => ({ ...input, attempts: 0, timers: {}, lastError: null }),
+  context: ({ input }) => ({ ...input, attempts: 0, failures: 0, timers: {}, lastError: null }),
   initial: 'starting',
   states: {
     starting: { always: [{ guard: 'isCard', target: 'crediting' }, { target: 'requesting' }] },
@@ -67,7 +77,7 @@ export const refundLegMachine = setup({
       invoke: {
         src: 'creditCard',
         input: ({ context }) => ({
-          key: { txnNo: context.txnNo, step: `${context.refundLegNo}:credit` },
+          key: { txnNo: context.txnNo, step: stepKey(context, 'credit') },
           request: { cardNo: context.cardNo ?? '', creditNo: context.refundLegNo, amountFen: context.amountFen, reason: 'refund' as const },
         }),
         onDone: [
@@ -83,7 +93,7 @@ export const refundLegMachine = setup({
       invoke: {
         src: 'refundPayment',
         input: ({ context }) => ({
-          key: { txnNo: context.txnNo, step: `${context.refundLegNo}:request:${context.attempts}` },
+          key: { txnNo: context.txnNo, step: stepKey(context, `request:${context.attempts}`) },
           request: { paymentNo: context.paymentNo, refundNo: context.refundLegNo, amountFen: context.amountFen },
         }),
         onDone: [
@@ -115,9 +125,20 @@ export const refundLegMachine = setup({
         input: ({ context }) => ({ txnNo: context.txnNo, refundNo: context.refundLegNo }),
         onDone: [
           { guard: { type: 'refundIs', params: ({ event }) => ({ ...event, status: 'succeeded' }) }, target: 'succeeded', actions: { type: 'disarm', params: { name: 'query' } } },
+          // A channel failing refunds for a moment must not strand the money: ask again after a backoff.
+          {
+            guard: { type: 'failedWithBackoffLeft', params: ({ event }) => event },
+            target: 'waitingToRetry',
+            actions: [
+              { type: 'disarm', params: { name: 'query' } },
+              { type: 'noteError', params: { error: 'the gateway reported the refund failed' } },
+              { type: 'arm', params: ({ context, event }) => ({ name: 'retry', at: event.output.at, delayMs: backoffOrGiveUp(context.failures ?? 0) ?? 0 }) },
+              'countFailure',
+            ],
+          },
           {
             guard: { type: 'refundIs', params: ({ event }) => ({ ...event, status: 'failed' }) },
-            target: 'failedAtGateway',
+            target: 'attention',
             actions: [{ type: 'disarm', params: { name: 'query' } }, { type: 'noteError', params: { error: 'the gateway reported the refund failed' } }],
           },
           // Still pending (or no answer): ask again later, backing off.
@@ -125,11 +146,13 @@ export const refundLegMachine = setup({
         ],
       },
     },
-    failedAtGateway: {
-      always: [{ guard: 'attemptsLeft', target: 'requesting' }, { target: 'attention' }],
-    },
     succeeded: { type: 'final', entry: ['reportSucceeded'] },
-    // Waits for a person (trade retry / admin API, later issues); the amount stays owed on the refund.
+    // Waits for a person, the amount still owed on the refund; a nudge starts the leg again.
     attention: { type: 'final', entry: 'reportAttention' },
   },
 });
+
+/** A call's step key: the first round's are `R…-1:request:2`; a re-drive's carry its round, `R…-1:redrive:1:request:1`. */
+function stepKey(context: RefundLegContext, call: string): string {
+  return context.round ? `${context.refundLegNo}:redrive:${context.round}:${call}` : `${context.refundLegNo}:${call}`;
+}

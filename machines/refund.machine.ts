@@ -17,7 +17,7 @@ export interface RefundInput {
   txnNo: string;
   refundNo: string;
   userId: string;
-  legs: Omit<RefundLegInput, 'txnNo' | 'queryAfterMs' | 'maxAttempts'>[];
+  legs: Omit<RefundLegInput, 'txnNo' | 'queryAfterMs'>[];
   /**
    * Top-ups to take back, one entry per card, in line order, all `pending` at the start; the
    * machine keeps each one's status here and reports the list to its transaction on every change.
@@ -94,7 +94,7 @@ export const refundMachine = setup({
       for (const leg of context.legs) {
         enqueue.spawnChild('refundLeg', {
           id: `rleg-${leg.legNo}`,
-          input: { ...leg, txnNo: context.txnNo, queryAfterMs: context.queryAfterMs, maxAttempts: 3 },
+          input: { ...leg, txnNo: context.txnNo, queryAfterMs: context.queryAfterMs },
         });
       }
     }),

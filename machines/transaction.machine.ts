@@ -2,7 +2,7 @@ import { assign, enqueueActions, setup } from 'xstate';
 import { refusal, type Refusal } from '../domain/errors.ts';
 import type { QuoteLine } from '../domain/pricing/types.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
-import { childTimer } from './durable-timers.ts';
+import { backoff, childTimer } from './durable-timers.ts';
 import { latePaymentMachine } from './late-payment.machine.ts';
 import { postPaymentTasks, refundReversalTasks } from './post-payment-tasks.ts';
 import { planRefund } from './refund-plan.ts';
@@ -14,6 +14,7 @@ import {
   TIMERS,
   type BenefitHold,
   type LegView,
+  type RefundView,
   type TxnCommand,
   type TxnContext,
   type TxnEvent,
@@ -39,8 +40,6 @@ import {
  */
 
 type Done<T> = { output: CallResult<T> };
-
-const RETRY_BACKOFF_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
 
 function combo(context: TxnContext, comboId: string) {
   return context.quote.combos.find((c) => c.comboId === comboId);
@@ -82,17 +81,40 @@ function legsToGiveBack(context: TxnContext): LegView[] {
 /** Child actor id of the refund giving a leg's money back. */
 const giveBackId = (legId: string) => `giveback-${legId}`;
 
+/** Child actor id of a refund's leg started again by a nudge after it waited for a person. */
+const redriveId = (refundLegNo: string) => `redrive-${refundLegNo}`;
+
+function giveBackInput(context: TxnContext, l: LegView, refundLegNo: string, round = 0): RefundLegInput {
+  return { txnNo: context.txnNo, refundLegNo, legNo: l.legNo, method: l.method, paymentNo: l.paymentNo, amountFen: l.amount, queryAfterMs: context.queryAfterMs, ...(round ? { round } : {}) };
+}
+
 /**
  * The refunds that give `legs` back (those not already being given back), as refund-leg inputs:
  * refund number `T…-P<n>-C` when unwinding, `T…-P<n>-L` for a payment captured after its close.
  */
 function giveBacks(context: TxnContext, legs: LegView[], kind: 'C' | 'L'): { legId: string; input: RefundLegInput }[] {
-  return legs
-    .filter((l) => !l.giveBack)
-    .map((l) => ({
-      legId: l.legId,
-      input: { txnNo: context.txnNo, refundLegNo: `${l.paymentNo}-${kind}`, legNo: l.legNo, method: l.method, paymentNo: l.paymentNo, amountFen: l.amount, queryAfterMs: context.queryAfterMs, maxAttempts: 3 },
-    }));
+  return legs.filter((l) => !l.giveBack).map((l) => ({ legId: l.legId, input: giveBackInput(context, l, `${l.paymentNo}-${kind}`) }));
+}
+
+/**
+ * A closed async leg the channel may have captured after all (a late callback, a nudge): not
+ * already being checked or given back, and not captured otherwise (that one is a person's).
+ */
+function mayBeCapturedAfterClose(context: TxnContext, leg: LegView): boolean {
+  return (
+    (leg.status === 'closed' || leg.status === 'failed') &&
+    ASYNC_METHODS.includes(leg.method) &&
+    leg.started &&
+    !context.lateLegs.includes(leg.legId) &&
+    !leg.giveBack &&
+    !leg.capturedOtherwise
+  );
+}
+
+/** A refund's status from its legs' once a re-driven leg reports. */
+function refundStatusOf(legs: RefundView['legs']): RefundView['status'] {
+  if (legs.every((l) => l.status === 'succeeded')) return 'succeeded';
+  return legs.some((l) => l.status === 'pending') ? 'processing' : 'attention';
 }
 
 function refundRefusal(context: TxnContext, event: TxnEvent): Refusal {
@@ -254,7 +276,7 @@ export const transactionMachine = setup({
       const attempt = context.attempts[params.step] ?? 0;
       return {
         attempts: { ...context.attempts, [params.step]: attempt + 1 },
-        timers: { ...context.timers, [TIMERS.retry]: params.at + (RETRY_BACKOFF_MS[Math.min(attempt, RETRY_BACKOFF_MS.length - 1)] ?? 600_000) },
+        timers: { ...context.timers, [TIMERS.retry]: params.at + backoff(attempt) },
       };
     }),
     clearTimer: assign(({ context }, params: { name: string }) => {
@@ -335,7 +357,7 @@ export const transactionMachine = setup({
       } else if (context.lateLegs.includes(leg.legId)) {
         // The check waiting on the gateway asks again now instead of at its timer.
         enqueue.sendTo(`late-${leg.legId}`, { type: 'PAYMENT_CALLBACK' });
-      } else if ((leg.status === 'closed' || leg.status === 'failed') && ASYNC_METHODS.includes(leg.method) && !leg.giveBack) {
+      } else if (mayBeCapturedAfterClose(context, leg)) {
         enqueue.assign({ lateLegs: [...context.lateLegs, leg.legId] });
         enqueue.spawnChild('latePayment', {
           id: `late-${leg.legId}`,
@@ -343,6 +365,74 @@ export const transactionMachine = setup({
         });
       }
     }),
+    // A person's nudge: a capture after close whose callback was lost is looked for once more.
+    askClosedLegsAgain: enqueueActions(({ context, enqueue }) => {
+      const legs = context.legs.filter((l) => mayBeCapturedAfterClose(context, l));
+      if (!legs.length) return;
+      enqueue.assign({ lateLegs: [...context.lateLegs, ...legs.map((l) => l.legId)] });
+      for (const leg of legs) {
+        enqueue.spawnChild('latePayment', {
+          id: `late-${leg.legId}`,
+          input: { txnNo: context.txnNo, legId: leg.legId, paymentNo: leg.paymentNo, merchantId: context.merchantId, amountFen: leg.amount, queryAfterMs: context.queryAfterMs },
+        });
+      }
+    }),
+    /**
+     * A person's nudge: refund legs and give-backs that spent their backoff and wait for a person
+     * start again, as their next round (new call keys, the same refund number at the gateway).
+     */
+    redriveAttention: enqueueActions(({ context, enqueue }) => {
+      const redrives = { ...(context.redrives ?? {}) };
+      const nextRound = (refundLegNo: string) => (redrives[refundLegNo] = (redrives[refundLegNo] ?? 0) + 1);
+      for (const leg of context.legs) {
+        if (leg.giveBack?.status !== 'attention') continue;
+        const refundNo = leg.giveBack.refundNo;
+        enqueue.spawnChild('refundLeg', { id: giveBackId(leg.legId), input: giveBackInput(context, leg, refundNo, nextRound(refundNo)) });
+        enqueue.assign(({ context: c }) => ({ legs: legStatus(c.legs, leg.legId, { giveBack: { refundNo, status: 'pending' } }) }));
+      }
+      for (const refund of context.refunds.filter((r) => r.status === 'attention')) {
+        for (const rleg of refund.legs.filter((l) => l.status === 'attention')) {
+          const paid = context.legs.find((l) => l.legNo === rleg.legNo);
+          if (!paid) continue;
+          enqueue.spawnChild('refundLeg', {
+            id: redriveId(rleg.refundLegNo),
+            input: {
+              txnNo: context.txnNo,
+              refundLegNo: rleg.refundLegNo,
+              legNo: rleg.legNo,
+              method: rleg.method,
+              paymentNo: paid.paymentNo,
+              ...(paid.cardNo ? { cardNo: paid.cardNo } : {}),
+              amountFen: rleg.amount,
+              queryAfterMs: context.queryAfterMs,
+              round: nextRound(rleg.refundLegNo),
+            },
+          });
+        }
+        enqueue.assign(({ context: c }) => ({
+          refunds: c.refunds.map((r) =>
+            r.refundNo === refund.refundNo ? { ...r, status: 'processing' as const, legs: r.legs.map((l) => (l.status === 'attention' ? { ...l, status: 'pending' as const } : l)) } : r,
+          ),
+        }));
+      }
+      enqueue.assign({ redrives });
+    }),
+    refundLegRedone: assign(({ context, event }) => {
+      if (event.type !== 'RLEG_DONE' || !event.refundLegNo || !context.redrives?.[event.refundLegNo]) return {};
+      const refundLegNo = event.refundLegNo;
+      const status = event.status;
+      return {
+        refunds: context.refunds.map((r) => {
+          if (!r.legs.some((l) => l.refundLegNo === refundLegNo)) return r;
+          const legs = r.legs.map((l) => (l.refundLegNo === refundLegNo ? { ...l, status } : l));
+          return { ...r, legs, status: refundStatusOf(legs) };
+        }),
+        needsAttention: context.needsAttention || status === 'attention',
+      };
+    }),
+    legCapturedOtherwise: assign(({ context, event }) =>
+      event.type === 'LEG_CAPTURED_OTHERWISE' ? { legs: legStatus(context.legs, event.legId, { capturedOtherwise: true }), needsAttention: true } : {},
+    ),
     forwardChildTimer: enqueueActions(({ event, enqueue }) => {
       const target = childTimer(event);
       if (target && event.type === 'TIMER') enqueue.sendTo(target.childId, { type: 'TIMER', name: target.name, at: event.at });
@@ -396,7 +486,11 @@ export const transactionMachine = setup({
     routeRefundCallback: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'REFUND_CALLBACK') return;
       const refund = context.refunds.find((r) => r.legs.some((l) => l.refundLegNo === event.refundLegNo));
-      if (refund?.status === 'processing') enqueue.sendTo(`refund-${refund.refundNo}`, { type: 'REFUND_CALLBACK', refundLegNo: event.refundLegNo });
+      // A refund re-driven by a nudge has ended as an actor: its legs run on their own.
+      const redriven = refund?.legs.some((l) => context.redrives?.[l.refundLegNo]);
+      if (redriven && refund?.legs.some((l) => l.refundLegNo === event.refundLegNo && l.status === 'pending' && context.redrives?.[l.refundLegNo])) {
+        enqueue.sendTo(redriveId(event.refundLegNo), { type: 'REFUND_CALLBACK' });
+      } else if (refund?.status === 'processing' && !redriven) enqueue.sendTo(`refund-${refund.refundNo}`, { type: 'REFUND_CALLBACK', refundLegNo: event.refundLegNo });
       const givingBack = context.legs.find((l) => l.giveBack?.refundNo === event.refundLegNo && l.giveBack.status === 'pending');
       if (givingBack) enqueue.sendTo(giveBackId(givingBack.legId), { type: 'REFUND_CALLBACK' });
     }),
@@ -418,7 +512,8 @@ export const transactionMachine = setup({
     }),
     givenBack: assign(({ context, event }) => {
       if (event.type !== 'RLEG_DONE') return {};
-      const leg = context.legs.find((l) => l.legNo === event.legNo && l.giveBack);
+      // A give-back is known by its refund number (a leg's number alone could be a re-driven refund's).
+      const leg = context.legs.find((l) => l.giveBack && (event.refundLegNo ? l.giveBack.refundNo === event.refundLegNo : l.legNo === event.legNo));
       if (!leg?.giveBack) return {};
       const giveBack = { ...leg.giveBack, status: event.status };
       return {
@@ -463,7 +558,7 @@ export const transactionMachine = setup({
       if (event.type !== 'LEG_RELEASED') return {};
       const status = event.phase === 'close' ? 'closed' : 'failed';
       return {
-        legs: legStatus(context.legs, event.legId, { status }),
+        legs: legStatus(context.legs, event.legId, { status, ...(event.attention ? { capturedOtherwise: true } : {}) }),
         outcome: context.outcome ?? event.refusal,
         confirmFailed: context.confirmFailed || event.phase === 'confirm',
         needsAttention: context.needsAttention || event.attention === true,
@@ -510,7 +605,9 @@ export const transactionMachine = setup({
     LATE_PAYMENT_CONFIRMED: { actions: ['giveBackLatePayment', 'forgetLateLeg'] },
     LATE_PAYMENT_IGNORED: { actions: 'forgetLateLeg' },
     // In any state: the refunds giving captured money back outlive the unwinding that started them.
-    RLEG_DONE: { actions: 'givenBack' },
+    RLEG_DONE: { actions: ['givenBack', 'refundLegRedone'] },
+    LEG_CAPTURED_OTHERWISE: { actions: 'legCapturedOtherwise' },
+    NUDGE: { actions: ['redriveAttention', 'askClosedLegsAgain'] },
     REFUND_CALLBACK: { actions: 'routeRefundCallback' },
     TASK_DONE: { actions: assign(({ context, event }) => ({ deadTasks: context.deadTasks.filter((t) => t !== event.task) })) },
     TASK_DEAD: { actions: assign(({ context, event }) => ({ deadTasks: context.deadTasks.includes(event.task) ? context.deadTasks : [...context.deadTasks, event.task] })) },

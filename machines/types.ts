@@ -34,6 +34,11 @@ export interface LegView {
    * failing the refund and a person must settle it.
    */
   giveBack?: { refundNo: string; status: 'pending' | 'succeeded' | 'attention' };
+  /**
+   * The channel captured this leg otherwise than asked (another amount or merchant): a person
+   * decides, so no late query or callback gives it back automatically.
+   */
+  capturedOtherwise?: boolean;
 }
 
 /** A benefit the order takes from a downstream system (DOMAIN.md "Deduction modes"). */
@@ -188,6 +193,11 @@ export interface TxnContext extends TxnInput {
   tasks: TaskSpec[];
   /** Tasks out of attempts, waiting for a manual retry. */
   deadTasks: string[];
+  /**
+   * Re-drives so far (nudges of a refund leg or give-back that waited for a person), by gateway
+   * refund number: the round of the next one. Absent in snapshots from before re-drives.
+   */
+  redrives?: Record<string, number>;
 }
 
 export interface LegRequest {
@@ -208,7 +218,12 @@ export type TxnCommand =
   /** From the task runner: a post-payment task finished, or ran out of attempts. */
   | { type: 'TASK_DONE'; at: number; task: string }
   | { type: 'TASK_DEAD'; at: number; task: string; error: string }
-  | { type: 'TIMER'; at: number; name: string };
+  | { type: 'TIMER'; at: number; name: string }
+  /**
+   * A person (admin nudge, `trade nudge`) re-drives the transaction: refund legs and give-backs
+   * that wait for a person start again, and closed async legs are asked about once more.
+   */
+  | { type: 'NUDGE'; at: number };
 
 /** Events the payment-leg children send to their transaction. */
 export type LegEvent =
@@ -220,10 +235,12 @@ export type LegEvent =
    * channel captured money otherwise than the leg asked (another amount or merchant), for a person.
    */
   | { type: 'LEG_RELEASED'; legId: string; phase: 'try' | 'confirm' | 'close'; refusal: Refusal | null; attention?: boolean }
-  /** A success callback for a closed leg was true at the gateway: the money must go back. */
+  /** A closed leg was captured after all, but otherwise than it asked (another amount or merchant): for a person. */
+  | { type: 'LEG_CAPTURED_OTHERWISE'; legId: string }
+  /** A closed leg was captured after all (a late callback's check, or the leg's own query after its close): the money must go back. */
   | { type: 'LATE_PAYMENT_CONFIRMED'; legId: string }
   /** The refund giving a leg's captured money back ended (from the `giveback-<legId>` child). */
-  | { type: 'RLEG_DONE'; legNo: number; status: 'succeeded' | 'attention'; error?: string }
+  | { type: 'RLEG_DONE'; legNo: number; refundLegNo?: string; status: 'succeeded' | 'attention'; error?: string }
   /** A late callback turned out not to be a payment (the gateway says it is not paid). */
   | { type: 'LATE_PAYMENT_IGNORED'; legId: string }
   | { type: 'REFUND_ACCEPTED'; refundNo: string }

@@ -320,7 +320,8 @@ export class TransactionHost {
 
   /**
    * Re-drives one transaction (admin nudge): drops its actor so it is rehydrated from the store
-   * (calls that were running are re-run, with their keys), then fires its due timers now.
+   * (calls that were running are re-run, with their keys), fires its due timers now, then tells
+   * the machine (NUDGE): what waits for a person starts again, closed legs are asked about again.
    */
   async nudge(txnNo: string): Promise<TransactionView | null> {
     // The machines' own deadlines, not only the timer rows: a lost row must not strand the transaction.
@@ -342,6 +343,7 @@ export class TransactionHost {
       this.log.info({ txnNo, timer: name }, 'nudge fires a due timer');
       await this.notify(txnNo, (at) => ({ type: 'TIMER', name, at }));
     }
+    await this.notify(txnNo, (at) => ({ type: 'NUDGE', at }));
     return this.view(txnNo);
   }
 

@@ -3,6 +3,7 @@ import t from 'tap';
 import { sign, SIGNATURE_HEADERS } from '../../domain/signature.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
+import { runTimersUntil } from '../helpers/durable-timers.ts';
 import { eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
 
 /**
@@ -46,11 +47,12 @@ t.test('a captured leg is shown refunded once the channel has paid it back', asy
   t.equal(done.body.needsAttention, false);
 });
 
-t.test('a captured leg whose refund the channel fails is asked again, then waits for a person with the money still owed', async (t) => {
-  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+t.test('a captured leg whose refund the channel keeps failing is asked again through the backoff, then waits for a person with the money still owed', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
   await h.sims.gateway.configureCallbacks({ failRefunds: true });
   const { txnNo, paymentNo } = await failedAfterCapture(h);
-  const stuck = await eventually(() => view(h, txnNo), (r) => r.body.needsAttention);
+  const stuck = await runTimersUntil(h, clock, () => view(h, txnNo), (r) => r.body.needsAttention);
   t.equal(stuck.body.state, 'failed');
   t.equal(stuck.body.legs[0]?.status, 'succeeded', 'not refunded: the money is still captured, and owed');
   const refunds = await h.sims.systems.paymentGateway.peekRefunds(paymentNo);
@@ -59,15 +61,16 @@ t.test('a captured leg whose refund the channel fails is asked again, then waits
 
 });
 
-t.test('a late payment whose refund the channel fails is not reported refunded and waits for a person', async (t) => {
-  const h = await startHarness(t, { clock: new ManualClock(NOON) });
+t.test('a late payment whose refund the channel keeps failing is not reported refunded and waits for a person', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
   const v = await ordered(h);
   const paying = await h.api<TransactionView>('POST', `/v1/transactions/${v.txnNo}/payments`, { legs: [{ method: 'wechat', amount: v.payableAmount }] });
   const paymentNo = paying.body.legs[0]!.paymentNo;
   t.equal((await h.api<TransactionView>('POST', `/v1/transactions/${v.txnNo}/cancel`, {})).body.state, 'cancelled');
   await h.sims.gateway.configureCallbacks({ failRefunds: true });
   await h.sims.gateway.forcePay(paymentNo);
-  const stuck = await eventually(() => view(h, v.txnNo), (r) => r.body.needsAttention);
+  const stuck = await runTimersUntil(h, clock, () => view(h, v.txnNo), (r) => r.body.needsAttention);
   t.equal(stuck.body.state, 'cancelled');
   t.equal(stuck.body.legs[0]?.status, 'closed', 'not refunded');
   t.same((await h.sims.systems.paymentGateway.peekRefunds(paymentNo)).map((r) => [r.refundNo, r.status]), [[`${paymentNo}-L`, 'failed']]);

@@ -2,6 +2,7 @@ import t from 'tap';
 import type { RefundView } from '../../machines/types.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
+import { runTimersUntil } from '../helpers/durable-timers.ts';
 import { eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -127,13 +128,15 @@ t.test('refund callbacks: duplicated change nothing, lost ones are recovered by 
   t.equal((await h.sims.store.effects({ system: 'paymentGateway', verb: 'refundPayment' })).length, 2, 'one gateway refund per refund');
 });
 
-t.test('a refund the gateway keeps failing is retried, then waits for a person without losing the amount', async (t) => {
+t.test('a refund the gateway keeps failing is retried through the backoff, then waits for a person without losing the amount', async (t) => {
   const clock = new ManualClock(NOON);
   const h = await startHarness(t, { clock });
   const sale = await mixedSale(h);
   await h.sims.gateway.configureCallbacks({ failRefunds: true });
   const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'all' });
-  const settled = await refundSettled(h, sale.txnNo, res.body.refundNo);
+  const settled = (
+    await runTimersUntil(h, clock, () => h.api<RefundView>('GET', `/v1/transactions/${sale.txnNo}/refunds/${res.body.refundNo}`), (r) => r.body.status !== 'processing' && r.body.status !== 'requested')
+  ).body;
   t.equal(settled.status, 'attention');
   t.same(settled.legs.map((l) => [l.method, l.status]), [['stored_value', 'succeeded'], ['wechat', 'attention']]);
   const after = (await view(h, sale.txnNo)).body;
