@@ -7,6 +7,7 @@ import type { TransactionView } from '../../runtime/view.ts';
 import { DEMO_KEY, eventually, FUEL_SALE, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { PATIENCE_MS } from '../helpers/deadlines.ts';
 
 /** Debian's chromium; another build can be named with CHROMIUM_PATH. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -31,11 +32,11 @@ async function openInspector(browser: Browser, baseUrl: string, txnNo: string): 
 }
 
 async function waitForAttr(page: Page, selector: string, attr: string, value: string): Promise<void> {
-  await page.waitForFunction(([sel, a, v]) => document.querySelector(sel!)?.getAttribute(a!) === v, [selector, attr, value], { timeout: 15_000 });
+  await page.waitForFunction(([sel, a, v]) => document.querySelector(sel!)?.getAttribute(a!) === v, [selector, attr, value], { timeout: PATIENCE_MS });
 }
 
 async function waitForText(page: Page, testid: string, text: string): Promise<void> {
-  await page.waitForFunction(([id, want]) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim() === want, [testid, text], { timeout: 15_000 });
+  await page.waitForFunction(([id, want]) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim() === want, [testid, text], { timeout: PATIENCE_MS });
 }
 
 async function activeStates(page: Page, diagram: string): Promise<string[]> {
@@ -166,7 +167,7 @@ if (!existsSync(CHROMIUM)) {
     await h.tc.scaleOut!.store.redis.xtrim(`${prefix}:{idx}:feed`, 'MAXLEN', 1);
     proxy.release();
 
-    await page.getByTestId('stream-notice').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.getByTestId('stream-notice').waitFor({ state: 'visible', timeout: PATIENCE_MS });
     t.match(await page.getByTestId('stream-notice').textContent(), /Live updates were interrupted .*the server no longer keeps the transitions made while the page was disconnected/);
     await page.getByTestId(`txn-row-${missed}`).waitFor();
     t.pass(`the list was refreshed: ${missed}, started while the page was away, is in it`);
