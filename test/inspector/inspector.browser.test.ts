@@ -47,6 +47,32 @@ async function samePage(page: Page): Promise<unknown> {
   return page.evaluate(() => (window as unknown as { inspectorTestMarker?: string }).inspectorTestMarker);
 }
 
+/**
+ * Where a diagram is drawn against the window and against its own scrolling pane: the whole
+ * chart is visible when it lies within both (a pane that must be scrolled to see the chart's
+ * edges is a cropped chart).
+ */
+async function chartFits(page: Page, testid: string): Promise<{ inViewport: boolean; inPane: boolean; chart: Box; pane: Box; viewport: Box }> {
+  // Plain data across the page boundary: tsx would wrap a named helper in a `__name` the page lacks.
+  const { chart, pane, viewport } = await page.locator(`[data-testid="${testid}"]`).evaluate((svg) => ({
+    chart: svg.getBoundingClientRect().toJSON() as Box,
+    pane: svg.closest('.diagram-scroll')!.getBoundingClientRect().toJSON() as Box,
+    viewport: { x: 0, y: 0, width: window.innerWidth, height: window.innerHeight },
+  }));
+  return { inViewport: within(chart, viewport), inPane: within(chart, pane), chart: rounded(chart), pane: rounded(pane), viewport };
+}
+
+function within(inner: Box, outer: Box): boolean {
+  const slack = 0.5;
+  return inner.x >= outer.x - slack && inner.y >= outer.y - slack && inner.x + inner.width <= outer.x + outer.width + slack && inner.y + inner.height <= outer.y + outer.height + slack;
+}
+
+function rounded(b: Box): Box {
+  return { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) };
+}
+
+type Box = { x: number; y: number; width: number; height: number };
+
 async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = `${ARTIFACTS}inspector-${name}.png`;
@@ -84,6 +110,15 @@ if (!existsSync(CHROMIUM)) {
 
     const page = await openInspector(browser!, h.url, txnNo);
     t.same(await activeStates(page, 'diagram-transaction'), ['transaction.paying', 'transaction.paying.collecting'], 'paying.collecting is lit');
+    // Issue 15: the chart opened cropped, and "fit" fitted its width only.
+    const opened = await chartFits(page, 'diagram-transaction');
+    t.ok(opened.inViewport && opened.inPane, `the whole statechart is in view once opened: ${JSON.stringify(opened)}`);
+    const pane = page.locator('.diagram-pane', { has: page.getByTestId('diagram-transaction') });
+    await pane.getByRole('button', { name: '1:1' }).click();
+    t.notOk((await chartFits(page, 'diagram-transaction')).inPane, 'at actual size it is larger than its pane');
+    await pane.getByRole('button', { name: 'fit' }).click();
+    const fitted = await chartFits(page, 'diagram-transaction');
+    t.ok(fitted.inViewport && fitted.inPane, `after "fit" the whole statechart is in view again: ${JSON.stringify(fitted)}`);
     t.equal(await page.getByTestId('actor-state-leg-1').textContent(), 'locked', 'the card leg holds its lock');
     t.equal(await page.getByTestId('actor-state-leg-2').textContent(), 'pending', 'the wechat leg waits');
     t.same(await activeStates(page, 'diagram-leg-2'), ['paymentLeg.pending'], "the leg's own diagram lights its state");
