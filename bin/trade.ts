@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TradeError } from '../domain/errors.ts';
 import { registerCommands } from './commands/index.ts';
@@ -11,7 +12,8 @@ function integer(name: string, min = 0) {
   };
 }
 
-const program = new Command('trade').description('Trade Center: the unified transaction platform');
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const program = new Command('trade').description('Trade Center: the unified transaction platform').version(version, '-V, --version', 'print the version of Trade Center');
 
 program
   .command('serve')

@@ -51,6 +51,39 @@ export function refusal(code: ErrorCode, message?: string, details?: Record<stri
 }
 
 /**
+ * How a transaction ended without completing when no refusal ended it: a cancel that was asked
+ * for, a payment deadline that passed. They name an outcome, not an error: no request is ever
+ * refused with them, so they are not in {@link ERROR_CODES} and have no HTTP status.
+ */
+export const END_CODES = {
+  CANCELLED: 'Cancelled on request.',
+  PAYMENT_EXPIRED: 'The payment deadline passed before the payment completed.',
+} as const satisfies Record<string, string>;
+
+export type EndCode = keyof typeof END_CODES;
+
+/** Why a transaction was cancelled or failed: the refusal that ended it, or an {@link EndCode}. */
+export interface Outcome {
+  code: ErrorCode | EndCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function ended(code: EndCode, message?: string): Outcome {
+  return { code, message: message ?? END_CODES[code] };
+}
+
+/** The outcome as the refusal to answer a request with, when a refusal is what it is. */
+export function refusalIn(outcome: Outcome | null, otherwise: Refusal): Refusal {
+  const code = outcome?.code;
+  return outcome && code !== undefined && isErrorCode(code) ? { ...outcome, code } : otherwise;
+}
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
+
+/**
  * Thrown at the edges (HTTP, runtime) to turn a refusal into an error response. Internal code
  * passes refusals as values; this class exists because fastify's error path needs an Error.
  */

@@ -1,5 +1,5 @@
 import { assign, enqueueActions, setup } from 'xstate';
-import { refusal, type Refusal } from '../domain/errors.ts';
+import { ended, refusal, refusalIn, type Outcome, type Refusal } from '../domain/errors.ts';
 import type { QuoteLine } from '../domain/pricing/types.ts';
 import { calls, refusalOf, type CallResult } from './calls.ts';
 import { backoff, childTimer } from './durable-timers.ts';
@@ -568,8 +568,8 @@ export const transactionMachine = setup({
       // With no legs (nothing to pay) the sale is paid by the PAY itself.
       paidAt: context.paidAt ?? new Date((event.type === 'LEG_SUCCEEDED' || event.type === 'PAY') && event.at ? event.at : Date.parse(context.createdAt)).toISOString(),
     })),
-    noteOutcome: assign((_, params: { refusal: Refusal }) => ({ outcome: params.refusal })),
-    unwind: assign((_, params: { to: 'quoted' | 'cancelled' | 'failed'; refusal: Refusal }) => ({ unwindTo: params.to, outcome: params.refusal })),
+    noteOutcome: assign((_, params: { refusal: Outcome }) => ({ outcome: params.refusal })),
+    unwind: assign((_, params: { to: 'quoted' | 'cancelled' | 'failed'; refusal: Outcome }) => ({ unwindTo: params.to, outcome: params.refusal })),
   },
 }).createMachine({
   id: 'transaction',
@@ -623,7 +623,7 @@ export const transactionMachine = setup({
           { guard: 'comboNotInQuote', actions: { type: 'replyRefusal', params: { refusal: refusal('COMBO_NOT_IN_QUOTE') } } },
           { target: 'ordering', actions: ['requestReceived', 'placeOrder'] },
         ],
-        CANCEL: { target: 'cancelled', actions: ['requestReceived', { type: 'noteOutcome', params: ({ event }) => ({ refusal: refusal('INVALID_STATE', event.reason) }) }, 'replyOk'] },
+        CANCEL: { target: 'cancelled', actions: ['requestReceived', { type: 'noteOutcome', params: ({ event }) => ({ refusal: ended('CANCELLED', event.reason) }) }, 'replyOk'] },
       },
     },
 
@@ -704,11 +704,11 @@ export const transactionMachine = setup({
           { guard: 'legMethodNotInCombo', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: refusal('LEGS_MISMATCH', `a discount of the ordered combination needs every leg paid by ${combo(context, context.order!.comboId)?.allowedMethods?.join(' or ')}`) }) } },
           { target: 'paying', actions: ['requestReceived', 'recordLegs', 'spawnLegs'] },
         ],
-        CANCEL: { target: 'unwinding', actions: ['requestReceived', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: refusal('INVALID_STATE', event.reason) }) }] },
+        CANCEL: { target: 'unwinding', actions: ['requestReceived', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: ended('CANCELLED', event.reason) }) }] },
         TIMER: {
           guard: { type: 'isTimer', params: { name: TIMERS.paymentExpiry } },
           target: 'unwinding',
-          actions: { type: 'unwind', params: { to: 'cancelled', refusal: refusal('INVALID_STATE', 'payment expired') } },
+          actions: { type: 'unwind', params: { to: 'cancelled', refusal: ended('PAYMENT_EXPIRED', 'payment expired') } },
         },
       },
     },
@@ -734,12 +734,12 @@ export const transactionMachine = setup({
           on: {
             LEG_LOCKED: { actions: ['legLocked', 'advanceLegs'] },
             LEG_SUCCEEDED: { actions: ['legSucceeded', 'clearQuery', 'advanceLegs'] },
-            CANCEL: { target: 'compensating', actions: ['requestReceived', 'cancelOpenLegs', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: refusal('INVALID_STATE', event.reason) }) }] },
+            CANCEL: { target: 'compensating', actions: ['requestReceived', 'cancelOpenLegs', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: ended('CANCELLED', event.reason) }) }] },
             TIMER: [
               {
                 guard: { type: 'isTimer', params: { name: TIMERS.paymentExpiry } },
                 target: 'compensating',
-                actions: ['cancelOpenLegs', { type: 'unwind', params: { to: 'cancelled', refusal: refusal('INVALID_STATE', 'payment expired') } }],
+                actions: ['cancelOpenLegs', { type: 'unwind', params: { to: 'cancelled', refusal: ended('PAYMENT_EXPIRED', 'payment expired') } }],
               },
               { guard: 'isQueryTimer', actions: ['queryLeg', 'rearmQuery'] },
             ],
@@ -759,7 +759,7 @@ export const transactionMachine = setup({
               actions: { type: 'unwind', params: ({ context }) => ({ to: 'failed' as const, refusal: context.outcome ?? refusal('PAYMENT_FAILED') }) },
             },
             // Nothing moved: the order stays open for another attempt.
-            { target: '#transaction.ordered', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: context.outcome ?? refusal('PAYMENT_FAILED') }) } },
+            { target: '#transaction.ordered', actions: { type: 'replyRefusal', params: ({ context }) => ({ refusal: refusalIn(context.outcome, refusal('PAYMENT_FAILED')) }) } },
           ],
         },
       },
@@ -929,7 +929,7 @@ export const transactionMachine = setup({
             {
               guard: 'unwindingToQuoted',
               target: '#transaction.quoted',
-              actions: [{ type: 'replyRefusal', params: ({ context }) => ({ refusal: context.outcome ?? refusal('CORE_SYSTEM_UNAVAILABLE') }) }, 'forgetOrder'],
+              actions: [{ type: 'replyRefusal', params: ({ context }) => ({ refusal: refusalIn(context.outcome, refusal('CORE_SYSTEM_UNAVAILABLE')) }) }, 'forgetOrder'],
             },
             { guard: 'unwindingToCancelled', target: '#transaction.cancelled' },
             { target: '#transaction.failed' },
@@ -944,7 +944,7 @@ export const transactionMachine = setup({
     },
 
     failed: {
-      entry: ['clearAllTimers', { type: 'replyRefusal', params: ({ context }) => ({ refusal: context.outcome ?? refusal('PAYMENT_FAILED') }) }],
+      entry: ['clearAllTimers', { type: 'replyRefusal', params: ({ context }) => ({ refusal: refusalIn(context.outcome, refusal('PAYMENT_FAILED')) }) }],
     },
   },
 });

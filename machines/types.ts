@@ -1,4 +1,4 @@
-import type { Refusal } from '../domain/errors.ts';
+import type { Outcome, Refusal } from '../domain/errors.ts';
 import type { Quote } from '../domain/pricing/types.ts';
 import type { TaskSpec } from '../storage/types.ts';
 
@@ -177,7 +177,7 @@ export interface TxnContext extends TxnInput {
   pendingRequestId: string | null;
   reply: Reply | null;
   /** Why the transaction was cancelled or failed. */
-  outcome: Refusal | null;
+  outcome: Outcome | null;
   /** Attempts of retried core steps, by step. */
   attempts: Record<string, number>;
   paidAt: string | null;

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -6,6 +6,7 @@ import type { LiveTransition } from '../../bin/commands/source.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { DEMO_KEY, FUEL_SALE, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
+import { spawnTethered, STARTUP_DEADLINE_MS } from '../helpers/tethered-spawn.ts';
 import { storedValueSale } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -13,7 +14,7 @@ const TRADE = new URL('../../bin/trade.js', import.meta.url).pathname;
 
 async function trade(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [TRADE, ...args], { timeout: 30_000, env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run(process.execPath, [TRADE, ...args], { timeout: STARTUP_DEADLINE_MS, env: { ...process.env, ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -75,17 +76,18 @@ t.test('the trade binary tails a Redis deployment directly: the transitions of a
   const redis = await startRedisServer();
   t.teardown(() => redis.stop());
   const h = await startHarness(t, { config: { storage: { kind: 'redis', url: redis.url, prefix: 'tc-tail' } } });
-  const tail = spawn(process.execPath, [TRADE, 'tail', '--redis', redis.url, '--json', '--count', '2'], { env: { ...process.env, TRADE_REDIS_PREFIX: 'tc-tail' } });
-  const limit = setTimeout(() => tail.kill(), 30_000);
+  const tailing = spawnTethered(process.execPath, [TRADE, 'tail', '--redis', redis.url, '--json', '--count', '2'], { env: { ...process.env, TRADE_REDIS_PREFIX: 'tc-tail' } });
+  const tail = tailing.child;
+  const limit = setTimeout(() => void tailing.kill('SIGKILL'), STARTUP_DEADLINE_MS);
   t.teardown(() => {
     clearTimeout(limit);
-    tail.kill();
+    return tailing.kill('SIGKILL');
   });
   let stdout = '';
   let stderr = '';
-  tail.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  tail.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   const following = new Promise<void>((resolve) =>
-    tail.stderr.on('data', (d: Buffer) => {
+    tail.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (stderr.includes('following')) resolve();
     }),

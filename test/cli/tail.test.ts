@@ -8,6 +8,7 @@ import { DEMO_KEY, eventually, FUEL_SALE, startHarness } from '../helpers/harnes
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { captureIo, sources } from './helpers.ts';
+import { PATIENCE_MS } from '../helpers/deadlines.ts';
 
 t.test('tail follows a sale live, from the server event stream and by polling the store journal', async (t) => {
   const h = await startHarness(t);
@@ -20,7 +21,7 @@ t.test('tail follows a sale live, from the server event stream and by polling th
       let opened!: () => void;
       const open$ = new Promise<void>((resolve) => (opened = resolve));
       // A failing tail ends at the test's limit instead of hanging it.
-      const limit = setTimeout(() => stop.abort(), 10_000);
+      const limit = setTimeout(() => stop.abort(), PATIENCE_MS);
       t.teardown(() => clearTimeout(limit));
       const tail = runTail(source, io, { json: true, count: 2, signal: stop.signal, onOpen: () => opened() });
       await open$;
@@ -49,7 +50,7 @@ t.test('tail --txn shows one transaction only, as readable lines, until stopped'
   t.teardown(() => source.close());
   const io = captureIo();
   const stop = new AbortController();
-  const limit = setTimeout(() => stop.abort(), 10_000);
+  const limit = setTimeout(() => stop.abort(), PATIENCE_MS);
   t.teardown(() => clearTimeout(limit));
   let opened!: () => void;
   const open$ = new Promise<void>((resolve) => (opened = resolve));
@@ -72,7 +73,7 @@ function tailUntilEnd(t: Test, source: TradeSource, opts: { json?: boolean } = {
   const io = captureIo();
   const stop = new AbortController();
   // A failing tail ends at the test's limit instead of hanging it.
-  const limit = setTimeout(() => stop.abort(), 30_000);
+  const limit = setTimeout(() => stop.abort(), PATIENCE_MS);
   let opened!: () => void;
   const open = new Promise<void>((resolve) => (opened = resolve));
   const done = runTail(source, io, { ...opts, signal: stop.signal, onOpen: () => opened() });
@@ -101,7 +102,7 @@ t.test('tail reconnects after its connection drops and resumes where it was: not
   const away = await start();
   await h.api('POST', `/v1/transactions/${before.body.txnNo}/cancel`, {});
   proxy.release();
-  await eventually(async () => io.stdout(), (out) => out.includes('"CANCEL"'), 10_000);
+  await eventually(async () => io.stdout(), (out) => out.includes('"CANCEL"'));
   const after = await start();
   await eventually(async () => io.stdout(), (out) => out.includes(after.body.txnNo));
   await stop();
@@ -134,7 +135,7 @@ t.test('tail warns when the stream cannot resume where its connection dropped, t
   // What the feed's cap does, exactly and now: only the latest save is kept.
   await h.tc.scaleOut!.store.redis.xtrim(`${prefix}:{idx}:feed`, 'MAXLEN', 1);
   proxy.release();
-  await eventually(async () => io.stderr(), (err) => err.includes('warning'), 10_000);
+  await eventually(async () => io.stderr(), (err) => err.includes('warning'));
   const after = await start();
   await eventually(async () => io.stdout(), (out) => out.includes(after.body.txnNo));
   await stop();

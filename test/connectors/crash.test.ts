@@ -36,7 +36,7 @@ t.test('a platform killed mid-sale while trade sim keeps running finishes the sa
   t.equal((await admin('PUT', '/sim/faults/storedValue', { confirm: { delayAfterEffectMs: 30_000 } })).status, 200);
   const pending = api('POST', `/v1/transactions/${byCard.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: byCard.payableAmount }] }).catch(() => null);
   const confirms = () => admin<{ effects: Effect[] }>('GET', '/sim/effects?system=storedValue&verb=confirm');
-  await eventually(confirms, (r) => r.body.effects.length === 1, 10_000);
+  await eventually(confirms, (r) => r.body.effects.length === 1);
   await first.crash();
   await pending;
 
@@ -48,7 +48,7 @@ t.test('a platform killed mid-sale while trade sim keeps running finishes the sa
   const second = await startServerProcess(dir, port, [], env);
   t.teardown(() => second.stop());
   for (const sale of [wechat, byCard]) {
-    const done = await eventually(() => api<TransactionView>('GET', `/v1/transactions/${sale.txnNo}`), (r) => r.body.state === 'completed', 20_000);
+    const done = await eventually(() => api<TransactionView>('GET', `/v1/transactions/${sale.txnNo}`), (r) => r.body.state === 'completed');
     t.equal(done.body.legs[0]?.status, 'succeeded', `${sale.txnNo} completed after the restart`);
   }
 

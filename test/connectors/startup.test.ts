@@ -2,13 +2,14 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { STARTUP_DEADLINE_MS } from '../helpers/deadlines.ts';
 
 const run = promisify(execFile);
 const TRADE = new URL('../../bin/trade.js', import.meta.url).pathname;
 
 async function trade(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   try {
-    const { stderr } = await run(process.execPath, [TRADE, ...args], { timeout: 30_000, env: { ...process.env, ...env } });
+    const { stderr } = await run(process.execPath, [TRADE, ...args], { timeout: STARTUP_DEADLINE_MS, env: { ...process.env, ...env } });
     return { code: 0, stderr };
   } catch (err) {
     const e = err as { code: number; stderr: string };

@@ -21,7 +21,7 @@ t.test('a wechat payment with no callback expires: the payment is closed and the
 
   const { body: view } = await eventually(() => api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.state === 'cancelled');
   t.equal(view.legs[0]?.status, 'closed');
-  t.equal(view.outcome?.message, 'payment expired');
+  t.same(view.outcome, { code: 'PAYMENT_EXPIRED', message: 'payment expired' }, 'the outcome names the expiry, not an error code');
   t.equal(tc.sims!.systems.paymentGateway.peekPayment(paymentNo)?.status, 'closed', 'the gateway payment was closed');
   t.equal(tc.sims!.systems.order.peekOrder(ordered.orderNo!)?.status, 'cancelled', 'the order was cancelled');
   const late = await tc.sims!.gateway.pay(paymentNo);

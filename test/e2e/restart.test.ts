@@ -20,7 +20,7 @@ t.test('a server killed while a wechat payment is pending completes the sale aft
   t.equal(afterRestart.body.state, 'paying', 'the pending payment survived the crash');
   const paid = await api<{ payment: { status: string } }>('POST', `/sim/payments/${paying.body.legs[0]!.paymentNo}/pay`);
   t.equal(paid.body.payment.status, 'succeeded', 'the customer pays after the restart');
-  const done = await eventually(() => api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.state === 'completed', 10_000);
+  const done = await eventually(() => api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.state === 'completed');
   t.equal(done.body.legs[0]?.status, 'succeeded', 'the callback reached the restarted server and completed the sale');
 });
 
@@ -39,13 +39,13 @@ t.test('a server killed while a downstream call is in flight re-runs it with the
   t.equal(faults.status, 200);
   const pending = api('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.payableAmount }] }).catch(() => null);
   const confirms = () => api<{ effects: unknown[] }>('GET', '/sim/effects?system=storedValue&verb=confirm');
-  await eventually(confirms, (r) => r.body.effects.length === 1, 10_000);
+  await eventually(confirms, (r) => r.body.effects.length === 1);
   await first.crash();
   await pending;
 
   const second = await startServerProcess(dir, port);
   t.teardown(() => second.stop());
-  const done = await eventually(() => api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.state === 'completed', 10_000);
+  const done = await eventually(() => api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.state === 'completed');
   t.equal(done.body.legs[0]?.status, 'succeeded', 'the re-run confirm got the first answer');
   t.equal((await confirms()).body.effects.length, 1, 'the card system confirmed exactly once');
   const after = await card();
@@ -66,12 +66,12 @@ t.test('a server killed while post-payment tasks are pending runs them after res
   const ordered = await orderedSale(api, 'stored_value', { userId: 'U4' });
   await api('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.payableAmount }] });
   type Tasks = TransactionView & { tasks: { task: string; status: string; attempts: number }[] };
-  await eventually(() => api<Tasks>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.tasks.some((x) => x.attempts > 0 && x.status === 'pending'), 10_000);
+  await eventually(() => api<Tasks>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.tasks.some((x) => x.attempts > 0 && x.status === 'pending'));
   await first.crash();
 
   const second = await startServerProcess(dir, port);
   t.teardown(() => second.stop());
-  const done = await eventually(() => api<Tasks>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.tasks.every((x) => x.status === 'done'), 20_000);
+  const done = await eventually(() => api<Tasks>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.tasks.every((x) => x.status === 'done'));
   t.equal(done.body.tasks.length, 9);
   for (const [system, verb] of [['marketing', 'record'], ['invoice', 'issue'], ['settlement', 'record'], ['os', 'syncOrder'], ['notify', 'send'], ['push', 'notify'], ['level', 'addGrowth']]) {
     const effects = await api<{ effects: unknown[] }>('GET', `/sim/effects?system=${system}&verb=${verb}`);

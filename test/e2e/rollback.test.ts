@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { TransactionView } from '../../runtime/view.ts';
-import { orderedSale, startHarness } from '../helpers/harness.ts';
+import { FUEL_SALE, orderedSale, startHarness } from '../helpers/harness.ts';
 
 t.test('cancelling an ordered transaction cancels the order and leaves the card as it was', async (t) => {
   const { api, tc } = await startHarness(t);
@@ -15,6 +15,25 @@ t.test('cancelling an ordered transaction cancels the order and leaves the card 
   const again = await api('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.payableAmount }] });
   t.equal(again.status, 409, 'a cancelled transaction cannot be paid');
   t.equal((again.body as { error: { code: string } }).error.code, 'INVALID_STATE');
+});
+
+// Issue 15: a normal cancel's outcome read INVALID_STATE, an error code no request had been refused with.
+t.test("a cancel's outcome reads CANCELLED with its reason, whether quoted, ordered or paying", async (t) => {
+  const { api } = await startHarness(t);
+  const started = await api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'] });
+  const quoted = await api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/cancel`, {});
+  t.same([quoted.status, quoted.body.state, quoted.body.outcome?.code], [200, 'cancelled', 'CANCELLED'], 'quoted');
+  t.equal(quoted.body.outcome?.message, 'cancelled by the channel', 'without a reason, who cancelled');
+
+  const ordered = await orderedSale(api, 'stored_value');
+  const cancelled = await api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/cancel`, { reason: 'customer left' });
+  t.same([cancelled.body.state, cancelled.body.outcome], ['cancelled', { code: 'CANCELLED', message: 'customer left' }], 'ordered');
+
+  const paying = await orderedSale(api, 'wechat');
+  const pay = await api<TransactionView>('POST', `/v1/transactions/${paying.txnNo}/payments`, { legs: [{ method: 'wechat', amount: paying.payableAmount }] });
+  t.equal(pay.status, 202);
+  const stopped = await api<TransactionView>('POST', `/v1/transactions/${paying.txnNo}/cancel`, { reason: 'pump blocked' });
+  t.same([stopped.body.state, stopped.body.outcome], ['cancelled', { code: 'CANCELLED', message: 'pump blocked' }], 'paying');
 });
 
 t.test('a stored-value payment whose confirm fails is rolled back: balance and locks as before', async (t) => {

@@ -8,6 +8,7 @@ import { simUrls } from '../../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterConfig } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { loadDataset } from '../../systems/sim/index.ts';
+import { PATIENCE_MS } from './deadlines.ts';
 import { localSimControl, remoteSimControl, type SimControl } from './sim-control.ts';
 
 export const DEMO_KEY = DEFAULT_CONFIG.apiKeys[0]!.key;
@@ -149,7 +150,7 @@ export async function orderedSale(api: Api, method: string, body: Record<string,
 }
 
 /** Polls until `check` holds (a real callback crosses HTTP asynchronously); fails after `ms`. */
-export async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, ms = 5_000): Promise<T> {
+export async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, ms = PATIENCE_MS): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();

@@ -1,9 +1,24 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './server-process.ts';
+import { spawnTethered, STARTUP_DEADLINE_MS, waitUntil, type TetheredProcess } from './tethered-spawn.ts';
+
+/** True once Redis on `port` answers PING (not LOADING an AOF, not refusing the connection). */
+async function serves(port: number): Promise<boolean> {
+  const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    await probe.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
 
 /** A private redis-server for a test: own port, own folder, killed at teardown. */
 export interface RedisServer {
@@ -24,7 +39,7 @@ export interface RedisServer {
 export async function startRedisServer(opts: { appendonly?: boolean } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tc-redis-'));
-  let child: ChildProcess | null = null;
+  let proc: TetheredProcess | null = null;
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--appendonly', opts.appendonly ? 'yes' : 'no', '--appendfsync', 'always',
@@ -32,31 +47,22 @@ export async function startRedisServer(opts: { appendonly?: boolean } = {}): Pro
   ];
   const url = `redis://127.0.0.1:${port}`;
   const launch = async () => {
-    const proc = spawn('redis-server', args, { stdio: 'ignore' });
-    child = proc;
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await probe.connect();
-        // Loading an AOF answers LOADING: wait until Redis serves.
-        await probe.ping();
-        break;
-      } catch {
-        probe.disconnect();
-        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+    const started = spawnTethered('redis-server', args, { stdout: 'ignore' });
+    proc = started;
+    let exited = false;
+    void started.exited.then(() => (exited = true));
+    try {
+      await waitUntil(`redis-server on ${port} did not serve`, async () => {
+        if (exited) throw new Error(`redis-server on ${port} exited before it served`);
+        return serves(port);
+      });
+    } catch (err) {
+      await started.kill('SIGKILL');
+      throw err;
     }
-    probe.disconnect();
   };
   const exit = async (signal: NodeJS.Signals) => {
-    const proc = child;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill(signal);
-    await exited;
+    await proc?.kill(signal);
   };
   await launch();
   return {
@@ -87,47 +93,29 @@ export async function startRedisCluster(nodes = 3): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'tc-redis-cluster-'));
   const ports: number[] = [];
   for (let i = 0; i < nodes; i++) ports.push(await freePort());
-  const children = ports.map((port) =>
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--protected-mode', 'no'], { stdio: 'ignore' }),
+  const nodesRunning = ports.map((port) =>
+    spawnTethered('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--protected-mode', 'no'], { stdout: 'ignore' }),
   );
   const stop = async () => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            c.once('exit', () => resolve());
-            c.kill('SIGKILL');
-          }),
-      ),
-    );
+    await Promise.all(nodesRunning.map((n) => n.kill('SIGKILL')));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const port of ports) {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const probe = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        probe.on('error', () => undefined);
-        const up = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
-        probe.disconnect();
-        if (up) break;
-        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    for (const port of ports) await waitUntil(`redis-server on ${port} did not serve`, () => serves(port));
     await new Promise<void>((resolve, reject) => {
-      const create = spawn('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
-      create.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create exited with ${code}`))));
+      // Short-lived, but killed with the test all the same should it hang.
+      const create = spawnTethered('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { stdout: 'ignore' });
+      const timer = setTimeout(() => void create.kill('SIGKILL'), STARTUP_DEADLINE_MS);
+      create.child.once('exit', (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve();
+        else reject(new Error(`redis-cli --cluster create exited with ${code}`));
+      });
     });
     for (const port of ports) {
-      const deadline = Date.now() + 15_000;
       const probe = new Redis(`redis://127.0.0.1:${port}`);
       try {
-        while (!String(await probe.cluster('INFO')).includes('cluster_state:ok')) {
-          if (Date.now() > deadline) throw new Error(`cluster node ${port} is not ok`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await waitUntil(`cluster node ${port} is not ok`, async () => String(await probe.cluster('INFO')).includes('cluster_state:ok'), STARTUP_DEADLINE_MS, 100);
       } finally {
         probe.disconnect();
       }

@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DATASET_PATH } from './harness.ts';
+import { spawnTethered, STARTUP_DEADLINE_MS, type TetheredProcess } from './tethered-spawn.ts';
 
 const TRADE_BIN = new URL('../../bin/trade.js', import.meta.url).pathname;
 
@@ -29,45 +30,49 @@ export interface ServerProcess {
 
 /** Runs `trade serve` as its own process on the given files and port; resolves once it listens. */
 export async function startServerProcess(dir: string, port: number, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(
+  const proc = spawnTethered(
     process.execPath,
     [TRADE_BIN, 'serve', '--port', String(port), '--db', join(dir, 'trade.db'), '--sim-db', join(dir, 'sim.db'), '--data', DATASET_PATH, '--callback-delay-ms', '0', ...extraArgs],
-    { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, LOG_LEVEL: 'warn', ...env } },
   );
-  return watchStart(child, `http://127.0.0.1:${port}`, 'Trade Center is listening on');
+  return watchStart(proc, `http://127.0.0.1:${port}`, 'Trade Center is listening on');
 }
 
-/** Resolves once the child prints `banner`; rejects when it exits first or takes over 20 s. */
-export async function watchStart(child: ChildProcess, url: string, banner: string): Promise<ServerProcess> {
+/**
+ * Resolves once the process prints `banner`; rejects when it exits first or is not up within
+ * {@link STARTUP_DEADLINE_MS}, and then kills it: a server that failed to start in time must not
+ * outlive the test that gave up on it.
+ */
+export async function watchStart(proc: TetheredProcess, url: string, banner: string): Promise<ServerProcess> {
+  const { child } = proc;
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
-    const check = () => {
-      if (out.includes(banner)) {
+  const started = Date.now();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start within ${STARTUP_DEADLINE_MS} ms:\n${out}`)), STARTUP_DEADLINE_MS);
+      const check = () => {
+        if (out.includes(banner)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', check);
+      child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
+        reject(new Error(`server exited with ${code ?? signal} after ${Date.now() - started} ms:\n${out}`));
+      });
     });
-  });
+  } catch (err) {
+    await proc.kill('SIGKILL');
+    throw err;
+  }
   return {
     url,
     child,
     output: () => out,
-    crash: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
+    crash: () => proc.kill('SIGKILL'),
+    stop: () => proc.kill('SIGTERM'),
   };
 }

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG } from '../../runtime/trade-center.ts';
 import { DATASET_PATH } from './harness.ts';
 import { watchStart, type ServerProcess } from './server-process.ts';
+import { spawnTethered } from './tethered-spawn.ts';
 
 const TRADE_BIN = new URL('../../bin/trade.js', import.meta.url).pathname;
 
@@ -20,14 +20,14 @@ export interface SimProcessOptions {
 
 /** Runs `trade sim` as its own process; resolves once it listens. */
 export async function startSimProcess(opts: SimProcessOptions): Promise<ServerProcess> {
-  const child = spawn(
+  const proc = spawnTethered(
     process.execPath,
     [
       TRADE_BIN, 'sim', '--port', String(opts.port), '--db', join(opts.dir, 'sim.db'), '--data', opts.data ?? DATASET_PATH,
       '--callback-url', opts.callbackUrl, '--callback-secret', DEFAULT_CONFIG.callbackSecret, '--callback-delay-ms', '0',
       '--clock', opts.clock ?? 'real',
     ],
-    { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, LOG_LEVEL: 'warn' } },
   );
-  return watchStart(child, `http://127.0.0.1:${opts.port}`, 'Trade Center simulators are listening on');
+  return watchStart(proc, `http://127.0.0.1:${opts.port}`, 'Trade Center simulators are listening on');
 }

@@ -7,6 +7,7 @@ import type { TransactionView } from '../../runtime/view.ts';
 import { DEMO_KEY, eventually, FUEL_SALE, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { PATIENCE_MS } from '../helpers/deadlines.ts';
 
 /** Debian's chromium; another build can be named with CHROMIUM_PATH. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -31,11 +32,11 @@ async function openInspector(browser: Browser, baseUrl: string, txnNo: string): 
 }
 
 async function waitForAttr(page: Page, selector: string, attr: string, value: string): Promise<void> {
-  await page.waitForFunction(([sel, a, v]) => document.querySelector(sel!)?.getAttribute(a!) === v, [selector, attr, value], { timeout: 15_000 });
+  await page.waitForFunction(([sel, a, v]) => document.querySelector(sel!)?.getAttribute(a!) === v, [selector, attr, value], { timeout: PATIENCE_MS });
 }
 
 async function waitForText(page: Page, testid: string, text: string): Promise<void> {
-  await page.waitForFunction(([id, want]) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim() === want, [testid, text], { timeout: 15_000 });
+  await page.waitForFunction(([id, want]) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim() === want, [testid, text], { timeout: PATIENCE_MS });
 }
 
 async function activeStates(page: Page, diagram: string): Promise<string[]> {
@@ -45,6 +46,32 @@ async function activeStates(page: Page, diagram: string): Promise<string[]> {
 async function samePage(page: Page): Promise<unknown> {
   return page.evaluate(() => (window as unknown as { inspectorTestMarker?: string }).inspectorTestMarker);
 }
+
+/**
+ * Where a diagram is drawn against the window and against its own scrolling pane: the whole
+ * chart is visible when it lies within both (a pane that must be scrolled to see the chart's
+ * edges is a cropped chart).
+ */
+async function chartFits(page: Page, testid: string): Promise<{ inViewport: boolean; inPane: boolean; chart: Box; pane: Box; viewport: Box }> {
+  // Plain data across the page boundary: tsx would wrap a named helper in a `__name` the page lacks.
+  const { chart, pane, viewport } = await page.locator(`[data-testid="${testid}"]`).evaluate((svg) => ({
+    chart: svg.getBoundingClientRect().toJSON() as Box,
+    pane: svg.closest('.diagram-scroll')!.getBoundingClientRect().toJSON() as Box,
+    viewport: { x: 0, y: 0, width: window.innerWidth, height: window.innerHeight },
+  }));
+  return { inViewport: within(chart, viewport), inPane: within(chart, pane), chart: rounded(chart), pane: rounded(pane), viewport };
+}
+
+function within(inner: Box, outer: Box): boolean {
+  const slack = 0.5;
+  return inner.x >= outer.x - slack && inner.y >= outer.y - slack && inner.x + inner.width <= outer.x + outer.width + slack && inner.y + inner.height <= outer.y + outer.height + slack;
+}
+
+function rounded(b: Box): Box {
+  return { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) };
+}
+
+type Box = { x: number; y: number; width: number; height: number };
 
 async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -83,6 +110,15 @@ if (!existsSync(CHROMIUM)) {
 
     const page = await openInspector(browser!, h.url, txnNo);
     t.same(await activeStates(page, 'diagram-transaction'), ['transaction.paying', 'transaction.paying.collecting'], 'paying.collecting is lit');
+    // Issue 15: the chart opened cropped, and "fit" fitted its width only.
+    const opened = await chartFits(page, 'diagram-transaction');
+    t.ok(opened.inViewport && opened.inPane, `the whole statechart is in view once opened: ${JSON.stringify(opened)}`);
+    const pane = page.locator('.diagram-pane', { has: page.getByTestId('diagram-transaction') });
+    await pane.getByRole('button', { name: '1:1' }).click();
+    t.notOk((await chartFits(page, 'diagram-transaction')).inPane, 'at actual size it is larger than its pane');
+    await pane.getByRole('button', { name: 'fit' }).click();
+    const fitted = await chartFits(page, 'diagram-transaction');
+    t.ok(fitted.inViewport && fitted.inPane, `after "fit" the whole statechart is in view again: ${JSON.stringify(fitted)}`);
     t.equal(await page.getByTestId('actor-state-leg-1').textContent(), 'locked', 'the card leg holds its lock');
     t.equal(await page.getByTestId('actor-state-leg-2').textContent(), 'pending', 'the wechat leg waits');
     t.same(await activeStates(page, 'diagram-leg-2'), ['paymentLeg.pending'], "the leg's own diagram lights its state");
@@ -166,7 +202,7 @@ if (!existsSync(CHROMIUM)) {
     await h.tc.scaleOut!.store.redis.xtrim(`${prefix}:{idx}:feed`, 'MAXLEN', 1);
     proxy.release();
 
-    await page.getByTestId('stream-notice').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.getByTestId('stream-notice').waitFor({ state: 'visible', timeout: PATIENCE_MS });
     t.match(await page.getByTestId('stream-notice').textContent(), /Live updates were interrupted .*the server no longer keeps the transitions made while the page was disconnected/);
     await page.getByTestId(`txn-row-${missed}`).waitFor();
     t.pass(`the list was refreshed: ${missed}, started while the page was away, is in it`);

@@ -54,7 +54,7 @@ t.test("every log line of a sale's work carries its txnNo: requests, the callbac
   const ordered = await api<TransactionView>('POST', `/v1/transactions/${txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
   const paying = await api<TransactionView>('POST', `/v1/transactions/${txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.body.payableAmount }] });
   await tc.sims!.gateway.pay(paying.body.legs[0]!.paymentNo);
-  await eventually(() => api<TransactionView & { tasks: { status: string }[] }>('GET', `/v1/transactions/${txnNo}`), (r) => r.body.state === 'completed' && r.body.tasks.every((x) => x.status === 'done'), 15_000);
+  await eventually(() => api<TransactionView & { tasks: { status: string }[] }>('GET', `/v1/transactions/${txnNo}`), (r) => r.body.state === 'completed' && r.body.tasks.every((x) => x.status === 'done'));
   await api('POST', `/admin/transactions/${txnNo}/nudge`);
 
   const requestsAboutIt = new Set(lines.filter((l) => l.req?.url.includes(txnNo)).map((l) => l.reqId));

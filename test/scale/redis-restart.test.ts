@@ -1,7 +1,9 @@
 import t from 'tap';
 import type { TransactionView } from '../../runtime/view.ts';
 import { FUEL_SALE, startHarness } from '../helpers/harness.ts';
+import { PATIENCE_MS } from '../helpers/deadlines.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
+import { waitUntil } from '../helpers/tethered-spawn.ts';
 
 interface Ack {
   txnNo: string;
@@ -34,12 +36,14 @@ t.test('Redis killed and restarted under load loses no acknowledged transaction 
     }
   };
   const clients = Promise.all([1, 2, 3, 4, 5, 6].map(client));
-  await new Promise((r) => setTimeout(r, 1500));
+  // Load before and after the kill is counted, not timed: on a busy machine 1.5 s may pass
+  // before the first answer.
+  await waitUntil('no answer before the kill', async () => acks.length >= 12, PATIENCE_MS, 20);
   const before = acks.length;
   await redis.kill();
   await new Promise((r) => setTimeout(r, 500));
   await redis.restart();
-  await new Promise((r) => setTimeout(r, 1500));
+  await waitUntil('no answer after the restart', async () => acks.length >= before + 12, PATIENCE_MS, 20);
   running = false;
   await clients;
   t.ok(before > 0 && acks.length > before, `load before (${before} answers) and after the restart (${acks.length - before} more; ${failures} requests failed)`);

@@ -30,7 +30,7 @@ t.test('the sentinel', async (t) => {
     const paying = await h.api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });
     const jobId = BullmqScheduler.timerJobId(ordered.txnNo, TIMERS.paymentExpiry, Date.parse(paying.body.expiresAt!));
     t.equal(await scheduler.timers.remove(jobId), 1, 'the expiry wake-up is lost');
-    const done = await eventually(() => h.api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.state === 'cancelled', 15_000);
+    const done = await eventually(() => h.api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.state === 'cancelled');
     t.equal(done.body.outcome?.message, 'payment expired', 'the sentinel fired the overdue timer');
     t.ok(h.tc.sentinel.counters.nudges >= 1, 'by a nudge');
     t.equal(scheduler.counters.timersFired, 0, 'not by a job');
@@ -53,7 +53,7 @@ t.test('the sentinel', async (t) => {
       const ordered = await orderedSale(h.api, 'stored_value');
       h.tc.sims!.faults.storedValue.configure({ confirm: { delayAfterEffectMs: 6_000 } });
       const paying = h.api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.payableAmount }] });
-      await eventually(async () => h.tc.sentinel.stuckCount(), (n) => n === 1, 15_000);
+      await eventually(async () => h.tc.sentinel.stuckCount(), (n) => n === 1);
       t.ok(h.tc.sentinel.counters.nudges >= 1, 'nudged before giving up');
       t.equal(h.tc.sentinel.counters.flagged, 1);
       const listed = await h.api<{ items: { txnNo: string }[] }>('GET', '/admin/transactions?needsAttention=true');

@@ -80,7 +80,7 @@ t.test('the live event stream on Redis', async (t) => {
     t.teardown(() => first.abort());
     const before = await cardSale(b);
     // Post-payment tasks may still move it: wait until the stream has all its journal holds.
-    await eventually(async () => ({ seen: streamed(first.messages, [before]).map(line), stored: await journals(b, [before]) }), ({ seen, stored }) => seen.length > 0 && seen.join() === stored.join(), 10_000);
+    await eventually(async () => ({ seen: streamed(first.messages, [before]).map(line), stored: await journals(b, [before]) }), ({ seen, stored }) => seen.length > 0 && seen.join() === stored.join());
     const lastEventId = first.lastEventId()!;
     t.match(lastEventId, /^\d+-\d+$/, 'the last id is a whole save: a feed id');
     first.abort();
@@ -107,7 +107,7 @@ t.test('the live event stream on Redis', async (t) => {
     const first = await subscribe(a.url);
     t.teardown(() => first.abort());
     const txnNo = await cardSale(b);
-    await eventually(async () => ({ seen: streamed(first.messages, [txnNo]).map(line), stored: await journals(b, [txnNo]) }), ({ seen, stored }) => seen.length > 0 && seen.join() === stored.join(), 10_000);
+    await eventually(async () => ({ seen: streamed(first.messages, [txnNo]).map(line), stored: await journals(b, [txnNo]) }), ({ seen, stored }) => seen.length > 0 && seen.join() === stored.join());
     // A save of several transitions: every one but its last names its place inside the save.
     const cut = first.events.findIndex((e) => e.id?.includes('/'));
     t.ok(cut >= 0, 'the sale has a save of several transitions');
@@ -138,7 +138,7 @@ t.test('the live event stream on Redis', async (t) => {
     const resumed = await subscribe(a.url, '', resumeFrom(lastEventId));
     t.teardown(() => resumed.abort());
     const after = await cardSale(b);
-    await eventually(async () => streamed(resumed.messages, [after]).length, (n) => n >= 4, 10_000);
+    await eventually(async () => streamed(resumed.messages, [after]).length, (n) => n >= 4);
     const [gap, ...live] = resumed.events;
     t.match(gap, { id: /^\d+-\d+$/, message: { type: 'gap', lastEventId, reason: 'trimmed', at: Number } }, 'first the gap');
     // Tasks of the sale made while away may still add saves: the stream resumes at the latest when it opened.

@@ -1,5 +1,6 @@
 import type { Test } from 'tap';
 import type { FeedTransition, JournalEntry, SaveRecord, TaskSpec, TransactionStore } from '../../storage/types.ts';
+import { PATIENCE_MS } from '../helpers/deadlines.ts';
 
 /** What a test asks of the store it is given. */
 export interface StoreOptions {
@@ -328,7 +329,7 @@ export function storeConformance(t: Test, make: StoreFactory): void {
     if (!store.follow) return void t.pass('this backend has no feed');
     await store.save(record('T0'), 0, [entry('BEFORE')]);
     const stop = new AbortController();
-    const limit = setTimeout(() => stop.abort(), 10_000);
+    const limit = setTimeout(() => stop.abort(), PATIENCE_MS);
     t.teardown(() => {
       clearTimeout(limit);
       stop.abort();

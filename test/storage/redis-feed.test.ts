@@ -7,6 +7,7 @@ import { RedisTransactionStore } from '../../storage/redis/redis-store.ts';
 import type { FeedTransition, JournalEntry, SaveRecord } from '../../storage/types.ts';
 import { eventually, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
+import { PATIENCE_MS } from '../helpers/deadlines.ts';
 
 const T0 = Date.parse('2026-11-25T04:00:00Z');
 
@@ -19,7 +20,7 @@ function entry(event: string): JournalEntry {
 }
 
 /** The first `n` transitions of a feed, or what came within `ms`. */
-async function take(feed: AsyncIterable<FeedTransition>, n: number, stop: AbortController, ms = 5_000): Promise<FeedTransition[]> {
+async function take(feed: AsyncIterable<FeedTransition>, n: number, stop: AbortController, ms = PATIENCE_MS): Promise<FeedTransition[]> {
   const limit = setTimeout(() => stop.abort(), ms);
   const seen: FeedTransition[] = [];
   try {

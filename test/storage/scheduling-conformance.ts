@@ -41,7 +41,7 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
     const ordered = await orderedSale(h.api, 'wechat');
     const paying = await h.api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });
     t.equal(paying.body.state, 'paying');
-    const done = await eventually(() => view(h, ordered.txnNo), (r) => r.body.state === 'cancelled', 10_000);
+    const done = await eventually(() => view(h, ordered.txnNo), (r) => r.body.state === 'cancelled');
     t.equal(done.body.outcome?.message, 'payment expired');
     t.equal(h.tc.sims!.systems.paymentGateway.peekPayment(paying.body.legs[0]!.paymentNo)?.status, 'closed');
   });
@@ -54,7 +54,7 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
     const jobId = BullmqScheduler.timerJobId(ordered.txnNo, TIMERS.paymentExpiry, dueAt);
     if (h.tc.scaleOut) t.ok(await h.tc.scaleOut.scheduler.timers.getJob(jobId), 'armed as a delayed job');
     await h.tc.sims!.gateway.pay(paying.body.legs[0]!.paymentNo);
-    await eventually(() => view(h, ordered.txnNo), (r) => r.body.state === 'completed', 10_000);
+    await eventually(() => view(h, ordered.txnNo), (r) => r.body.state === 'completed');
     if (h.tc.scaleOut) t.notOk(await h.tc.scaleOut.scheduler.timers.getJob(jobId), 'its job was removed');
     t.same((await h.tc.store.dueTimers(Number.MAX_SAFE_INTEGER, 100)).filter((x) => x.txnNo === ordered.txnNo), [], 'no timer row left');
     await new Promise((r) => setTimeout(r, Math.max(0, dueAt - Date.now()) + 300));
@@ -66,7 +66,7 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
   t.test('the post-payment tasks run once each', async (t) => {
     const h = await start(t);
     const sale = await storedValueSale(h);
-    const done = await eventually(() => view(h, sale.txnNo), (r) => r.body.tasks.length > 0 && r.body.tasks.every((x) => x.status === 'done'), 15_000);
+    const done = await eventually(() => view(h, sale.txnNo), (r) => r.body.tasks.length > 0 && r.body.tasks.every((x) => x.status === 'done'));
     t.equal(done.body.tasks.length, 9);
     const effects = (system: string, verb: string) => h.tc.sims!.store.effects({ system: system as 'settlement', verb }).length;
     t.equal(effects('settlement', 'record'), 1);
@@ -78,7 +78,7 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
     const h = await start(t);
     h.tc.sims!.faults.settlement.configure({ record: { failNext: 2 } });
     const sale = await storedValueSale(h);
-    const done = await eventually(() => view(h, sale.txnNo), (r) => r.body.tasks.find((x) => x.task === 'settlement')?.status === 'done', 15_000);
+    const done = await eventually(() => view(h, sale.txnNo), (r) => r.body.tasks.find((x) => x.task === 'settlement')?.status === 'done');
     t.equal(done.body.tasks.find((x) => x.task === 'settlement')?.attempts, 3, 'two failures, then success');
     t.equal(h.tc.sims!.store.effects({ system: 'settlement', verb: 'record' }).length, 1);
   });
@@ -88,7 +88,7 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
     h.tc.sims!.faults.push.configure({ '*': { outage: true } });
     const sale = await storedValueSale(h);
     // The task's row turns dead first; the transaction hears of it (needsAttention) in a write of its own.
-    const dead = await eventually(() => view(h, sale.txnNo), (r) => r.body.tasks.find((x) => x.task === 'push')?.status === 'dead' && r.body.needsAttention, 15_000);
+    const dead = await eventually(() => view(h, sale.txnNo), (r) => r.body.tasks.find((x) => x.task === 'push')?.status === 'dead' && r.body.needsAttention);
     t.equal(dead.body.tasks.find((x) => x.task === 'push')?.attempts, 3);
     t.equal(dead.body.needsAttention, true);
     // On BullMQ the job is failed once its run has returned, just after the row was written.

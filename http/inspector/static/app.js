@@ -15,13 +15,11 @@ const state = {
   events: null,
   listTimer: null,
   detailTimer: null,
-  /** Zoom of each diagram (by test id) the user chose; absent: fit the pane, not below MIN_AUTO_ZOOM. */
+  /** Zoom of each diagram (by test id) the user chose; absent or 'fit': the whole chart in its pane. */
   zoom: new Map(),
   /** What each diagram was last scrolled to, so a refresh that changes nothing leaves the view alone. */
   centred: new Map(),
 };
-
-const MIN_AUTO_ZOOM = 0.7;
 
 const $ = (id) => document.getElementById(id);
 
@@ -523,8 +521,10 @@ function diagramPane(layout, actor, moment, testid, size) {
 function applyZoom(scroll, layout) {
   const svg = scroll.querySelector('svg');
   const chosen = state.zoom.get(svg.dataset.testid);
-  const fit = Math.min(1, (scroll.clientWidth - 2) / layout.width);
-  const scale = chosen === 'fit' ? fit : typeof chosen === 'number' ? chosen : Math.max(fit, MIN_AUTO_ZOOM);
+  // Both dimensions: a chart fitted to the pane's width alone ran off its bottom, and one opened
+  // at a readable minimum zoom was cropped on both sides. Never enlarged past actual size.
+  const fit = Math.min(1, (scroll.clientWidth - 2) / layout.width, (scroll.clientHeight - 2) / layout.height);
+  const scale = typeof chosen === 'number' ? chosen : fit;
   svg.dataset.scale = String(scale);
   svg.setAttribute('width', String(Math.round(layout.width * scale)));
   svg.setAttribute('height', String(Math.round(layout.height * scale)));
