@@ -98,6 +98,9 @@ t.test('issue 15: a give-back whose channel fails refunds for a few seconds ends
   await h.sims.gateway.configureCallbacks({ failRefunds: true });
   const started = clock.now();
   const { txnNo, paymentNo } = await failedAfterCapture(h);
+  // The give-back's first ask may still be in flight on a busy machine: let it fail and arm its
+  // retry before the clock moves, or the clock could jump past the fault to another timer first.
+  await eventually(armedRetry(h), (due) => due !== null);
   await failingFor(h, clock, started, FAULT_MS);
   t.ok((await refundsAskedAgain(h)) >= 1, 'asked again while the channel was failing');
   await h.sims.gateway.configureCallbacks({ failRefunds: false });
