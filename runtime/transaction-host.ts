@@ -31,7 +31,14 @@ export interface HostOptions extends CallOptions {
   timerPollMs: number;
   /** A core step retried this many times raises an alert (log + counter), and again each time after. */
   alertAfterAttempts: number;
+  /** Ids of commands awaiting their reply (stored in the snapshot); seeded in the simulation so a run replays. */
+  requestId?: () => string;
+  /** Rebinds the provided machine (the simulation's checker tests swap in broken implementations). */
+  adjustMachine?: (machine: ProvidedMachine) => ProvidedMachine;
 }
+
+/** The transaction machine with the runtime's implementations bound. */
+export type ProvidedMachine = ReturnType<typeof transactionMachine.provide>;
 
 /** A journal entry as published on the event bus. */
 export interface TransitionEvent extends JournalEntry {
@@ -91,7 +98,7 @@ export class TransactionHost {
   private readonly firedTimers = new Set<string>();
   /** Notifications waiting their turn, by transaction; later ones join them (see `notify`). */
   private readonly notifyBatches = new Map<string, { builds: ((at: number) => TxnCommand)[]; result: Promise<TransactionView | null> }>();
-  private readonly machine;
+  private readonly machine: ProvidedMachine;
   private poller: NodeJS.Timeout | null = null;
   private readonly timerPasses = new SerialPass(() => this.timerPass());
   private stopped = false;
@@ -114,7 +121,7 @@ export class TransactionHost {
     const bound = bindCalls(systems, downstream, clock, (txnNo) => this.barrier(txnNo), options, log);
     const { createOrder, cancelOrder, markOrderPaid, lockHold, confirmHold, releaseHold, refundPayment, queryRefund, creditCard, debitCard, restorePoints, restoreCoupons, ...legCalls } =
       bound;
-    this.machine = transactionMachine.provide({
+    const provided = transactionMachine.provide({
       actors: {
         createOrder,
         cancelOrder,
@@ -131,6 +138,7 @@ export class TransactionHost {
         latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment } }),
       },
     });
+    this.machine = options.adjustMachine ? options.adjustMachine(provided) : provided;
   }
 
   /** Rehydrates transactions with work in flight or timers due, then starts the timer poller. */
@@ -196,7 +204,7 @@ export class TransactionHost {
     return this.exclusive(txnNo, async () => {
       const live = await this.load(txnNo);
       if (!live) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
-      const requestId = randomUUID();
+      const requestId = this.options.requestId?.() ?? randomUUID();
       const event = build(this.clock.now(), requestId);
       const snapshot = live.actor.getSnapshot();
       if (snapshot.status !== 'active' || !snapshot.can(event)) {
