@@ -156,7 +156,7 @@ export interface TradeCenterDeps {
   sleep?: Sleep;
   after?: After;
   requestId?: () => string;
-  adjustMachine?: (machine: ProvidedMachine) => ProvidedMachine;
+  adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */

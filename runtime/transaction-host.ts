@@ -33,8 +33,8 @@ export interface HostOptions extends CallOptions {
   alertAfterAttempts: number;
   /** Ids of commands awaiting their reply (stored in the snapshot); seeded in the simulation so a run replays. */
   requestId?: () => string;
-  /** Rebinds the provided machine (the simulation's checker tests swap in broken implementations). */
-  adjustMachine?: (machine: ProvidedMachine) => ProvidedMachine;
+  /** Rebinds the provided machine (the simulation's checker tests swap in broken implementations, which may call the ports). */
+  adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
 }
 
 /** The transaction machine with the runtime's implementations bound. */
@@ -138,7 +138,7 @@ export class TransactionHost {
         latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment } }),
       },
     });
-    this.machine = options.adjustMachine ? options.adjustMachine(provided) : provided;
+    this.machine = options.adjustMachine ? options.adjustMachine(provided, systems) : provided;
   }
 
   /** Rehydrates transactions with work in flight or timers due, then starts the timer poller. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ProvidedMachine } from '../runtime/transaction-host.ts';
 import type { TransactionStore } from '../storage/types.ts';
+import type { Systems } from '../systems/index.ts';
 import { simulationDataset } from './dataset.ts';
 import { FaultWeather, type FaultLevel } from './faults.ts';
 import { InvariantChecker, type Violation } from './invariants.ts';
@@ -23,7 +24,9 @@ export interface SimulationOptions {
   /** Mean virtual time between two sales starting, ms. */
   arrivalMs?: number;
   /** Swaps implementations into the transaction machine (the checker's tests of broken ones). */
-  adjustMachine?: (machine: ProvidedMachine) => ProvidedMachine;
+  adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
+  /** Runs once the platform is first up: a test sets fault knobs of its own here. */
+  prepare?: (world: World) => void;
   /** Crashes land no later than this share of the arrivals window (the shrinker moves them earlier). */
   crashWindow?: number;
 }
@@ -93,6 +96,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const weather = new FaultWeather(world, prng.fork('faults'), options.faults);
   try {
     await world.boot();
+    options.prepare?.(world);
     const start = time.now();
     const arrivalMs = options.arrivalMs ?? 400;
     const arrivals = prng.fork('arrivals');

@@ -63,7 +63,7 @@ export interface WorldOptions {
   prng: Prng;
   /** A store per incarnation on the same data; the SQLite file in `dir` by default. */
   openStore?: (n: number) => { store: TransactionStore; crash: () => void };
-  adjustMachine?: (machine: ProvidedMachine) => ProvidedMachine;
+  adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
 }
 
 /**
