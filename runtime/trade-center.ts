@@ -205,6 +205,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       timerPollMs: config.timerPollMs,
       alertAfterAttempts: 5,
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      ...(deps.after ? { after: deps.after } : {}),
       ...(deps.requestId ? { requestId: deps.requestId } : {}),
       ...(deps.adjustMachine ? { adjustMachine: deps.adjustMachine } : {}),
     },

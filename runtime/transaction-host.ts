@@ -12,7 +12,7 @@ import { AT_REST_STATES, type TxnCommand, type TxnContext, type TxnInput } from 
 import type { Systems } from '../systems/index.ts';
 import type { JournalEntry, TransactionStore } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
-import type { Clock } from './clock.ts';
+import type { After, Clock } from './clock.ts';
 import type { Leases } from './lease.ts';
 import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { SerialPass } from './serial-pass.ts';
@@ -31,6 +31,8 @@ export interface HostOptions extends CallOptions {
   timerPollMs: number;
   /** A core step retried this many times raises an alert (log + counter), and again each time after. */
   alertAfterAttempts: number;
+  /** Measures `commandTimeoutMs` (real timers without it; the simulation's virtual time). */
+  after?: After;
   /** Ids of commands awaiting their reply (stored in the snapshot); seeded in the simulation so a run replays. */
   requestId?: () => string;
   /** Rebinds the provided machine (the simulation's checker tests swap in broken implementations, which may call the ports). */
@@ -211,14 +213,24 @@ export class TransactionHost {
         throw new TradeError('INVALID_STATE', `a ${topState(snapshot.value)} transaction cannot take ${event.type}`, { state: topState(snapshot.value) });
       }
       live.actor.send(event);
-      const answered = await waitFor(live.actor, (s) => s.context.reply?.requestId === requestId || s.status !== 'active', {
-        timeout: this.options.commandTimeoutMs,
-      }).catch(() => null);
+      const answered = await this.replyTo(live, requestId);
       await this.flushed(live);
       if (!answered) throw new StillWorkingError(txnNo);
       const reply = live.actor.getSnapshot().context.reply;
       return { view: this.viewOf(live), refusal: reply && reply.requestId === requestId && !reply.ok ? reply.refusal : null };
     });
+  }
+
+  /** The machine's answer to `requestId`, or null once `commandTimeoutMs` passed (on the injected deadline when there is one). */
+  private replyTo(live: Live, requestId: string): Promise<unknown> {
+    const answered = waitFor(live.actor, (s) => s.context.reply?.requestId === requestId || s.status !== 'active', {
+      timeout: this.options.after ? Infinity : this.options.commandTimeoutMs,
+    }).catch(() => null);
+    const after = this.options.after;
+    if (!after) return answered;
+    let cancel = () => {};
+    const deadline = new Promise<null>((resolve) => (cancel = after(this.options.commandTimeoutMs, () => resolve(null))));
+    return Promise.race([answered, deadline]).finally(cancel);
   }
 
   /**

@@ -107,6 +107,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       at += arrivals.int(0, 2 * arrivalMs);
       const n = i + 1;
       time.at(at, () => {
+        const began = time.now();
         running++;
         started++;
         void new Sale(ctx, prng.fork(`sale-${n}`), n)
@@ -115,7 +116,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
             ctx.counters['sale:threw'] = (ctx.counters['sale:threw'] ?? 0) + 1;
             ctx.counters[`threw: ${err instanceof Error ? `${err.message.slice(0, 80)} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : String(err)}`] = 1;
           })
-          .finally(() => running--);
+          .finally(() => {
+            running--;
+            const took = Math.floor((time.now() - began) / 3_600_000);
+            ctx.counters[`sale:took ${took}h`] = (ctx.counters[`sale:took ${took}h`] ?? 0) + 1;
+          });
       });
     }
     const arrivalsEnd = at;
@@ -156,8 +161,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     drivers();
     weather.start();
 
-    const onHop = (hop: number): boolean => {
-      if (crashArmed === null || hop < crashArmed) return false;
+    const onHop = (hop: number, quiet: boolean): boolean => {
+      if (crashArmed === null || (hop < crashArmed && !quiet)) return false;
       crashArmed = null;
       world.crash();
       crashed++;
