@@ -7,7 +7,10 @@ t.test('the same seed replays the same run: one digest of every ledger and journ
   const second = await simulate(options);
   t.equal(second.digest, first.digest, 'same digest');
   t.equal(second.simulatedMs, first.simulatedMs, 'same simulated time');
-  t.same(second.counters, first.counters, 'the same workload, faults and crashes happened');
+  // Macrotask hops are not the run's: a test runner's own immediates add some.
+  const { hops: _a, ...firstCounters } = first.counters;
+  const { hops: _b, ...secondCounters } = second.counters;
+  t.same(secondCounters, firstCounters, 'the same workload, faults and crashes happened');
   t.same(second.violations, first.violations);
 });
 
