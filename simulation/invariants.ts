@@ -35,6 +35,8 @@ export interface Ledger {
   givenBackFen: number;
   /** A payment captured at another amount than asked (a person settles it, by design). */
   otherAmount: boolean;
+  /** The channel captured a payment after it was closed (a late capture the platform must give back). */
+  afterClose: boolean;
 }
 
 type Row = Record<string, string | number | null>;
@@ -58,7 +60,7 @@ export class InvariantChecker {
     const out = new Map<string, Ledger>();
     const of = (txnNo: string) => {
       let l = out.get(txnNo);
-      if (!l) out.set(txnNo, (l = { capturedFen: 0, refundedFen: 0, givenBackFen: 0, otherAmount: false }));
+      if (!l) out.set(txnNo, (l = { capturedFen: 0, refundedFen: 0, givenBackFen: 0, otherAmount: false, afterClose: false }));
       return l;
     };
     for (const p of this.rows("SELECT txn_no, amount_fen FROM payments WHERE status = 'succeeded'")) of(String(p.txn_no)).capturedFen += Number(p.amount_fen);
@@ -67,9 +69,10 @@ export class InvariantChecker {
       if (String(r.refund_no).startsWith('R')) l.refundedFen += Number(r.amount_fen);
       else l.givenBackFen += Number(r.amount_fen);
     }
-    for (const e of this.rows("SELECT key FROM effects WHERE system = 'paymentGateway' AND detail = 'other-amount'")) {
+    for (const e of this.rows("SELECT key, detail FROM effects WHERE system = 'paymentGateway' AND detail IN ('other-amount', 'after-close')")) {
       const txnNo = txnNoIn(String(e.key));
-      if (txnNo) of(txnNo).otherAmount = true;
+      if (txnNo && e.detail === 'other-amount') of(txnNo).otherAmount = true;
+      if (txnNo && e.detail === 'after-close') of(txnNo).afterClose = true;
     }
     for (const lock of this.rows("SELECT lock_key, amount_fen FROM card_locks WHERE status = 'confirmed'")) {
       const txnNo = txnNoIn(String(lock.lock_key));
@@ -96,7 +99,7 @@ export class InvariantChecker {
     let platformNet = 0;
     for (const [txnNo, l] of ledgers) ledgerNet += l.capturedFen - l.refundedFen - l.givenBackFen;
     for (const [txnNo, view] of views) {
-      const l = ledgers.get(txnNo) ?? { capturedFen: 0, refundedFen: 0, givenBackFen: 0, otherAmount: false };
+      const l = ledgers.get(txnNo) ?? { capturedFen: 0, refundedFen: 0, givenBackFen: 0, otherAmount: false, afterClose: false };
       if (!view) {
         if (l.capturedFen - l.refundedFen - l.givenBackFen !== 0) add('nets-to-zero', txnNo, `the platform has no transaction ${txnNo}, yet ${l.capturedFen - l.refundedFen - l.givenBackFen} fen of it stay captured`);
         continue;
@@ -118,7 +121,7 @@ export class InvariantChecker {
         }
       } else if (final) {
         const net = l.capturedFen - l.refundedFen - l.givenBackFen;
-        if (net !== 0) add('nets-to-zero', txnNo, `${view.state}, yet ${net} fen stay captured (captured ${l.capturedFen}, refunded ${l.refundedFen}, given back ${l.givenBackFen})`);
+        if (net !== 0) add('nets-to-zero', txnNo, `${view.state}, yet ${net} fen stay captured (captured ${l.capturedFen}, refunded ${l.refundedFen}, given back ${l.givenBackFen})${l.afterClose ? '; the channel captured it after the payment was closed' : ''}`);
       }
     }
     v.push(...this.locksSettled(now, views), ...this.pointsAndCoupons(now, views));
@@ -127,7 +130,8 @@ export class InvariantChecker {
       const replayed = replays.get(k.key);
       if (replayed === undefined) continue;
       if (replayed.code === 'REQUEST_IN_PROGRESS' || replayed.status >= 500 || replayed.status === 0) add('keyed-answerable', txnNoIn(k.url), `${k.url} under key ${k.key} answers ${replayed.status} ${replayed.code ?? ''} at the end (first answer ${k.status})`);
-      else if (k.status !== null && replayed.status !== k.status) add('keyed-answerable', txnNoIn(k.url), `${k.url} under key ${k.key} answered ${k.status} first and ${replayed.status} on replay`);
+      // A 503 stores nothing (the key is let go so that the channel may try again): the replay is a first run.
+      else if (k.status !== null && k.status !== 503 && replayed.status !== k.status) add('keyed-answerable', txnNoIn(k.url), `${k.url} under key ${k.key} answered ${k.status} first and ${replayed.status} on replay`);
     }
     for (const f of failures) {
       if (f.status !== 503 || f.code !== 'CORE_SYSTEM_UNAVAILABLE') add('no-5xx', txnNoIn(f.url), `${f.method} ${f.url} answered ${f.status} ${f.code ?? ''}`);
