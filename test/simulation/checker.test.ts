@@ -13,7 +13,7 @@ import { simulate } from '../../simulation/run.ts';
 t.test('a compensation that skips a release leaves locks behind: locks-settled', async (t) => {
   const skipRelease = (m: ProvidedMachine) =>
     m.provide({ actors: { releaseHold: fromPromise<CallResult<{}>, KeyedInput<{ hold: BenefitHold }>>(async () => ({ ok: true, at: 0 })) } });
-  const result = await simulate({ seed: 5, sales: 250, faults: 'none', crashes: 0, backend: 'sqlite', adjustMachine: skipRelease });
+  const result = await simulate({ seed: 5, sales: 150, faults: 'none', crashes: 0, backend: 'sqlite', adjustMachine: skipRelease });
   t.ok(result.violations.some((v) => v.invariant === 'locks-settled'), 'locks-settled is reported');
   t.comment(result.violations.filter((v) => v.invariant === 'locks-settled').slice(0, 3).map((v) => v.message).join('\n'));
 });
@@ -37,7 +37,7 @@ t.test('a refund that ignores its allocation and puts it all on the first leg: r
       },
     });
   };
-  const result = await simulate({ seed: 6, sales: 300, faults: 'none', crashes: 0, backend: 'sqlite', adjustMachine: firstLegTakesAll });
+  const result = await simulate({ seed: 6, sales: 200, faults: 'none', crashes: 0, backend: 'sqlite', adjustMachine: firstLegTakesAll });
   t.ok(result.violations.some((v) => v.invariant === 'refund-exceeds-paid'), 'refund-exceeds-paid is reported');
   t.comment(result.violations.filter((v) => v.invariant === 'refund-exceeds-paid').slice(0, 3).map((v) => v.message).join('\n'));
 });
@@ -59,7 +59,7 @@ t.test('a debit that retries a lost answer under a fresh key takes the money twi
   };
   const result = await simulate({
     seed: 8,
-    sales: 400,
+    sales: 250,
     faults: 'none',
     crashes: 0,
     backend: 'sqlite',
