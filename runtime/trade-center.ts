@@ -8,7 +8,7 @@ import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionStore } from '../storage/types.ts';
 import type { ApiKey } from '../http/auth.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type After, type Clock, type Sleep } from './clock.ts';
 import { Downstream } from './downstream.ts';
 import { IdempotencyLeases } from './idempotency-leases.ts';
 import { IdempotencyPurge, type IdempotencyConfig } from './idempotency-purge.ts';
@@ -18,7 +18,7 @@ import { Sentinel, type SentinelConfig } from './sentinel.ts';
 import type { SystemsConfig } from './systems-config.ts';
 import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
-import { TransactionHost } from './transaction-host.ts';
+import { TransactionHost, type ProvidedMachine } from './transaction-host.ts';
 
 export interface TradeCenterConfig {
   /** In-process simulators (`sim`) or HTTP connectors (`http`); see runtime/systems-config.ts. */
@@ -145,15 +145,30 @@ export interface TradeCenter {
 export interface TradeCenterDeps {
   clock?: Clock;
   log?: Logger;
+  /**
+   * The deterministic simulation's seams (simulation/): simulators that outlive this instance
+   * (a crash reopens the platform, not the downstream world; `close` leaves them open), the
+   * ports as this instance sees them (fenced off once it has "crashed"), a store opened by the
+   * caller, numbers from a fixed node id, virtual sleeps and deadlines, seeded request ids, and a machine with
+   * implementations swapped in.
+   */
+  sims?: Simulators;
+  systems?: (systems: Systems) => Systems;
+  store?: TransactionStore;
+  ids?: IdGenerator;
+  sleep?: Sleep;
+  after?: After;
+  requestId?: () => string;
+  adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
 export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDeps = {}): TradeCenter {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? pino({ level: config.logLevel });
-  const ids = new IdGenerator(() => clock.now());
+  const ids = deps.ids ?? new IdGenerator(() => clock.now());
   const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs }) : null;
-  const store: TransactionStore = scaleOut?.store ?? new SqliteTransactionStore(config.dbPath);
+  const store: TransactionStore = deps.store ?? scaleOut?.store ?? new SqliteTransactionStore(config.dbPath);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const remote = config.systems.mode === 'http'
     ? createHttpSystems({
@@ -163,19 +178,22 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
         ...(config.systems.sendClock ? { sendClock: clock } : {}),
       })
     : null;
+  const ownSims = !remote && !deps.sims;
   const sims = remote
     ? null
-    : createSimulators({
+    : deps.sims ?? createSimulators({
         dbPath: config.simDbPath,
         dataset: config.dataset,
         clock,
         callback: { baseUrl: config.callbackBaseUrl, secret: config.callbackSecret, delayMs: config.callbackDelayMs },
       });
-  const systems: Systems = remote?.systems ?? sims!.systems;
+  const reached: Systems = remote?.systems ?? sims!.systems;
+  const systems: Systems = deps.systems ? deps.systems(reached) : reached;
   const downstream = new Downstream({
     timeoutsMs: { ...config.systemTimeoutsMs, default: config.callTimeoutMs },
     breakAfterFailures: config.breaker.afterFailures,
     halfOpenAfterMs: config.breaker.halfOpenAfterMs,
+    ...(deps.after ? { after: deps.after } : {}),
   });
   const commandTimeoutMs = config.callTimeoutMs * 4;
   const host = new TransactionHost(
@@ -190,6 +208,10 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       evictAfterMs: 60_000,
       timerPollMs: config.timerPollMs,
       alertAfterAttempts: 5,
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      ...(deps.after ? { after: deps.after } : {}),
+      ...(deps.requestId ? { requestId: deps.requestId } : {}),
+      ...(deps.adjustMachine ? { adjustMachine: deps.adjustMachine } : {}),
     },
     log,
     scaleOut ? { scheduler, leases: scaleOut.leases } : { scheduler },
@@ -245,7 +267,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await runner.start();
       sentinel.start();
       idempotencyPurge.start();
-      sims?.start();
+      if (ownSims) sims?.start();
     },
     async close() {
       await sentinel.stop();
@@ -254,7 +276,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await scheduler.stop();
       await runner.stop();
       await host.stop();
-      await sims?.close();
+      if (ownSims) await sims?.close();
       await remote?.close();
       await store.close();
     },
