@@ -74,7 +74,8 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = as
 
   app.post('/v1/callbacks/payments/:channel', {
     schema: {
-      summary: 'Payment gateway callback (signed)',
+      summary: 'Payment gateway callback (signed with the callback secret, no API key)',
+      security: [],
       params: Type.Object({ channel: Type.String() }),
       response: { 200: Type.Object({ code: Type.String() }), ...errorResponses },
     },
@@ -100,7 +101,8 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = as
 
   app.post('/v1/callbacks/refunds/:channel', {
     schema: {
-      summary: 'Refund callback (signed)',
+      summary: 'Refund callback (signed with the callback secret, no API key)',
+      security: [],
       params: Type.Object({ channel: Type.String() }),
       response: { 200: Type.Object({ code: Type.String() }), ...errorResponses },
     },
