@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { buildApp } from '../http/app.ts';
+import { httpLimitsFromEnv } from '../http/limits.ts';
 import { feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
 import { systemsSettingsFromEnv } from '../runtime/systems-config.ts';
@@ -15,6 +16,12 @@ export interface ServeOptions {
   data: string;
   callbackDelayMs?: number;
   paymentTtlMs?: number;
+  /** HTTP limits; each over its `TRADE_HTTP_*` environment key (http/limits.ts). */
+  requestTimeoutMs?: number;
+  connectionTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  bodyLimitBytes?: number;
+  maxConnections?: number;
 }
 
 /**
@@ -28,6 +35,14 @@ export async function serve(options: ServeOptions): Promise<void> {
   const downstream = systemsSettingsFromEnv(process.env);
   const idempotencyRetentionMs = idempotencyRetentionFromEnv(process.env);
   const feedMaxLen = feedMaxLenFromEnv(process.env);
+  const { requestTimeoutMs, connectionTimeoutMs, keepAliveTimeoutMs, bodyLimitBytes, maxConnections } = options;
+  const limits = httpLimitsFromEnv(process.env, {
+    ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
+    ...(connectionTimeoutMs !== undefined ? { connectionTimeoutMs } : {}),
+    ...(keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs } : {}),
+    ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
+  });
   for (const file of [options.db, options.simDb]) mkdirSync(dirname(resolve(file)), { recursive: true });
   const config: TradeCenterConfig = {
     ...DEFAULT_CONFIG,
@@ -56,7 +71,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       : {}),
   };
   const tc = createTradeCenter(config);
-  const app = await buildApp(tc);
+  const app = await buildApp(tc, { limits });
   const address = await app.listen({ port: options.port, host: options.host });
   const url = address.replace('[::1]', 'localhost');
   const port = new URL(url).port;

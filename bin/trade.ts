@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TradeError } from '../domain/errors.ts';
 import { registerCommands } from './commands/index.ts';
+import type { ServeOptions } from './serve.ts';
 import type { SimOptions } from './sim.ts';
 
 function integer(name: string, min = 0) {
@@ -25,7 +26,12 @@ program
   .option('--data <file>', 'dataset the simulators load when their store is new', 'demo/dataset.json')
   .option('--callback-delay-ms <ms>', 'delay of simulated payment callbacks', integer('callback delay'))
   .option('--payment-ttl-ms <ms>', 'how long an order waits for its payment', integer('payment TTL', 1))
-  .action(async (opts: { port: number; host: string; db: string; simDb: string; data: string; callbackDelayMs?: number; paymentTtlMs?: number }) => {
+  .option('--request-timeout-ms <ms>', 'longest a whole request may take to arrive (env TRADE_HTTP_REQUEST_TIMEOUT_MS; 30000)', integer('request timeout', 1))
+  .option('--connection-timeout-ms <ms>', 'longest a connection may stay silent (env TRADE_HTTP_CONNECTION_TIMEOUT_MS; 60000)', integer('connection timeout', 1))
+  .option('--keep-alive-timeout-ms <ms>', 'how long an idle keep-alive connection is kept (env TRADE_HTTP_KEEP_ALIVE_TIMEOUT_MS; 5000)', integer('keep-alive timeout', 1))
+  .option('--body-limit-bytes <bytes>', 'largest request body (env TRADE_HTTP_BODY_LIMIT_BYTES; 1048576)', integer('body limit', 1))
+  .option('--max-connections <n>', 'open connections accepted at once (env TRADE_HTTP_MAX_CONNECTIONS; 2048)', integer('max connections', 1))
+  .action(async (opts: ServeOptions) => {
     // Loaded on demand: each command pulls in only what it runs (`trade sim` starts in half the time).
     const { serve } = await import('./serve.ts');
     await serve(opts);

@@ -3,8 +3,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { TradeMetrics } from '../runtime/metrics.ts';
 import type { TradeCenter } from '../runtime/trade-center.ts';
 import { simAdminRoutes } from '../systems/sim/admin-routes.ts';
-import { installErrorHandler } from './errors.ts';
+import { installJsonParser } from './body-parsers.ts';
+import { answerFrameworkError, installErrorHandler } from './errors.ts';
 import { inspectorRoutes } from './inspector/inspector-routes.ts';
+import { DEFAULT_HTTP_LIMITS, serverOptions, type HttpLimits } from './limits.ts';
 import { registerOpenApi } from './openapi.ts';
 import { bindTxnNoFromAnswers, txnChildLogger } from './request-logging.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -14,16 +16,22 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { transactionRoutes } from './routes/transactions.ts';
 
-/** Builds the fastify app around a running Trade Center. */
-export async function buildApp(tc: TradeCenter) {
+/** Builds the fastify app around a running Trade Center; `limits` bound what one client may hold. */
+export async function buildApp(tc: TradeCenter, options: { limits?: HttpLimits } = {}) {
+  const limits = options.limits ?? DEFAULT_HTTP_LIMITS;
   const app = Fastify({
+    ...serverOptions(limits),
+    frameworkErrors: answerFrameworkError,
     // pino 10's Logger and fastify's bundled logger type differ only in fields fastify does not use.
     loggerInstance: tc.log as FastifyBaseLogger,
     childLoggerFactory: txnChildLogger,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Connections past the cap are closed by Node as they arrive, before any request is read.
+  app.server.maxConnections = limits.maxConnections;
   app.decorateRequest('apiKey', null);
   installErrorHandler(app);
+  installJsonParser(app);
   bindTxnNoFromAnswers(app);
   const metrics = new TradeMetrics(tc);
   app.addHook('onResponse', async (req, reply) => {

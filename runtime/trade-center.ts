@@ -4,8 +4,10 @@ import type { SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
 import { createHttpSystems } from '../systems/http/index.ts';
+import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
+import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
 import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionStore } from '../storage/types.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type TransactionStore } from '../storage/types.ts';
 import type { ApiKey } from '../http/auth.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
 import { systemClock, type After, type Clock, type Sleep } from './clock.ts';
@@ -118,6 +120,8 @@ export interface TradeCenter {
   ids: IdGenerator;
   log: Logger;
   store: TransactionStore;
+  /** Nonces of the signed callbacks seen inside the signature window, beside the store. */
+  callbackNonces: CallbackNonces;
   systems: Systems;
   /** Present when the downstream systems are the in-process simulators. */
   sims: Simulators | null;
@@ -170,6 +174,9 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs }) : null;
   const store: TransactionStore = deps.store ?? scaleOut?.store ?? new SqliteTransactionStore(config.dbPath);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
+  const callbackNonces: CallbackNonces = scaleOut
+    ? new RedisCallbackNonces(scaleOut.store.redis, config.storage?.kind === 'redis' ? (config.storage.prefix ?? 'tc') : 'tc')
+    : new SqliteCallbackNonces(config.dbPath);
   const remote = config.systems.mode === 'http'
     ? createHttpSystems({
         urls: config.systems.urls,
@@ -240,6 +247,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     ids,
     log,
     store,
+    callbackNonces,
     systems,
     sims,
     host,
@@ -278,6 +286,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await host.stop();
       if (ownSims) await sims?.close();
       await remote?.close();
+      await callbackNonces.close();
       await store.close();
     },
   };

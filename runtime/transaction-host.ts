@@ -283,6 +283,25 @@ export class TransactionHost {
   }
 
   /**
+   * Journals something that reached a transaction and changed nothing (a duplicate callback), so
+   * an audit sees it arrive: stored like a transition whose state before and after are the same.
+   * False when there is no such transaction.
+   */
+  async note(txnNo: string, event: string, data: Record<string, unknown>): Promise<boolean> {
+    return this.reapplying(() =>
+      this.exclusive(txnNo, async () => {
+        const live = await this.load(txnNo);
+        if (!live) return false;
+        const value = live.actor.getSnapshot().value;
+        live.journal.push({ at: this.clock.now(), actor: 'transaction', event, data, from: value, to: value });
+        this.queueFlush(live);
+        await this.flushed(live);
+        return true;
+      }),
+    );
+  }
+
+  /**
    * Fires one durable timer (a scheduler's wake-up) if the transaction still has it armed for
    * `dueAt`: a wake-up of a timer since moved or dropped, or delivered twice, changes nothing.
    */

@@ -301,3 +301,32 @@ export interface TransactionStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What {@link CallbackNonces.remember} found. */
+export type NonceSighting =
+  /** First seen: remembered now. */
+  | 'new'
+  /** Seen before with the same body: the gateway delivered the same callback again. */
+  | 'duplicate'
+  /** Seen before with another body: a replayed nonce on a forged or altered callback. */
+  | 'conflict';
+
+/**
+ * The nonces of signed callbacks seen inside the signature window (API.md Conventions:
+ * callbacks), shared by every process on the store. A nonce needs remembering only until its
+ * timestamp leaves the window: after that the signature check refuses it by itself.
+ */
+export interface CallbackNonces {
+  /**
+   * Remembers `nonce` with the hash of its body until `expiresAt` (epoch ms), in one atomic step,
+   * unless it is already remembered (and not expired at `nowMs`): then says whether that was the
+   * same body.
+   */
+  remember(nonce: string, bodySha256: string, nowMs: number, expiresAt: number): Promise<NonceSighting>;
+  /**
+   * Forgets `nonce` if it is still remembered with this body: its delivery failed before it had
+   * any effect, so the gateway's retry must count as a first delivery, not as a duplicate.
+   */
+  forget(nonce: string, bodySha256: string): Promise<void>;
+  close(): Promise<void>;
+}

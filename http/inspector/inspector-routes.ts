@@ -21,6 +21,18 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/inspect/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 
+/**
+ * The page loads only its own files and talks only to its own origin: a script injected through
+ * data it shows (a merchant name, a journal entry) could neither load code nor send the admin key
+ * anywhere. No framing (clickjacking a nudge button), and no guessing of content types.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-cache',
+};
+
 /** A row of the inspector's transaction list. */
 function summary(view: TransactionView) {
   return {
@@ -48,7 +60,9 @@ function summary(view: TransactionView) {
 export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
   for (const [url, asset] of Object.entries(ASSETS)) {
     const body = readFileSync(new URL(`./static/${asset.file}`, import.meta.url), 'utf8');
-    app.get(url, async (_req, reply) => reply.type(asset.type).header('cache-control', 'no-cache').send(body));
+    app.get(url, { schema: { summary: 'The statechart inspector page and its assets; no key needed (its data is asked for with one)', security: [] } }, async (_req, reply) =>
+      reply.type(asset.type).headers(PAGE_HEADERS).send(body),
+    );
   }
 
   // Laid out once per process: a machine's picture changes only with its definition.
