@@ -239,7 +239,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     scaleOut ? { claimScan: (ms) => scaleOut.store.claimSentinelScan(ms), upkeep: (now) => scaleOut.store.reindexDirty(now) } : {},
   );
   const idempotencyPurge = new IdempotencyPurge(store, clock, config.idempotency, log);
-  const idempotencyLeases = new IdempotencyLeases(store, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log);
+  const idempotencyLeases = new IdempotencyLeases(store, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
