@@ -173,20 +173,27 @@ export class InvariantChecker {
   }
 
   private refundCaps(now: number): Violation[] {
-    // Card legs: the card system credits whatever it is told, so the cap is checked here, per leg
-    // (refund leg `R…-n` gives back money of payment leg `T…-Pn`).
-    const paid = new Map(this.rows("SELECT lock_key, amount_fen FROM card_locks WHERE status = 'confirmed'").map((l) => [String(l.lock_key), Number(l.amount_fen)]));
+    // Card legs: the card system credits whatever it is told, so the cap is checked here: what a
+    // transaction's refunds credit to a card is at most what its legs paid from that card. (Refund
+    // leg numbers `R…-n` count a refund's legs, not the payment legs: the lock key `T…-Pn` is what
+    // ties a payment to its transaction.)
+    const key = (txnNo: string, cardNo: string) => `${txnNo} ${cardNo}`;
+    const paid = new Map<string, number>();
+    for (const lock of this.rows("SELECT lock_key, card_no, amount_fen FROM card_locks WHERE status = 'confirmed'")) {
+      const k = key(txnNoIn(String(lock.lock_key)) ?? String(lock.lock_key), String(lock.card_no));
+      paid.set(k, (paid.get(k) ?? 0) + Number(lock.amount_fen));
+    }
     const refunded = new Map<string, number>();
     for (const move of this.cardMoves()) {
-      const leg = /-(\d+)$/.exec(move.creditNo);
-      if (move.reason !== 'refund' || !move.creditNo.startsWith('R') || !leg) continue;
-      const paymentNo = `${move.txnNo}-P${leg[1]}`;
-      refunded.set(paymentNo, (refunded.get(paymentNo) ?? 0) + move.amountFen);
+      if (move.reason !== 'refund' || !move.creditNo.startsWith('R')) continue;
+      const k = key(move.txnNo, move.cardNo);
+      refunded.set(k, (refunded.get(k) ?? 0) + move.amountFen);
     }
     const cards: Violation[] = [];
-    for (const [paymentNo, fen] of refunded) {
-      const of = paid.get(paymentNo) ?? 0;
-      if (fen > of) cards.push({ invariant: 'refund-exceeds-paid', txnNo: txnNoIn(paymentNo), message: `card leg ${paymentNo} paid ${of} fen and was refunded ${fen}`, at: now });
+    for (const [k, fen] of refunded) {
+      const of = paid.get(k) ?? 0;
+      const [txnNo, cardNo] = k.split(' ') as [string, string];
+      if (fen > of) cards.push({ invariant: 'refund-exceeds-paid', txnNo, message: `card ${cardNo} paid ${of} fen for ${txnNo} and was refunded ${fen}`, at: now });
     }
     return [...cards, ...this.rows(
       `SELECT p.payment_no, p.txn_no, p.amount_fen, sum(r.amount_fen) AS refunded FROM payments p JOIN refunds r ON r.payment_no = p.payment_no
