@@ -114,7 +114,8 @@ export class TradeError extends Error {
  */
 export class StillWorkingError extends TradeError {
   constructor(txnNo: string) {
-    super('CORE_SYSTEM_UNAVAILABLE', 'the transaction is still working on this request; query it later', { txnNo });
+    // `stillWorking` tells it from a refusal with the same code (a sale a core system's outage failed).
+    super('CORE_SYSTEM_UNAVAILABLE', 'the transaction is still working on this request; query it later', { txnNo, stillWorking: true });
     this.name = 'StillWorkingError';
   }
 }

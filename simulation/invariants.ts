@@ -91,7 +91,7 @@ export class InvariantChecker {
    * The rules of a run that has come to rest: every transaction's money against its state and
    * refunds, locks, points and coupons, finality, and the platform's answers.
    */
-  atEnd(now: number, views: Map<string, View | null>, keyed: readonly KeyedRequest[], replays: Map<string, { status: number; code: string | null }>, failures: readonly ResponseRecord[]): Violation[] {
+  atEnd(now: number, views: Map<string, View | null>, keyed: readonly KeyedRequest[], replays: Map<string, { status: number; code: string | null; stillWorking: boolean }>, failures: readonly ResponseRecord[]): Violation[] {
     const v: Violation[] = [...this.always(now)];
     const add = (invariant: InvariantName, txnNo: string | null, message: string) => v.push({ invariant, txnNo, message, at: now });
     const ledgers = this.ledgers();
@@ -129,7 +129,10 @@ export class InvariantChecker {
     for (const k of keyed) {
       const replayed = replays.get(k.key);
       if (replayed === undefined) continue;
-      if (replayed.code === 'REQUEST_IN_PROGRESS' || replayed.status >= 500 || replayed.status === 0) add('keyed-answerable', txnNoIn(k.url), `${k.url} under key ${k.key} answers ${replayed.status} ${replayed.code ?? ''} at the end (first answer ${k.status})`);
+      // A 503 CORE_SYSTEM_UNAVAILABLE that is the machine's refusal (a core system's outage failed
+      // the sale) is an outcome; "still working" at the end, or any other 5xx, is not.
+      const unanswered = replayed.status >= 500 && (replayed.stillWorking || replayed.code !== 'CORE_SYSTEM_UNAVAILABLE');
+      if (replayed.code === 'REQUEST_IN_PROGRESS' || unanswered || replayed.status === 0) add('keyed-answerable', txnNoIn(k.url), `${k.url} under key ${k.key} answers ${replayed.status} ${replayed.code ?? ''} at the end (first answer ${k.status})`);
       // A 503 stores nothing (the key is let go so that the channel may try again): the replay is a first run.
       else if (k.status !== null && k.status !== 503 && replayed.status !== k.status) add('keyed-answerable', txnNoIn(k.url), `${k.url} under key ${k.key} answered ${k.status} first and ${replayed.status} on replay`);
     }

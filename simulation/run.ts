@@ -208,12 +208,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const all = [...new Set([...ctx.txnNos, ...ledgerTxnNos(world)])].sort();
     const views = new Map<string, View | null>();
     for (const txnNo of all) views.set(txnNo, await viewWithTasks(world, txnNo));
-    const replays = new Map<string, { status: number; code: string | null }>();
+    const replays = new Map<string, { status: number; code: string | null; stillWorking: boolean }>();
     const replayRng = prng.fork('replays');
     const sample = ctx.keyed.filter(() => replayRng.chance(Math.min(1, 400 / Math.max(1, ctx.keyed.length))));
     for (const k of sample) {
       const reply = await world.request(k.method, k.url, k.body, { 'idempotency-key': k.key });
-      replays.set(k.key, { status: reply.status, code: (reply.body as { error?: { code?: string } } | null)?.error?.code ?? null });
+      const error = (reply.body as { error?: { code?: string; details?: { stillWorking?: boolean } } } | null)?.error;
+      replays.set(k.key, { status: reply.status, code: error?.code ?? null, stillWorking: error?.details?.stillWorking === true });
     }
     report(checker.atEnd(time.now(), views, sample, replays, world.failures));
     const digest = await digestOf(world, all);
