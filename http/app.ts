@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { TradeMetrics } from '../runtime/metrics.ts';
 import type { TradeCenter } from '../runtime/trade-center.ts';
 import { simAdminRoutes } from '../systems/sim/admin-routes.ts';
+import { authenticate, authPlugin } from './auth.ts';
 import { installErrorHandler } from './errors.ts';
 import { inspectorRoutes } from './inspector/inspector-routes.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -22,8 +23,8 @@ export async function buildApp(tc: TradeCenter) {
     childLoggerFactory: txnChildLogger,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.decorateRequest('apiKey', null);
   installErrorHandler(app);
+  await app.register(authPlugin, { keys: tc.apiKeys });
   bindTxnNoFromAnswers(app);
   const metrics = new TradeMetrics(tc);
   app.addHook('onResponse', async (req, reply) => {
@@ -39,7 +40,15 @@ export async function buildApp(tc: TradeCenter) {
   await app.register(adminRoutes, { tc });
   await app.register(eventRoutes, { tc });
   await app.register(inspectorRoutes, { tc });
-  if (tc.sims) await app.register(simAdminRoutes, { prefix: '/sim', sims: tc.sims });
+  // `/sim` plays the customer and turns the simulated world's knobs (mark a payment paid, point
+  // callbacks anywhere): served beside the API only in demo mode, and only to an admin key.
+  const sims = tc.config.demoMode ? tc.sims : null;
+  if (sims) {
+    await app.register(async (sim) => {
+      sim.addHook('onRequest', async (req) => void authenticate(tc.apiKeys, req, 'admin'));
+      await sim.register(simAdminRoutes, { sims });
+    }, { prefix: '/sim' });
+  }
   return app;
 }
 

@@ -6,7 +6,8 @@ import { createSimulators, type Dataset, type Simulators } from '../systems/sim/
 import { createHttpSystems } from '../systems/http/index.ts';
 import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionStore } from '../storage/types.ts';
-import type { ApiKey } from '../http/auth.ts';
+import type { ApiKey } from '../domain/api-key.ts';
+import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Downstream } from './downstream.ts';
@@ -65,7 +66,13 @@ export interface TradeCenterConfig {
    * clock turns it off to run them when it says).
    */
   tasks: { pollMs: number; baseBackoffMs: number; maxBackoffMs: number; runOnArrival?: boolean };
+  /** The configured keys (a keys file); see {@link TradeCenterConfig.demoMode} for the demo key. */
   apiKeys: ApiKey[];
+  /**
+   * Demo mode (demo dataset, in-process simulators): the public demo key `tc_demo_key` is
+   * accepted beside `apiKeys`, and the simulators' admin routes are served under `/sim`.
+   */
+  demoMode: boolean;
   logLevel: string;
   /** Embedded SQLite (`dbPath`), or Redis with BullMQ for many processes (`TRADE_STORAGE=redis`). */
   storage?: { kind: 'sqlite' } | RedisStorageConfig;
@@ -104,7 +111,8 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   tiers: { promotion: 'non-core', coupon: 'non-core', points: 'non-core', level: 'non-core' },
   timerPollMs: 500,
   tasks: { pollMs: 500, baseBackoffMs: 2_000, maxBackoffMs: 10 * 60_000, runOnArrival: true },
-  apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
+  apiKeys: [],
+  demoMode: true,
   logLevel: 'info',
   storage: { kind: 'sqlite' },
   sentinel: DEFAULT_SENTINEL,
@@ -134,7 +142,8 @@ export interface TradeCenter {
   idempotencyLeases: IdempotencyLeases;
   downstream: Downstream;
   quotes: QuoteService;
-  apiKeys: Map<string, ApiKey>;
+  /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
+  apiKeys: KeyRing;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
   deductionMode(scene: string, asked: 'pre' | 'post' | undefined): 'pre' | 'post';
   /** Rehydrates pending work and starts timers and callback delivery. */
@@ -229,7 +238,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     idempotencyLeases,
     downstream,
     quotes,
-    apiKeys: new Map(config.apiKeys.map((k) => [k.key, k])),
+    apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
       if (scaleOut) {

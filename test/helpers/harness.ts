@@ -2,7 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Test } from 'tap';
+import type { ApiKey } from '../../domain/api-key.ts';
 import { buildApp } from '../../http/app.ts';
+import { DEMO_API_KEY, sha256Hex } from '../../runtime/api-keys.ts';
 import { ManualClock, systemClock, type Clock } from '../../runtime/clock.ts';
 import { simUrls } from '../../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterConfig } from '../../runtime/trade-center.ts';
@@ -11,7 +13,12 @@ import { loadDataset } from '../../systems/sim/index.ts';
 import { PATIENCE_MS } from './deadlines.ts';
 import { localSimControl, remoteSimControl, type SimControl } from './sim-control.ts';
 
-export const DEMO_KEY = DEFAULT_CONFIG.apiKeys[0]!.key;
+export const DEMO_KEY = DEMO_API_KEY;
+
+/** A keys-file entry for `secret` (only its hash is kept, as in a real keys file). */
+export function keyEntry(secret: string, key: Pick<ApiKey, 'scopes' | 'merchants'> & Partial<ApiKey>): ApiKey {
+  return { id: secret, system: secret, secretSha256: sha256Hex(secret), ...key };
+}
 export const DATASET_PATH = new URL('../../demo/dataset.json', import.meta.url).pathname;
 
 export interface ApiResponse<T = Record<string, unknown>> {
