@@ -69,6 +69,7 @@ export function validateApiKeys(value: unknown, source: string): ApiKey[] {
   value.keys.forEach((k, i) => {
     const sameId = ids.get(k.id);
     if (sameId !== undefined) problems.push(`${source}: keys[${i}] (id ${JSON.stringify(k.id)}) repeats the id of keys[${sameId}]`);
+    if (k.secretSha256 === DEMO_KEY_ENTRY.secretSha256) problems.push(`${source}: keys[${i}] (id ${JSON.stringify(k.id)}) is the public demo key ${DEMO_API_KEY}: make a new one with trade keys new`);
     const sameSecret = hashes.get(k.secretSha256);
     if (sameSecret !== undefined) problems.push(`${source}: keys[${i}] (id ${JSON.stringify(k.id)}) has the secret of keys[${sameSecret}]`);
     ids.set(k.id, i);
