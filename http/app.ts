@@ -4,7 +4,8 @@ import { TradeMetrics } from '../runtime/metrics.ts';
 import type { TradeCenter } from '../runtime/trade-center.ts';
 import { simAdminRoutes } from '../systems/sim/admin-routes.ts';
 import { authenticate, authPlugin } from './auth.ts';
-import { installErrorHandler } from './errors.ts';
+import { ERROR_CODES, TradeError } from '../domain/errors.ts';
+import { errorBody, installErrorHandler } from './errors.ts';
 import { inspectorRoutes } from './inspector/inspector-routes.ts';
 import { registerOpenApi } from './openapi.ts';
 import { bindTxnNoFromAnswers, txnChildLogger } from './request-logging.ts';
@@ -45,7 +46,15 @@ export async function buildApp(tc: TradeCenter) {
   const sims = tc.config.demoMode ? tc.sims : null;
   if (sims) {
     await app.register(async (sim) => {
-      sim.addHook('onRequest', async (req) => void authenticate(tc.apiKeys, req, 'admin'));
+      // Answered here: the simulators' routes have an error handler of their own, which knows no TradeError.
+      sim.addHook('onRequest', async (req, reply) => {
+        try {
+          authenticate(tc.apiKeys, req, 'admin');
+        } catch (err) {
+          if (!(err instanceof TradeError)) throw err;
+          return reply.status(ERROR_CODES[err.code].status).send(errorBody(err.code, err.message));
+        }
+      });
       await sim.register(simAdminRoutes, { sims });
     }, { prefix: '/sim' });
   }
