@@ -30,7 +30,7 @@ export const ApiKeyEntrySchema = Type.Object(
     id: Identifier,
     system: Identifier,
     secretSha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the secret, 64 lowercase hex digits' }),
-    scopes: Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), { minItems: 1, uniqueItems: true }),
+    scopes: Type.Array(Type.Unsafe<Scope>({ type: 'string', enum: [...SCOPES] }), { minItems: 1, uniqueItems: true }),
     merchants: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, uniqueItems: true }),
   },
   { additionalProperties: false },
@@ -44,12 +44,15 @@ let validator: ((value: unknown) => value is ApiKeysFile) & { errors?: ErrorObje
 
 /** Where a problem lies, named by its entry's id when it has one: `keys[2] (id "pos-old")`. */
 function place(value: unknown, err: ErrorObject): string {
-  const [, index, ...rest] = err.instancePath.split('/');
+  const [, , index, ...rest] = err.instancePath.split('/');
   if (index === undefined || !/^\d+$/.test(index)) return `${err.instancePath || '/'} ${err.message ?? 'is invalid'}`;
   const entry = (value as { keys: unknown[] }).keys[Number(index)];
   const id = entry && typeof entry === 'object' && typeof (entry as { id?: unknown }).id === 'string' ? ` (id ${JSON.stringify((entry as { id: string }).id)})` : '';
   const field = rest.length ? `.${rest.join('.')}` : '';
-  const extra = err.keyword === 'additionalProperties' ? `: ${String(err.params.additionalProperty)}` : '';
+  const extra =
+    err.keyword === 'additionalProperties' ? `: ${String(err.params.additionalProperty)}`
+    : err.keyword === 'enum' ? ` (${(err.params.allowedValues as string[]).join(', ')})`
+    : '';
   return `keys[${index}]${id}${field} ${err.message ?? 'is invalid'}${extra}`;
 }
 
@@ -61,7 +64,7 @@ function place(value: unknown, err: ErrorObject): string {
 export function validateApiKeys(value: unknown, source: string): ApiKey[] {
   validator ??= new Ajv({ allErrors: true }).compile(ApiKeysFileSchema);
   if (!validator(value)) {
-    throw new ConfigError((validator.errors ?? []).slice(0, 10).map((err) => `${source}: ${place(value, err)}`));
+    throw new ConfigError([...new Set((validator.errors ?? []).map((err) => `${source}: ${place(value, err)}`))].slice(0, 10));
   }
   const problems: string[] = [];
   const ids = new Map<string, number>();
