@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { sha256Hex } from '../../runtime/api-keys.ts';
@@ -52,6 +52,8 @@ export async function startServerProcess(dir: string, port: number, extraArgs: s
 }
 
 function suiteKeysFile(dir: string): string {
+  // The server makes its folder itself, but the file goes in before it starts.
+  mkdirSync(dir, { recursive: true });
   const file = join(dir, 'suite-keys.json');
   const entry = { id: 'suite', system: 'suite', secretSha256: sha256Hex(SUITE_KEY), scopes: ['trade', 'refund', 'admin'], merchants: ['*'] };
   writeFileSync(file, JSON.stringify({ keys: [entry] }));
