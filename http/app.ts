@@ -4,7 +4,9 @@ import { TradeMetrics } from '../runtime/metrics.ts';
 import type { TradeCenter } from '../runtime/trade-center.ts';
 import { simAdminRoutes } from '../systems/sim/admin-routes.ts';
 import { installJsonParser } from './body-parsers.ts';
-import { answerFrameworkError, installErrorHandler } from './errors.ts';
+import { authenticate, authPlugin } from './auth.ts';
+import { ERROR_CODES, TradeError } from '../domain/errors.ts';
+import { answerFrameworkError, errorBody, installErrorHandler } from './errors.ts';
 import { inspectorRoutes } from './inspector/inspector-routes.ts';
 import { DEFAULT_HTTP_LIMITS, serverOptions, type HttpLimits } from './limits.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -29,9 +31,9 @@ export async function buildApp(tc: TradeCenter, options: { limits?: HttpLimits }
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Connections past the cap are closed by Node as they arrive, before any request is read.
   app.server.maxConnections = limits.maxConnections;
-  app.decorateRequest('apiKey', null);
   installErrorHandler(app);
   installJsonParser(app);
+  await app.register(authPlugin, { keys: tc.apiKeys });
   bindTxnNoFromAnswers(app);
   const metrics = new TradeMetrics(tc);
   app.addHook('onResponse', async (req, reply) => {
@@ -47,7 +49,23 @@ export async function buildApp(tc: TradeCenter, options: { limits?: HttpLimits }
   await app.register(adminRoutes, { tc });
   await app.register(eventRoutes, { tc });
   await app.register(inspectorRoutes, { tc });
-  if (tc.sims) await app.register(simAdminRoutes, { prefix: '/sim', sims: tc.sims });
+  // `/sim` plays the customer and turns the simulated world's knobs (mark a payment paid, point
+  // callbacks anywhere): served beside the API only in demo mode, and only to an admin key.
+  const sims = tc.config.demoMode ? tc.sims : null;
+  if (sims) {
+    await app.register(async (sim) => {
+      // Answered here: the simulators' routes have an error handler of their own, which knows no TradeError.
+      sim.addHook('onRequest', async (req, reply) => {
+        try {
+          authenticate(tc.apiKeys, req, 'admin');
+        } catch (err) {
+          if (!(err instanceof TradeError)) throw err;
+          return reply.status(ERROR_CODES[err.code].status).send(errorBody(err.code, err.message));
+        }
+      });
+      await sim.register(simAdminRoutes, { sims });
+    }, { prefix: '/sim' });
+  }
   return app;
 }
 

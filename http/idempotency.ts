@@ -55,7 +55,7 @@ export async function idempotent(
   }
   if (key.length > 128) throw new TradeError('INVALID_REQUEST', 'Idempotency-Key is longer than 128 characters');
   const { store, clock, owner } = leases;
-  const scoped = `${req.apiKey?.client ?? 'anonymous'}:${req.method}:${req.routeOptions.url}:${JSON.stringify(req.params)}:${key}`;
+  const scoped = `${req.apiKey?.system ?? 'anonymous'}:${req.method}:${req.routeOptions.url}:${JSON.stringify(req.params)}:${key}`;
   // The same body with its members in another order is the same request (JSON objects are unordered).
   const fingerprint = createHash('sha256').update(canonicalJson(req.body ?? null)).digest('hex');
   const deadline = performance.now() + leases.options.waitMs;

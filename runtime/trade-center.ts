@@ -8,7 +8,8 @@ import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
 import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
 import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type TransactionStore } from '../storage/types.ts';
-import type { ApiKey } from '../http/auth.ts';
+import type { ApiKey } from '../domain/api-key.ts';
+import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
 import { systemClock, type After, type Clock, type Sleep } from './clock.ts';
 import { Downstream } from './downstream.ts';
@@ -67,7 +68,13 @@ export interface TradeCenterConfig {
    * clock turns it off to run them when it says).
    */
   tasks: { pollMs: number; baseBackoffMs: number; maxBackoffMs: number; runOnArrival?: boolean };
+  /** The configured keys (a keys file); see {@link TradeCenterConfig.demoMode} for the demo key. */
   apiKeys: ApiKey[];
+  /**
+   * Demo mode (demo dataset, in-process simulators): the public demo key `tc_demo_key` is
+   * accepted beside `apiKeys`, and the simulators' admin routes are served under `/sim`.
+   */
+  demoMode: boolean;
   logLevel: string;
   /** Embedded SQLite (`dbPath`), or Redis with BullMQ for many processes (`TRADE_STORAGE=redis`). */
   storage?: { kind: 'sqlite' } | RedisStorageConfig;
@@ -106,7 +113,8 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   tiers: { promotion: 'non-core', coupon: 'non-core', points: 'non-core', level: 'non-core' },
   timerPollMs: 500,
   tasks: { pollMs: 500, baseBackoffMs: 2_000, maxBackoffMs: 10 * 60_000, runOnArrival: true },
-  apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
+  apiKeys: [],
+  demoMode: true,
   logLevel: 'info',
   storage: { kind: 'sqlite' },
   sentinel: DEFAULT_SENTINEL,
@@ -138,7 +146,8 @@ export interface TradeCenter {
   idempotencyLeases: IdempotencyLeases;
   downstream: Downstream;
   quotes: QuoteService;
-  apiKeys: Map<string, ApiKey>;
+  /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
+  apiKeys: KeyRing;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
   deductionMode(scene: string, asked: 'pre' | 'post' | undefined): 'pre' | 'post';
   /** Rehydrates pending work and starts timers and callback delivery. */
@@ -259,7 +268,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     idempotencyLeases,
     downstream,
     quotes,
-    apiKeys: new Map(config.apiKeys.map((k) => [k.key, k])),
+    apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
       if (scaleOut) {

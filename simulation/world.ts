@@ -1,3 +1,4 @@
+import { DEMO_API_KEY } from '../runtime/api-keys.ts';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -42,7 +43,7 @@ export interface ResponseRecord {
   code: string | null;
 }
 
-export const DEMO_KEY = DEFAULT_CONFIG.apiKeys[0]!.key;
+export const DEMO_KEY = DEMO_API_KEY;
 const CALLBACK_BASE = 'http://platform.sim';
 const NEVER = new Promise<never>(() => undefined);
 

@@ -20,6 +20,17 @@ export interface StoredJournalEntry extends JournalEntry {
   seq: number;
 }
 
+/** What the admin list asks of the store. */
+export interface ListFilter {
+  state?: string;
+  needsAttention?: boolean;
+  /** Only these merchants' transactions (a key limited to them, API.md "Auth"); absent: every merchant. */
+  merchantIds?: string[];
+  limit: number;
+  /** Page on: transactions numbered below this one. */
+  before?: string;
+}
+
 /** A transaction as stored: its XState persisted snapshot plus the columns indexes need. */
 export interface TransactionRecord {
   txnNo: string;
@@ -265,8 +276,8 @@ export interface TransactionStore {
   reviveTask(txnNo: string, task: string, nowMs: number): Promise<boolean>;
   /** Tasks left `running` by a process that died: back to pending, to run again (safely: keyed). */
   requeueRunningTasks(nowMs: number): Promise<number>;
-  /** Transactions for the admin list, newest first. */
-  listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]>;
+  /** Transactions for the admin list, newest first; see {@link ListFilter}. */
+  listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]>;
   /** Sentinel: transactions not at rest last written at or before `updatedBefore`, oldest first. */
   idleTransactions(updatedBefore: number, limit: number): Promise<IdleTransaction[]>;
   /**

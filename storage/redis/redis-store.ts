@@ -10,6 +10,7 @@ import type {
   IdempotencyLease,
   IdleTransaction,
   JournalEntry,
+  ListFilter,
   SaveRecord,
   SaveResult,
   StoredJournalEntry,
@@ -732,18 +733,19 @@ export class RedisTransactionStore implements TransactionStore {
 
   // ── admin list and sentinel ───────────────────────────────────────────────────────────────
 
-  async listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
+  async listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
     const index = filter.needsAttention ? this.idx('attention') : filter.state ? this.idx(`state:${filter.state}`) : this.idx('all');
     const out: { txnNo: string; state: string; updatedAt: number }[] = [];
     let max = filter.before ? `(${filter.before}` : '+';
     while (out.length < filter.limit) {
       const page = await this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, filter.limit * 2);
       if (!page.length) break;
-      const rows = await Promise.all(page.map((t) => this.redis.hmget(this.k(t, 'txn'), 'state', 'updatedAt')));
+      const rows = await Promise.all(page.map((t) => this.redis.hmget(this.k(t, 'txn'), 'state', 'updatedAt', 'merchantId')));
       for (let i = 0; i < page.length && out.length < filter.limit; i++) {
-        const [state, updatedAt] = rows[i] ?? [];
+        const [state, updatedAt, merchantId] = rows[i] ?? [];
         if (!state) continue;
         if (filter.state && state !== filter.state) continue;
+        if (filter.merchantIds && !filter.merchantIds.includes(merchantId ?? '')) continue;
         if (filter.needsAttention && !(await this.needsAttention(page[i]!))) continue;
         out.push({ txnNo: page[i]!, state, updatedAt: Number(updatedAt) });
       }

@@ -5,6 +5,7 @@ import type {
   IdempotencyClaim,
   IdempotencyLease,
   JournalEntry,
+  ListFilter,
   SaveRecord,
   SaveResult,
   StoredJournalEntry,
@@ -583,7 +584,7 @@ export class SqliteTransactionStore implements TransactionStore {
     return this.write(() => this.db.prepare("UPDATE tasks SET status = 'pending', next_run_at = ?, updated_at = ? WHERE status = 'running'").run(nowMs, nowMs).changes);
   }
 
-  async listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
+  async listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (filter.state) {
@@ -595,6 +596,11 @@ export class SqliteTransactionStore implements TransactionStore {
         `(needs_attention = 1 OR EXISTS (SELECT 1 FROM tasks k WHERE k.txn_no = transactions.txn_no AND k.status = 'dead')
           OR EXISTS (SELECT 1 FROM sentinel s WHERE s.txn_no = transactions.txn_no AND s.version = transactions.version AND s.stuck = 1))`,
       );
+    }
+    if (filter.merchantIds) {
+      // An empty list matches nothing, as `IN ()` would if SQLite took it.
+      where.push(filter.merchantIds.length ? `merchant_id IN (${filter.merchantIds.map(() => '?').join(', ')})` : '0');
+      args.push(...filter.merchantIds);
     }
     if (filter.before) {
       where.push('txn_no < ?');

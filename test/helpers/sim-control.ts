@@ -90,15 +90,20 @@ export function localSimControl(sims: Simulators): SimControl {
 
 /**
  * A `trade sim` at `url` behind the {@link SimControl} interface: peeks and knobs through its
- * `/sim` admin routes, port verbs through the HTTP connectors. With a clock, every request
- * carries `x-tc-now`, so a `--clock follow` sim stays at the test's time.
+ * `/sim` admin routes (with `adminToken` as Bearer when it has one), port verbs through the HTTP
+ * connectors. With a clock, every request carries `x-tc-now`, so a `--clock follow` sim stays at
+ * the test's time.
  */
-export function remoteSimControl(url: string, clock?: Clock): SimControl {
+export function remoteSimControl(url: string, clock?: Clock, adminToken?: string): SimControl {
   const remote = createHttpSystems({ urls: simUrls(url), poolSize: 2, timeoutMs: () => 10_000, ...(clock ? { sendClock: clock } : {}) });
   async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const res = await fetch(`${url}/sim${path}`, {
       method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(clock ? { 'x-tc-now': String(clock.now()) } : {}) },
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(clock ? { 'x-tc-now': String(clock.now()) } : {}),
+        ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();

@@ -285,6 +285,18 @@ export function storeConformance(t: Test, make: StoreFactory): void {
     t.same(await store.listTransactions({ needsAttention: true, limit: 10 }), []);
   });
 
+  withStore("lists only the asked merchants' transactions, page by page (issue 17)", async (t, store) => {
+    for (const [n, merchantId] of [['T1', 'M1'], ['T2', 'M2'], ['T3', 'M1'], ['T4', 'M3'], ['T5', 'M1']] as const) {
+      await store.save(record(n, { merchantId, state: n === 'T3' ? 'paying' : 'quoted' }), 0, []);
+    }
+    t.same((await store.listTransactions({ merchantIds: ['M1'], limit: 10 })).map((r) => r.txnNo), ['T5', 'T3', 'T1']);
+    t.same((await store.listTransactions({ merchantIds: ['M1', 'M3'], limit: 2 })).map((r) => r.txnNo), ['T5', 'T4']);
+    t.same((await store.listTransactions({ merchantIds: ['M1', 'M3'], limit: 2, before: 'T4' })).map((r) => r.txnNo), ['T3', 'T1']);
+    t.same((await store.listTransactions({ merchantIds: ['M1'], state: 'paying', limit: 10 })).map((r) => r.txnNo), ['T3']);
+    t.same(await store.listTransactions({ merchantIds: [], limit: 10 }), [], 'no merchant, no transaction');
+    t.same((await store.listTransactions({ limit: 10 })).length, 5, 'without a merchant filter, all');
+  });
+
   withStore('lists idle transactions not at rest, oldest first, with their timers', async (t, store) => {
     await store.save(record('T1', { state: 'paying', working: true, updatedAt: T0 + 20 }), 0, []);
     await store.save(record('T2', { state: 'paying', timers: { paymentExpiry: T0 + 5 }, updatedAt: T0 + 10 }), 0, []);
