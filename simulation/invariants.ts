@@ -97,7 +97,9 @@ export class InvariantChecker {
     const ledgers = this.ledgers();
     let ledgerNet = 0;
     let platformNet = 0;
-    for (const [txnNo, l] of ledgers) ledgerNet += l.capturedFen - l.refundedFen - l.givenBackFen;
+    /** Completed sales whose ledgers net another amount than the platform says: named in money-conserved. */
+    const unbalanced: string[] = [];
+    for (const [, l] of ledgers) ledgerNet += l.capturedFen - l.refundedFen - l.givenBackFen;
     for (const [txnNo, view] of views) {
       const l = ledgers.get(txnNo) ?? { capturedFen: 0, refundedFen: 0, givenBackFen: 0, otherAmount: false, afterClose: false };
       if (!view) {
@@ -113,6 +115,8 @@ export class InvariantChecker {
       if (l.otherAmount) continue; // captured at another amount: a person's case by design (issue 15)
       if (view.state === 'completed') {
         platformNet += view.payableAmount - view.refundedAmount;
+        const net = l.capturedFen - l.refundedFen - l.givenBackFen;
+        if (net !== view.payableAmount - view.refundedAmount) unbalanced.push(`${txnNo} (ledgers ${net}, platform ${view.payableAmount - view.refundedAmount})`);
         if (l.capturedFen - l.givenBackFen !== view.payableAmount) add('captured-equals-payable', txnNo, `captured ${l.capturedFen} fen (given back ${l.givenBackFen}) for a payable of ${view.payableAmount}`);
         if (view.refundedAmount > view.payableAmount) add('refund-exceeds-paid', txnNo, `refunded ${view.refundedAmount} of ${view.payableAmount}`);
         if (!refundsOpen.length && l.refundedFen !== view.refundedAmount && !this.isTopUp(view)) {
@@ -125,7 +129,7 @@ export class InvariantChecker {
       }
     }
     v.push(...this.locksSettled(now, views), ...this.pointsAndCoupons(now, views));
-    if (ledgerNet !== platformNet + this.otherAmountNet(ledgers)) add('money-conserved', null, `the ledgers hold ${ledgerNet} fen net, the platform's completed sales ${platformNet}`);
+    if (ledgerNet !== platformNet + this.otherAmountNet(ledgers)) add('money-conserved', null, `the ledgers hold ${ledgerNet} fen net, the platform's completed sales ${platformNet}${unbalanced.length ? `; completed sales that differ: ${unbalanced.slice(0, 5).join(', ')}` : ''}`);
     for (const k of keyed) {
       const replayed = replays.get(k.key);
       if (replayed === undefined) continue;

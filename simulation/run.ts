@@ -1,3 +1,4 @@
+import { txnNoIn } from './invariants.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -203,19 +204,22 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       if (!time.wake()) break;
     }
 
-    // The end: everything at rest; read the views, replay keyed requests, check.
+    // The end: everything at rest; replay keyed requests (not those whose 5xx the key forgot: a
+    // replay would be a new sale), read the views of every transaction the platform or the
+    // ledgers know, check.
     await time.settle();
-    const all = [...new Set([...ctx.txnNos, ...ledgerTxnNos(world)])].sort();
-    const views = new Map<string, View | null>();
-    for (const txnNo of all) views.set(txnNo, await viewWithTasks(world, txnNo));
     const replays = new Map<string, { status: number; code: string | null; stillWorking: boolean }>();
     const replayRng = prng.fork('replays');
-    const sample = ctx.keyed.filter(() => replayRng.chance(Math.min(1, 400 / Math.max(1, ctx.keyed.length))));
+    const sample = ctx.keyed.filter((k) => replayRng.chance(Math.min(1, 400 / Math.max(1, ctx.keyed.length))) && !k.forgotten);
     for (const k of sample) {
       const reply = await world.request(k.method, k.url, k.body, { 'idempotency-key': k.key });
       const error = (reply.body as { error?: { code?: string; details?: { stillWorking?: boolean } } } | null)?.error;
       replays.set(k.key, { status: reply.status, code: error?.code ?? null, stillWorking: error?.details?.stillWorking === true });
     }
+    await time.settle();
+    const all = [...new Set([...ctx.txnNos, ...ledgerTxnNos(world)])].sort();
+    const views = new Map<string, View | null>();
+    for (const txnNo of all) views.set(txnNo, await viewWithTasks(world, txnNo));
     report(checker.atEnd(time.now(), views, sample, replays, world.failures));
     const digest = await digestOf(world, all);
     const store = world.tc.store;
@@ -251,9 +255,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 export const AT_REST = ['completed', 'cancelled', 'failed', 'quoted'];
 
 /** Transactions the ledgers know of: a start whose answer a crash cut is found here. */
+/** Every transaction the simulators' ledgers know of, card-only sales included (their locks name them). */
 function ledgerTxnNos(world: World): string[] {
-  const rows = world.sims.store.db.prepare<[], { txn_no: string }>('SELECT txn_no FROM payments UNION SELECT txn_no FROM orders').all();
-  return rows.map((r) => r.txn_no);
+  const db = world.sims.store.db;
+  const rows = db.prepare<[], { txn_no: string }>('SELECT txn_no FROM payments UNION SELECT txn_no FROM orders').all();
+  const locks = db.prepare<[], { lock_key: string }>('SELECT lock_key FROM card_locks').all();
+  return [...rows.map((r) => r.txn_no), ...locks.map((l) => txnNoIn(l.lock_key)).filter((t): t is string => t !== null)];
 }
 
 async function viewWithTasks(world: World, txnNo: string): Promise<View | null> {

@@ -21,6 +21,8 @@ export interface KeyedRequest {
   body: unknown;
   /** The first answer the channel got that was not a crash (0) or a 409 in progress. */
   status: number | null;
+  /** That answer was a 5xx the key forgets (not "still working"): a retry under it is a new request. */
+  forgotten: boolean;
 }
 
 type Leg = { method: string; amount: number | 'max' | 'rest'; cardNo?: string };
@@ -222,7 +224,7 @@ export class Sale {
    */
   private async post(url: string, body: unknown, opts: { keyed: boolean; duplicate?: boolean }): Promise<Reply> {
     const key = opts.keyed ? `sim-${this.n}-${this.rng.hex(12)}` : null;
-    const record: KeyedRequest | null = key ? { key, method: 'POST', url, body, status: null } : null;
+    const record: KeyedRequest | null = key ? { key, method: 'POST', url, body, status: null, forgotten: false } : null;
     if (record) this.ctx.keyed.push(record);
     const headers: Record<string, string> = key ? { 'idempotency-key': key } : {};
     const send = () => this.ctx.world.request('POST', url, body, headers);
@@ -234,7 +236,11 @@ export class Sale {
       reply = await send();
     }
     if (twin) this.count(`duplicate:${(await twin).status}`);
-    if (record && reply.status !== 0 && !(reply.status === 409 && codeOf(reply) === 'REQUEST_IN_PROGRESS')) record.status = reply.status;
+    if (record && reply.status !== 0 && !(reply.status === 409 && codeOf(reply) === 'REQUEST_IN_PROGRESS')) {
+      record.status = reply.status;
+      const details = (reply.body as { error?: { details?: { stillWorking?: boolean } } } | null)?.error?.details;
+      record.forgotten = reply.status >= 500 && details?.stillWorking !== true;
+    }
     return reply;
   }
 
