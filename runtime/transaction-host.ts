@@ -17,7 +17,7 @@ import type { Leases } from './lease.ts';
 import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
-import { buildView, topState, type TransactionView } from './view.ts';
+import { buildView, needsAttention, topState, type TransactionView } from './view.ts';
 
 type TxnActor = ActorRefFrom<typeof transactionMachine>;
 type TxnSnapshot = SnapshotFrom<typeof transactionMachine>;
@@ -487,12 +487,14 @@ export class TransactionHost {
       {
         txnNo: live.txnNo,
         merchantId: snapshot.context.merchantId,
+        stationId: snapshot.context.stationId,
         orderNo: snapshot.context.order?.orderNo ?? null,
         state,
         stateValue: snapshot.value,
         snapshot: live.actor.getPersistedSnapshot(),
         atRest: (AT_REST_STATES as readonly string[]).includes(state) && !working,
         working,
+        needsAttention: needsAttention(snapshot.context),
         timers,
         tasks: snapshot.context.tasks,
         createdAt: live.createdAt,

@@ -25,6 +25,7 @@ export interface TransactionRecord {
   txnNo: string;
   version: number;
   merchantId: string;
+  stationId: string;
   orderNo: string | null;
   /** Top-level state name (`quoted`, `paying`, …). */
   state: string;
@@ -35,6 +36,11 @@ export interface TransactionRecord {
   atRest: boolean;
   /** A downstream call was in flight when this snapshot was taken (re-run on restore). */
   working: boolean;
+  /**
+   * The machine asks for a person (a refund it could not finish, a dead task). Derived by the host
+   * like every indexed field (DESIGN.md rule 9): a store never reads the snapshot.
+   */
+  needsAttention: boolean;
   /** Durable timers armed by the machine: name → due epoch ms. */
   timers: Record<string, number>;
   createdAt: number;

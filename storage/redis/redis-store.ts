@@ -237,9 +237,10 @@ export class RedisTransactionStore implements TransactionStore {
 
   async save(record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult> {
     const txnNo = record.txnNo;
-    const attention = contextNeedsAttention(record.snapshot);
+    const attention = record.needsAttention;
     const fields: (string | number)[] = [
       'merchantId', record.merchantId,
+      'stationId', record.stationId,
       'orderNo', record.orderNo ?? '',
       'state', record.state,
       'stateValue', JSON.stringify(record.stateValue),
@@ -446,7 +447,7 @@ export class RedisTransactionStore implements TransactionStore {
     m.zrem(this.idx('working'), txnNo);
     m.zrem(this.idx('active'), txnNo);
     for (const s of await this.states()) m.zrem(this.idx(`state:${s}`), txnNo);
-    if (record) this.addEntries(m, txnNo, record, contextNeedsAttention(record.snapshot));
+    if (record) this.addEntries(m, txnNo, record, record.needsAttention);
     await m.exec();
     if (record) await this.reindexTasks(txnNo, await this.redis.lrange(this.k(txnNo, 'tasks'), 0, -1));
     await this.reindexAttention(txnNo);
@@ -483,12 +484,14 @@ export class RedisTransactionStore implements TransactionStore {
       txnNo,
       version: Number(h.version),
       merchantId: h.merchantId ?? '',
+      stationId: h.stationId ?? '',
       orderNo: h.orderNo ? h.orderNo : null,
       state: h.state ?? '',
       stateValue: JSON.parse(h.stateValue ?? 'null'),
       snapshot: JSON.parse(h.snapshot ?? 'null'),
       atRest: h.atRest === '1',
       working: h.working === '1',
+      needsAttention: h.attention === '1',
       timers: JSON.parse(h.timers ?? '{}') as Record<string, number>,
       createdAt: Number(h.createdAt),
       updatedAt: Number(h.updatedAt),
@@ -868,10 +871,4 @@ function toTask(txnNo: string, task: string, h: Record<string, string>): TaskRec
     result: h.result ? (JSON.parse(h.result) as Record<string, unknown>) : null,
     updatedAt: Number(h.updatedAt ?? 0),
   };
-}
-
-/** The transaction machine's own attention flags: a refund waiting for a person, a dead task. */
-function contextNeedsAttention(snapshot: unknown): boolean {
-  const context = (snapshot as { context?: { needsAttention?: boolean; deadTasks?: unknown[] } } | null)?.context;
-  return context?.needsAttention === true || (context?.deadTasks?.length ?? 0) > 0;
 }

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS transactions (
   txn_no      TEXT PRIMARY KEY,
   version     INTEGER NOT NULL,
   merchant_id TEXT NOT NULL,
+  station_id  TEXT NOT NULL DEFAULT '',
   order_no    TEXT,
   state       TEXT NOT NULL,
   state_value TEXT NOT NULL,
@@ -179,12 +180,14 @@ interface TxnRow {
   txn_no: string;
   version: number;
   merchant_id: string;
+  station_id: string;
   order_no: string | null;
   state: string;
   state_value: string;
   snapshot: string;
   at_rest: number;
   working: number;
+  needs_attention: number;
   created_at: number;
   updated_at: number;
 }
@@ -262,10 +265,9 @@ export class SqliteTransactionStore implements TransactionStore {
     if (!taskColumns.some((c) => c.name === 'result')) this.db.exec('ALTER TABLE tasks ADD COLUMN result TEXT');
     if (!taskColumns.some((c) => c.name === 'refusals')) this.db.exec('ALTER TABLE tasks ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0');
     const txnColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(transactions)').all();
-    if (!txnColumns.some((c) => c.name === 'needs_attention')) {
-      this.db.exec(`ALTER TABLE transactions ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
-        UPDATE transactions SET needs_attention = 1 WHERE json_extract(snapshot, '$.context.needsAttention') = 1;`);
-    }
+    // Older files lack columns the host now derives: they are filled in by each transaction's next save.
+    if (!txnColumns.some((c) => c.name === 'needs_attention')) this.db.exec('ALTER TABLE transactions ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0');
+    if (!txnColumns.some((c) => c.name === 'station_id')) this.db.exec("ALTER TABLE transactions ADD COLUMN station_id TEXT NOT NULL DEFAULT ''");
     // Files made before claims had owners: their running claims read as lapsed leases (taken over).
     const idemColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(idempotency)').all();
     if (!idemColumns.some((c) => c.name === 'owner')) {
@@ -279,11 +281,11 @@ export class SqliteTransactionStore implements TransactionStore {
       get: this.db.prepare<[string], TxnRow>('SELECT * FROM transactions WHERE txn_no = ?'),
       version: this.db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
       insert: this.db.prepare(
-        `INSERT INTO transactions (txn_no, version, merchant_id, order_no, state, state_value, snapshot, at_rest, working, needs_attention, created_at, updated_at)
-         VALUES (@txnNo, 1, @merchantId, @orderNo, @state, @stateValue, @snapshot, @atRest, @working, @needsAttention, @createdAt, @updatedAt)`,
+        `INSERT INTO transactions (txn_no, version, merchant_id, station_id, order_no, state, state_value, snapshot, at_rest, working, needs_attention, created_at, updated_at)
+         VALUES (@txnNo, 1, @merchantId, @stationId, @orderNo, @state, @stateValue, @snapshot, @atRest, @working, @needsAttention, @createdAt, @updatedAt)`,
       ),
       update: this.db.prepare(
-        `UPDATE transactions SET version = version + 1, order_no = @orderNo, state = @state, state_value = @stateValue,
+        `UPDATE transactions SET version = version + 1, station_id = @stationId, order_no = @orderNo, state = @state, state_value = @stateValue,
            snapshot = @snapshot, at_rest = @atRest, working = @working, needs_attention = @needsAttention, updated_at = @updatedAt
          WHERE txn_no = @txnNo AND version = @expectedVersion`,
       ),
@@ -343,7 +345,8 @@ export class SqliteTransactionStore implements TransactionStore {
         snapshot: JSON.stringify(record.snapshot),
         atRest: record.atRest ? 1 : 0,
         working: record.working ? 1 : 0,
-        needsAttention: (record.snapshot as { context?: { needsAttention?: unknown } }).context?.needsAttention === true ? 1 : 0,
+        stationId: record.stationId,
+        needsAttention: record.needsAttention ? 1 : 0,
         createdAt: record.createdAt,
         updatedAt: record.updatedAt,
         expectedVersion,
@@ -482,12 +485,14 @@ export class SqliteTransactionStore implements TransactionStore {
       txnNo: row.txn_no,
       version: row.version,
       merchantId: row.merchant_id,
+      stationId: row.station_id,
       orderNo: row.order_no,
       state: row.state,
       stateValue: JSON.parse(row.state_value),
       snapshot: JSON.parse(row.snapshot),
       atRest: row.at_rest === 1,
       working: row.working === 1,
+      needsAttention: row.needs_attention === 1,
       timers,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

@@ -20,12 +20,15 @@ function record(txnNo: string, over: Partial<SaveRecord> = {}): SaveRecord {
   return {
     txnNo,
     merchantId: 'M1',
+    stationId: 'S1',
     orderNo: null,
     state: 'quoted',
     stateValue: 'quoted',
-    snapshot: { status: 'active', value: 'quoted', context: { txnNo, needsAttention: false, deadTasks: [] } },
+    // Opaque to the store: a value it keeps, never reads (DESIGN.md rule 9).
+    snapshot: { status: 'active', value: 'quoted', context: { txnNo, note: 'opaque' } },
     atRest: false,
     working: false,
+    needsAttention: false,
     timers: {},
     tasks: [],
     createdAt: T0,
@@ -63,6 +66,8 @@ export function storeConformance(t: Test, make: StoreFactory): void {
     t.same(loaded?.snapshot, record('T1').snapshot);
     t.same(loaded?.timers, { paymentExpiry: T0 + 1000 });
     t.equal(loaded?.atRest, false);
+    t.equal(loaded?.stationId, 'S1');
+    t.equal(loaded?.needsAttention, false);
     t.equal(loaded?.orderNo, null);
     t.equal(await store.load('T404'), null);
   });
@@ -279,10 +284,21 @@ export function storeConformance(t: Test, make: StoreFactory): void {
     t.same((await store.listTransactions({ limit: 2, before: 'T3' })).map((r) => r.txnNo), ['T2', 'T1']);
     await store.save(record('T2', { state: 'completed', atRest: true }), 1, []);
     t.same((await store.listTransactions({ state: 'paying', limit: 10 })).map((r) => r.txnNo), [], 'a state left is unlisted');
-    await store.save(record('T4', { snapshot: { context: { needsAttention: true, deadTasks: [] } } }), 1, []);
+    await store.save(record('T4', { needsAttention: true }), 1, []);
     t.same((await store.listTransactions({ needsAttention: true, limit: 10 })).map((r) => r.txnNo), ['T4']);
-    await store.save(record('T4', { snapshot: { context: { needsAttention: false, deadTasks: [] } } }), 2, []);
+    await store.save(record('T4', { needsAttention: false }), 2, []);
     t.same(await store.listTransactions({ needsAttention: true, limit: 10 }), []);
+  });
+
+  withStore('indexes what the save record says, never what the snapshot holds (DESIGN.md rule 9, issue 18)', async (t, store) => {
+    const misleading = { status: 'active', value: 'paying', context: { needsAttention: true, deadTasks: ['settlement'], merchantId: 'M9' } };
+    await store.save(record('T1', { snapshot: misleading }), 0, []);
+    t.same(await store.listTransactions({ needsAttention: true, limit: 10 }), [], 'a flag in the snapshot alone lists nothing');
+    await store.save(record('T1', { snapshot: misleading, needsAttention: true }), 1, []);
+    t.same((await store.listTransactions({ needsAttention: true, limit: 10 })).map((r) => r.txnNo), ['T1']);
+    t.equal((await store.load('T1'))?.needsAttention, true);
+    await store.save(record('T1', { snapshot: misleading }), 2, []);
+    t.same(await store.listTransactions({ needsAttention: true, limit: 10 }), [], 'the record clears it');
   });
 
   withStore('lists idle transactions not at rest, oldest first, with their timers', async (t, store) => {
