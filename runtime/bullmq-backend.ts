@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { RedisTransactionStore } from '../storage/redis/redis-store.ts';
+import { redisStorage, RedisTransactionStore } from '../storage/redis/redis-store.ts';
+import type { Storage } from '../storage/types.ts';
 import { BullmqScheduler } from './bullmq-scheduler.ts';
 import { RedisLeases } from './lease.ts';
 import { ConfigError } from './systems-config.ts';
@@ -33,6 +34,8 @@ export function feedMaxLenFromEnv(env: Record<string, string | undefined>): numb
 
 /** The scale-out backend: snapshots in Redis, timers and tasks on BullMQ, per-transaction leases. */
 export interface ScaleOutBackend {
+  storage: Storage;
+  /** The Redis store under {@link storage}: its client, keys and the durability check. */
   store: RedisTransactionStore;
   scheduler: BullmqScheduler;
   leases: RedisLeases;
@@ -48,5 +51,5 @@ export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, o
   const store = new RedisTransactionStore({ url: config.url, cluster, prefix, log, ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}), ...options });
   const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log });
   const leases = new RedisLeases(store.redis, { lease: (t) => store.leaseKey(t), txn: (t) => store.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
-  return { store, scheduler, leases };
+  return { storage: redisStorage(store), store, scheduler, leases };
 }

@@ -4,8 +4,8 @@ import type { SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
 import { createHttpSystems } from '../systems/http/index.ts';
-import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionStore } from '../storage/types.ts';
+import { openSqliteStorage } from '../storage/sqlite/sqlite-store.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type Storage } from '../storage/types.ts';
 import type { ApiKey } from '../http/auth.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -117,7 +117,8 @@ export interface TradeCenter {
   clock: Clock;
   ids: IdGenerator;
   log: Logger;
-  store: TransactionStore;
+  /** Every storage concept of this deployment (SQLite file or Redis), one bundle. */
+  storage: Storage;
   systems: Systems;
   /** Present when the downstream systems are the in-process simulators. */
   sims: Simulators | null;
@@ -153,7 +154,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const log = deps.log ?? pino({ level: config.logLevel });
   const ids = new IdGenerator(() => clock.now());
   const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs }) : null;
-  const store: TransactionStore = scaleOut?.store ?? new SqliteTransactionStore(config.dbPath);
+  const storage: Storage = scaleOut?.storage ?? openSqliteStorage(config.dbPath);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const remote = config.systems.mode === 'http'
     ? createHttpSystems({
@@ -179,7 +180,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   });
   const commandTimeoutMs = config.callTimeoutMs * 4;
   const host = new TransactionHost(
-    store,
+    storage.snapshots,
     systems,
     downstream,
     clock,
@@ -194,30 +195,23 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     log,
     scaleOut ? { scheduler, leases: scaleOut.leases } : { scheduler },
   );
-  const runner = new TaskRunner(store, host, taskHandlers(systems, store), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
+  const runner = new TaskRunner(storage.tasks, host, taskHandlers(systems, storage.tasks), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
     log,
     scheduler,
   );
   if (scheduler instanceof PollingScheduler && config.tasks.runOnArrival !== false) {
     scheduler.onNewTasks(() => void runner.runDue().catch((err: unknown) => log.error({ err }, 'task pass failed')));
   }
-  const sentinel = new Sentinel(
-    store,
-    host,
-    clock,
-    config.sentinel ?? DEFAULT_SENTINEL,
-    log,
-    scaleOut ? { claimScan: (ms) => scaleOut.store.claimSentinelScan(ms), upkeep: (now) => scaleOut.store.reindexDirty(now) } : {},
-  );
-  const idempotencyPurge = new IdempotencyPurge(store, clock, config.idempotency, log);
-  const idempotencyLeases = new IdempotencyLeases(store, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log);
+  const sentinel = new Sentinel(storage.sentinel, host, clock, config.sentinel ?? DEFAULT_SENTINEL, log);
+  const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
+  const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
     clock,
     ids,
     log,
-    store,
+    storage,
     systems,
     sims,
     host,
@@ -234,7 +228,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     async start() {
       if (scaleOut) {
         await scaleOut.store.checkDurability();
-        await scaleOut.scheduler.reconcile(store);
+        await scaleOut.scheduler.reconcile(storage.snapshots, storage.tasks);
         await scaleOut.scheduler.start({
           fireTimer: (txnNo, name, dueAt) => host.fireTimer(txnNo, name, dueAt),
           runTask: (txnNo, task) => runner.run(txnNo, task),
@@ -256,7 +250,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await host.stop();
       await sims?.close();
       await remote?.close();
-      await store.close();
+      await storage.close();
     },
   };
 }

@@ -10,7 +10,7 @@ import { refundMachine } from '../machines/refund.machine.ts';
 import { transactionMachine } from '../machines/transaction.machine.ts';
 import { AT_REST_STATES, type TxnCommand, type TxnContext, type TxnInput } from '../machines/types.ts';
 import type { Systems } from '../systems/index.ts';
-import type { JournalEntry, TransactionStore } from '../storage/types.ts';
+import type { JournalEntry, SnapshotStore } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
 import type { Clock } from './clock.ts';
 import type { Leases } from './lease.ts';
@@ -79,12 +79,6 @@ export class TransactionHost {
   alerts = 0;
   /** Every transition of every transaction as it happens, before it is stored (metrics). */
   readonly transitions = new Subject<TransitionEvent>();
-  /**
-   * The txnNo of every save that stored journal entries, once stored: the cue for live views that
-   * read the journal back with its sequence numbers (the event stream on SQLite), so that what
-   * they send is stored and can be resumed from.
-   */
-  readonly journalled = new Subject<string>();
   private readonly live = new Map<string, Live>();
   private readonly loading = new Map<string, Promise<Live | null>>();
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -101,7 +95,7 @@ export class TransactionHost {
   reapplied = 0;
 
   constructor(
-    private readonly store: TransactionStore,
+    private readonly store: SnapshotStore,
     systems: Systems,
     downstream: Downstream,
     private readonly clock: Clock,
@@ -509,7 +503,6 @@ export class TransactionHost {
       throw new StaleCopy(`version conflict on ${live.txnNo}: expected ${live.version}, store has ${result.actualVersion}`);
     }
     live.version = result.version;
-    if (journal.length) this.journalled.next(live.txnNo);
     // Wake-ups are armed before the snapshot is acknowledged; a crash in between is the sentinel's.
     const tasks = snapshot.context.tasks;
     try {

@@ -88,7 +88,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
         const found = (await tc.host.view(q)) ?? (await tc.host.viewByOrderNo(q));
         return { items: found ? [summary(found)] : [] };
       }
-      const rows = await tc.store.listTransactions(listFilter(req.query));
+      const rows = await tc.storage.admin.listTransactions(listFilter(req.query));
       const views = await Promise.all(rows.map((r) => tc.host.view(r.txnNo)));
       return { items: views.flatMap((v) => (v ? [summary(v)] : [])) };
     },
@@ -105,7 +105,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
       // Transitions are published before their snapshot is written: wait for the write, so the
       // page refreshing on an event reads the state that event produced.
       await tc.host.settle().catch(() => undefined);
-      const record = await tc.store.load(req.params.txnNo);
+      const record = await tc.storage.snapshots.load(req.params.txnNo);
       const view = await tc.host.view(req.params.txnNo);
       if (!record || !view) throw new TradeError('NOT_FOUND', `no transaction ${req.params.txnNo}`);
       const actors = actorTree(record.snapshot);
@@ -113,7 +113,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
         view: { ...view, tasks: await taskViews(tc, view.txnNo) },
         timers: Object.entries(record.timers).map(([name, dueAt]) => ({ name, dueAt })),
         actors,
-        journal: placeJournal(await tc.store.journal(view.txnNo), actors),
+        journal: placeJournal(await tc.storage.journal.entries(view.txnNo), actors),
       };
     },
   });

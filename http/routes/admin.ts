@@ -22,7 +22,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
     handler: async (req) => {
       authenticate(tc.apiKeys, req, 'admin');
       const filter = listFilter(req.query);
-      const rows = await tc.store.listTransactions({ ...filter, ...(req.query.cursor ? { before: req.query.cursor } : {}) });
+      const rows = await tc.storage.admin.listTransactions({ ...filter, ...(req.query.cursor ? { before: req.query.cursor } : {}) });
       return { items: rows.map((r) => ({ ...r, updatedAt: new Date(r.updatedAt).toISOString() })), nextCursor: rows.length === filter.limit ? rows.at(-1)?.txnNo : null };
     },
   });
@@ -42,8 +42,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
     handler: async (req) => {
       authenticate(tc.apiKeys, req, 'admin');
       if (tc.scaleOut) return { items: await tc.scaleOut.scheduler.deadJobs() };
-      const flagged = await tc.store.listTransactions({ needsAttention: true, limit: 200 });
-      const tasks = (await Promise.all(flagged.map((r) => tc.store.tasksOf(r.txnNo)))).flat().filter((t) => t.status === 'dead');
+      const flagged = await tc.storage.admin.listTransactions({ needsAttention: true, limit: 200 });
+      const tasks = (await Promise.all(flagged.map((r) => tc.storage.tasks.tasksOf(r.txnNo)))).flat().filter((t) => t.status === 'dead');
       return { items: tasks.map((t) => ({ txnNo: t.txnNo, task: t.task, attemptsMade: t.attempts, failedReason: t.lastError, failedAt: new Date(t.updatedAt).toISOString() })) };
     },
   });

@@ -1,11 +1,18 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type {
+  AdminQueries,
   DueTimer,
   FeedFollow,
   FeedGap,
-  FeedPosition,
   FeedTransition,
+  IdempotencyRecords,
+  Journal,
+  SentinelIndex,
+  SnapshotStore,
+  Storage,
+  TaskStore,
+  TransitionFeed,
   IdempotencyClaim,
   IdempotencyLease,
   IdleTransaction,
@@ -17,11 +24,10 @@ import type {
   StoreStats,
   TaskOutcome,
   TaskRecord,
-  TaskSpec,
   TaskStatus,
   TransactionRecord,
-  TransactionStore,
 } from '../types.ts';
+import type { TaskSpec } from '../../machines/task-spec.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS } from '../types.ts';
 import { CLAIM_IDEMPOTENCY, COMPLETE_IDEMPOTENCY, NUDGE, OWN_IDEMPOTENCY, RELEASE_IDEMPOTENCY, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
 
@@ -48,6 +54,19 @@ export interface RedisStoreOptions {
  * there (a wechat sale makes about ten saves), so some 70 MB; live views need seconds of it.
  */
 export const DEFAULT_FEED_MAX_LEN = 100_000;
+
+/**
+ * A cursor of the Redis feed: a stream id (`<ms>-<seq>`) of a save, with `/<n>` while inside it
+ * (the first n of its transitions were had). Each part at most 19 digits, so that every cursor
+ * the pattern admits is an id Redis accepts (below 2^64).
+ */
+const FEED_CURSOR = '^[0-9]{1,19}-[0-9]{1,19}(/[1-9][0-9]{0,8})?$';
+
+/** Where to resume the feed: after the save `feedId`, or after its first `seen` transitions. */
+interface FeedPosition {
+  feedId: string;
+  seen?: number;
+}
 
 /** How long one blocking read of the feed waits before it asks again, ms. */
 const FEED_BLOCK_MS = 10_000;
@@ -166,7 +185,8 @@ const SEP = '\u0001';
  * process that dies in between, or an append that fails, leaves a save out of the feed but never
  * out of its transaction's journal, which stays the record.
  */
-export class RedisTransactionStore implements TransactionStore {
+export class RedisTransactionStore implements SnapshotStore, Journal, TransitionFeed, IdempotencyRecords, TaskStore, SentinelIndex, AdminQueries {
+  readonly cursorPattern = FEED_CURSOR;
   readonly redis: (Redis | Cluster) & Scripts;
   private readonly p: string;
   private readonly idempotencyRetentionMs: number;
@@ -454,7 +474,7 @@ export class RedisTransactionStore implements TransactionStore {
   }
 
   /** Repairs the indexes of writes a crash interrupted (marked dirty longer than `olderThanMs`). */
-  async reindexDirty(nowMs: number, olderThanMs = 5_000): Promise<number> {
+  async repairIndexes(nowMs: number, olderThanMs = 5_000): Promise<number> {
     const dirty = await this.redis.zrangebyscore(this.idx('dirty'), '-inf', nowMs - olderThanMs, 'LIMIT', 0, 1000);
     for (const txnNo of dirty) {
       await this.reindex(txnNo);
@@ -540,7 +560,7 @@ export class RedisTransactionStore implements TransactionStore {
     return [...out].slice(0, limit);
   }
 
-  async journal(txnNo: string): Promise<StoredJournalEntry[]> {
+  async entries(txnNo: string): Promise<StoredJournalEntry[]> {
     const rows = await this.redis.lrange(this.k(txnNo, 'journal'), 0, -1);
     return rows.map((r, i) => ({ seq: i + 1, ...(JSON.parse(r) as JournalEntry) }));
   }
@@ -550,9 +570,10 @@ export class RedisTransactionStore implements TransactionStore {
    * its own, since a blocked connection serves nobody else; the connection closes when `signal`
    * aborts or the caller stops iterating.
    */
-  async follow(signal: AbortSignal, from?: FeedPosition): Promise<FeedFollow> {
+  async follow(signal: AbortSignal, cursor?: string): Promise<FeedFollow> {
     const key = this.idx('feed');
-    const start = from ? await this.resumeFeed(key, from) : { after: (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0', rest: [], gap: null };
+    const from = cursor === undefined ? undefined : feedPosition(cursor);
+    const start = from === null ? await this.noSuchPlace(key) : from ? await this.resumeFeed(key, from) : { after: (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0', rest: [], gap: null };
     let after = start.after;
     // Named, so that CLIENT LIST tells an operator (and a test) what holds the connection.
     const reader = connectRedis(this.options.url, this.options.cluster ?? false, { ...this.options.redis, lazyConnect: true, enableAutoPipelining: false, connectionName: `${this.p}:feed` });
@@ -605,6 +626,12 @@ export class RedisTransactionStore implements TransactionStore {
     if (from.seen !== undefined) return gap(older ? 'trimmed' : 'unknown');
     if (!older || compareStreamIds(from.feedId, last) === 0) return { after: from.feedId, rest: [], gap: null };
     return gap('trimmed');
+  }
+
+  /** A cursor of another form than this feed issues: a gap, following from the latest save. */
+  private async noSuchPlace(key: string): Promise<{ after: string; rest: FeedTransition[]; gap: FeedGap }> {
+    const last = (await this.feedInfo(key))?.lastId ?? '0-0';
+    return { after: last, rest: [], gap: { reason: 'unknown', resumedAfter: last } };
   }
 
   /** The feed's first kept and last added ids (`XINFO STREAM`); null when there is no feed yet. */
@@ -810,7 +837,7 @@ export class RedisTransactionStore implements TransactionStore {
   }
 
   /** Takes the sentinel's turn for `periodMs` (SET NX PX): true for one caller a period across processes. */
-  async claimSentinelScan(periodMs: number): Promise<boolean> {
+  async claimScan(periodMs: number): Promise<boolean> {
     return (await this.redis.set(this.idx('sentinel-scan'), String(process.pid), 'PX', Math.max(1, Math.floor(periodMs * 0.9)), 'NX')) === 'OK';
   }
 
@@ -832,7 +859,13 @@ export class RedisTransactionStore implements TransactionStore {
   }
 }
 
-/** The transitions of one feed entry (`t` txnNo, `j` the save's journal entries as a JSON array). */
+/**
+ * The transitions of one feed entry (`t` txnNo, `j` the save's journal entries as a JSON array).
+ * A save's transitions share one stream id, so a cursor names the place *in* the save: the last
+ * transition carries the id itself (resume after the whole save), an earlier one `<id>/<n>` (the
+ * first n were had: resume with the rest). A follower cut off in the middle of a save then
+ * neither misses its rest nor sees its start twice.
+ */
 function feedEntries(feedId: string, fields: string[]): FeedTransition[] {
   let txnNo = '';
   let entries: JournalEntry[] = [];
@@ -840,7 +873,14 @@ function feedEntries(feedId: string, fields: string[]): FeedTransition[] {
     if (fields[i] === 't') txnNo = fields[i + 1]!;
     else if (fields[i] === 'j') entries = JSON.parse(fields[i + 1]!) as JournalEntry[];
   }
-  return entries.map((e, feedIndex) => ({ ...e, txnNo, feedId, feedIndex, feedCount: entries.length }));
+  return entries.map((e, i) => ({ ...e, txnNo, cursor: i + 1 === entries.length ? feedId : `${feedId}/${i + 1}` }));
+}
+
+/** The place a cursor names, or null when it is none this feed issues. */
+function feedPosition(cursor: string): FeedPosition | null {
+  if (!new RegExp(FEED_CURSOR).test(cursor)) return null;
+  const [feedId = '', seen] = cursor.split('/');
+  return seen === undefined ? { feedId } : { feedId, seen: Number(seen) };
 }
 
 /** Orders two stream ids (`<ms>-<seq>`, each up to 2^64 - 1: too big for a number). */
@@ -870,5 +910,20 @@ function toTask(txnNo: string, task: string, h: Record<string, string>): TaskRec
     refusals: Number(h.refusals ?? 0),
     result: h.result ? (JSON.parse(h.result) as Record<string, unknown>) : null,
     updatedAt: Number(h.updatedAt ?? 0),
+  };
+}
+
+/** The scale-out storage: every concept over one Redis (or Cluster) client. */
+export function redisStorage(store: RedisTransactionStore): Storage {
+  return {
+    snapshots: store,
+    journal: store,
+    feed: store,
+    idempotency: store,
+    tasks: store,
+    sentinel: store,
+    admin: store,
+    ping: () => store.ping(),
+    close: () => store.close(),
   };
 }

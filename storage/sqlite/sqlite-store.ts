@@ -1,7 +1,18 @@
 import { closeSync, fsync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type {
+  AdminQueries,
   DueTimer,
+  FeedFollow,
+  FeedGap,
+  FeedTransition,
+  IdempotencyRecords,
+  Journal,
+  SentinelIndex,
+  SnapshotStore,
+  Storage,
+  TaskStore,
+  TransitionFeed,
   IdempotencyClaim,
   IdempotencyLease,
   JournalEntry,
@@ -14,9 +25,23 @@ import type {
   TaskOutcome,
   TaskRecord,
   TransactionRecord,
-  TransactionStore,
-  TxnJournalEntry,
 } from '../types.ts';
+
+/** What `follow` reads the journal on with: its sequence numbers, as the cursors it issues. */
+interface TxnJournalEntry extends StoredJournalEntry {
+  txnNo: string;
+}
+
+/** Cursors of the SQLite feed: journal sequence numbers (below 2^53). */
+const SEQ_CURSOR = '^[0-9]{1,15}$';
+/** Journal rows read per query by a follower. */
+const FEED_BATCH = 500;
+/**
+ * How often a follower looks at the journal when no save of this process woke it: the file may
+ * have another writer (a `trade` command changing a transaction, or a server when the reader is
+ * `trade tail`).
+ */
+const DEFAULT_FEED_POLL_MS = 1_000;
 
 /**
  * Run after SCHEMA, so that files made by earlier versions are brought up to date in place.
@@ -226,7 +251,8 @@ interface AwaitingSync {
  * and is rolled back on recovery, so nothing acknowledged is lost and nothing half-written appears.
  * `NORMAL` skips the fsync: a write survives a crash of the process, not a power cut.
  */
-export class SqliteTransactionStore implements TransactionStore {
+export class SqliteTransactionStore implements SnapshotStore, Journal, TransitionFeed, IdempotencyRecords, TaskStore, SentinelIndex, AdminQueries {
+  readonly cursorPattern = SEQ_CURSOR;
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly saveTx;
@@ -246,11 +272,18 @@ export class SqliteTransactionStore implements TransactionStore {
   private syncing = false;
   private awaitingSync: AwaitingSync[] = [];
   private syncIdle: (() => void)[] = [];
+  /** Commits made durable so far: a follower that read before the latest one reads again. */
+  private commits = 0;
+  /** Follows under way (they end when their signal aborts): what a test checks nothing leaks. */
+  followers = 0;
+  /** Followers waiting for the next durable commit. */
+  private readonly commitWaiters = new Set<() => void>();
 
   constructor(
     path: string,
     /** The WAL's fsync; tests hold it back or fail it. */
     private readonly syncFile: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void = fsync,
+    private readonly feedPollMs = DEFAULT_FEED_POLL_MS,
   ) {
     this.db = new Database(path);
     const wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
@@ -418,12 +451,16 @@ export class SqliteTransactionStore implements TransactionStore {
       this.committing = [];
       // The batch settles together, once durable (a write rolled back to its savepoint keeps its own error).
       this.whenDurable({
-        durable: () =>
+        durable: () => {
           batch.forEach((w, i) => {
             const r = results[i]!;
             if (r.ok) w.resolve(r.value);
             else w.reject(r.error);
-          }),
+          });
+          this.commits++;
+          for (const wake of this.commitWaiters) wake();
+          this.commitWaiters.clear();
+        },
         failed: (error) =>
           batch.forEach((w, i) => {
             const r = results[i]!;
@@ -511,7 +548,7 @@ export class SqliteTransactionStore implements TransactionStore {
     return this.stmts.needingWork.all(nowMs, limit).map((r) => r.txn_no);
   }
 
-  async journal(txnNo: string): Promise<StoredJournalEntry[]> {
+  async entries(txnNo: string): Promise<StoredJournalEntry[]> {
     return this.stmts.journal.all(txnNo).map(toJournalEntry);
   }
 
@@ -679,12 +716,73 @@ export class SqliteTransactionStore implements TransactionStore {
     return { byState, needsAttention, idle };
   }
 
-  async journalSince(afterSeq: number, limit: number): Promise<TxnJournalEntry[]> {
+  private journalSince(afterSeq: number, limit: number): TxnJournalEntry[] {
     return this.stmts.journalSince.all(afterSeq, limit).map((r) => ({ ...toJournalEntry(r), txnNo: r.txn_no }));
   }
 
-  async lastJournalSeq(): Promise<number> {
+  private lastJournalSeq(): number {
     return this.db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM journal').get()?.seq ?? 0;
+  }
+
+  /**
+   * The journal itself is the feed, its sequence numbers the cursors: resuming is reading on from
+   * the follower's cursor, one cursor, no merging of a replay with live events, hence no
+   * duplicate and no hole. A follower reads again as soon as a commit of this store is durable,
+   * and every `feedPollMs` for other writers of the file. The journal is never trimmed: the only
+   * gap is a cursor beyond its end (or none of this form).
+   */
+  async follow(signal: AbortSignal, after?: string): Promise<FeedFollow> {
+    const last = this.lastJournalSeq();
+    let from = last;
+    let gap: FeedGap | null = null;
+    if (after !== undefined) {
+      if (new RegExp(SEQ_CURSOR).test(after) && Number(after) <= last) from = Number(after);
+      else gap = { reason: 'unknown', resumedAfter: String(last) };
+    }
+    const read = async function* (this: SqliteTransactionStore): AsyncGenerator<FeedTransition> {
+      this.followers++;
+      try {
+        while (!signal.aborted) {
+          const seen = this.commits;
+          const rows = this.journalSince(from, FEED_BATCH);
+          for (const { seq, ...entry } of rows) {
+            from = seq;
+            yield { ...entry, cursor: String(seq) };
+            if (signal.aborted) return;
+          }
+          if (rows.length < FEED_BATCH) await this.nextCommit(seen, signal);
+        }
+      } finally {
+        this.followers--;
+      }
+    }.call(this);
+    return Object.assign(read, { gap });
+  }
+
+  /** Resolves once a commit after the `seen`-th is durable, after `feedPollMs`, or on abort. */
+  private nextCommit(seen: number, signal: AbortSignal): Promise<void> {
+    if (this.commits !== seen || signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.commitWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.feedPollMs);
+      signal.addEventListener('abort', done, { once: true });
+      this.commitWaiters.add(done);
+    });
+  }
+
+  /** One process owns the file: its scan is always its own to make. */
+  async claimScan(_periodMs: number): Promise<boolean> {
+    return true;
+  }
+
+  /** Nothing to repair: the indexes are written in the same SQLite transaction as the record. */
+  async repairIndexes(_nowMs: number): Promise<number> {
+    return 0;
   }
 
   async ping(): Promise<void> {
@@ -698,4 +796,20 @@ export class SqliteTransactionStore implements TransactionStore {
     this.walFd = null;
     if (this.db.open) this.db.close();
   }
+}
+
+/** The embedded default's storage: every concept over one SQLite file. */
+export function openSqliteStorage(path: string, options: { feedPollMs?: number } = {}): Storage {
+  const store = new SqliteTransactionStore(path, fsync, options.feedPollMs);
+  return {
+    snapshots: store,
+    journal: store,
+    feed: store,
+    idempotency: store,
+    tasks: store,
+    sentinel: store,
+    admin: store,
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
 }

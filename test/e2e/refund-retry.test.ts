@@ -21,7 +21,7 @@ const view = async (h: Harness, txnNo: string) => (await h.api<TransactionView>(
 const gatewayRefunds = (h: Harness, paymentNo: string) => h.sims.systems.paymentGateway.peekRefunds(paymentNo);
 const refundsAskedAgain = async (h: Harness) => (await h.sims.store.effects({ system: 'paymentGateway', verb: 'refundPayment' })).filter((e) => e.detail === 'retry').length;
 /** When a refund leg waiting to ask again is due, if one is. */
-const armedRetry = (h: Harness) => async () => (await h.tc.store.dueTimers(Number.MAX_SAFE_INTEGER, 100)).find((timer) => timer.name.endsWith('/retry'))?.dueAt ?? null;
+const armedRetry = (h: Harness) => async () => (await h.tc.storage.snapshots.dueTimers(Number.MAX_SAFE_INTEGER, 100)).find((timer) => timer.name.endsWith('/retry'))?.dueAt ?? null;
 /** How long the channel fails refunds in the tests of a passing fault. */
 const FAULT_MS = 3_000;
 

@@ -41,7 +41,7 @@ t.test('the sentinel', async (t) => {
     const store = new RedisTransactionStore({ url, prefix: `tc-sentinel-${randomUUID().slice(0, 8)}` });
     t.teardown(() => store.close());
     const config = { scanMs: 60_000, idleMs: { default: 1_000 }, graceMs: 1_000, maxNudges: 3 };
-    const sentinels = [1, 2, 3].map(() => new Sentinel(store, { nudge: async () => null }, systemClock, config, pino({ level: 'silent' }), { claimScan: (ms) => store.claimSentinelScan(ms) }));
+    const sentinels = [1, 2, 3].map(() => new Sentinel(store, { nudge: async () => null }, systemClock, config, pino({ level: 'silent' })));
     await Promise.all(sentinels.map((s) => s.scan()));
     t.equal(sentinels.reduce((n, s) => n + s.counters.scans, 0), 1, 'one scanned, two stood aside');
   });

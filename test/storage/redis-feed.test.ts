@@ -60,13 +60,13 @@ t.test('the transition feed on Redis', async (t) => {
     const stop = new AbortController();
     t.teardown(() => stop.abort());
 
-    const trimmed = await store.follow(stop.signal, { feedId: ids[0]! });
+    const trimmed = await store.follow(stop.signal, ids[0]!);
     t.same(trimmed.gap, { reason: 'trimmed', resumedAfter: ids[4] }, 'saves after T1 are gone: a gap, resumed after the latest');
-    const inside = await store.follow(stop.signal, { feedId: ids[1]!, seen: 1 });
+    const inside = await store.follow(stop.signal, `${ids[1]!}/1`);
     t.same(inside.gap, { reason: 'trimmed', resumedAfter: ids[4] }, 'the rest of a trimmed save is gone whatever follows it');
-    const kept = await store.follow(stop.signal, { feedId: ids[3]! });
+    const kept = await store.follow(stop.signal, ids[3]!);
     t.equal(kept.gap, null, 'from a save still kept: exact');
-    const keptInside = await store.follow(stop.signal, { feedId: ids[3]!, seen: 1 });
+    const keptInside = await store.follow(stop.signal, `${ids[3]!}/1`);
     t.equal(keptInside.gap, null);
 
     await store.save(record('T6'), 0, [entry('xstate.init')]);
@@ -80,7 +80,7 @@ t.test('the transition feed on Redis', async (t) => {
     t.teardown(() => store.close());
     const stop = new AbortController();
     t.teardown(() => stop.abort());
-    const feed = await store.follow(stop.signal, { feedId: `${Date.now() + 86_400_000}-0` });
+    const feed = await store.follow(stop.signal, `${Date.now() + 86_400_000}-0`);
     t.same(feed.gap, { reason: 'unknown', resumedAfter: '0-0' }, 'no feed yet: resumed from its start');
     await store.save(record('T1'), 0, [entry('xstate.init')]);
     t.same((await take(feed, 1, stop)).map((e) => e.txnNo), ['T1']);
@@ -90,7 +90,7 @@ t.test('the transition feed on Redis', async (t) => {
     const p = prefix();
     // The cap as a deployment sets it: through the storage config of a running Trade Center.
     const h = await startHarness(t, { config: { storage: { kind: 'redis', url: server.url, prefix: p, feedMaxLen: 20 } } });
-    const store = h.tc.store;
+    const store = h.tc.storage.snapshots;
     const SAVES = 400;
     for (let i = 0; i < SAVES / 4; i++) {
       const txnNo = `T${i}`;
@@ -101,7 +101,7 @@ t.test('the transition feed on Redis', async (t) => {
     const length = await eventually(() => redis.xlen(`${p}:{idx}:feed`), (n) => n >= 20);
     // MAXLEN ~ trims whole stream nodes (stream-node-max-entries, 100 by default): a node's worth over at most.
     t.ok(length <= 20 + 100, `${length} entries after ${SAVES} saves with a cap of 20`);
-    t.equal((await store.journal('T0')).length, 4, 'the journal is the record: never trimmed with the feed');
+    t.equal((await h.tc.storage.journal.entries('T0')).length, 4, 'the journal is the record: never trimmed with the feed');
   });
 
   t.test('a failed append is logged and the save stands', async (t) => {
@@ -119,7 +119,7 @@ t.test('the transition feed on Redis', async (t) => {
     await store.redis.set(`${p}:{idx}:feed`, 'not a stream');
     t.same(await store.save(record('T1'), 0, [entry('xstate.init')]), { ok: true, version: 1 });
     t.same(await store.save(record('T1', 'ordered'), 1, [entry('ORDER')]), { ok: true, version: 2 }, 'the next save too');
-    t.same((await store.journal('T1')).map((e) => e.event), ['xstate.init', 'ORDER']);
+    t.same((await store.entries('T1')).map((e) => e.event), ['xstate.init', 'ORDER']);
     const warned = await eventually(async () => lines.filter((l) => l.msg === 'appending to the transition feed failed'), (ls) => ls.length === 2);
     t.same(warned.map((l) => [l.level, l.txnNo]), [[40, 'T1'], [40, 'T1']], 'one warning per lost append, naming the transaction');
   });

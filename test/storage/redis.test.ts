@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { RedisTransactionStore } from '../../storage/redis/redis-store.ts';
+import { redisStorage, RedisTransactionStore } from '../../storage/redis/redis-store.ts';
 import { eventually, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { storeConformance } from './conformance.ts';
@@ -14,7 +14,7 @@ t.test('the Redis store', async (t) => {
     url = server.url;
   }
   // A fresh prefix per test: the tests share one server and never see each other's keys.
-  storeConformance(t, async (_t, options) => new RedisTransactionStore({ url, prefix: `tc-test-${randomUUID().slice(0, 8)}`, ...options }));
+  storeConformance(t, async (_t, options) => redisStorage(new RedisTransactionStore({ url, prefix: `tc-test-${randomUUID().slice(0, 8)}`, ...options })));
 
   t.test('timers and tasks on Redis (BullMQ)', async (t) => {
     schedulingConformance(t, () => ({ storage: { kind: 'redis', url, prefix: `tc-test-${randomUUID().slice(0, 8)}` } }));

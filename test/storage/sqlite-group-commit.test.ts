@@ -30,7 +30,7 @@ t.test('writes of one turn share a commit, and a failing write is rejected alone
 
   t.equal(await store.load('T3'), null, 'nothing of the failed write is stored');
   t.equal((await store.load('T2'))?.version, 1, 'the others are stored');
-  t.equal((await store.journal('T2')).length, 1);
+  t.equal((await store.entries('T2')).length, 1);
   t.equal(await store.claimTask('T1', 'settlement', 3), false, 'a claimed task cannot be claimed twice');
 });
 

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { SqliteTransactionStore } from '../../storage/sqlite/sqlite-store.ts';
+import { openSqliteStorage, SqliteTransactionStore } from '../../storage/sqlite/sqlite-store.ts';
 import { storeConformance } from './conformance.ts';
 import { schedulingConformance } from './scheduling-conformance.ts';
 
 t.test('the SQLite store', async (t) => {
-  storeConformance(t, async (t) => new SqliteTransactionStore(join(t.testdir(), 'trade.db')));
+  storeConformance(t, async (t) => openSqliteStorage(join(t.testdir(), 'trade.db')));
 });
 
 t.test('timers and tasks on SQLite (polling)', async (t) => {
