@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter } from '../runtime/trade-center.ts';
 import { redisStorage, RedisTransactionStore } from '../storage/redis/redis-store.ts';
-import { openSqliteStorage } from '../storage/sqlite/sqlite-store.ts';
+import { openSqliteStorage } from '../storage/sqlite/storage.ts';
 import type { Storage } from '../storage/types.ts';
 import { DEMO_DATASET_URL, loadDataset } from '../systems/sim/index.ts';
 

@@ -4,7 +4,7 @@ import type { SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
 import { createHttpSystems } from '../systems/http/index.ts';
-import { openSqliteStorage } from '../storage/sqlite/sqlite-store.ts';
+import { openSqliteStorage } from '../storage/sqlite/storage.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type Storage } from '../storage/types.ts';
 import type { ApiKey } from '../http/auth.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { ManualClock } from '../../runtime/clock.ts';
-import { SqliteTransactionStore } from '../../storage/sqlite/sqlite-store.ts';
+import { SqliteTransitionFeed } from '../../storage/sqlite/transition-feed.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { subscribe as subscribeTo } from '../helpers/event-stream.ts';
 import { DEMO_KEY, eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
@@ -76,7 +76,7 @@ t.test('takes the admin key as a header or as ?key= (EventSource sends no header
 t.test('stops listening for stored saves when the client goes, and ends open streams when the server closes', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
   const feed = h.tc.storage.feed;
-  if (!(feed instanceof SqliteTransactionStore)) throw new Error('the harness runs on SQLite');
+  if (!(feed instanceof SqliteTransitionFeed)) throw new Error('the harness runs on SQLite');
   const listeners = () => feed.followers;
   const baseline = listeners();
   const leaving = await subscribe(h);
