@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter } from '../runtime/trade-center.ts';
-import { redisStorage, RedisTransactionStore } from '../storage/redis/redis-store.ts';
+import { createRedisStorage } from '../storage/redis/storage.ts';
 import { openSqliteStorage } from '../storage/sqlite/storage.ts';
 import type { Storage } from '../storage/types.ts';
 import { DEMO_DATASET_URL, loadDataset } from '../systems/sim/index.ts';
@@ -28,7 +28,7 @@ function redisOptions(url: string) {
  * follower of a SQLite file looks for transitions another process (the server) stored.
  */
 export function openStorage(target: StoreTarget, options: { feedPollMs?: number } = {}): Storage {
-  if (target.redis) return redisStorage(new RedisTransactionStore(redisOptions(target.redis)));
+  if (target.redis) return createRedisStorage(redisOptions(target.redis));
   if (!target.db) throw new Error('give --db <file>, --redis <url> or --url <url>');
   return openSqliteStorage(target.db, options);
 }

@@ -1,6 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job, type JobsOptions, type JobType } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
-import { connectRedis } from '../storage/redis/redis-store.ts';
+import { connectRedis } from '../storage/redis/handle.ts';
 import type { Logger } from 'pino';
 import type { SnapshotStore, TaskStore } from '../storage/types.ts';
 import type { ScheduledWork, Scheduler } from './scheduler.ts';

@@ -227,7 +227,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
       if (scaleOut) {
-        await scaleOut.store.checkDurability();
+        await scaleOut.storage.handle.checkDurability();
         await scaleOut.scheduler.reconcile(storage.snapshots, storage.tasks);
         await scaleOut.scheduler.start({
           fireTimer: (txnNo, name, dueAt) => host.fireTimer(txnNo, name, dueAt),

@@ -144,7 +144,7 @@ t.test('tail warns when the stream cannot resume where its connection dropped, t
   await eventually(async () => io.stderr(), (err) => err.includes('connection lost'));
   const away = await start();
   // What the feed's cap does, exactly and now: only the latest save is kept.
-  await h.tc.scaleOut!.store.redis.xtrim(`${prefix}:{idx}:feed`, 'MAXLEN', 1);
+  await h.tc.scaleOut!.storage.handle.redis.xtrim(`${prefix}:{idx}:feed`, 'MAXLEN', 1);
   proxy.release();
   await eventually(async () => io.stderr(), (err) => err.includes('warning'));
   const after = await start();
