@@ -55,6 +55,27 @@ t.test('the Redis store', async (t) => {
     t.equal(await ttl('never-claimed'), -2, 'completing a key no longer stored leaves it absent, not a key without expiry');
   });
 
+  t.test('the sentinel index repairs the index entries of a save a crash cut off after its script, once they are older than a few seconds', async (t) => {
+    const prefix = `tc-test-${randomUUID().slice(0, 8)}`;
+    const store = createRedisStorage({ url, prefix });
+    t.teardown(() => store.close());
+    const idx = (name: string) => `${prefix}:{idx}:${name}`;
+    const redis = store.handle.redis;
+    const T0 = Date.parse('2026-11-25T04:00:00Z');
+    const base = { txnNo: 'T1', merchantId: 'M1', stationId: 'S1', orderNo: null, stateValue: 'paying', snapshot: {}, atRest: false, needsAttention: false, timers: {}, tasks: [], createdAt: T0, updatedAt: T0 };
+    await store.snapshots.save({ ...base, state: 'paying', working: true }, 0, []);
+    // The next save's script ran (the record says completed) but the process died before the index writes after it.
+    await redis.hset(`${prefix}:{T1}:txn`, 'state', 'completed', 'atRest', 1, 'working', 0, 'version', 2);
+    await redis.zadd(idx('dirty'), T0, 'T1');
+    t.equal(await store.sentinel.repairIndexes(T0 + 1_000), 0, 'a write marked dirty a moment ago may still be running: left alone');
+    t.equal(await store.sentinel.repairIndexes(T0 + 10_000), 1, 'one transaction reindexed');
+    t.same(
+      [await redis.zscore(idx('working'), 'T1'), await redis.zscore(idx('active'), 'T1'), await redis.zscore(idx('state:paying'), 'T1'), await redis.zscore(idx('state:completed'), 'T1'), await redis.zscore(idx('dirty'), 'T1')],
+      [null, null, null, '0', null],
+      'its entries are those of the record as stored, and it is no longer dirty',
+    );
+  });
+
   t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {
     const store = createRedisStorage({ url, prefix: 'tc-durability' });
     t.teardown(() => store.close());

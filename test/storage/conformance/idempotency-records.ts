@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import { record, type StoreFactory, storeTests, T0 } from './helpers.ts';
+import { type StoreFactory, storeTests, T0 } from './helpers.ts';
 
 /** The IdempotencyRecords behaviours every storage backend shows (storage/types.ts). */
 export function idempotencyRecordsConformance(t: Test, make: StoreFactory): void {
