@@ -25,6 +25,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { buildApp } from '../http/app.ts';
+import { newApiKey } from '../runtime/api-keys.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterConfig } from '../runtime/trade-center.ts';
 import { loadDataset } from '../systems/sim/index.ts';
 import type { SystemName } from '../systems/contract.ts';
@@ -274,7 +275,11 @@ async function runTwoProcesses(redisUrl: string, redisPid: number): Promise<Row>
     writeFileSync(data, JSON.stringify(dataset()));
     const [simPort, portA, portB] = [24100, 24101, 24102].map((p) => p + Math.floor(Math.random() * 5000) * 3);
     children.push(await startTrade(['sim', '--port', String(simPort), '--db', join(dir, 'sim.db'), '--data', data, '--callback-url', `http://127.0.0.1:${portA}`], {}, 'listening'));
-    const env = { TRADE_STORAGE: 'redis', REDIS_URL: redisUrl, TRADE_REDIS_PREFIX: 'bench2', TRADE_SYSTEMS: 'http', TRADE_SIM_URL: `http://127.0.0.1:${simPort}` };
+    // Real connectors mean no demo key: the servers read a keys file, the load workers (which copy this environment) the secret.
+    const key = newApiKey({ system: 'bench', scopes: ['trade'], merchants: ['*'] });
+    writeFileSync(join(dir, 'keys.json'), JSON.stringify({ keys: [key.entry] }));
+    process.env.TRADE_BENCH_KEY = key.secret;
+    const env = { TRADE_STORAGE: 'redis', REDIS_URL: redisUrl, TRADE_REDIS_PREFIX: 'bench2', TRADE_SYSTEMS: 'http', TRADE_SIM_URL: `http://127.0.0.1:${simPort}`, TRADE_API_KEYS_FILE: join(dir, 'keys.json') };
     for (const port of [portA, portB]) children.push(await startTrade(['serve', '--port', String(port), '--db', join(dir, `t${port}.db`), '--data', data], env, 'Trade Center is listening on'));
     const urls = [portA, portB].map((p) => `http://127.0.0.1:${p}/v1/checkout`);
     await Promise.all(urls.map((u) => driveFromWorker(u, CHECKOUT, Math.min(150, CHECKOUTS / 2), CONCURRENCY / 2)));

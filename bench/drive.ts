@@ -66,6 +66,9 @@ export async function driveAtRate(n: number, perSecond: number, one: () => Promi
 
 const pools = new Map<string, Pool>();
 
+/** The API key the load is sent with: a bench with its own keys file sets it (over connectors there is no demo key). */
+const benchKey = () => process.env.TRADE_BENCH_KEY ?? 'tc_demo_key';
+
 /**
  * A JSON POST through a keep-alive undici pool: the load generator's own cost per request stays
  * small (WHATWG fetch costs several times more CPU), so the figures measure the server.
@@ -74,7 +77,7 @@ export async function post<T>(url: string, body: unknown): Promise<T> {
   const { origin, pathname } = new URL(url);
   let pool = pools.get(origin);
   if (!pool) pools.set(origin, (pool = new Pool(origin, { connections: 128 })));
-  const res = await pool.request({ method: 'POST', path: pathname, headers: { authorization: 'Bearer tc_demo_key', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await pool.request({ method: 'POST', path: pathname, headers: { authorization: `Bearer ${benchKey()}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const json = (await res.body.json()) as T;
   if (res.statusCode >= 300) throw new Error(`${url}: ${res.statusCode} ${JSON.stringify(json)}`);
   return json;

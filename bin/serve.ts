@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { buildApp } from '../http/app.ts';
+import { httpLimitsFromEnv } from '../http/limits.ts';
+import { DEMO_API_KEY, loadApiKeysFile } from '../runtime/api-keys.ts';
 import { feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
-import { systemsSettingsFromEnv } from '../runtime/systems-config.ts';
+import { ConfigError, systemsSettingsFromEnv } from '../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenterConfig } from '../runtime/trade-center.ts';
 import { loadDataset } from '../systems/sim/index.ts';
 
@@ -15,6 +17,14 @@ export interface ServeOptions {
   data: string;
   callbackDelayMs?: number;
   paymentTtlMs?: number;
+  /** HTTP limits; each over its `TRADE_HTTP_*` environment key (http/limits.ts). */
+  requestTimeoutMs?: number;
+  connectionTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  bodyLimitBytes?: number;
+  maxConnections?: number;
+  /** The keys file; else `TRADE_API_KEYS_FILE`; else demo mode (in-process simulators only). */
+  keys?: string;
 }
 
 /**
@@ -28,6 +38,21 @@ export async function serve(options: ServeOptions): Promise<void> {
   const downstream = systemsSettingsFromEnv(process.env);
   const idempotencyRetentionMs = idempotencyRetentionFromEnv(process.env);
   const feedMaxLen = feedMaxLenFromEnv(process.env);
+  const { requestTimeoutMs, connectionTimeoutMs, keepAliveTimeoutMs, bodyLimitBytes, maxConnections } = options;
+  const limits = httpLimitsFromEnv(process.env, {
+    ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
+    ...(connectionTimeoutMs !== undefined ? { connectionTimeoutMs } : {}),
+    ...(keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs } : {}),
+    ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
+  });
+  const keysFile = options.keys ?? process.env.TRADE_API_KEYS_FILE;
+  // The demo key is public: it may only ever open the demo world, never real downstream systems.
+  if (!keysFile && downstream.systems.mode === 'http') {
+    throw new ConfigError(['TRADE_SYSTEMS=http needs API keys: set TRADE_API_KEYS_FILE (or trade serve --keys FILE); the demo key exists only with the in-process simulators']);
+  }
+  const apiKeys = keysFile ? loadApiKeysFile(keysFile) : [];
+  const demoMode = !keysFile;
   for (const file of [options.db, options.simDb]) mkdirSync(dirname(resolve(file)), { recursive: true });
   const config: TradeCenterConfig = {
     ...DEFAULT_CONFIG,
@@ -40,6 +65,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     callbackBaseUrl: `http://127.0.0.1:${options.port}`,
     callbackSecret: process.env.TRADE_CALLBACK_SECRET ?? DEFAULT_CONFIG.callbackSecret,
     logLevel: process.env.LOG_LEVEL ?? DEFAULT_CONFIG.logLevel,
+    apiKeys,
+    demoMode,
     idempotency: { ...DEFAULT_CONFIG.idempotency, ...(idempotencyRetentionMs !== undefined ? { retentionMs: idempotencyRetentionMs } : {}) },
     ...(options.callbackDelayMs !== undefined ? { callbackDelayMs: options.callbackDelayMs } : {}),
     ...(options.paymentTtlMs !== undefined ? { paymentTtlMs: options.paymentTtlMs } : {}),
@@ -56,22 +83,28 @@ export async function serve(options: ServeOptions): Promise<void> {
       : {}),
   };
   const tc = createTradeCenter(config);
-  const app = await buildApp(tc);
+  const app = await buildApp(tc, { limits });
   const address = await app.listen({ port: options.port, host: options.host });
   const url = address.replace('[::1]', 'localhost');
   const port = new URL(url).port;
   tc.sims?.gateway.setCallbackTarget(`http://127.0.0.1:${port}`, config.callbackSecret);
   await tc.start();
-  const demoKey = config.apiKeys[0]?.key ?? '';
+  const keyLines = demoMode
+    ? [
+        `Demo mode (demo dataset, in-process simulators): API key ${DEMO_API_KEY} has every scope for every merchant, and ${url}/sim drives the simulated world (admin scope).`,
+        'It is public: configure real keys with TRADE_API_KEYS_FILE or --keys FILE (trade keys new) for anything else.',
+      ]
+    : [`API keys: ${apiKeys.length} from ${keysFile} (systems: ${[...new Set(apiKeys.map((k) => k.system))].join(', ')}); no demo key, no /sim.`];
+  const key = demoMode ? DEMO_API_KEY : '$TRADE_KEY';
   process.stdout.write(
     [
       '',
       `Trade Center is listening on ${url}  (storage: ${config.storage?.kind === 'redis' ? config.storage.url : config.dbPath}, ${config.systems.mode === 'http' ? `downstream systems over HTTP, e.g. order at ${config.systems.urls.order}` : `simulators: ${config.simDbPath}`})`,
-      `Demo API key: ${demoKey}`,
+      ...keyLines,
       'Try a quote:',
-      `  curl -s -X POST ${url}/v1/transactions -H 'Authorization: Bearer ${demoKey}' -H 'Content-Type: application/json' \\`,
+      `  curl -s -X POST ${url}/v1/transactions -H "Authorization: Bearer ${key}" -H 'Content-Type: application/json' \\`,
       `    -d '{"scene":"merchant_pos","merchantId":"M1","stationId":"S1","userId":"U1","items":[{"type":"fuel","nozzleNo":1,"amount":30000}],"paymentMethods":["stored_value","wechat"]}'`,
-      `Inspector: ${url}/inspect (asks for the key above)  ·  API docs: ${url}/docs  ·  metrics: ${url}/metrics`,
+      `Inspector: ${url}/inspect (asks for an admin key)  ·  API docs: ${url}/docs  ·  metrics: ${url}/metrics`,
       'The README walks through a whole sale.',
       '',
     ].join('\n'),

@@ -25,6 +25,8 @@ export async function sim(options: SimOptions): Promise<void> {
   mkdirSync(dirname(resolve(options.db)), { recursive: true });
   // Read here, not from DEFAULT_CONFIG: importing the platform's runtime would double the start time.
   const callbackSecret = options.callbackSecret ?? process.env.TRADE_CALLBACK_SECRET ?? 'demo-callback-secret';
+  const adminToken = process.env.TRADE_SIM_ADMIN_TOKEN;
+  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(options.host);
   const server = await buildSimServer({
     dbPath: options.db,
     dataset: loadDataset(options.data),
@@ -32,6 +34,7 @@ export async function sim(options: SimOptions): Promise<void> {
     clock: options.clock,
     ...(options.reset ? { reset: true } : {}),
     logLevel: process.env.LOG_LEVEL ?? 'warn',
+    ...(adminToken ? { adminToken } : {}),
   });
   const url = await server.listen(options.port, options.host);
   process.stdout.write(
@@ -40,7 +43,8 @@ export async function sim(options: SimOptions): Promise<void> {
       `Trade Center simulators are listening on ${url}  (store: ${options.db}, clock: ${options.clock})`,
       `Payment callbacks go to ${options.callbackUrl}`,
       `Point a platform at them: TRADE_SYSTEMS=http TRADE_SIM_URL=${url} npx trade serve`,
-      `Admin: ${url}/sim/faults, ${url}/sim/gateway, ${url}/sim/effects, ${url}/sim/stats`,
+      `Admin: ${url}/sim/faults, ${url}/sim/gateway, ${url}/sim/effects, ${url}/sim/stats (${adminToken ? 'Bearer TRADE_SIM_ADMIN_TOKEN' : 'no token: set TRADE_SIM_ADMIN_TOKEN to require one'})`,
+      ...(!loopback && !adminToken ? [`warning: bound to ${options.host} without TRADE_SIM_ADMIN_TOKEN: anyone who reaches this port can mark payments paid`] : []),
       '',
     ].join('\n'),
   );

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TradeError } from '../domain/errors.ts';
 import { registerCommands } from './commands/index.ts';
+import type { ServeOptions } from './serve.ts';
 import type { SimOptions } from './sim.ts';
 
 function integer(name: string, min = 0) {
@@ -25,7 +26,13 @@ program
   .option('--data <file>', 'dataset the simulators load when their store is new', 'demo/dataset.json')
   .option('--callback-delay-ms <ms>', 'delay of simulated payment callbacks', integer('callback delay'))
   .option('--payment-ttl-ms <ms>', 'how long an order waits for its payment', integer('payment TTL', 1))
-  .action(async (opts: { port: number; host: string; db: string; simDb: string; data: string; callbackDelayMs?: number; paymentTtlMs?: number }) => {
+  .option('--request-timeout-ms <ms>', 'longest a whole request may take to arrive (env TRADE_HTTP_REQUEST_TIMEOUT_MS; 30000)', integer('request timeout', 1))
+  .option('--connection-timeout-ms <ms>', 'longest a connection may stay silent (env TRADE_HTTP_CONNECTION_TIMEOUT_MS; 60000)', integer('connection timeout', 1))
+  .option('--keep-alive-timeout-ms <ms>', 'how long an idle keep-alive connection is kept (env TRADE_HTTP_KEEP_ALIVE_TIMEOUT_MS; 5000)', integer('keep-alive timeout', 1))
+  .option('--body-limit-bytes <bytes>', 'largest request body (env TRADE_HTTP_BODY_LIMIT_BYTES; 1048576)', integer('body limit', 1))
+  .option('--max-connections <n>', 'open connections accepted at once (env TRADE_HTTP_MAX_CONNECTIONS; 2048)', integer('max connections', 1))
+  .option('--keys <file>', 'API keys file (env TRADE_API_KEYS_FILE); without one: demo mode, key tc_demo_key, in-process simulators only')
+  .action(async (opts: ServeOptions) => {
     // Loaded on demand: each command pulls in only what it runs (`trade sim` starts in half the time).
     const { serve } = await import('./serve.ts');
     await serve(opts);
@@ -35,7 +42,7 @@ program
   .command('sim')
   .description('serve every downstream simulator over HTTP from one process (a path prefix per system)')
   .option('-p, --port <port>', 'port to listen on (0 = any free port)', integer('port'), Number(process.env.TRADE_SIM_PORT ?? 4000))
-  .option('--host <host>', 'address to bind', process.env.HOST ?? '127.0.0.1')
+  .option('--host <host>', 'address to bind (env TRADE_SIM_HOST; loopback by default: /sim plays the customer); TRADE_SIM_ADMIN_TOKEN makes /sim need it as Bearer', process.env.TRADE_SIM_HOST ?? '127.0.0.1')
   .option('--db <file>', "the simulators' SQLite file", process.env.TRADE_SIM_DB ?? 'data/sim.db')
   .option('--data <file>', 'dataset loaded when the store is new', 'demo/dataset.json')
   .option('--callback-url <url>', "the platform's base URL, where the payment gateway calls back", process.env.TRADE_CALLBACK_URL ?? 'http://127.0.0.1:3000')

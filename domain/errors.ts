@@ -9,6 +9,9 @@ export const ERROR_CODES = {
   INVALID_SIGNATURE: { status: 401, message: 'The callback signature or timestamp is not valid.' },
   FORBIDDEN: { status: 403, message: 'The API key may not do this.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'The path does not take this method.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive within the request timeout.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body exceeds the body limit.' },
   INVALID_STATE: { status: 409, message: 'The transaction is not in a state that allows this.' },
   REQUEST_IN_PROGRESS: { status: 409, message: 'A request with this idempotency key is still running.' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'The idempotency key was used with a different body.' },
@@ -111,7 +114,8 @@ export class TradeError extends Error {
  */
 export class StillWorkingError extends TradeError {
   constructor(txnNo: string) {
-    super('CORE_SYSTEM_UNAVAILABLE', 'the transaction is still working on this request; query it later', { txnNo });
+    // `stillWorking` tells it from a refusal with the same code (a sale a core system's outage failed).
+    super('CORE_SYSTEM_UNAVAILABLE', 'the transaction is still working on this request; query it later', { txnNo, stillWorking: true });
     this.name = 'StillWorkingError';
   }
 }

@@ -3,8 +3,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { TradeMetrics } from '../runtime/metrics.ts';
 import type { TradeCenter } from '../runtime/trade-center.ts';
 import { simAdminRoutes } from '../systems/sim/admin-routes.ts';
-import { installErrorHandler } from './errors.ts';
+import { installJsonParser } from './body-parsers.ts';
+import { authenticate, authPlugin } from './auth.ts';
+import { ERROR_CODES, TradeError } from '../domain/errors.ts';
+import { answerFrameworkError, errorBody, installErrorHandler } from './errors.ts';
 import { inspectorRoutes } from './inspector/inspector-routes.ts';
+import { DEFAULT_HTTP_LIMITS, serverOptions, type HttpLimits } from './limits.ts';
 import { registerOpenApi } from './openapi.ts';
 import { bindTxnNoFromAnswers, txnChildLogger } from './request-logging.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -14,16 +18,22 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { transactionRoutes } from './routes/transactions.ts';
 
-/** Builds the fastify app around a running Trade Center. */
-export async function buildApp(tc: TradeCenter) {
+/** Builds the fastify app around a running Trade Center; `limits` bound what one client may hold. */
+export async function buildApp(tc: TradeCenter, options: { limits?: HttpLimits } = {}) {
+  const limits = options.limits ?? DEFAULT_HTTP_LIMITS;
   const app = Fastify({
+    ...serverOptions(limits),
+    frameworkErrors: answerFrameworkError,
     // pino 10's Logger and fastify's bundled logger type differ only in fields fastify does not use.
     loggerInstance: tc.log as FastifyBaseLogger,
     childLoggerFactory: txnChildLogger,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.decorateRequest('apiKey', null);
+  // Connections past the cap are closed by Node as they arrive, before any request is read.
+  app.server.maxConnections = limits.maxConnections;
   installErrorHandler(app);
+  installJsonParser(app);
+  await app.register(authPlugin, { keys: tc.apiKeys });
   bindTxnNoFromAnswers(app);
   const metrics = new TradeMetrics(tc);
   app.addHook('onResponse', async (req, reply) => {
@@ -39,7 +49,23 @@ export async function buildApp(tc: TradeCenter) {
   await app.register(adminRoutes, { tc });
   await app.register(eventRoutes, { tc });
   await app.register(inspectorRoutes, { tc });
-  if (tc.sims) await app.register(simAdminRoutes, { prefix: '/sim', sims: tc.sims });
+  // `/sim` plays the customer and turns the simulated world's knobs (mark a payment paid, point
+  // callbacks anywhere): served beside the API only in demo mode, and only to an admin key.
+  const sims = tc.config.demoMode ? tc.sims : null;
+  if (sims) {
+    await app.register(async (sim) => {
+      // Answered here: the simulators' routes have an error handler of their own, which knows no TradeError.
+      sim.addHook('onRequest', async (req, reply) => {
+        try {
+          authenticate(tc.apiKeys, req, 'admin');
+        } catch (err) {
+          if (!(err instanceof TradeError)) throw err;
+          return reply.status(ERROR_CODES[err.code].status).send(errorBody(err.code, err.message));
+        }
+      });
+      await sim.register(simAdminRoutes, { sims });
+    }, { prefix: '/sim' });
+  }
   return app;
 }
 

@@ -31,7 +31,7 @@ const UNKEYED: KeyedRun = { resumed: null, commandId: () => undefined, txnNo: as
  * API.md `Idempotency-Key`: same key and body → the first response replayed; same key with
  * another body → 422; same key while the first is running → 409. Keys are scoped to the calling
  * system and the route. A first attempt that ended in a 5xx is forgotten so that a retry runs,
- * except one that stopped waiting for work still going on: that answer is kept and replayed.
+ * except one that stopped waiting for work still going on: a retry resumes that run (below).
  * A record is kept the configured retention (24 h, `idempotency.retentionMs`) and then purged:
  * the key is free for a new request.
  *
@@ -55,7 +55,7 @@ export async function idempotent(
   }
   if (key.length > 128) throw new TradeError('INVALID_REQUEST', 'Idempotency-Key is longer than 128 characters');
   const { store, clock, owner } = leases;
-  const scoped = `${req.apiKey?.client ?? 'anonymous'}:${req.method}:${req.routeOptions.url}:${JSON.stringify(req.params)}:${key}`;
+  const scoped = `${req.apiKey?.system ?? 'anonymous'}:${req.method}:${req.routeOptions.url}:${JSON.stringify(req.params)}:${key}`;
   // The same body with its members in another order is the same request (JSON objects are unordered).
   const fingerprint = createHash('sha256').update(canonicalJson(req.body ?? null)).digest('hex');
   const deadline = performance.now() + leases.options.waitMs;
@@ -87,9 +87,14 @@ export async function idempotent(
     await store.completeIdempotencyKey(scoped, owner, { statusCode: result.status, body: result.body });
     await reply.status(result.status).send(result.body);
   } catch (err) {
-    // A refusal is the answer; so is "still working": running the request again could repeat
-    // whatever the first run is still doing (charge a card twice).
-    if (err instanceof TradeError && (err.status < 500 || err instanceof StillWorkingError)) {
+    // A refusal is the answer. "Still working" is not: the claim is let go with its run id and
+    // what it recorded, so a retry takes it over and, under the same command ids, waits for the
+    // command still running or answers with what the machine answered meanwhile; it never sends
+    // the command again (which could charge a card twice).
+    if (err instanceof StillWorkingError) {
+      leases.drop(scoped);
+      await store.renewIdempotencyKey(scoped, owner, clock.now() - 1);
+    } else if (err instanceof TradeError && err.status < 500) {
       await store.completeIdempotencyKey(scoped, owner, { statusCode: err.status, body: { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } } });
     } else {
       await store.releaseIdempotencyKey(scoped, owner);

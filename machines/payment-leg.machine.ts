@@ -12,16 +12,22 @@ import type { PaymentMethod } from './types.ts';
  * followed by its undo, which the callee contract makes safe even when nothing was done.
  *
  * The leg reports to its transaction with LEG_LOCKED / LEG_PENDING / LEG_SUCCEEDED /
- * LEG_RELEASED and ends in a final state. A closed async payment is asked about once more after
- * {@link CAPTURE_AFTER_CLOSE_GRACE_MS}: a channel can capture it in the moment it is closed and
- * lose the callback, and that money is reported (LATE_PAYMENT_CONFIRMED) to be given back.
+ * LEG_RELEASED and ends in a final state. A closed async payment is asked about again at the
+ * times of {@link QUERIES_AFTER_CLOSE_MS}: a channel can capture it after it was closed and lose
+ * the callback, and that money is reported (LATE_PAYMENT_CONFIRMED) to be given back.
  */
 
 /**
- * How long after its close an async payment is asked about once more. A capture racing the close
- * shows at the gateway within seconds; its callback may never come.
+ * When, counted from its close, an async payment is asked about again. A capture racing the close
+ * shows at the gateway within seconds, but a channel's own order may stay payable for a while
+ * after ours closed it (a customer's app that paid offline and synced late), and its callback may
+ * never come. Three queries bound the cost; what is captured later still shows in the channel's
+ * daily bill (reconciliation).
  */
-export const CAPTURE_AFTER_CLOSE_GRACE_MS = 120_000;
+export const QUERIES_AFTER_CLOSE_MS = [120_000, 600_000, 3_600_000] as const;
+
+/** The first query after the close: the grace period of a capture racing it. */
+export const CAPTURE_AFTER_CLOSE_GRACE_MS = QUERIES_AFTER_CLOSE_MS[0];
 
 /** Durable timer of the query after the close. */
 const LATE_QUERY = 'late-query';
@@ -50,6 +56,9 @@ interface LegContext extends LegInput {
   timers?: Record<string, number>;
   /** Queries after the close the gateway did not answer. */
   lateQueryTries?: number;
+  /** When the leg closed, and how many queries after the close the gateway answered unpaid. */
+  closedAt?: number;
+  queriesAfterClose?: number;
 }
 
 type LegCommand = { type: 'CONFIRM' } | { type: 'CANCEL' } | { type: 'PAYMENT_CALLBACK' } | { type: 'QUERY' } | { type: 'TIMER'; name: string; at: number };
@@ -72,6 +81,7 @@ export const paymentLegMachine = setup({
   },
   guards: {
     cancelRequested: ({ context }) => context.cancelRequested,
+    queriesAfterCloseLeft: ({ context }) => (context.queriesAfterClose ?? 0) + 1 < QUERIES_AFTER_CLOSE_MS.length,
     isStoredValue: ({ context }) => context.method === 'stored_value',
     succeeded: (_, params: Done<unknown>) => params.output.ok,
     refusedBecause: (_, params: Done<unknown> & { code: string }) => !params.output.ok && params.output.code === params.code,
@@ -123,6 +133,18 @@ export const paymentLegMachine = setup({
     })),
     noteCancelRequested: assign({ cancelRequested: true }),
     armLateQuery: assign(({ context }, params: { at: number; delayMs: number }) => ({ timers: { ...context.timers, [LATE_QUERY]: params.at + params.delayMs } })),
+    /** The first query after the close, counted from it. */
+    armQueriesAfterClose: assign(({ context }, params: { at: number }) => ({
+      closedAt: params.at,
+      queriesAfterClose: 0,
+      timers: { ...context.timers, [LATE_QUERY]: params.at + QUERIES_AFTER_CLOSE_MS[0] },
+    })),
+    /** The gateway says unpaid: the next query of the series, counted from the close (or from now if older snapshots lack it). */
+    armNextQueryAfterClose: assign(({ context }, params: { at: number }) => {
+      const asked = (context.queriesAfterClose ?? 0) + 1;
+      const offset = QUERIES_AFTER_CLOSE_MS[Math.min(asked, QUERIES_AFTER_CLOSE_MS.length - 1)]!;
+      return { queriesAfterClose: asked, timers: { ...context.timers, [LATE_QUERY]: Math.max(params.at, (context.closedAt ?? params.at) + offset) } };
+    }),
     disarmLateQuery: assign(({ context }) => {
       const { [LATE_QUERY]: _dropped, ...rest } = context.timers ?? {};
       return { timers: rest };
@@ -260,7 +282,7 @@ export const paymentLegMachine = setup({
             actions: [
               { type: 'noteFailure', params: { failedAt: 'try', output: null } },
               'reportReleased',
-              { type: 'armLateQuery', params: ({ event }) => ({ at: event.output.at, delayMs: CAPTURE_AFTER_CLOSE_GRACE_MS }) },
+              { type: 'armQueriesAfterClose', params: ({ event }) => ({ at: event.output.at }) },
             ],
           },
           { target: 'pending' },
@@ -276,7 +298,7 @@ export const paymentLegMachine = setup({
           {
             guard: { type: 'succeeded', params: ({ event }) => event },
             target: 'closed',
-            actions: ['reportReleased', { type: 'armLateQuery', params: ({ event }) => ({ at: event.output.at, delayMs: CAPTURE_AFTER_CLOSE_GRACE_MS }) }],
+            actions: ['reportReleased', { type: 'armQueriesAfterClose', params: ({ event }) => ({ at: event.output.at }) }],
           },
           // The customer paid before the close landed: the money is ours, the leg succeeded.
           { guard: { type: 'refusedBecause', params: ({ event }) => ({ ...event, code: 'ALREADY_PAID' }) }, target: 'querying' },
@@ -305,6 +327,7 @@ export const paymentLegMachine = setup({
               assign(({ context }) => ({ lateQueryTries: (context.lateQueryTries ?? 0) + 1 })),
             ],
           },
+          { guard: 'queriesAfterCloseLeft', target: 'closed', actions: { type: 'armNextQueryAfterClose', params: ({ event }) => ({ at: event.output.at }) } },
           { target: 'done' },
         ],
       },

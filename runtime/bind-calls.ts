@@ -4,13 +4,15 @@ import type { CallResult, KeyedInput } from '../machines/calls.ts';
 import type { BenefitHold } from '../machines/types.ts';
 import type { Outcome, SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
-import type { Clock } from './clock.ts';
-import { delay, type Downstream } from './downstream.ts';
+import { realSleep, type Clock, type Sleep } from './clock.ts';
+import type { Downstream } from './downstream.ts';
 
 export interface CallOptions {
   /** Attempts of an undo (cancel/close) or a read before the machine is told it failed; each is safe to repeat. */
   undoAttempts: number;
   undoBackoffMs: number;
+  /** How the backoff waits; real timers unless the simulation runs the clock. */
+  sleep?: Sleep;
 }
 
 /**
@@ -26,6 +28,7 @@ export type PersistBarrier = (txnNo: string) => Promise<void>;
  * outcome or `UNAVAILABLE`, stamped with the clock's time.
  */
 export function bindCalls(systems: Systems, downstream: Downstream, clock: Clock, barrier: PersistBarrier, options: CallOptions, log: Logger) {
+  const sleep = options.sleep ?? realSleep;
   function call<I extends { key?: { txnNo: string; step: string }; txnNo?: string }, T>(
     systemOf: SystemName | ((input: I) => SystemName),
     name: string,
@@ -44,7 +47,7 @@ export function bindCalls(systems: Systems, downstream: Downstream, clock: Clock
         } catch (err) {
           lastError = err instanceof Error ? err.message : String(err);
           log.warn({ txnNo, system, call: name, step: input.key?.step, attempt, err: lastError }, 'downstream call failed');
-          if (attempt < attempts) await delay(options.undoBackoffMs * 2 ** (attempt - 1));
+          if (attempt < attempts) await sleep(options.undoBackoffMs * 2 ** (attempt - 1));
         }
       }
       return { ok: false, code: 'UNAVAILABLE', message: `${system} unavailable: ${lastError}`, system, at: clock.now() };

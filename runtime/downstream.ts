@@ -1,26 +1,23 @@
 import { BrokenCircuitError, CircuitState, circuitBreaker, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { Subject } from 'rxjs';
 import { DownstreamUnavailableError, isDownstreamUnavailable, type SystemName } from '../systems/contract.ts';
+import { realAfter, type After } from './clock.ts';
 
 /**
  * One downstream call with a deadline. A call that outlives its deadline is reported as a
  * transport fault: its outcome at the callee is unknown, which the callee contract makes safe to
  * retry with the same key or to undo.
  */
-export async function withTimeout<T>(system: SystemName, ms: number, call: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+export async function withTimeout<T>(system: SystemName, ms: number, call: () => Promise<T>, after: After = realAfter): Promise<T> {
+  let cancel: (() => void) | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DownstreamUnavailableError(system, `no answer within ${ms} ms`)), ms);
+    cancel = after(ms, () => reject(new DownstreamUnavailableError(system, `no answer within ${ms} ms`)));
   });
   try {
     return await Promise.race([call(), deadline]);
   } finally {
-    clearTimeout(timer);
+    cancel?.();
   }
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export interface DownstreamOptions {
@@ -30,6 +27,8 @@ export interface DownstreamOptions {
   breakAfterFailures: number;
   /** …and lets one call through to test the system again after this long. */
   halfOpenAfterMs: number;
+  /** What measures the deadline: real timers, or the simulation's virtual time. */
+  after?: After;
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -59,7 +58,7 @@ export class Downstream {
     const started = performance.now();
     const report = (outcome: DownstreamCall['outcome']) => this.calls.next({ system, outcome, seconds: (performance.now() - started) / 1000 });
     return this.breaker(system)
-      .execute(() => withTimeout(system, ms, run))
+      .execute(() => withTimeout(system, ms, run, this.options.after))
       .then(
         (value) => {
           report('ok');

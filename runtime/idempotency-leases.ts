@@ -11,7 +11,7 @@ import type { Clock } from './clock.ts';
  */
 export class IdempotencyLeases {
   /** This process, as the owner of its claims. */
-  readonly owner = randomUUID();
+  readonly owner: string;
   private readonly held = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
 
@@ -25,11 +25,15 @@ export class IdempotencyLeases {
       waitMs: number;
     },
     private readonly log: Logger,
-  ) {}
+    /** Owner and run ids; the simulation passes its seeded source so that a seed replays exactly. */
+    private readonly newId: () => string = randomUUID,
+  ) {
+    this.owner = newId();
+  }
 
   /** A lease for a claim made now, under a fresh run id. */
   lease(): IdempotencyLease {
-    return { owner: this.owner, leaseUntil: this.clock.now() + this.options.leaseMs, runId: randomUUID() };
+    return { owner: this.owner, leaseUntil: this.clock.now() + this.options.leaseMs, runId: this.newId() };
   }
 
   /** Keeps renewing `key` until {@link drop}. */

@@ -4,11 +4,14 @@ import type { SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
 import { createHttpSystems } from '../systems/http/index.ts';
+import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
+import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
 import { openSqliteStorage } from '../storage/sqlite/storage.ts';
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type Storage } from '../storage/types.ts';
-import type { ApiKey } from '../http/auth.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type Storage } from '../storage/types.ts';
+import type { ApiKey } from '../domain/api-key.ts';
+import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type After, type Clock, type Sleep } from './clock.ts';
 import { Downstream } from './downstream.ts';
 import { IdempotencyLeases } from './idempotency-leases.ts';
 import { IdempotencyPurge, type IdempotencyConfig } from './idempotency-purge.ts';
@@ -18,7 +21,7 @@ import { Sentinel, type SentinelConfig } from './sentinel.ts';
 import type { SystemsConfig } from './systems-config.ts';
 import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
-import { TransactionHost } from './transaction-host.ts';
+import { TransactionHost, type ProvidedMachine } from './transaction-host.ts';
 
 export interface TradeCenterConfig {
   /** In-process simulators (`sim`) or HTTP connectors (`http`); see runtime/systems-config.ts. */
@@ -65,7 +68,13 @@ export interface TradeCenterConfig {
    * clock turns it off to run them when it says).
    */
   tasks: { pollMs: number; baseBackoffMs: number; maxBackoffMs: number; runOnArrival?: boolean };
+  /** The configured keys (a keys file); see {@link TradeCenterConfig.demoMode} for the demo key. */
   apiKeys: ApiKey[];
+  /**
+   * Demo mode (demo dataset, in-process simulators): the public demo key `tc_demo_key` is
+   * accepted beside `apiKeys`, and the simulators' admin routes are served under `/sim`.
+   */
+  demoMode: boolean;
   logLevel: string;
   /** Embedded SQLite (`dbPath`), or Redis with BullMQ for many processes (`TRADE_STORAGE=redis`). */
   storage?: { kind: 'sqlite' } | RedisStorageConfig;
@@ -104,7 +113,8 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   tiers: { promotion: 'non-core', coupon: 'non-core', points: 'non-core', level: 'non-core' },
   timerPollMs: 500,
   tasks: { pollMs: 500, baseBackoffMs: 2_000, maxBackoffMs: 10 * 60_000, runOnArrival: true },
-  apiKeys: [{ key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }],
+  apiKeys: [],
+  demoMode: true,
   logLevel: 'info',
   storage: { kind: 'sqlite' },
   sentinel: DEFAULT_SENTINEL,
@@ -119,6 +129,8 @@ export interface TradeCenter {
   log: Logger;
   /** Every storage concept of this deployment (SQLite file or Redis), one bundle. */
   storage: Storage;
+  /** Nonces of the signed callbacks seen inside the signature window, beside the storage. */
+  callbackNonces: CallbackNonces;
   systems: Systems;
   /** Present when the downstream systems are the in-process simulators. */
   sims: Simulators | null;
@@ -135,7 +147,8 @@ export interface TradeCenter {
   idempotencyLeases: IdempotencyLeases;
   downstream: Downstream;
   quotes: QuoteService;
-  apiKeys: Map<string, ApiKey>;
+  /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
+  apiKeys: KeyRing;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
   deductionMode(scene: string, asked: 'pre' | 'post' | undefined): 'pre' | 'post';
   /** Rehydrates pending work and starts timers and callback delivery. */
@@ -146,16 +159,34 @@ export interface TradeCenter {
 export interface TradeCenterDeps {
   clock?: Clock;
   log?: Logger;
+  /**
+   * The deterministic simulation's seams (simulation/): simulators that outlive this instance
+   * (a crash reopens the platform, not the downstream world; `close` leaves them open), the
+   * ports as this instance sees them (fenced off once it has "crashed"), storage opened by the
+   * caller, numbers from a fixed node id, virtual sleeps and deadlines, seeded request ids, and a machine with
+   * implementations swapped in.
+   */
+  sims?: Simulators;
+  systems?: (systems: Systems) => Systems;
+  storage?: Storage;
+  ids?: IdGenerator;
+  sleep?: Sleep;
+  after?: After;
+  requestId?: () => string;
+  adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
 export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDeps = {}): TradeCenter {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? pino({ level: config.logLevel });
-  const ids = new IdGenerator(() => clock.now());
+  const ids = deps.ids ?? new IdGenerator(() => clock.now());
   const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs }) : null;
-  const storage: Storage = scaleOut?.storage ?? openSqliteStorage(config.dbPath);
+  const storage: Storage = deps.storage ?? scaleOut?.storage ?? openSqliteStorage(config.dbPath);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
+  const callbackNonces: CallbackNonces = scaleOut
+    ? new RedisCallbackNonces(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix)
+    : new SqliteCallbackNonces(config.dbPath);
   const remote = config.systems.mode === 'http'
     ? createHttpSystems({
         urls: config.systems.urls,
@@ -164,19 +195,22 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
         ...(config.systems.sendClock ? { sendClock: clock } : {}),
       })
     : null;
+  const ownSims = !remote && !deps.sims;
   const sims = remote
     ? null
-    : createSimulators({
+    : deps.sims ?? createSimulators({
         dbPath: config.simDbPath,
         dataset: config.dataset,
         clock,
         callback: { baseUrl: config.callbackBaseUrl, secret: config.callbackSecret, delayMs: config.callbackDelayMs },
       });
-  const systems: Systems = remote?.systems ?? sims!.systems;
+  const reached: Systems = remote?.systems ?? sims!.systems;
+  const systems: Systems = deps.systems ? deps.systems(reached) : reached;
   const downstream = new Downstream({
     timeoutsMs: { ...config.systemTimeoutsMs, default: config.callTimeoutMs },
     breakAfterFailures: config.breaker.afterFailures,
     halfOpenAfterMs: config.breaker.halfOpenAfterMs,
+    ...(deps.after ? { after: deps.after } : {}),
   });
   const commandTimeoutMs = config.callTimeoutMs * 4;
   const host = new TransactionHost(
@@ -191,6 +225,10 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       evictAfterMs: 60_000,
       timerPollMs: config.timerPollMs,
       alertAfterAttempts: 5,
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      ...(deps.after ? { after: deps.after } : {}),
+      ...(deps.requestId ? { requestId: deps.requestId } : {}),
+      ...(deps.adjustMachine ? { adjustMachine: deps.adjustMachine } : {}),
     },
     log,
     scaleOut ? { scheduler, leases: scaleOut.leases } : { scheduler },
@@ -204,7 +242,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   }
   const sentinel = new Sentinel(storage.sentinel, host, clock, config.sentinel ?? DEFAULT_SENTINEL, log);
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
-  const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log);
+  const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -212,6 +250,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     ids,
     log,
     storage,
+    callbackNonces,
     systems,
     sims,
     host,
@@ -223,7 +262,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     idempotencyLeases,
     downstream,
     quotes,
-    apiKeys: new Map(config.apiKeys.map((k) => [k.key, k])),
+    apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
       if (scaleOut) {
@@ -239,7 +278,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await runner.start();
       sentinel.start();
       idempotencyPurge.start();
-      sims?.start();
+      if (ownSims) sims?.start();
     },
     async close() {
       await sentinel.stop();
@@ -248,8 +287,9 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await scheduler.stop();
       await runner.stop();
       await host.stop();
-      await sims?.close();
+      if (ownSims) await sims?.close();
       await remote?.close();
+      await callbackNonces.close();
       await storage.close();
     },
   };

@@ -12,7 +12,7 @@ import { AT_REST_STATES, type TxnCommand, type TxnContext, type TxnInput } from 
 import type { Systems } from '../systems/index.ts';
 import type { JournalEntry, SnapshotStore } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
-import type { Clock } from './clock.ts';
+import type { After, Clock } from './clock.ts';
 import type { Leases } from './lease.ts';
 import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { SerialPass } from './serial-pass.ts';
@@ -31,7 +31,16 @@ export interface HostOptions extends CallOptions {
   timerPollMs: number;
   /** A core step retried this many times raises an alert (log + counter), and again each time after. */
   alertAfterAttempts: number;
+  /** Measures `commandTimeoutMs` (real timers without it; the simulation's virtual time). */
+  after?: After;
+  /** Ids of commands awaiting their reply (stored in the snapshot); seeded in the simulation so a run replays. */
+  requestId?: () => string;
+  /** Rebinds the provided machine (the simulation's checker tests swap in broken implementations, which may call the ports). */
+  adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
 }
+
+/** The transaction machine with the runtime's implementations bound. */
+export type ProvidedMachine = ReturnType<typeof transactionMachine.provide>;
 
 /** A journal entry as published on the event bus. */
 export interface TransitionEvent extends JournalEntry {
@@ -85,7 +94,7 @@ export class TransactionHost {
   private readonly firedTimers = new Set<string>();
   /** Notifications waiting their turn, by transaction; later ones join them (see `notify`). */
   private readonly notifyBatches = new Map<string, { builds: ((at: number) => TxnCommand)[]; result: Promise<TransactionView | null> }>();
-  private readonly machine;
+  private readonly machine: ProvidedMachine;
   private poller: NodeJS.Timeout | null = null;
   private readonly timerPasses = new SerialPass(() => this.timerPass());
   private stopped = false;
@@ -108,7 +117,7 @@ export class TransactionHost {
     const bound = bindCalls(systems, downstream, clock, (txnNo) => this.barrier(txnNo), options, log);
     const { createOrder, cancelOrder, markOrderPaid, lockHold, confirmHold, releaseHold, refundPayment, queryRefund, creditCard, debitCard, restorePoints, restoreCoupons, ...legCalls } =
       bound;
-    this.machine = transactionMachine.provide({
+    const provided = transactionMachine.provide({
       actors: {
         createOrder,
         cancelOrder,
@@ -125,6 +134,7 @@ export class TransactionHost {
         latePayment: latePaymentMachine.provide({ actors: { queryPayment: legCalls.queryPayment } }),
       },
     });
+    this.machine = options.adjustMachine ? options.adjustMachine(provided, systems) : provided;
   }
 
   /** Rehydrates transactions with work in flight or timers due, then starts the timer poller. */
@@ -204,7 +214,7 @@ export class TransactionHost {
     return this.exclusive(txnNo, async () => {
       const live = await this.load(txnNo);
       if (!live) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
-      const requestId = commandId ?? randomUUID();
+      const requestId = commandId ?? this.options.requestId?.() ?? randomUUID();
       const snapshot = live.actor.getSnapshot();
       const stored = snapshot.context.reply;
       if (commandId !== undefined && stored?.requestId === commandId) return { view: this.viewOf(live), refusal: stored.ok ? null : stored.refusal };
@@ -216,14 +226,24 @@ export class TransactionHost {
         }
         live.actor.send(event);
       }
-      const answered = await waitFor(live.actor, (s) => s.context.reply?.requestId === requestId || s.status !== 'active', {
-        timeout: this.options.commandTimeoutMs,
-      }).catch(() => null);
+      const answered = await this.replyTo(live, requestId);
       await this.flushed(live);
       if (!answered) throw new StillWorkingError(txnNo);
       const reply = live.actor.getSnapshot().context.reply;
       return { view: this.viewOf(live), refusal: reply && reply.requestId === requestId && !reply.ok ? reply.refusal : null };
     });
+  }
+
+  /** The machine's answer to `requestId`, or null once `commandTimeoutMs` passed (on the injected deadline when there is one). */
+  private replyTo(live: Live, requestId: string): Promise<unknown> {
+    const answered = waitFor(live.actor, (s) => s.context.reply?.requestId === requestId || s.status !== 'active', {
+      timeout: this.options.after ? Infinity : this.options.commandTimeoutMs,
+    }).catch(() => null);
+    const after = this.options.after;
+    if (!after) return answered;
+    let cancel = () => {};
+    const deadline = new Promise<null>((resolve) => (cancel = after(this.options.commandTimeoutMs, () => resolve(null))));
+    return Promise.race([answered, deadline]).finally(cancel);
   }
 
   /**
@@ -254,6 +274,25 @@ export class TransactionHost {
     // Set after `exclusive`, which closes any batch: this one stays open until its turn starts.
     this.notifyBatches.set(txnNo, { builds, result });
     return result;
+  }
+
+  /**
+   * Journals something that reached a transaction and changed nothing (a duplicate callback), so
+   * an audit sees it arrive: stored like a transition whose state before and after are the same.
+   * False when there is no such transaction.
+   */
+  async note(txnNo: string, event: string, data: Record<string, unknown>): Promise<boolean> {
+    return this.reapplying(() =>
+      this.exclusive(txnNo, async () => {
+        const live = await this.load(txnNo);
+        if (!live) return false;
+        const value = live.actor.getSnapshot().value;
+        live.journal.push({ at: this.clock.now(), actor: 'transaction', event, data, from: value, to: value });
+        this.queueFlush(live);
+        await this.flushed(live);
+        return true;
+      }),
+    );
   }
 
   /**

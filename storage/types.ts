@@ -25,6 +25,17 @@ export interface StoredJournalEntry extends JournalEntry {
   seq: number;
 }
 
+/** What the admin list asks of the store. */
+export interface ListFilter {
+  state?: string;
+  needsAttention?: boolean;
+  /** Only these merchants' transactions (a key limited to them, API.md "Auth"); absent: every merchant. */
+  merchantIds?: string[];
+  limit: number;
+  /** Page on: transactions numbered below this one. */
+  before?: string;
+}
+
 /** A transaction as stored: its XState persisted snapshot plus the columns indexes need. */
 export interface TransactionRecord {
   txnNo: string;
@@ -298,8 +309,8 @@ export interface SentinelIndex {
 
 /** The admin list and the counts metrics read at scrape time. */
 export interface AdminQueries {
-  /** Transactions for the admin list, newest first. */
-  listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]>;
+  /** Transactions for the admin list, newest first; see {@link ListFilter}. */
+  listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]>;
   /**
    * Counts for metrics; `idleBefore` is the epoch ms before which a transaction that is not at
    * rest and not `quoted` counts as idle.
@@ -318,5 +329,34 @@ export interface Storage {
   admin: AdminQueries;
   /** Fails when the backend does not answer (readiness). */
   ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What {@link CallbackNonces.remember} found. */
+export type NonceSighting =
+  /** First seen: remembered now. */
+  | 'new'
+  /** Seen before with the same body: the gateway delivered the same callback again. */
+  | 'duplicate'
+  /** Seen before with another body: a replayed nonce on a forged or altered callback. */
+  | 'conflict';
+
+/**
+ * The nonces of signed callbacks seen inside the signature window (API.md Conventions:
+ * callbacks), shared by every process on the store. A nonce needs remembering only until its
+ * timestamp leaves the window: after that the signature check refuses it by itself.
+ */
+export interface CallbackNonces {
+  /**
+   * Remembers `nonce` with the hash of its body until `expiresAt` (epoch ms), in one atomic step,
+   * unless it is already remembered (and not expired at `nowMs`): then says whether that was the
+   * same body.
+   */
+  remember(nonce: string, bodySha256: string, nowMs: number, expiresAt: number): Promise<NonceSighting>;
+  /**
+   * Forgets `nonce` if it is still remembered with this body: its delivery failed before it had
+   * any effect, so the gateway's retry must count as a first delivery, not as a duplicate.
+   */
+  forget(nonce: string, bodySha256: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { DEFAULT_CONFIG } from '../../runtime/trade-center.ts';
+import { DEMO_API_KEY } from '../../runtime/api-keys.ts';
 import { HttpSource } from './http-source.ts';
 import type { TradeSource } from './source.ts';
 import { StoreSource } from './store-source.ts';
@@ -21,7 +21,7 @@ export const DEFAULT_URL = 'http://127.0.0.1:3000';
 export function withTarget(cmd: Command): Command {
   return cmd
     .option('--url <url>', `a running server (env TRADE_URL; default ${DEFAULT_URL})`, process.env.TRADE_URL)
-    .option('--key <key>', 'admin API key (env TRADE_ADMIN_KEY)', process.env.TRADE_ADMIN_KEY ?? DEFAULT_CONFIG.apiKeys[0]!.key)
+    .option('--key <key>', 'admin API key (env TRADE_ADMIN_KEY; default the demo key); it sees only its merchants', process.env.TRADE_ADMIN_KEY ?? DEMO_API_KEY)
     .option('--db <file>', "the platform's SQLite file, read directly instead of a server")
     .option('--redis <url>', 'the Redis store, read directly instead of a server')
     .option('--sim-db <file>', "the simulators' SQLite file (with --db, for nudge, retry and cancel)", process.env.TRADE_SIM_DB)

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { TradeError } from '../../domain/errors.ts';
 import { statechartGraph } from '../../runtime/statechart-graph.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
-import { authenticate } from '../auth.ts';
+import { merchantsOf, noTransaction, visibleTo } from '../auth.ts';
 import { taskViews } from '../routes/transactions.ts';
 import { errorResponses, listFilter, ListFilterQuery, TxnParams } from '../schemas.ts';
 import { actorTree, placeJournal } from './actor-tree.ts';
@@ -19,6 +18,18 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/inspect': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/inspect/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/inspect/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+};
+
+/**
+ * The page loads only its own files and talks only to its own origin: a script injected through
+ * data it shows (a merchant name, a journal entry) could neither load code nor send the admin key
+ * anywhere. No framing (clickjacking a nudge button), and no guessing of content types.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-cache',
 };
 
 /** A row of the inspector's transaction list. */
@@ -48,7 +59,9 @@ function summary(view: TransactionView) {
 export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
   for (const [url, asset] of Object.entries(ASSETS)) {
     const body = readFileSync(new URL(`./static/${asset.file}`, import.meta.url), 'utf8');
-    app.get(url, async (_req, reply) => reply.type(asset.type).header('cache-control', 'no-cache').send(body));
+    app.get(url, { schema: { summary: 'The statechart inspector page and its assets; no key needed (its data is asked for with one)', security: [] } }, async (_req, reply) =>
+      reply.type(asset.type).headers(PAGE_HEADERS).send(body),
+    );
   }
 
   // Laid out once per process: a machine's picture changes only with its definition.
@@ -65,14 +78,15 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
   };
 
   app.get('/inspect/api/statecharts', {
+    config: { scope: 'admin' },
     schema: { summary: 'Every machine of a transaction tree, laid out for drawing', response: { 200: Open, ...errorResponses } },
     handler: async (req) => {
-      authenticate(tc.apiKeys, req, 'admin');
       return { statecharts: await statecharts() };
     },
   });
 
   app.get('/inspect/api/transactions', {
+    config: { scope: 'admin' },
     schema: {
       summary: 'Transactions for the inspector list (newest first); filters as GET /admin/transactions, or q = a txnNo or orderNo',
       querystring: Type.Object(
@@ -82,32 +96,32 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
       response: { 200: Open, ...errorResponses },
     },
     handler: async (req) => {
-      authenticate(tc.apiKeys, req, 'admin');
       const q = req.query.q?.trim();
       if (q) {
         const found = (await tc.host.view(q)) ?? (await tc.host.viewByOrderNo(q));
-        return { items: found ? [summary(found)] : [] };
+        return { items: found && visibleTo(req, found.merchantId) ? [summary(found)] : [] };
       }
-      const rows = await tc.storage.admin.listTransactions(listFilter(req.query));
+      const merchantIds = merchantsOf(req);
+      const rows = await tc.storage.admin.listTransactions({ ...listFilter(req.query), ...(merchantIds ? { merchantIds } : {}) });
       const views = await Promise.all(rows.map((r) => tc.host.view(r.txnNo)));
       return { items: views.flatMap((v) => (v ? [summary(v)] : [])) };
     },
   });
 
   app.get('/inspect/api/transactions/:txnNo', {
+    config: { scope: 'admin' },
     schema: {
       summary: 'One transaction for the inspector: its view and tasks, its actor tree, its journal placed on the tree',
       params: TxnParams,
       response: { 200: Open, ...errorResponses },
     },
     handler: async (req) => {
-      authenticate(tc.apiKeys, req, 'admin');
       // Transitions are published before their snapshot is written: wait for the write, so the
       // page refreshing on an event reads the state that event produced.
       await tc.host.settle().catch(() => undefined);
       const record = await tc.storage.snapshots.load(req.params.txnNo);
       const view = await tc.host.view(req.params.txnNo);
-      if (!record || !view) throw new TradeError('NOT_FOUND', `no transaction ${req.params.txnNo}`);
+      if (!record || !view || !visibleTo(req, view.merchantId)) throw noTransaction(req.params.txnNo);
       const actors = actorTree(record.snapshot);
       return {
         view: { ...view, tasks: await taskViews(tc, view.txnNo) },

@@ -4,8 +4,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { TransitionEvent } from '../../runtime/transaction-host.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import { TradeError } from '../../domain/errors.ts';
-import { authenticate, authenticateStream } from '../auth.ts';
+import type { SnapshotStore } from '../../storage/types.ts';
+import { merchantsOf, noTransaction, visibleTo } from '../auth.ts';
 import { errorResponses, TxnParams } from '../schemas.ts';
 
 /**
@@ -74,6 +74,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
   });
 
   app.get('/admin/events', {
+    config: { scope: 'admin', keyInQuery: true },
     schema: {
       summary: 'Live transitions (Server-Sent Events), resumable with Last-Event-ID; optional txnNo filter; key as Bearer header or ?key=',
       querystring: Type.Object(
@@ -88,8 +89,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       response: errorResponses,
     },
     handler: async (req, reply) => {
-      authenticateStream(tc.apiKeys, req, 'admin', req.query.key);
       const only = req.query.txnNo;
+      // A transaction the key may not see is as unknown to the stream as one that does not exist.
+      if (only !== undefined) {
+        const record = await tc.storage.snapshots.load(only);
+        if (!record || !visibleTo(req, record.merchantId)) throw noTransaction(only);
+      }
+      const shown = merchantScope(tc.storage.snapshots, merchantsOf(req));
       const header = req.headers['last-event-id'];
       const lastEventId = typeof header === 'string' ? header : req.query.lastEventId;
       const stop = new AbortController();
@@ -124,8 +130,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         // A client resuming from far back gets its backlog at the pace it reads, not into memory.
         if (!res.write(`id: ${id}\ndata: ${JSON.stringify(message)}\n\n`)) await once(res, 'drain', { signal: stop.signal }).catch(() => undefined);
       };
-      const sendTransition = (id: string, t: TransitionEvent) =>
-        only && t.txnNo !== only ? undefined : send(id, { type: 'transition', txnNo: t.txnNo, at: t.at, actor: t.actor, event: t.event, data: t.data, from: t.from, to: t.to });
+      const sendTransition = async (id: string, t: TransitionEvent) => {
+        if (only ? t.txnNo !== only : !(await shown(t.txnNo))) return;
+        await send(id, { type: 'transition', txnNo: t.txnNo, at: t.at, actor: t.actor, event: t.event, data: t.data, from: t.from, to: t.to });
+      };
       const failed = (err: unknown) => {
         if (stop.signal.aborted) return;
         req.log.warn({ err }, 'following transitions failed');
@@ -141,6 +149,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
   });
 
   app.get('/admin/transactions/:txnNo/journal', {
+    config: { scope: 'admin' },
     schema: {
       summary: "A transaction's journal: every transition of it and its child actors, oldest first",
       params: TxnParams,
@@ -162,10 +171,35 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       },
     },
     handler: async (req) => {
-      authenticate(tc.apiKeys, req, 'admin');
+      const record = await tc.storage.snapshots.load(req.params.txnNo);
+      if (!record || !visibleTo(req, record.merchantId)) throw noTransaction(req.params.txnNo);
       const entries = await tc.storage.journal.entries(req.params.txnNo);
-      if (entries.length === 0 && !(await tc.storage.snapshots.load(req.params.txnNo))) throw new TradeError('NOT_FOUND', `no transaction ${req.params.txnNo}`);
       return { entries: entries.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
     },
   });
 };
+
+/** Transactions looked up per stream before the oldest merchant is forgotten. */
+const MERCHANT_CACHE = 10_000;
+
+/**
+ * Whether a transition of `txnNo` goes to a stream limited to `merchants` (null: every merchant).
+ * A transaction never changes merchant, so each is looked up once per stream; the cache is
+ * bounded because a stream may run for days.
+ */
+function merchantScope(snapshots: SnapshotStore, merchants: string[] | null): (txnNo: string) => Promise<boolean> {
+  if (!merchants) return async () => true;
+  const known = new Map<string, boolean>();
+  return async (txnNo) => {
+    const cached = known.get(txnNo);
+    if (cached !== undefined) return cached;
+    const merchantId = (await snapshots.load(txnNo))?.merchantId;
+    // A transition is streamed once its save is stored, so this does not happen; not remembered in case.
+    if (merchantId === undefined) return false;
+    const shown = merchants.includes(merchantId);
+    const oldest = known.keys().next();
+    if (known.size >= MERCHANT_CACHE && !oldest.done) known.delete(oldest.value);
+    known.set(txnNo, shown);
+    return shown;
+  };
+}

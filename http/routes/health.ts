@@ -5,8 +5,9 @@ import { errorBody } from '../errors.ts';
 
 /** Liveness (the process answers) and readiness (storage and the core systems answer). */
 export const healthRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
-  app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  // No key: a load balancer or an orchestrator probes these without credentials.
+  app.get('/healthz', { schema: { summary: 'Liveness; no key needed', security: [], response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { summary: 'Readiness: storage and the core systems answer (503 otherwise); no key needed', security: [] } }, async (_req, reply) => {
     const checks: Record<string, string> = {};
     const probe = async (name: string, run: () => Promise<unknown>) => {
       try {

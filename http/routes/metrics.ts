@@ -9,7 +9,7 @@ import type { TradeMetrics } from '../../runtime/metrics.ts';
  */
 export const metricsRoutes: FastifyPluginAsyncTypebox<{ metrics: TradeMetrics }> = async (app, { metrics }) => {
   app.get('/metrics', {
-    schema: { summary: 'Prometheus metrics (text format); no key needed', security: [], response: { 200: Type.String() } },
+    schema: { summary: 'Prometheus metrics (text format); no key needed', security: [], response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } } } },
     handler: async (_req, reply) => {
       const { contentType, body } = await metrics.scrape();
       return reply.type(contentType).send(body);

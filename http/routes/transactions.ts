@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { TradeError } from '../../domain/errors.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { taskView, type TransactionView } from '../../runtime/view.ts';
-import { assertMerchant, authenticate } from '../auth.ts';
+import { assertMayActFor, visibleTransaction, visibleTo } from '../auth.ts';
 import { idempotent, type KeyedRun } from '../idempotency.ts';
 import { CombinedCalls, type CallRun } from '../../runtime/combined-calls.ts';
 import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, OrderParams, PayBody, RefundBody, RefundParams, RefundViewSchema, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
@@ -20,18 +20,11 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   const paidStatus = (view: TransactionView) => (view.state === 'paid' || view.state === 'completed' ? 200 : 202);
   const callRun = (run: KeyedRun): CallRun => ({ resumed: run.resumed !== null, commandId: run.commandId, txnNo: run.txnNo });
 
-  async function owned(txnNo: string, merchantCheck: (merchantId: string) => void): Promise<TransactionView> {
-    const view = await host.view(txnNo);
-    if (!view) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
-    merchantCheck(view.merchantId);
-    return view;
-  }
-
   app.post('/v1/transactions', {
+    config: { scope: 'trade' },
     schema: { summary: 'Start a transaction and quote it', body: StartBody, response: { 201: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      assertMerchant(apiKey, req.body.merchantId);
+      assertMayActFor(req, req.body.merchantId);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const body = req.body;
         const txnNo = await run.txnNo(() => ids.next('T'));
@@ -64,10 +57,10 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.post('/v1/transactions/:txnNo/quotes', {
+    config: { scope: 'trade' },
     schema: { summary: 'Re-quote with changed items or methods; the previous quote is superseded', params: TxnParams, body: RequoteBody, response: { 201: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      const current = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      const current = await visibleTransaction(host, req, req.params.txnNo);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         // Refuse before asking anyone: a transaction past `quoted` keeps its quote.
         if (current.state !== 'quoted') throw new TradeError('INVALID_STATE', `a ${current.state} transaction cannot be re-quoted`, { state: current.state });
@@ -87,10 +80,10 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.post('/v1/transactions/:txnNo/order', {
+    config: { scope: 'trade' },
     schema: { summary: 'Place the order from a quote and combination', params: TxnParams, body: OrderBody, response: { 201: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      const current = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      const current = await visibleTransaction(host, req, req.params.txnNo);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
           type: 'ORDER',
@@ -108,10 +101,10 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.post('/v1/transactions/:txnNo/payments', {
+    config: { scope: 'trade' },
     schema: { summary: 'Pay with legs', params: TxnParams, body: PayBody, response: { 200: TransactionViewSchema, 202: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      await visibleTransaction(host, req, req.params.txnNo);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
           type: 'PAY',
@@ -126,10 +119,10 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.post('/v1/transactions/:txnNo/order-and-pay', {
+    config: { scope: 'trade' },
     schema: { summary: 'Order and pay in one call (all or nothing)', params: TxnParams, body: OrderAndPayBody, response: { 200: TransactionViewSchema, 202: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      const current = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      const current = await visibleTransaction(host, req, req.params.txnNo);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const view = await combined.orderAndPay(req.params.txnNo, { ...req.body, deductionMode: tc.deductionMode(current.scene, req.body.deductionMode) }, callRun(run));
         return { status: paidStatus(view), body: view };
@@ -138,10 +131,10 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.post('/v1/checkout', {
+    config: { scope: 'trade' },
     schema: { summary: 'Quote, order and pay in one call (all or nothing)', body: CheckoutBody, response: { 200: TransactionViewSchema, 202: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      assertMerchant(apiKey, req.body.merchantId);
+      assertMayActFor(req, req.body.merchantId);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const b = req.body;
         const view = await combined.checkout(
@@ -155,10 +148,10 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.post('/v1/transactions/:txnNo/cancel', {
+    config: { scope: 'trade' },
     schema: { summary: 'Cancel before payment completes', params: TxnParams, body: CancelBody, response: { 200: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      await visibleTransaction(host, req, req.params.txnNo);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const { view, refusal } = await host.command(req.params.txnNo, (at, requestId) => ({
           type: 'CANCEL',
@@ -173,10 +166,10 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.post('/v1/transactions/:txnNo/refunds', {
+    config: { scope: 'refund' },
     schema: { summary: 'Refund: an amount, lines, or (neither) everything refundable', params: TxnParams, body: RefundBody, response: { 202: Type.Object({ refundNo: Type.String(), refund: RefundViewSchema, transaction: TransactionViewSchema }), ...errorResponses } },
     handler: async (req, reply) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'refund');
-      await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      await visibleTransaction(host, req, req.params.txnNo);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         if (req.body.amount !== undefined && req.body.lines) throw new TradeError('INVALID_REQUEST', 'give an amount or lines, not both');
         // Recorded like a created transaction's number: a run taking over from a dead process
@@ -203,10 +196,10 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.get('/v1/transactions/:txnNo/refunds/:refundNo', {
+    config: { scope: 'refund' },
     schema: { summary: 'One refund', params: RefundParams, response: { 200: RefundViewSchema, ...errorResponses } },
     handler: async (req) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'refund');
-      const view = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      const view = await visibleTransaction(host, req, req.params.txnNo);
       const refund = view.refunds.find((r) => r.refundNo === req.params.refundNo);
       if (!refund) throw new TradeError('NOT_FOUND', `no refund ${req.params.refundNo} of ${req.params.txnNo}`);
       return refund;
@@ -214,21 +207,20 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
   });
 
   app.get('/v1/transactions/:txnNo', {
+    config: { scope: 'trade' },
     schema: { summary: 'The transaction view, with its post-payment tasks', params: TxnParams, response: { 200: TransactionViewSchema, ...errorResponses } },
     handler: async (req) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'trade');
-      const view = await owned(req.params.txnNo, (m) => assertMerchant(apiKey, m));
+      const view = await visibleTransaction(host, req, req.params.txnNo);
       return { ...view, tasks: await taskViews(tc, view.txnNo) };
     },
   });
 
   app.get('/v1/orders/:orderNo', {
+    config: { scope: 'trade' },
     schema: { summary: 'The transaction view, found by order number', params: OrderParams, response: { 200: TransactionViewSchema, ...errorResponses } },
     handler: async (req) => {
-      const apiKey = authenticate(tc.apiKeys, req, 'trade');
       const view = await host.viewByOrderNo(req.params.orderNo);
-      if (!view) throw new TradeError('NOT_FOUND', `no order ${req.params.orderNo}`);
-      assertMerchant(apiKey, view.merchantId);
+      if (!view || !visibleTo(req, view.merchantId)) throw new TradeError('NOT_FOUND', `no order ${req.params.orderNo}`);
       return view;
     },
   });

@@ -1,22 +1,23 @@
-import type { AdminQueries, StoreStats } from '../types.ts';
+import type { AdminQueries, ListFilter, StoreStats } from '../types.ts';
 import type { RedisHandle } from './handle.ts';
 
 /** The admin list and the metrics' counts on Redis, from the index slot (entries checked against records). */
 export class RedisAdminQueries implements AdminQueries {
   constructor(private readonly h: RedisHandle) {}
 
-  async listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
+  async listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
     const index = filter.needsAttention ? this.h.idx('attention') : filter.state ? this.h.idx(`state:${filter.state}`) : this.h.idx('all');
     const out: { txnNo: string; state: string; updatedAt: number }[] = [];
     let max = filter.before ? `(${filter.before}` : '+';
     while (out.length < filter.limit) {
       const page = await this.h.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, filter.limit * 2);
       if (!page.length) break;
-      const rows = await Promise.all(page.map((t) => this.h.redis.hmget(this.h.k(t, 'txn'), 'state', 'updatedAt')));
+      const rows = await Promise.all(page.map((t) => this.h.redis.hmget(this.h.k(t, 'txn'), 'state', 'updatedAt', 'merchantId')));
       for (let i = 0; i < page.length && out.length < filter.limit; i++) {
-        const [state, updatedAt] = rows[i] ?? [];
+        const [state, updatedAt, merchantId] = rows[i] ?? [];
         if (!state) continue;
         if (filter.state && state !== filter.state) continue;
+        if (filter.merchantIds && !filter.merchantIds.includes(merchantId ?? '')) continue;
         if (filter.needsAttention && !(await this.h.needsAttention(page[i]!))) continue;
         out.push({ txnNo: page[i]!, state, updatedAt: Number(updatedAt) });
       }

@@ -1,4 +1,4 @@
-import type { AdminQueries, StoreStats } from '../types.ts';
+import type { AdminQueries, ListFilter, StoreStats } from '../types.ts';
 import type { SqliteHandle } from './handle.ts';
 
 /** The admin list and the metrics' counts on SQLite, through small partial indexes. */
@@ -9,7 +9,7 @@ export class SqliteAdminQueries implements AdminQueries {
     this.db = handle.db;
   }
 
-  async listTransactions(filter: { state?: string; needsAttention?: boolean; limit: number; before?: string }): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
+  async listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (filter.state) {
@@ -21,6 +21,11 @@ export class SqliteAdminQueries implements AdminQueries {
         `(needs_attention = 1 OR EXISTS (SELECT 1 FROM tasks k WHERE k.txn_no = transactions.txn_no AND k.status = 'dead')
           OR EXISTS (SELECT 1 FROM sentinel s WHERE s.txn_no = transactions.txn_no AND s.version = transactions.version AND s.stuck = 1))`,
       );
+    }
+    if (filter.merchantIds) {
+      // An empty list matches nothing, as `IN ()` would if SQLite took it.
+      where.push(filter.merchantIds.length ? `merchant_id IN (${filter.merchantIds.map(() => '?').join(', ')})` : '0');
+      args.push(...filter.merchantIds);
     }
     if (filter.before) {
       where.push('txn_no < ?');

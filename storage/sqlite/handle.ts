@@ -279,6 +279,18 @@ export class SqliteHandle {
     this.db.prepare('SELECT 1').get();
   }
 
+  /**
+   * The simulation's kill -9: the writes of the group commit still open are lost and never
+   * answered, the file is left as a killed process leaves it (what was committed stays).
+   */
+  crash(): void {
+    this.pending = [];
+    this.awaitingSync = [];
+    if (this.walFd !== null) closeSync(this.walFd);
+    this.walFd = null;
+    if (this.db.open) this.db.close();
+  }
+
   async close(): Promise<void> {
     if (this.pending.length) this.flush();
     if (this.syncing) await new Promise<void>((idle) => this.syncIdle.push(idle));

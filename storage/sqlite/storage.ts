@@ -14,8 +14,14 @@ export interface SqliteStorageOptions extends SqliteOptions {
   feedPollMs?: number;
 }
 
+/** The embedded default's storage, with the simulation's crash. */
+export interface SqliteStorage extends Storage {
+  /** kill -9 (simulation/): the open group commit is lost and never answered; see {@link SqliteHandle.crash}. */
+  crash(): void;
+}
+
 /** The embedded default's storage: every concept over one SQLite file (one handle, one group commit). */
-export function openSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
+export function openSqliteStorage(path: string, options: SqliteStorageOptions = {}): SqliteStorage {
   const handle = new SqliteHandle(path, options);
   return {
     snapshots: new SqliteSnapshotStore(handle),
@@ -27,5 +33,6 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
     admin: new SqliteAdminQueries(handle),
     ping: async () => handle.ping(),
     close: () => handle.close(),
+    crash: () => handle.crash(),
   };
 }

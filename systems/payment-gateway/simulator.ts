@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { idempotencyKey, type CallKey, type Outcome } from '../contract.ts';
-import { CallbackOutbox, type CallbackTarget, type OutboxRow, type OutgoingCallback } from '../sim/callback-outbox.ts';
+import { CallbackOutbox, type CallbackTarget, type CallbackTransport, type OutboxRow, type OutgoingCallback } from '../sim/callback-outbox.ts';
 import type { FaultInjector } from '../sim/faults.ts';
 import { IdempotencyConflictError, type Clock, type SimStore } from '../sim/store.ts';
 import { encodePaymentCallback, encodeRefundCallback } from './callback-formats.ts';
@@ -141,7 +141,7 @@ export class PaymentGatewaySimulator implements PaymentGatewayPort {
     private readonly store: SimStore,
     private readonly faults: FaultInjector,
     private readonly clock: Clock,
-    callback: CallbackTarget & { delayMs?: number },
+    callback: CallbackTarget & { delayMs?: number; transport?: CallbackTransport; nonce?: () => string },
   ) {
     const db = store.db;
     this.stmts = {
@@ -168,6 +168,8 @@ export class PaymentGatewaySimulator implements PaymentGatewayPort {
     this.outbox = new CallbackOutbox(store, clock, { baseUrl: callback.baseUrl, secret: callback.secret }, {
       beforePass: () => this.settleDueRefunds(),
       reverseOrder: () => this.settings.reorderCallbacks,
+      ...(callback.transport ? { transport: callback.transport } : {}),
+      ...(callback.nonce ? { nonce: callback.nonce } : {}),
     });
     this.settings = {
       callbackDelayMs: callback.delayMs ?? 0,
@@ -307,6 +309,14 @@ export class PaymentGatewaySimulator implements PaymentGatewayPort {
   /** Starts delivering callbacks, resuming whatever an earlier process left undelivered. */
   start(): void {
     this.outbox.start();
+  }
+
+  /**
+   * One delivery pass now (refunds due are settled first), finished when its deliveries are: how
+   * the simulation runs the channel on its virtual clock instead of {@link start}. Returns how many it sent.
+   */
+  deliverDue(): Promise<number> {
+    return this.outbox.deliverDue();
   }
 
   /** Stops delivering; undelivered callbacks stay in the outbox. */

@@ -376,6 +376,21 @@ export const simAdminRoutes: FastifyPluginAsync<SimAdminOptions> = async functio
     return { coupon: found };
   });
 
+  // Knobs for a callee that refuses to take back what a refund returns (issue 15, point 5).
+  app.post<{ Params: { couponId: string } }>('/coupon/:couponId/withdraw', {
+    schema: { params: param('couponId'), response: { 204: { type: 'null' } } },
+  }, async (request, reply) => {
+    systems.coupon.withdraw(request.params.couponId);
+    return reply.status(204).send();
+  });
+
+  app.post<{ Params: { userId: string } }>('/points/:userId/close', {
+    schema: { params: param('userId'), response: { 204: { type: 'null' } } },
+  }, async (request, reply) => {
+    systems.points.closeAccount(request.params.userId);
+    return reply.status(204).send();
+  });
+
   app.get<{ Params: { userId: string } }>('/points/:userId', {
     schema: {
       params: param('userId'),

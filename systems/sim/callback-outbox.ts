@@ -32,7 +32,18 @@ export interface OutboxHooks {
   beforePass?: () => number | null;
   /** Asked every pass: true delivers that pass's due rows newest-first, one after another. */
   reverseOrder?: () => boolean;
+  /**
+   * Sends one signed callback and tells its HTTP status; real `fetch` by default. The simulation
+   * hands it to the platform's app in the same process (and fails it while the platform is down).
+   */
+  transport?: CallbackTransport;
+  /** The signature nonce; random by default, seeded in the simulation so a run replays. */
+  nonce?: () => string;
 }
+
+/** Delivers one callback: resolves to the receiver's status, rejects on a transport failure. */
+export type CallbackTransport = (url: string, request: { headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<number>;
+
 
 /** One persisted callback of the payment gateway. */
 export interface OutboxRow {
@@ -62,6 +73,13 @@ export function retryDelayMs(attempts: number): number {
 const IDLE_POLL_MS = 1000;
 const REQUEST_TIMEOUT_MS = 5000;
 const MAX_IN_FLIGHT = 50;
+
+const fetchTransport: CallbackTransport = async (url, { headers, body, signal }) => {
+  const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) });
+  // Drain the body so the connection is released.
+  await res.arrayBuffer();
+  return res.status;
+};
 
 const COLUMNS = `id, payment_no AS paymentNo, refund_no AS refundNo, path, content_type AS contentType, body, headers,
   last_url AS lastUrl, due_at AS dueAt, attempts, delivered_at AS deliveredAt, last_error AS lastError`;
@@ -160,9 +178,27 @@ export class CallbackOutbox {
     this.timer.unref();
   }
 
+  /**
+   * One delivery pass now, finished when its deliveries are: the simulation drives the outbox on
+   * its virtual clock this way instead of {@link start}'s timer loop. Returns how many it sent.
+   */
+  async deliverDue(): Promise<number> {
+    const { started } = this.pass();
+    await Promise.all(started);
+    return started.length;
+  }
+
   private tick(): void {
     this.timer = undefined;
     if (!this.running) return;
+    const { hookDue, now } = this.pass();
+    const rowDue = this.stmts.nextDue.get(JSON.stringify([...this.inFlight.keys()]))?.dueAt ?? null;
+    const next = rowDue === null ? hookDue : hookDue === null ? rowDue : Math.min(rowDue, hookDue);
+    if (next !== null) this.schedule(this.inFlight.size >= MAX_IN_FLIGHT ? IDLE_POLL_MS : next - now);
+  }
+
+  /** Settles due refunds (the hook) and starts delivering due rows; tells when the hook wants the next pass. */
+  private pass(): { hookDue: number | null; now: number; started: Promise<void>[] } {
     let hookDue: number | null;
     try {
       hookDue = this.hooks.beforePass?.() ?? null;
@@ -177,6 +213,7 @@ export class CallbackOutbox {
     // out-of-order callbacks needs to know which one came first.
     const reversed = this.hooks.reverseOrder?.() ?? false;
     let previous: Promise<void> = Promise.resolve();
+    const started: Promise<void>[] = [];
     for (const row of reversed ? due.reverse() : due) {
       const abort = new AbortController();
       const done = (reversed ? previous : Promise.resolve())
@@ -188,18 +225,17 @@ export class CallbackOutbox {
           if (this.running) this.schedule(0);
         });
       previous = done;
+      started.push(done);
       this.inFlight.set(row.id, { abort, done });
     }
-    const rowDue = this.stmts.nextDue.get(JSON.stringify([...this.inFlight.keys()]))?.dueAt ?? null;
-    const next = rowDue === null ? hookDue : hookDue === null ? rowDue : Math.min(rowDue, hookDue);
-    if (next !== null) this.schedule(this.inFlight.size >= MAX_IN_FLIGHT ? IDLE_POLL_MS : next - now);
+    return { hookDue, now, started };
   }
 
   private async deliver(row: OutboxRow, abort: AbortController): Promise<void> {
     const { baseUrl, secret } = this.target;
     const url = `${baseUrl.replace(/\/+$/, '')}${row.path}`;
     const timestamp = String(Math.floor(this.clock.now() / 1000));
-    const nonce = randomUUID().replaceAll('-', '');
+    const nonce = this.hooks.nonce?.() ?? randomUUID().replaceAll('-', '');
     const headers: Record<string, string> = {
       'content-type': row.contentType,
       [SIGNATURE_HEADERS.timestamp]: timestamp,
@@ -208,15 +244,8 @@ export class CallbackOutbox {
     };
     let error: string | null = null;
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers,
-        body: row.body,
-        signal: AbortSignal.any([abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
-      });
-      // Drain the body so the connection is released.
-      await res.arrayBuffer();
-      if (!res.ok) error = `HTTP ${res.status}`;
+      const status = await (this.hooks.transport ?? fetchTransport)(url, { headers, body: row.body, signal: abort.signal });
+      if (status < 200 || status > 299) error = `HTTP ${status}`;
     } catch (err) {
       error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     }

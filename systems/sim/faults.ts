@@ -1,4 +1,4 @@
-import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextMacrotask, setTimeout as sleepFor } from 'node:timers/promises';
 import { DownstreamUnavailableError, type SystemName } from '../contract.ts';
 
 /** Fault knobs for one operation (or for every operation of a system, under the name `*`). */
@@ -29,6 +29,11 @@ export interface OpFaults {
 }
 
 const HANG_MS = 10 * 60_000;
+
+/** Virtual time for the faults (the deterministic simulation): latency and hangs wait on its clock. */
+export interface FaultTiming {
+  sleep(ms: number): Promise<void>;
+}
 
 /** Fault knobs per operation name; `*` applies to operations without their own entry. */
 export type FaultSettings = Record<string, OpFaults>;
@@ -64,7 +69,15 @@ export class FaultInjector {
    * @param pendingCommit the simulators' store's group commit in progress (SimStore.pendingCommit):
    *   a call whose effect wrote, or read what others wrote in this turn, answers once it is committed.
    */
-  constructor(readonly system: SystemName, private readonly seed = 1, private readonly pendingCommit?: () => Promise<void> | null) {
+  /**
+   * @param timing the simulation's virtual time for latency and hangs (real timers without it)
+   */
+  constructor(
+    readonly system: SystemName,
+    private readonly seed = 1,
+    private readonly pendingCommit?: () => Promise<void> | null,
+    private readonly timing?: FaultTiming,
+  ) {
     this.random = seededRandom(this.seed ^ hashName(system));
   }
 
@@ -87,10 +100,10 @@ export class FaultInjector {
   async run<T>(op: string, effect: () => T): Promise<T> {
     await nextMacrotask();
     const latencyMs = this.knob(op, 'latencyMs');
-    if (latencyMs) await sleep(latencyMs);
+    if (latencyMs) await this.wait(latencyMs);
     if (this.knob(op, 'outage')) throw this.unavailable(op, 'outage');
     if (this.knob(op, 'hang')) {
-      await sleep(HANG_MS, undefined, { ref: false });
+      await (this.timing ? this.timing.sleep(HANG_MS) : sleepFor(HANG_MS, undefined, { ref: false }));
       throw this.unavailable(op, 'no answer');
     }
     if (this.take(op, 'failNext')) throw this.unavailable(op, 'injected failure');
@@ -106,9 +119,13 @@ export class FaultInjector {
       }
     }
     const delayAfterEffectMs = this.knob(op, 'delayAfterEffectMs');
-    if (delayAfterEffectMs) await sleep(delayAfterEffectMs);
+    if (delayAfterEffectMs) await this.wait(delayAfterEffectMs);
     if (this.take(op, 'failAfterEffect')) throw this.unavailable(op, 'response lost after the effect');
     return result;
+  }
+
+  private wait(ms: number): Promise<void> {
+    return this.timing ? this.timing.sleep(ms) : sleepFor(ms);
   }
 
   /** The op's own value of a knob, else the `*` value. */

@@ -18,7 +18,8 @@ import { SettlementSimulator } from '../settlement/simulator.ts';
 import { StoredValueSimulator } from '../stored-value/simulator.ts';
 import { UserSimulator } from '../user/simulator.ts';
 import type { Dataset } from './dataset.ts';
-import { FaultInjector } from './faults.ts';
+import type { CallbackTransport } from './callback-outbox.ts';
+import { FaultInjector, type FaultTiming } from './faults.ts';
 import { SimStore, type Clock } from './store.ts';
 
 /** Options of {@link createSimulators}. */
@@ -29,7 +30,9 @@ export interface SimulatorOptions {
   dataset: Dataset;
   clock: Clock;
   /** Where the payment gateway calls back and the secret it signs with; see `setCallbackTarget`. */
-  callback: { baseUrl: string; secret: string; delayMs?: number };
+  callback: { baseUrl: string; secret: string; delayMs?: number; transport?: CallbackTransport; nonce?: () => string };
+  /** Virtual time for latency and hangs (the deterministic simulation); real timers without it. */
+  timing?: FaultTiming;
   /** Wipe the store (dataset and all state) and load the dataset again. */
   reset?: boolean;
   /** Seed of the fault injectors' RNG (failRate), for replayable runs. */
@@ -106,7 +109,7 @@ export function createSimulators(opts: SimulatorOptions): Simulators {
     throw err;
   }
   const faults = Object.fromEntries(
-    SYSTEM_NAMES.map((name) => [name, new FaultInjector(name, opts.faultSeed, () => store.pendingCommit())]),
+    SYSTEM_NAMES.map((name) => [name, new FaultInjector(name, opts.faultSeed, () => store.pendingCommit(), opts.timing)]),
   ) as Record<SystemName, FaultInjector>;
   const gateway = new PaymentGatewaySimulator(store, faults.paymentGateway, opts.clock, opts.callback);
   const systems: SimulatedSystems = {
@@ -141,7 +144,7 @@ export function createSimulators(opts: SimulatorOptions): Simulators {
   };
 }
 
-export { FaultInjector, type FaultSettings, type OpFaults } from './faults.ts';
+export { FaultInjector, type FaultSettings, type FaultTiming, type OpFaults } from './faults.ts';
 export { SimStore, IdempotencyConflictError, type Clock, type EffectRow } from './store.ts';
 export { loadDataset, validateDataset, InvalidDatasetError, DEMO_DATASET_URL, type Dataset } from './dataset.ts';
 export { PaymentGatewaySimulator, type CallbackSettings } from '../payment-gateway/simulator.ts';

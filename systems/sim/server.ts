@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { isDownstreamUnavailable, type CallKey, type SystemName } from '../contract.ts';
 import { REFUSAL_STATUS, WIRE_HEADERS } from '../http/connector.ts';
@@ -20,6 +21,11 @@ export interface SimServerOptions {
   reset?: boolean;
   faultSeed?: number;
   logLevel?: string;
+  /**
+   * When set, every `/sim` admin route needs `Authorization: Bearer <adminToken>`
+   * (`TRADE_SIM_ADMIN_TOKEN`): they play the customer and turn the world's knobs.
+   */
+  adminToken?: string;
 }
 
 /** A `trade sim` server: the simulators, their port routes and their admin routes. */
@@ -35,6 +41,11 @@ export interface SimServer {
 }
 
 type Operation = (...args: unknown[]) => Promise<unknown>;
+
+/** Equal-length digests, so that comparing tokens takes the same time however they differ. */
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
 
 /** A method of a simulator by name; the operations table is checked against the ports at compile time. */
 function operation(sims: Simulators, system: SystemName, name: string): Operation {
@@ -76,8 +87,19 @@ export async function buildSimServer(opts: SimServerOptions): Promise<SimServer>
   app.server.on('connection', () => connections++);
   if (follow) app.addHook('onRequest', async (request) => follow.follow(request.headers[WIRE_HEADERS.now]));
 
-  await app.register(simAdminRoutes, { prefix: '/sim', sims });
-  app.get('/sim/stats', async () => ({ connectionsOpened: connections }));
+  await app.register(async (admin) => {
+    if (opts.adminToken !== undefined) {
+      const expected = digest(opts.adminToken);
+      admin.addHook('onRequest', async (request, reply) => {
+        const presented = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
+        if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+          return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'the /sim admin routes need Authorization: Bearer <TRADE_SIM_ADMIN_TOKEN>' } });
+        }
+      });
+    }
+    await admin.register(simAdminRoutes, { sims });
+    admin.get('/stats', async () => ({ connectionsOpened: connections }));
+  }, { prefix: '/sim' });
 
   await app.register(async (ports) => {
     ports.setErrorHandler((err: FastifyError, _request, reply) => {

@@ -3,8 +3,8 @@ import type { Test } from 'tap';
 import type { TopUpDebitView } from '../../machines/types.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { apiClient, eventually, FUEL_SALE, type Api } from '../helpers/harness.ts';
-import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
-import { startSimProcess } from '../helpers/sim-process.ts';
+import { freePort, startServerProcess, SUITE_KEY, type ServerProcess } from '../helpers/server-process.ts';
+import { SIM_ADMIN_TOKEN, startSimProcess } from '../helpers/sim-process.ts';
 
 // Issue 15, "Must show 2": refunds of top-ups to two cards, `trade serve` SIGKILLed while the
 // cards are being debited and restarted on the same database, checked against the card system's
@@ -38,8 +38,8 @@ async function world(t: Test) {
     started.push(server);
     return server;
   };
-  const admin = apiClient(sim.url, '');
-  const api = apiClient(`http://127.0.0.1:${port}`);
+  const admin = apiClient(sim.url, SIM_ADMIN_TOKEN);
+  const api = apiClient(`http://127.0.0.1:${port}`, SUITE_KEY);
   return {
     api,
     admin,

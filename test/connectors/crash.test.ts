@@ -1,8 +1,8 @@
 import t from 'tap';
 import type { TransactionView } from '../../runtime/view.ts';
 import { apiClient, eventually, orderedSale } from '../helpers/harness.ts';
-import { freePort, startServerProcess } from '../helpers/server-process.ts';
-import { startSimProcess } from '../helpers/sim-process.ts';
+import { freePort, startServerProcess, SUITE_KEY } from '../helpers/server-process.ts';
+import { SIM_ADMIN_TOKEN, startSimProcess } from '../helpers/sim-process.ts';
 
 interface Effect {
   system: string;
@@ -21,8 +21,8 @@ t.test('a platform killed mid-sale while trade sim keeps running finishes the sa
   const env = { TRADE_SYSTEMS: 'http', TRADE_SIM_URL: sim.url };
   const first = await startServerProcess(dir, port, [], env);
   t.teardown(() => first.stop());
-  const api = apiClient(first.url);
-  const admin = apiClient(sim.url, '');
+  const api = apiClient(first.url, SUITE_KEY);
+  const admin = apiClient(sim.url, SIM_ADMIN_TOKEN);
   const card = async () => (await admin<{ card: { availableFen: number; lockedFen: number } }>('GET', '/sim/cards/C1')).body.card;
   const before = await card();
 

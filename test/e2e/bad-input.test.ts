@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
-import { apiClient, FUEL_SALE, orderedSale, startHarness } from '../helpers/harness.ts';
+import { apiClient, FUEL_SALE, keyEntry, orderedSale, startHarness } from '../helpers/harness.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -39,21 +39,14 @@ t.test('a fuel item by volume is priced at round-half-up of price × volume', as
   t.match(res.body.quote.lines[0], { type: 'fuel', amount: 25000, volumeMl: 33333 });
 });
 
-t.test('requests without a valid key get 401, outside their merchants 403', async (t) => {
-  const { url, api } = await startHarness(t, {
-    config: {
-      apiKeys: [
-        { key: 'tc_demo_key', client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] },
-        { key: 'm2-only', client: 'pos-m2', scopes: ['trade'], merchants: ['M2'] },
-      ],
-    },
-  });
+t.test('requests without a valid key get 401, a sale for another merchant 403, its transaction 404 (issue 17)', async (t) => {
+  const { url, api } = await startHarness(t, { config: { apiKeys: [keyEntry('m2-only', { system: 'pos-m2', scopes: ['trade'], merchants: ['M2'] })] } });
   t.equal((await apiClient(url, '')('POST', '/v1/transactions', FUEL_SALE)).status, 401);
   t.equal((await apiClient(url, 'wrong')('POST', '/v1/transactions', FUEL_SALE)).status, 401);
   const other = apiClient(url, 'm2-only');
   t.equal((await other<ErrorBody>('POST', '/v1/transactions', FUEL_SALE)).body.error.code, 'FORBIDDEN');
   const started = await api<TransactionView>('POST', '/v1/transactions', FUEL_SALE);
-  t.equal((await other('GET', `/v1/transactions/${started.body.txnNo}`)).status, 403, 'cannot read another merchant’s transaction');
+  t.equal((await other('GET', `/v1/transactions/${started.body.txnNo}`)).status, 404, 'another merchant’s transaction is not found');
 });
 
 t.test('order and payment refusals leave the stored transaction unchanged', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CAPTURE_AFTER_CLOSE_GRACE_MS } from '../../machines/payment-leg.machine.ts';
+import { CAPTURE_AFTER_CLOSE_GRACE_MS, QUERIES_AFTER_CLOSE_MS } from '../../machines/payment-leg.machine.ts';
 import type { RefundView } from '../../machines/types.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
@@ -98,6 +98,9 @@ t.test('issue 15: a give-back whose channel fails refunds for a few seconds ends
   await h.sims.gateway.configureCallbacks({ failRefunds: true });
   const started = clock.now();
   const { txnNo, paymentNo } = await failedAfterCapture(h);
+  // The give-back's first ask may still be in flight on a busy machine: let it fail and arm its
+  // retry before the clock moves, or the clock could jump past the fault to another timer first.
+  await eventually(armedRetry(h), (due) => due !== null);
   await failingFor(h, clock, started, FAULT_MS);
   t.ok((await refundsAskedAgain(h)) >= 1, 'asked again while the channel was failing');
   await h.sims.gateway.configureCallbacks({ failRefunds: false });
@@ -168,6 +171,38 @@ t.test('issue 15: a payment captured after its close, its callback lost, is foun
   t.same(done.legs[0]?.giveBack, { refundNo: `${sale.paymentNo}-L`, status: 'succeeded' });
   t.equal(done.needsAttention, false);
   t.equal((await h.sims.systems.paymentGateway.peekPayment(sale.paymentNo))?.refundedFen, sale.amountFen, 'given back in full');
+});
+
+t.test('issue 15 (simulation seed 1002): a payment captured half an hour after its close, its callback lost, is found by a later query and given back', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
+  const sale = await cancelledWhilePending(h);
+  await h.sims.gateway.configureCallbacks({ dropCallbacks: true });
+  const closedAt = clock.now();
+  // The first query after the close finds nothing: the channel has not captured yet.
+  await runTimersUntil(h, clock, async () => clock.now() - closedAt, (elapsed) => elapsed >= CAPTURE_AFTER_CLOSE_GRACE_MS);
+  await h.tc.host.settle();
+  t.equal((await view(h, sale.txnNo)).legs[0]?.status, 'closed');
+  clock.set(closedAt + 30 * 60_000);
+  t.equal((await h.sims.gateway.forcePay(sale.paymentNo)).ok, true, 'captured 30 minutes after the close');
+  const done = await runTimersUntil(h, clock, () => view(h, sale.txnNo), (v) => v.legs[0]?.status === 'refunded');
+  t.ok(clock.now() - closedAt <= QUERIES_AFTER_CLOSE_MS.at(-1)!, 'found within the queries after the close');
+  t.same(done.legs[0]?.giveBack, { refundNo: `${sale.paymentNo}-L`, status: 'succeeded' });
+  t.equal((await h.sims.systems.paymentGateway.peekPayment(sale.paymentNo))?.refundedFen, sale.amountFen, 'given back in full');
+});
+
+t.test('issue 15: a closed payment the channel never captures is asked about three times after its close, then left alone', async (t) => {
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock });
+  const sale = await cancelledWhilePending(h);
+  const closedAt = clock.now();
+  // A query is a read, not an effect of the gateway's: count the leg's queries in the journal.
+  const queries = async () => (await h.tc.storage.journal.entries(sale.txnNo)).filter((e) => e.actor === 'leg-1' && e.to === 'queryingAfterClose').length;
+  const armed = async () => (await h.tc.storage.snapshots.dueTimers(Number.MAX_SAFE_INTEGER, 100)).filter((timer) => timer.txnNo === sale.txnNo);
+  await runTimersUntil(h, clock, armed, (timers) => timers.length === 0 && clock.now() > closedAt);
+  t.equal(await queries(), QUERIES_AFTER_CLOSE_MS.length, 'one query per time of the series');
+  t.equal(clock.now() - closedAt, QUERIES_AFTER_CLOSE_MS.at(-1), 'the last an hour after the close');
+  t.equal((await view(h, sale.txnNo)).legs[0]?.status, 'closed');
 });
 
 t.test('issue 15: a payment captured after it expired, its callback lost, is given back', async (t) => {

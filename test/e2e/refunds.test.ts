@@ -244,7 +244,7 @@ t.test('a reversal refused because its record is not there yet asks again under 
 t.test('issue 15: points the points system refuses to take back leave the refund in attention, recorded, with the money paid back', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
   const sale = await mixedSale(h);
-  h.tc.sims!.systems.points.closeAccount('U1');
+  await h.sims.systems.points.closeAccount('U1');
   const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'returned' });
   t.equal(res.status, 202);
   const settled = await refundSettled(h, sale.txnNo, res.body.refundNo);
@@ -261,7 +261,7 @@ t.test('issue 15: a coupon the coupon system refuses to take back leaves the ref
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
   const before = await ledgers(h);
   const sale = await mixedSale(h);
-  h.tc.sims!.systems.coupon.withdraw('CP2');
+  await h.sims.systems.coupon.withdraw('CP2');
   const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${sale.txnNo}/refunds`, { reason: 'returned' });
   const settled = await refundSettled(h, sale.txnNo, res.body.refundNo);
   t.equal(settled.status, 'attention');

@@ -2,7 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Test } from 'tap';
+import type { ApiKey } from '../../domain/api-key.ts';
 import { buildApp } from '../../http/app.ts';
+import { DEMO_API_KEY, sha256Hex } from '../../runtime/api-keys.ts';
 import { ManualClock, systemClock, type Clock } from '../../runtime/clock.ts';
 import { simUrls } from '../../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterConfig } from '../../runtime/trade-center.ts';
@@ -11,7 +13,12 @@ import { loadDataset } from '../../systems/sim/index.ts';
 import { PATIENCE_MS } from './deadlines.ts';
 import { localSimControl, remoteSimControl, type SimControl } from './sim-control.ts';
 
-export const DEMO_KEY = DEFAULT_CONFIG.apiKeys[0]!.key;
+export const DEMO_KEY = DEMO_API_KEY;
+
+/** A keys-file entry for `secret` (only its hash is kept, as in a real keys file). */
+export function keyEntry(secret: string, key: Pick<ApiKey, 'scopes' | 'merchants'> & Partial<ApiKey>): ApiKey {
+  return { id: secret, system: secret, secretSha256: sha256Hex(secret), ...key };
+}
 export const DATASET_PATH = new URL('../../demo/dataset.json', import.meta.url).pathname;
 
 export interface ApiResponse<T = Record<string, unknown>> {
@@ -106,21 +113,22 @@ export async function startHarness(t: Test, opts: { clock?: Clock; config?: Part
 async function startRemoteSims(t: Test, dir: string, config: TradeCenterConfig, clock: Clock) {
   // Imported here: server-process.ts imports this module for the dataset path.
   const { freePort } = await import('./server-process.ts');
-  const { startSimProcess } = await import('./sim-process.ts');
+  const { SIM_ADMIN_TOKEN, startSimProcess } = await import('./sim-process.ts');
+  const auth = { authorization: `Bearer ${SIM_ADMIN_TOKEN}` };
   const data = join(dir, 'sim-dataset.json');
   writeFileSync(data, JSON.stringify(config.dataset));
   const sim = await startSimProcess({ dir, port: await freePort(), callbackUrl: 'http://127.0.0.1:1', clock: 'follow', data });
   t.teardown(() => sim.stop());
-  const control = remoteSimControl(sim.url, clock);
+  const control = remoteSimControl(sim.url, clock, SIM_ADMIN_TOKEN);
   // The sim's callback outbox runs on its own clock: between the platform's calls it must still
   // see the test's time move (a manual clock advanced, a real one ticking).
-  const heartbeat = setInterval(() => void fetch(`${sim.url}/sim/stats`, { headers: { 'x-tc-now': String(clock.now()) } }).catch(() => undefined), 20);
+  const heartbeat = setInterval(() => void fetch(`${sim.url}/sim/stats`, { headers: { ...auth, 'x-tc-now': String(clock.now()) } }).catch(() => undefined), 20);
   heartbeat.unref();
   return {
     url: sim.url,
     control,
     pointCallbacksAt: async (baseUrl: string, secret: string) => {
-      const res = await fetch(`${sim.url}/sim/callback-target`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ baseUrl, secret }) });
+      const res = await fetch(`${sim.url}/sim/callback-target`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ baseUrl, secret }) });
       if (!res.ok) throw new Error(`sim callback target: HTTP ${res.status}`);
     },
     close: async () => {

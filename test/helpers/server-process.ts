@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { sha256Hex } from '../../runtime/api-keys.ts';
 import { DATASET_PATH } from './harness.ts';
 import { spawnTethered, STARTUP_DEADLINE_MS, type TetheredProcess } from './tethered-spawn.ts';
 
@@ -28,14 +30,34 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `trade serve` as its own process on the given files and port; resolves once it listens. */
+/**
+ * The key of a server the helper gives a keys file: one with every scope for every merchant.
+ * A server on real connectors (`TRADE_SYSTEMS=http`) has no demo key and will not start without keys.
+ */
+export const SUITE_KEY = 'tc_suite_key';
+
+/**
+ * Runs `trade serve` as its own process on the given files and port; resolves once it listens.
+ * In demo mode (in-process simulators) its key is the demo key; over HTTP connectors, unless the
+ * test brings its own keys, it gets a keys file in `dir` holding {@link SUITE_KEY}.
+ */
 export async function startServerProcess(dir: string, port: number, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
+  const keys = env.TRADE_SYSTEMS === 'http' && !env.TRADE_API_KEYS_FILE && !extraArgs.includes('--keys') ? suiteKeysFile(dir) : null;
   const proc = spawnTethered(
     process.execPath,
     [TRADE_BIN, 'serve', '--port', String(port), '--db', join(dir, 'trade.db'), '--sim-db', join(dir, 'sim.db'), '--data', DATASET_PATH, '--callback-delay-ms', '0', ...extraArgs],
-    { env: { ...process.env, LOG_LEVEL: 'warn', ...env } },
+    { env: { ...process.env, LOG_LEVEL: 'warn', ...(keys ? { TRADE_API_KEYS_FILE: keys } : {}), ...env } },
   );
   return watchStart(proc, `http://127.0.0.1:${port}`, 'Trade Center is listening on');
+}
+
+function suiteKeysFile(dir: string): string {
+  // The server makes its folder itself, but the file goes in before it starts.
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'suite-keys.json');
+  const entry = { id: 'suite', system: 'suite', secretSha256: sha256Hex(SUITE_KEY), scopes: ['trade', 'refund', 'admin'], merchants: ['*'] };
+  writeFileSync(file, JSON.stringify({ keys: [entry] }));
+  return file;
 }
 
 /**

@@ -34,8 +34,10 @@ export interface FaultControl {
 export interface SimControl {
   systems: {
     storedValue: Pick<StoredValuePort, 'lock' | 'confirm'> & { peekCard(cardNo: string): Promise<Card | null> };
-    coupon: { peekCoupons(userId: string): Promise<HeldCoupon[]>; peekCoupon(couponId: string): Promise<HeldCoupon | null> };
-    points: Pick<PointsPort, 'lock' | 'deduct'> & { peekPointsAccount(userId: string): Promise<HeldPointsAccount | null> };
+    /** `withdraw`: the coupon is gone from the coupon system, which then refuses to restore it. */
+    coupon: { peekCoupons(userId: string): Promise<HeldCoupon[]>; peekCoupon(couponId: string): Promise<HeldCoupon | null>; withdraw(couponId: string): Promise<void> };
+    /** `closeAccount`: the user's points account is gone, so points given back are refused. */
+    points: Pick<PointsPort, 'lock' | 'deduct'> & { peekPointsAccount(userId: string): Promise<HeldPointsAccount | null>; closeAccount(userId: string): Promise<void> };
     order: { peekOrder(orderNo: string): Promise<OrderRecord | null> };
     paymentGateway: { peekPayment(paymentNo: string): Promise<PaymentRecord | null>; peekRefunds(paymentNo: string): Promise<RefundRecord[]> };
   };
@@ -58,8 +60,13 @@ export function localSimControl(sims: Simulators): SimControl {
   return {
     systems: {
       storedValue: { lock: (k, r) => s.storedValue.lock(k, r), confirm: (k, r) => s.storedValue.confirm(k, r), peekCard: async (c) => s.storedValue.peekCard(c) },
-      coupon: { peekCoupons: async (u) => s.coupon.peekCoupons(u), peekCoupon: async (c) => s.coupon.peekCoupon(c) },
-      points: { lock: (k, r) => s.points.lock(k, r), deduct: (k, r) => s.points.deduct(k, r), peekPointsAccount: async (u) => s.points.peekPointsAccount(u) },
+      coupon: { peekCoupons: async (u) => s.coupon.peekCoupons(u), peekCoupon: async (c) => s.coupon.peekCoupon(c), withdraw: async (c) => s.coupon.withdraw(c) },
+      points: {
+        lock: (k, r) => s.points.lock(k, r),
+        deduct: (k, r) => s.points.deduct(k, r),
+        peekPointsAccount: async (u) => s.points.peekPointsAccount(u),
+        closeAccount: async (u) => s.points.closeAccount(u),
+      },
       order: { peekOrder: async (o) => s.order.peekOrder(o) },
       paymentGateway: { peekPayment: async (p) => gateway.peekPayment(p), peekRefunds: async (p) => gateway.peekRefunds(p) },
     },
@@ -83,15 +90,20 @@ export function localSimControl(sims: Simulators): SimControl {
 
 /**
  * A `trade sim` at `url` behind the {@link SimControl} interface: peeks and knobs through its
- * `/sim` admin routes, port verbs through the HTTP connectors. With a clock, every request
- * carries `x-tc-now`, so a `--clock follow` sim stays at the test's time.
+ * `/sim` admin routes (with `adminToken` as Bearer when it has one), port verbs through the HTTP
+ * connectors. With a clock, every request carries `x-tc-now`, so a `--clock follow` sim stays at
+ * the test's time.
  */
-export function remoteSimControl(url: string, clock?: Clock): SimControl {
+export function remoteSimControl(url: string, clock?: Clock, adminToken?: string): SimControl {
   const remote = createHttpSystems({ urls: simUrls(url), poolSize: 2, timeoutMs: () => 10_000, ...(clock ? { sendClock: clock } : {}) });
   async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const res = await fetch(`${url}/sim${path}`, {
       method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(clock ? { 'x-tc-now': String(clock.now()) } : {}) },
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(clock ? { 'x-tc-now': String(clock.now()) } : {}),
+        ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
@@ -114,8 +126,14 @@ export function remoteSimControl(url: string, clock?: Clock): SimControl {
       coupon: {
         peekCoupons: async (u) => (await admin<{ coupons: HeldCoupon[] }>('GET', `/coupons/${enc(u)}`)).body.coupons,
         peekCoupon: (c) => found(`/coupon/${enc(c)}`, 'coupon'),
+        withdraw: async (c) => void (await admin('POST', `/coupon/${enc(c)}/withdraw`)),
       },
-      points: { lock: remote.systems.points.lock, deduct: remote.systems.points.deduct, peekPointsAccount: (u) => found(`/points/${enc(u)}`, 'account') },
+      points: {
+        lock: remote.systems.points.lock,
+        deduct: remote.systems.points.deduct,
+        peekPointsAccount: (u) => found(`/points/${enc(u)}`, 'account'),
+        closeAccount: async (u) => void (await admin('POST', `/points/${enc(u)}/close`)),
+      },
       order: { peekOrder: (o) => found(`/orders/${enc(o)}`, 'order') },
       paymentGateway: { peekPayment, peekRefunds: async (p) => (await found<RefundRecord[], 'refunds'>(`/payments/${enc(p)}`, 'refunds')) ?? [] },
     },

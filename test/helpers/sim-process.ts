@@ -6,6 +6,9 @@ import { spawnTethered } from './tethered-spawn.ts';
 
 const TRADE_BIN = new URL('../../bin/trade.js', import.meta.url).pathname;
 
+/** The `/sim` admin token of every `trade sim` the suite starts, so the token path is what the suite runs on. */
+export const SIM_ADMIN_TOKEN = 'suite-sim-admin-token';
+
 /** Options of {@link startSimProcess}. */
 export interface SimProcessOptions {
   /** Folder of the simulators' store (`sim.db`). */
@@ -27,7 +30,7 @@ export async function startSimProcess(opts: SimProcessOptions): Promise<ServerPr
       '--callback-url', opts.callbackUrl, '--callback-secret', DEFAULT_CONFIG.callbackSecret, '--callback-delay-ms', '0',
       '--clock', opts.clock ?? 'real',
     ],
-    { env: { ...process.env, LOG_LEVEL: 'warn' } },
+    { env: { ...process.env, LOG_LEVEL: 'warn', TRADE_SIM_ADMIN_TOKEN: SIM_ADMIN_TOKEN } },
   );
   return watchStart(proc, `http://127.0.0.1:${opts.port}`, 'Trade Center simulators are listening on');
 }

@@ -4,7 +4,7 @@ import { ManualClock } from '../../runtime/clock.ts';
 import { SqliteTransitionFeed } from '../../storage/sqlite/transition-feed.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { subscribe as subscribeTo } from '../helpers/event-stream.ts';
-import { DEMO_KEY, eventually, FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
+import { DEMO_KEY, eventually, FUEL_SALE, keyEntry, startHarness, type Harness } from '../helpers/harness.ts';
 
 const NOON = Date.parse('2026-11-25T12:00:00+08:00');
 
@@ -60,7 +60,7 @@ t.test('sends only the transactions asked for with ?txnNo=', async (t) => {
 t.test('takes the admin key as a header or as ?key= (EventSource sends no headers), and refuses others', async (t) => {
   const h = await startHarness(t, {
     clock: new ManualClock(NOON),
-    config: { apiKeys: [{ key: DEMO_KEY, client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }, { key: 'pos-key', client: 'pos', scopes: ['trade'], merchants: ['M1'] }] },
+    config: { apiKeys: [keyEntry('pos-key', { system: 'pos', scopes: ['trade'], merchants: ['M1'] })] },
   });
   t.equal(await statusOf(h, ''), 401, 'no key');
   t.equal(await statusOf(h, '?key=nope'), 401, 'unknown key');

@@ -18,10 +18,17 @@ const CARD_LEG = 20_000;
 type TaskView = { task: string; status: string };
 type ViewWithTasks = TransactionView & { tasks: TaskView[] };
 
+/** What Chromium reported the page's Content-Security-Policy refused, on every page opened (issue 17). */
+const cspViolations: string[] = [];
+
 /** Opens the inspector (served at `baseUrl`) on one transaction in a fresh tab, entering the admin key like a person would. */
 async function openInspector(browser: Browser, baseUrl: string, txnNo: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1300 } });
-  await page.goto(`${baseUrl}/inspect#/txn/${txnNo}`);
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+  });
+  const response = await page.goto(`${baseUrl}/inspect#/txn/${txnNo}`);
+  if (!response?.headers()['content-security-policy']?.includes("default-src 'self'")) throw new Error('the inspector page came without its Content-Security-Policy');
   await page.getByTestId('key-input').fill(DEMO_KEY);
   await page.getByTestId('key-form').locator('button[type=submit]').click();
   await page.getByTestId('detail-txnno').filter({ hasText: txnNo }).waitFor();
@@ -138,6 +145,7 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.getByTestId('actor-state-leg-1').textContent(), 'locking', 'and each leg as it was then');
     t.match(JSON.parse((await page.getByTestId('entry-data').textContent()) ?? '{}'), { legs: [{ method: 'stored_value', amount: CARD_LEG }, { method: 'wechat' }] }, "with the event's data");
     await screenshot(page, 'time-travel');
+    t.same(cspViolations, [], 'the page, its diagrams and its live updates ran within its Content-Security-Policy');
     await page.getByTestId('live-button').click();
     t.same(await activeStates(page, 'diagram-transaction'), ['transaction.completed'], 'back to now');
     t.ok(await screenshot(page, 'mixed-payment'));

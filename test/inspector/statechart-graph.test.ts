@@ -6,7 +6,7 @@ import { edgeLines, layoutStatechart, type StatechartLayout } from '../../http/i
 import { ManualClock } from '../../runtime/clock.ts';
 import { activeNodeIds, statechartGraph } from '../../runtime/statechart-graph.ts';
 import type { TransactionView } from '../../runtime/view.ts';
-import { DEMO_KEY, eventually, FUEL_SALE, startHarness } from '../helpers/harness.ts';
+import { DEMO_KEY, eventually, FUEL_SALE, keyEntry, startHarness } from '../helpers/harness.ts';
 
 const NOON = Date.parse('2026-11-25T12:00:00+08:00');
 
@@ -77,7 +77,7 @@ t.test('lays out every machine with each state inside its parent and each edge r
 });
 
 t.test('serves the page without a key and its data only with the admin key', async (t) => {
-  const h = await startHarness(t, { clock: new ManualClock(NOON), config: { apiKeys: [{ key: DEMO_KEY, client: 'demo', scopes: ['trade', 'refund', 'admin'], merchants: ['*'] }, { key: 'pos-key', client: 'pos', scopes: ['trade'], merchants: ['M1'] }] } });
+  const h = await startHarness(t, { clock: new ManualClock(NOON), config: { apiKeys: [keyEntry('pos-key', { system: 'pos', scopes: ['trade'], merchants: ['M1'] })] } });
   for (const [path, type] of [['/inspect', 'text/html'], ['/inspect/app.js', 'text/javascript'], ['/inspect/app.css', 'text/css']] as const) {
     const res = await fetch(`${h.url}${path}`);
     t.equal(res.status, 200, path);

@@ -3,8 +3,8 @@ import type { TransactionView } from '../../runtime/view.ts';
 import { DEFAULT_CONFIG } from '../../runtime/trade-center.ts';
 import { apiClient, eventually, FUEL_SALE, orderedSale, type ApiResponse } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
-import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
-import { startSimProcess } from '../helpers/sim-process.ts';
+import { freePort, startServerProcess, SUITE_KEY, type ServerProcess } from '../helpers/server-process.ts';
+import { SIM_ADMIN_TOKEN, startSimProcess } from '../helpers/sim-process.ts';
 
 interface Effect {
   system: string;
@@ -42,8 +42,8 @@ async function keyedRequestsSurviveKills(t: Test, env: Record<string, string>): 
     return server;
   };
   let server = await start();
-  const api = apiClient(server.url);
-  const admin = apiClient(sim.url, '');
+  const api = apiClient(server.url, SUITE_KEY);
+  const admin = apiClient(sim.url, SIM_ADMIN_TOKEN);
   const effects = async (system: string, verb: string) => (await admin<{ effects: Effect[] }>('GET', `/sim/effects?system=${system}&verb=${verb}`)).body.effects;
   const fault = async (system: string, settings: Record<string, unknown>) => t.equal((await admin('PUT', `/sim/faults/${system}`, settings)).status, 200);
 

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import type { TransactionView } from '../../runtime/view.ts';
 import { PATIENCE_MS, STARTUP_DEADLINE_MS } from '../helpers/deadlines.ts';
-import { apiClient, DATASET_PATH, type Api } from '../helpers/harness.ts';
-import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
-import { startSimProcess } from '../helpers/sim-process.ts';
+import { apiClient, DATASET_PATH, DEMO_KEY, type Api } from '../helpers/harness.ts';
+import { freePort, startServerProcess, SUITE_KEY, type ServerProcess } from '../helpers/server-process.ts';
+import { SIM_ADMIN_TOKEN, startSimProcess } from '../helpers/sim-process.ts';
 import { roundRobin } from './round-robin.ts';
 
 const FINAL = ['completed', 'cancelled', 'failed'];
@@ -27,8 +27,8 @@ interface Sale {
  * A client that outlives the server's crashes: a request whose connection fails is sent again
  * with the same Idempotency-Key once the server is back, so it is applied at most once.
  */
-function patientApi(url: string): Api {
-  const api = apiClient(url);
+function patientApi(url: string, key: string): Api {
+  const api = apiClient(url, key);
   return async (method, path, body, headers) => {
     // As long as a restart may take on a busy machine, not a count of attempts.
     const deadline = Date.now() + STARTUP_DEADLINE_MS;
@@ -92,10 +92,12 @@ export async function crashScenario(t: Test, options: CrashScenarioOptions): Pro
   for (const [i, port] of ports.entries()) servers.push(await startServerProcess(join(dir, `p${i}`), port, args, env));
   t.teardown(() => Promise.all(servers.map((s) => s.stop())));
   // Each sale's requests go to one process (by its number); the simulators' knobs to wherever they run.
-  const apis = servers.map((s) => patientApi(s.url));
+  // Over connectors the servers have a keys file and `trade sim` a token; in demo mode the demo key is both.
+  const serverKey = simUrl ? SUITE_KEY : DEMO_KEY;
+  const apis = servers.map((s) => patientApi(s.url, serverKey));
   const apiFor = (i: number) => apis[i % apis.length]!;
   const api = apis[0]!;
-  const simApi = patientApi(simUrl ?? servers[0]!.url);
+  const simApi = simUrl ? patientApi(simUrl, SIM_ADMIN_TOKEN) : patientApi(servers[0]!.url, DEMO_KEY);
 
   const kinds: Kind[] = ['card', 'wechat', 'mixed'];
   const sales: Sale[] = [];

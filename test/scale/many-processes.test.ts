@@ -5,8 +5,8 @@ import t from 'tap';
 import type { TransactionView } from '../../runtime/view.ts';
 import { apiClient, DATASET_PATH, eventually, type Api } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
-import { freePort, startServerProcess } from '../helpers/server-process.ts';
-import { startSimProcess } from '../helpers/sim-process.ts';
+import { freePort, startServerProcess, SUITE_KEY } from '../helpers/server-process.ts';
+import { SIM_ADMIN_TOKEN, startSimProcess } from '../helpers/sim-process.ts';
 import { roundRobin } from './round-robin.ts';
 
 const FINAL = ['completed', 'cancelled', 'failed'];
@@ -32,9 +32,9 @@ t.test('three server processes sharing Redis and one trade sim take duplicated r
   const env = { TRADE_STORAGE: 'redis', REDIS_URL: redis.url, TRADE_SYSTEMS: 'http', TRADE_SIM_URL: sim.url };
   const servers = await Promise.all(ports.map((port, i) => startServerProcess(join(dir, `p${i}`), port, ['--payment-ttl-ms', '20000'], env)));
   for (const s of servers) t.teardown(() => s.stop());
-  const apis: Api[] = servers.map((s) => apiClient(s.url));
+  const apis: Api[] = servers.map((s) => apiClient(s.url, SUITE_KEY));
   const a = apis[0]!;
-  const simApi = apiClient(sim.url);
+  const simApi = apiClient(sim.url, SIM_ADMIN_TOKEN);
   // Every callback is delivered three times, alternating between the processes.
   t.equal((await simApi('PUT', '/sim/gateway', { duplicateCallbacks: 3 })).status, 200);
 

@@ -24,7 +24,7 @@ t.test('the sentinel', async (t) => {
   const redis = (): Partial<TradeCenterConfig> => ({ storage: { kind: 'redis', url, prefix: `tc-sentinel-${randomUUID().slice(0, 8)}` } });
 
   t.test('finds a transaction whose timer job was deleted and finishes it (must-show 5)', async (t) => {
-    const h = await startHarness(t, { config: { ...SENTINEL, ...redis(), paymentTtlMs: 400 } });
+    const h = await startHarness(t, { config: { ...SENTINEL, ...redis(), paymentTtlMs: 3_000 } });
     const scheduler = h.tc.scaleOut!.scheduler;
     const ordered = await orderedSale(h.api, 'wechat');
     const paying = await h.api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });

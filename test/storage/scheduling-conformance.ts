@@ -36,8 +36,10 @@ const view = (h: Harness, txnNo: string) => h.api<WithTasks>('GET', `/v1/transac
 export function schedulingConformance(t: Test, backend: BackendConfig): void {
   const start = (t: Test, config: Partial<TradeCenterConfig> = {}) => startHarness(t, { config: { ...FAST, ...backend(t), ...config } });
 
+  // Deadlines of seconds, not milliseconds: a PAY that reaches a loaded machine after its deadline
+  // is refused (issue 15), so a deadline shorter than a slow request would fail the sale, not the timer.
   t.test('a payment-expiry timer fires when due and cancels the unpaid payment', async (t) => {
-    const h = await start(t, { paymentTtlMs: 300 });
+    const h = await start(t, { paymentTtlMs: 3_000 });
     const ordered = await orderedSale(h.api, 'wechat');
     const paying = await h.api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });
     t.equal(paying.body.state, 'paying');
@@ -47,7 +49,7 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
   });
 
   t.test('a timer dropped because the state moved on never fires', async (t) => {
-    const h = await start(t, { paymentTtlMs: 700 });
+    const h = await start(t, { paymentTtlMs: 3_000 });
     const ordered = await orderedSale(h.api, 'wechat');
     const paying = await h.api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.payableAmount }] });
     const dueAt = Date.parse(paying.body.expiresAt!);

@@ -23,6 +23,18 @@ export function adminQueriesConformance(t: Test, make: StoreFactory): void {
     t.same(await store.admin.listTransactions({ needsAttention: true, limit: 10 }), []);
   });
 
+  withStore("lists only the asked merchants' transactions, page by page (issue 17)", async (t, store) => {
+    for (const [n, merchantId] of [['T1', 'M1'], ['T2', 'M2'], ['T3', 'M1'], ['T4', 'M3'], ['T5', 'M1']] as const) {
+      await store.snapshots.save(record(n, { merchantId, state: n === 'T3' ? 'paying' : 'quoted' }), 0, []);
+    }
+    t.same((await store.admin.listTransactions({ merchantIds: ['M1'], limit: 10 })).map((r) => r.txnNo), ['T5', 'T3', 'T1']);
+    t.same((await store.admin.listTransactions({ merchantIds: ['M1', 'M3'], limit: 2 })).map((r) => r.txnNo), ['T5', 'T4']);
+    t.same((await store.admin.listTransactions({ merchantIds: ['M1', 'M3'], limit: 2, before: 'T4' })).map((r) => r.txnNo), ['T3', 'T1']);
+    t.same((await store.admin.listTransactions({ merchantIds: ['M1'], state: 'paying', limit: 10 })).map((r) => r.txnNo), ['T3']);
+    t.same(await store.admin.listTransactions({ merchantIds: [], limit: 10 }), [], 'no merchant, no transaction');
+    t.same((await store.admin.listTransactions({ limit: 10 })).length, 5, 'without a merchant filter, all');
+  });
+
   withStore('indexes what the save record says, never what the snapshot holds (DESIGN.md rule 9, issue 18)', async (t, store) => {
     const misleading = { status: 'active', value: 'paying', context: { needsAttention: true, deadTasks: ['settlement'], merchantId: 'M9' } };
     await store.snapshots.save(record('T1', { snapshot: misleading }), 0, []);
