@@ -160,7 +160,7 @@ async function runCenter(setup: string, config: Partial<TradeCenterConfig>, opts
 async function tasksDrained(tc: TradeCenter): Promise<void> {
   for (let quiet = 0; quiet < 3; ) {
     await new Promise((r) => setTimeout(r, 50));
-    quiet = (await tc.store.dueTasks(Number.MAX_SAFE_INTEGER, 1)).length ? 0 : quiet + 1;
+    quiet = (await tc.storage.tasks.dueTasks(Number.MAX_SAFE_INTEGER, 1)).length ? 0 : quiet + 1;
   }
 }
 

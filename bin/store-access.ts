@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter } from '../runtime/trade-center.ts';
-import { RedisTransactionStore } from '../storage/redis/redis-store.ts';
-import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
-import type { TransactionStore } from '../storage/types.ts';
+import { createRedisStorage } from '../storage/redis/storage.ts';
+import { openSqliteStorage } from '../storage/sqlite/storage.ts';
+import type { Storage } from '../storage/types.ts';
 import { DEMO_DATASET_URL, loadDataset } from '../systems/sim/index.ts';
 
 /** Where a `trade` command finds a store directly, instead of a running server. */
@@ -23,13 +23,14 @@ function redisOptions(url: string) {
 }
 
 /**
- * Opens the store a read-only command inspects: the SQLite file, or the Redis deployment
- * (`TRADE_REDIS_PREFIX`, `TRADE_REDIS_CLUSTER` as for `trade serve`).
+ * Opens the storage a read-only command inspects: the SQLite file, or the Redis deployment
+ * (`TRADE_REDIS_PREFIX`, `TRADE_REDIS_CLUSTER` as for `trade serve`). `feedPollMs`: how often a
+ * follower of a SQLite file looks for transitions another process (the server) stored.
  */
-export function openStore(target: StoreTarget): TransactionStore {
-  if (target.redis) return new RedisTransactionStore(redisOptions(target.redis));
+export function openStorage(target: StoreTarget, options: { feedPollMs?: number } = {}): Storage {
+  if (target.redis) return createRedisStorage(redisOptions(target.redis));
   if (!target.db) throw new Error('give --db <file>, --redis <url> or --url <url>');
-  return new SqliteTransactionStore(target.db);
+  return openSqliteStorage(target.db, options);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { TaskSpec } from '../storage/types.ts';
+import type { TaskSpec } from './task-spec.ts';
 import type { RefundView, TxnContext } from './types.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { Outcome, Refusal } from '../domain/errors.ts';
 import type { Quote } from '../domain/pricing/types.ts';
-import type { TaskSpec } from '../storage/types.ts';
+import type { TaskSpec } from './task-spec.ts';
 
 /** Money methods (DOMAIN.md "Payment"). */
 export type PaymentMethod = 'stored_value' | 'wechat' | 'alipay' | 'unionpay' | 'senseless';

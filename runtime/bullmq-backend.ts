@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { RedisTransactionStore } from '../storage/redis/redis-store.ts';
+import { createRedisStorage, type RedisStorage } from '../storage/redis/storage.ts';
 import { BullmqScheduler } from './bullmq-scheduler.ts';
 import { RedisLeases } from './lease.ts';
 import { ConfigError } from './systems-config.ts';
@@ -33,7 +33,7 @@ export function feedMaxLenFromEnv(env: Record<string, string | undefined>): numb
 
 /** The scale-out backend: snapshots in Redis, timers and tasks on BullMQ, per-transaction leases. */
 export interface ScaleOutBackend {
-  store: RedisTransactionStore;
+  storage: RedisStorage;
   scheduler: BullmqScheduler;
   leases: RedisLeases;
 }
@@ -45,8 +45,9 @@ export interface ScaleOutBackend {
 export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, options: { idempotencyRetentionMs?: number } = {}): ScaleOutBackend {
   const prefix = config.prefix ?? 'tc';
   const cluster = config.cluster ?? false;
-  const store = new RedisTransactionStore({ url: config.url, cluster, prefix, log, ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}), ...options });
+  const storage = createRedisStorage({ url: config.url, cluster, prefix, log, ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}), ...options });
+  const handle = storage.handle;
   const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log });
-  const leases = new RedisLeases(store.redis, { lease: (t) => store.leaseKey(t), txn: (t) => store.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
-  return { store, scheduler, leases };
+  const leases = new RedisLeases(handle.redis, { lease: (t) => handle.leaseKey(t), txn: (t) => handle.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
+  return { storage, scheduler, leases };
 }

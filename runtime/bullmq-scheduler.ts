@@ -1,8 +1,8 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job, type JobsOptions, type JobType } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
-import { connectRedis } from '../storage/redis/redis-store.ts';
+import { connectRedis } from '../storage/redis/handle.ts';
 import type { Logger } from 'pino';
-import type { TransactionStore } from '../storage/types.ts';
+import type { SnapshotStore, TaskStore } from '../storage/types.ts';
 import type { ScheduledWork, Scheduler } from './scheduler.ts';
 
 /** Options of {@link BullmqScheduler}. */
@@ -120,8 +120,8 @@ export class BullmqScheduler implements Scheduler {
    * Arms a job for every timer and pending task the store lists (a no-op for those that have
    * one): a process that died between storing a snapshot and arming its wake-ups left none.
    */
-  async reconcile(store: Pick<TransactionStore, 'dueTimers' | 'dueTasks'>, limit = 10_000): Promise<number> {
-    const [timers, tasks] = await Promise.all([store.dueTimers(Number.MAX_SAFE_INTEGER, limit), store.dueTasks(Number.MAX_SAFE_INTEGER, limit)]);
+  async reconcile(snapshots: Pick<SnapshotStore, 'dueTimers'>, taskStore: Pick<TaskStore, 'dueTasks'>, limit = 10_000): Promise<number> {
+    const [timers, tasks] = await Promise.all([snapshots.dueTimers(Number.MAX_SAFE_INTEGER, limit), taskStore.dueTasks(Number.MAX_SAFE_INTEGER, limit)]);
     await Promise.all([
       ...timers.map((t) => this.armTimer(t.txnNo, t.name, t.dueAt)),
       ...tasks.map((t) => this.enqueueTask(t.txnNo, t.task, Math.max(0, (t.nextRunAt ?? 0) - Date.now()))),

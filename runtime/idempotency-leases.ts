@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { IdempotencyLease, TransactionStore } from '../storage/types.ts';
+import type { IdempotencyLease, IdempotencyRecords } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
 
 /**
@@ -16,7 +16,7 @@ export class IdempotencyLeases {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly store: TransactionStore,
+    readonly store: IdempotencyRecords,
     readonly clock: Clock,
     readonly options: {
       /** See {@link IdempotencyConfig.leaseMs}. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { TransactionStore } from '../storage/types.ts';
+import type { IdempotencyRecords } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
 import { ConfigError } from './systems-config.ts';
 import { SerialPass } from './serial-pass.ts';
@@ -48,7 +48,7 @@ export class IdempotencyPurge {
   private readonly passes = new SerialPass(() => this.purgeOnce());
 
   constructor(
-    private readonly store: TransactionStore,
+    private readonly store: IdempotencyRecords,
     private readonly clock: Clock,
     private readonly config: IdempotencyConfig,
     private readonly log: Logger,

@@ -62,13 +62,12 @@ export class TradeMetrics {
         for (const [system, state] of Object.entries(tc.downstream.breakerStates())) this.set({ system }, BREAKER_VALUE[state]);
       },
     });
-    const store = tc.store;
+    const admin = tc.storage.admin;
     const clock = tc.clock;
     // One store read per scrape, shared by the three gauges that need it.
-    let pending: ReturnType<NonNullable<typeof store.stats>> | null = null;
+    let pending: ReturnType<typeof admin.stats> | null = null;
     const stats = () => {
-      if (!store.stats) return null;
-      pending ??= store.stats(clock.now() - STUCK_AFTER_IDLE_MS).finally(() => queueMicrotask(() => (pending = null)));
+      pending ??= admin.stats(clock.now() - STUCK_AFTER_IDLE_MS).finally(() => queueMicrotask(() => (pending = null)));
       return pending;
     };
     new Gauge({
@@ -79,7 +78,7 @@ export class TradeMetrics {
       async collect() {
         const s = await stats();
         this.reset();
-        if (s) for (const [state, n] of Object.entries(s.byState)) this.set({ state }, n);
+        for (const [state, n] of Object.entries(s.byState)) this.set({ state }, n);
       },
     });
     new Gauge({
@@ -88,7 +87,7 @@ export class TradeMetrics {
       registers,
       async collect() {
         const s = await stats();
-        if (s) this.set(s.needsAttention);
+        this.set(s.needsAttention);
       },
     });
     new Gauge({
@@ -97,7 +96,7 @@ export class TradeMetrics {
       registers,
       async collect() {
         const s = await stats();
-        if (s) this.set(s.idle);
+        this.set(s.idle);
       },
     });
     new Gauge({

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { IdleTransaction, TransactionStore } from '../storage/types.ts';
+import type { IdleTransaction, SentinelIndex } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
 import { SerialPass } from './serial-pass.ts';
 
@@ -21,14 +21,6 @@ export interface SentinelConfig {
 /** The runtime the sentinel drives: the host's nudge (rehydrate, re-run, fire due timers). */
 export interface Nudgeable {
   nudge(txnNo: string): Promise<unknown>;
-}
-
-/** What many processes sharing one store add to the sentinel. */
-export interface SentinelScaleOut {
-  /** True when this process may scan now: one process a period does (the others would only repeat it). */
-  claimScan?: (periodMs: number) => Promise<boolean>;
-  /** Extra upkeep per scan (the Redis store repairs indexes a crash left half-written). */
-  upkeep?: (nowMs: number) => Promise<unknown>;
 }
 
 /** What one scan did. */
@@ -59,12 +51,11 @@ export class Sentinel {
   private readonly passes = new SerialPass(async () => (await this.scanOnce()).nudged);
 
   constructor(
-    private readonly store: TransactionStore,
+    private readonly store: SentinelIndex,
     private readonly host: Nudgeable,
     private readonly clock: Clock,
     private readonly config: SentinelConfig,
     private readonly log: Logger,
-    private readonly scale: SentinelScaleOut = {},
   ) {}
 
   start(): void {
@@ -90,11 +81,12 @@ export class Sentinel {
 
   private async scanOnce(): Promise<ScanResult> {
     const now = this.clock.now();
-    if (this.scale.claimScan && !(await this.scale.claimScan(this.config.scanMs))) {
+    // One process a period scans: the others sharing the storage would only repeat it.
+    if (!(await this.store.claimScan(this.config.scanMs))) {
       this.lastStuck = await this.store.stuckCount();
       return { examined: 0, nudged: 0, flagged: 0 };
     }
-    await this.scale.upkeep?.(now);
+    await this.store.repairIndexes(now);
     const shortest = Math.min(...Object.values(this.config.idleMs).filter((v): v is number => v !== undefined));
     const idle = await this.store.idleTransactions(now - shortest, 1000);
     const result: ScanResult = { examined: idle.length, nudged: 0, flagged: 0 };

@@ -1,6 +1,6 @@
 import type { Outcome } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
-import type { TaskRecord, TransactionStore } from '../storage/types.ts';
+import type { TaskRecord, TaskStore } from '../storage/types.ts';
 import { FULFILMENT_HOOKS, type FulfilmentRequest } from './fulfilment.ts';
 import type { TaskHandler } from './task-runner.ts';
 
@@ -9,7 +9,7 @@ import type { TaskHandler } from './task-runner.ts';
  * Every call is keyed `txnNo:task[:step]`, so a task run again after a crash or a retry has no
  * second effect. A refusal that means "already as wanted" counts as done.
  */
-export function taskHandlers(systems: Systems, store: Pick<TransactionStore, 'task'>): Record<string, TaskHandler> {
+export function taskHandlers(systems: Systems, store: Pick<TaskStore, 'task'>): Record<string, TaskHandler> {
   // After a refusal the callee has stored that answer under the key: the next attempt is a new question.
   const key = (t: TaskRecord, step?: string) => {
     const base = t.refusals > 0 ? `${t.task}:r${t.refusals}` : t.task;

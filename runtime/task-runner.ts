@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import type { Outcome, SystemName } from '../systems/contract.ts';
-import type { TaskRecord, TransactionStore } from '../storage/types.ts';
+import type { TaskRecord, TaskStore } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
 import { PollingScheduler, type Scheduler, type TaskRun } from './scheduler.ts';
 import { SerialPass } from './serial-pass.ts';
@@ -50,7 +50,7 @@ export class TaskRunner {
   private readonly passes = new SerialPass(() => this.pass());
 
   constructor(
-    private readonly store: TransactionStore,
+    private readonly store: TaskStore,
     private readonly host: TransactionHost,
     private readonly handlers: Record<string, TaskHandler>,
     private readonly downstream: Downstream,

@@ -6,8 +6,8 @@ import { createSimulators, type Dataset, type Simulators } from '../systems/sim/
 import { createHttpSystems } from '../systems/http/index.ts';
 import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
 import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
-import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type TransactionStore } from '../storage/types.ts';
+import { openSqliteStorage } from '../storage/sqlite/storage.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type Storage } from '../storage/types.ts';
 import type { ApiKey } from '../domain/api-key.ts';
 import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
@@ -127,8 +127,9 @@ export interface TradeCenter {
   clock: Clock;
   ids: IdGenerator;
   log: Logger;
-  store: TransactionStore;
-  /** Nonces of the signed callbacks seen inside the signature window, beside the store. */
+  /** Every storage concept of this deployment (SQLite file or Redis), one bundle. */
+  storage: Storage;
+  /** Nonces of the signed callbacks seen inside the signature window, beside the storage. */
   callbackNonces: CallbackNonces;
   systems: Systems;
   /** Present when the downstream systems are the in-process simulators. */
@@ -161,13 +162,13 @@ export interface TradeCenterDeps {
   /**
    * The deterministic simulation's seams (simulation/): simulators that outlive this instance
    * (a crash reopens the platform, not the downstream world; `close` leaves them open), the
-   * ports as this instance sees them (fenced off once it has "crashed"), a store opened by the
+   * ports as this instance sees them (fenced off once it has "crashed"), storage opened by the
    * caller, numbers from a fixed node id, virtual sleeps and deadlines, seeded request ids, and a machine with
    * implementations swapped in.
    */
   sims?: Simulators;
   systems?: (systems: Systems) => Systems;
-  store?: TransactionStore;
+  storage?: Storage;
   ids?: IdGenerator;
   sleep?: Sleep;
   after?: After;
@@ -181,10 +182,10 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const log = deps.log ?? pino({ level: config.logLevel });
   const ids = deps.ids ?? new IdGenerator(() => clock.now());
   const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs }) : null;
-  const store: TransactionStore = deps.store ?? scaleOut?.store ?? new SqliteTransactionStore(config.dbPath);
+  const storage: Storage = deps.storage ?? scaleOut?.storage ?? openSqliteStorage(config.dbPath);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const callbackNonces: CallbackNonces = scaleOut
-    ? new RedisCallbackNonces(scaleOut.store.redis, config.storage?.kind === 'redis' ? (config.storage.prefix ?? 'tc') : 'tc')
+    ? new RedisCallbackNonces(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix)
     : new SqliteCallbackNonces(config.dbPath);
   const remote = config.systems.mode === 'http'
     ? createHttpSystems({
@@ -213,7 +214,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   });
   const commandTimeoutMs = config.callTimeoutMs * 4;
   const host = new TransactionHost(
-    store,
+    storage.snapshots,
     systems,
     downstream,
     clock,
@@ -232,30 +233,23 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     log,
     scaleOut ? { scheduler, leases: scaleOut.leases } : { scheduler },
   );
-  const runner = new TaskRunner(store, host, taskHandlers(systems, store), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
+  const runner = new TaskRunner(storage.tasks, host, taskHandlers(systems, storage.tasks), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
     log,
     scheduler,
   );
   if (scheduler instanceof PollingScheduler && config.tasks.runOnArrival !== false) {
     scheduler.onNewTasks(() => void runner.runDue().catch((err: unknown) => log.error({ err }, 'task pass failed')));
   }
-  const sentinel = new Sentinel(
-    store,
-    host,
-    clock,
-    config.sentinel ?? DEFAULT_SENTINEL,
-    log,
-    scaleOut ? { claimScan: (ms) => scaleOut.store.claimSentinelScan(ms), upkeep: (now) => scaleOut.store.reindexDirty(now) } : {},
-  );
-  const idempotencyPurge = new IdempotencyPurge(store, clock, config.idempotency, log);
-  const idempotencyLeases = new IdempotencyLeases(store, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
+  const sentinel = new Sentinel(storage.sentinel, host, clock, config.sentinel ?? DEFAULT_SENTINEL, log);
+  const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
+  const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
     clock,
     ids,
     log,
-    store,
+    storage,
     callbackNonces,
     systems,
     sims,
@@ -272,8 +266,8 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
       if (scaleOut) {
-        await scaleOut.store.checkDurability();
-        await scaleOut.scheduler.reconcile(store);
+        await scaleOut.storage.handle.checkDurability();
+        await scaleOut.scheduler.reconcile(storage.snapshots, storage.tasks);
         await scaleOut.scheduler.start({
           fireTimer: (txnNo, name, dueAt) => host.fireTimer(txnNo, name, dueAt),
           runTask: (txnNo, task) => runner.run(txnNo, task),
@@ -296,7 +290,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       if (ownSims) await sims?.close();
       await remote?.close();
       await callbackNonces.close();
-      await store.close();
+      await storage.close();
     },
   };
 }

@@ -10,14 +10,14 @@ import { refundMachine } from '../machines/refund.machine.ts';
 import { transactionMachine } from '../machines/transaction.machine.ts';
 import { AT_REST_STATES, type TxnCommand, type TxnContext, type TxnInput } from '../machines/types.ts';
 import type { Systems } from '../systems/index.ts';
-import type { JournalEntry, TransactionStore } from '../storage/types.ts';
+import type { JournalEntry, SnapshotStore } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
 import type { After, Clock } from './clock.ts';
 import type { Leases } from './lease.ts';
 import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
-import { buildView, topState, type TransactionView } from './view.ts';
+import { buildView, needsAttention, topState, type TransactionView } from './view.ts';
 
 type TxnActor = ActorRefFrom<typeof transactionMachine>;
 type TxnSnapshot = SnapshotFrom<typeof transactionMachine>;
@@ -88,12 +88,6 @@ export class TransactionHost {
   alerts = 0;
   /** Every transition of every transaction as it happens, before it is stored (metrics). */
   readonly transitions = new Subject<TransitionEvent>();
-  /**
-   * The txnNo of every save that stored journal entries, once stored: the cue for live views that
-   * read the journal back with its sequence numbers (the event stream on SQLite), so that what
-   * they send is stored and can be resumed from.
-   */
-  readonly journalled = new Subject<string>();
   private readonly live = new Map<string, Live>();
   private readonly loading = new Map<string, Promise<Live | null>>();
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -110,7 +104,7 @@ export class TransactionHost {
   reapplied = 0;
 
   constructor(
-    private readonly store: TransactionStore,
+    private readonly store: SnapshotStore,
     systems: Systems,
     downstream: Downstream,
     private readonly clock: Clock,
@@ -526,12 +520,14 @@ export class TransactionHost {
       {
         txnNo: live.txnNo,
         merchantId: snapshot.context.merchantId,
+        stationId: snapshot.context.stationId,
         orderNo: snapshot.context.order?.orderNo ?? null,
         state,
         stateValue: snapshot.value,
         snapshot: live.actor.getPersistedSnapshot(),
         atRest: (AT_REST_STATES as readonly string[]).includes(state) && !working,
         working,
+        needsAttention: needsAttention(snapshot.context),
         timers,
         tasks: snapshot.context.tasks,
         createdAt: live.createdAt,
@@ -546,7 +542,6 @@ export class TransactionHost {
       throw new StaleCopy(`version conflict on ${live.txnNo}: expected ${live.version}, store has ${result.actualVersion}`);
     }
     live.version = result.version;
-    if (journal.length) this.journalled.next(live.txnNo);
     // Wake-ups are armed before the snapshot is acknowledged; a crash in between is the sentinel's.
     const tasks = snapshot.context.tasks;
     try {

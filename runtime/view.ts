@@ -66,6 +66,11 @@ export function topState(value: unknown): string {
   return 'unknown';
 }
 
+/** A person must look at the transaction: the machine flagged it, or a post-payment task is dead. */
+export function needsAttention(context: TxnContext): boolean {
+  return context.needsAttention || context.deadTasks.length > 0;
+}
+
 export function buildView(context: TxnContext, stateValue: unknown, version: number, updatedAtMs: number): TransactionView {
   const combo = context.order ? context.quote.combos.find((c) => c.comboId === context.order?.comboId) : undefined;
   const state = apiState(stateValue, context);
@@ -87,7 +92,7 @@ export function buildView(context: TxnContext, stateValue: unknown, version: num
     refundedAmount: context.refunds.filter((r) => r.status !== 'rejected' && r.status !== 'requested').reduce((a, r) => a + r.amount, 0),
     // A refund stored before debits were itemised (issue 15) lists none; its total stays in topUpDebitFen.
     refunds: context.refunds.map((r) => (r.topUpDebits ? r : { ...r, topUpDebits: [] })),
-    needsAttention: context.needsAttention || context.deadTasks.length > 0,
+    needsAttention: needsAttention(context),
     holds: context.holds,
     needsReview: context.needsReview,
     legs: context.legs.map((l) => ({

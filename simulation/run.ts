@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ProvidedMachine } from '../runtime/transaction-host.ts';
-import type { TransactionStore } from '../storage/types.ts';
+import type { Storage } from '../storage/types.ts';
 import type { Systems } from '../systems/index.ts';
 import { simulationDataset } from './dataset.ts';
 import { FaultWeather, type FaultLevel } from './faults.ts';
@@ -71,7 +71,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     dir,
     dataset,
     prng,
-    ...(redis ? { openStore: redis.open } : {}),
+    ...(redis ? { openStorage: redis.open } : {}),
     ...(options.adjustMachine ? { adjustMachine: options.adjustMachine } : {}),
   });
   const time = world.time;
@@ -222,10 +222,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     for (const txnNo of all) views.set(txnNo, await viewWithTasks(world, txnNo));
     report(checker.atEnd(time.now(), views, sample, replays, world.failures));
     const digest = await digestOf(world, all);
-    const store = world.tc.store;
+    const journal = world.tc.storage.journal;
     const calls = world.calls;
     const journals = new Map<string, unknown[]>();
-    for (const v of violations.slice(0, 20)) if (v.txnNo) journals.set(v.txnNo, await store.journal(v.txnNo));
+    for (const v of violations.slice(0, 20)) if (v.txnNo) journals.set(v.txnNo, await journal.entries(v.txnNo));
     return {
       seed: options.seed,
       sales: options.sales,
@@ -267,7 +267,7 @@ async function viewWithTasks(world: World, txnNo: string): Promise<View | null> 
   const tc = world.tc;
   const view = await tc.host.view(txnNo);
   if (!view) return null;
-  const tasks = (await tc.store.tasksOf(txnNo)).map((t) => ({ task: t.task, status: t.status }));
+  const tasks = (await tc.storage.tasks.tasksOf(txnNo)).map((t) => ({ task: t.task, status: t.status }));
   return { ...view, tasks };
 }
 
@@ -299,18 +299,18 @@ async function digestOf(world: World, txnNos: string[]): Promise<string> {
   for (const table of ['cards', 'card_locks', 'coupons', 'coupon_locks', 'points_accounts', 'points_locks', 'goods', 'goods_reservations', 'orders', 'payments', 'refunds', 'effects', 'records', 'member_levels']) {
     for (const row of db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).raw().iterate()) hash.update(JSON.stringify(row));
   }
-  const store: TransactionStore = world.tc.store;
+  const storage: Storage = world.tc.storage;
   for (const txnNo of txnNos) {
-    const record = await store.load(txnNo);
+    const record = await storage.snapshots.load(txnNo);
     if (!record) continue;
     hash.update(JSON.stringify([txnNo, record.version, record.state, record.snapshot]));
-    for (const j of await store.journal(txnNo)) hash.update(JSON.stringify([j.at, j.actor, j.event, j.from, j.to, j.data]));
+    for (const j of await storage.journal.entries(txnNo)) hash.update(JSON.stringify([j.at, j.actor, j.event, j.from, j.to, j.data]));
   }
   return hash.digest('hex');
 }
 
 /** The Redis backend: a store per incarnation on one server, under a prefix of this run. */
-async function openRedis(options: SimulationOptions, dir: string): Promise<{ open: (n: number) => { store: TransactionStore; crash: () => void }; close: () => Promise<void> }> {
+async function openRedis(options: SimulationOptions, dir: string): Promise<{ open: (n: number) => { storage: Storage; crash: () => void }; close: () => Promise<void> }> {
   void dir;
   throw new Error(`the redis backend is not wired into the simulation yet (${options.redisUrl ?? 'no url'})`);
 }

@@ -6,8 +6,8 @@ import { IdGenerator } from '../domain/ids.ts';
 import { buildApp } from '../http/app.ts';
 import type { ProvidedMachine } from '../runtime/transaction-host.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter, type TradeCenterConfig } from '../runtime/trade-center.ts';
-import { SqliteTransactionStore } from '../storage/sqlite/sqlite-store.ts';
-import type { TransactionStore } from '../storage/types.ts';
+import { openSqliteStorage } from '../storage/sqlite/storage.ts';
+import type { Storage } from '../storage/types.ts';
 import type { SystemName } from '../systems/contract.ts';
 import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
@@ -62,8 +62,8 @@ export interface WorldOptions {
   dir: string;
   dataset: Dataset;
   prng: Prng;
-  /** A store per incarnation on the same data; the SQLite file in `dir` by default. */
-  openStore?: (n: number) => { store: TransactionStore; crash: () => void };
+  /** Storage per incarnation on the same data; the SQLite file in `dir` by default. */
+  openStorage?: (n: number) => { storage: Storage; crash: () => void };
   adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
 }
 
@@ -136,7 +136,7 @@ export class World {
   async boot(): Promise<void> {
     if (this.current) throw new Error('the platform is already up');
     const n = ++this.incarnations;
-    const opened = this.options.openStore?.(n) ?? this.openSqlite();
+    const opened = this.options.openStorage?.(n) ?? this.openSqlite();
     let die!: () => void;
     const died = new Promise<Reply>((resolve) => (die = () => resolve({ status: 0, body: null })));
     const inc = { n, dead: false, died, die, crashStore: opened.crash } as Incarnation;
@@ -147,7 +147,7 @@ export class World {
       log: pino({ level: 'silent' }),
       sims: this.sims,
       systems: (systems) => this.fenceSystems(systems, inc),
-      store: fence(opened.store, inc),
+      storage: fenceStorage(opened.storage, inc),
       // A fixed node id per incarnation: numbers stay unique across restarts (as a new process's
       // random one keeps them) and the same seed gives the same numbers.
       ids: new IdGenerator(() => time.now(), nodeId(n)),
@@ -215,11 +215,11 @@ export class World {
     return status;
   }
 
-  private openSqlite(): { store: TransactionStore; crash: () => void } {
+  private openSqlite(): { storage: Storage; crash: () => void } {
     // The WAL's fsync answers on the next macrotask rather than from libuv's thread pool, whose
     // timing no seed controls; a crash here is kill -9, which keeps what was committed anyway.
-    const store = new SqliteTransactionStore(this.config.dbPath, (_fd, done) => setImmediate(() => done(null)));
-    return { store, crash: () => store.crash() };
+    const storage = openSqliteStorage(this.config.dbPath, { syncFile: (_fd, done) => setImmediate(() => done(null)) });
+    return { storage, crash: () => storage.crash() };
   }
 
   /** The ports as one incarnation sees them: every call logged, nothing answered once it is dead. */
@@ -268,6 +268,12 @@ function nodeId(n: number): string {
  * An object whose async methods stop answering once `inc` is dead: a killed process gets no
  * answers and sends nothing more. `log` sees every call and how it ended.
  */
+/** The storage as one incarnation sees it: each concept fenced, so nothing answers once it is dead. */
+function fenceStorage(storage: Storage, inc: { dead: boolean }): Storage {
+  const concepts = Object.fromEntries(Object.entries(storage).map(([name, part]) => [name, typeof part === 'object' && part !== null ? fence(part as object, inc) : part]));
+  return fence(concepts as unknown as Storage, inc);
+}
+
 function fence<T extends object>(target: T, inc: { dead: boolean }, log?: (verb: string, args: unknown[]) => (outcome: string) => void): T {
   return new Proxy(target, {
     get(obj, prop) {

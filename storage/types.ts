@@ -1,6 +1,11 @@
+import type { TaskSpec } from '../machines/task-spec.ts';
+
+
 /**
- * What the runtime needs from a storage backend. The SQLite backend (embedded default) is here;
- * the Redis backend implements the same interface and passes the same conformance suite.
+ * What the runtime needs from storage, one interface per concept (DESIGN.md "storage/"), bundled
+ * as {@link Storage}. The SQLite backend (embedded default) and the Redis backend (scale-out)
+ * implement every one of them and pass the same conformance suite. Stores know records, not
+ * statecharts (DESIGN.md rule 9): what they index comes in the save record.
  */
 
 /** One row of the transition journal (DESIGN.md rule 8). */
@@ -36,6 +41,7 @@ export interface TransactionRecord {
   txnNo: string;
   version: number;
   merchantId: string;
+  stationId: string;
   orderNo: string | null;
   /** Top-level state name (`quoted`, `paying`, …). */
   state: string;
@@ -46,23 +52,15 @@ export interface TransactionRecord {
   atRest: boolean;
   /** A downstream call was in flight when this snapshot was taken (re-run on restore). */
   working: boolean;
+  /**
+   * The machine asks for a person (a refund it could not finish, a dead task). Derived by the host
+   * like every indexed field (DESIGN.md rule 9): a store never reads the snapshot.
+   */
+  needsAttention: boolean;
   /** Durable timers armed by the machine: name → due epoch ms. */
   timers: Record<string, number>;
   createdAt: number;
   updatedAt: number;
-}
-
-/** A post-payment step to run as a durable task, keyed `txnNo:task` (DESIGN.md "Sentinel, retries"). */
-export interface TaskSpec {
-  /** Unique within the transaction: `settlement`, `invoice`, `settlement-reverse:R…`, … */
-  task: string;
-  /** What to do; the runtime's task handlers know each kind. */
-  kind: string;
-  system: string;
-  /** Core tasks retry for ever (and alert); the others go dead after their attempts. */
-  core: boolean;
-  maxAttempts: number;
-  payload: Record<string, unknown>;
 }
 
 export type TaskStatus = 'pending' | 'running' | 'done' | 'dead';
@@ -162,62 +160,45 @@ export interface StoreStats {
   idle: number;
 }
 
-/** A journal entry with the transaction it belongs to, in store order (for `trade tail`). */
-export interface TxnJournalEntry extends StoredJournalEntry {
-  txnNo: string;
-}
-
 /**
- * A transition as a store's feed of every process's saves carries it (see
- * {@link TransactionStore.follow}): a journal entry with its transaction, once stored.
+ * A transition as the feed of every process's saves carries it (see {@link TransitionFeed}): a
+ * journal entry with its transaction, once stored.
  */
 export interface FeedTransition extends JournalEntry {
   txnNo: string;
   /**
-   * Where in the feed the save that stored it sits; every entry of that save carries the same
-   * one, so following from it resumes after the whole save.
+   * Where the feed stands once this transition was had: following from it resumes with the next
+   * one. Opaque: issued by the backend, handed back to it, never parsed by a caller.
    */
-  feedId: string;
-  /** Its place among the transitions of its save, from 0 (see {@link FeedPosition.seen}). */
-  feedIndex: number;
-  /** How many transitions its save holds. */
-  feedCount: number;
-}
-
-/** Where to resume the feed: after the save `feedId`, or inside it. */
-export interface FeedPosition {
-  feedId: string;
-  /**
-   * The first `seen` transitions of that save were had already (a reader cut off in the middle
-   * of one): resume with the rest of it, then the saves after it. Absent: after the whole save.
-   */
-  seen?: number;
+  cursor: string;
 }
 
 /**
- * Following could not resume where it was asked to: saves after that place may be missing from
- * the feed, so the follower is told instead of silently skipping them.
+ * Following could not resume where it was asked to: transitions after that place may be missing
+ * from the feed, so the follower is told instead of silently skipping them.
  */
 export interface FeedGap {
   /**
-   * `trimmed`: the place is older than the oldest save the capped feed keeps. `unknown`: the
-   * feed holds no such place (an id of another deployment, or of a feed since deleted).
+   * `trimmed`: the place is older than the oldest one the (capped) feed keeps. `unknown`: the
+   * feed issued no such cursor (one of another deployment, of a feed since deleted, or no cursor
+   * of this backend at all).
    */
   reason: 'trimmed' | 'unknown';
-  /** Where following resumed instead: after the feed's latest save when the gap was found. */
+  /** The cursor following resumed from instead: the feed's latest place when the gap was found. */
   resumedAfter: string;
 }
 
-/** A follow of the feed (see {@link TransactionStore.follow}). */
+/** A follow of the feed (see {@link TransitionFeed.follow}). */
 export interface FeedFollow extends AsyncIterable<FeedTransition> {
-  /** Set when following from a given place could not resume exactly there. */
+  /** Set when following from a given cursor could not resume exactly there. */
   readonly gap: FeedGap | null;
 }
 
-export interface TransactionStore {
+/** Snapshots: each transaction's latest version, written by compare-and-set, and what finds it. */
+export interface SnapshotStore {
   /**
-   * Writes the next version of a transaction atomically with its journal entries and timer rows.
-   * `expectedVersion` 0 creates it. Compare-and-set: a stale writer gets a conflict, not a write.
+   * Writes the next version of a transaction atomically with its journal entries, timers and new
+   * tasks. `expectedVersion` 0 creates it. Compare-and-set: a stale writer gets a conflict, not a write.
    */
   save(record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult>;
   load(txnNo: string): Promise<TransactionRecord | null>;
@@ -226,12 +207,36 @@ export interface TransactionStore {
   dueTimers(nowMs: number, limit: number): Promise<DueTimer[]>;
   /** Transactions not at rest whose snapshot holds running work or a due timer. */
   needingWork(nowMs: number, limit: number): Promise<string[]>;
-  journal(txnNo: string): Promise<StoredJournalEntry[]>;
+}
+
+/** The transition journal (DESIGN.md rule 8): every transition of a transaction, the record audits read. */
+export interface Journal {
+  /** One transaction's journal, oldest first (written by {@link SnapshotStore.save}). */
+  entries(txnNo: string): Promise<StoredJournalEntry[]>;
+}
+
+/** Live transitions of every process sharing the storage, resumable from a cursor. */
+export interface TransitionFeed {
   /**
-   * Claims `key` for a request whose body hashes to `fingerprint` (API.md Idempotency-Key); the
-   * record is created at `nowMs` and kept at least the store's idempotency retention. A running
-   * claim whose lease ended before `nowMs` is taken over (`taken-over`), in one atomic step, so
-   * that of two retries racing for it one wins.
+   * Every transition stored from now on (or after `after`, a {@link FeedTransition.cursor} a
+   * follower had) by any process sharing the storage, in the order of the saves, until `signal`
+   * aborts. Resolves once the starting point is fixed, so every save stored afterwards is
+   * yielded. When the feed cannot resume exactly after `after` (it is capped, or the cursor is
+   * none it issued), `gap` says so and following starts at the latest place instead. Live views
+   * only: a backend may miss a save whose feed append failed; the journal stays the record.
+   */
+  follow(signal: AbortSignal, after?: string): Promise<FeedFollow>;
+  /** A regular expression (source) every cursor this feed issues matches: what a caller may validate input with. */
+  readonly cursorPattern: string;
+}
+
+/** API.md Idempotency-Key records: one claim per key, leased by the process that runs it. */
+export interface IdempotencyRecords {
+  /**
+   * Claims `key` for a request whose body hashes to `fingerprint`; the record is created at
+   * `nowMs` and kept at least the storage's idempotency retention. A running claim whose lease
+   * ended before `nowMs` is taken over (`taken-over`), in one atomic step, so that of two retries
+   * racing for it one wins.
    */
   claimIdempotencyKey(key: string, fingerprint: string, nowMs: number, lease: IdempotencyLease): Promise<IdempotencyClaim>;
   /** Extends `owner`'s running claim of `key` to `leaseUntil`; false when the claim is no longer its own. */
@@ -250,25 +255,23 @@ export interface TransactionStore {
   /** Forgets `owner`'s running claim whose request failed before it changed anything, so a retry can run. */
   releaseIdempotencyKey(key: string, owner: string): Promise<void>;
   /**
-   * Deletes at most `limit` idempotency records created before `olderThanMs` (epoch ms; a record
-   * created at that instant stays) and returns how many it deleted; the caller repeats while a
-   * full batch comes back. Records still `running` go too: no request runs for a whole retention,
-   * so one that old was cut off by a crash and would otherwise answer 409 for ever.
-   * The Redis store returns 0: each of its keys carries the retention as a TTL and Redis expires
-   * it by itself.
+   * Deletes at most `limit` records created before `olderThanMs` (epoch ms; a record created at
+   * that instant stays) and returns how many it deleted; the caller repeats while a full batch
+   * comes back. Records still `running` go too: no request runs for a whole retention, so one
+   * that old was cut off by a crash and would otherwise answer 409 for ever. A backend whose
+   * records expire by themselves (Redis TTLs) returns 0.
    */
   purgeIdempotency(olderThanMs: number, limit: number): Promise<number>;
+}
+
+/** Post-payment tasks, stored by {@link SnapshotStore.save} and run by the task runner. */
+export interface TaskStore {
   /** Pending tasks due at or before `nowMs`, oldest first. */
   dueTasks(nowMs: number, limit: number): Promise<TaskRecord[]>;
   /** Marks a pending task running; false when another runner took it first. */
   claimTask(txnNo: string, task: string, nowMs: number): Promise<boolean>;
   /** Records the outcome of a run. */
-  finishTask(
-    txnNo: string,
-    task: string,
-    outcome: TaskOutcome,
-    nowMs: number,
-  ): Promise<void>;
+  finishTask(txnNo: string, task: string, outcome: TaskOutcome, nowMs: number): Promise<void>;
   tasksOf(txnNo: string): Promise<TaskRecord[]>;
   /** One task of a transaction, or null (a scheduler's job runs one task: it need not read them all). */
   task(txnNo: string, task: string): Promise<TaskRecord | null>;
@@ -276,39 +279,55 @@ export interface TransactionStore {
   reviveTask(txnNo: string, task: string, nowMs: number): Promise<boolean>;
   /** Tasks left `running` by a process that died: back to pending, to run again (safely: keyed). */
   requeueRunningTasks(nowMs: number): Promise<number>;
-  /** Transactions for the admin list, newest first; see {@link ListFilter}. */
-  listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]>;
-  /** Sentinel: transactions not at rest last written at or before `updatedBefore`, oldest first. */
+}
+
+/** What the sentinel's scan for stuck transactions reads and writes. */
+export interface SentinelIndex {
+  /**
+   * Takes the scan's turn for `periodMs`: true for one caller a period across the processes
+   * sharing the storage (always true where one process owns it).
+   */
+  claimScan(periodMs: number): Promise<boolean>;
+  /**
+   * Repairs index entries that writes interrupted by a crash left (older than a few seconds at
+   * `nowMs`); returns how many transactions it reindexed. A backend that indexes atomically with
+   * the write has nothing to repair and returns 0.
+   */
+  repairIndexes(nowMs: number): Promise<number>;
+  /** Transactions not at rest last written at or before `updatedBefore`, oldest first. */
   idleTransactions(updatedBefore: number, limit: number): Promise<IdleTransaction[]>;
   /**
-   * Sentinel: counts a nudge of `txnNo` seen at `version`; the count starts again once the
-   * transaction has moved on. Returns the count, or 0 when the stored version is another.
+   * Counts a nudge of `txnNo` seen at `version`; the count starts again once the transaction has
+   * moved on. Returns the count, or 0 when the stored version is another.
    */
   recordNudge(txnNo: string, version: number): Promise<number>;
-  /** Sentinel: flags the transaction (still at `version`) as stuck: listed with needsAttention. False when it moved on. */
+  /** Flags the transaction (still at `version`) as stuck: listed with needsAttention. False when it moved on. */
   markStuck(txnNo: string, version: number): Promise<boolean>;
   /** Transactions flagged stuck that have not moved since. */
   stuckCount(): Promise<number>;
+}
+
+/** The admin list and the counts metrics read at scrape time. */
+export interface AdminQueries {
+  /** Transactions for the admin list, newest first; see {@link ListFilter}. */
+  listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]>;
   /**
    * Counts for metrics; `idleBefore` is the epoch ms before which a transaction that is not at
-   * rest and not `quoted` counts as idle. Optional: a backend without a cheap count omits it.
+   * rest and not `quoted` counts as idle.
    */
-  stats?(idleBefore: number): Promise<StoreStats>;
-  /** The journal of every transaction after sequence number `afterSeq`, oldest first (for polling tails). */
-  journalSince?(afterSeq: number, limit: number): Promise<TxnJournalEntry[]>;
-  /** The highest journal sequence number so far (0 when empty): where a tail starts. */
-  lastJournalSeq?(): Promise<number>;
-  /**
-   * Every transition stored from now on by any process sharing the store, in the order of the
-   * saves, until `signal` aborts. Resolves once the starting point is fixed (`from`, a place a
-   * reader got to; else the latest save in the feed), so every save that reaches the feed
-   * afterwards is yielded. When the feed no longer holds what follows `from` (it is capped), the
-   * result says so in `gap` and follows from the latest save instead. Live views only: a save
-   * whose append failed is missing from the feed, while the transaction's journal stays the
-   * record. Optional: a backend that one process owns (SQLite) omits it, and live views read its
-   * journal back as the host stores saves.
-   */
-  follow?(signal: AbortSignal, from?: FeedPosition): Promise<FeedFollow>;
+  stats(idleBefore: number): Promise<StoreStats>;
+}
+
+/** Every storage concept of one deployment, over one shared connection or file; built once by `createTradeCenter`. */
+export interface Storage {
+  snapshots: SnapshotStore;
+  journal: Journal;
+  feed: TransitionFeed;
+  idempotency: IdempotencyRecords;
+  tasks: TaskStore;
+  sentinel: SentinelIndex;
+  admin: AdminQueries;
+  /** Fails when the backend does not answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

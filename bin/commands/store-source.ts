@@ -3,8 +3,8 @@ import { TradeError } from '../../domain/errors.ts';
 import type { TxnContext } from '../../machines/types.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { buildView, taskView, type TransactionView } from '../../runtime/view.ts';
-import type { TransactionStore } from '../../storage/types.ts';
-import { openRuntime, openStore, type StoreTarget } from '../store-access.ts';
+import type { Storage } from '../../storage/types.ts';
+import { openRuntime, openStorage, type StoreTarget } from '../store-access.ts';
 import { type JournalLine, type ListFilter, type ListItem, type LiveTransition, type TaskView, type TradeSource, type TransactionDetail } from './source.ts';
 
 /** How long a changing command waits for the work it started to settle in the store. */
@@ -17,14 +17,14 @@ const SETTLE_MS = 15_000;
  */
 export class StoreSource implements TradeSource {
   readonly name: string;
-  private readonly store: TransactionStore;
+  private readonly storage: Storage;
   private tc: TradeCenter | null = null;
 
   constructor(
     private readonly target: StoreTarget,
-    private readonly pollMs = 500,
+    pollMs = 500,
   ) {
-    this.store = openStore(target);
+    this.storage = openStorage(target, { feedPollMs: pollMs });
     this.name = target.db ?? target.redis ?? 'store';
   }
 
@@ -34,7 +34,7 @@ export class StoreSource implements TradeSource {
   }
 
   async list(filter: ListFilter): Promise<{ items: ListItem[]; nextCursor: string | null }> {
-    const rows = await this.store.listTransactions({
+    const rows = await this.storage.admin.listTransactions({
       ...(filter.state ? { state: filter.state } : {}),
       ...(filter.needsAttention ? { needsAttention: true } : {}),
       limit: filter.limit,
@@ -47,15 +47,15 @@ export class StoreSource implements TradeSource {
   }
 
   async transaction(txnNo: string): Promise<TransactionDetail> {
-    const record = await this.store.load(txnNo);
+    const record = await this.storage.snapshots.load(txnNo);
     if (!record) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
     const snapshot = record.snapshot as { context: TxnContext; value: unknown };
     const view = buildView(snapshot.context, snapshot.value, record.version, record.updatedAt);
-    return { ...view, tasks: (await this.store.tasksOf(txnNo)).map(taskView) };
+    return { ...view, tasks: (await this.storage.tasks.tasksOf(txnNo)).map(taskView) };
   }
 
   async journal(txnNo: string): Promise<JournalLine[]> {
-    return (await this.store.journal(txnNo)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+    return (await this.storage.journal.entries(txnNo)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
   }
 
   async nudge(txnNo: string): Promise<TransactionDetail> {
@@ -83,29 +83,11 @@ export class StoreSource implements TradeSource {
     return view;
   }
 
-  /**
-   * Follows the store's feed of every process's saves when it has one (Redis), else polls the
-   * journal (a SQLite file has no push channel the CLI could listen to).
-   */
+  /** Follows the storage's transition feed: every process's saves, from now on. */
   async *transitions(signal: AbortSignal, onOpen: () => void): AsyncIterable<LiveTransition> {
-    if (this.store.follow) {
-      const feed = await this.store.follow(signal);
-      onOpen();
-      for await (const e of feed) yield { type: 'transition', txnNo: e.txnNo, actor: e.actor, event: e.event, from: e.from, to: e.to, at: new Date(e.at).toISOString() };
-      return;
-    }
-    const { journalSince, lastJournalSeq } = this.store;
-    if (!journalSince || !lastJournalSeq) throw new Error(`this store cannot be tailed; use --url`);
-    let after = await lastJournalSeq.call(this.store);
+    const feed = await this.storage.feed.follow(signal);
     onOpen();
-    while (!signal.aborted) {
-      const entries = await journalSince.call(this.store, after, 500);
-      for (const e of entries) {
-        after = e.seq;
-        yield { type: 'transition', txnNo: e.txnNo, actor: e.actor, event: e.event, from: e.from, to: e.to, at: new Date(e.at).toISOString() };
-      }
-      if (entries.length < 500) await sleep(this.pollMs, undefined, { signal }).catch(() => undefined);
-    }
+    for await (const e of feed) yield { type: 'transition', txnNo: e.txnNo, actor: e.actor, event: e.event, from: e.from, to: e.to, at: new Date(e.at).toISOString() };
   }
 
   /** Waits until nothing of the transaction is running or unsaved (calls started by the change finish first). */
@@ -114,7 +96,7 @@ export class StoreSource implements TradeSource {
     const deadline = Date.now() + SETTLE_MS;
     for (;;) {
       await tc.host.settle();
-      const record = await tc.store.load(txnNo);
+      const record = await tc.storage.snapshots.load(txnNo);
       if (!record?.working || Date.now() > deadline) return;
       await sleep(50);
     }
@@ -122,6 +104,6 @@ export class StoreSource implements TradeSource {
 
   async close(): Promise<void> {
     if (this.tc) await this.tc.close();
-    await this.store.close();
+    await this.storage.close();
   }
 }

@@ -23,7 +23,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
     handler: async (req) => {
       const filter = listFilter(req.query);
       const merchantIds = merchantsOf(req);
-      const rows = await tc.store.listTransactions({ ...filter, ...(req.query.cursor ? { before: req.query.cursor } : {}), ...(merchantIds ? { merchantIds } : {}) });
+      const rows = await tc.storage.admin.listTransactions({ ...filter, ...(req.query.cursor ? { before: req.query.cursor } : {}), ...(merchantIds ? { merchantIds } : {}) });
       return { items: rows.map((r) => ({ ...r, updatedAt: new Date(r.updatedAt).toISOString() })), nextCursor: rows.length === filter.limit ? rows.at(-1)?.txnNo : null };
     },
   });
@@ -46,14 +46,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
       if (tc.scaleOut) {
         const jobs = await tc.scaleOut.scheduler.deadJobs();
         const visible = await Promise.all(jobs.map(async (j) => {
-          const merchantId = (await tc.store.load(j.txnNo))?.merchantId;
+          const merchantId = (await tc.storage.snapshots.load(j.txnNo))?.merchantId;
           return merchantId !== undefined && visibleTo(req, merchantId);
         }));
         return { items: jobs.filter((_j, i) => visible[i]) };
       }
       const merchantIds = merchantsOf(req);
-      const flagged = await tc.store.listTransactions({ needsAttention: true, limit: 200, ...(merchantIds ? { merchantIds } : {}) });
-      const tasks = (await Promise.all(flagged.map((r) => tc.store.tasksOf(r.txnNo)))).flat().filter((t) => t.status === 'dead');
+      const flagged = await tc.storage.admin.listTransactions({ needsAttention: true, limit: 200, ...(merchantIds ? { merchantIds } : {}) });
+      const tasks = (await Promise.all(flagged.map((r) => tc.storage.tasks.tasksOf(r.txnNo)))).flat().filter((t) => t.status === 'dead');
       return { items: tasks.map((t) => ({ txnNo: t.txnNo, task: t.task, attemptsMade: t.attempts, failedReason: t.lastError, failedAt: new Date(t.updatedAt).toISOString() })) };
     },
   });

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { TransitionEvent } from '../../runtime/transaction-host.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import type { FeedFollow, FeedGap, FeedPosition, FeedTransition, TransactionStore, TxnJournalEntry } from '../../storage/types.ts';
+import type { SnapshotStore } from '../../storage/types.ts';
 import { merchantsOf, noTransaction, visibleTo } from '../auth.ts';
 import { errorResponses, TxnParams } from '../schemas.ts';
 
@@ -29,7 +29,7 @@ export interface GapMessage {
   /** The id the client asked to resume after. */
   lastEventId: string;
   /**
-   * `trimmed`: older than the oldest save the capped Redis feed keeps. `unknown`: not an id this
+   * `trimmed`: older than the oldest place the (capped) feed keeps. `unknown`: not an id this
    * stream issued (another deployment's, or a store since replaced).
    */
   reason: 'trimmed' | 'unknown';
@@ -47,40 +47,17 @@ export interface EventRoutesOptions {
 }
 
 /**
- * An id on the Redis stream: a feed id (`<ms>-<seq>`), with `/<n>` while inside a save. Each part
- * at most 19 digits, so that every id the pattern admits is one Redis accepts (below 2^64).
- */
-const FEED_EVENT_ID = '^[0-9]{1,19}-[0-9]{1,19}(/[1-9][0-9]{0,8})?$';
-/** An id on the SQLite stream: a journal sequence number. */
-const JOURNAL_EVENT_ID = '^[0-9]{1,15}$';
-/** Journal rows read back per query on SQLite. */
-const JOURNAL_BATCH = 500;
-
-/**
  * Live and recorded transitions for operators (`admin` scope): `GET /admin/events`, Server-Sent
  * Events (the inspector page, `trade tail`), where the key may come as `?key=` because
  * EventSource cannot send headers; and one transaction's journal,
  * `GET /admin/transactions/{txnNo}/journal` (`trade inspect`, `trade viz`).
  *
- * Every transition is sent once stored, with an SSE `id:`; a client that reconnects with the last
- * id it had (the `Last-Event-ID` header, which EventSource sends by itself, or `?lastEventId=`;
- * the header wins, as EventSource keeps the URL it was opened with) gets exactly what it missed,
- * or a {@link GapMessage} first when that can no longer be replayed. An id of the wrong form is a
- * 400. Without an id the stream starts at the latest stored transition.
- *
- * - Redis: the store's feed of every process's saves (a client of any process sees them all). A
- *   save's transitions share one feed id, so the id names the place *in* the save: the last
- *   transition of a save carries the feed id itself (resume after the whole save), an earlier
- *   one `<feedId>/<n>` (the first n of it were had: resume with the rest). A client cut off in
- *   the middle of a save then neither misses its rest nor sees its start twice, and the common
- *   id is the plain feed id. The feed is capped: resuming from a save it has trimmed is a gap.
- * - SQLite: the journal itself, ids its sequence numbers. This process makes every transition;
- *   on each save the host reports stored (`tc.host.journalled`), the stream reads the journal on
- *   from the last sequence number it sent, so resuming is the same read from the client's id:
- *   one cursor, no merging of a replay with live events, hence no duplicate and no hole. The
- *   host's event bus (`tc.host.transitions`) would be earlier, but it runs before the save
- *   commits and carries no sequence number to resume from. The journal is never trimmed: the only
- *   gap is an id beyond its end.
+ * Every transition is sent once stored, with an SSE `id:`: the cursor the storage's transition
+ * feed gave it, opaque here (the feed says which form its cursors take, so a malformed id is a
+ * 400). A client that reconnects with the last id it had (the `Last-Event-ID` header, which
+ * EventSource sends by itself, or `?lastEventId=`; the header wins, as EventSource keeps the URL
+ * it was opened with) gets exactly what it missed, or a {@link GapMessage} first when the feed can
+ * no longer replay that. Without an id the stream starts at the latest stored transition.
  */
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { tc, heartbeatMs = 15_000 }) => {
   const open = new Set<ServerResponse>();
@@ -90,16 +67,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     closing = true;
     for (const res of open) res.end();
   });
-  const follow = tc.store.follow?.bind(tc.store);
-  const journal = journalReader(tc.store);
-  const openSource = follow
-    ? (signal: AbortSignal, lastEventId: string | undefined) => openFeed(follow, signal, lastEventId)
-    : journal
-      ? (_signal: AbortSignal, lastEventId: string | undefined) => openJournal(journal, lastEventId)
-      : null;
-  if (!openSource) throw new Error('the event stream needs a store with a feed or a journal in sequence');
+  const feed = tc.storage.feed;
   const EventId = Type.String({
-    pattern: follow ? FEED_EVENT_ID : JOURNAL_EVENT_ID,
+    pattern: feed.cursorPattern,
     description: 'the `id:` of the last event the client had: the stream resumes after it',
   });
 
@@ -122,15 +92,15 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       const only = req.query.txnNo;
       // A transaction the key may not see is as unknown to the stream as one that does not exist.
       if (only !== undefined) {
-        const record = await tc.store.load(only);
+        const record = await tc.storage.snapshots.load(only);
         if (!record || !visibleTo(req, record.merchantId)) throw noTransaction(only);
       }
-      const shown = merchantScope(tc.store, merchantsOf(req));
+      const shown = merchantScope(tc.storage.snapshots, merchantsOf(req));
       const header = req.headers['last-event-id'];
       const lastEventId = typeof header === 'string' ? header : req.query.lastEventId;
       const stop = new AbortController();
       // Fixed before the client hears it is subscribed: every transition stored from then on reaches it.
-      const source = await openSource(stop.signal, lastEventId);
+      const source = await feed.follow(stop.signal, lastEventId);
       reply.hijack();
       const res = reply.raw;
       // The client left, or the server began closing, while the source was being opened.
@@ -148,11 +118,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       // The comment flushes the headers at once, so a client knows it is subscribed.
       res.write(': subscribed\nretry: 2000\n\n');
       open.add(res);
-      let subscription: { unsubscribe(): void } | null = null;
       const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
       heartbeat.unref();
       res.on('close', () => {
-        subscription?.unsubscribe();
         stop.abort();
         clearInterval(heartbeat);
         open.delete(res);
@@ -174,16 +142,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       if (source.gap && lastEventId) await send(source.gap.resumedAfter, { type: 'gap', lastEventId, reason: source.gap.reason, at: tc.clock.now() });
       // The client may have gone while the gap was being sent: then there is nothing to listen for.
       if (stop.signal.aborted) return;
-      if (source.kind === 'feed') {
-        void (async () => {
-          for await (const e of source.feed) await sendTransition(feedEventId(e), e);
-        })().catch(failed);
-      } else {
-        const drain = journalDrain(source.journal, source.after, stop.signal, (e) => sendTransition(String(e.seq), e));
-        // Saves stored since the start was read have cued nobody yet: the first drain takes them.
-        subscription = tc.host.journalled.subscribe(() => void drain().catch(failed));
-        void drain().catch(failed);
-      }
+      void (async () => {
+        for await (const e of source) await sendTransition(e.cursor, e);
+      })().catch(failed);
     },
   });
 
@@ -210,9 +171,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       },
     },
     handler: async (req) => {
-      const record = await tc.store.load(req.params.txnNo);
+      const record = await tc.storage.snapshots.load(req.params.txnNo);
       if (!record || !visibleTo(req, record.merchantId)) throw noTransaction(req.params.txnNo);
-      const entries = await tc.store.journal(req.params.txnNo);
+      const entries = await tc.storage.journal.entries(req.params.txnNo);
       return { entries: entries.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
     },
   });
@@ -226,13 +187,13 @@ const MERCHANT_CACHE = 10_000;
  * A transaction never changes merchant, so each is looked up once per stream; the cache is
  * bounded because a stream may run for days.
  */
-function merchantScope(store: TransactionStore, merchants: string[] | null): (txnNo: string) => Promise<boolean> {
+function merchantScope(snapshots: SnapshotStore, merchants: string[] | null): (txnNo: string) => Promise<boolean> {
   if (!merchants) return async () => true;
   const known = new Map<string, boolean>();
   return async (txnNo) => {
     const cached = known.get(txnNo);
     if (cached !== undefined) return cached;
-    const merchantId = (await store.load(txnNo))?.merchantId;
+    const merchantId = (await snapshots.load(txnNo))?.merchantId;
     // A transition is streamed once its save is stored, so this does not happen; not remembered in case.
     if (merchantId === undefined) return false;
     const shown = merchants.includes(merchantId);
@@ -240,81 +201,5 @@ function merchantScope(store: TransactionStore, merchants: string[] | null): (tx
     if (known.size >= MERCHANT_CACHE && !oldest.done) known.delete(oldest.value);
     known.set(txnNo, shown);
     return shown;
-  };
-}
-
-/** Where one stream's transitions come from, fixed before it answers. */
-type StreamSource =
-  | { kind: 'feed'; feed: FeedFollow; gap: FeedGap | null }
-  | { kind: 'journal'; journal: JournalReader; after: number; gap: FeedGap | null };
-
-/** What the stream needs of a store without a feed: its journal in sequence. */
-interface JournalReader {
-  since(afterSeq: number, limit: number): Promise<TxnJournalEntry[]>;
-  last(): Promise<number>;
-}
-
-/** The store's journal in sequence, or null when it cannot be read so (then it must have a feed). */
-function journalReader(store: TransactionStore): JournalReader | null {
-  const { journalSince, lastJournalSeq } = store;
-  if (!journalSince || !lastJournalSeq) return null;
-  return { since: (afterSeq, limit) => journalSince.call(store, afterSeq, limit), last: () => lastJournalSeq.call(store) };
-}
-
-/** Redis: follows the feed from the client's place, parsed from the id {@link feedEventId} gave it. */
-async function openFeed(follow: NonNullable<TransactionStore['follow']>, signal: AbortSignal, lastEventId: string | undefined): Promise<StreamSource> {
-  let from: FeedPosition | undefined;
-  if (lastEventId) {
-    const [feedId = '', seen] = lastEventId.split('/');
-    from = seen === undefined ? { feedId } : { feedId, seen: Number(seen) };
-  }
-  const feed = await follow(signal, from);
-  return { kind: 'feed', feed, gap: feed.gap };
-}
-
-/** The SSE id of a transition of the feed (see {@link eventRoutes}: Redis). */
-function feedEventId(e: FeedTransition): string {
-  return e.feedIndex + 1 === e.feedCount ? e.feedId : `${e.feedId}/${e.feedIndex + 1}`;
-}
-
-/** SQLite: the journal sequence number to read on from. */
-async function openJournal(journal: JournalReader, lastEventId: string | undefined): Promise<StreamSource> {
-  const last = await journal.last();
-  if (!lastEventId) return { kind: 'journal', journal, after: last, gap: null };
-  const seq = Number(lastEventId);
-  // Sequence numbers are never reused and journal rows never deleted: only an id beyond the end is unknown.
-  if (seq > last) return { kind: 'journal', journal, after: last, gap: { reason: 'unknown', resumedAfter: String(last) } };
-  return { kind: 'journal', journal, after: seq, gap: null };
-}
-
-/**
- * Reads the journal on from `after`, each entry once, in order, whenever called: calls made while
- * a read runs (saves stored meanwhile) fold into one more pass after it, so the cursor has one owner.
- */
-function journalDrain(journal: JournalReader, after: number, signal: AbortSignal, deliver: (e: TxnJournalEntry) => Promise<void> | undefined): () => Promise<void> {
-  let running = false;
-  let again = false;
-  return async () => {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    try {
-      do {
-        again = false;
-        for (;;) {
-          const entries = await journal.since(after, JOURNAL_BATCH);
-          for (const e of entries) {
-            if (signal.aborted) return;
-            after = e.seq;
-            await deliver(e);
-          }
-          if (entries.length < JOURNAL_BATCH) break;
-        }
-      } while (again && !signal.aborted);
-    } finally {
-      running = false;
-    }
   };
 }

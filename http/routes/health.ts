@@ -18,7 +18,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = asyn
       }
     };
     await Promise.all([
-      probe(tc.scaleOut ? 'redis' : 'storage', () => tc.store.ping()),
+      probe(tc.scaleOut ? 'redis' : 'storage', () => tc.storage.ping()),
       probe('fuelCatalog', () => tc.systems.fuelCatalog.getStation('__readyz__')),
       probe('user', () => tc.systems.user.getUser('__readyz__')),
     ]);

@@ -76,7 +76,7 @@ function callbackOf(view: TransactionView, patch: Partial<PaymentCallbackBody> =
 /** Completed, every post-payment task done and its outcome journalled: nothing journals by itself now. */
 async function settled(h: Harness, txnNo: string): Promise<void> {
   await eventually(
-    async () => ({ view: (await h.api<TransactionView>('GET', `/v1/transactions/${txnNo}`)).body, tasks: await h.tc.store.tasksOf(txnNo), journal: await h.tc.store.journal(txnNo) }),
+    async () => ({ view: (await h.api<TransactionView>('GET', `/v1/transactions/${txnNo}`)).body, tasks: await h.tc.storage.tasks.tasksOf(txnNo), journal: await h.tc.storage.journal.entries(txnNo) }),
     ({ view, tasks, journal }) =>
       view.state === 'completed' && tasks.length > 0 && tasks.every((task) => task.status === 'done' && journal.some((j) => j.event === 'TASK_DONE' && j.data.task === task.task)),
   );
@@ -90,11 +90,11 @@ for (const backend of BACKENDS) {
     const first = signed(h, callbackOf(paying), randomUUID());
     t.same(await post(h, first), { status: 200, body: { code: 'SUCCESS' } }, 'the first delivery is acknowledged');
     await settled(h, paying.txnNo);
-    const journalBefore = await h.tc.store.journal(paying.txnNo);
+    const journalBefore = await h.tc.storage.journal.entries(paying.txnNo);
     const markedPaid = h.tc.sims!.store.effects({ system: 'order', verb: 'markPaid' }).length;
 
     t.same(await post(h, first), { status: 200, body: { code: 'SUCCESS' } }, 'the replay is acknowledged like the first');
-    const journalAfter = await h.tc.store.journal(paying.txnNo);
+    const journalAfter = await h.tc.storage.journal.entries(paying.txnNo);
     t.equal(journalAfter.length, journalBefore.length + 1, 'one journal entry more');
     const entry = journalAfter.at(-1)!;
     t.match(entry, { actor: 'transaction', event: 'CALLBACK_DUPLICATE', data: { channel: 'wechat', paymentNo: paying.legs[0]!.paymentNo, nonce: first.headers[SIGNATURE_HEADERS.nonce] } });
@@ -110,16 +110,16 @@ for (const backend of BACKENDS) {
     const nonce = randomUUID();
     t.equal((await post(h, signed(h, callbackOf(paying), nonce))).status, 200);
     await settled(h, paying.txnNo);
-    const journalBefore = (await h.tc.store.journal(paying.txnNo)).length;
-    const versionBefore = (await h.tc.store.load(paying.txnNo))!.version;
+    const journalBefore = (await h.tc.storage.journal.entries(paying.txnNo)).length;
+    const versionBefore = (await h.tc.storage.snapshots.load(paying.txnNo))!.version;
 
     // Correctly signed (the secret holder signed it), but the nonce was spent on another body.
     const altered = await post(h, signed(h, callbackOf(paying, { channelTradeNo: 'WX-REPLAY-2' }), nonce));
     t.equal(altered.status, 401);
     t.equal(altered.body.error?.code, 'INVALID_SIGNATURE');
     t.match(altered.body.error?.message, /nonce/);
-    t.equal((await h.tc.store.journal(paying.txnNo)).length, journalBefore, 'nothing journalled');
-    t.equal((await h.tc.store.load(paying.txnNo))!.version, versionBefore, 'the stored transaction did not change');
+    t.equal((await h.tc.storage.journal.entries(paying.txnNo)).length, journalBefore, 'nothing journalled');
+    t.equal((await h.tc.storage.snapshots.load(paying.txnNo))!.version, versionBefore, 'the stored transaction did not change');
   });
 
   t.test(`a callback refused before delivery forgets its nonce, so the gateway's retry is a first delivery (${backend.name})`, async (t) => {

@@ -42,7 +42,7 @@ async function postCallback(h: Harness, body: PaymentCallbackBody | Record<strin
 }
 
 async function transitionsInto(h: Harness, txnNo: string, state: string): Promise<number> {
-  const journal = await h.tc.store.journal(txnNo);
+  const journal = await h.tc.storage.journal.entries(txnNo);
   const top = (v: unknown) => (typeof v === 'string' ? v : v && typeof v === 'object' ? Object.keys(v)[0] : null);
   return journal.filter((j) => j.actor === 'transaction' && top(j.to) === state && top(j.from) !== state).length;
 }
@@ -81,8 +81,8 @@ t.test('a callback with a bad signature or a stale timestamp gets 401 and change
   h.tc.sims!.gateway.configureCallbacks({ dropCallbacks: true });
   const paying = await payingSale(h);
   await h.tc.sims!.gateway.pay(paying.legs[0]!.paymentNo);
-  const journalBefore = (await h.tc.store.journal(paying.txnNo)).length;
-  const versionBefore = (await h.tc.store.load(paying.txnNo))!.version;
+  const journalBefore = (await h.tc.storage.journal.entries(paying.txnNo)).length;
+  const versionBefore = (await h.tc.storage.snapshots.load(paying.txnNo))!.version;
 
   const forged = await postCallback(h, callbackBody(paying), { secret: 'not-the-secret' });
   t.equal(forged.status, 401);
@@ -92,8 +92,8 @@ t.test('a callback with a bad signature or a stale timestamp gets 401 and change
   const garbage = await postCallback(h, callbackBody(paying), { signature: 'zz' });
   t.equal(garbage.status, 401);
 
-  t.equal((await h.tc.store.journal(paying.txnNo)).length, journalBefore, 'no event reached the transaction');
-  t.equal((await h.tc.store.load(paying.txnNo))!.version, versionBefore, 'the stored transaction did not change');
+  t.equal((await h.tc.storage.journal.entries(paying.txnNo)).length, journalBefore, 'no event reached the transaction');
+  t.equal((await h.tc.storage.snapshots.load(paying.txnNo))!.version, versionBefore, 'the stored transaction did not change');
   t.equal((await h.api<TransactionView>('GET', `/v1/transactions/${paying.txnNo}`)).body.state, 'paying');
 });
 
@@ -113,13 +113,13 @@ t.test('a callback for an unknown transaction or payment is refused, and the ser
 t.test('a callback whose amount or merchant differs from our record is refused and changes nothing', async (t) => {
   const h = await startHarness(t);
   const paying = await payingSale(h);
-  const versionBefore = (await h.tc.store.load(paying.txnNo))!.version;
+  const versionBefore = (await h.tc.storage.snapshots.load(paying.txnNo))!.version;
   const wrongAmount = await postCallback(h, callbackBody(paying, { amountFen: 1 }));
   t.equal(wrongAmount.status, 422);
   t.equal(wrongAmount.body.error?.code, 'AMOUNT_MISMATCH');
   const wrongMerchant = await postCallback(h, callbackBody(paying, { merchantId: 'M2' }));
   t.equal(wrongMerchant.status, 422);
-  t.equal((await h.tc.store.load(paying.txnNo))!.version, versionBefore);
+  t.equal((await h.tc.storage.snapshots.load(paying.txnNo))!.version, versionBefore);
 });
 
 t.test('a success callback is not believed until the gateway query confirms it', async (t) => {

@@ -47,7 +47,7 @@ t.test('cancelling a payment the channel captured at another amount ends the leg
   // Give a loop time to show itself, then count the closes it would have made.
   await new Promise((r) => setTimeout(r, 300));
   const closes = h.tc.sims!.store.effects({ system: 'paymentGateway', verb: 'closePayment' }).length;
-  const journal = await h.tc.store.journal(txnNo);
+  const journal = await h.tc.storage.journal.entries(txnNo);
   t.ok(journal.length < 60, `the journal stays short (${journal.length} entries)`);
   t.equal(closes, 0, 'the close changed nothing at the channel (it refused: already paid)');
   t.equal(h.tc.sims!.gateway.peekPayment(paymentNo)?.status, 'succeeded', 'the money stays captured, for the person to settle');

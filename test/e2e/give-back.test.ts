@@ -118,7 +118,7 @@ t.test('issue 15: a late payment the gateway cannot confirm at once is asked aga
   await first.sims.faults.paymentGateway.configure({ queryPayment: { outage: true } });
   await first.sims.gateway.forcePay(paymentNo);
   const timerName = 'late-leg-1/query';
-  const stored = await eventually(async () => (await first.tc.store.load(v.txnNo))?.timers ?? {}, (timers) => timerName in timers, 15_000);
+  const stored = await eventually(async () => (await first.tc.storage.snapshots.load(v.txnNo))?.timers ?? {}, (timers) => timerName in timers, 15_000);
   t.equal(stored[timerName], clock.now() + first.tc.config.queryAfterMs, 'the check waits on a stored timer, after the leg query silence');
   t.equal((await view(first, v.txnNo)).body.legs[0]?.status, 'closed', 'nothing given back on an unconfirmed callback');
   await first.close();
@@ -144,7 +144,7 @@ t.test('issue 15: a late payment check waiting on the gateway asks at once when 
   await h.api('POST', `/v1/transactions/${v.txnNo}/cancel`, {});
   await h.sims.faults.paymentGateway.configure({ queryPayment: { outage: true } });
   await h.sims.gateway.forcePay(paymentNo);
-  await eventually(async () => (await h.tc.store.load(v.txnNo))?.timers ?? {}, (timers) => 'late-leg-1/query' in timers, 15_000);
+  await eventually(async () => (await h.tc.storage.snapshots.load(v.txnNo))?.timers ?? {}, (timers) => 'late-leg-1/query' in timers, 15_000);
   await h.sims.faults.paymentGateway.clear();
   // The channel delivers its callback again (a new delivery: a fresh nonce), long before the timer.
   const callback = (await h.sims.gateway.callbacks(paymentNo))[0]!;

@@ -86,7 +86,7 @@ t.test('a claim of another process is watched within the deadline: renewed it an
   const body = { ...FUEL_SALE, userId: 'U2' };
   const scoped = (key: string) => `demo:POST:/v1/transactions:{}:${key}`;
   const fingerprint = createHash('sha256').update(canonicalJson(body)).digest('hex');
-  const otherProcess = (key: string, leaseUntil: number) => tc.store.claimIdempotencyKey(scoped(key), fingerprint, Date.now(), { owner: 'other-process', leaseUntil, runId: `run-${key}` });
+  const otherProcess = (key: string, leaseUntil: number) => tc.storage.idempotency.claimIdempotencyKey(scoped(key), fingerprint, Date.now(), { owner: 'other-process', leaseUntil, runId: `run-${key}` });
 
   t.equal((await otherProcess('held-long', Date.now() + 60_000)).status, 'claimed');
   const began = Date.now();
@@ -95,14 +95,14 @@ t.test('a claim of another process is watched within the deadline: renewed it an
   t.ok(Date.now() - began < 1_000, 'said at once, not after waiting for it');
 
   t.equal((await otherProcess('renewed', Date.now() + 300)).status, 'claimed');
-  const renewing = setInterval(() => void tc.store.renewIdempotencyKey(scoped('renewed'), 'other-process', Date.now() + 300), 100);
+  const renewing = setInterval(() => void tc.storage.idempotency.renewIdempotencyKey(scoped('renewed'), 'other-process', Date.now() + 300), 100);
   t.teardown(() => clearInterval(renewing));
   const live = await api<ErrorBody>('POST', '/v1/transactions', body, { 'idempotency-key': 'renewed' });
   t.equal(live.body.error.code, 'REQUEST_IN_PROGRESS', 'an owner that renews its lease is alive: in progress');
   clearInterval(renewing);
 
   t.equal((await otherProcess('lapsing', Date.now() + 300)).status, 'claimed');
-  t.equal(await tc.store.noteIdempotencyTxn(scoped('lapsing'), 'other-process', 'T20990101000000000001'), true);
+  t.equal(await tc.storage.idempotency.noteIdempotencyTxn(scoped('lapsing'), 'other-process', 'T20990101000000000001'), true);
   const taken = await api<TransactionView>('POST', '/v1/transactions', body, { 'idempotency-key': 'lapsing' });
   t.equal(taken.status, 201, 'a lease left to lapse: its owner is gone and the retry runs the request');
   t.equal(taken.body.txnNo, 'T20990101000000000001', 'under the transaction number the first run recorded');

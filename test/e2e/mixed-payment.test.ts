@@ -220,7 +220,7 @@ t.test('callbacks: duplicated, reordered, dropped or late, the outcome matches t
     clock.advance(h.tc.config.queryAfterMs);
     await h.tc.host.fireDueTimers();
     await h.tc.host.settle();
-    const timers = (await h.tc.store.load(v.txnNo))!.timers;
+    const timers = (await h.tc.storage.snapshots.load(v.txnNo))!.timers;
     t.ok(timers['query:leg-1']! > clock.now(), 'the next query is armed, later');
     await h.sims.gateway.configureCallbacks({ dropCallbacks: true });
     await h.sims.gateway.pay(paying.body.legs[0]!.paymentNo);

@@ -21,7 +21,7 @@ const view = async (h: Harness, txnNo: string) => (await h.api<TransactionView>(
 const gatewayRefunds = (h: Harness, paymentNo: string) => h.sims.systems.paymentGateway.peekRefunds(paymentNo);
 const refundsAskedAgain = async (h: Harness) => (await h.sims.store.effects({ system: 'paymentGateway', verb: 'refundPayment' })).filter((e) => e.detail === 'retry').length;
 /** When a refund leg waiting to ask again is due, if one is. */
-const armedRetry = (h: Harness) => async () => (await h.tc.store.dueTimers(Number.MAX_SAFE_INTEGER, 100)).find((timer) => timer.name.endsWith('/retry'))?.dueAt ?? null;
+const armedRetry = (h: Harness) => async () => (await h.tc.storage.snapshots.dueTimers(Number.MAX_SAFE_INTEGER, 100)).find((timer) => timer.name.endsWith('/retry'))?.dueAt ?? null;
 /** How long the channel fails refunds in the tests of a passing fault. */
 const FAULT_MS = 3_000;
 
@@ -197,8 +197,8 @@ t.test('issue 15: a closed payment the channel never captures is asked about thr
   const sale = await cancelledWhilePending(h);
   const closedAt = clock.now();
   // A query is a read, not an effect of the gateway's: count the leg's queries in the journal.
-  const queries = async () => (await h.tc.store.journal(sale.txnNo)).filter((e) => e.actor === 'leg-1' && e.to === 'queryingAfterClose').length;
-  const armed = async () => (await h.tc.store.dueTimers(Number.MAX_SAFE_INTEGER, 100)).filter((timer) => timer.txnNo === sale.txnNo);
+  const queries = async () => (await h.tc.storage.journal.entries(sale.txnNo)).filter((e) => e.actor === 'leg-1' && e.to === 'queryingAfterClose').length;
+  const armed = async () => (await h.tc.storage.snapshots.dueTimers(Number.MAX_SAFE_INTEGER, 100)).filter((timer) => timer.txnNo === sale.txnNo);
   await runTimersUntil(h, clock, armed, (timers) => timers.length === 0 && clock.now() > closedAt);
   t.equal(await queries(), QUERIES_AFTER_CLOSE_MS.length, 'one query per time of the series');
   t.equal(clock.now() - closedAt, QUERIES_AFTER_CLOSE_MS.at(-1), 'the last an hour after the close');

@@ -40,7 +40,7 @@ async function drainTasks(h: Harness, txnNo: string) {
   for (let i = 0; i < 20; i++) {
     await h.tc.host.settle();
     await h.tc.tasks.runDue();
-    const tasks = (await h.tc.store.tasksOf(txnNo)).filter((x) => x.status === 'pending' || x.status === 'running');
+    const tasks = (await h.tc.storage.tasks.tasksOf(txnNo)).filter((x) => x.status === 'pending' || x.status === 'running');
     if (tasks.length === 0) return;
     await new Promise((r) => setTimeout(r, 20));
   }

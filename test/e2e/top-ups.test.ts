@@ -174,7 +174,7 @@ t.test('a top-up refund waits out a card system outage and then goes through, ne
   t.equal(waiting.status, 503, 'still working when the request stops waiting');
   t.equal(waiting.body.error.details.txnNo, sale.txnNo);
   // Its immediate retries spent, the refund waits on a durable timer to ask the card again.
-  const retry = await eventually(async () => Object.keys((await h.tc.store.load(sale.txnNo))!.timers), (names) => names.some((n) => n.endsWith('/card-retry')));
+  const retry = await eventually(async () => Object.keys((await h.tc.storage.snapshots.load(sale.txnNo))!.timers), (names) => names.some((n) => n.endsWith('/card-retry')));
   t.match(retry, [/^refund-R.*\/card-retry$/]);
   t.equal((await view(h, sale.txnNo)).body.refunds[0]?.status, 'requested', 'not rejected: the card may have been debited');
   await h.sims.faults.storedValue.clear();

@@ -15,7 +15,7 @@ export async function runTimersUntil<T>(h: Harness, clock: ManualClock, probe: (
     const value = await probe();
     if (check(value)) return value;
     if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms (clock at ${new Date(clock.now()).toISOString()}); last value: ${JSON.stringify(value)}`);
-    const armed = await h.tc.store.dueTimers(Number.MAX_SAFE_INTEGER, 1_000);
+    const armed = await h.tc.storage.snapshots.dueTimers(Number.MAX_SAFE_INTEGER, 1_000);
     const next = Math.min(...armed.map((timer) => timer.dueAt));
     if (Number.isFinite(next) && next > clock.now()) clock.set(next);
     await h.tc.host.fireDueTimers();

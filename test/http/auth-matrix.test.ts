@@ -135,7 +135,7 @@ t.test('every route family answers as API.md "Auth" says (issue 17)', async (t) 
   });
 
   t.test("a key of M1 against M2's transaction, order and refund: 404 NOT_FOUND exactly as if missing", async (t) => {
-    const before = (await h.tc.store.load(m2.txnNo))!.version;
+    const before = (await h.tc.storage.snapshots.load(m2.txnNo))!.version;
     for (const route of ROUTES) {
       const foreign = await call(h, route, m2, M1_ALL);
       const missing = await call(h, route, MISSING, M1_ALL);
@@ -143,7 +143,7 @@ t.test('every route family answers as API.md "Auth" says (issue 17)', async (t) 
       t.equal(anonymous(foreign, m2), anonymous(missing, MISSING), `${label(route)}: the same answer as a missing one`);
       t.notMatch(JSON.stringify(foreign.body), /M2/, `${label(route)}: names no merchant`);
     }
-    t.equal((await h.tc.store.load(m2.txnNo))!.version, before, "nothing was done to M2's transaction");
+    t.equal((await h.tc.storage.snapshots.load(m2.txnNo))!.version, before, "nothing was done to M2's transaction");
     const everyMerchant = await apiClient(h.url, EVERY_MERCHANT_ADMIN)<{ entries: unknown[] }>('GET', `/admin/transactions/${m2.txnNo}/journal`);
     t.equal(everyMerchant.status, 200, 'a key with merchants ["*"] reads it');
     t.ok(everyMerchant.body.entries.length > 0);

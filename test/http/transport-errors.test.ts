@@ -65,7 +65,7 @@ t.test('a JSON body that is not valid UTF-8 is refused with 400 INVALID_REQUEST 
     t.equal(res.statusCode, 400, `bytes ${bad.map((b) => b.toString(16)).join(' ')}`);
     t.same(errorOf(res.body), { code: 'INVALID_REQUEST', message: 'the body is not valid UTF-8' });
   }
-  t.same(await tc.store.listTransactions({ limit: 10 }), [], 'nothing was started');
+  t.same(await tc.storage.admin.listTransactions({ limit: 10 }), [], 'nothing was started');
   const fine = await app.inject({ method: 'POST', url: '/v1/transactions', headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' }, payload: Buffer.from(JSON.stringify({ ...FUEL_SALE, paymentMethods: ['wechat'] })) });
   t.equal(fine.statusCode, 201, 'well-formed UTF-8 still passes');
 });

@@ -1,5 +1,7 @@
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { ManualClock } from '../../runtime/clock.ts';
+import { SqliteTransitionFeed } from '../../storage/sqlite/transition-feed.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { subscribe as subscribeTo } from '../helpers/event-stream.ts';
 import { DEMO_KEY, eventually, FUEL_SALE, keyEntry, startHarness, type Harness } from '../helpers/harness.ts';
@@ -34,7 +36,7 @@ t.test('streams every transition as it happens, in the shape trade tail reads', 
     ['xstate.init', 'ORDER'],
     'in the order they happened',
   );
-  const journal = await h.tc.store.journal(started.body.txnNo);
+  const journal = await h.tc.storage.journal.entries(started.body.txnNo);
   t.same(ordered.map((m) => m.to), journal.map((e) => e.to).slice(0, ordered.length), 'exactly the journal');
   t.same(
     stream.events.filter((e) => e.message.type === 'transition' && e.message.txnNo === started.body.txnNo).map((e) => e.id),
@@ -73,12 +75,14 @@ t.test('takes the admin key as a header or as ?key= (EventSource sends no header
 
 t.test('stops listening for stored saves when the client goes, and ends open streams when the server closes', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
-  const listeners = () => h.tc.host.journalled.observers.length;
+  const feed = h.tc.storage.feed;
+  if (!(feed instanceof SqliteTransitionFeed)) throw new Error('the harness runs on SQLite');
+  const listeners = () => feed.followers;
   const baseline = listeners();
   const leaving = await subscribe(h);
   const staying = await subscribe(h);
   await eventually(async () => listeners(), (n) => n === baseline + 2);
-  t.pass('each stream listens for stored saves');
+  t.pass('each stream follows the feed');
   leaving.abort();
   await start(h);
   await eventually(async () => staying.messages.length, (n) => n > 0);
@@ -95,9 +99,30 @@ t.test('stops listening for stored saves when the client goes, and ends open str
 /** A transition as compared across streams and the journal. */
 const line = (e: { txnNo: string; actor: string; event: string; to: unknown }) => JSON.stringify([e.txnNo, e.actor, e.event, e.to]);
 
+/**
+ * The harness's SQLite journal read straight from its file, in sequence: what the stream's ids
+ * (on SQLite, journal sequence numbers) are checked against.
+ */
+function journalRows(h: Harness): { seq: number; txnNo: string; actor: string; event: string; to: unknown }[] {
+  const db = new Database(h.tc.config.dbPath, { readonly: true });
+  try {
+    return db
+      .prepare<[], { seq: number; txn_no: string; actor: string; event: string; to_state: string | null }>('SELECT seq, txn_no, actor, event, to_state FROM journal ORDER BY seq')
+      .all()
+      .map((r) => ({ seq: r.seq, txnNo: r.txn_no, actor: r.actor, event: r.event, to: r.to_state === null ? null : JSON.parse(r.to_state) }));
+  } finally {
+    db.close();
+  }
+}
+
 /** Every journal entry after `seq`, as lines. */
 async function journalAfter(h: Harness, seq: number): Promise<string[]> {
-  return (await h.tc.store.journalSince!(seq, 10_000)).map(line);
+  return journalRows(h).filter((r) => r.seq > seq).map(line);
+}
+
+/** The highest journal sequence number so far. */
+async function lastSeq(h: Harness): Promise<number> {
+  return journalRows(h).at(-1)?.seq ?? 0;
 }
 
 t.test('a client that reconnects with Last-Event-ID gets exactly the transitions stored while it was away, then live ones', async (t) => {
@@ -107,7 +132,7 @@ t.test('a client that reconnects with Last-Event-ID gets exactly the transitions
   await h.api('POST', `/v1/transactions/${a.body.txnNo}/order`, { quoteId: a.body.quote.quoteId, comboId: 'c-wechat' });
   await eventually(async () => ({ seen: first.messages.map(line), stored: await journalAfter(h, 0) }), ({ seen, stored }) => seen.length > 0 && seen.join() === stored.join());
   const lastEventId = first.lastEventId()!;
-  t.equal(lastEventId, String(await h.tc.store.lastJournalSeq!()), 'the last id is the last journal entry it was sent');
+  t.equal(lastEventId, String(await lastSeq(h)), 'the last id is the last journal entry it was sent');
   first.abort();
 
   const b = await start(h);
@@ -128,9 +153,9 @@ t.test('a client that reconnects with Last-Event-ID gets exactly the transitions
 t.test('?lastEventId= resumes like the header, and the header wins when both come (EventSource keeps its first URL)', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
   const a = await start(h);
-  const afterA = await h.tc.store.lastJournalSeq!();
+  const afterA = await lastSeq(h);
   const b = await start(h);
-  const afterB = await h.tc.store.lastJournalSeq!();
+  const afterB = await lastSeq(h);
   const byQuery = await subscribe(h, `?lastEventId=${afterA}`);
   await eventually(async () => byQuery.messages, (ms) => ms.length > 0);
   t.same(byQuery.messages.map(line), await journalAfter(h, afterA), `everything after ${afterA}: ${b.body.txnNo} started`);
@@ -145,7 +170,7 @@ t.test('?lastEventId= resumes like the header, and the header wins when both com
 t.test('an id beyond the end of the journal gets a gap event, then the stream goes on live', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(NOON) });
   await start(h);
-  const end = await h.tc.store.lastJournalSeq!();
+  const end = await lastSeq(h);
   const stream = await subscribe(h, '', { authorization: `Bearer ${DEMO_KEY}`, 'last-event-id': '999999' });
   const later = await start(h);
   await eventually(async () => stream.messages, (ms) => ms.some((m) => m.txnNo === later.body.txnNo));

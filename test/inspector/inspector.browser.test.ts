@@ -207,7 +207,7 @@ if (!existsSync(CHROMIUM)) {
     await waitForAttr(page, '[data-testid=connection-status]', 'data-state', 'retry');
     const missed = await start();
     // What the feed's cap does, exactly and now: only the latest save is kept.
-    await h.tc.scaleOut!.store.redis.xtrim(`${prefix}:{idx}:feed`, 'MAXLEN', 1);
+    await h.tc.scaleOut!.storage.handle.redis.xtrim(`${prefix}:{idx}:feed`, 'MAXLEN', 1);
     proxy.release();
 
     await page.getByTestId('stream-notice').waitFor({ state: 'visible', timeout: PATIENCE_MS });

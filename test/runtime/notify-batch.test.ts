@@ -14,16 +14,16 @@ t.test('post-payment tasks finishing together are applied in order and stored in
   const view = await h.api<ViewWithTasks>('GET', `/v1/transactions/${started.body.txnNo}`);
   const pending = view.body.tasks.filter((x) => x.status === 'pending').length;
   t.ok(pending >= 5, `several tasks wait to run (${pending})`);
-  const before = (await h.tc.store.load(started.body.txnNo))!.version;
+  const before = (await h.tc.storage.snapshots.load(started.body.txnNo))!.version;
 
   await h.tc.tasks.runDue();
   await h.tc.host.settle();
 
   const after = await h.api<ViewWithTasks>('GET', `/v1/transactions/${started.body.txnNo}`);
   t.same(after.body.tasks.map((x) => x.status), after.body.tasks.map(() => 'done'), 'every task is done');
-  const journal = await h.tc.store.journal(started.body.txnNo);
+  const journal = await h.tc.storage.journal.entries(started.body.txnNo);
   t.equal(journal.filter((e) => e.event === 'TASK_DONE').length, pending, 'each outcome is its own transition in the journal');
-  const versions = (await h.tc.store.load(started.body.txnNo))!.version - before;
+  const versions = (await h.tc.storage.snapshots.load(started.body.txnNo))!.version - before;
   // Outcomes that arrive while an earlier one waits its turn share its write; without that, one write each.
   t.ok(versions <= Math.ceil(pending / 3), `${pending} outcomes were stored in ${versions} writes`);
 });
@@ -38,6 +38,6 @@ t.test('a command queued between two notifications is not overtaken by the secon
   const second = h.tc.host.notify(txnNo, (at) => ({ type: 'TIMER', name: 'second', at }));
   await Promise.all([first, cancelled, second]);
   await h.tc.host.settle();
-  const events = (await h.tc.store.journal(txnNo)).map((e) => (e.event === 'TIMER' ? `TIMER:${String(e.data.name)}` : e.event)).filter((e) => e === 'CANCEL' || e.startsWith('TIMER'));
+  const events = (await h.tc.storage.journal.entries(txnNo)).map((e) => (e.event === 'TIMER' ? `TIMER:${String(e.data.name)}` : e.event)).filter((e) => e === 'CANCEL' || e.startsWith('TIMER'));
   t.same(events.slice(0, 3), ['TIMER:first', 'CANCEL', 'TIMER:second']);
 });

@@ -64,7 +64,7 @@ t.test('transaction leases in Redis', async (t) => {
     t.equal(onA.body.version, onB.body.version + 1);
     t.equal(onA.body.quote.lines[0]?.amount, 25000);
     t.equal(a.tc.host.reapplied, 0, 'caught when A took the lease (stored version ahead of its copy), before any write could conflict');
-    const journal = await a.tc.store.journal(started.body.txnNo);
+    const journal = await a.tc.storage.journal.entries(started.body.txnNo);
     t.equal(journal.filter((j) => j.event === 'REQUOTE').length, 2, 'both re-quotes are in the journal');
   });
 });

@@ -50,7 +50,7 @@ t.test('Redis killed and restarted under load loses no acknowledged transaction 
 
   const lost: string[] = [];
   for (const ack of acks) {
-    const stored = await h.tc.store.load(ack.txnNo);
+    const stored = await h.tc.storage.snapshots.load(ack.txnNo);
     if (!stored || stored.version < ack.version) lost.push(`${ack.txnNo}@${ack.version} (${ack.state})`);
   }
   t.same(lost, [], 'every acknowledged version is in Redis after its restart');

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { BullmqScheduler } from '../../runtime/bullmq-scheduler.ts';
 import { systemClock } from '../../runtime/clock.ts';
 import { Sentinel } from '../../runtime/sentinel.ts';
-import { RedisTransactionStore } from '../../storage/redis/redis-store.ts';
+import { createRedisStorage } from '../../storage/redis/storage.ts';
 import type { TradeCenterConfig } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { eventually, orderedSale, startHarness } from '../helpers/harness.ts';
@@ -38,10 +38,10 @@ t.test('the sentinel', async (t) => {
   });
 
   t.test('one process a period scans when many share a Redis', async (t) => {
-    const store = new RedisTransactionStore({ url, prefix: `tc-sentinel-${randomUUID().slice(0, 8)}` });
+    const store = createRedisStorage({ url, prefix: `tc-sentinel-${randomUUID().slice(0, 8)}` });
     t.teardown(() => store.close());
     const config = { scanMs: 60_000, idleMs: { default: 1_000 }, graceMs: 1_000, maxNudges: 3 };
-    const sentinels = [1, 2, 3].map(() => new Sentinel(store, { nudge: async () => null }, systemClock, config, pino({ level: 'silent' }), { claimScan: (ms) => store.claimSentinelScan(ms) }));
+    const sentinels = [1, 2, 3].map(() => new Sentinel(store.sentinel, { nudge: async () => null }, systemClock, config, pino({ level: 'silent' })));
     await Promise.all(sentinels.map((s) => s.scan()));
     t.equal(sentinels.reduce((n, s) => n + s.counters.scans, 0), 1, 'one scanned, two stood aside');
   });

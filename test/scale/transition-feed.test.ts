@@ -41,7 +41,7 @@ t.test('the live event stream on Redis', async (t) => {
     const line = (e: { actor: string; event: string; from: unknown; to: unknown }) => JSON.stringify([e.actor, e.event, e.from, e.to]);
     // Post-payment tasks may still move it (on either process): compare once both sides agree.
     const seen = await eventually(
-      async () => ({ streamed: stream.messages.filter((m) => m.txnNo === txnNo).map(line), journal: (await b.tc.store.journal(txnNo)).map(line) }),
+      async () => ({ streamed: stream.messages.filter((m) => m.txnNo === txnNo).map(line), journal: (await b.tc.storage.journal.entries(txnNo)).map(line) }),
       ({ streamed, journal }) => streamed.length > 0 && streamed.join() === journal.join(),
       10_000,
     );
@@ -69,7 +69,7 @@ t.test('the live event stream on Redis', async (t) => {
 
   const line = (e: { txnNo: string; actor: string; event: string; from: unknown; to: unknown }) => JSON.stringify([e.txnNo, e.actor, e.event, e.from, e.to]);
   /** What the journals of `txnNos` hold, in order, as lines. */
-  const journals = async (h: Harness, txnNos: string[]) => (await Promise.all(txnNos.map((txnNo) => h.tc.store.journal(txnNo)))).flatMap((entries, i) => entries.map((e) => line({ ...e, txnNo: txnNos[i]! })));
+  const journals = async (h: Harness, txnNos: string[]) => (await Promise.all(txnNos.map((txnNo) => h.tc.storage.journal.entries(txnNo)))).flatMap((entries, i) => entries.map((e) => line({ ...e, txnNo: txnNos[i]! })));
   /** The messages of `txnNos`, one transaction after the other (each in stream order). */
   const streamed = <T extends { txnNo: string }>(messages: T[], txnNos: string[]): T[] => txnNos.flatMap((txnNo) => messages.filter((m) => m.txnNo === txnNo));
   const resumeFrom = (lastEventId: string) => ({ authorization: `Bearer ${DEMO_KEY}`, 'last-event-id': lastEventId });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { RedisCallbackNonces } from '../../storage/redis/callback-nonces.ts';
-import { connectRedis } from '../../storage/redis/redis-store.ts';
+import { connectRedis } from '../../storage/redis/handle.ts';
 import { SqliteCallbackNonces } from '../../storage/sqlite/callback-nonces.ts';
 import type { CallbackNonces } from '../../storage/types.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';

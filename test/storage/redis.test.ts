@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { RedisTransactionStore } from '../../storage/redis/redis-store.ts';
+import { createRedisStorage } from '../../storage/redis/storage.ts';
 import { eventually, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { storeConformance } from './conformance.ts';
@@ -14,7 +14,7 @@ t.test('the Redis store', async (t) => {
     url = server.url;
   }
   // A fresh prefix per test: the tests share one server and never see each other's keys.
-  storeConformance(t, async (_t, options) => new RedisTransactionStore({ url, prefix: `tc-test-${randomUUID().slice(0, 8)}`, ...options }));
+  storeConformance(t, async (_t, options) => createRedisStorage({ url, prefix: `tc-test-${randomUUID().slice(0, 8)}`, ...options }));
 
   t.test('timers and tasks on Redis (BullMQ)', async (t) => {
     schedulingConformance(t, () => ({ storage: { kind: 'redis', url, prefix: `tc-test-${randomUUID().slice(0, 8)}` } }));
@@ -39,26 +39,47 @@ t.test('the Redis store', async (t) => {
   t.test('an idempotency key carries the retention as its TTL, claimed and completed, and a key gone is not written back', async (t) => {
     const retentionMs = 60_000;
     const prefix = `tc-test-${randomUUID().slice(0, 8)}`;
-    const store = new RedisTransactionStore({ url, prefix, idempotencyRetentionMs: retentionMs });
+    const store = createRedisStorage({ url, prefix, idempotencyRetentionMs: retentionMs });
     t.teardown(() => store.close());
-    const ttl = (key: string) => store.redis.pttl(`${prefix}:idem:{${key}}`);
-    await store.claimIdempotencyKey('k1', 'f1', Date.now(), { owner: 'A', leaseUntil: Number.MAX_SAFE_INTEGER, runId: 'r' });
+    const ttl = (key: string) => store.handle.redis.pttl(`${prefix}:idem:{${key}}`);
+    await store.idempotency.claimIdempotencyKey('k1', 'f1', Date.now(), { owner: 'A', leaseUntil: Number.MAX_SAFE_INTEGER, runId: 'r' });
     const claimed = await ttl('k1');
     t.ok(claimed > 0 && claimed <= retentionMs, `a claim expires within the retention (PTTL ${claimed})`);
     await new Promise((r) => setTimeout(r, 100));
     const running = await ttl('k1');
-    await store.completeIdempotencyKey('k1', 'A', { statusCode: 201, body: {} });
+    await store.idempotency.completeIdempotencyKey('k1', 'A', { statusCode: 201, body: {} });
     const completed = await ttl('k1');
     t.ok(completed > running && completed <= retentionMs, `completing keeps an expiry, renewed to the whole retention (PTTL ${running} → ${completed})`);
-    t.equal(await store.purgeIdempotency(Date.now(), 100), 0, 'Redis expires the keys itself');
-    await store.completeIdempotencyKey('never-claimed', 'A', { statusCode: 201, body: {} });
+    t.equal(await store.idempotency.purgeIdempotency(Date.now(), 100), 0, 'Redis expires the keys itself');
+    await store.idempotency.completeIdempotencyKey('never-claimed', 'A', { statusCode: 201, body: {} });
     t.equal(await ttl('never-claimed'), -2, 'completing a key no longer stored leaves it absent, not a key without expiry');
   });
 
-  t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {
-    const store = new RedisTransactionStore({ url, prefix: 'tc-durability' });
+  t.test('the sentinel index repairs the index entries of a save a crash cut off after its script, once they are older than a few seconds', async (t) => {
+    const prefix = `tc-test-${randomUUID().slice(0, 8)}`;
+    const store = createRedisStorage({ url, prefix });
     t.teardown(() => store.close());
-    const warnings = await store.checkDurability();
+    const idx = (name: string) => `${prefix}:{idx}:${name}`;
+    const redis = store.handle.redis;
+    const T0 = Date.parse('2026-11-25T04:00:00Z');
+    const base = { txnNo: 'T1', merchantId: 'M1', stationId: 'S1', orderNo: null, stateValue: 'paying', snapshot: {}, atRest: false, needsAttention: false, timers: {}, tasks: [], createdAt: T0, updatedAt: T0 };
+    await store.snapshots.save({ ...base, state: 'paying', working: true }, 0, []);
+    // The next save's script ran (the record says completed) but the process died before the index writes after it.
+    await redis.hset(`${prefix}:{T1}:txn`, 'state', 'completed', 'atRest', 1, 'working', 0, 'version', 2);
+    await redis.zadd(idx('dirty'), T0, 'T1');
+    t.equal(await store.sentinel.repairIndexes(T0 + 1_000), 0, 'a write marked dirty a moment ago may still be running: left alone');
+    t.equal(await store.sentinel.repairIndexes(T0 + 10_000), 1, 'one transaction reindexed');
+    t.same(
+      [await redis.zscore(idx('working'), 'T1'), await redis.zscore(idx('active'), 'T1'), await redis.zscore(idx('state:paying'), 'T1'), await redis.zscore(idx('state:completed'), 'T1'), await redis.zscore(idx('dirty'), 'T1')],
+      [null, null, null, '0', null],
+      'its entries are those of the record as stored, and it is no longer dirty',
+    );
+  });
+
+  t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {
+    const store = createRedisStorage({ url, prefix: 'tc-durability' });
+    t.teardown(() => store.close());
+    const warnings = await store.handle.checkDurability();
     if (process.env.REDIS_URL) t.pass('an external Redis: its settings are its own');
     else t.same(warnings.map((w) => w.split(':')[0]), ['Redis runs with appendonly=no'], 'the test server runs without AOF and with noeviction');
   });

@@ -58,7 +58,7 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
     await h.tc.sims!.gateway.pay(paying.body.legs[0]!.paymentNo);
     await eventually(() => view(h, ordered.txnNo), (r) => r.body.state === 'completed');
     if (h.tc.scaleOut) t.notOk(await h.tc.scaleOut.scheduler.timers.getJob(jobId), 'its job was removed');
-    t.same((await h.tc.store.dueTimers(Number.MAX_SAFE_INTEGER, 100)).filter((x) => x.txnNo === ordered.txnNo), [], 'no timer row left');
+    t.same((await h.tc.storage.snapshots.dueTimers(Number.MAX_SAFE_INTEGER, 100)).filter((x) => x.txnNo === ordered.txnNo), [], 'no timer row left');
     await new Promise((r) => setTimeout(r, Math.max(0, dueAt - Date.now()) + 300));
     const after = await view(h, ordered.txnNo);
     t.equal(after.body.state, 'completed', 'still completed after the old deadline');

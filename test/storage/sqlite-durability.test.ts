@@ -2,13 +2,13 @@ import { fsync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { SqliteTransactionStore } from '../../storage/sqlite/sqlite-store.ts';
+import { openSqliteStorage } from '../../storage/sqlite/storage.ts';
 import type { SaveRecord } from '../../storage/types.ts';
 
 function record(txnNo: string): SaveRecord {
   return {
-    txnNo, merchantId: 'M1', orderNo: null, state: 'quoted', stateValue: 'quoted', snapshot: { value: 'quoted' },
-    atRest: false, working: false, timers: {}, tasks: [], createdAt: 1, updatedAt: 1,
+    txnNo, merchantId: 'M1', stationId: 'S1', orderNo: null, state: 'quoted', stateValue: 'quoted', snapshot: { value: 'quoted' },
+    atRest: false, working: false, needsAttention: false, timers: {}, tasks: [], createdAt: 1, updatedAt: 1,
   };
 }
 
@@ -42,9 +42,9 @@ const settledYet = async (p: Promise<unknown>) => {
 t.test('a write is acknowledged only once the WAL holding it has been fsynced', async (t) => {
   const path = join(t.testdir(), 'trade.db');
   const sync = heldSync();
-  const store = new SqliteTransactionStore(path, sync.sync);
+  const store = openSqliteStorage(path, { syncFile: sync.sync });
   t.teardown(() => store.close().catch(() => undefined));
-  const saved = store.save(record('T1'), 0, []);
+  const saved = store.snapshots.save(record('T1'), 0, []);
   t.equal(await settledYet(saved), false, 'committed, not yet synced: not acknowledged');
   t.equal(sync.held.length, 1, 'one fsync asked for');
   const reader = new Database(path, { readonly: true });
@@ -56,12 +56,12 @@ t.test('a write is acknowledged only once the WAL holding it has been fsynced', 
 
 t.test('writes committed during an fsync wait for the next one, which starts after it', async (t) => {
   const sync = heldSync();
-  const store = new SqliteTransactionStore(join(t.testdir(), 'trade.db'), sync.sync);
+  const store = openSqliteStorage(join(t.testdir(), 'trade.db'), { syncFile: sync.sync });
   t.teardown(() => store.close().catch(() => undefined));
-  const first = store.save(record('T1'), 0, []);
+  const first = store.snapshots.save(record('T1'), 0, []);
   await new Promise((r) => setImmediate(r));
-  const second = store.save(record('T2'), 0, []);
-  const third = store.claimIdempotencyKey('k', 'f', 1, { owner: 'A', leaseUntil: Number.MAX_SAFE_INTEGER, runId: 'r' });
+  const second = store.snapshots.save(record('T2'), 0, []);
+  const third = store.idempotency.claimIdempotencyKey('k', 'f', 1, { owner: 'A', leaseUntil: Number.MAX_SAFE_INTEGER, runId: 'r' });
   await new Promise((r) => setTimeout(r, 20));
   t.equal(sync.held.length, 1, 'no second fsync while the first runs');
   await sync.release();
@@ -75,9 +75,9 @@ t.test('writes committed during an fsync wait for the next one, which starts aft
 
 t.test('a failed fsync fails the writes it was to make durable', async (t) => {
   const sync = heldSync();
-  const store = new SqliteTransactionStore(join(t.testdir(), 'trade.db'), sync.sync);
+  const store = openSqliteStorage(join(t.testdir(), 'trade.db'), { syncFile: sync.sync });
   t.teardown(() => store.close().catch(() => undefined));
-  const saved = store.save(record('T1'), 0, []);
+  const saved = store.snapshots.save(record('T1'), 0, []);
   await new Promise((r) => setTimeout(r, 10));
   const io = Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
   sync.held.shift()!.done(io);
@@ -86,13 +86,13 @@ t.test('a failed fsync fails the writes it was to make durable', async (t) => {
 
 t.test('the sentinel\'s own writes wait for the fsync too', async (t) => {
   const sync = heldSync();
-  const store = new SqliteTransactionStore(join(t.testdir(), 'trade.db'), sync.sync);
+  const store = openSqliteStorage(join(t.testdir(), 'trade.db'), { syncFile: sync.sync });
   t.teardown(() => store.close().catch(() => undefined));
-  const saving = store.save(record('T1'), 0, []);
+  const saving = store.snapshots.save(record('T1'), 0, []);
   await new Promise((r) => setTimeout(r, 10));
   await sync.release();
   await saving;
-  const nudged = store.recordNudge('T1', 1);
+  const nudged = store.sentinel.recordNudge('T1', 1);
   t.equal(await settledYet(nudged), false);
   await sync.release();
   t.equal(await nudged, 1);
@@ -106,16 +106,16 @@ t.test('TRADE_SQLITE_SYNC=NORMAL does not fsync', async (t) => {
     else process.env.TRADE_SQLITE_SYNC = before;
   });
   const sync = heldSync();
-  const store = new SqliteTransactionStore(join(t.testdir(), 'trade.db'), sync.sync);
+  const store = openSqliteStorage(join(t.testdir(), 'trade.db'), { syncFile: sync.sync });
   t.teardown(() => store.close());
-  t.same(await store.save(record('T1'), 0, []), { ok: true, version: 1 });
+  t.same(await store.snapshots.save(record('T1'), 0, []), { ok: true, version: 1 });
   t.equal(sync.held.length, 0);
 });
 
 t.test('close waits for an fsync in flight', async (t) => {
   const sync = heldSync();
-  const store = new SqliteTransactionStore(join(t.testdir(), 'trade.db'), sync.sync);
-  const saved = store.save(record('T1'), 0, []);
+  const store = openSqliteStorage(join(t.testdir(), 'trade.db'), { syncFile: sync.sync });
+  const saved = store.snapshots.save(record('T1'), 0, []);
   await new Promise((r) => setTimeout(r, 10));
   const closed = store.close();
   t.equal(await settledYet(closed), false, 'still syncing');

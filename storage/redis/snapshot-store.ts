@@ -1,0 +1,205 @@
+import type { TaskSpec } from '../../machines/task-spec.ts';
+import type { DueTimer, JournalEntry, SaveRecord, SaveResult, SnapshotStore, TransactionRecord } from '../types.ts';
+import { IndexWrites, parseRecord, SEP, type RedisHandle } from './handle.ts';
+import { specOf } from './task-store.ts';
+import { publishSave, type SavedTransitions } from './transition-feed.ts';
+
+/** The index entries one record calls for, as this process last wrote them. */
+interface Indexed {
+  version: number;
+  state: string;
+  orderNo: string | null;
+  working: boolean;
+  active: boolean;
+  timers: Record<string, number>;
+  attention: boolean;
+}
+
+type SaveReply = (string | number)[] | { actual: number | null };
+
+/**
+ * Snapshots on Redis: the transaction's hash, written by the save script (version compare-and-set,
+ * journal, new tasks) with its index entries around it (see {@link RedisHandle}), and its journal
+ * handed to the transition feed once stored.
+ */
+export class RedisSnapshotStore implements SnapshotStore {
+  constructor(private readonly h: RedisHandle) {}
+
+  async save(record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult> {
+    const txnNo = record.txnNo;
+    const attention = record.needsAttention;
+    const fields: (string | number)[] = [
+      'merchantId', record.merchantId,
+      'stationId', record.stationId,
+      'orderNo', record.orderNo ?? '',
+      'state', record.state,
+      'stateValue', JSON.stringify(record.stateValue),
+      'snapshot', JSON.stringify(record.snapshot),
+      'atRest', record.atRest ? 1 : 0,
+      'working', record.working ? 1 : 0,
+      'timers', JSON.stringify(record.timers),
+      'attention', attention ? 1 : 0,
+      'createdAt', record.createdAt,
+      'updatedAt', record.updatedAt,
+    ];
+    // Tasks this process knows to be stored need not travel again (the script never replaces one).
+    const known = this.knownTasks.get(txnNo);
+    const fresh = record.tasks.filter((t) => !known?.has(t.task));
+    const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), ...fresh.map((t) => this.h.taskKey(txnNo, t.task))];
+    const args: (string | number)[] = [expectedVersion, fields.length / 2, ...fields, fresh.length];
+    for (const t of fresh) args.push(t.task, JSON.stringify(specOf(t)));
+    const entries = journal.map((j) => JSON.stringify(j));
+    args.push(...entries);
+    const feed: SavedTransitions | null = entries.length ? { txnNo, entries: `[${entries.join(',')}]` } : null;
+
+    const want: Indexed = { version: 0, state: record.state, orderNo: record.orderNo, working: record.working && !record.atRest, active: !record.atRest, timers: record.timers, attention };
+    const base = this.indexed.get(txnNo);
+    const reply =
+      base && base.version === expectedVersion
+        ? await this.saveKnown(txnNo, record, base, want, fresh, keys, args, feed)
+        : await this.saveFull(txnNo, record, want, fresh, keys, args, feed);
+    if (!Array.isArray(reply)) {
+      this.indexed.delete(txnNo);
+      return { ok: false, conflict: true, actualVersion: reply.actual };
+    }
+    const version = Number(reply[1]);
+    // A task stored before this save keeps its own schedule, which the NX add may have disturbed.
+    const inserted = new Set(reply.slice(5).map(String));
+    const existing = fresh.filter((t) => !inserted.has(t.task)).map((t) => t.task);
+    if (existing.length) await this.h.reindexTasks(txnNo, existing);
+    this.rememberTasks(txnNo, record.tasks);
+    if (this.indexed.size > 10_000) this.indexed.clear();
+    this.indexed.set(txnNo, { ...want, version });
+    return { ok: true, version };
+  }
+
+  /** What this process last wrote to the indexes for a transaction, at which version. Bounded. */
+  private readonly indexed = new Map<string, Indexed>();
+
+  /**
+   * The save script's reply on success, or the version the store holds on a conflict. A stored
+   * save's journal goes to the feed as soon as the reply is in, before the index writes after it.
+   */
+  private async runSave(keys: string[], args: (string | number)[], feed: SavedTransitions | null): Promise<SaveReply> {
+    const reply = await this.h.redis.tcSave(keys.length, ...keys, ...args);
+    if (reply[0] !== 1) return { actual: reply[1] === -1 ? null : Number(reply[1]) };
+    if (feed) publishSave(this.h, feed);
+    return reply;
+  }
+
+  /** First write of a transaction by this process: every index entry it calls for (see the class comment). */
+  private async saveFull(txnNo: string, record: SaveRecord, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[], feed: SavedTransitions | null): Promise<SaveReply> {
+    // Intent first: the indexes learn of this write before it happens.
+    const before = new IndexWrites(this.h.redis);
+    before.zadd(this.h.idx('dirty'), record.updatedAt, txnNo);
+    this.h.addEntries(before, txnNo, record, want.attention);
+    for (const t of fresh) before.zadd(this.h.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
+    const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args, feed)]);
+    if (!Array.isArray(reply)) {
+      await this.h.reindex(txnNo);
+      return reply;
+    }
+    const previousTimers = reply[2] ? (JSON.parse(String(reply[2])) as Record<string, number>) : {};
+    const after = new IndexWrites(this.h.redis);
+    this.h.removeStale(after, txnNo, record, previousTimers, String(reply[3]));
+    after.zscore(this.h.idx('attention'), txnNo);
+    after.zrem(this.h.idx('dirty'), txnNo);
+    const results = await after.exec();
+    // Attention also comes from dead tasks and the sentinel: reindexAttention weighs all three.
+    if (results.at(-2) !== null && !want.attention) await this.h.reindexAttention(txnNo);
+    return reply;
+  }
+
+  /**
+   * A write after this process's own last write (the compare-and-set proves nobody wrote in
+   * between): only the index entries that change are touched, most saves none at all.
+   */
+  private async saveKnown(txnNo: string, record: SaveRecord, base: Indexed, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[], feed: SavedTransitions | null): Promise<SaveReply> {
+    const adds: [string, number, string][] = [];
+    const removals: [string, string][] = [];
+    if (base.state !== want.state) {
+      adds.push([this.h.idx(`state:${want.state}`), 0, txnNo]);
+      removals.push([this.h.idx(`state:${base.state}`), txnNo]);
+      this.h.noteState(want.state);
+    }
+    if (want.working && !base.working) adds.push([this.h.idx('working'), record.updatedAt, txnNo]);
+    if (base.working && !want.working) removals.push([this.h.idx('working'), txnNo]);
+    if (want.active && !base.active) adds.push([this.h.idx('active'), record.updatedAt, txnNo]);
+    if (base.active && !want.active) removals.push([this.h.idx('active'), txnNo]);
+    for (const [name, due] of Object.entries(want.timers)) if (base.timers[name] !== due) adds.push([this.h.idx('timers'), due, `${txnNo}${SEP}${name}`]);
+    for (const [name, due] of Object.entries(base.timers)) if (want.timers[name] !== due) removals.push([this.h.idx('timers'), `${txnNo}${SEP}${name}`]);
+    if (want.attention && !base.attention) adds.push([this.h.idx('attention'), 0, txnNo]);
+    const newOrderNo = want.orderNo !== base.orderNo ? want.orderNo : null;
+    const orderChanged = newOrderNo !== null;
+    const indexChanges = adds.length + removals.length + fresh.length > 0 || orderChanged;
+    const before = new IndexWrites(this.h.redis);
+    if (indexChanges) before.zadd(this.h.idx('dirty'), record.updatedAt, txnNo);
+    for (const [key, score, member] of adds) before.zadd(key, score, member);
+    for (const t of fresh) before.zadd(this.h.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
+    if (newOrderNo !== null) before.hset(this.h.idx('orders'), newOrderNo, txnNo);
+    // The idle scan reads this score: kept fresh, though a stale one would only make it look again.
+    if (want.active && base.active) before.zadd(this.h.idx('active'), 'XX', record.updatedAt, txnNo);
+    const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args, feed)]);
+    if (!Array.isArray(reply)) {
+      await this.h.reindex(txnNo);
+      return reply;
+    }
+    if (indexChanges) {
+      const after = new IndexWrites(this.h.redis);
+      for (const [key, member] of removals) after.zrem(key, member);
+      after.zrem(this.h.idx('dirty'), txnNo);
+      await after.exec();
+    }
+    if (base.attention && !want.attention) await this.h.reindexAttention(txnNo);
+    return reply;
+  }
+
+  /** Task names known to be stored, per transaction: only new ones need index entries. Bounded. */
+  private readonly knownTasks = new Map<string, Set<string>>();
+
+  private rememberTasks(txnNo: string, tasks: TaskSpec[]): void {
+    if (!tasks.length) return;
+    if (this.knownTasks.size > 10_000) this.knownTasks.clear();
+    this.knownTasks.set(txnNo, new Set(tasks.map((t) => t.task)));
+  }
+
+  async load(txnNo: string): Promise<TransactionRecord | null> {
+    return parseRecord(txnNo, await this.h.redis.hgetall(this.h.k(txnNo, 'txn')));
+  }
+
+  async findTxnNoByOrderNo(orderNo: string): Promise<string | null> {
+    const txnNo = await this.h.redis.hget(this.h.idx('orders'), orderNo);
+    if (!txnNo) return null;
+    // The pointer is written before the record: trust it once the record says the same.
+    return (await this.h.redis.hget(this.h.k(txnNo, 'txn'), 'orderNo')) === orderNo ? txnNo : null;
+  }
+
+  async dueTimers(nowMs: number, limit: number): Promise<DueTimer[]> {
+    const raw = await this.h.redis.zrangebyscore(this.h.idx('timers'), '-inf', nowMs, 'WITHSCORES', 'LIMIT', 0, limit * 2);
+    const candidates: DueTimer[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const [txnNo, name] = raw[i]!.split(SEP) as [string, string];
+      candidates.push({ txnNo, name, dueAt: Number(raw[i + 1]) });
+    }
+    const timersOf = await this.timersOf([...new Set(candidates.map((c) => c.txnNo))]);
+    const due: DueTimer[] = [];
+    for (const c of candidates) {
+      if (timersOf.get(c.txnNo)?.[c.name] === c.dueAt) due.push(c);
+      else await this.h.redis.tcZremIfScore(this.h.idx('timers'), `${c.txnNo}${SEP}${c.name}`, c.dueAt);
+    }
+    return due.slice(0, limit);
+  }
+
+  private async timersOf(txnNos: string[]): Promise<Map<string, Record<string, number>>> {
+    const rows = await Promise.all(txnNos.map((t) => this.h.redis.hget(this.h.k(t, 'txn'), 'timers')));
+    return new Map(txnNos.map((t, i) => [t, JSON.parse(rows[i] ?? '{}') as Record<string, number>]));
+  }
+
+  async needingWork(nowMs: number, limit: number): Promise<string[]> {
+    const working = await this.h.redis.zrange(this.h.idx('working'), 0, limit - 1);
+    const flags = await Promise.all(working.map((t) => this.h.redis.hmget(this.h.k(t, 'txn'), 'working', 'atRest')));
+    const out = new Set(working.filter((_, i) => flags[i]?.[0] === '1' && flags[i]?.[1] === '0'));
+    for (const timer of await this.dueTimers(nowMs, limit)) out.add(timer.txnNo);
+    return [...out].slice(0, limit);
+  }
+}

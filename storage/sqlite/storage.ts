@@ -1,0 +1,38 @@
+import type { Storage } from '../types.ts';
+import { SqliteAdminQueries } from './admin-queries.ts';
+import { SqliteHandle, type SqliteOptions } from './handle.ts';
+import { SqliteIdempotencyRecords } from './idempotency-records.ts';
+import { SqliteJournal } from './journal.ts';
+import { SqliteSentinelIndex } from './sentinel-index.ts';
+import { SqliteSnapshotStore } from './snapshot-store.ts';
+import { SqliteTaskStore } from './task-store.ts';
+import { SqliteTransitionFeed } from './transition-feed.ts';
+
+/** Options of {@link openSqliteStorage}. */
+export interface SqliteStorageOptions extends SqliteOptions {
+  /** How often a follower of the feed looks for transitions another process stored, ms. */
+  feedPollMs?: number;
+}
+
+/** The embedded default's storage, with the simulation's crash. */
+export interface SqliteStorage extends Storage {
+  /** kill -9 (simulation/): the open group commit is lost and never answered; see {@link SqliteHandle.crash}. */
+  crash(): void;
+}
+
+/** The embedded default's storage: every concept over one SQLite file (one handle, one group commit). */
+export function openSqliteStorage(path: string, options: SqliteStorageOptions = {}): SqliteStorage {
+  const handle = new SqliteHandle(path, options);
+  return {
+    snapshots: new SqliteSnapshotStore(handle),
+    journal: new SqliteJournal(handle),
+    feed: new SqliteTransitionFeed(handle, options.feedPollMs),
+    idempotency: new SqliteIdempotencyRecords(handle),
+    tasks: new SqliteTaskStore(handle),
+    sentinel: new SqliteSentinelIndex(handle),
+    admin: new SqliteAdminQueries(handle),
+    ping: async () => handle.ping(),
+    close: () => handle.close(),
+    crash: () => handle.crash(),
+  };
+}
