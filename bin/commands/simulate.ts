@@ -1,20 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { FaultLevel } from '../../simulation/faults.ts';
 import { simulate, type SimulationOptions, type SimulationResult } from '../../simulation/run.ts';
 import { replayCommand, shrink } from '../../simulation/shrink.ts';
 import { writeJson, writeLine, type CliIo } from './cli-io.ts';
 
-interface SimulateFlags {
-  seed: number;
-  sales: number;
-  faults: FaultLevel;
-  crashes: number;
-  backend: 'sqlite' | 'redis';
-  redisUrl?: string;
-  crashWindow?: number;
-  json?: boolean;
-  shrink: boolean;
-}
+/** The run's own options as flags, plus how to report. */
+type SimulateFlags = Pick<SimulationOptions, 'seed' | 'sales' | 'faults' | 'crashes' | 'backend' | 'redisUrl' | 'crashWindow'> & { json?: boolean; shrink: boolean };
 
 function integer(value: string): number {
   const n = Number(value);
