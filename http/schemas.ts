@@ -169,7 +169,9 @@ export const RefundViewSchema = Type.Object(
     couponsRestored: Type.Array(Type.String()),
     couponsExpired: Type.Array(Type.String()),
     topUpDebitFen: Type.Integer({ minimum: 0, description: "fen: the sum of topUpDebits' amountFen, as planned; each debit's status says whether it happened" }),
-    topUpDebits: Type.Array(TopUpDebitSchema, { description: 'each card debit of a refunded top-up, one per card, in line order' }),
+    // Optional in the schema only: an answer stored under an Idempotency-Key before debits were
+    // listed is replayed as it was, not refused by the serializer. Every view lists them.
+    topUpDebits: Type.Optional(Type.Array(TopUpDebitSchema, { description: 'each card debit of a refunded top-up, one per card, in line order; always present in answers made since they are listed' })),
   },
   { additionalProperties: true },
 );

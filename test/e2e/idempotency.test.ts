@@ -110,3 +110,24 @@ t.test('a claim of another process is watched within the deadline: renewed it an
   t.equal(again.headers.get('idempotent-replayed'), 'true');
   t.equal(again.body.txnNo, taken.body.txnNo);
 });
+
+t.test('a refund answer stored before refunds listed their top-up debits is replayed as it was stored', async (t) => {
+  const { api, tc } = await startHarness(t);
+  const sale = await api<TransactionView>('POST', '/v1/checkout', { ...FUEL_SALE, paymentMethods: ['stored_value'], legs: [{ method: 'stored_value', cardNo: 'C1', amount: 'rest' }] });
+  t.equal(sale.body.state, 'completed');
+  const txnNo = sale.body.txnNo;
+  const body = { reason: 'changed my mind' };
+  const answered = await api<{ refundNo: string; refund: Record<string, unknown> }>('POST', `/v1/transactions/${txnNo}/refunds`, body, { 'idempotency-key': 'refund-now' });
+  t.equal(answered.status, 202);
+  // The same answer as an older release stored it: no topUpDebits.
+  const { topUpDebits: _listed, ...older } = answered.body.refund;
+  const stored = { ...answered.body, refund: older };
+  const scoped = `demo:POST:/v1/transactions/:txnNo/refunds:${JSON.stringify({ txnNo })}:refund-before`;
+  const fingerprint = createHash('sha256').update(canonicalJson(body)).digest('hex');
+  await tc.storage.idempotency.claimIdempotencyKey(scoped, fingerprint, Date.now(), { owner: 'older-release', leaseUntil: Date.now() + 60_000, runId: 'run-before' });
+  await tc.storage.idempotency.completeIdempotencyKey(scoped, 'older-release', { statusCode: 202, body: stored });
+  const replayed = await api<{ refundNo: string; refund: Record<string, unknown> }>('POST', `/v1/transactions/${txnNo}/refunds`, body, { 'idempotency-key': 'refund-before' });
+  t.equal(replayed.status, 202, 'replayed, not a 500 from the serializer');
+  t.equal(replayed.headers.get('idempotent-replayed'), 'true');
+  t.same(replayed.body, stored);
+});
