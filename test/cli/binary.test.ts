@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import type { LiveTransition } from '../../bin/commands/source.ts';
 import type { TransactionView } from '../../runtime/view.ts';
@@ -8,19 +6,9 @@ import { DEMO_KEY, FUEL_SALE, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { spawnTethered, STARTUP_DEADLINE_MS } from '../helpers/tethered-spawn.ts';
 import { storedValueSale } from './helpers.ts';
+import { trade, TRADE } from '../helpers/trade-binary.ts';
 
-const run = promisify(execFile);
-const TRADE = new URL('../../bin/trade.js', import.meta.url).pathname;
 
-async function trade(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [TRADE, ...args], { timeout: STARTUP_DEADLINE_MS, env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 t.test('the trade binary lists and inspects through a running server, its url and key from the environment', async (t) => {
   const h = await startHarness(t);

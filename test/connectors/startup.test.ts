@@ -1,21 +1,8 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
-import { STARTUP_DEADLINE_MS } from '../helpers/deadlines.ts';
+import { trade } from '../helpers/trade-binary.ts';
 
-const run = promisify(execFile);
-const TRADE = new URL('../../bin/trade.js', import.meta.url).pathname;
 
-async function trade(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
-  try {
-    const { stderr } = await run(process.execPath, [TRADE, ...args], { timeout: STARTUP_DEADLINE_MS, env: { ...process.env, ...env } });
-    return { code: 0, stderr };
-  } catch (err) {
-    const e = err as { code: number; stderr: string };
-    return { code: e.code, stderr: e.stderr };
-  }
-}
 
 t.test('trade serve with a bad connector URL exits 1 naming the key', async (t) => {
   const dir = t.testdir();

@@ -1,22 +1,9 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
-import { STARTUP_DEADLINE_MS } from '../helpers/deadlines.ts';
+import { trade } from '../helpers/trade-binary.ts';
 
-const run = promisify(execFile);
-const TRADE = new URL('../../bin/trade.js', import.meta.url).pathname;
 
-async function trade(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [TRADE, ...args], { timeout: STARTUP_DEADLINE_MS });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 // Issue 15: `trade --version` was missing.
 t.test('trade --version prints the version of package.json and exits 0', async (t) => {

@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import type { ApiKey } from '../../domain/api-key.ts';
-import { STARTUP_DEADLINE_MS } from '../helpers/deadlines.ts';
 import { apiClient, DEMO_KEY, FUEL_SALE } from '../helpers/harness.ts';
 import { freePort, startServerProcess } from '../helpers/server-process.ts';
+import { trade } from '../helpers/trade-binary.ts';
 
 /**
  * Issue 17, must show 2, on the real `trade` binary: with a keys file the demo key is refused
@@ -14,18 +12,7 @@ import { freePort, startServerProcess } from '../helpers/server-process.ts';
  * a keys file with a bad entry stops the start naming it; `trade keys new` makes a working key.
  */
 
-const run = promisify(execFile);
-const TRADE = new URL('../../bin/trade.js', import.meta.url).pathname;
 
-async function trade(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [TRADE, ...args], { timeout: STARTUP_DEADLINE_MS, env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 t.test('with a keys file from trade keys new, the new secret works, tc_demo_key is 401 and /sim is 404 on the API port', async (t) => {
   const dir = t.testdir();
