@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   UNKNOWN_SKU: { status: 422, message: 'The station does not sell this SKU.' },
   AMOUNT_MISMATCH: { status: 422, message: 'The callback does not match our record of the payment.' },
   PAYMENT_FAILED: { status: 422, message: 'The payment did not go through.' },
+  // DESIGN.md rule 10: a snapshot a newer deploy wrote (this one was rolled back) is not read into older machines.
+  SNAPSHOT_TOO_NEW: { status: 409, message: 'The transaction was stored by a newer version of Trade Center; this version leaves it untouched.' },
   CORE_SYSTEM_UNAVAILABLE: { status: 503, message: 'A core downstream system is unavailable.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -8,15 +8,17 @@ import { paymentLegMachine } from '../machines/payment-leg.machine.ts';
 import { refundLegMachine } from '../machines/refund-leg.machine.ts';
 import { refundMachine } from '../machines/refund.machine.ts';
 import { transactionMachine } from '../machines/transaction.machine.ts';
-import { AT_REST_STATES, type TxnCommand, type TxnContext, type TxnInput } from '../machines/types.ts';
+import { restoreSnapshot, stampVersions, type SnapshotRestore } from '../machines/snapshot-versions.ts';
+import { AT_REST_STATES, type TxnCommand, type TxnInput } from '../machines/types.ts';
 import type { Systems } from '../systems/index.ts';
-import type { JournalEntry, SnapshotStore } from '../storage/types.ts';
+import type { JournalEntry, SnapshotStore, TransactionRecord } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
 import type { After, Clock } from './clock.ts';
 import type { Leases } from './lease.ts';
 import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
+import { storedView, UnreadableSnapshot } from './stored-snapshot.ts';
 import { buildView, needsAttention, topState, type TransactionView } from './view.ts';
 
 type TxnActor = ActorRefFrom<typeof transactionMachine>;
@@ -140,7 +142,7 @@ export class TransactionHost {
   /** Rehydrates transactions with work in flight or timers due, then starts the timer poller. */
   async start(): Promise<number> {
     const txnNos = await this.store.needingWork(this.clock.now(), 10_000);
-    for (const txnNo of txnNos) await this.exclusive(txnNo, () => this.load(txnNo));
+    for (const txnNo of txnNos) await this.exclusive(txnNo, () => this.load(txnNo)).catch((err: unknown) => this.unlessUnreadable(err));
     if (txnNos.length) this.log.info({ count: txnNos.length }, 'rehydrated transactions with pending work');
     // A scheduler of its own (BullMQ) fires due timers from their jobs, re-armed at its start.
     if (this.scheduler.polls) await this.fireDueTimers();
@@ -317,9 +319,7 @@ export class TransactionHost {
     const live = this.leases ? undefined : this.live.get(txnNo);
     if (live) return this.viewOf(live);
     const record = await this.store.load(txnNo);
-    if (!record) return null;
-    const snapshot = record.snapshot as { context: TxnContext; value: unknown };
-    return buildView(snapshot.context, snapshot.value, record.version, record.updatedAt);
+    return record ? storedView(record) : null;
   }
 
   async viewByOrderNo(orderNo: string): Promise<TransactionView | null> {
@@ -345,7 +345,12 @@ export class TransactionHost {
       const id = `${timer.txnNo}:${timer.name}:${timer.dueAt}`;
       if (this.firedTimers.has(id) || this.stopped) continue;
       this.firedTimers.add(id);
-      await this.notify(timer.txnNo, (at) => ({ type: 'TIMER', name: timer.name, at }));
+      // One transaction this version cannot read must not hold up everybody else's timers.
+      const delivered = await this.notify(timer.txnNo, (at) => ({ type: 'TIMER', name: timer.name, at })).then(
+        () => true,
+        (err: unknown) => this.unlessUnreadable(err),
+      );
+      if (!delivered) continue;
       fired++;
     }
     return fired;
@@ -438,11 +443,47 @@ export class TransactionHost {
     }
     let pending = this.loading.get(txnNo);
     if (!pending) {
-      pending = this.store.load(txnNo).then((record) => (record ? this.spawn(txnNo, record.version, record.createdAt, record.snapshot) : null));
+      pending = this.store.load(txnNo).then((record) => (record ? this.restore(record) : null));
       this.loading.set(txnNo, pending);
       void pending.finally(() => this.loading.delete(txnNo));
     }
     return pending;
+  }
+
+  /**
+   * A stored transaction back into its actor, its snapshot first brought to this code's machine
+   * versions (DESIGN.md rule 10). One this code cannot read (written by a newer version, or a
+   * migration that failed) is refused: left as stored, flagged for a person, and not spawned.
+   */
+  private async restore(record: TransactionRecord): Promise<Live> {
+    const restored = restoreSnapshot(record.snapshot);
+    if (restored.ok) return this.spawn(record.txnNo, record.version, record.createdAt, restored.snapshot);
+    await this.flagUnreadable(record, restored);
+    throw new UnreadableSnapshot(record.txnNo, restored);
+  }
+
+  /**
+   * Flags an unreadable transaction `needsAttention` through the save record (a field the host
+   * derives, DESIGN.md rule 9): the snapshot, its state, timers and tasks are written back as they
+   * were stored, with a journal entry saying why. Once flagged it is not written again; a newer
+   * version that loads it derives the flag from its own context on its next save.
+   */
+  private async flagUnreadable(record: TransactionRecord, refused: Extract<SnapshotRestore, { ok: false }>): Promise<void> {
+    if (record.needsAttention) return;
+    const { version, ...stored } = record;
+    const at = this.clock.now();
+    const reason = new UnreadableSnapshot(record.txnNo, refused).message;
+    const journal: JournalEntry[] = [{ at, actor: 'transaction', event: 'SNAPSHOT_REFUSED', data: { reason, versions: refused.versions }, from: record.stateValue, to: record.stateValue }];
+    const result = await this.store.save({ ...stored, needsAttention: true, tasks: [] }, version, journal);
+    this.log.error({ alert: 'snapshot-refused', txnNo: record.txnNo, reason }, 'a stored transaction cannot be read by this version: left untouched, flagged');
+    // Lost to another writer: that one could read it, or flags it itself.
+    if (!result.ok) this.log.warn({ txnNo: record.txnNo }, 'flagging the unreadable transaction lost to another write');
+  }
+
+  /** Swallows (false) an unreadable transaction's refusal, already flagged and logged; rethrows anything else. */
+  private unlessUnreadable(err: unknown): false {
+    if (err instanceof UnreadableSnapshot) return false;
+    throw err;
   }
 
   private spawn(txnNo: string, version: number, createdAt: number, snapshot: unknown, input?: TxnInput): Live {
@@ -524,7 +565,8 @@ export class TransactionHost {
         orderNo: snapshot.context.order?.orderNo ?? null,
         state,
         stateValue: snapshot.value,
-        snapshot: live.actor.getPersistedSnapshot(),
+        // Each actor of the tree carries its machine's version (DESIGN.md rule 10), inside the value every store keeps as it is.
+        snapshot: stampVersions(live.actor.getPersistedSnapshot()),
         atRest: (AT_REST_STATES as readonly string[]).includes(state) && !working,
         working,
         needsAttention: needsAttention(snapshot.context),

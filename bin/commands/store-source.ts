@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TradeError } from '../../domain/errors.ts';
-import type { TxnContext } from '../../machines/types.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import { buildView, taskView, type TransactionView } from '../../runtime/view.ts';
+import { storedView } from '../../runtime/stored-snapshot.ts';
+import { taskView, type TransactionView } from '../../runtime/view.ts';
 import type { Storage } from '../../storage/types.ts';
 import { openRuntime, openStorage, type StoreTarget } from '../store-access.ts';
 import { type JournalLine, type ListFilter, type ListItem, type LiveTransition, type TaskView, type TradeSource, type TransactionDetail } from './source.ts';
@@ -49,8 +49,8 @@ export class StoreSource implements TradeSource {
   async transaction(txnNo: string): Promise<TransactionDetail> {
     const record = await this.storage.snapshots.load(txnNo);
     if (!record) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
-    const snapshot = record.snapshot as { context: TxnContext; value: unknown };
-    const view = buildView(snapshot.context, snapshot.value, record.version, record.updatedAt);
+    // Brought to this version's machines first; one a newer version wrote is read from its stored data, or refused clearly.
+    const view = storedView(record);
     return { ...view, tasks: (await this.storage.tasks.tasksOf(txnNo)).map(taskView) };
   }
 

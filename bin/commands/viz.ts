@@ -1,22 +1,10 @@
 import { Command } from 'commander';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { latePaymentMachine } from '../../machines/late-payment.machine.ts';
-import { paymentLegMachine } from '../../machines/payment-leg.machine.ts';
-import { refundLegMachine } from '../../machines/refund-leg.machine.ts';
-import { refundMachine } from '../../machines/refund.machine.ts';
-import { transactionMachine } from '../../machines/transaction.machine.ts';
+import { MACHINES_BY_KIND } from '../../machines/registry.ts';
 import { actorKind, type ActorKind } from '../../runtime/actor-kind.ts';
 import { stateText, writeJson, writeLine, type CliIo } from './cli-io.ts';
 import type { JournalLine, TradeSource } from './source.ts';
 import { withSource, withTarget, type TargetOptions } from './target.ts';
-
-const MACHINES: Record<ActorKind, AnyStateMachine> = {
-  transaction: transactionMachine,
-  'payment-leg': paymentLegMachine,
-  'late-payment': latePaymentMachine,
-  refund: refundMachine,
-  'refund-leg': refundLegMachine,
-};
 
 export const ACTIVE_MARK = '▶';
 
@@ -78,11 +66,11 @@ export async function runViz(source: TradeSource, io: CliIo, txnNo: string, opts
   }
   writeLine(io, `${txnNo}  ${detail.state}  (${stateText(detail.stateValue)})`);
   writeLine(io, 'transaction');
-  for (const line of renderTree(transactionMachine, detail.stateValue)) writeLine(io, line);
+  for (const line of renderTree(MACHINES_BY_KIND.transaction, detail.stateValue)) writeLine(io, line);
   for (const child of children) {
     writeLine(io);
     writeLine(io, `${child.id} (${child.machine})  ${stateText(child.state)}`);
-    if (child.machine !== 'other') for (const line of renderTree(MACHINES[child.machine], child.state)) writeLine(io, line);
+    if (child.machine !== 'other') for (const line of renderTree(MACHINES_BY_KIND[child.machine], child.state)) writeLine(io, line);
   }
   return result;
 }

@@ -8,7 +8,8 @@ import { merchantsOf, noTransaction, visibleTo } from '../auth.ts';
 import { taskViews } from '../routes/transactions.ts';
 import { errorResponses, listFilter, ListFilterQuery, TxnParams } from '../schemas.ts';
 import { actorTree, placeJournal } from './actor-tree.ts';
-import { INSPECTED_MACHINES } from './inspected-machines.ts';
+import { MACHINES_BY_ID } from '../../machines/registry.ts';
+import { restoreSnapshot } from '../../machines/snapshot-versions.ts';
 import { layoutStatechart, type StatechartLayout } from './statechart-layout.ts';
 
 const Open = Type.Object({}, { additionalProperties: true });
@@ -67,7 +68,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
   // Laid out once per process: a machine's picture changes only with its definition.
   let layouts: Promise<Record<string, StatechartLayout>> | null = null;
   const statecharts = () => {
-    layouts ??= Promise.all(Object.entries(INSPECTED_MACHINES).map(async ([name, machine]) => [name, await layoutStatechart(statechartGraph(machine))] as const)).then(
+    layouts ??= Promise.all(Object.entries(MACHINES_BY_ID).map(async ([name, machine]) => [name, await layoutStatechart(statechartGraph(machine))] as const)).then(
       (entries) => Object.fromEntries(entries),
       (err: unknown) => {
         layouts = null; // a failed layout is tried again by the next request, not remembered
@@ -122,7 +123,9 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
       const record = await tc.storage.snapshots.load(req.params.txnNo);
       const view = await tc.host.view(req.params.txnNo);
       if (!record || !view || !visibleTo(req, view.merchantId)) throw noTransaction(req.params.txnNo);
-      const actors = actorTree(record.snapshot);
+      // Drawn on this version's statecharts: an older snapshot as it restores; a newer one as stored (its states may not all be drawn).
+      const restored = restoreSnapshot(record.snapshot);
+      const actors = actorTree(restored.ok ? restored.snapshot : record.snapshot);
       return {
         view: { ...view, tasks: await taskViews(tc, view.txnNo) },
         timers: Object.entries(record.timers).map(([name, dueAt]) => ({ name, dueAt })),

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { transactionMachine } from '../../machines/transaction.machine.ts';
 import { paymentLegMachine } from '../../machines/payment-leg.machine.ts';
-import { INSPECTED_MACHINES } from '../../http/inspector/inspected-machines.ts';
+import { MACHINES_BY_ID } from '../../machines/registry.ts';
 import { edgeLines, layoutStatechart, type StatechartLayout } from '../../http/inspector/statechart-layout.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import { activeNodeIds, statechartGraph } from '../../runtime/statechart-graph.ts';
@@ -40,7 +40,7 @@ t.test('draws state-changing transitions as edges with their events and guards, 
   t.same(edge('transaction.ordering.nextHold', 'transaction.ordering.lockingHold').map((e) => edgeLines(e)), [['[holdToLockBeforeOrder]']], 'an eventless transition reads as its guard');
   t.ok(graph.nodes.find((n) => n.id === 'transaction.paying')?.handles.includes('LEG_PENDING'), 'LEG_PENDING changes only the context');
   t.notOk(graph.edges.some((e) => e.event === 'LEG_PENDING'), 'and is not drawn as a self-loop');
-  for (const [name, machine] of Object.entries(INSPECTED_MACHINES)) {
+  for (const [name, machine] of Object.entries(MACHINES_BY_ID)) {
     const g = statechartGraph(machine);
     const ids = new Set(g.nodes.map((n) => n.id));
     t.ok(g.edges.every((e) => ids.has(e.source) && ids.has(e.target)), `${name}: every edge joins two of its nodes`);
@@ -59,7 +59,7 @@ const within = (p: { x: number; y: number }, box: { x: number; y: number; width:
   p.x >= box.x - slack && p.x <= box.x + box.width + slack && p.y >= box.y - slack && p.y <= box.y + box.height + slack;
 
 t.test('lays out every machine with each state inside its parent and each edge running from its source to its target', async (t) => {
-  for (const [name, machine] of Object.entries(INSPECTED_MACHINES)) {
+  for (const [name, machine] of Object.entries(MACHINES_BY_ID)) {
     const layout: StatechartLayout = await layoutStatechart(statechartGraph(machine));
     const box = new Map(layout.nodes.map((n) => [n.id, n]));
     for (const n of layout.nodes) {
