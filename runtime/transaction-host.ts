@@ -445,7 +445,8 @@ export class TransactionHost {
     if (!pending) {
       pending = this.store.load(txnNo).then((record) => (record ? this.restore(record) : null));
       this.loading.set(txnNo, pending);
-      void pending.finally(() => this.loading.delete(txnNo));
+      // A refused load (an unreadable snapshot) rejects its callers, not an unhandled copy of it.
+      void pending.finally(() => this.loading.delete(txnNo)).catch(() => undefined);
     }
     return pending;
   }
