@@ -4,11 +4,17 @@
  * the same on every run) and writes the snapshot stored after each step to
  * `test/fixtures/snapshots/v<N>/<scenario>.<step>-<label>.json`, N being the tree version of
  * machines/versions.ts. Folders of earlier versions are kept: their snapshots are what the
- * migrations are tested on. `--check` writes nothing and fails when the folder differs.
+ * migrations are tested on. It also writes each machine's shape at its current version,
+ * `machines/shapes/<kind>.v<N>.json` (what the shape check's message diffs against), once the
+ * version's hash in machines/versions.ts matches it. `--check` writes nothing and fails when the
+ * folder differs.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { machineShape, SAMPLE_INPUTS, shapeHash } from '../machines/machine-shape.ts';
+import { MACHINES } from '../machines/registry.ts';
 import { MACHINE_VERSIONS, treeVersion } from '../machines/versions.ts';
+import { shapeFile } from './machine-shapes.ts';
 import { SCENARIOS, ScriptedRun } from '../simulation/scenarios.ts';
 
 export const FIXTURES_DIR = new URL('../test/fixtures/snapshots/', import.meta.url).pathname;
@@ -60,6 +66,16 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     return;
+  }
+  for (const m of MACHINES) {
+    const shape = machineShape(m.machine, SAMPLE_INPUTS[m.id]);
+    const { version, shape: committed } = MACHINE_VERSIONS[m.id];
+    if (shapeHash(shape) !== committed) {
+      process.stderr.write(`${m.id}: its shape is not the one v${version} committed: bump its version first (npx tap test/versions/shape-check.test.ts says how)\n`);
+      process.exit(1);
+    }
+    mkdirSync(new URL('../machines/shapes/', import.meta.url).pathname, { recursive: true });
+    writeFileSync(shapeFile(m.kind, version), `${JSON.stringify(shape, null, 1)}\n`);
   }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
