@@ -61,6 +61,7 @@ export const transactionMachine = transactionSetup.extend({
     needsAttention: false,
     tasks: [],
     deadTasks: [],
+    redrives: {},
   }),
   initial: 'quoted',
   on: {
@@ -171,24 +172,25 @@ export const transactionMachine = transactionSetup.extend({
           always: [
             { guard: 'allLegsSucceeded', target: '#transaction.paid', actions: 'notePaid' },
             // One leg ended without money: every other leg is undone (DOMAIN.md "Payment").
-            { guard: 'anyLegEndedUnpaid', target: 'compensating', actions: 'cancelOpenLegs' },
+            { guard: 'anyLegEndedUnpaid', target: 'endingLegs', actions: 'cancelOpenLegs' },
           ],
           on: {
             LEG_LOCKED: { actions: ['legLocked', 'advanceLegs'] },
             LEG_SUCCEEDED: { actions: ['legSucceeded', 'clearQuery', 'advanceLegs'] },
-            CANCEL: { target: 'compensating', actions: ['requestReceived', 'cancelOpenLegs', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: ended('CANCELLED', event.reason) }) }] },
+            CANCEL: { target: 'endingLegs', actions: ['requestReceived', 'cancelOpenLegs', { type: 'unwind', params: ({ event }) => ({ to: 'cancelled' as const, refusal: ended('CANCELLED', event.reason) }) }] },
             TIMER: [
               {
                 guard: { type: 'isTimer', params: { name: TIMERS.paymentExpiry } },
-                target: 'compensating',
+                target: 'endingLegs',
                 actions: ['cancelOpenLegs', { type: 'unwind', params: { to: 'cancelled', refusal: ended('PAYMENT_EXPIRED', 'payment expired') } }],
               },
               { guard: 'isQueryTimer', actions: ['queryLeg', 'rearmQuery'] },
             ],
           },
         },
-        // Waiting for every open leg to end (closed, released, or paid after all).
-        compensating: {
+        // Waiting for every open leg of the attempt to end (closed, released, or paid after all);
+        // the compensation proper, if any is needed, is `unwinding`'s.
+        endingLegs: {
           always: [
             // Every leg was paid before its close landed: the money is in, the sale goes on.
             { guard: 'allLegsSucceeded', target: '#transaction.paid', actions: ['notePaid', { type: 'replyRefusal', params: { refusal: refusal('INVALID_STATE', 'the payment succeeded before it could be cancelled') } }] },
@@ -303,11 +305,11 @@ export const transactionMachine = transactionSetup.extend({
 
     unwinding: {
       entry: { type: 'clearTimer', params: { name: TIMERS.paymentExpiry } },
-      initial: 'nextLeg',
+      initial: 'refundingLegs',
       states: {
         // Captured async money goes back first: its refunds start now and are followed to the end
         // by children of their own, which do not hold up the release of the locks.
-        nextLeg: {
+        refundingLegs: {
           entry: 'giveBackCapturedLegs',
           always: 'nextHold',
         },
@@ -345,7 +347,7 @@ export const transactionMachine = transactionSetup.extend({
         },
         waitingToRetry: {
           on: {
-            TIMER: { guard: { type: 'isTimer', params: { name: TIMERS.retry } }, target: 'nextLeg', actions: { type: 'clearTimer', params: { name: TIMERS.retry } } },
+            TIMER: { guard: { type: 'isTimer', params: { name: TIMERS.retry } }, target: 'refundingLegs', actions: { type: 'clearTimer', params: { name: TIMERS.retry } } },
           },
         },
         done: {

@@ -195,9 +195,9 @@ export interface TxnContext extends TxnInput {
   deadTasks: string[];
   /**
    * Re-drives so far (nudges of a refund leg or give-back that waited for a person), by gateway
-   * refund number: the round of the next one. Absent in snapshots from before re-drives.
+   * refund number: the round of the next one. (Optional in v1 snapshots: migrated to `{}`.)
    */
-  redrives?: Record<string, number>;
+  redrives: Record<string, number>;
 }
 
 export interface LegRequest {

@@ -1,4 +1,5 @@
 import type { SnapshotMigration } from './migration.ts';
+import { transactionV1ToV2 } from './transaction-v1-to-v2.ts';
 
-/** Every migration step, one file each (`<kind>-v<N>-to-v<N+1>.ts`). */
-export const MIGRATIONS: readonly SnapshotMigration[] = [];
+/** Every migration step, one file each (`<kind>-v<N>-to-v<N+1>.ts`); restore picks them by machine and version. */
+export const MIGRATIONS: readonly SnapshotMigration[] = [transactionV1ToV2];

@@ -170,7 +170,7 @@ export const askClosedLegsAgain = transactionSetup.enqueueActions(({ context, en
    * start again, as their next round (new call keys, the same refund number at the gateway).
    */
 export const redriveAttention = transactionSetup.enqueueActions(({ context, enqueue }) => {
-    const redrives = { ...(context.redrives ?? {}) };
+    const redrives = { ...context.redrives };
     const nextRound = (refundLegNo: string) => (redrives[refundLegNo] = (redrives[refundLegNo] ?? 0) + 1);
     for (const leg of context.legs) {
       if (leg.giveBack?.status !== 'attention') continue;
@@ -207,7 +207,7 @@ export const redriveAttention = transactionSetup.enqueueActions(({ context, enqu
   });
 
 export const refundLegRedone = transactionSetup.assign(({ context, event }) => {
-    if (event.type !== 'RLEG_DONE' || !event.refundLegNo || !context.redrives?.[event.refundLegNo]) return {};
+    if (event.type !== 'RLEG_DONE' || !event.refundLegNo || !context.redrives[event.refundLegNo]) return {};
     const refundLegNo = event.refundLegNo;
     const status = event.status;
     return {
@@ -284,8 +284,8 @@ export const routeRefundCallback = transactionSetup.enqueueActions(({ context, e
     if (event.type !== 'REFUND_CALLBACK') return;
     const refund = context.refunds.find((r) => r.legs.some((l) => l.refundLegNo === event.refundLegNo));
     // A refund re-driven by a nudge has ended as an actor: its legs run on their own.
-    const redriven = refund?.legs.some((l) => context.redrives?.[l.refundLegNo]);
-    if (redriven && refund?.legs.some((l) => l.refundLegNo === event.refundLegNo && l.status === 'pending' && context.redrives?.[l.refundLegNo])) {
+    const redriven = refund?.legs.some((l) => context.redrives[l.refundLegNo]);
+    if (redriven && refund?.legs.some((l) => l.refundLegNo === event.refundLegNo && l.status === 'pending' && context.redrives[l.refundLegNo])) {
       enqueue.sendTo(redriveId(event.refundLegNo), { type: 'REFUND_CALLBACK' });
     } else if (refund?.status === 'processing' && !redriven) enqueue.sendTo(`refund-${refund.refundNo}`, { type: 'REFUND_CALLBACK', refundLegNo: event.refundLegNo });
     const givingBack = context.legs.find((l) => l.giveBack?.refundNo === event.refundLegNo && l.giveBack.status === 'pending');

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { MIGRATIONS } from '../../machines/migrations/index.ts';
 import type { SnapshotMigration } from '../../machines/migrations/migration.ts';
 import { restoreSnapshot, stampVersions, storedVersions, type PersistedActor } from '../../machines/snapshot-versions.ts';
 import { MACHINE_VERSIONS } from '../../machines/versions.ts';
@@ -52,13 +53,16 @@ const rename = (from: string, to: string, step: number): SnapshotMigration => ({
 t.test('restore runs each machine\'s migrations in order, on a copy, and stamps the result', async (t) => {
   const stored = tree();
   const before = structuredClone(stored);
-  const restored = restoreSnapshot(stored, versions3, [rename('waiting', 'waitingForChannel', 2), rename('pending', 'waiting', 1)]);
+  const restored = restoreSnapshot(stored, versions3, [...MIGRATIONS, rename('waiting', 'waitingForChannel', 2), rename('pending', 'waiting', 1)]);
   t.ok(restored.ok);
   if (!restored.ok) return;
   const leg = restored.snapshot.children!['refund-R1']!.snapshot!.children!['rleg-1']!.snapshot!;
   t.equal(leg.value, 'waitingForChannel', 'v1 → v2 → v3, in that order');
   t.equal(leg.machineVersion, 3);
-  t.same(restored.migrated, ['refund-R1/rleg-1: refundLeg v1 → v2', 'refund-R1/rleg-1: refundLeg v2 → v3']);
+  t.same(
+    restored.migrated.filter((m) => m.startsWith('refund-R1/rleg-1')),
+    ['refund-R1/rleg-1: refundLeg v1 → v2', 'refund-R1/rleg-1: refundLeg v2 → v3'],
+  );
   t.same(stored, before, 'the stored value is not changed');
 });
 
@@ -71,6 +75,6 @@ t.test('restore refuses a tree with any actor newer than this code, naming it', 
 
 t.test('a migration that throws is reported with where it failed, not half applied', async (t) => {
   const failing: SnapshotMigration = { machine: 'refundLeg', from: 1, description: 'breaks', migrate: () => { throw new Error('no such field'); } };
-  const restored = restoreSnapshot(tree(), { ...MACHINE_VERSIONS, refundLeg: { version: 2, shape: 'x' } }, [failing]);
+  const restored = restoreSnapshot(tree(), { ...MACHINE_VERSIONS, refundLeg: { version: 2, shape: 'x' } }, [...MIGRATIONS, failing]);
   t.match(restored, { ok: false, reason: 'failed', path: 'refund-R1/rleg-1', machine: 'refundLeg', error: 'no such field' });
 });
