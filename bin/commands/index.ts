@@ -4,6 +4,7 @@ import { processIo, type CliIo } from './cli-io.ts';
 import { inspectCommand } from './inspect.ts';
 import { keysCommand } from './keys.ts';
 import { listCommand } from './list.ts';
+import { migrateCommand } from './migrate.ts';
 import { nudgeCommand } from './nudge.ts';
 import { retryCommand } from './retry.ts';
 import { simulateCommand } from './simulate.ts';
@@ -11,8 +12,8 @@ import { stuckCommand } from './stuck.ts';
 import { tailCommand } from './tail.ts';
 import { vizCommand } from './viz.ts';
 
-/** Adds the operator commands (list, inspect, stuck, nudge, retry, cancel, tail, viz, simulate, keys) to `trade`. */
+/** Adds the operator commands (list, inspect, stuck, nudge, retry, cancel, tail, viz, simulate, keys, migrate) to `trade`. */
 export function registerCommands(program: Command, io: CliIo = processIo()): Command {
-  for (const make of [listCommand, inspectCommand, stuckCommand, nudgeCommand, retryCommand, cancelCommand, tailCommand, vizCommand, simulateCommand, keysCommand]) program.addCommand(make(io));
+  for (const make of [listCommand, inspectCommand, stuckCommand, nudgeCommand, retryCommand, cancelCommand, tailCommand, vizCommand, simulateCommand, keysCommand, migrateCommand]) program.addCommand(make(io));
   return program;
 }
