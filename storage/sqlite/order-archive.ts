@@ -1,6 +1,7 @@
 import { chinaDay } from '../archive/china-day.ts';
 import { orderFilterConditions, type SqlDialect } from '../archive/filter-sql.ts';
-import { mergeByAt, paged } from '../archive/movements.ts';
+import { channelTradeNoByPayment, newestPerTxn } from '../archive/entries.ts';
+import { mapRows, mergeByAt, movement, paged, type PaymentMovementRow, type RefundMovementRow } from '../archive/movements.ts';
 import { decodeOrderCursor, encodeOrderCursor } from '../archive/order-cursor.ts';
 import type {
   ArchiveCounts,
@@ -134,22 +135,6 @@ function toOrderRow(r: OrderDbRow): OrderRow {
     paidAt: r.paid_at,
     finishedAt: r.finished_at,
   };
-}
-
-/** Of each txnNo given more than once, the entry of the newest record version. */
-export function newestPerTxn(entries: ArchiveEntry[]): ArchiveEntry[] {
-  const newest = new Map<string, ArchiveEntry>();
-  for (const e of entries) {
-    if (e.row.txnNo !== e.record.txnNo) throw new RangeError(`archive entry of ${e.record.txnNo} carries the row of ${e.row.txnNo}`);
-    const seen = newest.get(e.row.txnNo);
-    if (!seen || seen.record.version < e.record.version) newest.set(e.row.txnNo, e);
-  }
-  return [...newest.values()];
-}
-
-/** The channel transaction id of each payment leg of a row, for its refunds' movements. */
-export function channelTradeNoByPayment(row: OrderRow): Map<string, string | null> {
-  return new Map(row.legs.map((l) => [l.paymentNo, l.channelTradeNo]));
 }
 
 const GROUP_COLUMN: Record<OrderGroupKey, string> = { day: 'o.day', station: 'o.station_id', method: 'm.method' };
@@ -369,41 +354,4 @@ interface SummaryDbRow {
   payable: number;
   paid: number;
   refunded: number;
-}
-
-interface MovementDbRow {
-  txn_no: string;
-  payment_no: string;
-  amount_fen: number;
-  channel_trade_no: string | null;
-  at: number;
-  merchant_id: string;
-  station_id: string;
-}
-
-interface PaymentMovementRow extends MovementDbRow {
-  leg_no: number;
-}
-
-interface RefundMovementRow extends MovementDbRow {
-  refund_leg_no: string;
-}
-
-function movement(kind: OrderMovement['kind'], method: string, r: MovementDbRow, refundLegNo: string | null): OrderMovement {
-  return {
-    kind,
-    txnNo: r.txn_no,
-    merchantId: r.merchant_id,
-    stationId: r.station_id,
-    method,
-    paymentNo: r.payment_no,
-    refundLegNo,
-    amountFen: r.amount_fen,
-    channelTradeNo: r.channel_trade_no,
-    at: r.at,
-  };
-}
-
-async function* mapRows<R, T>(rows: AsyncIterable<R>, map: (r: R) => T): AsyncGenerator<T> {
-  for await (const r of rows) yield map(r);
 }
