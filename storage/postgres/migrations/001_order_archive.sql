@@ -52,7 +52,8 @@ CREATE INDEX archive_orders_origin   ON archive_orders (origin, created_at, txn_
 CREATE INDEX archive_orders_order_no ON archive_orders (order_no) WHERE order_no IS NOT NULL;
 CREATE INDEX archive_orders_os       ON archive_orders (station_id, os_order_no) WHERE os_order_no IS NOT NULL;
 
--- Payment legs as rows: the method filter (txn_no, method) and reconciliation's movements.
+-- Payment legs as rows: the method filter (by method for a rare one, by the key for a common one) and
+-- reconciliation's movements.
 CREATE TABLE archive_legs (
   txn_no           text COLLATE "C" NOT NULL,
   leg_no           integer NOT NULL,
@@ -65,7 +66,7 @@ CREATE TABLE archive_legs (
   station_id       text COLLATE "C" NOT NULL,
   PRIMARY KEY (txn_no, leg_no)
 );
-CREATE INDEX archive_legs_method   ON archive_legs (txn_no, method);
+CREATE INDEX archive_legs_method   ON archive_legs (method, txn_no);
 CREATE INDEX archive_legs_captured ON archive_legs (method, captured_at, txn_no, leg_no) WHERE captured_at IS NOT NULL;
 
 CREATE TABLE archive_refund_legs (
