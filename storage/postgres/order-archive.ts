@@ -19,10 +19,11 @@ import type {
   StoredJournalEntry,
   TransactionRecord,
 } from '../types.ts';
+import { arrayLiteral } from './array-literal.ts';
 import { PostgresHandle, type PostgresOptions } from './handle.ts';
 import { MonthPartitions } from './partitions.ts';
 
-/** An `archive_orders` row as pg reads it (int8 as numbers, json parsed, see handle.ts). */
+/** An `archive_orders` row as pg reads it (int8 as numbers, see handle.ts). */
 interface OrderDbRow {
   txn_no: string;
   order_no: string | null;
@@ -41,8 +42,8 @@ interface OrderDbRow {
   created_at: number;
   paid_at: number | null;
   finished_at: number;
-  legs: OrderLeg[];
-  refunds: OrderRefund[];
+  legs: string;
+  refunds: string;
 }
 
 const ORDER_COLUMNS = `o.txn_no, o.order_no, o.origin, o.os_order_no, o.merchant_id, o.station_id, o.scene, o.user_id, o.state,
@@ -64,8 +65,8 @@ function toOrderRow(r: OrderDbRow): OrderRow {
     payableAmountFen: r.payable_fen,
     paidAmountFen: r.paid_fen,
     refundedAmountFen: r.refunded_fen,
-    legs: r.legs,
-    refunds: r.refunds,
+    legs: JSON.parse(r.legs) as OrderLeg[],
+    refunds: JSON.parse(r.refunds) as OrderRefund[],
     createdAt: r.created_at,
     paidAt: r.paid_at,
     finishedAt: r.finished_at,
@@ -73,13 +74,13 @@ function toOrderRow(r: OrderDbRow): OrderRow {
 }
 
 /** Columns of a batch, one array per column: one `unnest` insert writes the whole batch. */
-function columns<T, K extends string>(items: T[], pick: (item: T) => Record<K, unknown>, keys: readonly K[]): unknown[][] {
+function columns<T, K extends string>(items: T[], pick: (item: T) => Record<K, unknown>, keys: readonly K[]): string[] {
   const out = keys.map(() => [] as unknown[]);
   for (const item of items) {
     const values = pick(item);
     keys.forEach((k, i) => out[i]!.push(values[k]));
   }
-  return out;
+  return out.map(arrayLiteral);
 }
 
 /** `unnest($1::text[], $2::bigint[], …)` over the given element types, from parameter `first` on. */
@@ -88,7 +89,7 @@ function unnest(typesOf: readonly string[], first = 1): string {
 }
 
 const ORDER_KEYS = ['txn_no', 'version', 'order_no', 'origin', 'os_order_no', 'merchant_id', 'station_id', 'scene', 'user_id', 'state', 'original_fen', 'discount_fen', 'payable_fen', 'paid_fen', 'refunded_fen', 'created_at', 'paid_at', 'finished_at', 'day', 'legs', 'refunds'] as const;
-const ORDER_TYPES = ['text', 'bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'date', 'json', 'json'] as const;
+const ORDER_TYPES = ['text', 'bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'date', 'text', 'text'] as const;
 const LEG_KEYS = ['txn_no', 'leg_no', 'method', 'amount_fen', 'captured_at', 'payment_no', 'channel_trade_no', 'merchant_id', 'station_id'] as const;
 const LEG_TYPES = ['text', 'integer', 'text', 'bigint', 'bigint', 'text', 'text', 'text', 'text'] as const;
 const REFUND_LEG_KEYS = ['txn_no', 'refund_leg_no', 'payment_no', 'method', 'amount_fen', 'refunded_at', 'channel_trade_no', 'merchant_id', 'station_id'] as const;
@@ -132,7 +133,7 @@ export class PostgresOrderArchive implements OrderArchive {
       }), ['txn_no', 'version', 'created_at', 'record', 'journal', 'journal_count'] as const);
       const upserted = await client.query<{ txn_no: string; inserted: boolean }>(
         `INSERT INTO archive_records (txn_no, version, created_at, record, journal, journal_count)
-         SELECT * FROM ${unnest(['text', 'bigint', 'bigint', 'json', 'json', 'integer'])}
+         SELECT * FROM ${unnest(['text', 'bigint', 'bigint', 'text', 'text', 'integer'])}
          ON CONFLICT (txn_no) DO UPDATE SET version = excluded.version, created_at = excluded.created_at, record = excluded.record,
            journal = excluded.journal, journal_count = excluded.journal_count
          WHERE archive_records.version < excluded.version
@@ -215,13 +216,13 @@ export class PostgresOrderArchive implements OrderArchive {
   }
 
   async get(txnNo: string): Promise<ArchiveEntry | null> {
-    const found = await this.handle.query<OrderDbRow & { record: TransactionRecord; journal: StoredJournalEntry[] }>(
+    const found = await this.handle.query<OrderDbRow & { record: string; journal: string }>(
       `SELECT ${ORDER_COLUMNS}, a.record, a.journal FROM archive_records a
        JOIN archive_orders o ON o.txn_no = a.txn_no AND o.created_at = a.created_at WHERE a.txn_no = $1`,
       [txnNo],
     );
     const r = found.rows[0];
-    return r ? { row: toOrderRow(r), record: r.record, journal: r.journal } : null;
+    return r ? { row: toOrderRow(r), record: JSON.parse(r.record) as TransactionRecord, journal: JSON.parse(r.journal) as StoredJournalEntry[] } : null;
   }
 
   async findTxnNoByOrderNo(orderNo: string): Promise<string | null> {

@@ -87,7 +87,7 @@ t.test('PostgreSQL specifics of the archive', async (t) => {
     const archive = new PostgresOrderArchive({ url, schema: 'plans' });
     t.teardown(() => archive.close());
     const random = seededRandom(3);
-    const rows = Array.from({ length: 20_000 }, (_, i) => randomOrderRow(random, i));
+    const rows = Array.from({ length: 10_000 }, (_, i) => randomOrderRow(random, i));
     for (let i = 0; i < rows.length; i += 5000) await archive.put(rows.slice(i, i + 5000).map((r) => archiveEntry(r)));
     await sql.query('ANALYZE plans.archive_orders, plans.archive_legs, plans.archive_refund_legs');
     const plan = async (query: string) => (await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`)).rows.map((r) => r['QUERY PLAN']).join('\n');

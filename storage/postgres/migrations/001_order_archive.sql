@@ -6,8 +6,9 @@ CREATE TABLE archive_records (
   txn_no        text COLLATE "C" PRIMARY KEY,
   version       bigint  NOT NULL,
   created_at    bigint  NOT NULL,
-  record        json    NOT NULL,
-  journal       json    NOT NULL,
+  -- Opaque to the archive (DESIGN.md rule 9): kept as the JSON text it was given, never parsed here.
+  record        text    NOT NULL,
+  journal       text    NOT NULL,
   journal_count integer NOT NULL
 );
 
@@ -34,8 +35,9 @@ CREATE TABLE archive_orders (
   finished_at  bigint NOT NULL,
   -- The China-time (UTC+8) date of created_at: what the summary groups by.
   day          date   NOT NULL,
-  legs         json   NOT NULL,
-  refunds      json   NOT NULL,
+  -- JSON text, read back whole with the row; the legs' columns live in archive_legs.
+  legs         text   NOT NULL,
+  refunds      text   NOT NULL,
   PRIMARY KEY (txn_no, created_at)
 ) PARTITION BY RANGE (created_at);
 
