@@ -17,6 +17,7 @@ import type {
   OrderRow,
   OrderSummaryRow,
   StoredJournalEntry,
+  TaskRecord,
   TransactionRecord,
 } from '../types.ts';
 import { arrayLiteral } from './array-literal.ts';
@@ -130,12 +131,13 @@ export class PostgresOrderArchive implements OrderArchive {
         record: JSON.stringify(e.record),
         journal: JSON.stringify(e.journal),
         journal_count: e.journal.length,
-      }), ['txn_no', 'version', 'created_at', 'record', 'journal', 'journal_count'] as const);
+        tasks: JSON.stringify(e.tasks),
+      }), ['txn_no', 'version', 'created_at', 'record', 'journal', 'journal_count', 'tasks'] as const);
       const upserted = await client.query<{ txn_no: string; inserted: boolean }>(
-        `INSERT INTO archive_records (txn_no, version, created_at, record, journal, journal_count)
-         SELECT * FROM ${unnest(['text', 'bigint', 'bigint', 'text', 'text', 'integer'])}
+        `INSERT INTO archive_records (txn_no, version, created_at, record, journal, journal_count, tasks)
+         SELECT * FROM ${unnest(['text', 'bigint', 'bigint', 'text', 'text', 'integer', 'text'])}
          ON CONFLICT (txn_no) DO UPDATE SET version = excluded.version, created_at = excluded.created_at, record = excluded.record,
-           journal = excluded.journal, journal_count = excluded.journal_count
+           journal = excluded.journal, journal_count = excluded.journal_count, tasks = excluded.tasks
          WHERE archive_records.version < excluded.version
          RETURNING txn_no, (xmax = 0) AS inserted`,
         records,
@@ -216,13 +218,19 @@ export class PostgresOrderArchive implements OrderArchive {
   }
 
   async get(txnNo: string): Promise<ArchiveEntry | null> {
-    const found = await this.handle.query<OrderDbRow & { record: string; journal: string }>(
-      `SELECT ${ORDER_COLUMNS}, a.record, a.journal FROM archive_records a
+    const found = await this.handle.query<OrderDbRow & { record: string; journal: string; tasks: string }>(
+      `SELECT ${ORDER_COLUMNS}, a.record, a.journal, a.tasks FROM archive_records a
        JOIN archive_orders o ON o.txn_no = a.txn_no AND o.created_at = a.created_at WHERE a.txn_no = $1`,
       [txnNo],
     );
     const r = found.rows[0];
-    return r ? { row: toOrderRow(r), record: JSON.parse(r.record) as TransactionRecord, journal: JSON.parse(r.journal) as StoredJournalEntry[] } : null;
+    if (!r) return null;
+    return {
+      row: toOrderRow(r),
+      record: JSON.parse(r.record) as TransactionRecord,
+      journal: JSON.parse(r.journal) as StoredJournalEntry[],
+      tasks: JSON.parse(r.tasks) as TaskRecord[],
+    };
   }
 
   async findTxnNoByOrderNo(orderNo: string): Promise<string | null> {

@@ -1,7 +1,7 @@
 -- The order archive (DOMAIN.md "Archive"; docs/archive-storage.md). Numbers and keys sort
 -- byte-wise (COLLATE "C"), as every other backend and the cursor compare them.
 
--- One row per archived transaction: its final record and journal, and the version rule's key.
+-- One row per archived transaction: its final record, journal and tasks, and the version rule's key.
 CREATE TABLE archive_records (
   txn_no        text COLLATE "C" PRIMARY KEY,
   version       bigint  NOT NULL,
@@ -9,7 +9,9 @@ CREATE TABLE archive_records (
   -- Opaque to the archive (DESIGN.md rule 9): kept as the JSON text it was given, never parsed here.
   record        text    NOT NULL,
   journal       text    NOT NULL,
-  journal_count integer NOT NULL
+  journal_count integer NOT NULL,
+  -- The transaction's task records (all done), for a refund after archiving.
+  tasks         text    NOT NULL
 );
 
 -- The flat rows queries read, partitioned by month of creation (epoch ms, UTC months);
