@@ -15,3 +15,29 @@ export function newestPerTxn(entries: ArchiveEntry[]): ArchiveEntry[] {
 export function channelTradeNoByPayment(row: OrderRow): Map<string, string | null> {
   return new Map(row.legs.map((l) => [l.paymentNo, l.channelTradeNo]));
 }
+
+/** What an order paid and got back through one method: a row of the by-method summary. */
+export interface MethodShare {
+  method: string;
+  /** Its legs captured (capturedAt set). */
+  paidFen: number;
+  /** Its refund legs refunded (refundedAt set). */
+  refundedFen: number;
+}
+
+/** Each method an order has a leg of, with its share (OrderSummaryRow: grouped by method). */
+export function methodShares(row: OrderRow): MethodShare[] {
+  const shares = new Map<string, MethodShare>();
+  for (const l of row.legs) {
+    const share = shares.get(l.method) ?? { method: l.method, paidFen: 0, refundedFen: 0 };
+    if (l.capturedAt !== null) share.paidFen += l.amountFen;
+    shares.set(l.method, share);
+  }
+  for (const r of row.refunds) {
+    for (const l of r.legs) {
+      const share = shares.get(l.method);
+      if (share && l.refundedAt !== null) share.refundedFen += l.amountFen;
+    }
+  }
+  return [...shares.values()];
+}

@@ -38,6 +38,8 @@ export class PostgresHandle {
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
+      // A server that does not answer fails a query (and readiness) instead of hanging it.
+      connectionTimeoutMillis: 5_000,
       options: `-c search_path=${this.schema}`,
       types,
     });

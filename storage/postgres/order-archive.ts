@@ -1,6 +1,6 @@
 import { chinaDay } from '../archive/china-day.ts';
 import { orderFilterConditions, type SqlDialect } from '../archive/filter-sql.ts';
-import { channelTradeNoByPayment, newestPerTxn } from '../archive/entries.ts';
+import { channelTradeNoByPayment, methodShares, newestPerTxn } from '../archive/entries.ts';
 import { mapRows, mergeByAt, movement, paged, type PaymentMovementRow, type RefundMovementRow } from '../archive/movements.ts';
 import { decodeOrderCursor, encodeOrderCursor } from '../archive/order-cursor.ts';
 import type {
@@ -96,7 +96,10 @@ const LEG_TYPES = ['text', 'integer', 'text', 'bigint', 'bigint', 'text', 'text'
 const REFUND_LEG_KEYS = ['txn_no', 'refund_leg_no', 'payment_no', 'method', 'amount_fen', 'refunded_at', 'channel_trade_no', 'merchant_id', 'station_id'] as const;
 const REFUND_LEG_TYPES = ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'text'] as const;
 
-const GROUP_COLUMN: Record<OrderGroupKey, string> = { day: 'o.day', station: 'o.station_id', method: 'm.method' };
+const METHOD_KEYS = ['txn_no', 'method', 'merchant_id', 'station_id', 'scene', 'state', 'origin', 'created_at', 'day', 'original_fen', 'discount_fen', 'payable_fen', 'paid_fen', 'refunded_fen'] as const;
+const METHOD_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'date', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint'] as const;
+
+const GROUP_COLUMN: Record<OrderGroupKey, string> = { day: 'o.day', station: 'o.station_id', method: 'o.method' };
 
 const PAGE = 1000;
 
@@ -144,7 +147,7 @@ export class PostgresOrderArchive implements OrderArchive {
       );
       const replaced = upserted.rows.filter((r) => !r.inserted).map((r) => r.txn_no);
       if (replaced.length) {
-        for (const table of ['archive_orders', 'archive_legs', 'archive_refund_legs']) await client.query(`DELETE FROM ${table} WHERE txn_no = ANY($1::text[])`, [replaced]);
+        for (const table of ['archive_orders', 'archive_legs', 'archive_refund_legs', 'archive_order_methods']) await client.query(`DELETE FROM ${table} WHERE txn_no = ANY($1::text[])`, [replaced]);
       }
       const through = new Set(upserted.rows.map((r) => r.txn_no));
       const rows = newest.filter((e) => through.has(e.row.txnNo));
@@ -212,6 +215,26 @@ export class PostgresOrderArchive implements OrderArchive {
           }), REFUND_LEG_KEYS),
         );
       }
+      const shares = rows.flatMap(({ row }) => methodShares(row).map((m) => ({ row, m })));
+      await client.query(
+        `INSERT INTO archive_order_methods (${METHOD_KEYS.join(', ')}) SELECT * FROM ${unnest(METHOD_TYPES)}`,
+        columns(shares, ({ row, m }) => ({
+          txn_no: row.txnNo,
+          method: m.method,
+          merchant_id: row.merchantId,
+          station_id: row.stationId,
+          scene: row.scene,
+          state: row.state,
+          origin: row.origin,
+          created_at: row.createdAt,
+          day: chinaDay(row.createdAt),
+          original_fen: row.originalAmountFen,
+          discount_fen: row.discountAmountFen,
+          payable_fen: row.payableAmountFen,
+          paid_fen: m.paidFen,
+          refunded_fen: m.refundedFen,
+        }), METHOD_KEYS),
+      );
       return rows.length;
     });
     return { written, skipped: entries.length - written };
@@ -263,21 +286,14 @@ export class PostgresOrderArchive implements OrderArchive {
     const { where, params } = conditions(filter);
     const keys = [...new Set(groupBy)];
     const byMethod = keys.includes('method');
-    // Grouped by method, each (order, method) pair is one unit: the method's own legs and refund legs.
-    const from = byMethod
-      ? `archive_orders o JOIN (SELECT txn_no, method, SUM(CASE WHEN captured_at IS NOT NULL THEN amount_fen ELSE 0 END) AS paid
-           FROM archive_legs GROUP BY txn_no, method) m ON m.txn_no = o.txn_no
-         LEFT JOIN (SELECT txn_no, method, SUM(amount_fen) AS refunded FROM archive_refund_legs WHERE refunded_at IS NOT NULL
-           GROUP BY txn_no, method) r ON r.txn_no = m.txn_no AND r.method = m.method`
-      : 'archive_orders o';
-    const paid = byMethod ? 'm.paid' : 'o.paid_fen';
-    const refunded = byMethod ? 'COALESCE(r.refunded, 0)' : 'o.refunded_fen';
+    // Grouped by method, each (order, method) pair is one unit, its row in archive_order_methods.
+    const from = byMethod ? 'archive_order_methods o' : 'archive_orders o';
     const grouped = keys.map((k) => GROUP_COLUMN[k]);
     const found = await this.handle.query<SummaryDbRow>(
       `SELECT ${keys.includes('day') ? 'o.day::text' : 'NULL::text'} AS day, ${keys.includes('station') ? 'o.station_id' : 'NULL::text'} AS station_id,
-        ${byMethod ? 'm.method' : 'NULL::text'} AS method, COUNT(*) AS count, COALESCE(SUM(o.original_fen), 0) AS original,
+        ${byMethod ? 'o.method' : 'NULL::text'} AS method, COUNT(*) AS count, COALESCE(SUM(o.original_fen), 0) AS original,
         COALESCE(SUM(o.discount_fen), 0) AS discount, COALESCE(SUM(o.payable_fen), 0) AS payable,
-        COALESCE(SUM(${paid}), 0) AS paid, COALESCE(SUM(${refunded}), 0) AS refunded
+        COALESCE(SUM(o.paid_fen), 0) AS paid, COALESCE(SUM(o.refunded_fen), 0) AS refunded
        FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ${grouped.length ? `GROUP BY ${grouped.join(', ')} ORDER BY ${grouped.join(', ')}` : ''}`,
       params,

@@ -1,17 +1,14 @@
 -- The order archive (DOMAIN.md "Archive"; docs/archive-storage.md). Numbers and keys sort
 -- byte-wise (COLLATE "C"), as every other backend and the cursor compare them.
 
--- One row per archived transaction: its final record, journal and tasks, and the version rule's key.
+-- One row per archived transaction: its final record and journal, and the version rule's key.
 CREATE TABLE archive_records (
   txn_no        text COLLATE "C" PRIMARY KEY,
   version       bigint  NOT NULL,
   created_at    bigint  NOT NULL,
-  -- Opaque to the archive (DESIGN.md rule 9): kept as the JSON text it was given, never parsed here.
-  record        text    NOT NULL,
-  journal       text    NOT NULL,
-  journal_count integer NOT NULL,
-  -- The transaction's task records (all done), for a refund after archiving.
-  tasks         text    NOT NULL
+  record        json    NOT NULL,
+  journal       json    NOT NULL,
+  journal_count integer NOT NULL
 );
 
 -- The flat rows queries read, partitioned by month of creation (epoch ms, UTC months);
@@ -37,9 +34,8 @@ CREATE TABLE archive_orders (
   finished_at  bigint NOT NULL,
   -- The China-time (UTC+8) date of created_at: what the summary groups by.
   day          date   NOT NULL,
-  -- JSON text, read back whole with the row; the legs' columns live in archive_legs.
-  legs         text   NOT NULL,
-  refunds      text   NOT NULL,
+  legs         json   NOT NULL,
+  refunds      json   NOT NULL,
   PRIMARY KEY (txn_no, created_at)
 ) PARTITION BY RANGE (created_at);
 
@@ -56,8 +52,7 @@ CREATE INDEX archive_orders_origin   ON archive_orders (origin, created_at, txn_
 CREATE INDEX archive_orders_order_no ON archive_orders (order_no) WHERE order_no IS NOT NULL;
 CREATE INDEX archive_orders_os       ON archive_orders (station_id, os_order_no) WHERE os_order_no IS NOT NULL;
 
--- Payment legs as rows: the method filter (by method for a rare one, by the key for a common one) and
--- reconciliation's movements.
+-- Payment legs as rows: the method filter (txn_no, method) and reconciliation's movements.
 CREATE TABLE archive_legs (
   txn_no           text COLLATE "C" NOT NULL,
   leg_no           integer NOT NULL,
@@ -70,7 +65,7 @@ CREATE TABLE archive_legs (
   station_id       text COLLATE "C" NOT NULL,
   PRIMARY KEY (txn_no, leg_no)
 );
-CREATE INDEX archive_legs_method   ON archive_legs (method, txn_no);
+CREATE INDEX archive_legs_method   ON archive_legs (txn_no, method);
 CREATE INDEX archive_legs_captured ON archive_legs (method, captured_at, txn_no, leg_no) WHERE captured_at IS NOT NULL;
 
 CREATE TABLE archive_refund_legs (
