@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { buildApp } from '../http/app.ts';
 import { httpLimitsFromEnv } from '../http/limits.ts';
 import { DEMO_API_KEY, loadApiKeysFile } from '../runtime/api-keys.ts';
-import { feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
+import { archiveFromEnv, feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
 import { ConfigError, systemsSettingsFromEnv } from '../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenterConfig } from '../runtime/trade-center.ts';
@@ -78,6 +78,7 @@ export async function serve(options: ServeOptions): Promise<void> {
             ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}),
             cluster: process.env.TRADE_REDIS_CLUSTER === '1',
             ...(feedMaxLen !== undefined ? { feedMaxLen } : {}),
+            ...archiveFromEnv(process.env),
           },
         }
       : {}),

@@ -3,6 +3,7 @@ import { SqliteAdminQueries } from './admin-queries.ts';
 import { SqliteHandle, type SqliteOptions } from './handle.ts';
 import { SqliteIdempotencyRecords } from './idempotency-records.ts';
 import { SqliteJournal } from './journal.ts';
+import { SqliteOrderArchive } from './order-archive.ts';
 import { SqliteSentinelIndex } from './sentinel-index.ts';
 import { SqliteSnapshotStore } from './snapshot-store.ts';
 import { SqliteTaskStore } from './task-store.ts';
@@ -31,6 +32,8 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
     tasks: new SqliteTaskStore(handle),
     sentinel: new SqliteSentinelIndex(handle),
     admin: new SqliteAdminQueries(handle),
+    // The archive's tables are in the same file, written through the same group commit.
+    archive: new SqliteOrderArchive(handle),
     ping: async () => handle.ping(),
     close: () => handle.close(),
     crash: () => handle.crash(),
