@@ -2,13 +2,16 @@ import { Command } from 'commander';
 import { restoreSnapshot, type StoredVersion } from '../../machines/snapshot-versions.ts';
 import { MACHINE_VERSIONS } from '../../machines/versions.ts';
 import { topState } from '../../runtime/view.ts';
-import type { Storage } from '../../storage/types.ts';
+import type { Storage, TransactionRecord } from '../../storage/types.ts';
 import { openStorage } from '../store-access.ts';
 import { table, writeJson, writeLine, type CliIo } from './cli-io.ts';
 
 /** What `trade migrate` found (and, with `--apply`, did). */
 export interface MigrateReport {
+  /** Transactions looked at, in the hot store and the archive. */
   examined: number;
+  /** Of them, in the order archive (counted and dry-run; `--apply` leaves the archive as it is). */
+  archived: number;
   /** Stored transactions by the versions of the machines in them (`transaction v1, paymentLeg v1`). */
   byVersions: { versions: string; transactions: number }[];
   /** Already at this code's versions. */
@@ -16,9 +19,9 @@ export interface MigrateReport {
   /** Older, and their migration ran cleanly (dry run with `--check`). */
   migratable: number;
   /** Written by a newer version than this code: left alone (a rolled-back deploy). */
-  newer: { txnNo: string; reason: string }[];
+  newer: { txnNo: string; where: 'hot' | 'archive'; reason: string }[];
   /** A migration step threw on them. */
-  failed: { txnNo: string; reason: string }[];
+  failed: { txnNo: string; where: 'hot' | 'archive'; reason: string }[];
   /** `--apply`: rewritten at this code's versions. */
   rewritten: number;
   /** `--apply`: written by someone else between read and rewrite (compare-and-set): left to them. */
@@ -34,14 +37,37 @@ function versionsLabel(versions: StoredVersion[]): string {
 }
 
 /**
- * Counts the stored transactions per version and dry-runs their migrations (`apply: false`), or
+ * Counts the stored transactions (hot store and order archive) per version and dry-runs their
+ * migrations (`apply: false`), or
  * rewrites the older ones at this code's versions ahead of time (`apply: true`), each by
  * compare-and-set on the version it read: one that moved on meanwhile is skipped (whoever wrote it
  * had it loaded, and a process of this version migrates on load anyway).
  */
 export async function runMigrate(storage: Storage, io: CliIo, opts: { apply: boolean; json?: boolean }): Promise<MigrateReport> {
-  const report: MigrateReport = { examined: 0, byVersions: [], current: 0, migratable: 0, newer: [], failed: [], rewritten: 0, movedOn: 0 };
+  const report: MigrateReport = { examined: 0, archived: 0, byVersions: [], current: 0, migratable: 0, newer: [], failed: [], rewritten: 0, movedOn: 0 };
   const counts = new Map<string, number>();
+  const examine = async (record: TransactionRecord, where: 'hot' | 'archive'): Promise<void> => {
+    const restored = restoreSnapshot(record.snapshot);
+    const label = `${where === 'archive' ? 'archived: ' : ''}${versionsLabel(restored.versions)}`;
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+    if (!restored.ok) {
+      const reason = restored.reason === 'newer' ? `${restored.path}: ${restored.machine} v${restored.stored}, newer than v${restored.current}` : `${restored.path}: ${restored.machine} v${restored.stored}: ${restored.error}`;
+      (restored.reason === 'newer' ? report.newer : report.failed).push({ txnNo: record.txnNo, where, reason });
+      return;
+    }
+    if (!restored.migrated.length) {
+      report.current++;
+      return;
+    }
+    report.migratable++;
+    // The archive is not rewritten: it keeps what was archived, and a refund that rehydrates an archived transaction migrates it on load.
+    if (!opts.apply || where === 'archive') return;
+    const { version, ...stored } = record;
+    const value = restored.snapshot.value;
+    const saved = await storage.snapshots.save({ ...stored, snapshot: restored.snapshot, state: topState(value), stateValue: value, tasks: [] }, version, []);
+    if (saved.ok) report.rewritten++;
+    else report.movedOn++;
+  };
   let before: string | undefined;
   for (;;) {
     const rows = await storage.admin.listTransactions({ limit: PAGE, ...(before ? { before } : {}) });
@@ -49,28 +75,23 @@ export async function runMigrate(storage: Storage, io: CliIo, opts: { apply: boo
       const record = await storage.snapshots.load(row.txnNo);
       if (!record) continue;
       report.examined++;
-      const restored = restoreSnapshot(record.snapshot);
-      const label = versionsLabel(restored.versions);
-      counts.set(label, (counts.get(label) ?? 0) + 1);
-      if (!restored.ok) {
-        const reason = restored.reason === 'newer' ? `${restored.path}: ${restored.machine} v${restored.stored}, newer than v${restored.current}` : `${restored.path}: ${restored.machine} v${restored.stored}: ${restored.error}`;
-        (restored.reason === 'newer' ? report.newer : report.failed).push({ txnNo: record.txnNo, reason });
-        continue;
-      }
-      if (!restored.migrated.length) {
-        report.current++;
-        continue;
-      }
-      report.migratable++;
-      if (!opts.apply) continue;
-      const { version, ...stored } = record;
-      const value = restored.snapshot.value;
-      const saved = await storage.snapshots.save({ ...stored, snapshot: restored.snapshot, state: topState(value), stateValue: value, tasks: [] }, version, []);
-      if (saved.ok) report.rewritten++;
-      else report.movedOn++;
+      await examine(record, 'hot');
     }
     if (rows.length < PAGE) break;
     before = rows.at(-1)!.txnNo;
+  }
+  if (storage.archive.enabled) {
+    for (let cursor: string | null = null, first = true; first || cursor; first = false) {
+      const page = await storage.archive.search({}, PAGE, cursor);
+      for (const row of page.rows) {
+        const entry = await storage.archive.get(row.txnNo);
+        if (!entry) continue;
+        report.examined++;
+        report.archived++;
+        await examine(entry.record, 'archive');
+      }
+      cursor = page.nextCursor;
+    }
   }
   report.byVersions = [...counts].map(([versions, transactions]) => ({ versions, transactions })).sort((a, b) => a.versions.localeCompare(b.versions));
   if (opts.json) {
@@ -80,10 +101,10 @@ export async function runMigrate(storage: Storage, io: CliIo, opts: { apply: boo
   const current = Object.entries(MACHINE_VERSIONS).map(([id, v]) => `${id} v${v.version}`).join(', ');
   writeLine(io, `this version: ${current}`);
   writeLine(io, table(['stored versions', 'transactions'], report.byVersions.map((v) => [v.versions, v.transactions])));
-  writeLine(io, `${report.examined} examined: ${report.current} current, ${report.migratable} ${opts.apply ? 'older' : 'older (migration dry run clean)'}, ${report.newer.length} newer, ${report.failed.length} failed`);
+  writeLine(io, `${report.examined} examined (${report.archived} archived): ${report.current} current, ${report.migratable} ${opts.apply ? 'older' : 'older (migration dry run clean)'}, ${report.newer.length} newer, ${report.failed.length} failed`);
   if (opts.apply) writeLine(io, `${report.rewritten} rewritten, ${report.movedOn} moved on meanwhile (left to their writer)`);
-  for (const n of report.newer) writeLine(io, `newer   ${n.txnNo}  ${n.reason}`);
-  for (const f of report.failed) writeLine(io, `FAILED  ${f.txnNo}  ${f.reason}`);
+  for (const n of report.newer) writeLine(io, `newer   ${n.txnNo}${n.where === 'archive' ? ' (archived)' : ''}  ${n.reason}`);
+  for (const f of report.failed) writeLine(io, `FAILED  ${f.txnNo}${f.where === 'archive' ? ' (archived)' : ''}  ${f.reason}`);
   return report;
 }
 
