@@ -118,7 +118,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const app = role === 'worker' ? await buildOpsApp(tc, { limits }) : await buildApp(tc, { limits });
   if (follow) {
     app.addHook('onRequest', async (req) => follow.follow(req.headers[WIRE_HEADERS.now]));
-    await app.register(driveRoutes, { tc, runDueTasks: () => tc.tasks.runDue() });
+    const scaleOut = tc.scaleOut;
+    await app.register(driveRoutes, { tc, runDueTasks: () => (scaleOut ? scaleOut.scheduler.runDue(tc.storage.tasks) : tc.tasks.runDue()) });
   }
   const address = await app.listen({ port: options.port, host: options.host });
   const url = address.replace('[::1]', 'localhost');

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { createRedisStorage, type RedisStorage } from '../storage/redis/storage.ts';
 import { BullmqScheduler } from './bullmq-scheduler.ts';
 import { RedisLeases } from './lease.ts';
+import type { Clock } from './clock.ts';
 import { ConfigError } from './systems-config.ts';
 
 /** Where the scale-out deployment keeps its state (DESIGN.md "Two deployments"). */
@@ -42,12 +43,13 @@ export interface ScaleOutBackend {
  * Builds the Redis store, the BullMQ scheduler and the leases for one process;
  * `idempotencyRetentionMs` is the TTL of the store's idempotency keys.
  */
-export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, options: { idempotencyRetentionMs?: number } = {}): ScaleOutBackend {
+export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, options: { idempotencyRetentionMs?: number; clock?: Clock } = {}): ScaleOutBackend {
   const prefix = config.prefix ?? 'tc';
   const cluster = config.cluster ?? false;
-  const storage = createRedisStorage({ url: config.url, cluster, prefix, log, ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}), ...options });
+  const { clock, ...storageOptions } = options;
+  const storage = createRedisStorage({ url: config.url, cluster, prefix, log, ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}), ...storageOptions });
   const handle = storage.handle;
-  const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log });
+  const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log, ...(clock ? { clock } : {}) });
   const leases = new RedisLeases(handle.redis, { lease: (t) => handle.leaseKey(t), txn: (t) => handle.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
   return { storage, scheduler, leases };
 }

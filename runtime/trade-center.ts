@@ -196,7 +196,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? pino({ level: config.logLevel });
   const ids = deps.ids ?? new IdGenerator(() => clock.now());
-  const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs }) : null;
+  const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs, clock }) : null;
   const split = config.role !== 'all';
   // Split on one SQLite file, each process watches for the other's commits (feed followers, task arrival).
   const sqlite: SqliteStorage | null = deps.storage || scaleOut ? null : openSqliteStorage(config.dbPath, split ? { watchOthersMs: SQLITE_WATCH_OTHERS_MS } : {});
@@ -259,12 +259,11 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     log,
     scheduler,
   );
-  if (scheduler instanceof PollingScheduler && config.tasks.runOnArrival !== false && runsWork) {
-    const pass = () => void runner.runDue().catch((err: unknown) => log.error({ err }, 'task pass failed'));
-    scheduler.onNewTasks(pass);
-    // A worker beside an API process on the file: the API's saves bring the tasks.
-    if (split) sqlite?.handle.onOthersCommit.add(pass);
-  }
+  const taskPass = () => void runner.runDue().catch((err: unknown) => log.error({ err }, 'task pass failed'));
+  if (scheduler instanceof PollingScheduler && config.tasks.runOnArrival !== false && runsWork) scheduler.onNewTasks(taskPass);
+  // A worker beside an API process on the file: the API's commits bring its tasks, and a manual
+  // retry the API took, which waits for this run (so this wake-up does not depend on runOnArrival).
+  if (split && runsWork) sqlite?.handle.onOthersCommit.add(taskPass);
   const sentinel = new Sentinel(storage.sentinel, host, clock, config.sentinel ?? DEFAULT_SENTINEL, log);
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);

@@ -69,28 +69,37 @@ export async function startSplit(t: Test, dir: string, config: TradeCenterConfig
   const [apiPort, workerPort, simPort] = [await freePort(), await freePort(), await freePort()];
   const url = `http://127.0.0.1:${apiPort}`;
   mkdirSync(join(dir, 'sim'), { recursive: true });
-  const sim = await startSimProcess({ dir: join(dir, 'sim'), port: simPort, callbackUrl: url, clock: 'follow', data });
-  t.teardown(() => sim.stop());
+  const simUrl = `http://127.0.0.1:${simPort}`;
   const passed = Object.fromEntries(PASSED_ON.filter((k) => config[k] !== undefined).map((k) => [k, config[k]]));
   const env: Record<string, string> = {
     TRADE_SYSTEMS: 'http',
-    TRADE_SIM_URL: sim.url,
+    TRADE_SIM_URL: simUrl,
     TRADE_SYSTEMS_SEND_CLOCK: '1',
     TRADE_TEST_CONFIG: JSON.stringify(passed),
     ...(redis ? { TRADE_STORAGE: 'redis', REDIS_URL: redis.url } : {}),
   };
   const common = ['--clock', 'follow', '--data', data];
-  const apiProcess = await startServerProcess(dir, apiPort, ['--role', 'api', ...common], env);
-  t.teardown(() => apiProcess.stop());
   const startWorker = async () => {
     const w = await startServerProcess(dir, workerPort, ['--role', 'worker', ...common], env);
     t.teardown(() => w.stop());
     return w;
   };
-  let worker = await startWorker();
+  // Nothing calls the simulators before a request: the three start at once.
+  const [sim, apiProcess, first] = await Promise.all([
+    startSimProcess({ dir: join(dir, 'sim'), port: simPort, callbackUrl: url, clock: 'follow', data }),
+    startServerProcess(dir, apiPort, ['--role', 'api', ...common], env),
+    startWorker(),
+  ]);
+  t.teardown(() => sim.stop());
+  t.teardown(() => apiProcess.stop());
+  let worker = first;
   const sims = remoteSimControl(sim.url, clock, SIM_ADMIN_TOKEN);
   // The sim's callback outbox runs on its own clock: between calls it must see the test's time move.
-  const heartbeat = setInterval(() => void fetch(`${sim.url}/sim/stats`, { headers: { authorization: `Bearer ${SIM_ADMIN_TOKEN}`, 'x-tc-now': String(clock.now()) } }).catch(() => undefined), 20);
+  // So does the worker, whose only callers are the test's drive calls: its due tasks and timers are the test's.
+  const heartbeat = setInterval(() => {
+    void fetch(`${sim.url}/sim/stats`, { headers: { authorization: `Bearer ${SIM_ADMIN_TOKEN}`, 'x-tc-now': String(clock.now()) } }).catch(() => undefined);
+    void fetch(`${worker.url}/healthz`, { headers: { 'x-tc-now': String(clock.now()) } }).catch(() => undefined);
+  }, 20);
   heartbeat.unref();
   const plain = apiClient(url, SUITE_KEY);
   const api: Api = (method, path, body, headers = {}) => plain(method, path, body, { 'x-tc-now': String(clock.now()), ...headers });
