@@ -43,6 +43,15 @@ export interface DeadJob {
 /** BullMQ refuses `:` in custom ids (but for its own 3-part form); names hold it (`query:leg-1`). */
 const part = (s: string) => encodeURIComponent(s).replaceAll('%', '~');
 
+/**
+ * A job whose worker died (kill -9 of a worker process) is found stalled and run again: its lock
+ * lapses after `lockDuration` (renewed every half of it while the job runs, which a task's call
+ * deadline keeps far shorter) and the stalled-job check runs every `stalledInterval`, so within
+ * about 15 s rather than BullMQ's default minute. Stalling is never a reason to give up on a job:
+ * every task and timer is keyed, a re-run is safe.
+ */
+const RECOVERY = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1_000_000 };
+
 /** Effectively for ever: core tasks never go dead (DESIGN.md rule 6). */
 const CORE_ATTEMPTS = 1_000_000;
 
@@ -194,12 +203,13 @@ export class BullmqScheduler implements Scheduler {
       async (job) => {
         if (await work.fireTimer(job.data.txnNo, job.data.name, job.data.dueAt)) this.counters.timersFired++;
       },
-      { connection, prefix, concurrency },
+      { connection, prefix, concurrency, ...RECOVERY },
     );
     const taskWorker = new Worker<TaskJob>('tasks', (job, token) => this.runTask(work, job, token), {
       connection,
       prefix,
       concurrency,
+      ...RECOVERY,
       settings: { backoffStrategy: (attemptsMade, _type, _err, job) => work.taskBackoff(String(job?.data?.txnNo), String(job?.data?.task), attemptsMade) },
     });
     for (const worker of [timerWorker, taskWorker]) {

@@ -9,7 +9,8 @@ import { startSplit, type SplitStorage } from '../helpers/split-harness.ts';
 type TaskView = { task: string; status: string };
 type ViewWithTasks = TransactionView & { tasks: TaskView[] };
 
-const SALES = 4;
+/** Three sales of 300 yuan fit on card C1 (1,000 yuan). */
+const SALES = 3;
 /** Systems whose tasks are slowed so that the kill finds them running. */
 const SLOW = ['invoice', 'marketing', 'notify'] as const;
 
