@@ -75,6 +75,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     throw new ConfigError(['TRADE_SYSTEMS=http needs API keys: set TRADE_API_KEYS_FILE (or trade serve --keys FILE); the demo key exists only with the in-process simulators']);
   }
   const role = options.role ?? 'all';
+  // Commander checks the flag's choices, not a default taken from TRADE_ROLE.
+  if (!['all', 'api', 'worker'].includes(role)) throw new ConfigError([`TRADE_ROLE: not all, api or worker: ${JSON.stringify(role)}`]);
   // Every process of a split must reach the same downstream world: in-process simulators are one process's own.
   if (role !== 'all' && downstream.systems.mode !== 'http') {
     throw new ConfigError([`--role ${role} needs downstream systems every process reaches: TRADE_SYSTEMS=http (the real systems, or one \`trade sim\` with TRADE_SIM_URL); the in-process simulators belong to one process`]);

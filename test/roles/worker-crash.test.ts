@@ -38,6 +38,8 @@ for (const storage of ['sqlite', 'redis'] as SplitStorage[]) {
     for (const system of SLOW) await p.sims.faults[system].clear();
     const sale = await p.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, userId: 'U4', paymentMethods: ['stored_value'] });
     t.equal(sale.status, 201, 'with no worker the API still answers');
+    const meanwhile = (await Promise.all(txnNos.map(tasksOf))).flat();
+    t.equal(meanwhile.filter((x) => x.status === 'done').length, atKill.filter((x) => x.status === 'done').length, 'the API process runs no task: none finished while no worker ran');
     await p.restartWorker();
     for (const txnNo of txnNos) {
       const done = await eventually(() => tasksOf(txnNo), (tasks) => tasks.length > 0 && tasks.every((x) => x.status === 'done'));
