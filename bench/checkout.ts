@@ -340,12 +340,17 @@ async function runSplit(storage: 'sqlite' | 'redis', redisUrl?: string, redisPid
       drained = async () => open.get()!.n === 0;
       closeProbe = async () => void probe.close();
     } else {
-      const queue = new Queue('tasks', { connection: new Redis(redisUrl!, { maxRetriesPerRequest: null }), prefix: `{${prefix}-bull}` });
+      const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
+      const queue = new Queue('tasks', { connection, prefix: `{${prefix}-bull}` });
       drained = async () => {
         const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
         return Object.values(c).every((n) => n === 0);
       };
-      closeProbe = () => queue.close();
+      // A connection handed to a Queue is the caller's to close.
+      closeProbe = async () => {
+        await queue.close();
+        await connection.quit();
+      };
     }
     const splitDrained = async () => {
       for (let quiet = 0; quiet < 3; ) {
