@@ -81,6 +81,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (role !== 'all' && downstream.systems.mode !== 'http') {
     throw new ConfigError([`--role ${role} needs downstream systems every process reaches: TRADE_SYSTEMS=http (the real systems, or one \`trade sim\` with TRADE_SIM_URL); the in-process simulators belong to one process`]);
   }
+  // The caller sets the time and drives the runtime: only ever on loopback, for a test.
+  if (options.clock === 'follow' && !['127.0.0.1', '::1', 'localhost'].includes(options.host)) {
+    throw new ConfigError([`--clock follow is for tests on loopback only, not on ${options.host}`]);
+  }
   const follow = options.clock === 'follow' ? new FollowClock() : null;
   const overrides = follow ? testOverrides(process.env.TRADE_TEST_CONFIG) : {};
   const apiKeys = keysFile ? loadApiKeysFile(keysFile) : [];
