@@ -22,7 +22,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Fastify from 'fastify';
+import Database from 'better-sqlite3';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { loadavg } from 'node:os';
 import { pino } from 'pino';
 import { buildApp } from '../http/app.ts';
 import { newApiKey } from '../runtime/api-keys.ts';
@@ -304,7 +307,94 @@ async function runTwoProcesses(redisUrl: string, redisPid: number): Promise<Row>
   }
 }
 
+/**
+ * The roles split (issue 21): one `trade serve --role api` and one `--role worker` on one SQLite
+ * file, or on Redis + BullMQ, sharing a `trade sim` (HTTP connectors: a split's processes must
+ * reach one downstream world). Engine CPU is the API's and the worker's CPU from /proc over the
+ * checkouts, until their post-payment tasks are done; the sweep is the latency at steady loads.
+ */
+async function runSplit(storage: 'sqlite' | 'redis', redisUrl?: string, redisPid?: number): Promise<Row> {
+  const dir = mkdtempSync(join(tmpdir(), `trade-bench-split-${storage}-`));
+  const children: ChildProcess[] = [];
+  const prefix = 'benchsplit';
+  let drained: () => Promise<boolean> = async () => true;
+  let closeProbe = async () => {};
+  try {
+    const data = join(dir, 'dataset.json');
+    writeFileSync(data, JSON.stringify(dataset()));
+    const [simPort, apiPort, workerPort] = [25100, 25101, 25102].map((p) => p + Math.floor(Math.random() * 4000) * 3);
+    children.push(await startTrade(['sim', '--port', String(simPort), '--db', join(dir, 'sim.db'), '--data', data, '--callback-url', `http://127.0.0.1:${apiPort}`], {}, 'listening'));
+    const key = newApiKey({ system: 'bench', scopes: ['trade'], merchants: ['*'] });
+    writeFileSync(join(dir, 'keys.json'), JSON.stringify({ keys: [key.entry] }));
+    process.env.TRADE_BENCH_KEY = key.secret;
+    const db = join(dir, 'trade.db');
+    const env = {
+      TRADE_SYSTEMS: 'http', TRADE_SIM_URL: `http://127.0.0.1:${simPort}`, TRADE_API_KEYS_FILE: join(dir, 'keys.json'),
+      ...(storage === 'redis' ? { TRADE_STORAGE: 'redis', REDIS_URL: redisUrl!, TRADE_REDIS_PREFIX: prefix } : {}),
+    };
+    children.push(await startTrade(['serve', '--role', 'api', '--port', String(apiPort), '--db', db, '--data', data], env, 'Trade Center is listening on'));
+    children.push(await startTrade(['serve', '--role', 'worker', '--port', String(workerPort), '--db', db, '--data', data], env, 'Trade Center worker is running'));
+    if (storage === 'sqlite') {
+      const probe = new Database(db, { readonly: true });
+      const open = probe.prepare<[], { n: number }>("SELECT count(*) AS n FROM tasks WHERE status IN ('pending', 'running')");
+      drained = async () => open.get()!.n === 0;
+      closeProbe = async () => void probe.close();
+    } else {
+      const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
+      const queue = new Queue('tasks', { connection, prefix: `{${prefix}-bull}` });
+      drained = async () => {
+        const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        return Object.values(c).every((n) => n === 0);
+      };
+      // A connection handed to a Queue is the caller's to close.
+      closeProbe = async () => {
+        await queue.close();
+        await connection.quit();
+      };
+    }
+    const splitDrained = async () => {
+      for (let quiet = 0; quiet < 3; ) {
+        await new Promise((r) => setTimeout(r, 50));
+        quiet = (await drained()) ? quiet + 1 : 0;
+      }
+    };
+    const url = `http://127.0.0.1:${apiPort}/v1/checkout`;
+    await driveFromWorker(url, CHECKOUT, Math.min(300, CHECKOUTS), CONCURRENCY); // warm-up
+    await splitDrained();
+    const engine = [children[1]!.pid!, children[2]!.pid!];
+    const cpu0 = engine.map(processCpuMs);
+    const redis0 = redisPid ? processCpuMs(redisPid) : 0;
+    const others = [process.pid, children[0]!.pid!];
+    const others0 = others.map(processCpuMs);
+    const started = performance.now();
+    const stats = await driveFromWorker(url, CHECKOUT, CHECKOUTS, CONCURRENCY);
+    await splitDrained();
+    const withTasks = CHECKOUTS / ((performance.now() - started) / 1000);
+    const engineMs = engine.reduce((sum, pid, i) => sum + processCpuMs(pid) - cpu0[i]!, 0) / CHECKOUTS;
+    const redisMs = redisPid ? (processCpuMs(redisPid) - redis0) / CHECKOUTS : null;
+    const machineMs = engineMs + (redisMs ?? 0) + others.reduce((sum, pid, i) => sum + processCpuMs(pid) - others0[i]!, 0) / CHECKOUTS;
+    const sweep: SweepPoint[] = [];
+    for (const share of SWEEP) {
+      const offered = Math.max(10, Math.round(withTasks * share));
+      sweep.push({ offered, stats: await driveFromWorker(url, CHECKOUT, offered * SWEEP_SECONDS, CONCURRENCY, offered) });
+      await splitDrained();
+    }
+    const setup = storage === 'sqlite'
+      ? 'SQLite, roles split: api + worker processes on one file, trade sim (HTTP)'
+      : 'Redis + BullMQ, roles split: api + worker processes, trade sim (HTTP)';
+    return { setup, stats, withTasks, engineMs, redisMs, machineMs, sweep };
+  } finally {
+    await closeProbe().catch(() => undefined);
+    delete process.env.TRADE_BENCH_KEY;
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const rows: Row[] = [];
+const startedAt = new Date();
+const load0 = loadavg();
 console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}; ${CHECKOUTS} checkouts at ${CONCURRENCY} concurrent (load generator in a worker thread)`);
 rows.push(await runBare());
 rows.push(await runFloor());
@@ -313,6 +403,7 @@ rows.push(await runCenter('SQLite, 1 process, in-process simulators', { storage:
 process.env.TRADE_SQLITE_SYNC = 'NORMAL';
 rows.push(await runCenter('SQLite (synchronous=NORMAL), 1 process, in-process simulators', { storage: { kind: 'sqlite' } }));
 delete process.env.TRADE_SQLITE_SYNC;
+rows.push(await runSplit('sqlite'));
 const redisDir = mkdtempSync(join(tmpdir(), 'trade-bench-redis-'));
 const redis = await startRedis(redisDir);
 try {
@@ -323,6 +414,7 @@ try {
   } catch (err) {
     console.log(`Redis, 2 processes: skipped (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
   }
+  rows.push(await runSplit('redis', redis.url, redis.pid));
 } finally {
   redis.stop();
   rmSync(redisDir, { recursive: true, force: true });
@@ -330,10 +422,14 @@ try {
 rows.push(await runCenter('SQLite, quote+order+pay, 20 ms per downstream call', { storage: { kind: 'sqlite' } }, { latencyMs: 20 }));
 
 const f = (n: number) => (Number.isNaN(n) ? '' : n.toFixed(1));
-console.log('\n| setup | checkouts/s | with their tasks done, /s | p50 ms | p99 ms | engine CPU ms/checkout | redis-server CPU ms/checkout | machine CPU ms/checkout |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+const floorEngineMs = rows.find((r) => r.setup.startsWith('floor: bare'))?.engineMs ?? null;
+const load1 = loadavg();
+console.log(`\nrun: ${startedAt.toISOString()} to ${new Date().toISOString()}; os.loadavg() at start ${load0.map((l) => l.toFixed(2)).join(' ')}, at end ${load1.map((l) => l.toFixed(2)).join(' ')}`);
+console.log('\n| setup | checkouts/s | with their tasks done, /s | p50 ms | p99 ms | engine CPU ms/checkout | engine CPU ÷ floor | redis-server CPU ms/checkout | machine CPU ms/checkout |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.setup} | ${f(r.stats.perSecond)} | ${r.withTasks === undefined ? '' : f(r.withTasks)} | ${f(r.stats.p50)} | ${f(r.stats.p99)} | ${r.engineMs === null ? '' : r.engineMs.toFixed(2)} | ${r.redisMs === null ? '' : r.redisMs.toFixed(2)} | ${r.machineMs.toFixed(2)} |`);
+  const ratio = r.engineMs !== null && floorEngineMs ? `${(r.engineMs / floorEngineMs).toFixed(2)}×` : '';
+  console.log(`| ${r.setup} | ${f(r.stats.perSecond)} | ${r.withTasks === undefined ? '' : f(r.withTasks)} | ${f(r.stats.p50)} | ${f(r.stats.p99)} | ${r.engineMs === null ? '' : r.engineMs.toFixed(2)} | ${ratio} | ${r.redisMs === null ? '' : r.redisMs.toFixed(2)} | ${r.machineMs.toFixed(2)} |`);
 }
 // What the targets leave for everything a checkout costs on this machine's cores.
 const cores = (await import('node:os')).availableParallelism();

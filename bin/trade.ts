@@ -32,6 +32,12 @@ program
   .option('--body-limit-bytes <bytes>', 'largest request body (env TRADE_HTTP_BODY_LIMIT_BYTES; 1048576)', integer('body limit', 1))
   .option('--max-connections <n>', 'open connections accepted at once (env TRADE_HTTP_MAX_CONNECTIONS; 2048)', integer('max connections', 1))
   .option('--keys <file>', 'API keys file (env TRADE_API_KEYS_FILE); without one: demo mode, key tc_demo_key, in-process simulators only')
+  .addOption(
+    new Option('--role <role>', 'all: everything in this process; api: the API and callbacks only; worker: post-payment tasks, timers and the sentinel, listening only for /healthz, /readyz and /metrics (env TRADE_ROLE)')
+      .choices(['all', 'api', 'worker'])
+      .default(process.env.TRADE_ROLE ?? 'all'),
+  )
+  .addOption(new Option('--clock <clock>', "tests only: follow the callers' x-tc-now and serve /_drive").choices(['real', 'follow']).default('real').hideHelp())
   .action(async (opts: ServeOptions) => {
     // Loaded on demand: each command pulls in only what it runs (`trade sim` starts in half the time).
     const { serve } = await import('./serve.ts');

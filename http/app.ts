@@ -70,6 +70,24 @@ export async function buildApp(tc: TradeCenter, options: { limits?: HttpLimits }
 }
 
 /**
+ * What a worker process (`trade serve --role worker`) listens for on its own port: liveness,
+ * readiness and metrics, no public API, no callbacks.
+ */
+export async function buildOpsApp(tc: TradeCenter, options: { limits?: HttpLimits } = {}) {
+  const limits = options.limits ?? DEFAULT_HTTP_LIMITS;
+  const app = Fastify({
+    ...serverOptions(limits),
+    loggerInstance: tc.log as FastifyBaseLogger,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  const metrics = new TradeMetrics(tc);
+  app.addHook('onClose', async () => metrics.close());
+  closeConnectionsWhenDone(app);
+  await app.register(metricsRoutes, { metrics });
+  await app.register(healthRoutes, { tc });
+  return app;
+}
+
+/**
  * Graceful shutdown: `close()` reaps idle keep-alive connections at once and lets requests in
  * flight finish, but a response that finishes afterwards would keep its connection alive, and the
  * server would wait for the client to drop it (a payment gateway retrying its callbacks may never

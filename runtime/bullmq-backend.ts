@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { createRedisStorage, type RedisStorage } from '../storage/redis/storage.ts';
 import { BullmqScheduler } from './bullmq-scheduler.ts';
 import { RedisLeases } from './lease.ts';
+import type { Clock } from './clock.ts';
 import { ConfigError } from './systems-config.ts';
 
 /** Where the scale-out deployment keeps its state (DESIGN.md "Two deployments"). */
@@ -54,9 +55,10 @@ export interface ScaleOutBackend {
  * Builds the Redis store, the BullMQ scheduler and the leases for one process;
  * `idempotencyRetentionMs` is the TTL of the store's idempotency keys.
  */
-export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, options: { idempotencyRetentionMs?: number } = {}): ScaleOutBackend {
+export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, options: { idempotencyRetentionMs?: number; clock?: Clock } = {}): ScaleOutBackend {
   const prefix = config.prefix ?? 'tc';
   const cluster = config.cluster ?? false;
+  const { clock, ...storageOptions } = options;
   const storage = createRedisStorage({
     url: config.url,
     cluster,
@@ -65,10 +67,10 @@ export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, o
     ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}),
     ...(config.archiveUrl ? { archiveUrl: config.archiveUrl } : {}),
     ...(config.archiveSchema ? { archiveSchema: config.archiveSchema } : {}),
-    ...options,
+    ...storageOptions,
   });
   const handle = storage.handle;
-  const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log });
+  const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log, ...(clock ? { clock } : {}) });
   const leases = new RedisLeases(handle.redis, { lease: (t) => handle.leaseKey(t), txn: (t) => handle.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
   return { storage, scheduler, leases };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { TradeError } from '../domain/errors.ts';
 import { LEASE_ACQUIRE, LEASE_RELEASE, LEASE_RENEW } from '../storage/redis/scripts.ts';
+import type { SqliteHandle } from '../storage/sqlite/handle.ts';
 
 /** A transaction's lease, held by this process until released. */
 export interface Lease {
@@ -84,6 +85,77 @@ export class RedisLeases implements Leases {
         clearInterval(renew);
         ours = false;
         await this.redis.tcLeaseRelease(leaseKey, token).catch(() => undefined);
+      },
+    };
+  }
+}
+
+/**
+ * Per-transaction leases in the SQLite file, for the processes that share it (`trade serve
+ * --role api` beside `--role worker`): a row taken only when absent or lapsed, in one statement,
+ * with the stored version read right after, renewed while held, deleted by token. Written
+ * straight to the file, outside the group commit: a lease is about the processes alive now, not
+ * something to survive a power cut, so it needs no fsync. As on Redis, the version
+ * compare-and-set on save stays the fence for a holder paused past its lease.
+ */
+export class SqliteLeases implements Leases {
+  /** Times a lease was waited for because another process held it (metrics). */
+  contended = 0;
+  private readonly stmts;
+
+  constructor(
+    handle: SqliteHandle,
+    private readonly options: RedisLeasesOptions,
+  ) {
+    const db = handle.db;
+    this.stmts = {
+      take: db.prepare(
+        `INSERT INTO leases (txn_no, token, until) VALUES (?, ?, ?)
+         ON CONFLICT (txn_no) DO UPDATE SET token = excluded.token, until = excluded.until WHERE leases.until < ?`,
+      ),
+      version: db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
+      renew: db.prepare('UPDATE leases SET until = ? WHERE txn_no = ? AND token = ?'),
+      release: db.prepare('DELETE FROM leases WHERE txn_no = ? AND token = ?'),
+    };
+  }
+
+  async acquire(txnNo: string): Promise<Lease> {
+    const token = randomUUID();
+    const deadline = Date.now() + this.options.waitMs;
+    let wait = 1;
+    for (;;) {
+      const now = Date.now();
+      if (this.stmts.take.run(txnNo, token, now + this.options.ttlMs, now).changes === 1) {
+        return this.held(txnNo, token, this.stmts.version.get(txnNo)?.version ?? null);
+      }
+      this.contended++;
+      if (now > deadline) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', `transaction ${txnNo} is busy in another process; try again`);
+      await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
+      wait = Math.min(wait * 2, 20);
+    }
+  }
+
+  private held(txnNo: string, token: string, storedVersion: number | null): Lease {
+    let ours = true;
+    const renew = setInterval(() => {
+      try {
+        ours = ours && this.stmts.renew.run(Date.now() + this.options.ttlMs, txnNo, token).changes === 1;
+      } catch {
+        // busy past the timeout: the next renewal tries again; the CAS fences a lapse meanwhile
+      }
+    }, Math.max(10, Math.floor(this.options.ttlMs / 3)));
+    renew.unref();
+    return {
+      storedVersion,
+      held: () => ours,
+      release: async () => {
+        clearInterval(renew);
+        ours = false;
+        try {
+          this.stmts.release.run(txnNo, token);
+        } catch {
+          // the file is closing or busy: the row lapses by itself
+        }
       },
     };
   }

@@ -31,6 +31,14 @@ export interface TaskRunnerOptions {
   maxBackoffMs: number;
   /** A core task failing this many times raises an alert (log + counter). */
   alertAfter: number;
+  /**
+   * Runs tasks in this process. False in an API process of a role split (`trade serve --role
+   * api`): the worker runs them, and a manual retry here revives the task and waits for the
+   * worker's run. Default true.
+   */
+  runsTasks?: boolean;
+  /** How long a manual retry in an API process waits for the worker's run, ms. */
+  settleWithinMs?: number;
 }
 
 /**
@@ -60,9 +68,13 @@ export class TaskRunner {
     private readonly scheduler: Scheduler = new PollingScheduler(),
   ) {}
 
+  private get runsTasks(): boolean {
+    return this.options.runsTasks !== false;
+  }
+
   async start(): Promise<void> {
     // Many processes share the scheduler's jobs: a job left by a dead process is its to re-run.
-    if (!this.scheduler.polls) return;
+    if (!this.scheduler.polls || !this.runsTasks) return;
     const requeued = await this.store.requeueRunningTasks(this.clock.now());
     if (requeued) this.log.info({ requeued }, 'tasks interrupted by a crash are pending again');
     this.poller = setInterval(() => void this.runDue().catch((err: unknown) => this.log.error({ err }, 'task pass failed')), this.options.pollMs);
@@ -79,7 +91,7 @@ export class TaskRunner {
    * after it. Returns how many ran. With a scheduler of its own (BullMQ) its jobs run the tasks: 0.
    */
   runDue(): Promise<number> {
-    return this.scheduler.polls ? this.passes.run() : Promise.resolve(0);
+    return this.scheduler.polls && this.runsTasks ? this.passes.run() : Promise.resolve(0);
   }
 
   /** Runs due tasks a batch at a time until a batch comes back short (a backlog drains in one pass). */
@@ -96,9 +108,15 @@ export class TaskRunner {
 
   /** Manual retry of a dead task (admin API, `trade retry`): runs it now. */
   async retry(txnNo: string, task: string): Promise<TaskRecord | null> {
+    const versionBefore = this.runsTasks ? 0 : ((await this.host.view(txnNo))?.version ?? 0);
     const revived = await this.store.reviveTask(txnNo, task, this.clock.now());
     if (!revived) return null;
     await this.scheduler.revived(txnNo, task);
+    if (!this.runsTasks) {
+      // The worker runs it (it polls the store, or takes the job): answer with what its run did.
+      if (!this.scheduler.polls) await this.scheduler.enqueueTask(txnNo, task, 0);
+      return this.ranElsewhere(txnNo, task, versionBefore);
+    }
     if (this.scheduler.polls) await this.runDue();
     else {
       const run = await this.run(txnNo, task);
@@ -116,6 +134,22 @@ export class TaskRunner {
     if (!task || task.status === 'done' || task.status === 'dead') return { next: 'skip' };
     await this.store.claimTask(txnNo, name, this.clock.now());
     return this.execute(task);
+  }
+
+  /**
+   * The task once a run by another process has ended, or as it stands at the deadline: pending
+   * again after a failure, or done or dead and its outcome told to the transaction (stored past
+   * `versionBefore`), as a run in this process would have answered.
+   */
+  private async ranElsewhere(txnNo: string, name: string, versionBefore: number): Promise<TaskRecord | null> {
+    const deadline = Date.now() + (this.options.settleWithinMs ?? 20_000);
+    for (;;) {
+      const task = await this.store.task(txnNo, name);
+      const ended = task?.status === 'done' || task?.status === 'dead';
+      const told = ended && ((await this.host.view(txnNo))?.version ?? 0) > versionBefore;
+      if (!task || told || (task.status === 'pending' && task.attempts > 0) || Date.now() > deadline) return task;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   private async runOne(task: TaskRecord): Promise<void> {

@@ -6,7 +6,7 @@ import { createSimulators, type Dataset, type Simulators } from '../systems/sim/
 import { createHttpSystems } from '../systems/http/index.ts';
 import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
 import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
-import { openSqliteStorage } from '../storage/sqlite/storage.ts';
+import { openSqliteStorage, type SqliteStorage } from '../storage/sqlite/storage.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type Storage } from '../storage/types.ts';
 import type { ApiKey } from '../domain/api-key.ts';
 import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
@@ -15,6 +15,7 @@ import { systemClock, type After, type Clock, type Sleep } from './clock.ts';
 import { Downstream } from './downstream.ts';
 import { IdempotencyLeases } from './idempotency-leases.ts';
 import { IdempotencyPurge, type IdempotencyConfig } from './idempotency-purge.ts';
+import { SqliteLeases, type Leases } from './lease.ts';
 import { QuoteService } from './quote-service.ts';
 import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { Sentinel, type SentinelConfig } from './sentinel.ts';
@@ -23,7 +24,20 @@ import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TransactionHost, type ProvidedMachine } from './transaction-host.ts';
 
+/**
+ * What one process runs (`trade serve --role`, DESIGN.md "Two deployments"): `all` everything
+ * (the embedded default, `npm start`); `api` the public API and the callbacks; `worker` the
+ * post-payment tasks, the durable timers, the sentinel and the idempotency purge, with no public
+ * API. An API process stores the tasks and timers a transaction asks for; a worker runs them.
+ */
+export type ProcessRole = 'all' | 'api' | 'worker';
+
+/** How often a process of a role split on one SQLite file looks for the other's commits, ms. */
+const SQLITE_WATCH_OTHERS_MS = 10;
+
 export interface TradeCenterConfig {
+  /** What this process runs; see {@link ProcessRole}. */
+  role: ProcessRole;
   /** In-process simulators (`sim`) or HTTP connectors (`http`); see runtime/systems-config.ts. */
   systems: SystemsConfig;
   /** The platform's SQLite file. */
@@ -92,6 +106,7 @@ const DEFAULT_SENTINEL: SentinelConfig = { scanMs: 30_000, idleMs: { default: 60
 
 /** Embedded defaults: what `npm start` runs with. */
 export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
+  role: 'all',
   systems: { mode: 'sim' },
   dbPath: 'data/trade.db',
   simDbPath: 'data/sim.db',
@@ -181,8 +196,14 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? pino({ level: config.logLevel });
   const ids = deps.ids ?? new IdGenerator(() => clock.now());
-  const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs }) : null;
-  const storage: Storage = deps.storage ?? scaleOut?.storage ?? openSqliteStorage(config.dbPath);
+  const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs, clock }) : null;
+  const split = config.role !== 'all';
+  // Split on one SQLite file, each process watches for the other's commits (feed followers, task arrival).
+  const sqlite: SqliteStorage | null = deps.storage || scaleOut ? null : openSqliteStorage(config.dbPath, split ? { watchOthersMs: SQLITE_WATCH_OTHERS_MS } : {});
+  const storage: Storage = deps.storage ?? scaleOut?.storage ?? sqlite!;
+  // One writer per transaction (DESIGN.md rule 1) across the processes sharing the storage: the lease.
+  const leases: Leases | null = scaleOut?.leases ?? (split && sqlite ? new SqliteLeases(sqlite.handle, { ttlMs: 10_000, waitMs: 30_000 }) : null);
+  const runsWork = config.role !== 'api';
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const callbackNonces: CallbackNonces = scaleOut
     ? new RedisCallbackNonces(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix)
@@ -225,21 +246,24 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       evictAfterMs: 60_000,
       timerPollMs: config.timerPollMs,
       alertAfterAttempts: 5,
+      firesTimers: runsWork,
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       ...(deps.after ? { after: deps.after } : {}),
       ...(deps.requestId ? { requestId: deps.requestId } : {}),
       ...(deps.adjustMachine ? { adjustMachine: deps.adjustMachine } : {}),
     },
     log,
-    scaleOut ? { scheduler, leases: scaleOut.leases } : { scheduler },
+    leases ? { scheduler, leases } : { scheduler },
   );
-  const runner = new TaskRunner(storage.tasks, host, taskHandlers(systems, storage.tasks), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
+  const runner = new TaskRunner(storage.tasks, host, taskHandlers(systems, storage.tasks), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5, runsTasks: runsWork, settleWithinMs: commandTimeoutMs },
     log,
     scheduler,
   );
-  if (scheduler instanceof PollingScheduler && config.tasks.runOnArrival !== false) {
-    scheduler.onNewTasks(() => void runner.runDue().catch((err: unknown) => log.error({ err }, 'task pass failed')));
-  }
+  const taskPass = () => void runner.runDue().catch((err: unknown) => log.error({ err }, 'task pass failed'));
+  if (scheduler instanceof PollingScheduler && config.tasks.runOnArrival !== false && runsWork) scheduler.onNewTasks(taskPass);
+  // A worker beside an API process on the file: the API's commits bring its tasks, and a manual
+  // retry the API took, which waits for this run (so this wake-up does not depend on runOnArrival).
+  if (split && runsWork) sqlite?.handle.onOthersCommit.add(taskPass);
   const sentinel = new Sentinel(storage.sentinel, host, clock, config.sentinel ?? DEFAULT_SENTINEL, log);
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
@@ -267,6 +291,10 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     async start() {
       if (scaleOut) {
         await scaleOut.storage.handle.checkDurability();
+      }
+      // An API process only enqueues: BullMQ's workers, the reconcile of lost wake-ups, the task
+      // runner, the sentinel and the purge are the worker's (or the one process's).
+      if (scaleOut && runsWork) {
         await scaleOut.scheduler.reconcile(storage.snapshots, storage.tasks);
         await scaleOut.scheduler.start({
           fireTimer: (txnNo, name, dueAt) => host.fireTimer(txnNo, name, dueAt),
@@ -275,9 +303,11 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
         });
       }
       await host.start();
-      await runner.start();
-      sentinel.start();
-      idempotencyPurge.start();
+      if (runsWork) {
+        await runner.start();
+        sentinel.start();
+        idempotencyPurge.start();
+      }
       if (ownSims) sims?.start();
     },
     async close() {

@@ -33,6 +33,11 @@ export interface HostOptions extends CallOptions {
   timerPollMs: number;
   /** A core step retried this many times raises an alert (log + counter), and again each time after. */
   alertAfterAttempts: number;
+  /**
+   * Fires due durable timers by polling the store (the embedded default's scheduler). False in an
+   * API process of a role split (`trade serve --role api`): the worker fires them. Default true.
+   */
+  firesTimers?: boolean;
   /** Measures `commandTimeoutMs` (real timers without it; the simulation's virtual time). */
   after?: After;
   /** Ids of commands awaiting their reply (stored in the snapshot); seeded in the simulation so a run replays. */
@@ -145,9 +150,10 @@ export class TransactionHost {
     for (const txnNo of txnNos) await this.exclusive(txnNo, () => this.load(txnNo)).catch((err: unknown) => this.unlessUnreadable(err));
     if (txnNos.length) this.log.info({ count: txnNos.length }, 'rehydrated transactions with pending work');
     // A scheduler of its own (BullMQ) fires due timers from their jobs, re-armed at its start.
-    if (this.scheduler.polls) await this.fireDueTimers();
+    const polls = this.scheduler.polls && this.options.firesTimers !== false;
+    if (polls) await this.fireDueTimers();
     this.poller = setInterval(() => {
-      if (this.scheduler.polls) void this.fireDueTimers().catch((err: unknown) => this.log.error({ err }, 'timer pass failed'));
+      if (polls) void this.fireDueTimers().catch((err: unknown) => this.log.error({ err }, 'timer pass failed'));
       this.evictIdle();
     }, this.options.timerPollMs);
     this.poller.unref();

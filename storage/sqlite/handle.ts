@@ -87,6 +87,12 @@ CREATE TABLE IF NOT EXISTS idempotency (
   run_id      TEXT,
   txn_no      TEXT
 );
+-- One writer per transaction across the processes sharing the file (runtime/lease.ts SqliteLeases).
+CREATE TABLE IF NOT EXISTS leases (
+  txn_no TEXT PRIMARY KEY,
+  token  TEXT NOT NULL,
+  until  INTEGER NOT NULL
+);
 -- The purge deletes by age (purgeIdempotency); files made before it get the index on open.
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_at);
 `;
@@ -108,7 +114,17 @@ interface AwaitingSync {
 export interface SqliteOptions {
   /** The WAL's fsync; tests hold it back or fail it. */
   syncFile?: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
+  /**
+   * Other processes write the file too (`trade serve --role api` and `--role worker`): how often
+   * to look for their commits, ms (`PRAGMA data_version`, one cheap read), so followers of the
+   * journal and the task runner see them without polling the tables. Absent: this handle is the
+   * file's only writer but for the odd `trade` command, which the followers' own polls cover.
+   */
+  watchOthersMs?: number;
 }
+
+/** How long a write waits for another process's write lock before failing with SQLITE_BUSY, ms. */
+export const BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * The embedded default's shared handle: one SQLite file in WAL mode, its schema, and the group
@@ -142,8 +158,12 @@ export class SqliteHandle {
   private syncIdle: (() => void)[] = [];
   /** Commits made durable so far: a follower that read before the latest one reads again. */
   commits = 0;
-  /** Called once per durable commit (followers of the journal waiting for more). */
+  /** Called once per durable commit (followers of the journal waiting for more), another process's included when watched. */
   readonly onDurable = new Set<() => void>();
+  /** Called when another process's commit was seen (see {@link SqliteOptions.watchOthersMs}). */
+  readonly onOthersCommit = new Set<() => void>();
+  private othersWatch: NodeJS.Timeout | null = null;
+  private dataVersion = 0;
   private readonly syncFile: NonNullable<SqliteOptions['syncFile']>;
 
   constructor(path: string, options: SqliteOptions = {}) {
@@ -154,7 +174,8 @@ export class SqliteHandle {
     // FULL is kept by fsyncing the WAL off the event loop (see the class comment).
     this.walPath = sync === 'FULL' && wal ? `${this.db.name}-wal` : null;
     this.db.pragma(`synchronous = ${this.walPath ? 'NORMAL' : sync}`);
-    this.db.pragma('busy_timeout = 5000');
+    // Another process (a worker beside the API, a `trade` command) may hold the write lock: wait for it.
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.exec(SCHEMA);
     // Files made before task results were kept lack the column: add it in place.
     const taskColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(tasks)').all();
@@ -175,6 +196,26 @@ export class SqliteHandle {
     this.db.exec(MIGRATIONS);
     this.saveBatch = this.db.transaction((writes: PendingWrite[]) => writes.map((w) => this.attempt(w)));
     this.savepoint = this.db.transaction((op: () => unknown): unknown => op());
+    if (options.watchOthersMs !== undefined) this.watchOthers(options.watchOthersMs);
+  }
+
+  /**
+   * `PRAGMA data_version` changes when another connection to the file commits (never for this
+   * one's own commits): a read of a counter in shared memory, cheap enough to ask every few ms.
+   */
+  private watchOthers(everyMs: number): void {
+    const version = this.db.prepare<[], { data_version: number }>('PRAGMA data_version');
+    this.dataVersion = version.get()!.data_version;
+    this.othersWatch = setInterval(() => {
+      if (!this.db.open) return;
+      const now = version.get()!.data_version;
+      if (now === this.dataVersion) return;
+      this.dataVersion = now;
+      this.commits++;
+      for (const wake of [...this.onDurable]) wake();
+      for (const seen of [...this.onOthersCommit]) seen();
+    }, everyMs);
+    this.othersWatch.unref();
   }
 
   /**
@@ -212,7 +253,10 @@ export class SqliteHandle {
     this.pending = [];
     if (!batch.length) return;
     try {
-      const results = this.saveBatch(batch);
+      // BEGIN IMMEDIATE: the write lock is taken first, waiting out another process's
+      // (busy_timeout); a deferred BEGIN that read first could fail at once with SQLITE_BUSY when
+      // another process committed in between, which no timeout retries.
+      const results = this.saveBatch.immediate(batch);
       for (const committed of this.committing) committed();
       this.committing = [];
       // The batch settles together, once durable (a write rolled back to its savepoint keeps its own error).
@@ -284,6 +328,7 @@ export class SqliteHandle {
    * answered, the file is left as a killed process leaves it (what was committed stays).
    */
   crash(): void {
+    if (this.othersWatch) clearInterval(this.othersWatch);
     this.pending = [];
     this.awaitingSync = [];
     if (this.walFd !== null) closeSync(this.walFd);
@@ -292,6 +337,7 @@ export class SqliteHandle {
   }
 
   async close(): Promise<void> {
+    if (this.othersWatch) clearInterval(this.othersWatch);
     if (this.pending.length) this.flush();
     if (this.syncing) await new Promise<void>((idle) => this.syncIdle.push(idle));
     if (this.walFd !== null) closeSync(this.walFd);

@@ -19,6 +19,8 @@ export interface SqliteStorageOptions extends SqliteOptions {
 export interface SqliteStorage extends Storage {
   /** kill -9 (simulation/): the open group commit is lost and never answered; see {@link SqliteHandle.crash}. */
   crash(): void;
+  /** The shared handle: what the leases of processes sharing the file and the role split use. */
+  handle: SqliteHandle;
 }
 
 /** The embedded default's storage: every concept over one SQLite file (one handle, one group commit). */
@@ -37,5 +39,6 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
     ping: async () => handle.ping(),
     close: () => handle.close(),
     crash: () => handle.crash(),
+    handle,
   };
 }

@@ -17,13 +17,13 @@ t.test('the order system failing mark-paid 20 times: retried until it succeeds, 
   const paid = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.body.payableAmount }] });
   t.equal(paid.status, 200, 'the payment is answered: the money is in');
   t.equal(paid.body.state, 'paid', 'paid, still telling the order system');
-  await h.tc.tasks.runDue();
+  await h.drive.runDueTasks();
   const meanwhile = await h.api<TransactionView & { tasks: { task: string; status: string }[] }>('GET', `/v1/transactions/${started.body.txnNo}`);
   t.equal(meanwhile.body.tasks.find((x) => x.task === 'settlement')?.status, 'done', 'the post-payment tasks do not wait for the order system');
   for (let i = 0; i < 100; i++) {
     clock.advance(10 * 60_000);
-    await h.tc.host.fireDueTimers();
-    await h.tc.host.settle();
+    await h.drive.fireDueTimers();
+    await h.drive.settle();
     const v = await h.api<TransactionView>('GET', `/v1/transactions/${started.body.txnNo}`);
     if (v.body.state === 'completed') break;
     await new Promise((r) => setTimeout(r, 15));
@@ -32,7 +32,7 @@ t.test('the order system failing mark-paid 20 times: retried until it succeeds, 
   t.equal(done.body.state, 'completed');
   t.equal((await h.sims.systems.order.peekOrder(ordered.body.orderNo!))?.status, 'paid');
   t.equal((await h.sims.faults.order.current()).markPaid?.failNext, 0, 'all 20 failures were met by real calls');
-  t.ok(h.tc.host.alerts >= 1, 'an alert was raised while it kept failing');
+  t.ok((await h.drive.alerts()) >= 1, 'an alert was raised while it kept failing');
 });
 
 t.test('the order system down before payment: 503 and nothing left locked', async (t) => {
@@ -64,7 +64,7 @@ async function completedSale(h: Awaited<ReturnType<typeof startHarness>>, scene 
 /** Runs due tasks with the clock moved on, until `check` holds. */
 async function runTasksUntil(h: Awaited<ReturnType<typeof startHarness>>, clock: ManualClock, txnNo: string, check: (tasks: TaskView[]) => boolean) {
   for (let i = 0; i < 40; i++) {
-    await h.tc.tasks.runDue();
+    await h.drive.runDueTasks();
     const v = await h.api<ViewWithTasks>('GET', `/v1/transactions/${txnNo}`);
     if (check(v.body.tasks)) return v.body;
     clock.advance(10 * 60_000);
@@ -131,23 +131,23 @@ t.test('a circuit breaker opens under repeated failure and closes after recovery
   await completedSale(h);
   await completedSale(h);
   const reached = async () => 100 - ((await invoice.current())['*']?.failNext ?? 0);
-  for (let i = 0; i < 10 && h.tc.downstream.state('invoice') !== 'open'; i++) {
+  for (let i = 0; i < 10 && (await h.drive.breaker('invoice')) !== 'open'; i++) {
     clock.advance(10 * 60_000);
-    await h.tc.tasks.runDue();
+    await h.drive.runDueTasks();
   }
-  t.equal(h.tc.downstream.state('invoice'), 'open');
+  t.equal((await h.drive.breaker('invoice')), 'open');
   const whenOpened = await reached();
   t.ok(whenOpened >= 3 && whenOpened <= 4, 'opened after 3 failures in a row (one more may have been in flight)');
   for (let i = 0; i < 3; i++) {
     clock.advance(10 * 60_000);
-    await h.tc.tasks.runDue();
+    await h.drive.runDueTasks();
   }
   t.equal(await reached(), whenOpened, 'while open, calls stop reaching the invoice system');
   await invoice.clear();
   await new Promise((r) => setTimeout(r, 1_100));
   clock.advance(10 * 60_000);
-  await h.tc.tasks.runDue();
-  t.equal(h.tc.downstream.state('invoice'), 'closed', 'a trial call succeeded: closed again');
+  await h.drive.runDueTasks();
+  t.equal((await h.drive.breaker('invoice')), 'closed', 'a trial call succeeded: closed again');
 });
 
 t.test('a virtual item is delivered after payment by the fulfilment hook its code names, once', async (t) => {
@@ -171,6 +171,6 @@ t.test('a virtual item is delivered after payment by the fulfilment hook its cod
   t.ok(done.tasks.some((x) => x.task === 'fulfil:1'));
   const vouchers = await h.sims.systems.coupon.peekCoupons('U4');
   t.equal(vouchers.length, 1, 'the voucher is in the member’s wallet');
-  await h.tc.tasks.runDue();
+  await h.drive.runDueTasks();
   t.equal((await h.sims.systems.coupon.peekCoupons('U4')).length, 1, 'delivered once');
 });

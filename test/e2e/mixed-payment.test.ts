@@ -130,8 +130,8 @@ t.test('a failing mixed payment leaves every ledger as it was, compensating each
     const before = await ledgers(h);
     const v = await ordered(h);
     const paying = await h.api<TransactionView>('POST', `/v1/transactions/${v.txnNo}/payments`, cardAndWechat(v));
-    clock.advance(h.tc.config.paymentTtlMs);
-    await h.tc.host.fireDueTimers();
+    clock.advance(h.config.paymentTtlMs);
+    await h.drive.fireDueTimers();
     await until(h, v.txnNo, 'cancelled');
     t.same(await ledgers(h), before);
     t.equal((await h.sims.systems.paymentGateway.peekPayment(paying.body.legs[1]!.paymentNo))?.status, 'closed');
@@ -206,8 +206,8 @@ t.test('callbacks: duplicated, reordered, dropped or late, the outcome matches t
     const v = await ordered(h);
     const paying = await h.api<TransactionView>('POST', `/v1/transactions/${v.txnNo}/payments`, cardAndWechat(v));
     await h.sims.gateway.pay(paying.body.legs[1]!.paymentNo);
-    clock.advance(h.tc.config.queryAfterMs);
-    t.equal(await h.tc.host.fireDueTimers(), 1, 'the silence timer fires');
+    clock.advance(h.config.queryAfterMs);
+    t.equal(await h.drive.fireDueTimers(), 1, 'the silence timer fires');
     const done = await until(h, v.txnNo, 'completed');
     t.same(done.body.legs.map((l) => l.status), ['succeeded', 'succeeded']);
   });
@@ -217,15 +217,15 @@ t.test('callbacks: duplicated, reordered, dropped or late, the outcome matches t
     const h = await startHarness(t, { clock });
     const v = await ordered(h);
     const paying = await h.api<TransactionView>('POST', `/v1/transactions/${v.txnNo}/payments`, { legs: [{ method: 'wechat', amount: v.payableAmount }] });
-    clock.advance(h.tc.config.queryAfterMs);
-    await h.tc.host.fireDueTimers();
-    await h.tc.host.settle();
-    const timers = (await h.tc.storage.snapshots.load(v.txnNo))!.timers;
+    clock.advance(h.config.queryAfterMs);
+    await h.drive.fireDueTimers();
+    await h.drive.settle();
+    const timers = await h.drive.storedTimers(v.txnNo);
     t.ok(timers['query:leg-1']! > clock.now(), 'the next query is armed, later');
     await h.sims.gateway.configureCallbacks({ dropCallbacks: true });
     await h.sims.gateway.pay(paying.body.legs[0]!.paymentNo);
     clock.set(timers['query:leg-1']!);
-    await h.tc.host.fireDueTimers();
+    await h.drive.fireDueTimers();
     await until(h, v.txnNo, 'completed');
   });
 

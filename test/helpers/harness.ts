@@ -12,6 +12,25 @@ import type { TransactionView } from '../../runtime/view.ts';
 import { loadDataset } from '../../systems/sim/index.ts';
 import { PATIENCE_MS } from './deadlines.ts';
 import { localSimControl, remoteSimControl, type SimControl } from './sim-control.ts';
+import type { Drive, SplitStorage } from './split-harness.ts';
+
+/** The role split the suites run on: `TRADE_TEST_ROLES=split` (with `TRADE_TEST_STORAGE=redis` on Redis). */
+function splitFromEnv(): SplitStorage | null {
+  if (process.env.TRADE_TEST_ROLES !== 'split') return null;
+  return process.env.TRADE_TEST_STORAGE === 'redis' ? 'redis' : 'sqlite';
+}
+
+/** The {@link Drive} of a Trade Center in the test's process. */
+export function localDrive(tc: TradeCenter): Drive {
+  return {
+    runDueTasks: () => tc.tasks.runDue(),
+    fireDueTimers: () => tc.host.fireDueTimers(),
+    settle: () => tc.host.settle(),
+    alerts: async () => tc.host.alerts,
+    breaker: async (system) => tc.downstream.state(system),
+    storedTimers: async (txnNo) => (await tc.storage.snapshots.load(txnNo))?.timers ?? {},
+  };
+}
 
 export const DEMO_KEY = DEMO_API_KEY;
 
@@ -48,7 +67,12 @@ export function apiClient(baseUrl: string, key = DEMO_KEY): Api {
 
 export interface Harness {
   url: string;
+  /** The Trade Center in the test's process; absent (a throw) when the roles run as processes of their own. */
   tc: TradeCenter;
+  /** The configuration it runs with. */
+  config: TradeCenterConfig;
+  /** What the suite does to it besides the API: the same in process and split into processes. */
+  drive: Drive;
   /** The simulated downstream world, in process or (`TRADE_TEST_SYSTEMS=http`) a `trade sim` child. */
   sims: SimControl;
   api: Api;
@@ -62,8 +86,9 @@ export interface Harness {
  * with `TRADE_TEST_SYSTEMS=http` a `trade sim` process of its own reached over HTTP (its clock
  * following the test's), so the same suite proves the platform over real connectors.
  */
-export async function startHarness(t: Test, opts: { clock?: Clock; config?: Partial<TradeCenterConfig>; dir?: string } = {}): Promise<Harness> {
+export async function startHarness(t: Test, opts: { clock?: Clock; config?: Partial<TradeCenterConfig>; dir?: string; split?: SplitStorage } = {}): Promise<Harness> {
   const dir = opts.dir ?? t.testdir();
+  const split = opts.split ?? splitFromEnv();
   const config: TradeCenterConfig = {
     ...DEFAULT_CONFIG,
     dataset: loadDataset(DATASET_PATH),
@@ -75,6 +100,24 @@ export async function startHarness(t: Test, opts: { clock?: Clock; config?: Part
     ...(opts.clock instanceof ManualClock ? { timerPollMs: 3_600_000, tasks: { ...DEFAULT_CONFIG.tasks, pollMs: 3_600_000, runOnArrival: false } } : {}),
     ...opts.config,
   };
+  if (split) {
+    // Imported here: split-harness.ts imports this module (the API client).
+    const { startSplit } = await import('./split-harness.ts');
+    const platform = await startSplit(t, dir, config, opts.config ?? {}, opts.clock ?? systemClock, split);
+    t.teardown(() => platform.close());
+    return {
+      url: platform.url,
+      get tc(): TradeCenter {
+        throw new Error('the roles run as processes of their own: drive them through h.drive');
+      },
+      config,
+      drive: platform.drive,
+      sims: platform.sims,
+      api: platform.api,
+      dir,
+      close: () => platform.close(),
+    };
+  }
   const remote = process.env.TRADE_TEST_SYSTEMS === 'http' ? await startRemoteSims(t, dir, config, opts.clock ?? systemClock) : null;
   if (remote) config.systems = { mode: 'http', urls: simUrls(remote.url), poolSize: 8, sendClock: true };
   const tc = createTradeCenter(config, { ...(opts.clock ? { clock: opts.clock } : {}), log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
@@ -99,6 +142,8 @@ export async function startHarness(t: Test, opts: { clock?: Clock; config?: Part
   return {
     url,
     tc,
+    config,
+    drive: localDrive(tc),
     get sims(): SimControl {
       if (!sims) throw new Error('the test configured its own downstream systems: it controls them itself');
       return sims;

@@ -48,7 +48,8 @@ export async function startServerProcess(dir: string, port: number, extraArgs: s
     [TRADE_BIN, 'serve', '--port', String(port), '--db', join(dir, 'trade.db'), '--sim-db', join(dir, 'sim.db'), '--data', DATASET_PATH, '--callback-delay-ms', '0', ...extraArgs],
     { env: { ...process.env, LOG_LEVEL: 'warn', ...(keys ? { TRADE_API_KEYS_FILE: keys } : {}), ...env } },
   );
-  return watchStart(proc, `http://127.0.0.1:${port}`, 'Trade Center is listening on');
+  const worker = extraArgs.some((a, i) => a === '--role' && extraArgs[i + 1] === 'worker');
+  return watchStart(proc, `http://127.0.0.1:${port}`, worker ? 'Trade Center worker is running' : 'Trade Center is listening on');
 }
 
 function suiteKeysFile(dir: string): string {
