@@ -42,6 +42,20 @@ t.test('PostgreSQL specifics of the archive', async (t) => {
     t.equal((await sql.query('SELECT 1 FROM racing.schema_migrations')).rowCount, applied.rowCount, 'a restart applies nothing again');
   });
 
+  t.test('migrates once its database answers, when it did not at start', async (t) => {
+    const name = `tc_test_late_${process.pid}_${Date.now()}`;
+    const server = url.slice(0, url.lastIndexOf('/'));
+    const archive = new PostgresOrderArchive({ url: `${server}/${name}`, schema: 'late' });
+    t.teardown(async () => {
+      await archive.close();
+      await sql.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    });
+    await t.rejects(archive.ping(), /does not exist/);
+    await sql.query(`CREATE DATABASE ${name}`);
+    await archive.ping();
+    t.same(await archive.put([archiveEntry(orderRow('T1'))]), { written: 1, skipped: 0 });
+  });
+
   t.test('brings a schema made by migration 001 alone up to date, its archived orders kept and summed by method', async (t) => {
     const only001 = mkdtempSync(join(tmpdir(), 'migrations-'));
     t.teardown(() => rmSync(only001, { recursive: true, force: true }));
