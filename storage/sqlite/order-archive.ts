@@ -205,7 +205,7 @@ export class SqliteOrderArchive implements OrderArchive {
     };
   }
 
-  put(entries: ArchiveEntry[]): Promise<ArchivePutResult> {
+  async put(entries: ArchiveEntry[]): Promise<ArchivePutResult> {
     const newest = newestPerTxn(entries);
     // One write of the group commit, in its own savepoint: a failing entry rolls the whole put back.
     return this.handle.write(() => {
