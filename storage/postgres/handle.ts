@@ -24,13 +24,15 @@ const types = {
 
 /**
  * The archive's shared PostgreSQL handle: a pool whose connections use the archive's schema, and
- * the migrations, applied once at start (see {@link migrate}). Every query waits for them.
+ * the migrations, applied at start (see {@link migrate}). Every query waits for them; when they
+ * failed (the server was not up yet), the next query tries them again rather than the archive
+ * staying broken until a restart.
  */
 export class PostgresHandle {
   readonly pool: pg.Pool;
   readonly schema: string;
-  /** Settles once the schema is up to date; a failed migration fails every query. */
-  readonly ready: Promise<void>;
+  private migrated: Promise<void>;
+  private closed = false;
 
   constructor(options: PostgresOptions) {
     this.schema = options.schema ?? 'public';
@@ -45,36 +47,57 @@ export class PostgresHandle {
     });
     // An idle client's error (the server restarted) must not crash the process: the next query reconnects.
     this.pool.on('error', () => undefined);
-    this.ready = migrate(this.pool, this.schema);
+    this.migrated = this.migrate();
+  }
+
+  private migrate(): Promise<void> {
+    const attempt = migrate(this.pool, this.schema);
     // Awaited by every query; this keeps an unawaited failure from being an unhandled rejection.
-    this.ready.catch(() => undefined);
+    attempt.catch(() => undefined);
+    return attempt;
+  }
+
+  /** Settles once the schema is up to date (trying the migrations again after a failed attempt). */
+  async ready(): Promise<void> {
+    try {
+      await this.migrated;
+    } catch (error) {
+      if (this.closed) throw error;
+      this.migrated = this.migrate();
+      await this.migrated;
+    }
   }
 
   /** A query once the schema is ready. */
   async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    await this.ready;
+    await this.ready();
     return this.pool.query<R>(text, values);
   }
 
   /** Runs `work` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    await this.ready;
+    await this.ready();
     const client = await this.pool.connect();
+    let broken = false;
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // A connection that cannot even roll back is dropped from the pool, not handed out again.
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
       throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 
   async close(): Promise<void> {
-    await this.ready.catch(() => undefined);
+    this.closed = true;
+    await this.migrated.catch(() => undefined);
     await this.pool.end();
   }
 }

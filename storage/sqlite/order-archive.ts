@@ -58,6 +58,10 @@ CREATE INDEX IF NOT EXISTS archive_orders_merchant ON archive_orders(merchant_id
 CREATE INDEX IF NOT EXISTS archive_orders_station ON archive_orders(station_id, created_at, txn_no);
 CREATE INDEX IF NOT EXISTS archive_orders_order_no ON archive_orders(order_no) WHERE order_no IS NOT NULL;
 CREATE INDEX IF NOT EXISTS archive_orders_os ON archive_orders(station_id, os_order_no) WHERE os_order_no IS NOT NULL;
+-- Covers the summary: a scan of it reads a third of the pages a scan of the rows (legs and refunds
+-- JSON) does, and is already in (day, station) order. About 8 % of a put.
+CREATE INDEX IF NOT EXISTS archive_orders_summary ON archive_orders(day, station_id, merchant_id, scene, state, origin, created_at,
+  original_fen, discount_fen, payable_fen, paid_fen, refunded_fen);
 CREATE TABLE IF NOT EXISTS archive_legs (
   txn_no           TEXT NOT NULL,
   leg_no           INTEGER NOT NULL,
@@ -180,9 +184,7 @@ export class SqliteOrderArchive implements OrderArchive {
       deleteRefundLegs: db.prepare<[string]>('DELETE FROM archive_refund_legs WHERE txn_no = ?'),
       deleteMethods: db.prepare<[string]>('DELETE FROM archive_order_methods WHERE txn_no = ?'),
       insertMethod: db.prepare('INSERT INTO archive_order_methods VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      insertOrder: db.prepare(`INSERT INTO archive_orders VALUES (@txn_no, @version, @order_no, @origin, @os_order_no, @merchant_id,
-        @station_id, @scene, @user_id, @state, @original_fen, @discount_fen, @payable_fen, @paid_fen, @refunded_fen, @created_at,
-        @paid_at, @finished_at, @day, @legs, @refunds)`),
+      insertOrder: db.prepare(`INSERT INTO archive_orders VALUES (${Array.from({ length: 21 }, () => '?').join(', ')})`),
       insertLeg: db.prepare('INSERT INTO archive_legs VALUES (?, ?, ?, ?, ?, ?, ?)'),
       insertRefundLeg: db.prepare('INSERT INTO archive_refund_legs VALUES (?, ?, ?, ?, ?, ?, ?)'),
       upsertRecord: db.prepare(`INSERT INTO archive_records VALUES (?, ?, ?, ?, ?, ?)
@@ -205,7 +207,7 @@ export class SqliteOrderArchive implements OrderArchive {
     };
   }
 
-  put(entries: ArchiveEntry[]): Promise<ArchivePutResult> {
+  async put(entries: ArchiveEntry[]): Promise<ArchivePutResult> {
     const newest = newestPerTxn(entries);
     // One write of the group commit, in its own savepoint: a failing entry rolls the whole put back.
     return this.handle.write(() => {
@@ -228,29 +230,10 @@ export class SqliteOrderArchive implements OrderArchive {
 
   private insert({ row, record, journal, tasks }: ArchiveEntry): void {
     const day = chinaDay(row.createdAt);
-    this.stmt.insertOrder.run({
-      txn_no: row.txnNo,
-      version: record.version,
-      order_no: row.orderNo,
-      origin: row.origin,
-      os_order_no: row.osOrderNo,
-      merchant_id: row.merchantId,
-      station_id: row.stationId,
-      scene: row.scene,
-      user_id: row.userId,
-      state: row.state,
-      original_fen: row.originalAmountFen,
-      discount_fen: row.discountAmountFen,
-      payable_fen: row.payableAmountFen,
-      paid_fen: row.paidAmountFen,
-      refunded_fen: row.refundedAmountFen,
-      created_at: row.createdAt,
-      paid_at: row.paidAt,
-      finished_at: row.finishedAt,
-      day,
-      legs: JSON.stringify(row.legs),
-      refunds: JSON.stringify(row.refunds),
-    });
+    // Positional: binding by name cost a few % of a put.
+    this.stmt.insertOrder.run(row.txnNo, record.version, row.orderNo, row.origin, row.osOrderNo, row.merchantId, row.stationId, row.scene,
+      row.userId, row.state, row.originalAmountFen, row.discountAmountFen, row.payableAmountFen, row.paidAmountFen, row.refundedAmountFen,
+      row.createdAt, row.paidAt, row.finishedAt, day, JSON.stringify(row.legs), JSON.stringify(row.refunds));
     for (const l of row.legs) this.stmt.insertLeg.run(row.txnNo, l.legNo, l.method, l.amountFen, l.capturedAt, l.paymentNo, l.channelTradeNo);
     for (const m of methodShares(row)) {
       this.stmt.insertMethod.run(row.txnNo, m.method, row.merchantId, row.stationId, row.scene, row.state, row.origin, row.createdAt, day,

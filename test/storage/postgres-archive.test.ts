@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import t from 'tap';
-import { migrations } from '../../storage/postgres/migrate.ts';
+import { migrate, migrations } from '../../storage/postgres/migrate.ts';
 import { PostgresOrderArchive } from '../../storage/postgres/order-archive.ts';
 import { monthOf } from '../../storage/postgres/partitions.ts';
 import { createTestDatabase } from '../helpers/postgres.ts';
@@ -37,6 +40,46 @@ t.test('PostgreSQL specifics of the archive', async (t) => {
     await again.ping();
     await again.close();
     t.equal((await sql.query('SELECT 1 FROM racing.schema_migrations')).rowCount, applied.rowCount, 'a restart applies nothing again');
+  });
+
+  t.test('migrates once its database answers, when it did not at start', async (t) => {
+    const name = `tc_test_late_${process.pid}_${Date.now()}`;
+    const server = url.slice(0, url.lastIndexOf('/'));
+    const archive = new PostgresOrderArchive({ url: `${server}/${name}`, schema: 'late' });
+    t.teardown(async () => {
+      await archive.close();
+      await sql.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    });
+    await t.rejects(archive.ping(), /does not exist/);
+    await sql.query(`CREATE DATABASE ${name}`);
+    await archive.ping();
+    t.same(await archive.put([archiveEntry(orderRow('T1'))]), { written: 1, skipped: 0 });
+  });
+
+  t.test('brings a schema made by migration 001 alone up to date, its archived orders kept and summed by method', async (t) => {
+    const only001 = mkdtempSync(join(tmpdir(), 'migrations-'));
+    t.teardown(() => rmSync(only001, { recursive: true, force: true }));
+    const first = migrations()[0]!;
+    writeFileSync(join(only001, `${first.version}.sql`), first.sql);
+    const pool = new pg.Pool({ connectionString: url, options: '-c search_path=upgraded', max: 1 });
+    t.teardown(() => pool.end());
+    await migrate(pool, 'upgraded', `${only001}/`);
+    // A sale as 001's tables held it: json columns, no tasks, no per-method rows.
+    const at = Date.parse('2026-11-20T10:00:00Z');
+    await pool.query(`CREATE TABLE archive_orders_y2026m11 PARTITION OF archive_orders FOR VALUES FROM (${Date.UTC(2026, 10, 1)}) TO (${Date.UTC(2026, 11, 1)})`);
+    await pool.query(`INSERT INTO archive_records VALUES ('T1', 3, ${at}, '{"txnNo":"T1","version":3}', '[]', 0)`);
+    await pool.query(`INSERT INTO archive_orders VALUES ('T1', 3, 'O1', 'platform', NULL, 'M1', 'S1', 'merchant_pos', NULL, 'completed', 1200, 200, 1000, 1000, 300,
+      ${at}, ${at}, ${at}, '2026-11-20', '[]', '[]')`);
+    await pool.query(`INSERT INTO archive_legs VALUES ('T1', 1, 'wechat', 600, ${at}, 'P1', 'CH1', 'M1', 'S1'), ('T1', 2, 'alipay', 400, ${at}, 'P2', 'CH2', 'M1', 'S1')`);
+    await pool.query(`INSERT INTO archive_refund_legs VALUES ('T1', 'RL1', 'P2', 'alipay', 300, ${at + 1}, 'CH2', 'M1', 'S1')`);
+    const archive = new PostgresOrderArchive({ url, schema: 'upgraded' });
+    t.teardown(() => archive.close());
+    t.same((await archive.summary({}, ['method'])).map((s) => [s.method, s.count, s.paidAmountFen, s.refundedAmountFen]), [['alipay', 1, 400, 300], ['wechat', 1, 600, 0]]);
+    const got = await archive.get('T1');
+    t.same(got?.record, { txnNo: 'T1', version: 3 });
+    t.same(got?.tasks, [], 'a transaction archived before tasks were kept has none');
+    t.same(await archive.put([archiveEntry(orderRow('T1', { createdAt: at }), 4)]), { written: 1, skipped: 0 }, 'and is archived again at a newer version');
+    t.same((await sql.query<{ version: string }>('SELECT version FROM upgraded.schema_migrations ORDER BY version')).rows.map((r) => r.version), migrations().map((m) => m.version));
   });
 
   t.test('puts each order in the partition of its month, made on demand, even by two processes at once', async (t) => {

@@ -172,6 +172,13 @@ export function orderArchiveConformance(t: Test, make: ArchiveFactory): void {
     t.same(await archive.put(batch.filter((e) => e !== broken)), { written: 3, skipped: 0 }, 'the rest goes in once the broken entry is out');
   });
 
+  withArchive('refuses, as a rejected promise, an entry whose row and record are of different transactions', async (t, archive) => {
+    const mixed = { ...archiveEntry(orderRow('T1')), row: orderRow('T2') };
+    const put = archive.put([archiveEntry(orderRow('T3')), mixed]);
+    await t.rejects(put, RangeError);
+    t.equal(await archive.get('T3'), null, 'nothing of the put is archived');
+  });
+
   withArchive('finds a transaction by its order number and by its station\'s OS order number', async (t, archive) => {
     await archive.put([
       archiveEntry(orderRow('T1', { orderNo: 'O1', stationId: 'S1', osOrderNo: 'OS-1' })),
