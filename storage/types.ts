@@ -353,6 +353,215 @@ export interface AdminQueries {
   stats(idleBefore: number): Promise<StoreStats>;
 }
 
+/** Where an order was taken: on this platform, or imported from OS's history (issue 20). */
+export type OrderOrigin = 'platform' | 'os-import';
+
+/** The API state of a final transaction (DOMAIN.md "Archive": only final transactions are archived). */
+export type OrderState = 'completed' | 'cancelled' | 'failed';
+
+/** One payment leg of an {@link OrderRow}. */
+export interface OrderLeg {
+  legNo: number;
+  /** Our payment number: the merchant order number the channel echoes (reconciliation matches on it). */
+  paymentNo: string;
+  /** Payment method (`wechat`, `alipay`, `unionpay`, `stored_value`, …). */
+  method: string;
+  amountFen: number;
+  /** The leg's API status (`succeeded`, `refunded`, `failed`, `closed`, …). */
+  status: string;
+  /** The channel's transaction id, once the channel gave one. */
+  channelTradeNo: string | null;
+  /** The stored-value card paid from, for card legs. */
+  cardNo: string | null;
+  /** When the money was captured (epoch ms); null for a leg that never captured: it is no movement. */
+  capturedAt: number | null;
+}
+
+/** One leg of a refund of an {@link OrderRow}: money given back through one payment leg. */
+export interface OrderRefundLeg {
+  /** Our refund-leg number, the number the channel's bill lists the refund under. */
+  refundLegNo: string;
+  /** The payment leg refunded. */
+  paymentNo: string;
+  method: string;
+  amountFen: number;
+  status: string;
+  /** When the channel accepted the refund (epoch ms); null while it did not: it is no movement. */
+  refundedAt: number | null;
+}
+
+/** One refund of an {@link OrderRow}. */
+export interface OrderRefund {
+  refundNo: string;
+  amountFen: number;
+  status: string;
+  /** Epoch ms. */
+  requestedAt: number;
+  legs: OrderRefundLeg[];
+}
+
+/**
+ * The flat row of an archived order, what queries and sums read (DOMAIN.md "Archive"). Derived by
+ * the host from the final transaction (the archive never reads the snapshot, DESIGN.md rule 9).
+ * Times are epoch ms.
+ */
+export interface OrderRow {
+  txnNo: string;
+  orderNo: string | null;
+  origin: OrderOrigin;
+  /** OS's own order number: an imported order's, or the one OS gave a synced platform order. */
+  osOrderNo: string | null;
+  merchantId: string;
+  stationId: string;
+  scene: string;
+  userId: string | null;
+  state: OrderState;
+  originalAmountFen: number;
+  discountAmountFen: number;
+  payableAmountFen: number;
+  paidAmountFen: number;
+  refundedAmountFen: number;
+  legs: OrderLeg[];
+  refunds: OrderRefund[];
+  createdAt: number;
+  paidAt: number | null;
+  finishedAt: number;
+}
+
+/** What one archived transaction consists of: its flat row, its final snapshot (with version) and its journal. */
+export interface ArchiveEntry {
+  row: OrderRow;
+  /** The final record as the hot store held it; `record.version` decides which of two archivings wins. */
+  record: TransactionRecord;
+  /** The whole journal, oldest first, with the seq numbers the hot store gave it. */
+  journal: StoredJournalEntry[];
+}
+
+/** What {@link OrderArchive.put} did. */
+export interface ArchivePutResult {
+  /** Entries written (new, or replacing an older version). */
+  written: number;
+  /** Entries left alone: already archived at the same or a newer version. */
+  skipped: number;
+}
+
+/**
+ * Which archived orders a query reads (API.md `GET /admin/orders`). An absent field does not
+ * filter; all given fields must hold.
+ */
+export interface OrderFilter {
+  /** Only these merchants' orders (a key limited to them, API.md "Auth"); absent: every merchant. An empty list matches nothing. */
+  merchantIds?: string[];
+  stationId?: string;
+  scene?: string;
+  state?: OrderState;
+  /** Orders with at least one payment leg of this method. */
+  method?: string;
+  origin?: OrderOrigin;
+  /** createdAt at or after this instant (epoch ms). */
+  fromMs?: number;
+  /** createdAt before this instant (epoch ms): `[fromMs, toMs)`. */
+  toMs?: number;
+}
+
+/** A page of {@link OrderArchive.search}. */
+export interface OrderPage {
+  rows: OrderRow[];
+  /** Hand back for the next page; null when this page is the last. Opaque, issued by the backend. */
+  nextCursor: string | null;
+}
+
+/** What {@link OrderArchive.summary} groups by: the China-time day of createdAt, the station, the payment method. */
+export type OrderGroupKey = 'day' | 'station' | 'method';
+
+/**
+ * One group of {@link OrderArchive.summary}. A key not grouped by is null. Grouped by method, an
+ * order counts in the group of each method it has a leg of, its order-level amounts (original,
+ * discount, payable) are summed in each of them, and `paidAmountFen` / `refundedAmountFen` are the
+ * method's own: its legs captured (capturedAt set) and its refund legs refunded (refundedAt set).
+ */
+export interface OrderSummaryRow {
+  /** `YYYY-MM-DD`, the China-time (UTC+8) date of createdAt. */
+  day: string | null;
+  stationId: string | null;
+  method: string | null;
+  count: number;
+  originalAmountFen: number;
+  discountAmountFen: number;
+  payableAmountFen: number;
+  paidAmountFen: number;
+  refundedAmountFen: number;
+}
+
+/**
+ * One money movement of a channel (reconciliation, issue 19): a payment leg captured or a refund
+ * leg refunded.
+ */
+export interface OrderMovement {
+  kind: 'payment' | 'refund';
+  txnNo: string;
+  merchantId: string;
+  stationId: string;
+  method: string;
+  /** The payment leg (of a refund: the leg refunded). */
+  paymentNo: string;
+  /** The refund leg, for a refund; null for a payment. */
+  refundLegNo: string | null;
+  amountFen: number;
+  /** The channel's transaction id of the payment leg (a refund's: of the leg it refunds). */
+  channelTradeNo: string | null;
+  /** capturedAt of a payment, refundedAt of a refund (epoch ms). */
+  at: number;
+}
+
+/** How much the archive holds (checks, metrics). */
+export interface ArchiveCounts {
+  orders: number;
+  journalEntries: number;
+}
+
+/**
+ * The order archive (DOMAIN.md "Archive"): where final transactions live once they left the hot
+ * store. A table in the SQLite file embedded, PostgreSQL in scale-out (`TRADE_ARCHIVE_URL`).
+ */
+export interface OrderArchive {
+  /**
+   * False where there is no archive (Redis without `TRADE_ARCHIVE_URL`): `put` refuses, reads find
+   * nothing, and nothing may leave the hot store.
+   */
+  readonly enabled: boolean;
+  /**
+   * Archives the entries in ONE archive transaction: all of them or, when one fails, none.
+   * Idempotent: an entry whose transaction is archived at the same or a newer record version is
+   * left alone; one archived at an older version is replaced, row, snapshot and journal (a refund
+   * after archiving archives the transaction again). Of one txnNo given twice the newer version wins.
+   */
+  put(entries: ArchiveEntry[]): Promise<ArchivePutResult>;
+  /** One archived transaction, or null. */
+  get(txnNo: string): Promise<ArchiveEntry | null>;
+  findTxnNoByOrderNo(orderNo: string): Promise<string | null>;
+  /** The transaction of an OS order number at a station (imported or synced orders). */
+  findTxnNoByOsOrderNo(stationId: string, osOrderNo: string): Promise<string | null>;
+  /**
+   * Rows matching `filter`, newest first (createdAt, then txnNo, descending), at most `limit`,
+   * after `cursor` (a {@link OrderPage.nextCursor}; null: from the newest). Keyset-paginated: a
+   * row present when the listing started is on exactly one page, whatever is archived meanwhile.
+   * A cursor this backend did not issue is refused (RangeError).
+   */
+  search(filter: OrderFilter, limit: number, cursor: string | null): Promise<OrderPage>;
+  /** Counts and sums of the rows matching `filter`, one row per group of `groupBy` (none: one row of totals). */
+  summary(filter: OrderFilter, groupBy: OrderGroupKey[]): Promise<OrderSummaryRow[]>;
+  /**
+   * The legs of `method` captured and its refund legs refunded at or after `fromMs` and before
+   * `toMs`, oldest first (reconciliation of one channel day).
+   */
+  movements(method: string, fromMs: number, toMs: number): AsyncIterable<OrderMovement>;
+  counts(): Promise<ArchiveCounts>;
+  /** Fails when the backend does not answer (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Every storage concept of one deployment, over one shared connection or file; built once by `createTradeCenter`. */
 export interface Storage {
   snapshots: SnapshotStore;
