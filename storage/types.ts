@@ -435,6 +435,13 @@ export interface ArchiveEntry {
   record: TransactionRecord;
   /** The whole journal, oldest first, with the seq numbers the hot store gave it. */
   journal: StoredJournalEntry[];
+  /**
+   * The transaction's post-payment tasks as stored (all done: only a final transaction is
+   * archived). A refund after archiving needs them back: a reversal task reads what its forward
+   * task produced (`campaign-reverse` the reward coupons `campaign` issued), and a task already
+   * done must not run again.
+   */
+  tasks: TaskRecord[];
 }
 
 /** What {@link OrderArchive.put} did. */
