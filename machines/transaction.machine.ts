@@ -551,7 +551,7 @@ export const transactionMachine = setup({
     ),
     legSucceeded: assign(({ context, event }) =>
       event.type === 'LEG_SUCCEEDED'
-        ? { legs: legStatus(context.legs, event.legId, { status: 'succeeded', ...(event.channelTradeNo ? { channelTradeNo: event.channelTradeNo } : {}) }) }
+        ? { legs: legStatus(context.legs, event.legId, { status: 'succeeded', capturedAt: event.at, ...(event.channelTradeNo ? { channelTradeNo: event.channelTradeNo } : {}) }) }
         : {},
     ),
     legReleased: assign(({ context, event }) => {

@@ -28,6 +28,12 @@ export interface LegView {
   payUrl?: string;
   channelTradeNo?: string;
   /**
+   * When the money was captured (epoch ms, the time of the success event): what reconciliation
+   * counts the leg on. Absent before the leg succeeded, and in snapshots from before it was kept
+   * (the archive's row then takes it from the journal).
+   */
+  capturedAt?: number;
+  /**
    * Money this leg captured for a sale that did not happen, being given back by a refund at the
    * gateway (`T…-P<n>-C` when unwinding, `T…-P<n>-L` for a payment captured after its close).
    * The leg is `refunded` only once the channel has paid it back; `attention`: the channel kept

@@ -233,10 +233,11 @@ export interface SnapshotStore {
   removeArchived(txnNo: string, version: number): Promise<boolean>;
   /**
    * Puts an archived transaction back into the hot store at its archived version, with its journal
-   * (a refund of an archived sale), unless the transaction is stored already: a create by
-   * compare-and-set, so of two processes racing to rehydrate one puts it. True when this call did.
+   * and task records as archived (a refund of an archived sale), unless the transaction is stored
+   * already: a create by compare-and-set, so of two processes racing to rehydrate one puts it.
+   * True when this call did.
    */
-  reinstate(record: TransactionRecord, journal: StoredJournalEntry[]): Promise<boolean>;
+  reinstate(record: TransactionRecord, journal: StoredJournalEntry[], tasks: TaskRecord[]): Promise<boolean>;
   /**
    * Takes the archiver's turn for `periodMs`: true for one caller a period across the processes
    * sharing the storage (always true where one process owns it).

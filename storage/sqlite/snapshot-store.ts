@@ -1,4 +1,4 @@
-import type { DueTimer, FinalTransaction, JournalEntry, SaveRecord, SaveResult, SnapshotStore, StoredJournalEntry, TransactionRecord } from '../types.ts';
+import type { DueTimer, FinalTransaction, JournalEntry, SaveRecord, SaveResult, SnapshotStore, StoredJournalEntry, TaskRecord, TransactionRecord } from '../types.ts';
 import type { SqliteHandle } from './handle.ts';
 
 interface TxnRow {
@@ -80,6 +80,10 @@ export class SqliteSnapshotStore implements SnapshotStore {
       // the feed (which reads on by sequence) does not see a rehydrated history a second time.
       reinsertJournal: db.prepare(
         'INSERT OR IGNORE INTO journal (seq, txn_no, at, actor, event, data, from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      reinsertTask: db.prepare(
+        `INSERT OR IGNORE INTO tasks (txn_no, task, kind, system, core, max_attempts, payload, status, attempts, last_error, next_run_at, result, refusals, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
     };
     // Runs inside a write's savepoint (see SqliteHandle.write), so it is atomic with its journal and timers.
@@ -194,7 +198,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
     });
   }
 
-  reinstate(record: TransactionRecord, journal: StoredJournalEntry[]): Promise<boolean> {
+  reinstate(record: TransactionRecord, journal: StoredJournalEntry[], tasks: TaskRecord[]): Promise<boolean> {
     return this.handle.write((): boolean => {
       if (this.stmts.version.get(record.txnNo)) return false;
       this.stmts.insert.run({
@@ -216,6 +220,12 @@ export class SqliteSnapshotStore implements SnapshotStore {
       for (const [name, dueAt] of Object.entries(record.timers)) this.stmts.insertTimer.run(record.txnNo, name, dueAt);
       for (const j of journal) {
         this.stmts.reinsertJournal.run(j.seq, record.txnNo, j.at, j.actor, j.event, JSON.stringify(j.data), JSON.stringify(j.from), JSON.stringify(j.to));
+      }
+      for (const t of tasks) {
+        this.stmts.reinsertTask.run(
+          record.txnNo, t.task, t.kind, t.system, t.core ? 1 : 0, t.maxAttempts, JSON.stringify(t.payload), t.status, t.attempts, t.lastError,
+          t.nextRunAt, t.result === null ? null : JSON.stringify(t.result), t.refusals, t.updatedAt,
+        );
       }
       this.handle.afterCommit(() => this.written.delete(record.txnNo));
       return true;
