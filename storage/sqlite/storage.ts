@@ -1,8 +1,9 @@
-import type { Storage } from '../types.ts';
+import type { OrderArchive, Storage } from '../types.ts';
 import { SqliteAdminQueries } from './admin-queries.ts';
 import { SqliteHandle, type SqliteOptions } from './handle.ts';
 import { SqliteIdempotencyRecords } from './idempotency-records.ts';
 import { SqliteJournal } from './journal.ts';
+import { SqliteOrderArchive } from './order-archive.ts';
 import { SqliteSentinelIndex } from './sentinel-index.ts';
 import { SqliteSnapshotStore } from './snapshot-store.ts';
 import { SqliteTaskStore } from './task-store.ts';
@@ -16,6 +17,8 @@ export interface SqliteStorageOptions extends SqliteOptions {
 
 /** The embedded default's storage, with the simulation's crash. */
 export interface SqliteStorage extends Storage {
+  /** The order archive: tables in the same file, written through the same group commit. */
+  archive: OrderArchive;
   /** kill -9 (simulation/): the open group commit is lost and never answered; see {@link SqliteHandle.crash}. */
   crash(): void;
 }
@@ -31,6 +34,7 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
     tasks: new SqliteTaskStore(handle),
     sentinel: new SqliteSentinelIndex(handle),
     admin: new SqliteAdminQueries(handle),
+    archive: new SqliteOrderArchive(handle),
     ping: async () => handle.ping(),
     close: () => handle.close(),
     crash: () => handle.crash(),
