@@ -16,6 +16,7 @@ import type {
   OrderRow,
   OrderSummaryRow,
   StoredJournalEntry,
+  TaskRecord,
   TransactionRecord,
 } from '../types.ts';
 import type { SqliteHandle } from './handle.ts';
@@ -83,7 +84,8 @@ CREATE TABLE IF NOT EXISTS archive_records (
   version       INTEGER NOT NULL,
   record        TEXT NOT NULL,
   journal       TEXT NOT NULL,
-  journal_count INTEGER NOT NULL
+  journal_count INTEGER NOT NULL,
+  tasks         TEXT NOT NULL DEFAULT '[]'
 );
 `;
 
@@ -176,10 +178,10 @@ export class SqliteOrderArchive implements OrderArchive {
         @paid_at, @finished_at, @day, @legs, @refunds)`),
       insertLeg: db.prepare('INSERT INTO archive_legs VALUES (?, ?, ?, ?, ?, ?, ?)'),
       insertRefundLeg: db.prepare('INSERT INTO archive_refund_legs VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      upsertRecord: db.prepare(`INSERT INTO archive_records VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT(txn_no) DO UPDATE SET version = excluded.version, record = excluded.record, journal = excluded.journal, journal_count = excluded.journal_count`),
+      upsertRecord: db.prepare(`INSERT INTO archive_records VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT(txn_no) DO UPDATE SET version = excluded.version, record = excluded.record, journal = excluded.journal, journal_count = excluded.journal_count, tasks = excluded.tasks`),
       order: db.prepare<[string], OrderDbRow>('SELECT * FROM archive_orders WHERE txn_no = ?'),
-      record: db.prepare<[string], { record: string; journal: string }>('SELECT record, journal FROM archive_records WHERE txn_no = ?'),
+      record: db.prepare<[string], { record: string; journal: string; tasks: string }>('SELECT record, journal, tasks FROM archive_records WHERE txn_no = ?'),
       byOrderNo: db.prepare<[string], { txn_no: string }>('SELECT txn_no FROM archive_orders WHERE order_no = ?'),
       byOsOrderNo: db.prepare<[string, string], { txn_no: string }>('SELECT txn_no FROM archive_orders WHERE station_id = ? AND os_order_no = ?'),
       counts: db.prepare<[], { orders: number; journal: number | null }>('SELECT COUNT(*) AS orders, SUM(journal_count) AS journal FROM archive_records'),
@@ -216,7 +218,7 @@ export class SqliteOrderArchive implements OrderArchive {
     });
   }
 
-  private insert({ row, record, journal }: ArchiveEntry): void {
+  private insert({ row, record, journal, tasks }: ArchiveEntry): void {
     this.stmt.insertOrder.run({
       txn_no: row.txnNo,
       version: record.version,
@@ -247,7 +249,7 @@ export class SqliteOrderArchive implements OrderArchive {
         this.stmt.insertRefundLeg.run(row.txnNo, l.refundLegNo, l.paymentNo, l.method, l.amountFen, l.refundedAt, channelTradeNo.get(l.paymentNo) ?? null);
       }
     }
-    this.stmt.upsertRecord.run(row.txnNo, record.version, JSON.stringify(record), JSON.stringify(journal), journal.length);
+    this.stmt.upsertRecord.run(row.txnNo, record.version, JSON.stringify(record), JSON.stringify(journal), journal.length, JSON.stringify(tasks));
   }
 
   async get(txnNo: string): Promise<ArchiveEntry | null> {
@@ -258,6 +260,7 @@ export class SqliteOrderArchive implements OrderArchive {
       row: toOrderRow(order),
       record: JSON.parse(stored.record) as TransactionRecord,
       journal: JSON.parse(stored.journal) as StoredJournalEntry[],
+      tasks: JSON.parse(stored.tasks) as TaskRecord[],
     };
   }
 

@@ -1,4 +1,4 @@
-import type { ArchiveEntry, OrderLeg, OrderRefund, OrderRow, StoredJournalEntry, TransactionRecord } from '../../../storage/types.ts';
+import type { ArchiveEntry, OrderLeg, OrderRefund, OrderRow, StoredJournalEntry, TaskRecord, TransactionRecord } from '../../../storage/types.ts';
 import { T0 } from './helpers.ts';
 
 /** Methods the fixtures pay with. */
@@ -61,6 +61,7 @@ export function archiveEntry(row: OrderRow, version = 5): ArchiveEntry {
     working: false,
     needsAttention: false,
     timers: {},
+    finalAt: row.finishedAt,
     createdAt: row.createdAt,
     updatedAt: row.finishedAt,
   };
@@ -68,7 +69,10 @@ export function archiveEntry(row: OrderRow, version = 5): ArchiveEntry {
     { seq: 10, at: row.createdAt, actor: 'transaction', event: 'xstate.init', data: {}, from: null, to: 'quoted' },
     { seq: 11 + version, at: row.finishedAt, actor: 'leg-1', event: 'CAPTURED', data: { amountFen: row.paidAmountFen }, from: { paying: 'x' }, to: row.state },
   ];
-  return { row, record, journal };
+  const tasks: TaskRecord[] = [
+    { txnNo: row.txnNo, task: 'campaign', kind: 'campaign', system: 'campaign', core: false, maxAttempts: 5, payload: { n: 1 }, status: 'done', attempts: 1, lastError: null, nextRunAt: null, refusals: 0, result: { couponIds: ['CP1'] }, updatedAt: row.finishedAt },
+  ];
+  return { row, record, journal, tasks };
 }
 
 /** A small deterministic generator (mulberry32): fixtures and benchmarks repeat across runs. */
