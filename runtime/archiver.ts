@@ -20,6 +20,11 @@ export interface ArchiverConfig {
 /** DOMAIN.md "Archive": one hour of quiet by default. */
 export const DEFAULT_ARCHIVE_AFTER_MS = 3_600_000;
 
+/** The archiver's settings for a quiet period: it looks twice a quiet period (between 0.5 s and a minute). */
+export function archiverConfig(afterMs: number): ArchiverConfig {
+  return { afterMs, everyMs: Math.min(60_000, Math.max(500, Math.floor(afterMs / 2))), batch: 200, maxPerTurn: 5_000 };
+}
+
 /**
  * Reads `TRADE_ARCHIVE_AFTER`, a duration such as `2s`, `10m`, `1h` (also `500ms`, `1d`), as ms,
  * or undefined when it is not set. Throws a {@link ConfigError} naming the key when it is bad.
@@ -43,7 +48,18 @@ export function parseDuration(raw: string): number | null {
 }
 
 /** Named points at which `TRADE_ARCHIVE_FAILPOINT` makes the archiver kill its own process (crash tests). */
-export type ArchiveFailpoint = 'before-archive-commit' | 'after-archive-write';
+export type ArchiveFailpoint = (typeof ARCHIVE_FAILPOINTS)[number];
+
+const ARCHIVE_FAILPOINTS = ['before-archive-commit', 'after-archive-write'] as const;
+
+/** Reads `TRADE_ARCHIVE_FAILPOINT` (crash tests only), or undefined when it is not set. */
+export function archiveFailpointFromEnv(env: Record<string, string | undefined>): ArchiveFailpoint | undefined {
+  const raw = env.TRADE_ARCHIVE_FAILPOINT;
+  if (raw === undefined || raw === '') return undefined;
+  const point = ARCHIVE_FAILPOINTS.find((p) => p === raw);
+  if (!point) throw new ConfigError([`TRADE_ARCHIVE_FAILPOINT: one of ${ARCHIVE_FAILPOINTS.join(', ')}, not ${JSON.stringify(raw)}`]);
+  return point;
+}
 
 /** The host's part: letting an archived transaction go, in its turn (see TransactionHost.retire). */
 export interface Retiring {

@@ -7,7 +7,8 @@ import { createHttpSystems } from '../systems/http/index.ts';
 import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
 import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
 import { openSqliteStorage } from '../storage/sqlite/storage.ts';
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type Storage } from '../storage/types.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type OrderArchive, type Storage } from '../storage/types.ts';
+import { Archiver, archiverConfig, DEFAULT_ARCHIVE_AFTER_MS, type ArchiveFailpoint, type ArchiverConfig } from './archiver.ts';
 import type { ApiKey } from '../domain/api-key.ts';
 import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
@@ -82,6 +83,10 @@ export interface TradeCenterConfig {
   sentinel?: SentinelConfig;
   /** Retention of Idempotency-Key records (`TRADE_IDEMPOTENCY_RETENTION_HOURS`) and the purge's period. */
   idempotency: IdempotencyConfig;
+  /** The quiet period after which final transactions are archived (`TRADE_ARCHIVE_AFTER`), and the archiver's pace. */
+  archive: ArchiverConfig;
+  /** Crash tests only (`TRADE_ARCHIVE_FAILPOINT`): the archiver kills its process at this point. */
+  archiveFailpoint?: ArchiveFailpoint;
 }
 
 /**
@@ -119,6 +124,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   storage: { kind: 'sqlite' },
   sentinel: DEFAULT_SENTINEL,
   idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000, leaseMs: 5_000 },
+  archive: archiverConfig(DEFAULT_ARCHIVE_AFTER_MS),
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -129,6 +135,10 @@ export interface TradeCenter {
   log: Logger;
   /** Every storage concept of this deployment (SQLite file or Redis), one bundle. */
   storage: Storage;
+  /** The order archive final transactions move to; null where there is none (reads find only the hot store). */
+  archive: OrderArchive | null;
+  /** Moves quiet final transactions from the hot store to the archive. */
+  archiver: Archiver | null;
   /** Nonces of the signed callbacks seen inside the signature window, beside the storage. */
   callbackNonces: CallbackNonces;
   systems: Systems;
@@ -174,6 +184,14 @@ export interface TradeCenterDeps {
   after?: After;
   requestId?: () => string;
   adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
+  /** The order archive, when the caller opened it (the simulation; a PostgreSQL archive beside Redis). */
+  archive?: OrderArchive;
+}
+
+/** The archive a storage bundle carries (the SQLite file's own tables), if it carries one. */
+function archiveOf(storage: Storage): OrderArchive | null {
+  const withArchive = storage as Storage & { archive?: OrderArchive };
+  return withArchive.archive && withArchive.archive.enabled ? withArchive.archive : null;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
@@ -183,6 +201,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const ids = deps.ids ?? new IdGenerator(() => clock.now());
   const scaleOut = config.storage?.kind === 'redis' ? createScaleOutBackend(config.storage, log, { idempotencyRetentionMs: config.idempotency.retentionMs }) : null;
   const storage: Storage = deps.storage ?? scaleOut?.storage ?? openSqliteStorage(config.dbPath);
+  const archive: OrderArchive | null = deps.archive ?? archiveOf(storage);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const callbackNonces: CallbackNonces = scaleOut
     ? new RedisCallbackNonces(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix)
@@ -232,6 +251,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     },
     log,
     scaleOut ? { scheduler, leases: scaleOut.leases } : { scheduler },
+    archive,
   );
   const runner = new TaskRunner(storage.tasks, host, taskHandlers(systems, storage.tasks), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5 },
     log,
@@ -241,6 +261,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     scheduler.onNewTasks(() => void runner.runDue().catch((err: unknown) => log.error({ err }, 'task pass failed')));
   }
   const sentinel = new Sentinel(storage.sentinel, host, clock, config.sentinel ?? DEFAULT_SENTINEL, log);
+  const archiver = archive ? new Archiver(storage, archive, host, clock, config.archive, log, config.archiveFailpoint ?? null) : null;
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
@@ -250,6 +271,8 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     ids,
     log,
     storage,
+    archive,
+    archiver,
     callbackNonces,
     systems,
     sims,
@@ -277,11 +300,13 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await host.start();
       await runner.start();
       sentinel.start();
+      archiver?.start();
       idempotencyPurge.start();
       if (ownSims) sims?.start();
     },
     async close() {
       await sentinel.stop();
+      await archiver?.stop();
       await idempotencyPurge.stop();
       idempotencyLeases.stop();
       await scheduler.stop();
