@@ -23,6 +23,7 @@ import type { SystemsConfig } from './systems-config.ts';
 import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TransactionHost, type ProvidedMachine } from './transaction-host.ts';
+import { archiveOf, TransactionReads } from './transaction-reads.ts';
 
 export interface TradeCenterConfig {
   /** In-process simulators (`sim`) or HTTP connectors (`http`); see runtime/systems-config.ts. */
@@ -139,6 +140,8 @@ export interface TradeCenter {
   archive: OrderArchive | null;
   /** Moves quiet final transactions from the hot store to the archive. */
   archiver: Archiver | null;
+  /** A transaction's record, journal and tasks wherever it lives: hot store, else archive. */
+  reads: TransactionReads;
   /** Nonces of the signed callbacks seen inside the signature window, beside the storage. */
   callbackNonces: CallbackNonces;
   systems: Systems;
@@ -186,12 +189,6 @@ export interface TradeCenterDeps {
   adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
   /** The order archive, when the caller opened it (the simulation; a PostgreSQL archive beside Redis). */
   archive?: OrderArchive;
-}
-
-/** The archive a storage bundle carries (the SQLite file's own tables), if it carries one. */
-function archiveOf(storage: Storage): OrderArchive | null {
-  const withArchive = storage as Storage & { archive?: OrderArchive };
-  return withArchive.archive && withArchive.archive.enabled ? withArchive.archive : null;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
@@ -273,6 +270,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     storage,
     archive,
     archiver,
+    reads: new TransactionReads(storage, archive),
     callbackNonces,
     systems,
     sims,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TradeError } from '../../domain/errors.ts';
 import type { TxnContext } from '../../machines/types.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
+import { archiveOf, TransactionReads } from '../../runtime/transaction-reads.ts';
 import { buildView, taskView, type TransactionView } from '../../runtime/view.ts';
 import type { Storage } from '../../storage/types.ts';
 import { openRuntime, openStorage, type StoreTarget } from '../store-access.ts';
@@ -18,6 +19,8 @@ const SETTLE_MS = 15_000;
 export class StoreSource implements TradeSource {
   readonly name: string;
   private readonly storage: Storage;
+  /** Reads find archived transactions too (hot store first). */
+  private readonly reads: TransactionReads;
   private tc: TradeCenter | null = null;
 
   constructor(
@@ -25,6 +28,7 @@ export class StoreSource implements TradeSource {
     pollMs = 500,
   ) {
     this.storage = openStorage(target, { feedPollMs: pollMs });
+    this.reads = new TransactionReads(this.storage, archiveOf(this.storage));
     this.name = target.db ?? target.redis ?? 'store';
   }
 
@@ -47,15 +51,15 @@ export class StoreSource implements TradeSource {
   }
 
   async transaction(txnNo: string): Promise<TransactionDetail> {
-    const record = await this.storage.snapshots.load(txnNo);
+    const record = await this.reads.record(txnNo);
     if (!record) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
     const snapshot = record.snapshot as { context: TxnContext; value: unknown };
     const view = buildView(snapshot.context, snapshot.value, record.version, record.updatedAt);
-    return { ...view, tasks: (await this.storage.tasks.tasksOf(txnNo)).map(taskView) };
+    return { ...view, tasks: (await this.reads.tasks(txnNo)).map(taskView) };
   }
 
   async journal(txnNo: string): Promise<JournalLine[]> {
-    return (await this.storage.journal.entries(txnNo)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+    return (await this.reads.journal(txnNo)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
   }
 
   async nudge(txnNo: string): Promise<TransactionDetail> {

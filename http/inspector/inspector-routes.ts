@@ -119,7 +119,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
       // Transitions are published before their snapshot is written: wait for the write, so the
       // page refreshing on an event reads the state that event produced.
       await tc.host.settle().catch(() => undefined);
-      const record = await tc.storage.snapshots.load(req.params.txnNo);
+      const record = await tc.reads.record(req.params.txnNo);
       const view = await tc.host.view(req.params.txnNo);
       if (!record || !view || !visibleTo(req, view.merchantId)) throw noTransaction(req.params.txnNo);
       const actors = actorTree(record.snapshot);
@@ -127,7 +127,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
         view: { ...view, tasks: await taskViews(tc, view.txnNo) },
         timers: Object.entries(record.timers).map(([name, dueAt]) => ({ name, dueAt })),
         actors,
-        journal: placeJournal(await tc.storage.journal.entries(view.txnNo), actors),
+        journal: placeJournal(await tc.reads.journal(view.txnNo), actors),
       };
     },
   });
