@@ -24,6 +24,7 @@ import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TransactionHost, type ProvidedMachine } from './transaction-host.ts';
 import { archiveOf, TransactionReads } from './transaction-reads.ts';
+import { OrderQueries } from './order-queries.ts';
 
 export interface TradeCenterConfig {
   /** In-process simulators (`sim`) or HTTP connectors (`http`); see runtime/systems-config.ts. */
@@ -142,6 +143,8 @@ export interface TradeCenter {
   archiver: Archiver | null;
   /** A transaction's record, journal and tasks wherever it lives: hot store, else archive. */
   reads: TransactionReads;
+  /** `GET /admin/orders` and its summary: hot store and archive together. */
+  orders: OrderQueries;
   /** Nonces of the signed callbacks seen inside the signature window, beside the storage. */
   callbackNonces: CallbackNonces;
   systems: Systems;
@@ -271,6 +274,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     archive,
     archiver,
     reads: new TransactionReads(storage, archive),
+    orders: new OrderQueries(storage, archive),
     callbackNonces,
     systems,
     sims,

@@ -119,4 +119,29 @@ t.test('a sale archived after a 2s quiet period stays readable, is refundable pa
   const wechat = await h.sims.systems.paymentGateway.peekPayment(sale.legs[1]!.paymentNo);
   t.equal(wechat?.refundedFen, sale.payableAmount - CARD_LEG, 'wechat got its part back');
   t.ok(card, 'the card exists');
+
+  type Page = { items: { txnNo: string; state: string; refundedAmountFen: number; finishedAt: string | null }[]; nextCursor: string | null };
+  type Summary = { groups: { method: string | null; count: number; paidAmountFen: number; refundedAmountFen: number }[] };
+  const m1 = apiClient(h.url, M1_ADMIN);
+  const inFlight = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'] });
+  const orders = await m1<Page>('GET', '/admin/orders?merchantId=M1&stationId=S1');
+  t.equal(orders.status, 200);
+  t.same(orders.body.items.map((o) => [o.txnNo, o.state]), [[inFlight.body.txnNo, 'quoted'], [sale.txnNo, 'completed']], 'the in-flight one from the hot store, the archived one, newest first');
+  t.equal(orders.body.items[1]?.refundedAmountFen, sale.paidAmount);
+  const paged = await m1<Page>('GET', '/admin/orders?limit=1');
+  t.same(paged.body.items.map((o) => o.txnNo), [inFlight.body.txnNo]);
+  const next = await m1<Page>('GET', `/admin/orders?limit=1&cursor=${paged.body.nextCursor}`);
+  t.same(next.body.items.map((o) => o.txnNo), [sale.txnNo], 'the next page has the archived one');
+  t.equal(next.body.nextCursor, null);
+  t.same((await m1<Page>('GET', '/admin/orders?state=completed&method=wechat')).body.items.map((o) => o.txnNo), [sale.txnNo]);
+  const summary = await m1<Summary>('GET', '/admin/orders/summary?state=completed&groupBy=method');
+  t.same(summary.body.groups.map((g) => [g.method, g.count, g.paidAmountFen, g.refundedAmountFen]), [
+    ['stored_value', 1, CARD_LEG, CARD_LEG],
+    ['wechat', 1, sale.payableAmount - CARD_LEG, sale.payableAmount - CARD_LEG],
+  ]);
+  const totals = await m1<Summary>('GET', '/admin/orders/summary');
+  t.equal(totals.body.groups[0]?.count, 2, 'totals count the in-flight order too');
+  t.same((await m2<Page>('GET', '/admin/orders')).body.items, [], "another merchant's key lists none of M1's orders");
+  t.equal((await m2<Summary>('GET', '/admin/orders/summary')).body.groups[0]?.count, 0);
+  t.equal((await m1('GET', '/admin/orders?cursor=nonsense')).status, 400, 'a cursor no one issued is refused');
 });
