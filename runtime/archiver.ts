@@ -100,7 +100,8 @@ export class Archiver {
     private readonly clock: Clock,
     private readonly config: ArchiverConfig,
     private readonly log: Logger,
-    private readonly failpoint: ArchiveFailpoint | null = null,
+    /** Called at each named point of a batch: the crash tests kill the process there (see {@link failpointKill}). */
+    private readonly atPoint: ((point: ArchiveFailpoint) => void) | null = null,
   ) {}
 
   start(): void {
@@ -149,10 +150,10 @@ export class Archiver {
 
   private async archiveBatch(entries: ArchiveEntry[], result: ArchiveTurn): Promise<void> {
     const put = this.archive.put(entries);
-    if (this.failpoint === 'before-archive-commit') this.die('before-archive-commit');
+    this.atPoint?.('before-archive-commit');
     const written = await put;
     result.archived += written.written;
-    if (this.failpoint === 'after-archive-write') this.die('after-archive-write');
+    this.atPoint?.('after-archive-write');
     for (const e of entries) {
       if (await this.host.retire(e.record.txnNo, e.record.version)) result.removed++;
       else result.kept++;
@@ -170,10 +171,13 @@ export class Archiver {
     const row = orderRowOf(record, journal);
     return row ? { row, record, journal, tasks } : null;
   }
+}
 
-  /** The crash tests' SIGKILL at a named point (`TRADE_ARCHIVE_FAILPOINT`). */
-  private die(point: ArchiveFailpoint): void {
-    this.log.warn({ failpoint: point }, 'archive failpoint: killing this process');
+/** The crash tests' SIGKILL at `failpoint` (`TRADE_ARCHIVE_FAILPOINT`): the archive write is issued, not yet committed, or written and not yet followed by the removals. */
+export function failpointKill(failpoint: ArchiveFailpoint, log: Logger): (point: ArchiveFailpoint) => void {
+  return (point) => {
+    if (point !== failpoint) return;
+    log.warn({ failpoint: point }, 'archive failpoint: killing this process');
     process.kill(process.pid, 'SIGKILL');
-  }
+  };
 }

@@ -8,7 +8,7 @@ import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
 import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
 import { openSqliteStorage } from '../storage/sqlite/storage.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type OrderArchive, type Storage } from '../storage/types.ts';
-import { Archiver, archiverConfig, DEFAULT_ARCHIVE_AFTER_MS, type ArchiveFailpoint, type ArchiverConfig } from './archiver.ts';
+import { Archiver, archiverConfig, DEFAULT_ARCHIVE_AFTER_MS, failpointKill, type ArchiveFailpoint, type ArchiverConfig } from './archiver.ts';
 import type { ApiKey } from '../domain/api-key.ts';
 import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
@@ -192,6 +192,8 @@ export interface TradeCenterDeps {
   adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
   /** The order archive, when the caller opened it (the simulation; a PostgreSQL archive beside Redis). */
   archive?: OrderArchive;
+  /** The simulation's crash between the archive write and the removals (see Archiver). */
+  archivePoint?: (point: ArchiveFailpoint) => void;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
@@ -261,7 +263,8 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     scheduler.onNewTasks(() => void runner.runDue().catch((err: unknown) => log.error({ err }, 'task pass failed')));
   }
   const sentinel = new Sentinel(storage.sentinel, host, clock, config.sentinel ?? DEFAULT_SENTINEL, log);
-  const archiver = archive ? new Archiver(storage, archive, host, clock, config.archive, log, config.archiveFailpoint ?? null) : null;
+  const atPoint = config.archiveFailpoint ? failpointKill(config.archiveFailpoint, log) : (deps.archivePoint ?? null);
+  const archiver = archive ? new Archiver(storage, archive, host, clock, config.archive, log, atPoint) : null;
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
