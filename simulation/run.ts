@@ -72,6 +72,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   // from the hot store: the next turn must find them, re-put them (left alone) and remove them.
   const archiveCrashRng = prng.fork('archive-crashes');
   let archiveCrashes = 0;
+  let archiveBatches = 0;
   let crashAfterArchive: (() => void) | null = null;
   const world: World = new World({
     seed: options.seed,
@@ -81,7 +82,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     ...(redis ? { openStorage: redis.open } : {}),
     ...(options.adjustMachine ? { adjustMachine: options.adjustMachine } : {}),
     archivePoint: (point) => {
-      if (point !== 'after-archive-write' || archiveCrashes >= options.crashes || !archiveCrashRng.chance(0.2)) return;
+      if (point !== 'after-archive-write') return;
+      archiveBatches++;
+      if (archiveCrashes >= options.crashes || !archiveCrashRng.chance(0.2)) return;
       archiveCrashes++;
       crashAfterArchive?.();
     },
@@ -259,7 +262,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       digest,
       simulatedMs: time.now() - start,
       wallMs: Math.round(performance.now() - wallStart),
-      counters: { ...ctx.counters, hops: time.hops, faultChanges: weather.changes, clockJumps: weather.clockJumps, calls: calls.length },
+      counters: { ...ctx.counters, 'archive:batches': archiveBatches, hops: time.hops, faultChanges: weather.changes, clockJumps: weather.clockJumps, calls: calls.length },
       evidence: async (txnNo) => ({ journal: journals.get(txnNo) ?? [], calls: calls.filter((c) => c.txnNo === txnNo || (c.key ?? '').includes(txnNo)) }),
     };
   } finally {
