@@ -4,7 +4,7 @@ import { buildApp } from '../http/app.ts';
 import { httpLimitsFromEnv } from '../http/limits.ts';
 import { DEMO_API_KEY, loadApiKeysFile } from '../runtime/api-keys.ts';
 import { archiveAfterFromEnv, archiveFailpointFromEnv, archiverConfig } from '../runtime/archiver.ts';
-import { feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
+import { archiveFromEnv, feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
 import { ConfigError, systemsSettingsFromEnv } from '../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenterConfig } from '../runtime/trade-center.ts';
@@ -83,6 +83,7 @@ export async function serve(options: ServeOptions): Promise<void> {
             ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}),
             cluster: process.env.TRADE_REDIS_CLUSTER === '1',
             ...(feedMaxLen !== undefined ? { feedMaxLen } : {}),
+            ...archiveFromEnv(process.env),
           },
         }
       : {}),

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { archiveFromEnv } from '../runtime/bullmq-backend.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter } from '../runtime/trade-center.ts';
 import { createRedisStorage } from '../storage/redis/storage.ts';
 import { openSqliteStorage } from '../storage/sqlite/storage.ts';
@@ -19,7 +20,7 @@ export interface StoreTarget {
 
 /** The Redis deployment's key prefix and topology, from the same environment `trade serve` reads. */
 function redisOptions(url: string) {
-  return { url, cluster: process.env.TRADE_REDIS_CLUSTER === '1', ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}) };
+  return { url, cluster: process.env.TRADE_REDIS_CLUSTER === '1', ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}), ...archiveFromEnv(process.env) };
 }
 
 /**

@@ -17,6 +17,10 @@ export interface RedisStorageConfig {
   leaseWaitMs?: number;
   /** Saves the transition feed keeps, roughly (`TRADE_REDIS_FEED_MAXLEN`; the store's default otherwise). */
   feedMaxLen?: number;
+  /** The order archive's PostgreSQL (`TRADE_ARCHIVE_URL`); without it nothing leaves Redis. */
+  archiveUrl?: string;
+  /** Its schema (`TRADE_ARCHIVE_SCHEMA`). */
+  archiveSchema?: string;
 }
 
 /**
@@ -29,6 +33,14 @@ export function feedMaxLenFromEnv(env: Record<string, string | undefined>): numb
   const n = raw.trim() === '' ? Number.NaN : Number(raw);
   if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError([`TRADE_REDIS_FEED_MAXLEN: not a positive integer: ${JSON.stringify(raw)}`]);
   return n;
+}
+
+/** The order archive's place beside Redis, from `TRADE_ARCHIVE_URL` and `TRADE_ARCHIVE_SCHEMA` (each absent when unset). */
+export function archiveFromEnv(env: Record<string, string | undefined>): Pick<RedisStorageConfig, 'archiveUrl' | 'archiveSchema'> {
+  return {
+    ...(env.TRADE_ARCHIVE_URL ? { archiveUrl: env.TRADE_ARCHIVE_URL } : {}),
+    ...(env.TRADE_ARCHIVE_SCHEMA ? { archiveSchema: env.TRADE_ARCHIVE_SCHEMA } : {}),
+  };
 }
 
 /** The scale-out backend: snapshots in Redis, timers and tasks on BullMQ, per-transaction leases. */
@@ -45,7 +57,16 @@ export interface ScaleOutBackend {
 export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, options: { idempotencyRetentionMs?: number } = {}): ScaleOutBackend {
   const prefix = config.prefix ?? 'tc';
   const cluster = config.cluster ?? false;
-  const storage = createRedisStorage({ url: config.url, cluster, prefix, log, ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}), ...options });
+  const storage = createRedisStorage({
+    url: config.url,
+    cluster,
+    prefix,
+    log,
+    ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}),
+    ...(config.archiveUrl ? { archiveUrl: config.archiveUrl } : {}),
+    ...(config.archiveSchema ? { archiveSchema: config.archiveSchema } : {}),
+    ...options,
+  });
   const handle = storage.handle;
   const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log });
   const leases = new RedisLeases(handle.redis, { lease: (t) => handle.leaseKey(t), txn: (t) => handle.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });

@@ -1,9 +1,8 @@
 import type { Journal, OrderArchive, SnapshotStore, Storage, StoredJournalEntry, TaskRecord, TaskStore, TransactionRecord } from '../storage/types.ts';
 
-/** The archive a storage bundle carries (the SQLite file's own tables), if it carries one that is enabled. */
+/** The storage bundle's order archive, or null where there is none (Redis without `TRADE_ARCHIVE_URL`). */
 export function archiveOf(storage: Storage): OrderArchive | null {
-  const withArchive = storage as Storage & { archive?: OrderArchive };
-  return withArchive.archive && withArchive.archive.enabled ? withArchive.archive : null;
+  return storage.archive.enabled ? storage.archive : null;
 }
 
 /**

@@ -579,6 +579,12 @@ export interface Storage {
   tasks: TaskStore;
   sentinel: SentinelIndex;
   admin: AdminQueries;
+  /**
+   * Where final transactions go after their quiet period (DOMAIN.md "Archive"): a table in the
+   * SQLite file embedded, PostgreSQL beside Redis (`TRADE_ARCHIVE_URL`); a disabled one
+   * (`enabled` false) on Redis without it.
+   */
+  archive: OrderArchive;
   /** Fails when the backend does not answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -19,6 +19,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = asyn
     };
     await Promise.all([
       probe(tc.scaleOut ? 'redis' : 'storage', () => tc.storage.ping()),
+      ...(tc.storage.archive.enabled ? [probe('archive', () => tc.storage.archive.ping())] : []),
       probe('fuelCatalog', () => tc.systems.fuelCatalog.getStation('__readyz__')),
       probe('user', () => tc.systems.user.getUser('__readyz__')),
     ]);

@@ -31,3 +31,43 @@ export async function* paged<R>(page: (after: R | null) => Promise<R[]>, pageSiz
     after = rows[rows.length - 1]!;
   }
 }
+
+/** A movement as both backends' queries name its columns. */
+export interface MovementDbRow {
+  txn_no: string;
+  payment_no: string;
+  amount_fen: number;
+  channel_trade_no: string | null;
+  at: number;
+  merchant_id: string;
+  station_id: string;
+}
+
+export interface PaymentMovementRow extends MovementDbRow {
+  leg_no: number;
+}
+
+export interface RefundMovementRow extends MovementDbRow {
+  refund_leg_no: string;
+}
+
+/** A movement of `method` from its row. */
+export function movement(kind: OrderMovement['kind'], method: string, r: MovementDbRow, refundLegNo: string | null): OrderMovement {
+  return {
+    kind,
+    txnNo: r.txn_no,
+    merchantId: r.merchant_id,
+    stationId: r.station_id,
+    method,
+    paymentNo: r.payment_no,
+    refundLegNo,
+    amountFen: r.amount_fen,
+    channelTradeNo: r.channel_trade_no,
+    at: r.at,
+  };
+}
+
+/** Each row of a stream mapped. */
+export async function* mapRows<R, T>(rows: AsyncIterable<R>, map: (r: R) => T): AsyncGenerator<T> {
+  for await (const r of rows) yield map(r);
+}

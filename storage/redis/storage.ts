@@ -1,4 +1,6 @@
-import type { Storage } from '../types.ts';
+import { NoOrderArchive } from '../archive/no-archive.ts';
+import { PostgresOrderArchive } from '../postgres/order-archive.ts';
+import type { OrderArchive, Storage } from '../types.ts';
 import { RedisAdminQueries } from './admin-queries.ts';
 import { RedisHandle, type RedisStoreOptions } from './handle.ts';
 import { RedisIdempotencyRecords } from './idempotency-records.ts';
@@ -14,9 +16,29 @@ export interface RedisStorage extends Storage {
   handle: RedisHandle;
 }
 
-/** Every storage concept over one Redis (or Cluster) client. */
-export function createRedisStorage(options: RedisStoreOptions): RedisStorage {
+/** Options of {@link createRedisStorage}. */
+export interface RedisStorageOptions extends RedisStoreOptions {
+  /** The order archive's PostgreSQL (`TRADE_ARCHIVE_URL`); without it nothing is archived (see {@link NoOrderArchive}). */
+  archiveUrl?: string;
+  /** Its schema (`TRADE_ARCHIVE_SCHEMA`; `public` by default). */
+  archiveSchema?: string;
+}
+
+/**
+ * Every storage concept over one Redis (or Cluster) client, and the order archive on PostgreSQL
+ * when `archiveUrl` is given. Without it there is no archive: final transactions stay in Redis
+ * (memory grows with history), which the log warns of here, at start.
+ */
+export function createRedisStorage(options: RedisStorageOptions): RedisStorage {
   const handle = new RedisHandle(options);
+  const { archiveUrl, archiveSchema } = options;
+  let archive: OrderArchive;
+  if (archiveUrl) {
+    archive = new PostgresOrderArchive({ url: archiveUrl, ...(archiveSchema ? { schema: archiveSchema } : {}) });
+  } else {
+    archive = new NoOrderArchive();
+    options.log?.warn('no order archive: TRADE_ARCHIVE_URL is not set, so final transactions stay in Redis and its memory grows with history');
+  }
   return {
     handle,
     snapshots: new RedisSnapshotStore(handle),
@@ -26,7 +48,12 @@ export function createRedisStorage(options: RedisStoreOptions): RedisStorage {
     tasks: new RedisTaskStore(handle),
     sentinel: new RedisSentinelIndex(handle),
     admin: new RedisAdminQueries(handle),
+    archive,
+    // The hot store's readiness; the archive answers its own ping (`/readyz` checks it apart).
     ping: () => handle.ping(),
-    close: () => handle.close(),
+    close: async () => {
+      await archive.close();
+      await handle.close();
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { chinaDay } from '../archive/china-day.ts';
 import { orderFilterConditions, type SqlDialect } from '../archive/filter-sql.ts';
-import { mergeByAt, paged } from '../archive/movements.ts';
+import { channelTradeNoByPayment, methodShares, newestPerTxn } from '../archive/entries.ts';
+import { mapRows, mergeByAt, movement, paged, type PaymentMovementRow, type RefundMovementRow } from '../archive/movements.ts';
 import { decodeOrderCursor, encodeOrderCursor } from '../archive/order-cursor.ts';
 import type {
   ArchiveCounts,
@@ -25,7 +26,8 @@ import type { SqliteHandle } from './handle.ts';
  * The archive's tables, in the hot store's file. `archive_orders` holds the flat rows (legs and
  * refunds as JSON, for reading back), `archive_legs` / `archive_refund_legs` the legs again as
  * rows for the method filter, the by-method summary and reconciliation's movements, and
- * `archive_records` the final snapshot and journal (kept out of the rows the summary scans).
+ * `archive_order_methods` each order's share per method (the by-method summary), and
+ * `archive_records` the final snapshot, journal and tasks (kept out of the rows the summary scans).
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS archive_orders (
@@ -79,6 +81,25 @@ CREATE TABLE IF NOT EXISTS archive_refund_legs (
   PRIMARY KEY (txn_no, refund_leg_no)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS archive_refund_legs_refunded ON archive_refund_legs(method, refunded_at, txn_no, refund_leg_no) WHERE refunded_at IS NOT NULL;
+-- One row per (order, method it has a leg of), with the order's filter columns as archive_orders
+-- names them: the by-method summary scans this alone instead of grouping the legs per order.
+CREATE TABLE IF NOT EXISTS archive_order_methods (
+  txn_no       TEXT NOT NULL,
+  method       TEXT NOT NULL,
+  merchant_id  TEXT NOT NULL,
+  station_id   TEXT NOT NULL,
+  scene        TEXT NOT NULL,
+  state        TEXT NOT NULL,
+  origin       TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  day          TEXT NOT NULL,
+  original_fen INTEGER NOT NULL,
+  discount_fen INTEGER NOT NULL,
+  payable_fen  INTEGER NOT NULL,
+  paid_fen     INTEGER NOT NULL,
+  refunded_fen INTEGER NOT NULL,
+  PRIMARY KEY (txn_no, method)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS archive_records (
   txn_no        TEXT PRIMARY KEY,
   version       INTEGER NOT NULL,
@@ -138,23 +159,7 @@ function toOrderRow(r: OrderDbRow): OrderRow {
   };
 }
 
-/** Of each txnNo given more than once, the entry of the newest record version. */
-export function newestPerTxn(entries: ArchiveEntry[]): ArchiveEntry[] {
-  const newest = new Map<string, ArchiveEntry>();
-  for (const e of entries) {
-    if (e.row.txnNo !== e.record.txnNo) throw new RangeError(`archive entry of ${e.record.txnNo} carries the row of ${e.row.txnNo}`);
-    const seen = newest.get(e.row.txnNo);
-    if (!seen || seen.record.version < e.record.version) newest.set(e.row.txnNo, e);
-  }
-  return [...newest.values()];
-}
-
-/** The channel transaction id of each payment leg of a row, for its refunds' movements. */
-export function channelTradeNoByPayment(row: OrderRow): Map<string, string | null> {
-  return new Map(row.legs.map((l) => [l.paymentNo, l.channelTradeNo]));
-}
-
-const GROUP_COLUMN: Record<OrderGroupKey, string> = { day: 'o.day', station: 'o.station_id', method: 'm.method' };
+const GROUP_COLUMN: Record<OrderGroupKey, string> = { day: 'o.day', station: 'o.station_id', method: 'o.method' };
 
 const PAGE = 1000;
 
@@ -173,6 +178,8 @@ export class SqliteOrderArchive implements OrderArchive {
       deleteOrder: db.prepare<[string]>('DELETE FROM archive_orders WHERE txn_no = ?'),
       deleteLegs: db.prepare<[string]>('DELETE FROM archive_legs WHERE txn_no = ?'),
       deleteRefundLegs: db.prepare<[string]>('DELETE FROM archive_refund_legs WHERE txn_no = ?'),
+      deleteMethods: db.prepare<[string]>('DELETE FROM archive_order_methods WHERE txn_no = ?'),
+      insertMethod: db.prepare('INSERT INTO archive_order_methods VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       insertOrder: db.prepare(`INSERT INTO archive_orders VALUES (@txn_no, @version, @order_no, @origin, @os_order_no, @merchant_id,
         @station_id, @scene, @user_id, @state, @original_fen, @discount_fen, @payable_fen, @paid_fen, @refunded_fen, @created_at,
         @paid_at, @finished_at, @day, @legs, @refunds)`),
@@ -210,6 +217,7 @@ export class SqliteOrderArchive implements OrderArchive {
           this.stmt.deleteOrder.run(e.row.txnNo);
           this.stmt.deleteLegs.run(e.row.txnNo);
           this.stmt.deleteRefundLegs.run(e.row.txnNo);
+          this.stmt.deleteMethods.run(e.row.txnNo);
         }
         this.insert(e);
         written++;
@@ -219,6 +227,7 @@ export class SqliteOrderArchive implements OrderArchive {
   }
 
   private insert({ row, record, journal, tasks }: ArchiveEntry): void {
+    const day = chinaDay(row.createdAt);
     this.stmt.insertOrder.run({
       txn_no: row.txnNo,
       version: record.version,
@@ -238,11 +247,15 @@ export class SqliteOrderArchive implements OrderArchive {
       created_at: row.createdAt,
       paid_at: row.paidAt,
       finished_at: row.finishedAt,
-      day: chinaDay(row.createdAt),
+      day,
       legs: JSON.stringify(row.legs),
       refunds: JSON.stringify(row.refunds),
     });
     for (const l of row.legs) this.stmt.insertLeg.run(row.txnNo, l.legNo, l.method, l.amountFen, l.capturedAt, l.paymentNo, l.channelTradeNo);
+    for (const m of methodShares(row)) {
+      this.stmt.insertMethod.run(row.txnNo, m.method, row.merchantId, row.stationId, row.scene, row.state, row.origin, row.createdAt, day,
+        row.originalAmountFen, row.discountAmountFen, row.payableAmountFen, m.paidFen, m.refundedFen);
+    }
     const channelTradeNo = channelTradeNoByPayment(row);
     for (const r of row.refunds) {
       for (const l of r.legs) {
@@ -291,19 +304,12 @@ export class SqliteOrderArchive implements OrderArchive {
     const { where, params } = this.conditions(filter);
     const keys = [...new Set(groupBy)];
     const byMethod = keys.includes('method');
-    // Grouped by method, each (order, method) pair is one unit: the method's own legs and refund legs.
-    const from = byMethod
-      ? `archive_orders o JOIN (SELECT txn_no, method, SUM(CASE WHEN captured_at IS NOT NULL THEN amount_fen ELSE 0 END) AS paid
-           FROM archive_legs GROUP BY txn_no, method) m ON m.txn_no = o.txn_no
-         LEFT JOIN (SELECT txn_no, method, SUM(amount_fen) AS refunded FROM archive_refund_legs WHERE refunded_at IS NOT NULL
-           GROUP BY txn_no, method) r ON r.txn_no = m.txn_no AND r.method = m.method`
-      : 'archive_orders o';
-    const paid = byMethod ? 'm.paid' : 'o.paid_fen';
-    const refunded = byMethod ? 'COALESCE(r.refunded, 0)' : 'o.refunded_fen';
+    // Grouped by method, each (order, method) pair is one unit, its row in archive_order_methods.
+    const from = byMethod ? 'archive_order_methods o' : 'archive_orders o';
     const columns = keys.map((k) => GROUP_COLUMN[k]);
     const sql = `SELECT ${keys.includes('day') ? 'o.day' : 'NULL'} AS day, ${keys.includes('station') ? 'o.station_id' : 'NULL'} AS station_id,
-      ${byMethod ? 'm.method' : 'NULL'} AS method, COUNT(*) AS count, TOTAL(o.original_fen) AS original, TOTAL(o.discount_fen) AS discount,
-      TOTAL(o.payable_fen) AS payable, TOTAL(${paid}) AS paid, TOTAL(${refunded}) AS refunded
+      ${byMethod ? 'o.method' : 'NULL'} AS method, COUNT(*) AS count, TOTAL(o.original_fen) AS original, TOTAL(o.discount_fen) AS discount,
+      TOTAL(o.payable_fen) AS payable, TOTAL(o.paid_fen) AS paid, TOTAL(o.refunded_fen) AS refunded
       FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ${columns.length ? `GROUP BY ${columns.join(', ')} ORDER BY ${columns.join(', ')}` : ''}`;
     const rows = this.db.prepare<unknown[], SummaryDbRow>(sql).all(...params);
@@ -372,41 +378,4 @@ interface SummaryDbRow {
   payable: number;
   paid: number;
   refunded: number;
-}
-
-interface MovementDbRow {
-  txn_no: string;
-  payment_no: string;
-  amount_fen: number;
-  channel_trade_no: string | null;
-  at: number;
-  merchant_id: string;
-  station_id: string;
-}
-
-interface PaymentMovementRow extends MovementDbRow {
-  leg_no: number;
-}
-
-interface RefundMovementRow extends MovementDbRow {
-  refund_leg_no: string;
-}
-
-function movement(kind: OrderMovement['kind'], method: string, r: MovementDbRow, refundLegNo: string | null): OrderMovement {
-  return {
-    kind,
-    txnNo: r.txn_no,
-    merchantId: r.merchant_id,
-    stationId: r.station_id,
-    method,
-    paymentNo: r.payment_no,
-    refundLegNo,
-    amountFen: r.amount_fen,
-    channelTradeNo: r.channel_trade_no,
-    at: r.at,
-  };
-}
-
-async function* mapRows<R, T>(rows: AsyncIterable<R>, map: (r: R) => T): AsyncGenerator<T> {
-  for await (const r of rows) yield map(r);
 }

@@ -1,4 +1,4 @@
-import type { OrderArchive, Storage } from '../types.ts';
+import type { Storage } from '../types.ts';
 import { SqliteAdminQueries } from './admin-queries.ts';
 import { SqliteHandle, type SqliteOptions } from './handle.ts';
 import { SqliteIdempotencyRecords } from './idempotency-records.ts';
@@ -17,8 +17,6 @@ export interface SqliteStorageOptions extends SqliteOptions {
 
 /** The embedded default's storage, with the simulation's crash. */
 export interface SqliteStorage extends Storage {
-  /** The order archive: tables in the same file, written through the same group commit. */
-  archive: OrderArchive;
   /** kill -9 (simulation/): the open group commit is lost and never answered; see {@link SqliteHandle.crash}. */
   crash(): void;
 }
@@ -34,6 +32,7 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
     tasks: new SqliteTaskStore(handle),
     sentinel: new SqliteSentinelIndex(handle),
     admin: new SqliteAdminQueries(handle),
+    // The archive's tables are in the same file, written through the same group commit.
     archive: new SqliteOrderArchive(handle),
     ping: async () => handle.ping(),
     close: () => handle.close(),
