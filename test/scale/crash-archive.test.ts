@@ -1,9 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { ArchiveFailpoint } from '../../runtime/archiver.ts';
 import type { TransactionView } from '../../runtime/view.ts';
+import { createRedisStorage } from '../../storage/redis/storage.ts';
 import { openSqliteStorage } from '../../storage/sqlite/storage.ts';
+import type { Storage } from '../../storage/types.ts';
+import { createTestDatabase } from '../helpers/postgres.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
 import { PATIENCE_MS, STARTUP_DEADLINE_MS } from '../helpers/deadlines.ts';
 import { apiClient, DATASET_PATH, eventually, FUEL_SALE, type Api } from '../helpers/harness.ts';
 import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
@@ -40,9 +44,12 @@ function exited(server: ServerProcess): Promise<string | null> {
   });
 }
 
-/** What the SQLite file holds of the sales while no server runs: in the hot store, in the archive. */
-async function where(dir: string, txnNos: string[]) {
-  const storage = openSqliteStorage(join(dir, 'trade.db'));
+/** Opens the storage the servers run on, from the test's side. */
+type Open = () => Storage;
+
+/** What the storage holds of the sales: in the hot store, in the archive. */
+async function where(open: Open, txnNos: string[]) {
+  const storage = open();
   try {
     const hot = (await Promise.all(txnNos.map((x) => storage.snapshots.load(x)))).filter((r) => r !== null).length;
     const archived = (await Promise.all(txnNos.map((x) => storage.archive.get(x)))).filter((e) => e !== null).length;
@@ -53,8 +60,8 @@ async function where(dir: string, txnNos: string[]) {
 }
 
 /** The refunded amount of the sale's archived row, once it has left the hot store again. */
-async function refundedInArchive(dir: string, txnNo: string): Promise<number | null> {
-  const storage = openSqliteStorage(join(dir, 'trade.db'));
+async function refundedInArchive(open: Open, txnNo: string): Promise<number | null> {
+  const storage = open();
   try {
     if (await storage.snapshots.load(txnNo)) return null;
     return (await storage.archive.get(txnNo))?.row.refundedAmountFen ?? null;
@@ -63,12 +70,28 @@ async function refundedInArchive(dir: string, txnNo: string): Promise<number | n
   }
 }
 
-for (const failpoint of ['before-archive-commit', 'after-archive-write'] as ArchiveFailpoint[]) {
-  t.test(`a trade serve SIGKILLed ${failpoint.replaceAll('-', ' ')} loses nothing and archives nothing twice; the sales stay readable and refundable (issue 18)`, async (t) => {
+/** Where the servers keep their state: the SQLite file, or Redis with the archive on PostgreSQL. */
+const BACKENDS: Record<string, (t: Test, dir: string) => Promise<{ env: Record<string, string>; open: Open }>> = {
+  SQLite: async (_t, dir) => ({ env: {}, open: () => openSqliteStorage(join(dir, 'trade.db')) }),
+  'Redis + PostgreSQL': async (t, _dir) => {
+    const redis = await startRedisServer({ appendonly: true });
+    t.teardown(() => redis.stop());
+    const archiveUrl = await createTestDatabase(t);
+    const prefix = 'tc-archive-crash';
+    return {
+      env: { TRADE_STORAGE: 'redis', REDIS_URL: redis.url, TRADE_REDIS_PREFIX: prefix, TRADE_ARCHIVE_URL: archiveUrl },
+      open: () => createRedisStorage({ url: redis.url, prefix, archiveUrl }),
+    };
+  },
+};
+
+for (const [backend, setUp] of Object.entries(BACKENDS)) for (const failpoint of ['before-archive-commit', 'after-archive-write'] as ArchiveFailpoint[]) {
+  t.test(`${backend}: a trade serve SIGKILLed ${failpoint.replaceAll('-', ' ')} loses nothing and archives nothing twice; the sales stay readable and refundable (issue 18)`, async (t) => {
     const dir = t.testdir();
     const port = await freePort();
+    const { env, open } = await setUp(t, dir);
     // Quiet long enough for every sale to be made before the first one is archived.
-    const quiet = { TRADE_ARCHIVE_AFTER: '5s' };
+    const quiet = { ...env, TRADE_ARCHIVE_AFTER: '5s' };
     const args = ['--data', richDataset(dir)];
     const first = await startServerProcess(dir, port, args, { ...quiet, TRADE_ARCHIVE_FAILPOINT: failpoint });
     t.teardown(() => first.crash());
@@ -78,7 +101,7 @@ for (const failpoint of ['before-archive-commit', 'after-archive-write'] as Arch
     const txnNos = sales.map((s) => s.txnNo);
 
     t.equal(await exited(first), 'SIGKILL', 'the archiver killed its process at the failpoint');
-    const killed = await where(dir, txnNos);
+    const killed = await where(open, txnNos);
     t.equal(killed.hot, SALES, 'the hot store still holds every sale');
     if (failpoint === 'before-archive-commit') t.same([killed.archived, killed.orders], [0, 0], 'nothing reached the archive');
     else t.ok(killed.archived >= 1 && killed.orders === killed.archived, `the batch is in the archive (${killed.archived}) and in the hot store`);
@@ -87,7 +110,7 @@ for (const failpoint of ['before-archive-commit', 'after-archive-write'] as Arch
     t.teardown(() => second.stop());
     const again = apiClient(second.url);
     // The restarted archiver finds the sales still in the hot store and finishes the job.
-    t.same(await eventually(() => where(dir, txnNos), (w) => w.hot === 0, STARTUP_DEADLINE_MS), { hot: 0, archived: SALES, orders: SALES }, 'every sale archived, and only once');
+    t.same(await eventually(() => where(open, txnNos), (w) => w.hot === 0, STARTUP_DEADLINE_MS), { hot: 0, archived: SALES, orders: SALES }, 'every sale archived, and only once');
     for (const sale of sales) {
       const read = await again<TransactionView>('GET', `/v1/transactions/${sale.txnNo}`);
       t.equal(read.status, 200);
@@ -98,11 +121,11 @@ for (const failpoint of ['before-archive-commit', 'after-archive-write'] as Arch
     const done = await eventually(() => again<TransactionView>('GET', `/v1/transactions/${sales[0]!.txnNo}`), (r) => r.body.refundedAmount === 1000 && r.body.refunds[0]?.status === 'succeeded');
     t.equal(done.body.refundedAmount, 1000);
     // Archived again once quiet: the archive's row is the refunded version, still one row per sale.
-    const refundedRow = await eventually(() => refundedInArchive(dir, sales[0]!.txnNo), (n) => n === 1000);
+    const refundedRow = await eventually(() => refundedInArchive(open, sales[0]!.txnNo), (n) => n === 1000);
     t.equal(refundedRow, 1000, 'archived again with its refund');
     await second.stop();
     await exited(second);
-    const after = await where(dir, txnNos);
+    const after = await where(open, txnNos);
     t.equal(after.orders, SALES, 'each sale archived once, none twice');
     t.equal(after.archived, SALES);
   });
