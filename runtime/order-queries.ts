@@ -1,3 +1,4 @@
+import { TradeError } from '../domain/errors.ts';
 import { chinaDay } from '../storage/archive/china-day.ts';
 import { decodeOrderCursor, encodeOrderCursor, type OrderCursorPosition } from '../storage/archive/order-cursor.ts';
 import type { AdminQueries, Journal, OrderArchive, OrderFilter, OrderGroupKey, OrderRow, OrderState, OrderSummaryRow, SnapshotStore } from '../storage/types.ts';
@@ -166,3 +167,67 @@ function newestFirst(a: OrderListing, b: OrderListing): number {
 function byGroup(a: OrderSummaryRow, b: OrderSummaryRow): number {
   return JSON.stringify([a.day, a.stationId, a.method]) < JSON.stringify([b.day, b.stationId, b.method]) ? -1 : 1;
 }
+
+/** The filters of `GET /admin/orders` as text (the query string, the CLI's flags). */
+export interface OrderQueryParams {
+  merchantId?: string;
+  stationId?: string;
+  scene?: string;
+  state?: string;
+  method?: string;
+  origin?: 'platform' | 'os-import';
+  /** `YYYY-MM-DD` (that China-time day's midnight) or an ISO date-time. */
+  from?: string;
+  to?: string;
+}
+
+const CHINA_OFFSET_MS = 8 * 3_600_000;
+
+function instant(name: string, raw: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? Date.parse(`${raw}T00:00:00Z`) - CHINA_OFFSET_MS : Date.parse(raw);
+  if (!Number.isFinite(ms)) throw new TradeError('INVALID_REQUEST', `${name}: not a date (YYYY-MM-DD) or an ISO date-time: ${raw}`);
+  return ms;
+}
+
+/** The query of `params`, limited to the merchants `scope` allows (null: all); another merchant's orders are as absent as none. */
+export function orderQueryOf(params: OrderQueryParams, scope: string[] | null): OrderQuery {
+  const merchants = params.merchantId !== undefined ? (scope === null || scope.includes(params.merchantId) ? [params.merchantId] : []) : scope;
+  return {
+    ...(merchants ? { merchantIds: merchants } : {}),
+    ...(params.stationId !== undefined ? { stationId: params.stationId } : {}),
+    ...(params.scene !== undefined ? { scene: params.scene } : {}),
+    ...(params.state !== undefined ? { state: params.state } : {}),
+    ...(params.method !== undefined ? { method: params.method } : {}),
+    ...(params.origin !== undefined ? { origin: params.origin } : {}),
+    ...(params.from !== undefined ? { fromMs: instant('from', params.from) } : {}),
+    ...(params.to !== undefined ? { toMs: instant('to', params.to) } : {}),
+  };
+}
+
+const GROUP_KEYS: readonly OrderGroupKey[] = ['day', 'station', 'method'];
+
+/** `day,station,method` (any of them, any order) → the summary's keys; refuses anything else. */
+export function groupByOf(raw: string | undefined): OrderGroupKey[] {
+  if (!raw) return [];
+  const keys = [...new Set(raw.split(','))];
+  const known = keys.filter((k): k is OrderGroupKey => (GROUP_KEYS as readonly string[]).includes(k));
+  if (known.length !== keys.length) throw new TradeError('INVALID_REQUEST', `groupBy: any of ${GROUP_KEYS.join(', ')}, not ${raw}`);
+  return known;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** An order as the API and the CLI show it: times as ISO-8601. */
+export function orderView(r: OrderListing) {
+  return {
+    ...r,
+    legs: r.legs.map((l) => ({ ...l, capturedAt: iso(l.capturedAt) })),
+    refunds: r.refunds.map((x) => ({ ...x, requestedAt: new Date(x.requestedAt).toISOString(), legs: x.legs.map((l) => ({ ...l, refundedAt: iso(l.refundedAt) })) })),
+    createdAt: new Date(r.createdAt).toISOString(),
+    paidAt: iso(r.paidAt),
+    finishedAt: iso(r.finishedAt),
+  };
+}
+
+/** {@link orderView}'s shape. */
+export type OrderView = ReturnType<typeof orderView>;

@@ -3,6 +3,8 @@ import { TradeError } from '../../domain/errors.ts';
 import type { TxnContext } from '../../machines/types.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { archiveOf, TransactionReads } from '../../runtime/transaction-reads.ts';
+import { groupByOf, OrderQueries, orderQueryOf, orderView, type OrderQueryParams, type OrderView } from '../../runtime/order-queries.ts';
+import type { OrderSummaryRow } from '../../storage/types.ts';
 import { buildView, taskView, type TransactionView } from '../../runtime/view.ts';
 import type { Storage } from '../../storage/types.ts';
 import { openRuntime, openStorage, type StoreTarget } from '../store-access.ts';
@@ -21,6 +23,7 @@ export class StoreSource implements TradeSource {
   private readonly storage: Storage;
   /** Reads find archived transactions too (hot store first). */
   private readonly reads: TransactionReads;
+  private readonly orderQueries: OrderQueries;
   private tc: TradeCenter | null = null;
 
   constructor(
@@ -29,6 +32,7 @@ export class StoreSource implements TradeSource {
   ) {
     this.storage = openStorage(target, { feedPollMs: pollMs });
     this.reads = new TransactionReads(this.storage, archiveOf(this.storage));
+    this.orderQueries = new OrderQueries(this.storage, archiveOf(this.storage));
     this.name = target.db ?? target.redis ?? 'store';
   }
 
@@ -60,6 +64,16 @@ export class StoreSource implements TradeSource {
 
   async journal(txnNo: string): Promise<JournalLine[]> {
     return (await this.reads.journal(txnNo)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+  }
+
+  /** Every merchant's orders: direct access to the store is the operator's own. */
+  async orders(query: OrderQueryParams, limit: number, cursor: string | null): Promise<{ items: OrderView[]; nextCursor: string | null }> {
+    const page = await this.orderQueries.search(orderQueryOf(query, null), limit, cursor);
+    return { items: page.rows.map(orderView), nextCursor: page.nextCursor };
+  }
+
+  async summary(query: OrderQueryParams, groupBy: string | undefined): Promise<{ groups: OrderSummaryRow[] }> {
+    return { groups: await this.orderQueries.summary(orderQueryOf(query, null), groupByOf(groupBy)) };
   }
 
   async nudge(txnNo: string): Promise<TransactionDetail> {

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { TradeError } from '../../domain/errors.ts';
-import type { OrderQuery } from '../../runtime/order-queries.ts';
+import { groupByOf, orderQueryOf, orderView } from '../../runtime/order-queries.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import type { OrderGroupKey } from '../../storage/types.ts';
 import { merchantsOf } from '../auth.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -91,33 +90,6 @@ export const SummaryRowSchema = Type.Object({
 });
 const SummarySchema = Type.Object({ groups: Type.Array(SummaryRowSchema) });
 
-type FilterQuery = Static<typeof SearchQuery> | Static<typeof SummaryQuery>;
-
-const CHINA_OFFSET_MS = 8 * 3_600_000;
-
-function instant(name: string, raw: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? Date.parse(`${raw}T00:00:00Z`) - CHINA_OFFSET_MS : Date.parse(raw);
-  if (!Number.isFinite(ms)) throw new TradeError('INVALID_REQUEST', `${name}: not a date (YYYY-MM-DD) or an ISO date-time: ${raw}`);
-  return ms;
-}
-
-/** The query's filter, limited to the merchants the key may see (another merchant's orders are as absent as none). */
-function orderQuery(q: FilterQuery, scope: string[] | null): OrderQuery {
-  const merchants = q.merchantId !== undefined ? (scope === null || scope.includes(q.merchantId) ? [q.merchantId] : []) : scope;
-  return {
-    ...(merchants ? { merchantIds: merchants } : {}),
-    ...(q.stationId !== undefined ? { stationId: q.stationId } : {}),
-    ...(q.scene !== undefined ? { scene: q.scene } : {}),
-    ...(q.state !== undefined ? { state: q.state } : {}),
-    ...(q.method !== undefined ? { method: q.method } : {}),
-    ...(q.origin !== undefined ? { origin: q.origin } : {}),
-    ...(q.from !== undefined ? { fromMs: instant('from', q.from) } : {}),
-    ...(q.to !== undefined ? { toMs: instant('to', q.to) } : {}),
-  };
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 /** API.md admin orders: search and sum the orders of the hot store and the archive together. `admin` scope. */
 export const orderRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async (app, { tc }) => {
   app.get('/admin/orders', {
@@ -129,21 +101,11 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
     },
     handler: async (req) => {
       const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50)));
-      const page = await tc.orders.search(orderQuery(req.query, merchantsOf(req)), limit, req.query.cursor ?? null).catch((err: unknown) => {
+      const page = await tc.orders.search(orderQueryOf(req.query, merchantsOf(req)), limit, req.query.cursor ?? null).catch((err: unknown) => {
         if (err instanceof RangeError) throw new TradeError('INVALID_REQUEST', `cursor: ${err.message}`);
         throw err;
       });
-      return {
-        items: page.rows.map((r) => ({
-          ...r,
-          legs: r.legs.map((l) => ({ ...l, capturedAt: iso(l.capturedAt) })),
-          refunds: r.refunds.map((x) => ({ ...x, requestedAt: new Date(x.requestedAt).toISOString(), legs: x.legs.map((l) => ({ ...l, refundedAt: iso(l.refundedAt) })) })),
-          createdAt: new Date(r.createdAt).toISOString(),
-          paidAt: iso(r.paidAt),
-          finishedAt: iso(r.finishedAt),
-        })),
-        nextCursor: page.nextCursor,
-      };
+      return { items: page.rows.map(orderView), nextCursor: page.nextCursor };
     },
   });
 
@@ -155,8 +117,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
       response: { 200: SummarySchema, ...errorResponses },
     },
     handler: async (req) => {
-      const groupBy = req.query.groupBy ? ([...new Set(req.query.groupBy.split(','))] as OrderGroupKey[]) : [];
-      return { groups: await tc.orders.summary(orderQuery(req.query, merchantsOf(req)), groupBy) };
+      return { groups: await tc.orders.summary(orderQueryOf(req.query, merchantsOf(req)), groupByOf(req.query.groupBy)) };
     },
   });
 };
