@@ -595,6 +595,7 @@ export const transactionMachine = setup({
     needsAttention: false,
     tasks: [],
     deadTasks: [],
+    doneTasks: [],
   }),
   initial: 'quoted',
   on: {
@@ -609,7 +610,12 @@ export const transactionMachine = setup({
     LEG_CAPTURED_OTHERWISE: { actions: 'legCapturedOtherwise' },
     NUDGE: { actions: ['redriveAttention', 'askClosedLegsAgain'] },
     REFUND_CALLBACK: { actions: 'routeRefundCallback' },
-    TASK_DONE: { actions: assign(({ context, event }) => ({ deadTasks: context.deadTasks.filter((t) => t !== event.task) })) },
+    TASK_DONE: {
+      actions: assign(({ context, event }) => ({
+        deadTasks: context.deadTasks.filter((t) => t !== event.task),
+        doneTasks: (context.doneTasks ?? []).includes(event.task) ? (context.doneTasks ?? []) : [...(context.doneTasks ?? []), event.task],
+      })),
+    },
     TASK_DEAD: { actions: assign(({ context, event }) => ({ deadTasks: context.deadTasks.includes(event.task) ? context.deadTasks : [...context.deadTasks, event.task] })) },
   },
   states: {

@@ -200,6 +200,12 @@ export interface TxnContext extends TxnInput {
   /** Tasks out of attempts, waiting for a manual retry. */
   deadTasks: string[];
   /**
+   * Tasks reported done (TASK_DONE): a transaction is final only once every task it asked for is
+   * (DOMAIN.md "Archive"). Absent in snapshots from before it was kept: the archiver then asks
+   * the task store.
+   */
+  doneTasks?: string[];
+  /**
    * Re-drives so far (nudges of a refund leg or give-back that waited for a person), by gateway
    * refund number: the round of the next one. Absent in snapshots from before re-drives.
    */

@@ -6,13 +6,16 @@ import { needsAttention } from './view.ts';
  * refund, give-back or task of it is still running. What the snapshot tells: nothing working, no
  * durable timer armed anywhere in the actor tree (a closed async leg keeps querying the gateway
  * for about an hour after its close, `QUERIES_AFTER_CLOSE_MS`, on timers), every refund and
- * give-back settled, nothing waiting for a person. Tasks are the task store's to tell: the
- * archiver checks that each is done before it takes the transaction.
+ * give-back settled, nothing waiting for a person, every task it asked for reported done. The
+ * archiver checks the task store as well before it takes the transaction (the record of done
+ * tasks is absent in older snapshots).
  */
 export function isFinal(context: TxnContext, state: string, working: boolean, timers: Record<string, number>): boolean {
   if (!(AT_REST_STATES as readonly string[]).includes(state) || working) return false;
   if (Object.keys(timers).length > 0 || needsAttention(context)) return false;
   if (context.lateLegs.length > 0 || context.pendingRequestId !== null) return false;
   if (!context.refunds.every((r) => r.status === 'succeeded' || r.status === 'rejected')) return false;
+  const done = context.doneTasks;
+  if (done !== undefined && !context.tasks.every((t) => done.includes(t.task))) return false;
   return context.legs.every((l) => !l.giveBack || l.giveBack.status === 'succeeded');
 }
