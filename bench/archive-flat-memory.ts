@@ -5,7 +5,10 @@
  * ones come. At the end every sale must be in the archive, and the archive's counts and sums must
  * equal the simulators' ledger (the card's debits) and `GET /admin/orders/summary`.
  *
- *   npx tsx bench/archive-flat-memory.ts [sales=100000] [quiet=2s]
+ *   npx tsx bench/archive-flat-memory.ts [sales=100000] [quiet=2s] [rate=0]
+ *
+ * `rate` > 0 offers that many sales a second (open loop): below what the post-payment tasks keep up
+ * with, transactions become final as fast as they arrive. 0: as fast as 32 clients in flight go.
  *
  * Runs a private redis-server and its own PostgreSQL database (dropped at the end); the trade
  * center, its simulators and the load run in this process (`app.inject`, 32 checkouts in flight).
@@ -26,6 +29,7 @@ import { loadDataset } from '../systems/sim/index.ts';
 
 const SALES = Number(process.argv[2] ?? 100_000);
 const QUIET_MS = parseDuration(process.argv[3] ?? '2s') ?? 2_000;
+const RATE = Number(process.argv[4] ?? 0);
 const SAMPLES = 20;
 const IN_FLIGHT = 32;
 const PG_SERVER = process.env.TRADE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
@@ -75,7 +79,7 @@ async function onPostgres(sql: string): Promise<void> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'trade-bench-archive-'));
   const redis = await startRedis(dir);
-  const database = `tc_bench_${randomBytes(6).toString('hex')}`;
+  const database = `tc_flat_${randomBytes(6).toString('hex')}`;
   await onPostgres(`CREATE DATABASE ${database}`);
   const probe = new Redis(redis.url);
   try {
@@ -114,6 +118,11 @@ async function main(): Promise<void> {
       for (;;) {
         const i = next++;
         if (i >= SALES) return;
+        if (RATE > 0) {
+          const due = started + (i * 1000) / RATE;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
         const res = await app.inject({ method: 'POST', url: '/v1/checkout', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(CHECKOUT) });
         if (res.statusCode !== 200) failed++;
         done++;
@@ -135,6 +144,7 @@ async function main(): Promise<void> {
       sales: SALES,
       failed,
       quiet: `${QUIET_MS} ms`,
+      offeredPerSecond: RATE || 'as fast as possible',
       salesPerSecond: Math.round(SALES / salesSeconds),
       archived: (await tc.archive!.counts()).orders,
       archiveTotals,
