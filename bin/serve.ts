@@ -4,6 +4,7 @@ import { buildApp, buildOpsApp } from '../http/app.ts';
 import { driveRoutes } from '../http/routes/drive.ts';
 import { httpLimitsFromEnv } from '../http/limits.ts';
 import { DEMO_API_KEY, loadApiKeysFile } from '../runtime/api-keys.ts';
+import { archiveAfterFromEnv, archiveFailpointFromEnv, archiverConfig } from '../runtime/archiver.ts';
 import { archiveFromEnv, feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
 import { ConfigError, systemsSettingsFromEnv } from '../runtime/systems-config.ts';
@@ -61,6 +62,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const downstream = systemsSettingsFromEnv(process.env);
   const idempotencyRetentionMs = idempotencyRetentionFromEnv(process.env);
   const feedMaxLen = feedMaxLenFromEnv(process.env);
+  const archiveAfterMs = archiveAfterFromEnv(process.env);
+  const archiveFailpoint = archiveFailpointFromEnv(process.env);
   const { requestTimeoutMs, connectionTimeoutMs, keepAliveTimeoutMs, bodyLimitBytes, maxConnections } = options;
   const limits = httpLimitsFromEnv(process.env, {
     ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
@@ -105,6 +108,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     apiKeys,
     demoMode,
     idempotency: { ...DEFAULT_CONFIG.idempotency, ...(idempotencyRetentionMs !== undefined ? { retentionMs: idempotencyRetentionMs } : {}) },
+    archive: archiveAfterMs !== undefined ? archiverConfig(archiveAfterMs) : DEFAULT_CONFIG.archive,
+    ...(archiveFailpoint ? { archiveFailpoint } : {}),
     ...(options.callbackDelayMs !== undefined ? { callbackDelayMs: options.callbackDelayMs } : {}),
     ...(options.paymentTtlMs !== undefined ? { paymentTtlMs: options.paymentTtlMs } : {}),
     ...(process.env.TRADE_STORAGE === 'redis'

@@ -7,7 +7,8 @@ import { createHttpSystems } from '../systems/http/index.ts';
 import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
 import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
 import { openSqliteStorage, type SqliteStorage } from '../storage/sqlite/storage.ts';
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type Storage } from '../storage/types.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type OrderArchive, type Storage } from '../storage/types.ts';
+import { Archiver, archiverConfig, DEFAULT_ARCHIVE_AFTER_MS, failpointKill, type ArchiveFailpoint, type ArchiverConfig } from './archiver.ts';
 import type { ApiKey } from '../domain/api-key.ts';
 import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
 import { createScaleOutBackend, type RedisStorageConfig, type ScaleOutBackend } from './bullmq-backend.ts';
@@ -23,6 +24,8 @@ import type { SystemsConfig } from './systems-config.ts';
 import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TransactionHost, type ProvidedMachine } from './transaction-host.ts';
+import { archiveOf, TransactionReads } from './transaction-reads.ts';
+import { OrderQueries } from './order-queries.ts';
 
 /**
  * What one process runs (`trade serve --role`, DESIGN.md "Two deployments"): `all` everything
@@ -96,6 +99,10 @@ export interface TradeCenterConfig {
   sentinel?: SentinelConfig;
   /** Retention of Idempotency-Key records (`TRADE_IDEMPOTENCY_RETENTION_HOURS`) and the purge's period. */
   idempotency: IdempotencyConfig;
+  /** The quiet period after which final transactions are archived (`TRADE_ARCHIVE_AFTER`), and the archiver's pace. */
+  archive: ArchiverConfig;
+  /** Crash tests only (`TRADE_ARCHIVE_FAILPOINT`): the archiver kills its process at this point. */
+  archiveFailpoint?: ArchiveFailpoint;
 }
 
 /**
@@ -134,6 +141,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   storage: { kind: 'sqlite' },
   sentinel: DEFAULT_SENTINEL,
   idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000, leaseMs: 5_000 },
+  archive: archiverConfig(DEFAULT_ARCHIVE_AFTER_MS),
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -144,6 +152,14 @@ export interface TradeCenter {
   log: Logger;
   /** Every storage concept of this deployment (SQLite file or Redis), one bundle. */
   storage: Storage;
+  /** The order archive final transactions move to; null where there is none (reads find only the hot store). */
+  archive: OrderArchive | null;
+  /** Moves quiet final transactions from the hot store to the archive. */
+  archiver: Archiver | null;
+  /** A transaction's record, journal and tasks wherever it lives: hot store, else archive. */
+  reads: TransactionReads;
+  /** `GET /admin/orders` and its summary: hot store and archive together. */
+  orders: OrderQueries;
   /** Nonces of the signed callbacks seen inside the signature window, beside the storage. */
   callbackNonces: CallbackNonces;
   systems: Systems;
@@ -189,6 +205,10 @@ export interface TradeCenterDeps {
   after?: After;
   requestId?: () => string;
   adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
+  /** The order archive, when the caller opened it (the simulation; a PostgreSQL archive beside Redis). */
+  archive?: OrderArchive;
+  /** The simulation's crash between the archive write and the removals (see Archiver). */
+  archivePoint?: (point: ArchiveFailpoint) => void;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
@@ -204,6 +224,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   // One writer per transaction (DESIGN.md rule 1) across the processes sharing the storage: the lease.
   const leases: Leases | null = scaleOut?.leases ?? (split && sqlite ? new SqliteLeases(sqlite.handle, { ttlMs: 10_000, waitMs: 30_000 }) : null);
   const runsWork = config.role !== 'api';
+  const archive: OrderArchive | null = deps.archive ?? archiveOf(storage);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const callbackNonces: CallbackNonces = scaleOut
     ? new RedisCallbackNonces(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix)
@@ -254,6 +275,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     },
     log,
     leases ? { scheduler, leases } : { scheduler },
+    archive,
   );
   const runner = new TaskRunner(storage.tasks, host, taskHandlers(systems, storage.tasks), downstream, clock, { pollMs: config.tasks.pollMs, baseBackoffMs: config.tasks.baseBackoffMs, maxBackoffMs: config.tasks.maxBackoffMs, alertAfter: 5, runsTasks: runsWork, settleWithinMs: commandTimeoutMs },
     log,
@@ -265,6 +287,8 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   // retry the API took, which waits for this run (so this wake-up does not depend on runOnArrival).
   if (split && runsWork) sqlite?.handle.onOthersCommit.add(taskPass);
   const sentinel = new Sentinel(storage.sentinel, host, clock, config.sentinel ?? DEFAULT_SENTINEL, log);
+  const atPoint = config.archiveFailpoint ? failpointKill(config.archiveFailpoint, log) : (deps.archivePoint ?? null);
+  const archiver = archive ? new Archiver(storage, archive, host, clock, config.archive, log, atPoint) : null;
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
@@ -274,6 +298,10 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     ids,
     log,
     storage,
+    archive,
+    archiver,
+    reads: new TransactionReads(storage, archive),
+    orders: new OrderQueries(storage, archive),
     callbackNonces,
     systems,
     sims,
@@ -306,12 +334,14 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       if (runsWork) {
         await runner.start();
         sentinel.start();
+        archiver?.start();
         idempotencyPurge.start();
       }
       if (ownSims) sims?.start();
     },
     async close() {
       await sentinel.stop();
+      await archiver?.stop();
       await idempotencyPurge.stop();
       idempotencyLeases.stop();
       await scheduler.stop();

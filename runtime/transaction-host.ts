@@ -11,7 +11,7 @@ import { transactionMachine } from '../machines/transaction.machine.ts';
 import { restoreSnapshot, stampVersions, type SnapshotRestore } from '../machines/snapshot-versions.ts';
 import { AT_REST_STATES, type TxnCommand, type TxnInput } from '../machines/types.ts';
 import type { Systems } from '../systems/index.ts';
-import type { JournalEntry, SnapshotStore, TransactionRecord } from '../storage/types.ts';
+import type { JournalEntry, OrderArchive, SnapshotStore, TransactionRecord } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
 import type { After, Clock } from './clock.ts';
 import type { Leases } from './lease.ts';
@@ -20,6 +20,7 @@ import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
 import { storedView, UnreadableSnapshot } from './stored-snapshot.ts';
 import { buildView, needsAttention, topState, type TransactionView } from './view.ts';
+import { isFinal } from './finality.ts';
 
 type TxnActor = ActorRefFrom<typeof transactionMachine>;
 type TxnSnapshot = SnapshotFrom<typeof transactionMachine>;
@@ -72,6 +73,8 @@ interface Live {
   /** Durable timers as last stored, and how many tasks the scheduler was told of. */
   timers: Record<string, number>;
   tasksScheduled: number;
+  /** Since when the transaction is final, as last stored (null: not final). */
+  finalAt: number | null;
 }
 
 /** The store holds a newer version than this process's copy: reload and apply again. */
@@ -84,6 +87,9 @@ export interface HostScaleOut {
   /** Per-transaction leases across processes (DESIGN.md rule 1). */
   leases?: Leases;
 }
+
+/** What the host reads of the order archive: where a transaction no longer in the hot store is found. */
+export type ArchiveReads = Pick<OrderArchive, 'get' | 'findTxnNoByOrderNo'>;
 
 /**
  * The actor host (DESIGN.md "Runtime rules"): one writer per transaction, persist after every
@@ -109,6 +115,8 @@ export class TransactionHost {
   private readonly leases: Leases | null;
   /** Commands and events applied again after another process's write fenced this copy off. */
   reapplied = 0;
+  /** Archived transactions this process put back into the hot store (a refund, a late callback). */
+  rehydrated = 0;
 
   constructor(
     private readonly store: SnapshotStore,
@@ -118,6 +126,7 @@ export class TransactionHost {
     private readonly options: HostOptions,
     private readonly log: Logger,
     scaleOut: HostScaleOut = {},
+    private readonly archive: ArchiveReads | null = null,
   ) {
     this.scheduler = scaleOut.scheduler ?? new PollingScheduler();
     this.leases = scaleOut.leases ?? null;
@@ -319,18 +328,46 @@ export class TransactionHost {
     );
   }
 
-  /** The transaction view, from memory when the actor is live, else straight from the store. */
+  /**
+   * The transaction view, from memory when the actor is live, else straight from the store, else
+   * from the archive (read there, not rehydrated: only a change brings it back).
+   */
   async view(txnNo: string): Promise<TransactionView | null> {
     // Scale-out, another process may have moved the transaction on: the store is the truth.
     const live = this.leases ? undefined : this.live.get(txnNo);
     if (live) return this.viewOf(live);
-    const record = await this.store.load(txnNo);
+    const record = await this.record(txnNo);
     return record ? storedView(record) : null;
   }
 
   async viewByOrderNo(orderNo: string): Promise<TransactionView | null> {
-    const txnNo = await this.store.findTxnNoByOrderNo(orderNo);
+    const txnNo = await this.txnNoByOrderNo(orderNo);
     return txnNo ? this.view(txnNo) : null;
+  }
+
+  /** The stored record: the hot store's, else the archived one (hot first: a rehydrated transaction's archive row is older). */
+  async record(txnNo: string): Promise<TransactionRecord | null> {
+    return (await this.store.load(txnNo)) ?? (this.archive ? ((await this.archive.get(txnNo))?.record ?? null) : null);
+  }
+
+  /** The transaction of an order number, in the hot store or the archive. */
+  async txnNoByOrderNo(orderNo: string): Promise<string | null> {
+    return (await this.store.findTxnNoByOrderNo(orderNo)) ?? (this.archive ? await this.archive.findTxnNoByOrderNo(orderNo) : null);
+  }
+
+  /**
+   * Lets an archived transaction go from the hot store if it is still at `version` and nothing of it
+   * runs in this process, in its turn (under its lease in scale-out): a command that came in since
+   * keeps it (archived again once final). True when it went.
+   */
+  retire(txnNo: string, version: number): Promise<boolean> {
+    return this.exclusive(txnNo, async () => {
+      const live = this.live.get(txnNo);
+      if (live && (live.version !== version || live.flushQueued || live.journal.length > 0 || isWorking(live.actor))) return false;
+      const removed = await this.store.removeArchived(txnNo, version);
+      if (live && removed) this.drop(live);
+      return removed;
+    });
   }
 
   /**
@@ -449,7 +486,7 @@ export class TransactionHost {
     }
     let pending = this.loading.get(txnNo);
     if (!pending) {
-      pending = this.store.load(txnNo).then((record) => (record ? this.restore(record) : null));
+      pending = this.loadRecord(txnNo).then((record) => (record ? this.restore(record) : null));
       this.loading.set(txnNo, pending);
       // A refused load (an unreadable snapshot) rejects its callers, not an unhandled copy of it.
       void pending.finally(() => this.loading.delete(txnNo)).catch(() => undefined);
@@ -464,7 +501,7 @@ export class TransactionHost {
    */
   private async restore(record: TransactionRecord): Promise<Live> {
     const restored = restoreSnapshot(record.snapshot);
-    if (restored.ok) return this.spawn(record.txnNo, record.version, record.createdAt, restored.snapshot);
+    if (restored.ok) return this.spawn(record.txnNo, record.version, record.createdAt, restored.snapshot, undefined, record.finalAt);
     await this.flagUnreadable(record, restored);
     throw new UnreadableSnapshot(record.txnNo, restored);
   }
@@ -493,7 +530,25 @@ export class TransactionHost {
     throw err;
   }
 
-  private spawn(txnNo: string, version: number, createdAt: number, snapshot: unknown, input?: TxnInput): Live {
+  /**
+   * The record to run a transaction from: the hot store's, else its archived one put back into the
+   * hot store (DOMAIN.md "Archive": a refund rehydrates it; it is archived again once final). Runs
+   * in the transaction's turn, under its lease in scale-out; the put-back is a create by
+   * compare-and-set, so of two processes racing one puts it back and both run the same copy.
+   */
+  private async loadRecord(txnNo: string): Promise<TransactionRecord | null> {
+    const hot = await this.store.load(txnNo);
+    if (hot || !this.archive) return hot;
+    const entry = await this.archive.get(txnNo);
+    if (!entry) return null;
+    if (await this.store.reinstate(entry.record, entry.journal, entry.tasks)) {
+      this.rehydrated++;
+      this.log.info({ txnNo, version: entry.record.version }, 'rehydrated an archived transaction');
+    }
+    return this.store.load(txnNo);
+  }
+
+  private spawn(txnNo: string, version: number, createdAt: number, snapshot: unknown, input?: TxnInput, finalAt: number | null = null): Live {
     const live: Live = {
       txnNo,
       actor: undefined as unknown as TxnActor,
@@ -508,6 +563,7 @@ export class TransactionHost {
       alerted: new Map(),
       timers: {},
       tasksScheduled: 0,
+      finalAt,
     };
     const inspect = (ev: InspectionEvent) => this.onInspect(live, ev);
     live.actor = snapshot
@@ -564,6 +620,8 @@ export class TransactionHost {
     const working = isWorking(live.actor);
     const now = this.clock.now();
     const timers = treeTimers(live.actor);
+    // The quiet period counts from the first save that found it final, not from later notes.
+    const finalAt = isFinal(snapshot.context, state, working, timers) ? (live.finalAt ?? now) : null;
     const result = await this.store.save(
       {
         txnNo: live.txnNo,
@@ -578,6 +636,7 @@ export class TransactionHost {
         working,
         needsAttention: needsAttention(snapshot.context),
         timers,
+        finalAt,
         tasks: snapshot.context.tasks,
         createdAt: live.createdAt,
         updatedAt: now,
@@ -591,6 +650,7 @@ export class TransactionHost {
       throw new StaleCopy(`version conflict on ${live.txnNo}: expected ${live.version}, store has ${result.actualVersion}`);
     }
     live.version = result.version;
+    live.finalAt = finalAt;
     // Wake-ups are armed before the snapshot is acknowledged; a crash in between is the sentinel's.
     const tasks = snapshot.context.tasks;
     try {

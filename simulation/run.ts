@@ -50,6 +50,8 @@ export interface SimulationResult {
 const TICK_MS = 1_000;
 const SCAN_MS = 30_000;
 const CHECK_MS = 10 * 60_000;
+/** How often the archiver takes its turn, virtual ms (the quiet period is world.ts's ARCHIVE_AFTER_MS). */
+const ARCHIVE_EVERY_MS = 30_000;
 /** After the workload, time runs on without faults for at most this long for everything to come to rest. */
 const SETTLE_LIMIT_MS = 12 * 3_600_000;
 const JANITOR_MS = 5 * 60_000;
@@ -66,13 +68,26 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   // Memory-backed when the machine has it: the files still outlive a crash of the platform, which is all a run needs of them.
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `trade-sim-${options.seed}-`));
   const redis = options.backend === 'redis' ? await openRedis(options, dir) : null;
-  const world = new World({
+  // Some archive batches are cut by a crash right after the archive write, before the removals
+  // from the hot store: the next turn must find them, re-put them (left alone) and remove them.
+  const archiveCrashRng = prng.fork('archive-crashes');
+  let archiveCrashes = 0;
+  let archiveBatches = 0;
+  let crashAfterArchive: (() => void) | null = null;
+  const world: World = new World({
     seed: options.seed,
     dir,
     dataset,
     prng,
     ...(redis ? { openStorage: redis.open } : {}),
     ...(options.adjustMachine ? { adjustMachine: options.adjustMachine } : {}),
+    archivePoint: (point) => {
+      if (point !== 'after-archive-write') return;
+      archiveBatches++;
+      if (archiveCrashes >= options.crashes || !archiveCrashRng.chance(0.2)) return;
+      archiveCrashes++;
+      crashAfterArchive?.();
+    },
   });
   const time = world.time;
   // Third-party code reads the wall clock and Math.random itself (cockatiel's breaker measures
@@ -151,6 +166,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         if (world.up) void world.tc.sentinel.scan().catch(() => undefined);
         time.at(time.now() + SCAN_MS, scan);
       };
+      const archive = () => {
+        if (world.up) void world.tc.archiver?.run().catch(() => undefined);
+        time.at(time.now() + ARCHIVE_EVERY_MS, archive);
+      };
+      time.at(time.now() + ARCHIVE_EVERY_MS, archive);
       const check = () => {
         report(checker.always(time.now()));
         time.at(time.now() + CHECK_MS, check);
@@ -162,6 +182,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     drivers();
     weather.start();
 
+    crashAfterArchive = () => {
+      if (settling || !world.up) return;
+      world.crash();
+      ctx.counters['crash:after-archive-write'] = (ctx.counters['crash:after-archive-write'] ?? 0) + 1;
+      time.at(time.now() + crashRng.int(1_000, 60_000), () => (rebootDue = true));
+    };
     const onHop = (hop: number, quiet: boolean): boolean => {
       if (crashArmed === null || (hop < crashArmed && !quiet)) return false;
       crashArmed = null;
@@ -222,10 +248,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     for (const txnNo of all) views.set(txnNo, await viewWithTasks(world, txnNo));
     report(checker.atEnd(time.now(), views, sample, replays, world.failures));
     const digest = await digestOf(world, all);
-    const journal = world.tc.storage.journal;
+    const reads = world.tc.reads;
     const calls = world.calls;
     const journals = new Map<string, unknown[]>();
-    for (const v of violations.slice(0, 20)) if (v.txnNo) journals.set(v.txnNo, await journal.entries(v.txnNo));
+    for (const v of violations.slice(0, 20)) if (v.txnNo) journals.set(v.txnNo, await reads.journal(v.txnNo));
     return {
       seed: options.seed,
       sales: options.sales,
@@ -236,7 +262,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       digest,
       simulatedMs: time.now() - start,
       wallMs: Math.round(performance.now() - wallStart),
-      counters: { ...ctx.counters, hops: time.hops, faultChanges: weather.changes, clockJumps: weather.clockJumps, calls: calls.length },
+      counters: { ...ctx.counters, 'archive:batches': archiveBatches, hops: time.hops, faultChanges: weather.changes, clockJumps: weather.clockJumps, calls: calls.length },
       evidence: async (txnNo) => ({ journal: journals.get(txnNo) ?? [], calls: calls.filter((c) => c.txnNo === txnNo || (c.key ?? '').includes(txnNo)) }),
     };
   } finally {
@@ -267,7 +293,8 @@ async function viewWithTasks(world: World, txnNo: string): Promise<View | null> 
   const tc = world.tc;
   const view = await tc.host.view(txnNo);
   if (!view) return null;
-  const tasks = (await tc.storage.tasks.tasksOf(txnNo)).map((t) => ({ task: t.task, status: t.status }));
+  // Read through the archive: an archived transaction's tasks are the archived ones.
+  const tasks = (await tc.reads.tasks(txnNo)).map((t) => ({ task: t.task, status: t.status }));
   return { ...view, tasks };
 }
 
@@ -299,12 +326,12 @@ async function digestOf(world: World, txnNos: string[]): Promise<string> {
   for (const table of ['cards', 'card_locks', 'coupons', 'coupon_locks', 'points_accounts', 'points_locks', 'goods', 'goods_reservations', 'orders', 'payments', 'refunds', 'effects', 'records', 'member_levels']) {
     for (const row of db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).raw().iterate()) hash.update(JSON.stringify(row));
   }
-  const storage: Storage = world.tc.storage;
+  const reads = world.tc.reads;
   for (const txnNo of txnNos) {
-    const record = await storage.snapshots.load(txnNo);
+    const record = await reads.record(txnNo);
     if (!record) continue;
     hash.update(JSON.stringify([txnNo, record.version, record.state, record.snapshot]));
-    for (const j of await storage.journal.entries(txnNo)) hash.update(JSON.stringify([j.at, j.actor, j.event, j.from, j.to, j.data]));
+    for (const j of await reads.journal(txnNo)) hash.update(JSON.stringify([j.at, j.actor, j.event, j.from, j.to, j.data]));
   }
   return hash.digest('hex');
 }

@@ -1,3 +1,4 @@
+import { archiverConfig, type ArchiveFailpoint } from '../runtime/archiver.ts';
 import { DEMO_API_KEY } from '../runtime/api-keys.ts';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -57,6 +58,9 @@ interface Incarnation {
   crashStore: () => void;
 }
 
+/** The simulation's quiet period before a final transaction is archived: short, so refunds find sales archived. */
+export const ARCHIVE_AFTER_MS = 120_000;
+
 export interface WorldOptions {
   seed: number;
   dir: string;
@@ -65,6 +69,8 @@ export interface WorldOptions {
   /** Storage per incarnation on the same data; the SQLite file in `dir` by default. */
   openStorage?: (n: number) => { storage: Storage; crash: () => void };
   adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
+  /** Called at the archiver's named points (the run crashes the platform at some). */
+  archivePoint?: (point: ArchiveFailpoint) => void;
 }
 
 /**
@@ -101,6 +107,8 @@ export class World {
       tasks: { ...DEFAULT_CONFIG.tasks, pollMs: 2_000_000_000, runOnArrival: true },
       sentinel: { scanMs: 2_000_000_000, idleMs: { default: 60_000 }, graceMs: 30_000, maxNudges: 3 },
       idempotency: { ...DEFAULT_CONFIG.idempotency, purgeEveryMs: 2_000_000_000 },
+      // A short quiet period, so that sales are archived and refunds find them archived.
+      archive: { ...archiverConfig(ARCHIVE_AFTER_MS), everyMs: 2_000_000_000 },
     };
     this.sims = createSimulators({
       dbPath: this.config.simDbPath,
@@ -155,6 +163,7 @@ export class World {
       after: time.after,
       requestId: () => ids.hex(32),
       ...(this.options.adjustMachine ? { adjustMachine: this.options.adjustMachine } : {}),
+      ...(this.options.archivePoint ? { archivePoint: this.options.archivePoint } : {}),
     });
     inc.tc = tc;
     inc.app = await buildApp(tc);

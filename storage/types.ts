@@ -59,8 +59,21 @@ export interface TransactionRecord {
   needsAttention: boolean;
   /** Durable timers armed by the machine: name → due epoch ms. */
   timers: Record<string, number>;
+  /**
+   * Since when the transaction is final (DOMAIN.md "Archive": completed, cancelled or failed, and
+   * no refund, give-back, query or timer of it still running), epoch ms; null while it is not.
+   * Derived by the host; the archiver takes transactions final for longer than the quiet period.
+   */
+  finalAt: number | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/** A transaction final since `finalAt`, as {@link SnapshotStore.finalTransactions} lists it. */
+export interface FinalTransaction {
+  txnNo: string;
+  version: number;
+  finalAt: number;
 }
 
 export type TaskStatus = 'pending' | 'running' | 'done' | 'dead';
@@ -207,6 +220,29 @@ export interface SnapshotStore {
   dueTimers(nowMs: number, limit: number): Promise<DueTimer[]>;
   /** Transactions not at rest whose snapshot holds running work or a due timer. */
   needingWork(nowMs: number, limit: number): Promise<string[]>;
+  /**
+   * Transactions final at or before `finalBefore` (see {@link TransactionRecord.finalAt}), longest
+   * final first, after the place `after` (a txnNo this call listed at the same `finalAt`, or null).
+   */
+  finalTransactions(finalBefore: number, limit: number, after: FinalTransaction | null): Promise<FinalTransaction[]>;
+  /**
+   * Deletes an archived transaction from the hot store (snapshot, journal, timers, tasks, sentinel
+   * rows, index entries) if it is still at `version`, in one atomic step; false when it moved on
+   * (it stays, to be archived again once final) or is gone.
+   */
+  removeArchived(txnNo: string, version: number): Promise<boolean>;
+  /**
+   * Puts an archived transaction back into the hot store at its archived version, with its journal
+   * and task records as archived (a refund of an archived sale), unless the transaction is stored
+   * already: a create by compare-and-set, so of two processes racing to rehydrate one puts it.
+   * True when this call did.
+   */
+  reinstate(record: TransactionRecord, journal: StoredJournalEntry[], tasks: TaskRecord[]): Promise<boolean>;
+  /**
+   * Takes the archiver's turn for `periodMs`: true for one caller a period across the processes
+   * sharing the storage (always true where one process owns it).
+   */
+  claimArchiveScan(periodMs: number): Promise<boolean>;
 }
 
 /** The transition journal (DESIGN.md rule 8): every transition of a transaction, the record audits read. */

@@ -1,3 +1,5 @@
+import type { OrderQueryParams, OrderView } from '../../runtime/order-queries.ts';
+import type { OrderSummaryRow } from '../../storage/types.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventMessage } from '../../http/routes/events.ts';
 import type { TransactionView } from '../../runtime/view.ts';
@@ -49,6 +51,16 @@ export class HttpSource implements TradeSource {
       throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? res.statusText);
     }
     return parsed as T;
+  }
+
+  orders(query: OrderQueryParams, limit: number, cursor: string | null): Promise<{ items: OrderView[]; nextCursor: string | null }> {
+    const params = new URLSearchParams({ ...definedOf(query), limit: String(limit), ...(cursor ? { cursor } : {}) });
+    return this.request('GET', `/admin/orders?${params}`);
+  }
+
+  summary(query: OrderQueryParams, groupBy: string | undefined): Promise<{ groups: OrderSummaryRow[] }> {
+    const params = new URLSearchParams({ ...definedOf(query), ...(groupBy ? { groupBy } : {}) });
+    return this.request('GET', `/admin/orders/summary?${params}`);
   }
 
   async list(filter: ListFilter): Promise<{ items: ListItem[]; nextCursor: string | null }> {
@@ -176,4 +188,9 @@ function liveEvent(data: string): LiveEvent {
   const at = new Date(message.at).toISOString();
   if (message.type === 'gap') return { type: 'gap', lastEventId: message.lastEventId, reason: message.reason, at };
   return { ...message, at };
+}
+
+/** The filters given, as query-string pairs. */
+function definedOf(query: OrderQueryParams): Record<string, string> {
+  return Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }

@@ -1,4 +1,6 @@
+import type { OrderQueryParams, OrderView } from '../../runtime/order-queries.ts';
 import type { TaskView, TransactionView } from '../../runtime/view.ts';
+import type { OrderSummaryRow } from '../../storage/types.ts';
 
 export type { TaskView };
 
@@ -80,6 +82,10 @@ export interface TradeSource {
   /** Manual retry of a dead task; returns the task afterwards. */
   retry(txnNo: string, task: string): Promise<TaskView>;
   cancel(txnNo: string, reason: string | undefined): Promise<TransactionView>;
+  /** One page of orders, hot store and archive together, newest first (`GET /admin/orders`). */
+  orders(query: OrderQueryParams, limit: number, cursor: string | null): Promise<{ items: OrderView[]; nextCursor: string | null }>;
+  /** Counts and sums of orders by `groupBy` (`GET /admin/orders/summary`). */
+  summary(query: OrderQueryParams, groupBy: string | undefined): Promise<{ groups: OrderSummaryRow[] }>;
   /**
    * Live transitions until `signal` aborts. `onOpen` is called once the source is listening, so
    * a caller knows that transitions from then on will be seen. A source that can lose its

@@ -2,6 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TradeError } from '../../domain/errors.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { storedView } from '../../runtime/stored-snapshot.ts';
+import { archiveOf, TransactionReads } from '../../runtime/transaction-reads.ts';
+import { groupByOf, OrderQueries, orderQueryOf, orderView, type OrderQueryParams, type OrderView } from '../../runtime/order-queries.ts';
+import type { OrderSummaryRow } from '../../storage/types.ts';
 import { taskView, type TransactionView } from '../../runtime/view.ts';
 import type { Storage } from '../../storage/types.ts';
 import { openRuntime, openStorage, type StoreTarget } from '../store-access.ts';
@@ -18,6 +21,9 @@ const SETTLE_MS = 15_000;
 export class StoreSource implements TradeSource {
   readonly name: string;
   private readonly storage: Storage;
+  /** Reads find archived transactions too (hot store first). */
+  private readonly reads: TransactionReads;
+  private readonly orderQueries: OrderQueries;
   private tc: TradeCenter | null = null;
 
   constructor(
@@ -25,6 +31,8 @@ export class StoreSource implements TradeSource {
     pollMs = 500,
   ) {
     this.storage = openStorage(target, { feedPollMs: pollMs });
+    this.reads = new TransactionReads(this.storage, archiveOf(this.storage));
+    this.orderQueries = new OrderQueries(this.storage, archiveOf(this.storage));
     this.name = target.db ?? target.redis ?? 'store';
   }
 
@@ -47,15 +55,25 @@ export class StoreSource implements TradeSource {
   }
 
   async transaction(txnNo: string): Promise<TransactionDetail> {
-    const record = await this.storage.snapshots.load(txnNo);
+    const record = await this.reads.record(txnNo);
     if (!record) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
     // Brought to this version's machines first; one a newer version wrote is read from its stored data, or refused clearly.
     const view = storedView(record);
-    return { ...view, tasks: (await this.storage.tasks.tasksOf(txnNo)).map(taskView) };
+    return { ...view, tasks: (await this.reads.tasks(txnNo)).map(taskView) };
   }
 
   async journal(txnNo: string): Promise<JournalLine[]> {
-    return (await this.storage.journal.entries(txnNo)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+    return (await this.reads.journal(txnNo)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+  }
+
+  /** Every merchant's orders: direct access to the store is the operator's own. */
+  async orders(query: OrderQueryParams, limit: number, cursor: string | null): Promise<{ items: OrderView[]; nextCursor: string | null }> {
+    const page = await this.orderQueries.search(orderQueryOf(query, null), limit, cursor);
+    return { items: page.rows.map(orderView), nextCursor: page.nextCursor };
+  }
+
+  async summary(query: OrderQueryParams, groupBy: string | undefined): Promise<{ groups: OrderSummaryRow[] }> {
+    return { groups: await this.orderQueries.summary(orderQueryOf(query, null), groupByOf(groupBy)) };
   }
 
   async nudge(txnNo: string): Promise<TransactionDetail> {

@@ -120,7 +120,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
       // Transitions are published before their snapshot is written: wait for the write, so the
       // page refreshing on an event reads the state that event produced.
       await tc.host.settle().catch(() => undefined);
-      const record = await tc.storage.snapshots.load(req.params.txnNo);
+      const record = await tc.reads.record(req.params.txnNo);
       const view = await tc.host.view(req.params.txnNo);
       if (!record || !view || !visibleTo(req, view.merchantId)) throw noTransaction(req.params.txnNo);
       // Drawn on this version's statecharts: an older snapshot as it restores; a newer one as stored (its states may not all be drawn).
@@ -130,7 +130,7 @@ export const inspectorRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = a
         view: { ...view, tasks: await taskViews(tc, view.txnNo) },
         timers: Object.entries(record.timers).map(([name, dueAt]) => ({ name, dueAt })),
         actors,
-        journal: placeJournal(await tc.storage.journal.entries(view.txnNo), actors),
+        journal: placeJournal(await tc.reads.journal(view.txnNo), actors),
       };
     },
   });

@@ -46,7 +46,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> = async
       if (tc.scaleOut) {
         const jobs = await tc.scaleOut.scheduler.deadJobs();
         const visible = await Promise.all(jobs.map(async (j) => {
-          const merchantId = (await tc.storage.snapshots.load(j.txnNo))?.merchantId;
+          const merchantId = (await tc.reads.record(j.txnNo))?.merchantId;
           return merchantId !== undefined && visibleTo(req, merchantId);
         }));
         return { items: jobs.filter((_j, i) => visible[i]) };

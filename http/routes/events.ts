@@ -92,7 +92,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       const only = req.query.txnNo;
       // A transaction the key may not see is as unknown to the stream as one that does not exist.
       if (only !== undefined) {
-        const record = await tc.storage.snapshots.load(only);
+        const record = await tc.reads.record(only);
         if (!record || !visibleTo(req, record.merchantId)) throw noTransaction(only);
       }
       const shown = merchantScope(tc.storage.snapshots, merchantsOf(req));
@@ -171,9 +171,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       },
     },
     handler: async (req) => {
-      const record = await tc.storage.snapshots.load(req.params.txnNo);
+      const record = await tc.reads.record(req.params.txnNo);
       if (!record || !visibleTo(req, record.merchantId)) throw noTransaction(req.params.txnNo);
-      const entries = await tc.storage.journal.entries(req.params.txnNo);
+      const entries = await tc.reads.journal(req.params.txnNo);
       return { entries: entries.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
     },
   });

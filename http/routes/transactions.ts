@@ -10,7 +10,7 @@ import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, O
 
 /** Post-payment tasks as the view lists them: status, attempts, last error, next run. */
 export async function taskViews(tc: TradeCenter, txnNo: string) {
-  return (await tc.storage.tasks.tasksOf(txnNo)).map(taskView);
+  return (await tc.reads.tasks(txnNo)).map(taskView);
 }
 
 /** The public transaction API (API.md "Endpoints"), `trade` scope. */

@@ -1,7 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionRecord } from '../types.ts';
-import { CLAIM_IDEMPOTENCY, COMPLETE_IDEMPOTENCY, NUDGE, OWN_IDEMPOTENCY, RELEASE_IDEMPOTENCY, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
+import { CLAIM_IDEMPOTENCY, COMPLETE_IDEMPOTENCY, NUDGE, OWN_IDEMPOTENCY, REINSTATE, RELEASE_IDEMPOTENCY, REMOVE_ARCHIVED, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
 
 /** Options of {@link RedisHandle}. */
 export interface RedisStoreOptions {
@@ -31,10 +31,12 @@ export interface Scripts {
   tcTaskMove(key: string, ...args: (string | number)[]): Promise<number>;
   tcNudge(key: string, version: number): Promise<number>;
   tcZremIfScore(key: string, member: string, score: number): Promise<number>;
+  tcRemoveArchived(...args: (string | number)[]): Promise<(string | number)[]>;
+  tcReinstate(...args: (string | number)[]): Promise<number>;
 }
 
 /** What a record's index entries are made from: fields the host derived into the save record. */
-export type IndexedFields = Pick<TransactionRecord, 'state' | 'orderNo' | 'working' | 'atRest' | 'updatedAt' | 'timers'>;
+export type IndexedFields = Pick<TransactionRecord, 'state' | 'orderNo' | 'working' | 'atRest' | 'updatedAt' | 'timers' | 'finalAt'>;
 
 export type Multi = ReturnType<Redis['multi']>;
 
@@ -74,6 +76,10 @@ export class IndexWrites {
 
   hset(key: string, field: string, value: string): this {
     return this.add('hset', key, field, value);
+  }
+
+  hdel(key: string, field: string): this {
+    return this.add('hdel', key, field);
   }
 
   zscore(key: string, member: string): this {
@@ -130,6 +136,8 @@ export class RedisHandle {
     this.redis.defineCommand('tcTaskMove', { lua: TASK_MOVE, numberOfKeys: 1 });
     this.redis.defineCommand('tcNudge', { lua: NUDGE, numberOfKeys: 1 });
     this.redis.defineCommand('tcZremIfScore', { lua: ZREM_IF_SCORE, numberOfKeys: 1 });
+    this.redis.defineCommand('tcRemoveArchived', { lua: REMOVE_ARCHIVED });
+    this.redis.defineCommand('tcReinstate', { lua: REINSTATE });
   }
 
   /**
@@ -193,6 +201,7 @@ export class RedisHandle {
     if (attention) m.zadd(this.idx('attention'), 0, txnNo);
     if (r.working && !r.atRest) m.zadd(this.idx('working'), r.updatedAt, txnNo);
     if (!r.atRest) m.zadd(this.idx('active'), r.updatedAt, txnNo);
+    if (r.finalAt !== null) m.zadd(this.idx('final'), r.finalAt, txnNo);
     for (const [name, due] of Object.entries(r.timers)) m.zadd(this.idx('timers'), due, `${txnNo}${SEP}${name}`);
   }
 
@@ -201,6 +210,7 @@ export class RedisHandle {
     if (previousState && previousState !== r.state) m.zrem(this.idx(`state:${previousState}`), txnNo);
     if (!(r.working && !r.atRest)) m.zrem(this.idx('working'), txnNo);
     if (r.atRest) m.zrem(this.idx('active'), txnNo);
+    if (r.finalAt === null) m.zrem(this.idx('final'), txnNo);
     for (const [name, due] of Object.entries(previousTimers)) {
       if (r.timers[name] !== due) m.zrem(this.idx('timers'), `${txnNo}${SEP}${name}`);
     }
@@ -246,6 +256,7 @@ export class RedisHandle {
     const m = this.redis.multi();
     m.zrem(this.idx('working'), txnNo);
     m.zrem(this.idx('active'), txnNo);
+    m.zrem(this.idx('final'), txnNo);
     for (const s of await this.states()) m.zrem(this.idx(`state:${s}`), txnNo);
     if (record) this.addEntries(m, txnNo, record, record.needsAttention);
     await m.exec();
@@ -306,6 +317,7 @@ export function parseRecord(txnNo: string, h: Record<string, string>): Transacti
     atRest: h.atRest === '1',
     working: h.working === '1',
     needsAttention: h.attention === '1',
+    finalAt: h.finalAt ? Number(h.finalAt) : null,
     timers: JSON.parse(h.timers ?? '{}') as Record<string, number>,
     createdAt: Number(h.createdAt),
     updatedAt: Number(h.updatedAt),

@@ -203,3 +203,53 @@ export const LEASE_RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+/**
+ * removeArchived: deletes an archived transaction's own keys if it is still at the version the
+ * archiver archived; its index entries (another slot) are removed by the caller after it.
+ *
+ * KEYS[1] txn hash, KEYS[2] journal, KEYS[3] task list, KEYS[4 ..] one hash per task the list held
+ * when the caller read it
+ * ARGV[1] the archived version; ARGV[2] the number of task names the caller read
+ * Output: {1, orderNo or '', state, timers JSON} when removed; {0} when the transaction moved on
+ *   or is gone; {-1} when its task list changed since it was read (read it again).
+ */
+export const REMOVE_ARCHIVED = `
+local current = redis.call('HGET', KEYS[1], 'version')
+if (not current) or current ~= ARGV[1] then return {0} end
+if redis.call('LLEN', KEYS[3]) ~= tonumber(ARGV[2]) then return {-1} end
+local f = redis.call('HMGET', KEYS[1], 'orderNo', 'state', 'timers')
+for i = 1, #KEYS do redis.call('UNLINK', KEYS[i]) end
+return {1, f[1] or '', f[2] or '', f[3] or '{}'}
+`;
+
+/**
+ * reinstate: puts an archived transaction back (a refund after archiving) unless it is stored:
+ * its hash at the archived version, its journal and its task records as archived.
+ *
+ * KEYS[1] txn hash, KEYS[2] journal, KEYS[3] task list, KEYS[4 .. 3+K] one hash per task
+ * ARGV[1] number of record fields F; ARGV[2 .. 1+2F] field/value pairs of the txn hash (version
+ * included); ARGV[2+2F] K; then K JSON arrays, each a task's name followed by its hash's
+ * field/value pairs; then the journal entries, one JSON each, oldest first, to the end of ARGV
+ * Output: 1 when put back, 0 when the transaction is stored already.
+ */
+export const REINSTATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local nfields = tonumber(ARGV[1])
+local hset = {'HSET', KEYS[1]}
+for i = 2, 1 + 2 * nfields do hset[#hset + 1] = ARGV[i] end
+redis.call(unpack(hset))
+redis.call('DEL', KEYS[2], KEYS[3])
+local at = 2 + 2 * nfields
+local ntasks = tonumber(ARGV[at])
+for i = 1, ntasks do
+  local t = cjson.decode(ARGV[at + i])
+  local h = {'HSET', KEYS[3 + i]}
+  for j = 2, #t do h[#h + 1] = t[j] end
+  redis.call('DEL', KEYS[3 + i])
+  redis.call(unpack(h))
+  redis.call('RPUSH', KEYS[3], t[1])
+end
+for i = at + 1 + ntasks, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+return 1
+`;

@@ -1,5 +1,5 @@
 import type { TaskSpec } from '../../machines/task-spec.ts';
-import type { DueTimer, JournalEntry, SaveRecord, SaveResult, SnapshotStore, TransactionRecord } from '../types.ts';
+import type { DueTimer, FinalTransaction, JournalEntry, SaveRecord, SaveResult, SnapshotStore, StoredJournalEntry, TaskRecord, TransactionRecord } from '../types.ts';
 import { IndexWrites, parseRecord, SEP, type RedisHandle } from './handle.ts';
 import { specOf } from './task-store.ts';
 import { publishSave, type SavedTransitions } from './transition-feed.ts';
@@ -13,6 +13,7 @@ interface Indexed {
   active: boolean;
   timers: Record<string, number>;
   attention: boolean;
+  finalAt: number | null;
 }
 
 type SaveReply = (string | number)[] | { actual: number | null };
@@ -39,6 +40,7 @@ export class RedisSnapshotStore implements SnapshotStore {
       'working', record.working ? 1 : 0,
       'timers', JSON.stringify(record.timers),
       'attention', attention ? 1 : 0,
+      'finalAt', record.finalAt ?? '',
       'createdAt', record.createdAt,
       'updatedAt', record.updatedAt,
     ];
@@ -52,7 +54,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     args.push(...entries);
     const feed: SavedTransitions | null = entries.length ? { txnNo, entries: `[${entries.join(',')}]` } : null;
 
-    const want: Indexed = { version: 0, state: record.state, orderNo: record.orderNo, working: record.working && !record.atRest, active: !record.atRest, timers: record.timers, attention };
+    const want: Indexed = { version: 0, state: record.state, orderNo: record.orderNo, working: record.working && !record.atRest, active: !record.atRest, timers: record.timers, attention, finalAt: record.finalAt };
     const base = this.indexed.get(txnNo);
     const reply =
       base && base.version === expectedVersion
@@ -129,6 +131,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     for (const [name, due] of Object.entries(want.timers)) if (base.timers[name] !== due) adds.push([this.h.idx('timers'), due, `${txnNo}${SEP}${name}`]);
     for (const [name, due] of Object.entries(base.timers)) if (want.timers[name] !== due) removals.push([this.h.idx('timers'), `${txnNo}${SEP}${name}`]);
     if (want.attention && !base.attention) adds.push([this.h.idx('attention'), 0, txnNo]);
+    if (want.finalAt !== null && want.finalAt !== base.finalAt) adds.push([this.h.idx('final'), want.finalAt, txnNo]);
+    if (want.finalAt === null && base.finalAt !== null) removals.push([this.h.idx('final'), txnNo]);
     const newOrderNo = want.orderNo !== base.orderNo ? want.orderNo : null;
     const orderChanged = newOrderNo !== null;
     const indexChanges = adds.length + removals.length + fresh.length > 0 || orderChanged;
@@ -201,5 +205,102 @@ export class RedisSnapshotStore implements SnapshotStore {
     const out = new Set(working.filter((_, i) => flags[i]?.[0] === '1' && flags[i]?.[1] === '0'));
     for (const timer of await this.dueTimers(nowMs, limit)) out.add(timer.txnNo);
     return [...out].slice(0, limit);
+  }
+
+  async finalTransactions(finalBefore: number, limit: number, after: FinalTransaction | null): Promise<FinalTransaction[]> {
+    const out: FinalTransaction[] = [];
+    let offset = 0;
+    while (out.length < limit) {
+      const raw = await this.h.redis.zrangebyscore(this.h.idx('final'), after ? after.finalAt : '-inf', finalBefore, 'WITHSCORES', 'LIMIT', offset, limit * 2);
+      if (!raw.length) break;
+      offset += raw.length / 2;
+      const page: { txnNo: string; finalAt: number }[] = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        const entry = { txnNo: raw[i]!, finalAt: Number(raw[i + 1]) };
+        if (after && entry.finalAt === after.finalAt && entry.txnNo <= after.txnNo) continue;
+        page.push(entry);
+      }
+      // An index lists too much, never too little: each entry is checked against its record.
+      const rows = await Promise.all(page.map((e) => this.h.redis.hmget(this.h.k(e.txnNo, 'txn'), 'version', 'finalAt')));
+      page.forEach((e, i) => {
+        const [version, finalAt] = rows[i] ?? [];
+        if (version && finalAt && Number(finalAt) === e.finalAt && out.length < limit) out.push({ txnNo: e.txnNo, version: Number(version), finalAt: e.finalAt });
+      });
+    }
+    return out;
+  }
+
+  async removeArchived(txnNo: string, version: number): Promise<boolean> {
+    for (;;) {
+      const names = await this.h.redis.lrange(this.h.k(txnNo, 'tasks'), 0, -1);
+      const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), ...names.map((n) => this.h.taskKey(txnNo, n))];
+      const reply = await this.h.redis.tcRemoveArchived(keys.length, ...keys, version, names.length);
+      if (Number(reply[0]) === -1) continue;
+      if (Number(reply[0]) !== 1) return false;
+      this.indexed.delete(txnNo);
+      this.knownTasks.delete(txnNo);
+      const [, orderNo, state, timers] = reply.map(String);
+      const m = new IndexWrites(this.h.redis);
+      for (const index of ['all', 'active', 'working', 'attention', 'stuck', 'final', 'dirty']) m.zrem(this.h.idx(index), txnNo);
+      if (state) m.zrem(this.h.idx(`state:${state}`), txnNo);
+      for (const name of Object.keys(JSON.parse(timers || '{}') as Record<string, number>)) m.zrem(this.h.idx('timers'), `${txnNo}${SEP}${name}`);
+      for (const name of names) m.zrem(this.h.idx('tasks'), `${txnNo}${SEP}${name}`);
+      if (orderNo) m.hdel(this.h.idx('orders'), orderNo);
+      await m.exec();
+      return true;
+    }
+  }
+
+  async reinstate(record: TransactionRecord, journal: StoredJournalEntry[], tasks: TaskRecord[]): Promise<boolean> {
+    const txnNo = record.txnNo;
+    const fields: (string | number)[] = [
+      'version', record.version,
+      'merchantId', record.merchantId,
+      'stationId', record.stationId,
+      'orderNo', record.orderNo ?? '',
+      'state', record.state,
+      'stateValue', JSON.stringify(record.stateValue),
+      'snapshot', JSON.stringify(record.snapshot),
+      'atRest', record.atRest ? 1 : 0,
+      'working', record.working ? 1 : 0,
+      'timers', JSON.stringify(record.timers),
+      'attention', record.needsAttention ? 1 : 0,
+      'finalAt', record.finalAt ?? '',
+      'createdAt', record.createdAt,
+      'updatedAt', record.updatedAt,
+    ];
+    const taskArgs = tasks.map((t) =>
+      JSON.stringify([
+        t.task,
+        'spec', JSON.stringify(specOf(t)),
+        'status', t.status,
+        'attempts', String(t.attempts),
+        'refusals', String(t.refusals),
+        'lastError', t.lastError ?? '',
+        'nextRunAt', t.nextRunAt === null ? '' : String(t.nextRunAt),
+        'result', t.result ? JSON.stringify(t.result) : '',
+        'updatedAt', String(t.updatedAt),
+      ]),
+    );
+    const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), ...tasks.map((t) => this.h.taskKey(txnNo, t.task))];
+    const entries = journal.map(({ seq: _seq, ...j }) => JSON.stringify(j));
+    // Intent first, as a save does: the indexes learn of the record before it is there.
+    const before = new IndexWrites(this.h.redis);
+    before.zadd(this.h.idx('dirty'), record.updatedAt, txnNo);
+    this.h.addEntries(before, txnNo, record, record.needsAttention);
+    for (const t of tasks) if (t.status === 'pending' && t.nextRunAt !== null) before.zadd(this.h.idx('tasks'), t.nextRunAt, `${txnNo}${SEP}${t.task}`);
+    await before.exec();
+    const put = (await this.h.redis.tcReinstate(keys.length, ...keys, fields.length / 2, ...fields, tasks.length, ...taskArgs, ...entries)) === 1;
+    this.indexed.delete(txnNo);
+    this.knownTasks.delete(txnNo);
+    // Another process put it back first: its entries are the ones to keep, and ours may be wrong.
+    if (!put) await this.h.reindex(txnNo);
+    else await this.h.redis.zrem(this.h.idx('dirty'), txnNo);
+    return put;
+  }
+
+  /** Takes the archiver's turn for `periodMs` (SET NX PX): true for one caller a period across processes. */
+  async claimArchiveScan(periodMs: number): Promise<boolean> {
+    return (await this.h.redis.set(this.h.idx('archive-scan'), String(process.pid), 'PX', Math.max(1, Math.floor(periodMs * 0.9)), 'NX')) === 'OK';
   }
 }

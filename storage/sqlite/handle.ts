@@ -10,6 +10,7 @@ const MIGRATIONS = `
 DROP INDEX IF EXISTS transactions_attention;
 DROP INDEX IF EXISTS transactions_moving;
 CREATE INDEX IF NOT EXISTS transactions_flagged ON transactions(txn_no) WHERE needs_attention = 1;
+CREATE INDEX IF NOT EXISTS transactions_final ON transactions(final_at, txn_no) WHERE final_at IS NOT NULL;
 `;
 
 const SCHEMA = `
@@ -185,6 +186,7 @@ export class SqliteHandle {
     // Older files lack columns the host now derives: they are filled in by each transaction's next save.
     if (!txnColumns.some((c) => c.name === 'needs_attention')) this.db.exec('ALTER TABLE transactions ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0');
     if (!txnColumns.some((c) => c.name === 'station_id')) this.db.exec("ALTER TABLE transactions ADD COLUMN station_id TEXT NOT NULL DEFAULT ''");
+    if (!txnColumns.some((c) => c.name === 'final_at')) this.db.exec('ALTER TABLE transactions ADD COLUMN final_at INTEGER');
     // Files made before claims had owners: their running claims read as lapsed leases (taken over).
     const idemColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(idempotency)').all();
     if (!idemColumns.some((c) => c.name === 'owner')) {

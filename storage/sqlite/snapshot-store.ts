@@ -1,4 +1,4 @@
-import type { DueTimer, JournalEntry, SaveRecord, SaveResult, SnapshotStore, TransactionRecord } from '../types.ts';
+import type { DueTimer, FinalTransaction, JournalEntry, SaveRecord, SaveResult, SnapshotStore, StoredJournalEntry, TaskRecord, TransactionRecord } from '../types.ts';
 import type { SqliteHandle } from './handle.ts';
 
 interface TxnRow {
@@ -13,6 +13,7 @@ interface TxnRow {
   at_rest: number;
   working: number;
   needs_attention: number;
+  final_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -38,12 +39,12 @@ export class SqliteSnapshotStore implements SnapshotStore {
       get: db.prepare<[string], TxnRow>('SELECT * FROM transactions WHERE txn_no = ?'),
       version: db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
       insert: db.prepare(
-        `INSERT INTO transactions (txn_no, version, merchant_id, station_id, order_no, state, state_value, snapshot, at_rest, working, needs_attention, created_at, updated_at)
-         VALUES (@txnNo, 1, @merchantId, @stationId, @orderNo, @state, @stateValue, @snapshot, @atRest, @working, @needsAttention, @createdAt, @updatedAt)`,
+        `INSERT INTO transactions (txn_no, version, merchant_id, station_id, order_no, state, state_value, snapshot, at_rest, working, needs_attention, final_at, created_at, updated_at)
+         VALUES (@txnNo, @version, @merchantId, @stationId, @orderNo, @state, @stateValue, @snapshot, @atRest, @working, @needsAttention, @finalAt, @createdAt, @updatedAt)`,
       ),
       update: db.prepare(
         `UPDATE transactions SET version = version + 1, station_id = @stationId, order_no = @orderNo, state = @state, state_value = @stateValue,
-           snapshot = @snapshot, at_rest = @atRest, working = @working, needs_attention = @needsAttention, updated_at = @updatedAt
+           snapshot = @snapshot, at_rest = @atRest, working = @working, needs_attention = @needsAttention, final_at = @finalAt, updated_at = @updatedAt
          WHERE txn_no = @txnNo AND version = @expectedVersion`,
       ),
       deleteTimers: db.prepare('DELETE FROM timers WHERE txn_no = ?'),
@@ -64,6 +65,26 @@ export class SqliteSnapshotStore implements SnapshotStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
       ),
       timersOf: db.prepare<[string], { name: string; due_at: number }>('SELECT name, due_at FROM timers WHERE txn_no = ?'),
+      finalFirst: db.prepare<[number, number], { txn_no: string; version: number; final_at: number }>(
+        'SELECT txn_no, version, final_at FROM transactions WHERE final_at IS NOT NULL AND final_at <= ? ORDER BY final_at, txn_no LIMIT ?',
+      ),
+      finalAfter: db.prepare<[number, number, number, string, number], { txn_no: string; version: number; final_at: number }>(
+        `SELECT txn_no, version, final_at FROM transactions WHERE final_at IS NOT NULL AND final_at <= ? AND (final_at > ? OR (final_at = ? AND txn_no > ?))
+         ORDER BY final_at, txn_no LIMIT ?`,
+      ),
+      remove: db.prepare<[string, number]>('DELETE FROM transactions WHERE txn_no = ? AND version = ?'),
+      removeJournal: db.prepare<[string]>('DELETE FROM journal WHERE txn_no = ?'),
+      removeTasks: db.prepare<[string]>('DELETE FROM tasks WHERE txn_no = ?'),
+      removeSentinel: db.prepare<[string]>('DELETE FROM sentinel WHERE txn_no = ?'),
+      // The archived sequence numbers: AUTOINCREMENT never hands them out again, and a follower of
+      // the feed (which reads on by sequence) does not see a rehydrated history a second time.
+      reinsertJournal: db.prepare(
+        'INSERT OR IGNORE INTO journal (seq, txn_no, at, actor, event, data, from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      reinsertTask: db.prepare(
+        `INSERT OR IGNORE INTO tasks (txn_no, task, kind, system, core, max_attempts, payload, status, attempts, last_error, next_run_at, result, refusals, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
     };
     // Runs inside a write's savepoint (see SqliteHandle.write), so it is atomic with its journal and timers.
     this.saveTx = (record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): SaveResult => {
@@ -78,6 +99,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
         working: record.working ? 1 : 0,
         stationId: record.stationId,
         needsAttention: record.needsAttention ? 1 : 0,
+        finalAt: record.finalAt,
         createdAt: record.createdAt,
         updatedAt: record.updatedAt,
         expectedVersion,
@@ -85,7 +107,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
       if (expectedVersion === 0) {
         if (this.stmts.version.get(record.txnNo)) return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
         const { expectedVersion: _unused, ...insertParams } = params;
-        this.stmts.insert.run(insertParams);
+        this.stmts.insert.run({ ...insertParams, version: 1 });
       } else if (this.stmts.update.run(params).changes === 0) {
         return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
       }
@@ -138,6 +160,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
       atRest: row.at_rest === 1,
       working: row.working === 1,
       needsAttention: row.needs_attention === 1,
+      finalAt: row.final_at,
       timers,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -154,5 +177,63 @@ export class SqliteSnapshotStore implements SnapshotStore {
 
   async needingWork(nowMs: number, limit: number): Promise<string[]> {
     return this.stmts.needingWork.all(nowMs, limit).map((r) => r.txn_no);
+  }
+
+  async finalTransactions(finalBefore: number, limit: number, after: FinalTransaction | null): Promise<FinalTransaction[]> {
+    const rows = after
+      ? this.stmts.finalAfter.all(finalBefore, after.finalAt, after.finalAt, after.txnNo, limit)
+      : this.stmts.finalFirst.all(finalBefore, limit);
+    return rows.map((r) => ({ txnNo: r.txn_no, version: r.version, finalAt: r.final_at }));
+  }
+
+  removeArchived(txnNo: string, version: number): Promise<boolean> {
+    return this.handle.write((): boolean => {
+      if (this.stmts.remove.run(txnNo, version).changes === 0) return false;
+      this.stmts.deleteTimers.run(txnNo);
+      this.stmts.removeJournal.run(txnNo);
+      this.stmts.removeTasks.run(txnNo);
+      this.stmts.removeSentinel.run(txnNo);
+      this.handle.afterCommit(() => this.written.delete(txnNo));
+      return true;
+    });
+  }
+
+  reinstate(record: TransactionRecord, journal: StoredJournalEntry[], tasks: TaskRecord[]): Promise<boolean> {
+    return this.handle.write((): boolean => {
+      if (this.stmts.version.get(record.txnNo)) return false;
+      this.stmts.insert.run({
+        txnNo: record.txnNo,
+        version: record.version,
+        merchantId: record.merchantId,
+        stationId: record.stationId,
+        orderNo: record.orderNo,
+        state: record.state,
+        stateValue: JSON.stringify(record.stateValue),
+        snapshot: JSON.stringify(record.snapshot),
+        atRest: record.atRest ? 1 : 0,
+        working: record.working ? 1 : 0,
+        needsAttention: record.needsAttention ? 1 : 0,
+        finalAt: record.finalAt,
+        createdAt: record.createdAt,
+        updatedAt: record.updatedAt,
+      });
+      for (const [name, dueAt] of Object.entries(record.timers)) this.stmts.insertTimer.run(record.txnNo, name, dueAt);
+      for (const j of journal) {
+        this.stmts.reinsertJournal.run(j.seq, record.txnNo, j.at, j.actor, j.event, JSON.stringify(j.data), JSON.stringify(j.from), JSON.stringify(j.to));
+      }
+      for (const t of tasks) {
+        this.stmts.reinsertTask.run(
+          record.txnNo, t.task, t.kind, t.system, t.core ? 1 : 0, t.maxAttempts, JSON.stringify(t.payload), t.status, t.attempts, t.lastError,
+          t.nextRunAt, t.result === null ? null : JSON.stringify(t.result), t.refusals, t.updatedAt,
+        );
+      }
+      this.handle.afterCommit(() => this.written.delete(record.txnNo));
+      return true;
+    });
+  }
+
+  /** One process owns the file: the archiver's turn is always its own. */
+  async claimArchiveScan(_periodMs: number): Promise<boolean> {
+    return true;
   }
 }

@@ -61,6 +61,7 @@ export function archiveEntry(row: OrderRow, version = 5): ArchiveEntry {
     working: false,
     needsAttention: false,
     timers: {},
+    finalAt: row.finishedAt,
     createdAt: row.createdAt,
     updatedAt: row.finishedAt,
   };

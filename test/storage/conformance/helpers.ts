@@ -29,6 +29,7 @@ export function record(txnNo: string, over: Partial<SaveRecord> = {}): SaveRecor
     atRest: false,
     working: false,
     needsAttention: false,
+    finalAt: null,
     timers: {},
     tasks: [],
     createdAt: T0,

@@ -1,0 +1,169 @@
+/**
+ * Issue 18, must-show 2: many sales on Redis + PostgreSQL with a short quiet period. Redis's key
+ * count (DBSIZE) and `used_memory` are sampled every N sales: once the first quiet period has
+ * passed they should stay flat, final transactions leaving Redis for the archive as fast as new
+ * ones come. At the end every sale must be in the archive, and the archive's counts and sums must
+ * equal the simulators' ledger (the card's debits) and `GET /admin/orders/summary`.
+ *
+ *   npx tsx bench/archive-flat-memory.ts [sales=100000] [quiet=2s] [rate=0]
+ *
+ * `rate` > 0 offers that many sales a second (open loop): below what the post-payment tasks keep up
+ * with, transactions become final as fast as they arrive. 0: as fast as 32 clients in flight go.
+ *
+ * Runs a private redis-server and its own PostgreSQL database (dropped at the end); the trade
+ * center, its simulators and the load run in this process (`app.inject`, 32 checkouts in flight).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { pino } from 'pino';
+import { buildApp } from '../http/app.ts';
+import { archiverConfig, parseDuration } from '../runtime/archiver.ts';
+import { createTradeCenter, DEFAULT_CONFIG } from '../runtime/trade-center.ts';
+import { loadDataset } from '../systems/sim/index.ts';
+
+const SALES = Number(process.argv[2] ?? 100_000);
+const QUIET_MS = parseDuration(process.argv[3] ?? '2s') ?? 2_000;
+const RATE = Number(process.argv[4] ?? 0);
+const SAMPLES = 20;
+const IN_FLIGHT = 32;
+const PG_SERVER = process.env.TRADE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
+const CARD = 'C4';
+const CARD_BALANCE = 1_000_000_000_000;
+
+const CHECKOUT = {
+  scene: 'merchant_pos',
+  merchantId: 'M1',
+  stationId: 'S1',
+  userId: 'U5',
+  items: [{ type: 'fuel', nozzleNo: 1, amount: 15000 }],
+  paymentMethods: ['stored_value'],
+  legs: [{ method: 'stored_value', cardNo: CARD, amount: 'rest' }],
+};
+
+async function startRedis(dir: string): Promise<{ url: string; stop(): void }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn('redis-server', ['--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      return { url, stop: () => child.kill('SIGKILL') };
+    } catch {
+      probe.disconnect();
+      if (i > 100) throw new Error('redis-server did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function onPostgres(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: `${PG_SERVER}/postgres` });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'trade-bench-archive-'));
+  const redis = await startRedis(dir);
+  const database = `tc_flat_${randomBytes(6).toString('hex')}`;
+  await onPostgres(`CREATE DATABASE ${database}`);
+  const probe = new Redis(redis.url);
+  try {
+    const dataset = loadDataset(new URL('../demo/dataset.json', import.meta.url).pathname);
+    for (const card of dataset.cards) card.balanceFen = CARD_BALANCE;
+    const tc = createTradeCenter(
+      {
+        ...DEFAULT_CONFIG,
+        dataset,
+        dbPath: join(dir, 'trade.db'),
+        simDbPath: join(dir, 'sim.db'),
+        logLevel: 'silent',
+        storage: { kind: 'redis', url: redis.url, prefix: 'flat', archiveUrl: `${PG_SERVER}/${database}` },
+        archive: archiverConfig(QUIET_MS),
+      },
+      { log: pino({ level: 'silent' }) },
+    );
+    const app = await buildApp(tc);
+    await app.ready();
+    await tc.start();
+    const auth = { authorization: 'Bearer tc_demo_key' };
+    const samples: { sales: number; seconds: number; dbsize: number; usedMemoryMb: number; archived: number }[] = [];
+    const sample = async (sales: number, started: number) => {
+      const info = await probe.info('memory');
+      const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+      samples.push({ sales, seconds: Math.round((performance.now() - started) / 100) / 10, dbsize: await probe.dbsize(), usedMemoryMb: Math.round(used / 10_485.76) / 100, archived: (await tc.archive!.counts()).orders });
+      process.stderr.write(`${JSON.stringify(samples.at(-1))}\n`);
+    };
+    const started = performance.now();
+    await sample(0, started);
+    let next = 0;
+    let done = 0;
+    let failed = 0;
+    const every = Math.max(1, Math.floor(SALES / SAMPLES));
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= SALES) return;
+        if (RATE > 0) {
+          const due = started + (i * 1000) / RATE;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
+        const res = await app.inject({ method: 'POST', url: '/v1/checkout', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify(CHECKOUT) });
+        if (res.statusCode !== 200) failed++;
+        done++;
+        if (done % every === 0) await sample(done, started);
+      }
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    const salesSeconds = (performance.now() - started) / 1000;
+    // The tail: the last sales' tasks finish, a quiet period passes, the archiver takes them.
+    const deadline = Date.now() + 10 * 60_000;
+    while ((await tc.archive!.counts()).orders < SALES - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, QUIET_MS * 2));
+    await sample(done, started);
+    const card = await tc.sims!.systems.storedValue.peekCard(CARD);
+    const cardDebitedFen = CARD_BALANCE - card!.availableFen;
+    const archiveTotals = (await tc.archive!.summary({}, []))[0]!;
+    const api = JSON.parse((await app.inject({ method: 'GET', url: '/admin/orders/summary', headers: auth })).body) as { groups: { count: number; paidAmountFen: number }[] };
+    const report = {
+      sales: SALES,
+      failed,
+      quiet: `${QUIET_MS} ms`,
+      offeredPerSecond: RATE || 'as fast as possible',
+      salesPerSecond: Math.round(SALES / salesSeconds),
+      archived: (await tc.archive!.counts()).orders,
+      archiveTotals,
+      apiSummary: api.groups[0],
+      cardDebitedFen,
+      ledgerMatchesArchive: cardDebitedFen === archiveTotals.paidAmountFen,
+      apiMatchesArchive: api.groups[0]?.count === archiveTotals.count && api.groups[0]?.paidAmountFen === archiveTotals.paidAmountFen,
+      loadavg: loadavg().map((l) => Math.round(l * 100) / 100),
+      samples,
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    await app.close();
+    await tc.close();
+  } finally {
+    probe.disconnect();
+    redis.stop();
+    await onPostgres(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
