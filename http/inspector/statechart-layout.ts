@@ -1,4 +1,4 @@
-import elkBundle, { type ElkExtendedEdge, type ElkNode } from 'elkjs/lib/elk.bundled.js';
+import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk.bundled.js';
 import type { StatechartEdge, StatechartGraph, StatechartNode } from '../../runtime/statechart-graph.ts';
 
 /** A state node placed on the page: absolute coordinates in the diagram, in px. */
@@ -45,9 +45,19 @@ const LABEL_LINE_PX = 13;
 const INITIAL_DOT = 10;
 const INITIAL_SUFFIX = '#initial';
 
-// The bundle is CommonJS whose `module.exports` is the class itself: Node hands that over as the
-// default import, while its typings describe an ES module with a `default` member.
-const ELK = elkBundle as unknown as typeof elkBundle.default;
+type ElkClass = typeof import('elkjs/lib/elk.bundled.js').default;
+let elkClass: Promise<ElkClass> | undefined;
+
+/**
+ * The layout engine, loaded on the first layout: its bundle takes seconds of CPU to load, which
+ * every `trade` process (a CLI call, a worker, a crash test's server) would otherwise pay at start.
+ * The bundle is CommonJS whose `module.exports` is the class itself: Node hands that over as the
+ * default import, while its typings describe an ES module with a `default` member.
+ */
+function loadElk(): Promise<ElkClass> {
+  elkClass ??= import('elkjs/lib/elk.bundled.js').then((m) => m.default as unknown as ElkClass);
+  return elkClass;
+}
 
 /**
  * How an edge label reads, line by line: the event (`PAY`, `done: lockHold`), then its guards in
@@ -70,6 +80,7 @@ function nodeSize(node: StatechartNode): { width: number; height: number } {
  * picture, so it is computed once per machine and cached by the caller.
  */
 export async function layoutStatechart(graph: StatechartGraph): Promise<StatechartLayout> {
+  const ELK = await loadElk();
   const elk = new ELK();
   const byParent = new Map<string | null, StatechartNode[]>();
   for (const n of graph.nodes) byParent.set(n.parent, [...(byParent.get(n.parent) ?? []), n]);
