@@ -1,8 +1,6 @@
-import { discrepancyOf } from '../sqlite/reconciliation-records.ts';
+import { discrepancyOf, type DiscrepancySql } from '../archive/recon-rows.ts';
 import type { DiscrepancyStatus, ReconciliationRecords, ReconciliationRun, StoredDiscrepancy } from '../types.ts';
 import { PostgresHandle, type PostgresOptions } from './handle.ts';
-
-type DiscrepancySql = Parameters<typeof discrepancyOf>[0];
 
 /** The reconciliation records on PostgreSQL (migration 003), beside the order archive in scale-out. */
 export class PostgresReconciliationRecords implements ReconciliationRecords {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { discrepancyOf, type DiscrepancySql } from '../archive/recon-rows.ts';
 import type { DiscrepancyStatus, ReconciliationRecords, ReconciliationRun, StoredDiscrepancy } from '../types.ts';
 
 const SCHEMA = `
@@ -12,13 +13,6 @@ CREATE TABLE IF NOT EXISTS recon_discrepancies (
 );
 CREATE INDEX IF NOT EXISTS recon_discrepancies_day ON recon_discrepancies (channel, day, found_at, id);
 `;
-
-export type DiscrepancySql = { id: string; channel: string; day: string; kind: string; ref: string; txn_no: string | null; evidence: string; status: DiscrepancyStatus; resolution: string | null; found_at: number };
-
-/** The row of the tables as the records' type (shared with PostgreSQL, whose columns are the same). */
-export function discrepancyOf(r: DiscrepancySql): StoredDiscrepancy {
-  return { id: r.id, channel: r.channel, day: r.day, kind: r.kind, ref: r.ref, txnNo: r.txn_no, evidence: JSON.parse(r.evidence), status: r.status, resolution: r.resolution === null ? null : JSON.parse(r.resolution), foundAt: Number(r.found_at) };
-}
 
 /** The reconciliation records in tables of the platform's SQLite file, on a connection of their own (WAL). */
 export class SqliteReconciliationRecords implements ReconciliationRecords {
