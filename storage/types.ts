@@ -618,3 +618,57 @@ export interface CallbackNonces {
   forget(nonce: string, bodySha256: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Where a discrepancy stands (issue 19): found, fixed by the reconciler, or decided by a person. */
+export type DiscrepancyStatus = 'open' | 'auto-fixed' | 'resolved';
+
+/** A discrepancy as the reconciliation records keep it, with its evidence and its fate. */
+export interface StoredDiscrepancy {
+  /** Deterministic, `<channel>:<day>:<kind>:<ref>`: a re-run finds the same one again, not a new one. */
+  id: string;
+  channel: string;
+  day: string;
+  kind: string;
+  /** The payment leg or refund leg number both sides share. */
+  ref: string;
+  txnNo: string | null;
+  /** Both sides' rows (the matcher's Discrepancy without its key fields), as JSON-able data. */
+  evidence: Record<string, unknown>;
+  status: DiscrepancyStatus;
+  /** Who fixed or decided it, and why; null while open. */
+  resolution: { by: string; accept?: 'channel' | 'platform'; note: string; at: number } | null;
+  foundAt: number;
+}
+
+/** One run of a channel day: when, what both sides totalled, and what it hands the next day. */
+export interface ReconciliationRun {
+  channel: string;
+  day: string;
+  ranAt: number;
+  /** The matcher's totals (MatchTotals) and carry-over (CarryOver), as JSON-able data. */
+  totals: Record<string, number>;
+  carry: Record<string, unknown>;
+}
+
+/**
+ * The reconciliation records (issue 19): runs per channel and day, and the discrepancies found,
+ * each kept until it is fixed or a person resolves it. In the SQLite file embedded, PostgreSQL in
+ * scale-out.
+ */
+export interface ReconciliationRecords {
+  /**
+   * Records a run (replacing the day's previous run) and the discrepancies it found: one already
+   * recorded (same id) is left as it stands, whatever its status. Returns the ids newly added.
+   */
+  saveRun(run: ReconciliationRun, found: Omit<StoredDiscrepancy, 'status' | 'resolution'>[]): Promise<string[]>;
+  run(channel: string, day: string): Promise<ReconciliationRun | null>;
+  /** The day's discrepancies, oldest found first (then by id). */
+  discrepancies(channel: string, day: string): Promise<StoredDiscrepancy[]>;
+  get(id: string): Promise<StoredDiscrepancy | null>;
+  /**
+   * Closes an open discrepancy (`auto-fixed` or `resolved`) with who and why. Returns it as it now
+   * stands; null when there is no such one. One already closed is returned unchanged (exactly once).
+   */
+  settle(id: string, status: Exclude<DiscrepancyStatus, 'open'>, resolution: NonNullable<StoredDiscrepancy['resolution']>): Promise<StoredDiscrepancy | null>;
+  close(): Promise<void>;
+}

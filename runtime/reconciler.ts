@@ -1,0 +1,108 @@
+import type { BillChannel, BillRow } from '../domain/reconciliation/bill-row.ts';
+import { EMPTY_CARRY, matchDay, platformCounts, type CarryOver, type Discrepancy, type DiscrepancyKind, type MatchResult } from '../domain/reconciliation/match.ts';
+import type { ReconciliationRecords, StoredDiscrepancy } from '../storage/types.ts';
+import type { PlatformSide } from './recon-platform.ts';
+
+/**
+ * Where a channel day's bill rows come from: the channel's bill file through its parser, or (until
+ * those are plugged in, and in tests) the gateway simulator's own records. Rows are streamed.
+ */
+export interface BillSource {
+  rows(channel: BillChannel, day: string): AsyncIterable<BillRow>;
+}
+
+/** What {@link reconcileDay} needs besides the channel and the day. */
+export interface ReconcileOptions {
+  bills: BillSource;
+  platform: PlatformSide;
+  /** What the previous day's run carried over. */
+  carryIn: CarryOver;
+  /** The fee the configured rate gives for a row; absent: fees are not checked. */
+  expectedFee?: (row: BillRow) => number | null;
+}
+
+/** Matches one channel day: the bill streamed against our side of the day (hot store and archive). */
+export async function reconcileDay(channel: BillChannel, day: string, opts: ReconcileOptions): Promise<MatchResult> {
+  const platform = await opts.platform.dayRows(channel, day);
+  return matchDay(opts.bills.rows(channel, day), {
+    channel,
+    day,
+    platform,
+    carryIn: opts.carryIn,
+    lookup: (row) => opts.platform.lookup(row),
+    ...(opts.expectedFee ? { expectedFee: opts.expectedFee } : {}),
+  });
+}
+
+/** What the reconciler acts through: the transactions' own actors (the host's nudge re-queries a leg). */
+export interface ReconcilerHost {
+  nudge(txnNo: string): Promise<unknown>;
+  settle(): Promise<void>;
+}
+
+/** Kinds the reconciler asks the transaction about by itself; every other kind waits for a person. */
+const QUERIED: readonly DiscrepancyKind[] = ['platform_short_status', 'platform_over_status', 'platform_missing'];
+
+/** One run's outcome: the match and what the records and actions made of it. */
+export interface ReconcilerRun {
+  result: MatchResult;
+  /** Discrepancies first found by this run (a re-run of the same day adds none it found before). */
+  added: string[];
+  /** Those the reconciler's query fixed (the transaction now agrees with the channel). */
+  autoFixed: string[];
+}
+
+/** The previous China-time day of `day`. */
+function dayBefore(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+}
+
+/** A discrepancy's record id: the same kind of the same reference on the same day is the same one. */
+export function discrepancyId(d: Pick<Discrepancy, 'channel' | 'kind' | 'ref'>, day: string): string {
+  return `${d.channel}:${day}:${d.kind}:${d.ref}`;
+}
+
+/**
+ * Runs a channel day end to end (issue 19): matches it, records the run and what it found, and
+ * acts on each discrepancy first found now, exactly once: a leg the channel says paid is asked
+ * about through its transaction's own actor (the nudge re-queries it, and the answer finishes
+ * through the normal callback path); whatever is left stays open for a person.
+ */
+export class Reconciler {
+  constructor(
+    private readonly opts: Omit<ReconcileOptions, 'carryIn'> & { records: ReconciliationRecords; host: ReconcilerHost; now: () => number },
+  ) {}
+
+  async run(channel: BillChannel, day: string): Promise<ReconcilerRun> {
+    const previous = await this.opts.records.run(channel, dayBefore(day));
+    const carryIn = (previous?.carry as CarryOver | undefined) ?? EMPTY_CARRY;
+    const result = await reconcileDay(channel, day, { ...this.opts, carryIn });
+    const foundAt = this.opts.now();
+    const found = result.discrepancies.map((d) => ({
+      id: discrepancyId(d, day), channel, day, kind: d.kind, ref: d.ref, txnNo: d.txnNo,
+      evidence: { bill: d.bill, platform: d.platform, ...(d.expectedFeeFen !== undefined ? { expectedFeeFen: d.expectedFeeFen } : {}) }, foundAt,
+    }));
+    const added = await this.opts.records.saveRun({ channel, day, ranAt: foundAt, totals: { ...result.totals }, carry: { ...result.carry } }, found);
+    const autoFixed: string[] = [];
+    for (const d of result.discrepancies) {
+      const id = discrepancyId(d, day);
+      // Acted on only when first found: a re-run of the day nudges nothing twice.
+      if (!added.includes(id) || !QUERIED.includes(d.kind) || d.txnNo === null || d.bill === null) continue;
+      if (!(await this.opts.platform.listing(d.txnNo))) continue;
+      await this.opts.host.nudge(d.txnNo);
+      await this.opts.host.settle();
+      const now = await this.opts.platform.lookup(d.bill);
+      const agrees = now !== null && platformCounts(now) === (d.bill.status === 'succeeded') && now.amountFen === d.bill.amountFen;
+      if (agrees) {
+        await this.opts.records.settle(id, 'auto-fixed', { by: 'reconciler', note: `recon:${channel}:${day}:${d.ref} queried: the transaction now agrees with the channel`, at: this.opts.now() });
+        autoFixed.push(id);
+      }
+    }
+    return { result, added, autoFixed };
+  }
+
+  /** A person's decision on a discrepancy, kept with who and why; null when there is no such one. */
+  resolve(id: string, accept: 'channel' | 'platform', note: string, by: string): Promise<StoredDiscrepancy | null> {
+    return this.opts.records.settle(id, 'resolved', { by, accept, note, at: this.opts.now() });
+  }
+}
