@@ -1,4 +1,5 @@
 import type { TaskSpec } from '../machines/task-spec.ts';
+import type { RoutingChange, RoutingTable } from '../domain/routing.ts';
 
 
 /**
@@ -616,5 +617,27 @@ export interface CallbackNonces {
    * any effect, so the gateway's retry must count as a first delivery, not as a duplicate.
    */
   forget(nonce: string, bodySha256: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What {@link RoutingStore.change} did: stored the change, or found another change made first. */
+export type RoutingChangeResult = { ok: true; change: RoutingChange } | { ok: false; conflict: true; actualSeq: number };
+
+/**
+ * The routing table (domain/routing.ts) and the journal of its changes, a small concept beside
+ * the transaction stores: every process sharing the storage reads the same table, and every
+ * change is recorded with who made it, when, and the table before and after.
+ */
+export interface RoutingStore {
+  /** The current table and the number of the change that made it; null when it was never set. */
+  current(): Promise<{ table: RoutingTable; seq: number } | null>;
+  /**
+   * Makes `change.after` the table and journals the change as number `expectedSeq + 1`, in one
+   * atomic step, when the current change number is still `expectedSeq` (0: never set); otherwise
+   * changes nothing (another process changed it first: read again and decide again).
+   */
+  change(expectedSeq: number, change: Omit<RoutingChange, 'seq'>): Promise<RoutingChangeResult>;
+  /** The latest `limit` changes, newest first. */
+  history(limit: number): Promise<RoutingChange[]>;
   close(): Promise<void>;
 }
