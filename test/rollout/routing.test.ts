@@ -1,10 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { routingCommand } from '../../bin/commands/routing.ts';
 import { parseRoutingTable, routeOf, type RoutingTable } from '../../domain/routing.ts';
 import { readRoutingFile } from '../../runtime/routing.ts';
 import { ConfigError } from '../../runtime/systems-config.ts';
 import type { TransactionView } from '../../runtime/view.ts';
+import { captureIo } from '../cli/helpers.ts';
 import { apiClient, FUEL_SALE, keyEntry, startHarness, DEMO_KEY } from '../helpers/harness.ts';
 
 const EXAMPLE = new URL('../../config/routing.example.json', import.meta.url).pathname;
@@ -150,4 +152,11 @@ t.test('without a routing file every sale is live and nothing is journalled; onl
   const bad = await apiClient(h.url, DEMO_KEY)<Answer>('PUT', '/admin/routing', { rules: [{ scene: 'senseless', group: 'G1', mode: 'on' }] });
   t.equal(bad.status, 400);
   t.equal((await h.api<RoutingAnswer>('GET', '/admin/routing')).body.table.seq, 0, 'nothing changed');
+
+  const io = captureIo();
+  await routingCommand(io).parseAsync(['set', '--scene', 'senseless', '--group', 'G1', '--mode', 'shadow', '--url', h.url, '--key', DEMO_KEY], { from: 'user' });
+  t.match(io.stdout(), /change 1 by demo: senseless@G1: \(default live\) → shadow/, 'trade routing set says what changed');
+  await routingCommand(io).parseAsync(['show', '--url', h.url, '--key', DEMO_KEY], { from: 'user' });
+  t.match(io.stdout(), /routing table \(change 1\), default live[\s\S]*senseless\s+│?\s*G1\s+│?\s*shadow/, 'trade routing show lists the table');
+  t.same((await api('GET', '/v1/routing?scene=senseless&stationId=S1')).body, { scene: 'senseless', stationId: 'S1', group: 'G1', mode: 'shadow' }, 'and sales route by it at once');
 });
