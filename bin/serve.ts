@@ -4,6 +4,7 @@ import { buildApp, buildOpsApp } from '../http/app.ts';
 import { driveRoutes } from '../http/routes/drive.ts';
 import { httpLimitsFromEnv } from '../http/limits.ts';
 import { DEMO_API_KEY, loadApiKeysFile } from '../runtime/api-keys.ts';
+import { readRoutingFile } from '../runtime/routing.ts';
 import { archiveAfterFromEnv, archiveFailpointFromEnv, archiverConfig } from '../runtime/archiver.ts';
 import { archiveFromEnv, feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
@@ -29,6 +30,8 @@ export interface ServeOptions {
   maxConnections?: number;
   /** The keys file; else `TRADE_API_KEYS_FILE`; else demo mode (in-process simulators only). */
   keys?: string;
+  /** The routing file; else `TRADE_ROUTING_FILE`; else the stored table (all live when none). */
+  routing?: string;
   /** What this process runs (see {@link ProcessRole}); `all` by default. */
   role?: ProcessRole;
   /**
@@ -92,6 +95,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const overrides = follow ? testOverrides(process.env.TRADE_TEST_CONFIG) : {};
   const apiKeys = keysFile ? loadApiKeysFile(keysFile) : [];
   const demoMode = !keysFile;
+  const routingFile = options.routing ?? process.env.TRADE_ROUTING_FILE;
   for (const file of [options.db, options.simDb]) mkdirSync(dirname(resolve(file)), { recursive: true });
   const config: TradeCenterConfig = {
     ...DEFAULT_CONFIG,
@@ -107,6 +111,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     logLevel: process.env.LOG_LEVEL ?? DEFAULT_CONFIG.logLevel,
     apiKeys,
     demoMode,
+    routing: { ...DEFAULT_CONFIG.routing, file: routingFile ? readRoutingFile(routingFile) : null },
     idempotency: { ...DEFAULT_CONFIG.idempotency, ...(idempotencyRetentionMs !== undefined ? { retentionMs: idempotencyRetentionMs } : {}) },
     archive: archiveAfterMs !== undefined ? archiverConfig(archiveAfterMs) : DEFAULT_CONFIG.archive,
     ...(archiveFailpoint ? { archiveFailpoint } : {}),

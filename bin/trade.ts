@@ -31,6 +31,7 @@ program
   .option('--keep-alive-timeout-ms <ms>', 'how long an idle keep-alive connection is kept (env TRADE_HTTP_KEEP_ALIVE_TIMEOUT_MS; 5000)', integer('keep-alive timeout', 1))
   .option('--body-limit-bytes <bytes>', 'largest request body (env TRADE_HTTP_BODY_LIMIT_BYTES; 1048576)', integer('body limit', 1))
   .option('--max-connections <n>', 'open connections accepted at once (env TRADE_HTTP_MAX_CONNECTIONS; 2048)', integer('max connections', 1))
+  .option('--routing <file>', 'routing file (env TRADE_ROUTING_FILE; see config/routing.example.json): scene x station group -> legacy, shadow or live; without one the stored table stays, and with none stored every sale is live')
   .option('--keys <file>', 'API keys file (env TRADE_API_KEYS_FILE); without one: demo mode, key tc_demo_key, in-process simulators only')
   .addOption(
     new Option('--role <role>', 'all: everything in this process; api: the API and callbacks only; worker: post-payment tasks, timers and the sentinel, listening only for /healthz, /readyz and /metrics (env TRADE_ROLE)')

@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   PAYMENT_FAILED: { status: 422, message: 'The payment did not go through.' },
   // DESIGN.md rule 10: a snapshot a newer deploy wrote (this one was rolled back) is not read into older machines.
   SNAPSHOT_TOO_NEW: { status: 409, message: 'The transaction was stored by a newer version of Trade Center; this version leaves it untouched.' },
+  // DOMAIN.md "Rollout": the old system takes this sale (legacy or shadow routing), so it is not taken twice.
+  NOT_ROUTED: { status: 409, message: 'This scene at this station is not taken here yet.' },
   CORE_SYSTEM_UNAVAILABLE: { status: 503, message: 'A core downstream system is unavailable.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -26,6 +26,9 @@ import { TaskRunner } from './task-runner.ts';
 import { TransactionHost, type ProvidedMachine } from './transaction-host.ts';
 import { archiveOf, TransactionReads } from './transaction-reads.ts';
 import { OrderQueries } from './order-queries.ts';
+import { DEFAULT_ROUTING, RoutingService, type RoutingConfig } from './routing.ts';
+import { RedisRoutingStore } from '../storage/redis/routing-store.ts';
+import { SqliteRoutingStore } from '../storage/sqlite/routing-store.ts';
 
 /**
  * What one process runs (`trade serve --role`, DESIGN.md "Two deployments"): `all` everything
@@ -103,6 +106,8 @@ export interface TradeCenterConfig {
   archive: ArchiverConfig;
   /** Crash tests only (`TRADE_ARCHIVE_FAILPOINT`): the archiver kills its process at this point. */
   archiveFailpoint?: ArchiveFailpoint;
+  /** Rollout routing (DOMAIN.md "Rollout"): the routing file read at start, and how often other processes' changes are picked up. */
+  routing: RoutingConfig;
 }
 
 /**
@@ -142,6 +147,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   sentinel: DEFAULT_SENTINEL,
   idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000, leaseMs: 5_000 },
   archive: archiverConfig(DEFAULT_ARCHIVE_AFTER_MS),
+  routing: DEFAULT_ROUTING,
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -178,6 +184,8 @@ export interface TradeCenter {
   idempotencyLeases: IdempotencyLeases;
   downstream: Downstream;
   quotes: QuoteService;
+  /** Where a sale is taken (legacy, shadow, live), by scene and station group; changed at run time, journalled. */
+  routing: RoutingService;
   /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
   apiKeys: KeyRing;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
@@ -291,6 +299,8 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const archiver = archive ? new Archiver(storage, archive, host, clock, config.archive, log, atPoint) : null;
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
+  const routingStore = scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath);
+  const routing = new RoutingService(routingStore, systems, downstream, clock, config.routing, config.cacheTtlMs, log);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -314,6 +324,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     idempotencyLeases,
     downstream,
     quotes,
+    routing,
     apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
@@ -330,6 +341,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
           taskBackoff: (txnNo, task, attempts) => runner.backoff({ txnNo, task }, attempts),
         });
       }
+      await routing.start();
       await host.start();
       if (runsWork) {
         await runner.start();
@@ -349,6 +361,8 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await host.stop();
       if (ownSims) await sims?.close();
       await remote?.close();
+      await routing.stop();
+      await routingStore.close();
       await callbackNonces.close();
       await storage.close();
     },

@@ -107,6 +107,8 @@ export class World {
       tasks: { ...DEFAULT_CONFIG.tasks, pollMs: 2_000_000_000, runOnArrival: true },
       sentinel: { scanMs: 2_000_000_000, idleMs: { default: 60_000 }, graceMs: 30_000, maxNudges: 3 },
       idempotency: { ...DEFAULT_CONFIG.idempotency, purgeEveryMs: 2_000_000_000 },
+      // Nothing changes the routing table during a run: no real-time re-reads of it.
+      routing: { ...DEFAULT_CONFIG.routing, refreshMs: 2_000_000_000 },
       // A short quiet period, so that sales are archived and refunds find them archived.
       archive: { ...archiverConfig(ARCHIVE_AFTER_MS), everyMs: 2_000_000_000 },
     };

@@ -1,4 +1,5 @@
 import type { TaskSpec } from '../machines/task-spec.ts';
+import type { RoutingChange, RoutingTable } from '../domain/routing.ts';
 
 
 /**
@@ -670,5 +671,27 @@ export interface ReconciliationRecords {
    * stands; null when there is no such one. One already closed is returned unchanged (exactly once).
    */
   settle(id: string, status: Exclude<DiscrepancyStatus, 'open'>, resolution: NonNullable<StoredDiscrepancy['resolution']>): Promise<StoredDiscrepancy | null>;
+  close(): Promise<void>;
+}
+
+/** What {@link RoutingStore.change} did: stored the change, or found another change made first. */
+export type RoutingChangeResult = { ok: true; change: RoutingChange } | { ok: false; conflict: true; actualSeq: number };
+
+/**
+ * The routing table (domain/routing.ts) and the journal of its changes, a small concept beside
+ * the transaction stores: every process sharing the storage reads the same table, and every
+ * change is recorded with who made it, when, and the table before and after.
+ */
+export interface RoutingStore {
+  /** The current table and the number of the change that made it; null when it was never set. */
+  current(): Promise<{ table: RoutingTable; seq: number } | null>;
+  /**
+   * Makes `change.after` the table and journals the change as number `expectedSeq + 1`, in one
+   * atomic step, when the current change number is still `expectedSeq` (0: never set); otherwise
+   * changes nothing (another process changed it first: read again and decide again).
+   */
+  change(expectedSeq: number, change: Omit<RoutingChange, 'seq'>): Promise<RoutingChangeResult>;
+  /** The latest `limit` changes, newest first. */
+  history(limit: number): Promise<RoutingChange[]>;
   close(): Promise<void>;
 }

@@ -32,6 +32,11 @@ export class HttpSource implements TradeSource {
     this.name = this.base;
   }
 
+  /** One call of the admin or public API (the commands that have no {@link TradeSource} method: routing, shadow). */
+  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.request(method, path, body);
+  }
+
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {

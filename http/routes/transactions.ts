@@ -25,6 +25,8 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     schema: { summary: 'Start a transaction and quote it', body: StartBody, response: { 201: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
       assertMayActFor(req, req.body.merchantId);
+      // Before the idempotency claim: a sale the old system takes leaves nothing stored here.
+      await tc.routing.assertLive(req.body.scene, req.body.stationId);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const body = req.body;
         const txnNo = await run.txnNo(() => ids.next('T'));
@@ -135,6 +137,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     schema: { summary: 'Quote, order and pay in one call (all or nothing)', body: CheckoutBody, response: { 200: TransactionViewSchema, 202: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
       assertMayActFor(req, req.body.merchantId);
+      await tc.routing.assertLive(req.body.scene, req.body.stationId);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const b = req.body;
         const view = await combined.checkout(

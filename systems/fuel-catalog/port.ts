@@ -5,6 +5,11 @@ export interface Station {
   name: string;
   /** IANA time zone of the station, for time-window promotions. */
   timeZone: string;
+  /**
+   * The station group rollout routing goes by (DOMAIN.md "Rollout, OS and history": a scene at
+   * a group is `legacy`, `shadow` or `live`); absent: the station is in no group.
+   */
+  group?: string;
 }
 
 /** A nozzle resolves to an oil grade and its list price at one station. */

@@ -8,14 +8,19 @@ export class FuelCatalogSimulator implements FuelCatalogPort {
   private readonly nozzleByNo;
 
   constructor(store: SimStore, private readonly faults: FaultInjector) {
-    this.stationById = store.db.prepare<[string], Station>(
-      'SELECT station_id AS stationId, merchant_id AS merchantId, name, time_zone AS timeZone FROM stations WHERE station_id = ?');
+    this.stationById = store.db.prepare<[string], Omit<Station, 'group'> & { group: string | null }>(
+      'SELECT station_id AS stationId, merchant_id AS merchantId, name, time_zone AS timeZone, station_group AS "group" FROM stations WHERE station_id = ?');
     this.nozzleByNo = store.db.prepare<[string, number], Nozzle>(
       'SELECT station_id AS stationId, nozzle_no AS nozzleNo, grade, unit_price AS unitPrice FROM nozzles WHERE station_id = ? AND nozzle_no = ?');
   }
 
   getStation(stationId: string): Promise<Station | null> {
-    return this.faults.run('getStation', () => this.stationById.get(stationId) ?? null);
+    return this.faults.run('getStation', () => {
+      const row = this.stationById.get(stationId);
+      if (!row) return null;
+      const { group, ...station } = row;
+      return group === null ? station : { ...station, group };
+    });
   }
 
   getNozzle(stationId: string, nozzleNo: number): Promise<Nozzle | null> {

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS merchants (merchant_id TEXT PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, name TEXT NOT NULL, level TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stations (
-  station_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, name TEXT NOT NULL, time_zone TEXT NOT NULL);
+  station_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, name TEXT NOT NULL, time_zone TEXT NOT NULL, station_group TEXT);
 CREATE TABLE IF NOT EXISTS nozzles (
   station_id TEXT NOT NULL, nozzle_no INTEGER NOT NULL, grade TEXT NOT NULL, unit_price INTEGER NOT NULL,
   PRIMARY KEY (station_id, nozzle_no));
@@ -125,6 +125,8 @@ CREATE INDEX IF NOT EXISTS refunds_due ON refunds (status, due_at);
 const ADDED_COLUMNS: readonly (readonly [table: string, column: string, definition: string])[] = [
   ['callback_outbox', 'content_type', "TEXT NOT NULL DEFAULT 'application/json'"],
   ['callback_outbox', 'refund_no', 'TEXT'],
+  // A store seeded before station groups keeps its stations, each in no group.
+  ['stations', 'station_group', 'TEXT'],
 ];
 
 /**
@@ -293,10 +295,10 @@ export class SimStore {
       }
       const merchant = this.db.prepare('INSERT INTO merchants (merchant_id, name) VALUES (?, ?)');
       for (const m of dataset.merchants) merchant.run(m.merchantId, m.name);
-      const station = this.db.prepare('INSERT INTO stations (station_id, merchant_id, name, time_zone) VALUES (?, ?, ?, ?)');
+      const station = this.db.prepare('INSERT INTO stations (station_id, merchant_id, name, time_zone, station_group) VALUES (?, ?, ?, ?, ?)');
       const nozzle = this.db.prepare('INSERT INTO nozzles (station_id, nozzle_no, grade, unit_price) VALUES (?, ?, ?, ?)');
       for (const s of dataset.stations) {
-        station.run(s.stationId, s.merchantId, s.name, s.timeZone);
+        station.run(s.stationId, s.merchantId, s.name, s.timeZone, s.group ?? null);
         for (const n of s.nozzles) nozzle.run(s.stationId, n.nozzleNo, n.grade, n.unitPrice);
       }
       const user = this.db.prepare('INSERT INTO users (user_id, name, level) VALUES (?, ?, ?)');

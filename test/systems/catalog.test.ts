@@ -7,7 +7,7 @@ t.test('the fuel catalog resolves a nozzle to its grade and list price', async (
   t.same(await fuelCatalog.getNozzle('S3', 6), { stationId: 'S3', nozzleNo: 6, grade: '98', unitPrice: 875 });
   t.equal(await fuelCatalog.getNozzle('S1', 9), null);
   t.same(await fuelCatalog.getStation('S2'), {
-    stationId: 'S2', merchantId: 'M1', name: 'Huadong Pudong Airport Road Station', timeZone: 'Asia/Shanghai',
+    stationId: 'S2', merchantId: 'M1', name: 'Huadong Pudong Airport Road Station', timeZone: 'Asia/Shanghai', group: 'G1',
   });
   t.equal(await fuelCatalog.getStation('S9'), null);
 });
