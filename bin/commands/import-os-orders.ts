@@ -34,7 +34,7 @@ export interface ImportOptions {
   dryRun?: boolean;
   /** Records per archive write. Default 2000. */
   batchSize?: number;
-  /** Stop after this many records of this run (tests of a resumed import). */
+  /** Stop after this many records of this run, dropping the uncommitted batch as a kill would (tests of a resumed import). */
   stopAfter?: number;
   /** Called after each batch with the bytes read so far and the records seen. */
   onProgress?: (bytes: number, totalBytes: number, records: number) => void;
@@ -264,8 +264,9 @@ export async function importOsOrders(opts: ImportOptions): Promise<ImportSummary
           break;
         }
       }
-      await flush();
+      // A stop is a kill in miniature: the batch in progress is lost, the checkpoint is where the last commit left it.
       if (stopped) return summary;
+      await flush();
       const fileRejects = opts.dryRun ? dryRejects : state.finish(file);
       const rejectsPath = opts.rejectsPath?.(input) ?? `${input}.rejects.csv`;
       if (!opts.dryRun) writeFileSync(rejectsPath, ['line,reason', ...fileRejects.map((r) => `${r.line},"${r.reason.replace(/"/g, '""')}"`)].join('\n') + '\n');
