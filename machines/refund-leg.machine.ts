@@ -1,7 +1,7 @@
 import { assign, sendParent, setup } from 'xstate';
 import { calls, type CallResult } from './calls.ts';
 import { backoff, backoffOrGiveUp } from './durable-timers.ts';
-import type { PaymentMethod } from './types.ts';
+import type { LegMethod } from './types.ts';
 import type { RefundRecord } from '../systems/payment-gateway/port.ts';
 
 /**
@@ -18,7 +18,7 @@ export interface RefundLegInput {
   /** `R…-<n>`: the refund number at the gateway, the credit number at the card. */
   refundLegNo: string;
   legNo: number;
-  method: PaymentMethod;
+  method: LegMethod;
   paymentNo: string;
   cardNo?: string;
   amountFen: number;

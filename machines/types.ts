@@ -4,8 +4,21 @@ import type { TaskSpec } from './task-spec.ts';
 
 /** Money methods (DOMAIN.md "Payment"). */
 export type PaymentMethod = 'stored_value' | 'wechat' | 'alipay' | 'unionpay' | 'senseless';
-export const ASYNC_METHODS: readonly PaymentMethod[] = ['wechat', 'alipay', 'unionpay', 'senseless'];
-export const PAYMENT_METHODS: readonly PaymentMethod[] = ['stored_value', ...ASYNC_METHODS];
+const ASYNC: readonly PaymentMethod[] = ['wechat', 'alipay', 'unionpay', 'senseless'];
+export const ASYNC_METHODS: readonly LegMethod[] = ASYNC;
+export const PAYMENT_METHODS: readonly PaymentMethod[] = ['stored_value', ...ASYNC];
+
+/** The leg's method as a method paid here; a cash leg (imported, never paid here) is a bug to be asked to pay. */
+export function paidMethod(method: LegMethod): PaymentMethod {
+  if (method === 'cash') throw new Error('a cash leg of an imported order is never paid here');
+  return method;
+}
+
+/**
+ * The method of a leg the transaction records: a money method, or `cash`, never paid here: the
+ * cash payment of an order imported from OS's history, refunded as cash paid out at the station.
+ */
+export type LegMethod = PaymentMethod | 'cash';
 
 /** Status of one payment leg as the API shows it. */
 export type LegStatus = 'pending' | 'locked' | 'succeeded' | 'failed' | 'closed' | 'refunded';
@@ -19,7 +32,7 @@ export interface LegView {
   legId: string;
   /** `txnNo-P<legNo>`: the gateway's merchant order number and the card lock key. */
   paymentNo: string;
-  method: PaymentMethod;
+  method: LegMethod;
   amount: number;
   cardNo?: string;
   status: LegStatus;
@@ -106,7 +119,7 @@ export interface RefundView {
    */
   status: 'requested' | 'processing' | 'succeeded' | 'attention' | 'rejected';
   requestedAt: string;
-  legs: { legNo: number; refundLegNo: string; method: PaymentMethod; amount: number; status: 'pending' | 'succeeded' | 'attention' }[];
+  legs: { legNo: number; refundLegNo: string; method: LegMethod; amount: number; status: 'pending' | 'succeeded' | 'attention' }[];
   /** What this refund takes back per line (fen, and units for goods). */
   lines: { lineNo: number; amountFen: number; quantity?: number }[];
   /** Points this refund owes back (what later refunds count as returned, see `benefitRefusals`). */

@@ -27,11 +27,13 @@ export function orderListingOf(record: TransactionRecord, journal: readonly Jour
     if (j.event === 'RLEG_DONE' && j.data.status === 'succeeded' && typeof j.data.refundLegNo === 'string' && !refunded.has(j.data.refundLegNo)) refunded.set(j.data.refundLegNo, j.at);
   }
   const paymentNoOf = new Map(context.legs.map((l) => [l.legNo, l.paymentNo]));
+  // An order imported from OS's history says so in its first journal entry (runtime/os-order-entry.ts).
+  const imported = journal[0]?.event === 'IMPORTED' ? journal[0].data : null;
   return {
     txnNo: context.txnNo,
     orderNo: context.order?.orderNo ?? null,
-    origin: 'platform',
-    osOrderNo: null,
+    origin: imported ? 'os-import' : 'platform',
+    osOrderNo: imported && typeof imported.osOrderNo === 'string' ? imported.osOrderNo : null,
     merchantId: context.merchantId,
     stationId: context.stationId,
     scene: context.scene,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { cancelCommand } from './cancel.ts';
 import { processIo, type CliIo } from './cli-io.ts';
+import { importCommand } from './import-os-orders.ts';
 import { inspectCommand } from './inspect.ts';
 import { keysCommand } from './keys.ts';
 import { listCommand } from './list.ts';
@@ -14,8 +15,8 @@ import { stuckCommand } from './stuck.ts';
 import { tailCommand } from './tail.ts';
 import { vizCommand } from './viz.ts';
 
-/** Adds the operator commands (list, orders, summary, inspect, stuck, nudge, retry, cancel, tail, viz, simulate, keys, migrate, routing) to `trade`. */
+/** Adds the operator commands (list, orders, summary, inspect, stuck, nudge, retry, cancel, tail, viz, simulate, keys, migrate, routing, import) to `trade`. */
 export function registerCommands(program: Command, io: CliIo = processIo()): Command {
-  for (const make of [listCommand, ordersCommand, summaryCommand, inspectCommand, stuckCommand, nudgeCommand, retryCommand, cancelCommand, tailCommand, vizCommand, simulateCommand, keysCommand, migrateCommand, routingCommand]) program.addCommand(make(io));
+  for (const make of [listCommand, ordersCommand, summaryCommand, inspectCommand, stuckCommand, nudgeCommand, retryCommand, cancelCommand, tailCommand, vizCommand, simulateCommand, keysCommand, migrateCommand, routingCommand, importCommand]) program.addCommand(make(io));
   return program;
 }

@@ -4,7 +4,7 @@ import type { CallResult } from '../calls.ts';
 import type { LegInput } from '../payment-leg.machine.ts';
 import { planRefund } from '../refund-plan.ts';
 import type { RefundLegInput } from '../refund-leg.machine.ts';
-import { ASYNC_METHODS, type BenefitHold, type LegView, type RefundView, type TxnContext, type TxnEvent } from '../types.ts';
+import { ASYNC_METHODS, paidMethod, type BenefitHold, type LegView, type RefundView, type TxnContext, type TxnEvent } from '../types.ts';
 
 /**
  * What the transaction machine reads of its context, named once: the guards, actions and call
@@ -39,7 +39,7 @@ export function legInput(context: TxnContext, leg: LegView): LegInput {
     legId: leg.legId,
     paymentNo: leg.paymentNo,
     merchantId: context.merchantId,
-    method: leg.method,
+    method: paidMethod(leg.method),
     amountFen: leg.amount,
     ...(leg.cardNo ? { cardNo: leg.cardNo } : {}),
     expiresAt: context.expiresAt ?? context.createdAt,

@@ -1,0 +1,160 @@
+import type { Combo, Discount, QuoteLine } from '../domain/pricing/types.ts';
+import { importedNumbers, type CheckedOsOrder } from '../domain/os-order-record.ts';
+import { MACHINE_VERSIONS } from '../machines/versions.ts';
+import type { LegView, RefundView, TxnContext } from '../machines/types.ts';
+import type { ArchiveEntry, StoredJournalEntry, TransactionRecord } from '../storage/types.ts';
+import { orderRowOf } from './order-row.ts';
+
+/** The scene of every imported order: sold at an OS dual-screen terminal. */
+export const OS_SCENE = 'os_terminal';
+
+/** The journal event that opens an imported transaction's journal (its data names the OS order). */
+export const IMPORTED_EVENT = 'IMPORTED';
+
+const COMBO_ID = 'c-os';
+
+/** Spreads `amount` over lines in proportion to their amounts, largest remainder, to the fen. */
+function spread(amount: number, lines: readonly { lineNo: number; amount: number }[]): Record<number, number> {
+  const total = lines.reduce((a, l) => a + l.amount, 0);
+  const out: Record<number, number> = {};
+  if (total === 0) {
+    if (lines[0]) out[lines[0].lineNo] = amount;
+    return out;
+  }
+  const exact = lines.map((l) => ({ lineNo: l.lineNo, raw: (amount * l.amount) / total }));
+  let given = 0;
+  for (const e of exact) given += out[e.lineNo] = Math.floor(e.raw);
+  const order = [...exact].sort((a, b) => b.raw - Math.floor(b.raw) - (a.raw - Math.floor(a.raw)) || a.lineNo - b.lineNo);
+  for (let i = 0; given < amount; i++, given++) {
+    const lineNo = order[i % order.length]!.lineNo;
+    out[lineNo] = (out[lineNo] ?? 0) + 1;
+  }
+  return out;
+}
+
+/**
+ * The archive entry of one checked OS order (issue 20, history import), pure: a completed
+ * transaction of the current machine version that the refund path rehydrates like any archived
+ * sale, its numbers derived from (station, OS order number), its journal an `IMPORTED` entry
+ * followed by the captures and the refunds OS made, and its flat row derived from both by the
+ * same {@link orderRowOf} the archiver uses (so a refund here, archived again, keeps the origin).
+ */
+export function osOrderEntry(checked: CheckedOsOrder, merchantId: string): ArchiveEntry {
+  const { record, createdAtMs, paidAtMs, methods, refundedAtMs } = checked;
+  const { txnNo, orderNo, quoteId } = importedNumbers(record.stationId, record.osOrderNo, createdAtMs);
+  const createdAt = new Date(createdAtMs).toISOString();
+  const paidAt = new Date(paidAtMs).toISOString();
+  const lines: QuoteLine[] = record.items.map((item, i) =>
+    item.type === 'fuel'
+      ? { lineNo: i + 1, type: 'fuel', nozzleNo: item.nozzleNo ?? 1, grade: item.grade ?? item.name, unitPrice: item.unitPriceFen, volumeMl: item.quantity, amount: item.amountFen }
+      : { lineNo: i + 1, type: 'goods', sku: item.sku ?? item.name, name: item.name, category: 'os', unitPrice: item.unitPriceFen, quantity: item.quantity, amount: item.amountFen },
+  );
+  const originalAmount = lines.reduce((a, l) => a + l.amount, 0);
+  // OS gives discounts per order: spread over the lines, so a refund by lines has a net per line.
+  const discounts: Discount[] = record.discounts.map((d, i) => ({ kind: 'promotion', id: `os-${d.kind}-${i + 1}`, name: d.name, amount: d.amountFen, byLine: spread(d.amountFen, lines) }));
+  const discountAmount = discounts.reduce((a, d) => a + d.amount, 0);
+  const lineNets: Record<number, number> = {};
+  for (const l of lines) lineNets[l.lineNo] = l.amount - discounts.reduce((a, d) => a + (d.byLine[l.lineNo] ?? 0), 0);
+  const combo: Combo = { comboId: COMBO_ID, paymentMethod: null, discounts, couponIds: [], points: 0, discountAmount, payableAmount: originalAmount - discountAmount, lineNets, topUpBonuses: [] };
+
+  const legs: LegView[] = record.payments.map((p, i) => ({
+    legNo: p.payNo,
+    attempt: 1,
+    legId: `leg-${p.payNo}`,
+    paymentNo: `${txnNo}-P${p.payNo}`,
+    method: methods[i] ?? 'cash',
+    amount: p.amountFen,
+    ...(p.cardNo ? { cardNo: p.cardNo } : {}),
+    status: 'succeeded',
+    started: true,
+    ...(p.channelTradeNo ? { channelTradeNo: p.channelTradeNo } : {}),
+  }));
+  const refunds: RefundView[] = record.refunds.map((r, i) => {
+    const refundNo = `R${txnNo.slice(1)}-H${i + 1}`;
+    return {
+      refundNo,
+      amount: r.payments.reduce((a, p) => a + p.amountFen, 0),
+      reason: `refunded at OS (${r.osRefundNo})`,
+      status: 'succeeded',
+      requestedAt: new Date(refundedAtMs[i] ?? paidAtMs).toISOString(),
+      legs: r.payments.map((p, j) => ({ legNo: p.payNo, refundLegNo: `${refundNo}-${j + 1}`, method: methods[p.payNo - 1] ?? 'cash', amount: p.amountFen, status: 'succeeded' })),
+      lines: [],
+      pointsReturned: 0,
+      couponsRestored: [],
+      couponsExpired: [],
+      topUpDebitFen: 0,
+      topUpDebits: [],
+      reversals: [],
+    };
+  });
+
+  const context: TxnContext = {
+    txnNo,
+    scene: OS_SCENE,
+    merchantId,
+    stationId: record.stationId,
+    userId: record.member?.userId ?? '',
+    quote: { quoteId, quotedAt: createdAt, expiresAt: createdAt, degraded: [], lines, originalAmount, combos: [combo], bestComboId: COMBO_ID },
+    paymentTtlMs: 0,
+    queryAfterMs: 30_000,
+    refundPolicy: { kind: 'proportional' },
+    createdAt,
+    quoteIds: [quoteId],
+    order: { orderNo, quoteId, comboId: COMBO_ID, deductionMode: 'pre', payableAmount: combo.payableAmount, discountAmount, orderedAt: createdAt },
+    holds: [],
+    needsReview: false,
+    unwindTo: null,
+    expiresAt: null,
+    legs,
+    timers: {},
+    pendingRequestId: null,
+    reply: null,
+    outcome: null,
+    attempts: {},
+    paidAt,
+    lateLegs: [],
+    confirmFailed: false,
+    topUps: [],
+    refunds,
+    needsAttention: false,
+    // Post-payment work (points, settlement, invoice, …) happened at OS: nothing to run or reverse here.
+    tasks: [],
+    deadTasks: [],
+    redrives: {},
+  };
+  const finalAt = Math.max(paidAtMs, ...refundedAtMs);
+  const snapshot = { status: 'active', value: 'completed', historyValue: {}, context, children: {}, machineVersion: MACHINE_VERSIONS.transaction.version };
+  const recordOut: TransactionRecord = {
+    txnNo,
+    version: 1,
+    merchantId,
+    stationId: record.stationId,
+    orderNo,
+    state: 'completed',
+    stateValue: 'completed',
+    snapshot,
+    atRest: true,
+    working: false,
+    needsAttention: false,
+    timers: {},
+    finalAt,
+    createdAt: createdAtMs,
+    updatedAt: finalAt,
+  };
+  const journal: StoredJournalEntry[] = [
+    {
+      seq: 1,
+      at: createdAtMs,
+      actor: 'transaction',
+      event: IMPORTED_EVENT,
+      data: { origin: 'os-import', stationId: record.stationId, osOrderNo: record.osOrderNo, terminalId: record.terminalId, shiftNo: record.shiftNo, member: record.member, contentHash: checked.contentHash },
+      from: null,
+      to: 'completed',
+    },
+    ...legs.map((l) => ({ at: paidAtMs, actor: 'transaction', event: 'LEG_SUCCEEDED', data: { legId: l.legId, channelTradeNo: l.channelTradeNo ?? null }, from: 'completed', to: 'completed' })),
+    ...refunds.flatMap((r, i) => r.legs.map((l) => ({ at: refundedAtMs[i] ?? paidAtMs, actor: 'transaction', event: 'RLEG_DONE', data: { legNo: l.legNo, refundLegNo: l.refundLegNo, status: 'succeeded' }, from: 'completed', to: 'completed' }))),
+  ].map((j, i) => ({ ...j, seq: i + 1 }));
+  const row = orderRowOf(recordOut, journal);
+  if (!row) throw new Error(`imported order ${txnNo} is not final`);
+  return { row, record: recordOut, journal, tasks: [] };
+}
