@@ -32,7 +32,7 @@ export function* renderWechat(facts: Iterable<BillFact>): Generator<string> {
       yuan(payment ? f.amountFen : 0), '0.00',
       payment ? '0' : f.channelRef, payment ? '0' : f.merchantRef, yuan(payment ? 0 : f.amountFen), '0.00',
       payment ? '' : 'ORIGINAL', payment ? '' : WECHAT_REFUND_STATUS[f.status],
-      f.description, f.txnNo, yuan(f.feeFen), feeRateText(f.channel),
+      f.description.replaceAll(',`', '，`'), f.txnNo, yuan(f.feeFen), feeRateText(f.channel),
       yuan(payment ? f.amountFen : 0), yuan(payment ? 0 : f.amountFen), '',
     ];
     yield `${cells.map(tick).join(',')}\r\n`;
@@ -72,7 +72,8 @@ export function* renderAlipay(day: string, facts: Iterable<BillFact>): Generator
     const at = chinaTime(Date.parse(f.at));
     const notes = [payment ? '' : f.channelRef, f.status === 'succeeded' ? '' : ALIPAY_NOT_SUCCEEDED[f.kind][f.status]].filter(Boolean).join(' ');
     const cells = [
-      f.channelTradeNo, f.paymentNo, payment ? '交易' : '退款', f.description, at, at, f.merchantId, '', '', '',
+      // A comma would split the unquoted cell: Alipay's CSV has none inside values.
+      f.channelTradeNo, f.paymentNo, payment ? '交易' : '退款', f.description.replaceAll(',', '，'), at, at, f.merchantId, '', '', '',
       'sim***@example.com', yuan(f.amountFen), yuan(payment ? f.amountFen : -f.amountFen), '0.00', '0.00', '0.00', '0.00',
       '0.00', '', '0.00', '0.00', payment ? '' : f.merchantRef, yuan(-f.feeFen), '0.00', notes,
     ];
