@@ -19,25 +19,35 @@ export function utf8Decoder(): StreamDecoder {
 /** The source of a bill: text chunks, or bytes decoded by `decoder` (UTF-8 unless told). */
 export type BillSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
 
-/** The lines of a source, each without its line ending. A last line without `\n` is yielded too. */
-export async function* billLines(source: BillSource, decoder: StreamDecoder = utf8Decoder()): AsyncGenerator<string> {
+/**
+ * The lines of a source in batches (every complete line of a chunk at once), each without its line
+ * ending; a last line without `\n` is yielded too. Batches keep the per-line cost synchronous: one
+ * await per chunk, not per line.
+ */
+export async function* billLineBatches(source: BillSource, decoder: StreamDecoder = utf8Decoder()): AsyncGenerator<string[]> {
   let rest = '';
   let first = true;
-  const split = function* (text: string): Generator<string> {
+  const split = (text: string): string[] => {
     let buffered = rest + text;
     if (first && buffered.length > 0) {
       first = false;
       if (buffered.charCodeAt(0) === 0xfeff) buffered = buffered.slice(1);
     }
+    const lines: string[] = [];
     let start = 0;
     for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n', start)) {
       const end = nl > start && buffered.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      yield buffered.slice(start, end);
+      lines.push(buffered.slice(start, end));
       start = nl + 1;
     }
     rest = buffered.slice(start);
+    return lines;
   };
-  for await (const chunk of source) yield* split(typeof chunk === 'string' ? chunk : decoder.write(chunk));
-  yield* split(decoder.end());
-  if (rest.length > 0) yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+  for await (const chunk of source) {
+    const lines = split(typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    if (lines.length > 0) yield lines;
+  }
+  const lines = split(decoder.end());
+  if (rest.length > 0) lines.push(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
+  if (lines.length > 0) yield lines;
 }

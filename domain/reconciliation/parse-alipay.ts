@@ -1,6 +1,6 @@
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import iconv from 'iconv-lite';
-import { billLines, type BillSource, type StreamDecoder } from './bill-lines.ts';
+import { billLineBatches, type BillSource, type StreamDecoder } from './bill-lines.ts';
 import { ALIPAY_HEADER, ALIPAY_LIST_END, ALIPAY_LIST_START } from './bill-layouts.ts';
 import { checkTotals, fenOf, instantOfChinaTime, TotalsCounter, type BillEvent } from './bill-format.ts';
 import type { BillRow, BillRowStatus, BillTotals } from './bill-row.ts';
@@ -68,7 +68,7 @@ export async function* parseAlipayBill(source: BillSource): AsyncGenerator<BillE
   let trades: { n: number; fen: number; fee: number } | null = null;
   let refunds: { n: number; fen: number; fee: number } | null = null;
   try {
-    for await (const line of billLines(alipayCsvBytes(source), gbkDecoder())) {
+    for await (const batch of billLineBatches(alipayCsvBytes(source), gbkDecoder())) for (const line of batch) {
       n++;
       if (line.trim() === '') continue;
       if (phase === 'head') {

@@ -1,4 +1,4 @@
-import { billLines, type BillSource } from './bill-lines.ts';
+import { billLineBatches, type BillSource } from './bill-lines.ts';
 import { CSV_HEADER } from './bill-layouts.ts';
 import { checkTotals, fenOf, instantOfChinaTime, TotalsCounter, type BillEvent } from './bill-format.ts';
 import type { BillChannel, BillRow, BillRowStatus, BillTotals } from './bill-row.ts';
@@ -17,7 +17,7 @@ export async function* parseCsvBill(channel: Extract<BillChannel, 'unionpay' | '
   let stated: BillTotals | null = null;
   let n = 0;
   let sawTitle = false;
-  for await (const line of billLines(source)) {
+  for await (const batch of billLineBatches(source)) for (const line of batch) {
     n++;
     if (line.trim() === '') continue;
     if (!sawTitle) {

@@ -1,4 +1,4 @@
-import { billLines, type BillSource } from './bill-lines.ts';
+import { billLineBatches, type BillSource } from './bill-lines.ts';
 import { WECHAT_HEADER, WECHAT_SUMMARY_HEADER } from './bill-layouts.ts';
 import { checkTotals, fenOf, instantOfChinaTime, TotalsCounter, type BillEvent } from './bill-format.ts';
 import type { BillRow, BillRowStatus, BillTotals } from './bill-row.ts';
@@ -25,7 +25,7 @@ export async function* parseWechatBill(source: BillSource): AsyncGenerator<BillE
   let n = 0;
   let sawHeader = false;
   let inSummary = false;
-  for await (const line of billLines(source)) {
+  for await (const batch of billLineBatches(source)) for (const line of batch) {
     n++;
     if (line.trim() === '') continue;
     if (!sawHeader) {
