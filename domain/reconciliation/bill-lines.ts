@@ -1,6 +1,6 @@
 /**
  * A bill's text as lines, streamed: bytes (or text chunks) in, the complete lines of each chunk out, so a
- * parser holds one line however large the bill. Lines end at `\n` (a `\r` before it is dropped);
+ * parser holds one chunk of lines however large the bill. Lines end at `\n` (a `\r` before it is dropped);
  * a leading byte-order mark is dropped.
  */
 
