@@ -21,6 +21,7 @@ import type { Dataset } from './dataset.ts';
 import type { CallbackTransport } from './callback-outbox.ts';
 import { FaultInjector, type FaultTiming } from './faults.ts';
 import { SimStore, type Clock } from './store.ts';
+import { ChannelBills } from '../payment-gateway/bills/channel-bills.ts';
 
 /** Options of {@link createSimulators}. */
 export interface SimulatorOptions {
@@ -66,6 +67,8 @@ export interface Simulators {
   store: SimStore;
   faults: Record<SystemName, FaultInjector>;
   gateway: PaymentGatewaySimulator;
+  /** The channels' daily bills made from the gateway's records, with planted discrepancies. */
+  bills: ChannelBills;
   /** Starts background work: the gateway's callback delivery (resuming its outbox). */
   start(): void;
   /** Stops background work and closes the store. */
@@ -136,6 +139,7 @@ export function createSimulators(opts: SimulatorOptions): Simulators {
     store,
     faults,
     gateway,
+    bills: new ChannelBills(store, opts.clock),
     start: () => gateway.start(),
     close: async () => {
       await gateway.stop();

@@ -4,6 +4,7 @@ import { isDownstreamUnavailable, type CallKey, type SystemName } from '../contr
 import { REFUSAL_STATUS, WIRE_HEADERS } from '../http/connector.ts';
 import { HTTP_OPERATIONS, SYSTEM_NAMES, type ReadArgs } from '../http/operations.ts';
 import { simAdminRoutes } from './admin-routes.ts';
+import { simBillRoutes, wechatBillRoutes } from '../payment-gateway/bills/routes.ts';
 import { FollowClock } from './follow-clock.ts';
 import { createSimulators, IdempotencyConflictError, type Dataset, type Simulators } from './index.ts';
 import type { Clock } from './store.ts';
@@ -98,8 +99,11 @@ export async function buildSimServer(opts: SimServerOptions): Promise<SimServer>
       });
     }
     await admin.register(simAdminRoutes, { sims });
+    await admin.register(simBillRoutes, { bills: sims.bills });
     admin.get('/stats', async () => ({ connectionsOpened: connections }));
   }, { prefix: '/sim' });
+
+  await app.register(wechatBillRoutes, { bills: sims.bills });
 
   await app.register(async (ports) => {
     ports.setErrorHandler((err: FastifyError, _request, reply) => {
