@@ -12,6 +12,7 @@ import { FaultWeather, type FaultLevel } from './faults.ts';
 import { InvariantChecker, type Violation } from './invariants.ts';
 import { Prng } from './prng.ts';
 import { Sale, type View, type WorkloadContext } from './workload.ts';
+import type { VirtualTime } from './virtual-time.ts';
 import { World } from './world.ts';
 
 export interface SimulationOptions {
@@ -238,7 +239,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const replayRng = prng.fork('replays');
     const sample = ctx.keyed.filter((k) => replayRng.chance(Math.min(1, 400 / Math.max(1, ctx.keyed.length))) && !k.forgotten);
     for (const k of sample) {
-      const reply = await world.request(k.method, k.url, k.body, { 'idempotency-key': k.key });
+      const reply = await driven(time, world.request(k.method, k.url, k.body, { 'idempotency-key': k.key }));
       const error = (reply.body as { error?: { code?: string; details?: { stillWorking?: boolean } } } | null)?.error;
       replays.set(k.key, { status: reply.status, code: error?.code ?? null, stillWorking: error?.details?.stillWorking === true });
     }
@@ -311,12 +312,39 @@ async function janitor(world: World, open: Set<string>): Promise<Set<string>> {
     const refundsOpen = view.refunds.some((r) => r.status === 'requested' || r.status === 'processing');
     const dead = (view.tasks ?? []).filter((t) => t.status === 'dead');
     const tasksOpen = (view.tasks ?? []).some((t) => t.status !== 'done');
-    if (final && !refundsOpen && !tasksOpen) continue;
+    // The platform's own finality (runtime/finality.ts) counts durable timers too: a cancelled
+    // sale's closed leg asks the gateway again for an hour after its close, and a capture whose
+    // callback was lost is found only then. Ending the run before those timers fire would call
+    // money the platform has not yet had its chance to give back a violation.
+    const record = view.state === 'quoted' ? null : await world.tc.reads.record(txnNo);
+    const timersArmed = record !== null && record.finalAt === null && Object.keys(record.timers).length > 0;
+    if (final && !refundsOpen && !tasksOpen && !timersArmed) continue;
     still.add(txnNo);
-    for (const t of dead) await world.request('POST', `/admin/transactions/${txnNo}/tasks/${encodeURIComponent(t.task)}/retry`, {});
-    if (!dead.length) await world.request('POST', `/admin/transactions/${txnNo}/nudge`, {});
+    // Nothing but a timer keeps it: time running on is all it needs, a nudge would only re-drive it early.
+    if (final && !refundsOpen && !tasksOpen) continue;
+    for (const t of dead) await driven(world.time, world.request('POST', `/admin/transactions/${txnNo}/tasks/${encodeURIComponent(t.task)}/retry`, {}));
+    if (!dead.length) await driven(world.time, world.request('POST', `/admin/transactions/${txnNo}/nudge`, {}));
   }
   return still;
+}
+
+/**
+ * Awaits a request of the operator (or the end's replays) while virtual time runs on: a nudge
+ * may wait for the transaction's queue, a lease or a call's latency, all on virtual time, and
+ * awaiting it without moving the clock would wait forever (the run's exit 13).
+ */
+async function driven<T>(time: VirtualTime, work: Promise<T>): Promise<T> {
+  let done = false;
+  const watched = work.finally(() => (done = true));
+  for (;;) {
+    await time.settle();
+    if (done) return watched;
+    if (!time.wake()) {
+      await time.settle();
+      if (done) return watched;
+      throw new Error('a request of the operator waits on nothing due: it can never answer');
+    }
+  }
 }
 
 /** One hash over every ledger of the simulators and every transaction's record and journal. */

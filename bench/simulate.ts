@@ -1,0 +1,35 @@
+/**
+ * Issue 16, must-show 1's figures: simulated sales per wall second and the ratio of simulated to
+ * wall time, for one fixed seed (so two runs of the bench measure the same work).
+ *
+ *   npx tsx bench/simulate.ts [seed=9001] [sales=2000] [crashes=2] [faults=default]
+ *
+ * Prints one JSON line; the load average is printed beside it because the machine is shared and
+ * the figure is only comparable on a quiet one.
+ */
+import { loadavg } from 'node:os';
+import type { FaultLevel } from '../simulation/faults.ts';
+import { simulate } from '../simulation/run.ts';
+
+const seed = Number(process.argv[2] ?? 9001);
+const sales = Number(process.argv[3] ?? 2000);
+const crashes = Number(process.argv[4] ?? 2);
+const faults = (process.argv[5] ?? 'default') as FaultLevel;
+
+const loadBefore = loadavg()[0]!;
+const result = await simulate({ seed, sales, faults, crashes, backend: 'sqlite' });
+process.stdout.write(
+  `${JSON.stringify({
+    seed,
+    sales,
+    crashes: result.crashes,
+    faults,
+    violations: result.violations.length,
+    wallMs: result.wallMs,
+    simulatedMs: result.simulatedMs,
+    salesPerWallSecond: Math.round(sales / (result.wallMs / 1000)),
+    simulatedToWall: Math.round(result.simulatedMs / result.wallMs),
+    loadAverage: [loadBefore, loadavg()[0]!].map((l) => Number(l.toFixed(1))),
+  })}\n`,
+);
+process.exitCode = result.violations.length ? 1 : 0;
