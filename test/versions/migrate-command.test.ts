@@ -5,6 +5,7 @@ import { runMigrate } from '../../bin/commands/migrate.ts';
 import type { CliIo } from '../../bin/commands/cli-io.ts';
 import { restoreSnapshot, type PersistedActor } from '../../machines/snapshot-versions.ts';
 import { MACHINE_VERSIONS } from '../../machines/versions.ts';
+import { orderRowOf } from '../../runtime/order-row.ts';
 import { SCENARIOS, ScriptedRun } from '../../simulation/scenarios.ts';
 import type { SnapshotFixture } from '../../scripts/snapshot-fixtures.ts';
 import type { Storage } from '../../storage/types.ts';
@@ -91,4 +92,27 @@ t.test('trade migrate --apply leaves a transaction that moved on between its rea
   };
   const report = await runMigrate(racing, quietIo(), { apply: true });
   t.match(report, { rewritten: 0, movedOn: 1 });
+});
+
+t.test('trade migrate --check counts and dry-runs the order archive\'s snapshots too, and --apply leaves the archive as it is (issue 22)', async (t) => {
+  const d = await ScriptedRun.open();
+  t.teardown(() => d.close());
+  for (const s of SCENARIOS.find((s) => s.name === 'cancel-retried')!.steps) await s.run(d);
+  // The sale was archived by a v1 process: its final snapshot in the archive is v1.
+  await d.redeployWith(v1Fixture('cancel-retried.02-cancelled.json').snapshot);
+  const storage = d.world.tc.storage;
+  const record = (await storage.snapshots.load(d.txnNo))!;
+  const journal = await storage.journal.entries(d.txnNo);
+  const row = orderRowOf(record, journal);
+  t.ok(row, 'a final transaction has its archive row');
+  await storage.archive.put([{ row: row!, record, journal, tasks: [] }]);
+  t.ok(await d.world.tc.host.retire(d.txnNo, record.version), 'and left the hot store');
+  const archivedBefore = await storage.archive.get(d.txnNo);
+
+  const check = await runMigrate(storage, quietIo(), { apply: false });
+  t.match(check, { examined: 1, archived: 1, migratable: 1, current: 0, failed: [], newer: [] });
+  t.same(check.byVersions.map((v) => v.versions), ['archived: transaction v1']);
+  const apply = await runMigrate(storage, quietIo(), { apply: true });
+  t.match(apply, { archived: 1, migratable: 1, rewritten: 0 }, 'the archive is not rewritten: a refund that rehydrates it migrates it on load');
+  t.same(await storage.archive.get(d.txnNo), archivedBefore, 'the archived entry is unchanged');
 });
