@@ -5,21 +5,11 @@ import { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import type { OsOrderRecord } from '../domain/os-order-record.ts';
 import { OS_CSV_COLUMNS } from '../bin/commands/import-os-orders.ts';
+import { Prng } from '../simulation/prng.ts';
 
 /** The kinds of planted bad record, one of each reject reason of docs/os-import.md. */
 export const BAD_KINDS = ['unknown station', 'amounts do not add up', 'unmappable method', 'bad time', 'seen with other content'] as const;
 
-/** mulberry32: a small seeded generator, so a seed gives the same file every time. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STATIONS = ['S1', 'S2', 'S3'];
 const METHODS = ['CASH', 'WXPAY', 'ALIPAY', 'UNIONPAY', 'IC_CARD'] as const;
@@ -94,7 +84,8 @@ export interface GenerateOptions {
 
 /** Writes a seeded export; returns the 1-based data-record numbers of the planted bad records (the CSV header is line 1, so a CSV record's line is its number + 1). */
 export async function generateOsOrders(opts: GenerateOptions): Promise<{ badLines: number[]; goodCount: number; goodPaidFen: number }> {
-  const random = rng(opts.seed);
+  const prng = new Prng(opts.seed);
+  const random = () => prng.next();
   const file = createWriteStream(opts.out);
   if (opts.format === 'csv') file.write(stringify([[...OS_CSV_COLUMNS]]));
   const every = opts.bad ? Math.floor(opts.count / opts.bad) : 0;
