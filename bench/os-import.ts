@@ -11,7 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { importOsOrders } from '../bin/commands/import-os-orders.ts';
+import { importOsOrders } from '../runtime/os-order-import.ts';
 import { generateOsOrders } from '../scripts/generate-os-orders.ts';
 import { PostgresOrderArchive } from '../storage/postgres/order-archive.ts';
 import { openSqliteStorage } from '../storage/sqlite/storage.ts';

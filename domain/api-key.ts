@@ -3,6 +3,9 @@ export type Scope = 'trade' | 'refund' | 'admin';
 
 export const SCOPES: readonly Scope[] = ['trade', 'refund', 'admin'];
 
+/** The key of demo mode (API.md "Auth"): every scope, every merchant. Public, hence demo only. */
+export const DEMO_API_KEY = 'tc_demo_key';
+
 /** The merchants entry of a key that may act for every merchant. */
 export const ALL_MERCHANTS = '*';
 

@@ -2,11 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
-import { ALL_MERCHANTS, SCOPES, type ApiKey, type Scope } from '../domain/api-key.ts';
+import { ALL_MERCHANTS, DEMO_API_KEY, SCOPES, type ApiKey, type Scope } from '../domain/api-key.ts';
 import { ConfigError } from './systems-config.ts';
-
-/** The key of demo mode (API.md "Auth"): every scope, every merchant. Public, hence demo only. */
-export const DEMO_API_KEY = 'tc_demo_key';
 
 /** SHA-256 of a secret, lowercase hex: what a keys file stores instead of the secret. */
 export function sha256Hex(secret: string): string {

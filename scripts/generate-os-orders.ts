@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import type { OsOrderRecord } from '../domain/os-order-record.ts';
-import { OS_CSV_COLUMNS } from '../bin/commands/import-os-orders.ts';
+import { OS_CSV_COLUMNS } from '../runtime/os-order-import.ts';
 import { Prng } from '../simulation/prng.ts';
 
 /** The kinds of planted bad record, one of each reject reason of docs/os-import.md. */

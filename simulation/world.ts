@@ -1,5 +1,5 @@
 import { archiverConfig, type ArchiveFailpoint } from '../runtime/archiver.ts';
-import { DEMO_API_KEY } from '../runtime/api-keys.ts';
+import { DEMO_API_KEY } from '../domain/api-key.ts';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';

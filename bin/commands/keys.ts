@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { SCOPES, type Scope } from '../../domain/api-key.ts';
-import { newApiKey } from '../../runtime/api-keys.ts';
 import { writeLine, type CliIo } from './cli-io.ts';
 
 function list(name: string) {
@@ -33,7 +32,8 @@ export function keysCommand(io: CliIo): Command {
     .requiredOption('--merchants <list>', 'comma-separated merchant ids, or * for every merchant', list('--merchants'))
     .option('--id <id>', 'the entry id (default: <system>-<random>)')
     .option('--json', 'one JSON object {secret, entry}')
-    .action((opts: { system: string; scopes: Scope[]; merchants: string[]; id?: string; json?: boolean }) => {
+    .action(async (opts: { system: string; scopes: Scope[]; merchants: string[]; id?: string; json?: boolean }) => {
+      const { newApiKey } = await import('../../runtime/api-keys.ts');
       const { secret, entry } = newApiKey({ system: opts.system, scopes: opts.scopes, merchants: opts.merchants, ...(opts.id ? { id: opts.id } : {}) });
       if (opts.json) {
         writeLine(io, JSON.stringify({ secret, entry }));

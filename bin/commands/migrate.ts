@@ -3,7 +3,6 @@ import { restoreSnapshot, type StoredVersion } from '../../machines/snapshot-ver
 import { MACHINE_VERSIONS } from '../../machines/versions.ts';
 import { topState } from '../../runtime/view.ts';
 import type { Storage, TransactionRecord } from '../../storage/types.ts';
-import { openStorage } from '../store-access.ts';
 import { table, writeJson, writeLine, type CliIo } from './cli-io.ts';
 
 /** What `trade migrate` found (and, with `--apply`, did). */
@@ -118,6 +117,7 @@ export function migrateCommand(io: CliIo): Command {
     .option('--json', 'machine-readable JSON instead of tables')
     .action(async (opts: { db?: string; redis?: string; check?: boolean; apply?: boolean; json?: boolean }) => {
       if (opts.check && opts.apply) throw new Error('give --check or --apply, not both');
+      const { openStorage } = await import('../store-access.ts');
       const storage = openStorage({ ...(opts.db ? { db: opts.db } : {}), ...(opts.redis ? { redis: opts.redis } : {}) });
       try {
         const report = await runMigrate(storage, io, { apply: opts.apply === true, ...(opts.json ? { json: true } : {}) });

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { ROUTE_MODES, type RouteMode, type RoutingChange, type RoutingRule } from '../../domain/routing.ts';
-import { DEMO_API_KEY } from '../../runtime/api-keys.ts';
+import { DEMO_API_KEY } from '../../domain/api-key.ts';
 import { table, writeJson, writeLine, type CliIo } from './cli-io.ts';
 import { HttpSource } from './http-source.ts';
 import { DEFAULT_URL } from './target.ts';

@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { simulate, type SimulationOptions, type SimulationResult } from '../../simulation/run.ts';
-import { replayCommand, shrink } from '../../simulation/shrink.ts';
+import type { SimulationOptions, SimulationResult } from '../../simulation/run.ts';
 import { writeJson, writeLine, type CliIo } from './cli-io.ts';
 
 /** The run's own options as flags, plus how to report. */
@@ -24,6 +23,8 @@ function share(value: string): number {
  * fails, and the command that replays it.
  */
 export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<SimulationResult> {
+  // Loaded on demand: the simulation brings the whole platform and every simulator.
+  const [{ simulate }, { replayCommand, shrink }] = await Promise.all([import('../../simulation/run.ts'), import('../../simulation/shrink.ts')]);
   const options: SimulationOptions = {
     seed: flags.seed,
     sales: flags.sales,

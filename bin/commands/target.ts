@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { DEMO_API_KEY } from '../../runtime/api-keys.ts';
+import { DEMO_API_KEY } from '../../domain/api-key.ts';
 import { HttpSource } from './http-source.ts';
 import type { TradeSource } from './source.ts';
-import { StoreSource } from './store-source.ts';
 
 /** The options every command but `serve` shares: where to find the transactions, and the output form. */
 export interface TargetOptions {
@@ -29,9 +28,14 @@ export function withTarget(cmd: Command): Command {
     .option('--json', 'machine-readable JSON instead of tables');
 }
 
-/** The source the options name: a store when `--db`/`--redis` is given, else the server at `--url`. */
-export function openSource(opts: TargetOptions, pollMs?: number): TradeSource {
+/**
+ * The source the options name: a store when `--db`/`--redis` is given, else the server at `--url`.
+ * The store side is loaded on demand: it brings the whole platform, which a command talking to a
+ * server never needs (every `trade …` call would otherwise pay for loading it).
+ */
+export async function openSource(opts: TargetOptions, pollMs?: number): Promise<TradeSource> {
   if (opts.db || opts.redis) {
+    const { StoreSource } = await import('./store-source.ts');
     return new StoreSource(
       {
         ...(opts.db ? { db: opts.db } : {}),
@@ -47,7 +51,7 @@ export function openSource(opts: TargetOptions, pollMs?: number): TradeSource {
 
 /** Opens the source, runs the command's work, and closes the source whatever happens. */
 export async function withSource<T>(opts: TargetOptions, work: (source: TradeSource) => Promise<T>, pollMs?: number): Promise<T> {
-  const source = openSource(opts, pollMs);
+  const source = await openSource(opts, pollMs);
   try {
     return await work(source);
   } finally {

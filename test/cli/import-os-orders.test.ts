@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { importOsOrders, type ImportOptions } from '../../bin/commands/import-os-orders.ts';
+import { importOsOrders, type ImportOptions } from '../../runtime/os-order-import.ts';
 import { generateOsOrders } from '../../scripts/generate-os-orders.ts';
 import { openSqliteStorage } from '../../storage/sqlite/storage.ts';
 

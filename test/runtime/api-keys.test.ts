@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError } from '../../runtime/systems-config.ts';
-import { DEMO_API_KEY, KeyRing, newApiKey, sha256Hex, validateApiKeys } from '../../runtime/api-keys.ts';
+import { DEMO_API_KEY } from '../../domain/api-key.ts';
+import { KeyRing, newApiKey, sha256Hex, validateApiKeys } from '../../runtime/api-keys.ts';
 import { DEFAULT_CONFIG } from '../../runtime/trade-center.ts';
 import { loadDataset } from '../../systems/sim/index.ts';
 import { buildSimServer } from '../../systems/sim/server.ts';
