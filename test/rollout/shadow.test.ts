@@ -1,14 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
+import { InvariantChecker } from '../../simulation/invariants.ts';
+import { simulate } from '../../simulation/run.ts';
+import type { CallRecord } from '../../simulation/world.ts';
+import { loadDataset } from '../../systems/sim/index.ts';
 import { shadowCommand } from '../../bin/commands/shadow.ts';
 import type { Quote } from '../../domain/pricing/types.ts';
 import type { RoutingTable } from '../../domain/routing.ts';
 import { readRoutingFile } from '../../runtime/routing.ts';
 import type { TradeCenterConfig } from '../../runtime/trade-center.ts';
 import { captureIo } from '../cli/helpers.ts';
-import { DEMO_KEY, startHarness, type Harness } from '../helpers/harness.ts';
+import { DATASET_PATH, DEMO_KEY, startHarness, type Harness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 
 /**
@@ -198,4 +203,22 @@ t.test('trade shadow report prints the agreement per station and scene and each 
   const json = captureIo();
   await shadowCommand(json).parseAsync(['report', '--url', h.url, '--key', DEMO_KEY, '--json'], { from: 'user' });
   t.equal((JSON.parse(json.stdout()) as Report).differences.length, 1);
+});
+
+t.test('in the simulated workload, shadow quotes among sales under faults and crashes are all stored and never make a keyed call: nothing locked or charged', async (t) => {
+  const result = await simulate({ seed: 2020, sales: 150, faults: 'default', crashes: 2, backend: 'sqlite', shadowShare: 15 });
+  t.same(result.violations, [], 'no violations, the shadow invariants included');
+  t.ok((result.counters['shadow:201'] ?? 0) > 0, `shadow quotes were recorded (${result.counters['shadow:201'] ?? 0})`);
+  t.ok((result.counters['pay:202'] ?? 0) + (result.counters['pay:200'] ?? 0) > 0, 'beside sales that were paid');
+  t.equal(result.crashes, 2);
+});
+
+t.test('the shadow invariants catch a keyed call made for a shadow quote and an acknowledged quote not stored', async (t) => {
+  const db = new Database(':memory:');
+  t.teardown(() => db.close());
+  const call = (over: Partial<CallRecord>): CallRecord => ({ at: 1, incarnation: 1, system: 'coupon', verb: 'listCoupons', txnNo: null, key: null, request: 'U1', outcome: 'ok', forShadow: true, ...over });
+  const calls = [call({}), call({ verb: 'lock', txnNo: 'T202611301500000000000ABCDEF', key: 'T202611301500000000000ABCDEF:lock-coupons' }), call({ verb: 'lock', txnNo: 'T202611301500000000001ABCDEF', key: 'T202611301500000000001ABCDEF:lock-coupons', forShadow: false })];
+  const checker = new InvariantChecker(db, loadDataset(DATASET_PATH), calls);
+  const found = checker.shadowQuotes(5, ['S1', 'S2', 'S2'], new Set(['S1']));
+  t.same(found.map((v) => [v.invariant, v.txnNo]), [['shadow-inert', 'T202611301500000000000ABCDEF'], ['shadow-recorded', null]], 'the sale\'s own lock and the read are no violation');
 });
