@@ -27,7 +27,8 @@ function conditions(filter: ShadowFilter): { sql: string[]; params: (string | nu
   const sql: string[] = [];
   const params: (string | number)[] = [];
   if (filter.merchantIds !== null) {
-    sql.push(filter.merchantIds.length ? `merchant_id IN (${filter.merchantIds.map(() => '?').join(', ')})` : '0');
+    // An empty list matches nothing: the callers answer it without a query.
+    sql.push(`merchant_id IN (${filter.merchantIds.map(() => '?').join(', ')})`);
     params.push(...filter.merchantIds);
   }
   if (filter.stationId !== null) {
@@ -71,6 +72,7 @@ export class SqliteShadowQuotes implements ShadowQuotes {
   }
 
   async agreement(filter: ShadowFilter): Promise<ShadowAgreementRow[]> {
+    if (filter.merchantIds?.length === 0) return [];
     const { sql, params } = conditions(filter);
     const where = sql.length ? ` WHERE ${sql.join(' AND ')}` : '';
     return this.handle.db
@@ -79,15 +81,16 @@ export class SqliteShadowQuotes implements ShadowQuotes {
   }
 
   async differences(filter: ShadowFilter, limit: number, cursor: string | null): Promise<ShadowDifferencePage> {
+    const after = cursor === null ? null : decodeShadowCursor(cursor);
+    if (filter.merchantIds?.length === 0) return { records: [], nextCursor: null };
     const { sql, params } = conditions(filter);
     sql.unshift('agrees = 0');
-    if (cursor !== null) {
-      const after = decodeShadowCursor(cursor);
+    if (after !== null) {
       sql.push('(quoted_at > ? OR (quoted_at = ? AND shadow_id > ?))');
       params.push(after.quotedAtMs, after.quotedAtMs, after.shadowId);
     }
     const rows = this.handle.db
-      .prepare<(string | number)[], { record: string }>(`SELECT record FROM shadow_quotes INDEXED BY shadow_quotes_differences WHERE ${sql.join(' AND ')} ORDER BY quoted_at, shadow_id LIMIT ?`)
+      .prepare<(string | number)[], { record: string }>(`SELECT record FROM shadow_quotes WHERE ${sql.join(' AND ')} ORDER BY quoted_at, shadow_id LIMIT ?`)
       .all(...params, limit + 1);
     const records = rows.slice(0, limit).map((r) => JSON.parse(r.record) as ShadowQuoteRecord);
     const last = records[records.length - 1];

@@ -13,7 +13,7 @@ import type { RoutingTable } from '../../domain/routing.ts';
 import { readRoutingFile } from '../../runtime/routing.ts';
 import type { TradeCenterConfig } from '../../runtime/trade-center.ts';
 import { captureIo } from '../cli/helpers.ts';
-import { DATASET_PATH, DEMO_KEY, startHarness, type Harness } from '../helpers/harness.ts';
+import { apiClient, DATASET_PATH, DEMO_KEY, keyEntry, startHarness, type Harness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 
 /**
@@ -185,6 +185,25 @@ for (const backend of BACKENDS) {
     t.same(await sims.systems.points.peekPointsAccount('U1'), pointsBefore, 'the points are as they were');
   });
 }
+
+t.test('a key limited to a merchant may quote only for it and reports only its stations; a body with an unknown field or a method not quoted records nothing', async (t) => {
+  const h = await rolledOut(t, { apiKeys: [keyEntry('ops-m2', { scopes: ['trade', 'admin'], merchants: ['M2'] })] });
+  const m2 = apiClient(h.url, 'ops-m2');
+  const legacy = { quotedAt: NOON, discounts: [], payableAmountFen: 1000 };
+  const foreign = await m2<ShadowAnswer>('POST', '/v1/shadow/quotes', { ...SALE, legacy });
+  t.equal(foreign.status, 403);
+  t.equal(foreign.body.error?.code, 'FORBIDDEN');
+  t.equal((await h.api<ShadowAnswer>('POST', '/v1/shadow/quotes', { ...SALE, legacy, extra: 1 })).status, 400);
+  t.equal((await h.api<ShadowAnswer>('POST', '/v1/shadow/quotes', { ...SALE, legacy: { ...legacy, paymentMethod: 'alipay' } })).status, 400, 'the old system quoted a method the body does not ask about');
+  t.equal((await h.api<ShadowAnswer>('POST', '/v1/shadow/quotes', { ...SALE, legacy: { ...legacy, quotedAt: 'yesterday at noon please' } })).status, 400);
+  t.same((await h.api<Report>('GET', '/admin/shadow/report')).body.total, { total: 0, agreeing: 0, agreementRate: null }, 'nothing recorded');
+  t.equal((await h.api<ShadowAnswer>('POST', '/v1/shadow/quotes', { ...SALE, legacy })).status, 201);
+  t.same((await m2<Report>('GET', '/admin/shadow/report')).body.groups, [], "M1's quote is not M2's to see");
+  const named = await m2<Report>('GET', '/admin/shadow/report?merchantId=M1');
+  t.equal(named.status, 200, JSON.stringify(named.body));
+  t.same(named.body.total?.total, 0, 'not even when asked for by name');
+  t.equal((await h.api<Report>('GET', '/admin/shadow/report')).body.total.total, 1);
+});
 
 t.test('trade shadow report prints the agreement per station and scene and each difference side by side', async (t) => {
   const h = await rolledOut(t, {});

@@ -88,6 +88,8 @@ export async function shadowQuotesConformance(t: Test, make: StoreFactory): Prom
     const windowed = await store.shadowQuotes.differences({ ...ALL, fromMs: T0 + 1000, toMs: T0 + 3000 }, 10, null);
     t.same(windowed.records.map((r) => r.shadowId), ['D2', 'D3', 'D4', 'D5']);
     t.equal(windowed.nextCursor, null);
+    t.same((await store.shadowQuotes.differences({ ...ALL, merchantIds: [] }, 10, null)).records, [], 'no merchant: nothing');
+    t.same((await store.shadowQuotes.differences({ ...ALL, merchantIds: ['M1'] }, 2, null)).records.map((r) => r.shadowId), ['D0', 'D1']);
     const other = await store.shadowQuotes.differences({ ...ALL, stationId: 'S2' }, 10, null);
     t.same(other.records, []);
     await t.rejects(store.shadowQuotes.differences(ALL, 3, 'oa1.bm90LW1pbmU'), RangeError, 'a cursor no shadow store issued is refused');
