@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * Unique, time-sortable numbers: `T…` transaction, `O…` order, `R…` refund, `Q…` quote.
+ * Unique, time-sortable numbers: `T…` transaction, `O…` order, `R…` refund, `Q…` quote,
+ * `S…` shadow quote.
  *
  * Layout (after the prefix): 17 digits of UTC time `yyyyMMddHHmmssSSS`, 4 digits of a per-process
  * sequence, then 6 base-32 characters of a node id drawn at random once per process. Within one
@@ -9,7 +10,7 @@ import { randomBytes } from 'node:crypto';
  * backwards here); across processes the node id keeps them apart (2^30 node ids, so two processes
  * colliding would need the same millisecond, the same sequence value and the same node id).
  */
-export type IdPrefix = 'T' | 'O' | 'R' | 'Q';
+export type IdPrefix = 'T' | 'O' | 'R' | 'Q' | 'S';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

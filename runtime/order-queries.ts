@@ -183,7 +183,8 @@ export interface OrderQueryParams {
 
 const CHINA_OFFSET_MS = 8 * 3_600_000;
 
-function instant(name: string, raw: string): number {
+/** A filter instant: `YYYY-MM-DD` (that China-time day's midnight) or an ISO date-time, as epoch ms; 400 otherwise. */
+export function instant(name: string, raw: string): number {
   const ms = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? Date.parse(`${raw}T00:00:00Z`) - CHINA_OFFSET_MS : Date.parse(raw);
   if (!Number.isFinite(ms)) throw new TradeError('INVALID_REQUEST', `${name}: not a date (YYYY-MM-DD) or an ISO date-time: ${raw}`);
   return ms;

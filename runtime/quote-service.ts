@@ -69,8 +69,17 @@ export class QuoteService {
     this.nozzles = new TtlCache(clock, options.cacheTtlMs);
   }
 
-  async quote(req: QuoteRequest): Promise<Quote> {
-    const atMs = this.clock.now();
+  /** Quotes `req` now (the server clock, DOMAIN.md "Quote"). */
+  quote(req: QuoteRequest): Promise<Quote> {
+    return this.quoteAt(req, this.clock.now());
+  }
+
+  /**
+   * Quotes `req` as at `atMs` (epoch ms): time windows, weekdays and validity are judged at that
+   * instant; what the systems hold (coupons, balances, stock) is read as it is now. A shadow quote
+   * prices the sale at the time the old system quoted it.
+   */
+  async quoteAt(req: QuoteRequest, atMs: number): Promise<Quote> {
     const degraded = new Set<string>();
     const core = <T>(system: SystemName, call: () => Promise<T>): Promise<T> =>
       this.downstream.call(system, call).catch((err: unknown) => {

@@ -29,6 +29,7 @@ import { OrderQueries } from './order-queries.ts';
 import { DEFAULT_ROUTING, RoutingService, type RoutingConfig } from './routing.ts';
 import { RedisRoutingStore } from '../storage/redis/routing-store.ts';
 import { SqliteRoutingStore } from '../storage/sqlite/routing-store.ts';
+import { ShadowQuoteService } from './shadow-quotes.ts';
 
 /**
  * What one process runs (`trade serve --role`, DESIGN.md "Two deployments"): `all` everything
@@ -186,6 +187,8 @@ export interface TradeCenter {
   quotes: QuoteService;
   /** Where a sale is taken (legacy, shadow, live), by scene and station group; changed at run time, journalled. */
   routing: RoutingService;
+  /** Shadow quotes (issue 20): the platform's quote beside the old system's, recorded, and the report over them. */
+  shadow: ShadowQuoteService;
   /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
   apiKeys: KeyRing;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
@@ -325,6 +328,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     downstream,
     quotes,
     routing,
+    shadow: new ShadowQuoteService(quotes, storage.shadowQuotes, clock),
     apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {

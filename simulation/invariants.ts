@@ -23,7 +23,9 @@ export type InvariantName =
   | 'final'
   | 'keyed-answerable'
   | 'no-5xx'
-  | 'money-conserved';
+  | 'money-conserved'
+  | 'shadow-inert'
+  | 'shadow-recorded';
 
 /** What the simulators' own ledgers say one transaction's money did. */
 export interface Ledger {
@@ -144,6 +146,24 @@ export class InvariantChecker {
       if (f.status !== 503 || f.code !== 'CORE_SYSTEM_UNAVAILABLE') add('no-5xx', txnNoIn(f.url), `${f.method} ${f.url} answered ${f.status} ${f.code ?? ''}`);
     }
     return v;
+  }
+
+  /**
+   * Shadow quotes (issue 20): no downstream call made on behalf of one carries a transaction or a
+   * call key (every side effect is keyed `txnNo:step`, DESIGN.md rule 3, so an unkeyed call is a
+   * read: nothing locked, charged or ordered), and every one the platform acknowledged is stored
+   * (persist before acknowledge, crashes included).
+   */
+  shadowQuotes(now: number, acknowledged: readonly string[], stored: ReadonlySet<string>): Violation[] {
+    const out: Violation[] = [];
+    for (const c of this.calls) {
+      if (!c.forShadow || (c.key === null && c.txnNo === null)) continue;
+      out.push({ invariant: 'shadow-inert', txnNo: c.txnNo, message: `${c.system}.${c.verb} under key ${c.key ?? '(none)'} on behalf of a shadow quote (${c.outcome})`, at: now });
+    }
+    for (const id of new Set(acknowledged)) {
+      if (!stored.has(id)) out.push({ invariant: 'shadow-recorded', txnNo: null, message: `shadow quote ${id} was acknowledged and is not stored`, at: now });
+    }
+    return out;
   }
 
   /** Card money in and out by credit/debit number: the ledger's effects, with the amounts the calls asked for. */

@@ -11,7 +11,7 @@ import { simulationDataset } from './dataset.ts';
 import { FaultWeather, type FaultLevel } from './faults.ts';
 import { InvariantChecker, type Violation } from './invariants.ts';
 import { Prng } from './prng.ts';
-import { Sale, type View, type WorkloadContext } from './workload.ts';
+import { Sale, SHADOW_SCENE, type View, type WorkloadContext } from './workload.ts';
 import type { VirtualTime } from './virtual-time.ts';
 import { World } from './world.ts';
 
@@ -31,6 +31,12 @@ export interface SimulationOptions {
   prepare?: (world: World) => void;
   /** Crashes land no later than this share of the arrivals window (the shrinker moves them earlier). */
   crashWindow?: number;
+  /**
+   * Weight of shadow quotes among the sales (the sale shapes weigh 100 together; issue 20): with
+   * any, the shadow scene is routed `shadow` at every group. 0 (the default): none, and a seed
+   * replays the run it always did.
+   */
+  shadowShare?: number;
 }
 
 export interface SimulationResult {
@@ -98,7 +104,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const thirdParty = prng.fork('third-party');
   Date.now = () => time.now();
   Math.random = () => thirdParty.next();
-  const ctx: WorkloadContext = { world, population, txnNos: new Set(), keyed: [], faults: options.faults !== 'none', counters: {} };
+  const shadowShare = options.shadowShare ?? 0;
+  const ctx: WorkloadContext = { world, population, txnNos: new Set(), keyed: [], faults: options.faults !== 'none', counters: {}, shadowShare, shadowIds: [] };
   const checker = new InvariantChecker(world.sims.store.db, dataset, world.calls);
   const violations: Violation[] = [];
   const seen = new Set<string>();
@@ -113,6 +120,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const weather = new FaultWeather(world, prng.fork('faults'), options.faults);
   try {
     await world.boot();
+    // Stored with the routing table: every incarnation after a crash routes the same way.
+    if (shadowShare > 0) await world.tc.routing.set('simulation', [{ scene: SHADOW_SCENE, group: '*', mode: 'shadow' }]);
     options.prepare?.(world);
     const start = time.now();
     const arrivalMs = options.arrivalMs ?? 400;
@@ -248,6 +257,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const views = new Map<string, View | null>();
     for (const txnNo of all) views.set(txnNo, await viewWithTasks(world, txnNo));
     report(checker.atEnd(time.now(), views, sample, replays, world.failures));
+    const storedShadows = new Set<string>();
+    for (const id of new Set(ctx.shadowIds)) if (await world.tc.storage.shadowQuotes.get(id)) storedShadows.add(id);
+    report(checker.shadowQuotes(time.now(), ctx.shadowIds, storedShadows));
     const digest = await digestOf(world, all);
     const reads = world.tc.reads;
     const calls = world.calls;

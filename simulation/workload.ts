@@ -30,6 +30,9 @@ type Leg = { method: string; amount: number | 'max' | 'rest'; cardNo?: string };
 const ASYNC = ['wechat', 'alipay', 'unionpay', 'senseless'] as const;
 const SCENES = ['merchant_pos', 'one_click_refuel', 'mini_program', 'senseless', 'dual_screen'] as const;
 
+/** The scene shadow quotes are made for: routed `shadow` everywhere when the run makes any (run.ts), and sold by no sale. */
+export const SHADOW_SCENE = 'quick_pay';
+
 /** What the workload knows of the run it is part of. */
 export interface WorkloadContext {
   world: World;
@@ -40,6 +43,10 @@ export interface WorkloadContext {
   /** Late captures after close, forged callbacks: only while faults are on. */
   faults: boolean;
   counters: Record<string, number>;
+  /** Weight of a shadow quote among the sale shapes (the others weigh 100 together); 0: none, the run as before. */
+  shadowShare: number;
+  /** Every shadow quote the platform acknowledged (201), by its number: each must be stored. */
+  shadowIds: string[];
 }
 
 /**
@@ -54,9 +61,12 @@ export class Sale {
   constructor(private readonly ctx: WorkloadContext, private readonly rng: Prng, private readonly n: number) {}
 
   async run(): Promise<void> {
-    const kind = this.rng.weighted({ stepwise: 45, checkout: 25, orderAndPay: 15, topUp: 8, virtualItem: 4, walkAway: 3 });
+    const shapes = { stepwise: 45, checkout: 25, orderAndPay: 15, topUp: 8, virtualItem: 4, walkAway: 3 } as const;
+    // Without shadow quotes the draw is the one it always was: seeds replay the same runs.
+    const kind = this.ctx.shadowShare > 0 ? this.rng.weighted({ ...shapes, shadow: this.ctx.shadowShare }) : this.rng.weighted(shapes);
     this.count(`sale:${kind}`);
     if (kind === 'checkout') return this.checkout();
+    if (kind === 'shadow') return this.shadowQuote();
     return this.stepwise(kind);
   }
 
@@ -116,6 +126,27 @@ export class Sale {
     if (!view) return;
     await this.customerPays(view);
     await this.afterPayment();
+  }
+
+  /**
+   * A sale the old system took, quoted beside it (issue 20): the old system's result is whatever
+   * it said (here a seeded guess, so most disagree), at a moment shortly before now. The platform
+   * must record it and change nothing else anywhere (the shadow invariants).
+   */
+  private async shadowQuote(): Promise<void> {
+    const start = this.startBody();
+    const methods = this.methods(start.user.cardNo, false);
+    const legacy = {
+      quotedAt: new Date(this.ctx.world.time.now() - this.rng.int(0, 120_000)).toISOString(),
+      ref: `OLD-${this.n}`,
+      paymentMethod: this.rng.pick(methods),
+      discounts: this.rng.chance(0.5) ? [] : [{ kind: 'promotion', id: this.rng.pick(['P1', 'P3', 'P4']), amountFen: this.rng.int(1, 900) }],
+      payableAmountFen: this.rng.int(0, 60_000),
+    };
+    const reply = await this.post('/v1/shadow/quotes', { ...start.body, scene: SHADOW_SCENE, paymentMethods: methods, legacy }, { keyed: this.rng.chance(0.5), duplicate: this.rng.chance(0.03) });
+    this.count(`shadow:${reply.status}${reply.status >= 400 ? ` ${codeOf(reply)} ${JSON.stringify(reply.body).slice(0, 150)}` : ''}`);
+    const shadowId = (reply.body as { shadowId?: unknown } | null)?.shadowId;
+    if (reply.status === 201 && typeof shadowId === 'string') this.ctx.shadowIds.push(shadowId);
   }
 
   // ── the customer at the channel ─────────────────────────────────────────────────────────

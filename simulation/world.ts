@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { archiverConfig, type ArchiveFailpoint } from '../runtime/archiver.ts';
 import { DEMO_API_KEY } from '../domain/api-key.ts';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ export interface CallRecord {
   request: unknown;
   /** `ok`, `refused CODE`, `fault: …`, or `lost` (the caller crashed first); `pending` until then. */
   outcome: string;
+  /** Made on behalf of a shadow quote (`POST /v1/shadow/quotes`), or of anything it set off. */
+  forShadow: boolean;
 }
 
 /** One API answer, as the workload got it; status 0 is a connection the platform's crash cut. */
@@ -85,6 +88,11 @@ export class World {
   readonly time = new VirtualTime();
   readonly sims: Simulators;
   readonly calls: CallRecord[] = [];
+  /**
+   * Set inside a shadow quote's request: every downstream call it makes, and any work it sets off
+   * (an actor, a timer), runs in this context, so its calls are told apart from the sales'.
+   */
+  private readonly shadowRequest = new AsyncLocalStorage<true>();
   readonly failures: ResponseRecord[] = [];
   private current: Incarnation | null = null;
   private incarnations = 0;
@@ -200,13 +208,13 @@ export class World {
   async request(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
     const inc = this.current;
     if (!inc) return { status: 0, body: null };
-    const answer = inc.app
-      .inject({
-        method,
-        url,
-        headers: { authorization: `Bearer ${DEMO_KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-        ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-      })
+    const inject = () => inc.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${DEMO_KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+    });
+    const answer = (url.startsWith('/v1/shadow/') ? this.shadowRequest.run(true, inject) : inject())
       .then((res): Reply => ({ status: res.statusCode, body: res.body ? (JSON.parse(res.body) as unknown) : null }));
     const reply = await Promise.race([answer, inc.died]);
     if (reply.status >= 500) {
@@ -254,6 +262,7 @@ export class World {
       key: keyed ? `${first.txnNo as string}:${first.step as string}` : null,
       request: keyed ? args[1] : args[0],
       outcome: 'pending',
+      forShadow: this.shadowRequest.getStore() === true,
     };
     if (!keyed && typeof args[0] === 'string') record.txnNo = txnNoIn(args[0]);
     this.calls.push(record);

@@ -1,5 +1,6 @@
 import type { TaskSpec } from '../machines/task-spec.ts';
 import type { RoutingChange, RoutingTable } from '../domain/routing.ts';
+import type { ShadowQuoteRecord } from '../domain/shadow-quote.ts';
 
 
 /**
@@ -586,6 +587,8 @@ export interface Storage {
    * (`enabled` false) on Redis without it.
    */
   archive: OrderArchive;
+  /** Shadow quotes (issue 20): the platform's quote beside the old system's, for the rollout's report. */
+  shadowQuotes: ShadowQuotes;
   /** Fails when the backend does not answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -694,4 +697,54 @@ export interface RoutingStore {
   /** The latest `limit` changes, newest first. */
   history(limit: number): Promise<RoutingChange[]>;
   close(): Promise<void>;
+}
+
+/**
+ * Which shadow quotes a report reads. Every field is given; null does not filter. Times are the
+ * old system's quote times (`quotedAtMs`), `[fromMs, toMs)`.
+ */
+export interface ShadowFilter {
+  /** Only these merchants' quotes (a key limited to them); null: every merchant. An empty list matches nothing. */
+  merchantIds: string[] | null;
+  stationId: string | null;
+  scene: string | null;
+  fromMs: number | null;
+  toMs: number | null;
+}
+
+/** How often the two systems agreed at one station for one scene. */
+export interface ShadowAgreementRow {
+  stationId: string;
+  scene: string;
+  total: number;
+  agreeing: number;
+}
+
+/** A page of {@link ShadowQuotes.differences}. */
+export interface ShadowDifferencePage {
+  records: ShadowQuoteRecord[];
+  /** Hand back for the next page; null when this page is the last. Opaque, issued by the backend. */
+  nextCursor: string | null;
+}
+
+/**
+ * The shadow quotes (issue 20): one record per quote the platform made beside the old system's,
+ * with both results and whether they agree. Kept beside the transaction stores: a shadow quote
+ * is no transaction, locks nothing and has no snapshot.
+ */
+export interface ShadowQuotes {
+  /**
+   * Stores the record, durably, unless one with its `shadowId` is stored already (a retry of the
+   * same request): true when this call stored it, false when it left the stored one as it was.
+   */
+  put(record: ShadowQuoteRecord): Promise<boolean>;
+  get(shadowId: string): Promise<ShadowQuoteRecord | null>;
+  /** Counts of the records matching `filter` per station and scene, ordered by station, then scene. */
+  agreement(filter: ShadowFilter): Promise<ShadowAgreementRow[]>;
+  /**
+   * The records matching `filter` that do not agree, oldest first (quotedAtMs, then shadowId), at
+   * most `limit`, after `cursor` (a {@link ShadowDifferencePage.nextCursor}; null: from the
+   * oldest). Keyset-paginated; a cursor no shadow store issued is refused (RangeError).
+   */
+  differences(filter: ShadowFilter, limit: number, cursor: string | null): Promise<ShadowDifferencePage>;
 }

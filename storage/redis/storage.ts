@@ -6,6 +6,7 @@ import { RedisHandle, type RedisStoreOptions } from './handle.ts';
 import { RedisIdempotencyRecords } from './idempotency-records.ts';
 import { RedisJournal } from './journal.ts';
 import { RedisSentinelIndex } from './sentinel-index.ts';
+import { RedisShadowQuotes } from './shadow-quotes.ts';
 import { RedisSnapshotStore } from './snapshot-store.ts';
 import { RedisTaskStore } from './task-store.ts';
 import { RedisTransitionFeed } from './transition-feed.ts';
@@ -49,6 +50,7 @@ export function createRedisStorage(options: RedisStorageOptions): RedisStorage {
     sentinel: new RedisSentinelIndex(handle),
     admin: new RedisAdminQueries(handle),
     archive,
+    shadowQuotes: new RedisShadowQuotes(handle),
     // The hot store's readiness; the archive answers its own ping (`/readyz` checks it apart).
     ping: () => handle.ping(),
     close: async () => {

@@ -20,6 +20,8 @@ const API_PATHS: [string, string][] = [
   ['get', '/admin/transactions'],
   ['post', '/admin/transactions/{txnNo}/nudge'],
   ['post', '/admin/transactions/{txnNo}/tasks/{task}/retry'],
+  ['post', '/v1/shadow/quotes'],
+  ['get', '/admin/shadow/report'],
   ['get', '/healthz'],
   ['get', '/readyz'],
   ['get', '/metrics'],

@@ -4,6 +4,7 @@ import { storeTests, type StoreFactory } from './conformance/helpers.ts';
 import { idempotencyRecordsConformance } from './conformance/idempotency-records.ts';
 import { journalConformance } from './conformance/journal.ts';
 import { sentinelIndexConformance } from './conformance/sentinel-index.ts';
+import { shadowQuotesConformance } from './conformance/shadow-quotes.ts';
 import { snapshotStoreConformance } from './conformance/snapshot-store.ts';
 import { taskStoreConformance } from './conformance/task-store.ts';
 import { transitionFeedConformance } from './conformance/transition-feed.ts';
@@ -23,6 +24,7 @@ export function storeConformance(t: Test, make: StoreFactory): void {
   t.test('TaskStore', async (t) => taskStoreConformance(t, make));
   t.test('SentinelIndex', async (t) => sentinelIndexConformance(t, make));
   t.test('AdminQueries', async (t) => adminQueriesConformance(t, make));
+  t.test('ShadowQuotes', async (t) => shadowQuotesConformance(t, make));
   storeTests(t, make)('answers a ping', async (t, store) => {
     await store.ping();
     t.pass();
