@@ -153,7 +153,8 @@ export class RoutingService {
     this.seq = seq;
   }
 
-  private groupOf(stationId: string): Promise<string | null> {
+  /** The station group of a station (null: none), from the fuel catalog, cached. */
+  groupOf(stationId: string): Promise<string | null> {
     return this.groups.get(stationId, async () => {
       try {
         const station = await this.downstream.call('fuelCatalog', () => this.systems.fuelCatalog.getStation(stationId));

@@ -27,6 +27,7 @@ import { TransactionHost, type ProvidedMachine } from './transaction-host.ts';
 import { archiveOf, TransactionReads } from './transaction-reads.ts';
 import { OrderQueries } from './order-queries.ts';
 import { DEFAULT_ROUTING, RoutingService, type RoutingConfig } from './routing.ts';
+import { DEFAULT_OS_SYNC, OsSync, type OsSyncConfig } from './os-sync.ts';
 import { RedisRoutingStore } from '../storage/redis/routing-store.ts';
 import { SqliteRoutingStore } from '../storage/sqlite/routing-store.ts';
 import { ShadowQuoteService } from './shadow-quotes.ts';
@@ -109,6 +110,8 @@ export interface TradeCenterConfig {
   archiveFailpoint?: ArchiveFailpoint;
   /** Rollout routing (DOMAIN.md "Rollout"): the routing file read at start, and how often other processes' changes are picked up. */
   routing: RoutingConfig;
+  /** The OS order sync's delivery loop (issue 20): poll, batch and backoff. */
+  osSync: OsSyncConfig;
 }
 
 /**
@@ -149,6 +152,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000, leaseMs: 5_000 },
   archive: archiverConfig(DEFAULT_ARCHIVE_AFTER_MS),
   routing: DEFAULT_ROUTING,
+  osSync: DEFAULT_OS_SYNC,
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -187,6 +191,8 @@ export interface TradeCenter {
   quotes: QuoteService;
   /** Where a sale is taken (legacy, shadow, live), by scene and station group; changed at run time, journalled. */
   routing: RoutingService;
+  /** The OS order sync: each station's order events delivered in order, cursors, resync, group switch. */
+  osSync: OsSync;
   /** Shadow quotes (issue 20): the platform's quote beside the old system's, recorded, and the report over them. */
   shadow: ShadowQuoteService;
   /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
@@ -304,6 +310,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const routingStore = scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath);
   const routing = new RoutingService(routingStore, systems, downstream, clock, config.routing, config.cacheTtlMs, log);
+  const osSync = new OsSync(storage.osOutbox, systems.os, downstream, (stationId) => routing.groupOf(stationId), clock, config.osSync, log);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -328,6 +335,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     downstream,
     quotes,
     routing,
+    osSync,
     shadow: new ShadowQuoteService(quotes, storage.shadowQuotes, clock),
     apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
@@ -352,11 +360,13 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
         sentinel.start();
         archiver?.start();
         idempotencyPurge.start();
+        osSync.start();
       }
       if (ownSims) sims?.start();
     },
     async close() {
       await sentinel.stop();
+      await osSync.stop();
       await archiver?.stop();
       await idempotencyPurge.stop();
       idempotencyLeases.stop();

@@ -19,6 +19,7 @@ import { PollingScheduler, type Scheduler } from './scheduler.ts';
 import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
 import { storedView, UnreadableSnapshot } from './stored-snapshot.ts';
+import { osEventsOf } from './os-events.ts';
 import { buildView, needsAttention, topState, type TransactionView } from './view.ts';
 import { isFinal } from './finality.ts';
 
@@ -518,7 +519,7 @@ export class TransactionHost {
     const at = this.clock.now();
     const reason = new UnreadableSnapshot(record.txnNo, refused).message;
     const journal: JournalEntry[] = [{ at, actor: 'transaction', event: 'SNAPSHOT_REFUSED', data: { reason, versions: refused.versions }, from: record.stateValue, to: record.stateValue }];
-    const result = await this.store.save({ ...stored, needsAttention: true, tasks: [] }, version, journal);
+    const result = await this.store.save({ ...stored, needsAttention: true, tasks: [], osEvents: [] }, version, journal);
     this.log.error({ alert: 'snapshot-refused', txnNo: record.txnNo, reason }, 'a stored transaction cannot be read by this version: left untouched, flagged');
     // Lost to another writer: that one could read it, or flags it itself.
     if (!result.ok) this.log.warn({ txnNo: record.txnNo }, 'flagging the unreadable transaction lost to another write');
@@ -638,6 +639,7 @@ export class TransactionHost {
         timers,
         finalAt,
         tasks: snapshot.context.tasks,
+        osEvents: osEventsOf(snapshot.context, state),
         createdAt: live.createdAt,
         updatedAt: now,
       },

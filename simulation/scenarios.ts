@@ -185,7 +185,7 @@ export class ScriptedRun {
       const record = await storage.snapshots.load(this.txnNo);
       if (!record) throw new Error(`${this.txnNo} is not stored`);
       const { version, ...rest } = record;
-      const saved = await storage.snapshots.save({ ...rest, snapshot, tasks: [] }, version, []);
+      const saved = await storage.snapshots.save({ ...rest, snapshot, tasks: [], osEvents: [] }, version, []);
       if (!saved.ok) throw new Error(`replacing the snapshot of ${this.txnNo} lost to another write`);
     } finally {
       await storage.close();

@@ -107,8 +107,92 @@ export interface TaskRecord extends TaskSpec {
   updatedAt: number;
 }
 
-/** What a save writes: the record, plus the post-payment tasks the machine asked for (stored once each, never replaced). */
-export type SaveRecord = Omit<TransactionRecord, 'version'> & { tasks: TaskSpec[] };
+/**
+ * What a save writes: the record, plus the post-payment tasks the machine asked for and the OS
+ * order events the host derived from it (each stored once, never replaced).
+ */
+export type SaveRecord = Omit<TransactionRecord, 'version'> & { tasks: TaskSpec[]; osEvents: OsEventSpec[] };
+
+/** The kinds of order event the OS is told of (issue 20, "OS order sync"). */
+export type OsEventKind = 'placed' | 'paid' | 'refunded' | 'cancelled';
+
+/**
+ * One order event as the host derives it from a transaction (runtime/os-events.ts): the store
+ * numbers it the first time a save lists it, and ignores it every time after.
+ */
+export interface OsEventSpec {
+  /** Unique for ever: `orderNo:kind` or `orderNo:refunded:refundNo`. */
+  eventId: string;
+  orderNo: string;
+  kind: OsEventKind;
+  /** What the OS keeps of the event (amounts in fen, lines, legs). */
+  payload: Record<string, unknown>;
+}
+
+/** An order event in a station's outbox. */
+export interface OsEvent extends OsEventSpec {
+  txnNo: string;
+  stationId: string;
+  /** 1, 2, … per order, in the order the saves recorded them. */
+  eventSeq: number;
+  /** 1, 2, … per station, in the order the saves recorded them. */
+  stationSeq: number;
+  /** Epoch ms of the save that recorded it. */
+  at: number;
+}
+
+/** Where a station's delivery stands. */
+export interface OsCursor {
+  stationId: string;
+  /** Last station sequence the OS acknowledged (0: none yet). */
+  deliveredSeq: number;
+  /** Epoch ms of that acknowledgement, or null. */
+  deliveredAt: number | null;
+  /** Highest station sequence recorded. */
+  headSeq: number;
+  /** Events recorded and not yet delivered (`headSeq - deliveredSeq`). */
+  pending: number;
+}
+
+/** A change of a station group's OS switch, as journalled. */
+export interface OsGroupChange {
+  seq: number;
+  group: string;
+  readsOnline: boolean;
+  by: string;
+  at: number;
+}
+
+/**
+ * The per-station outbox of order events for OS (issue 20). Events are written by
+ * {@link SnapshotStore.save} with the snapshot that records them, so a crash neither loses nor
+ * invents one; the delivery loop reads them in station order and moves each station's cursor.
+ */
+export interface OsOutbox {
+  /** Every station that has events, with its cursor, by station id. */
+  cursors(): Promise<OsCursor[]>;
+  cursor(stationId: string): Promise<OsCursor>;
+  /** The station's events after station sequence `afterSeq`, in order, at most `limit`. */
+  events(stationId: string, afterSeq: number, limit: number): Promise<OsEvent[]>;
+  /** Moves the cursor from `fromSeq` to `toSeq` (compare-and-set); false when it was not at `fromSeq`. */
+  advance(stationId: string, fromSeq: number, toSeq: number, nowMs: number): Promise<boolean>;
+  /**
+   * Puts the cursor back before the station's first event recorded at or after `fromMs` (a
+   * resync); never forward. Returns the new delivered sequence.
+   */
+  rewind(stationId: string, fromMs: number): Promise<number>;
+  /** The groups switched to reading the online orders. */
+  readsOnlineGroups(): Promise<string[]>;
+  /** Sets a group's switch and journals the change. */
+  setGroup(group: string, readsOnline: boolean, by: string, nowMs: number): Promise<OsGroupChange>;
+  /** The latest `limit` switch changes, newest first. */
+  groupChanges(limit: number): Promise<OsGroupChange[]>;
+  /**
+   * Finishes the publishing of events a crash interrupted (a backend that stores them in two
+   * steps: Redis); returns how many transactions it looked at (0 where a save is one step).
+   */
+  repair(limit: number): Promise<number>;
+}
 
 export type SaveResult = { ok: true; version: number } | { ok: false; conflict: true; actualVersion: number | null };
 
@@ -589,6 +673,8 @@ export interface Storage {
   archive: OrderArchive;
   /** Shadow quotes (issue 20): the platform's quote beside the old system's, for the rollout's report. */
   shadowQuotes: ShadowQuotes;
+  /** The OS order events per station (issue 20), written by the snapshot saves. */
+  osOutbox: OsOutbox;
   /** Fails when the backend does not answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

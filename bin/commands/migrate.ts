@@ -63,7 +63,7 @@ export async function runMigrate(storage: Storage, io: CliIo, opts: { apply: boo
     if (!opts.apply || where === 'archive') return;
     const { version, ...stored } = record;
     const value = restored.snapshot.value;
-    const saved = await storage.snapshots.save({ ...stored, snapshot: restored.snapshot, state: topState(value), stateValue: value, tasks: [] }, version, []);
+    const saved = await storage.snapshots.save({ ...stored, snapshot: restored.snapshot, state: topState(value), stateValue: value, tasks: [], osEvents: [] }, version, []);
     if (saved.ok) report.rewritten++;
     else report.movedOn++;
   };

@@ -10,14 +10,17 @@
  * KEYS[1] txn hash   `tc:{T}:txn`
  * KEYS[2] journal    `tc:{T}:journal` (list of JSON entries)
  * KEYS[3] task list  `tc:{T}:tasks` (list of task names, in the order they were asked for)
- * KEYS[4 .. 3+K] one hash per task the record lists, `tc:{T}:task:<name>`
+ * KEYS[4] OS events  `tc:{T}:os` (hash: event id → `<eventSeq>|<event JSON>`; the order's events)
+ * KEYS[5 .. 4+K] one hash per task the record lists, `tc:{T}:task:<name>`
  * ARGV[1] expected version (0 creates)
  * ARGV[2] number of record fields F; ARGV[3 .. 2+2F] field/value pairs of the txn hash
  * ARGV[3+2F] K; then K pairs: task name, spec JSON (stored once each, never replaced)
+ * then E; then E pairs: OS event id, event JSON (stored once each, numbered 1, 2, … per transaction)
  * then the journal entries, one JSON each, to the end of ARGV
  *
  * Output: {1, newVersion, previous timers JSON or '', previous state or '', firstJournalSeq,
- *   names of the tasks inserted now...} on success; {0, actualVersion or -1} on conflict.
+ *   number of tasks inserted now N, their N names..., then pairs of OS event id and eventSeq
+ *   inserted now} on success; {0, actualVersion or -1} on conflict.
  */
 export const SAVE = `
 local expected = tonumber(ARGV[1])
@@ -41,16 +44,29 @@ local ntasks = tonumber(ARGV[at])
 local inserted = {}
 for i = 1, ntasks do
   local name, spec = ARGV[at + 2 * i - 1], ARGV[at + 2 * i]
-  if redis.call('HSETNX', KEYS[3 + i], 'spec', spec) == 1 then
-    redis.call('HSET', KEYS[3 + i], 'status', 'pending', 'attempts', 0, 'refusals', 0, 'nextRunAt', updatedAt, 'updatedAt', updatedAt)
+  if redis.call('HSETNX', KEYS[4 + i], 'spec', spec) == 1 then
+    redis.call('HSET', KEYS[4 + i], 'status', 'pending', 'attempts', 0, 'refusals', 0, 'nextRunAt', updatedAt, 'updatedAt', updatedAt)
     redis.call('RPUSH', KEYS[3], name)
     inserted[#inserted + 1] = name
   end
 end
+local ev = at + 1 + 2 * ntasks
+local nevents = tonumber(ARGV[ev])
+local events = {}
+for i = 1, nevents do
+  local id, body = ARGV[ev + 2 * i - 1], ARGV[ev + 2 * i]
+  if redis.call('HEXISTS', KEYS[4], id) == 0 then
+    local seq = redis.call('HLEN', KEYS[4]) + 1
+    redis.call('HSET', KEYS[4], id, seq .. '|' .. body)
+    events[#events + 1] = id
+    events[#events + 1] = seq
+  end
+end
 local first = redis.call('LLEN', KEYS[2]) + 1
-for i = at + 1 + 2 * ntasks, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
-local out = {1, expected + 1, previousTimers, previousState, first}
+for i = ev + 1 + 2 * nevents, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+local out = {1, expected + 1, previousTimers, previousState, first, #inserted}
 for _, name in ipairs(inserted) do out[#out + 1] = name end
+for _, v in ipairs(events) do out[#out + 1] = v end
 return out
 `;
 
@@ -252,4 +268,66 @@ for i = 1, ntasks do
 end
 for i = at + 1 + ntasks, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
 return 1
+`;
+
+/**
+ * osPublish: puts a transaction's new OS events into their station's outbox, numbering each with
+ * the station's next sequence; an event already there (by id) is left as it is, so publishing
+ * again after a crash or by the repair pass changes nothing.
+ *
+ * KEYS[1] `tc:{os:S}:events` (hash: station seq → `<eventSeq>|<event JSON>`)
+ * KEYS[2] `tc:{os:S}:ids`    (hash: event id → station seq)
+ * KEYS[3] `tc:{os:S}:cursor` (hash: head, delivered, deliveredAt)
+ * KEYS[4] `tc:{os:S}:at`     (sorted set: station seq scored by the event's epoch ms)
+ * ARGV pairs: event id, `<eventSeq>|<event JSON>`, then the event's epoch ms (triples)
+ *
+ * Output: the number of events stored now.
+ */
+export const OS_PUBLISH = `
+local stored = 0
+for i = 1, #ARGV, 3 do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then
+    local seq = redis.call('HINCRBY', KEYS[3], 'head', 1)
+    redis.call('HSET', KEYS[1], seq, ARGV[i + 1])
+    redis.call('HSET', KEYS[2], ARGV[i], seq)
+    redis.call('ZADD', KEYS[4], ARGV[i + 2], seq)
+    stored = stored + 1
+  end
+end
+return stored
+`;
+
+/**
+ * osAdvance: moves a station's cursor from one delivered sequence to another (compare-and-set).
+ *
+ * KEYS[1] `tc:{os:S}:cursor`; ARGV[1] from seq, ARGV[2] to seq, ARGV[3] epoch ms
+ * Output: 1 when moved, 0 when the cursor was elsewhere (or `to` is past the head).
+ */
+export const OS_ADVANCE = `
+local delivered = tonumber(redis.call('HGET', KEYS[1], 'delivered') or '0')
+local head = tonumber(redis.call('HGET', KEYS[1], 'head') or '0')
+if delivered ~= tonumber(ARGV[1]) or tonumber(ARGV[2]) > head then return 0 end
+redis.call('HSET', KEYS[1], 'delivered', ARGV[2], 'deliveredAt', ARGV[3])
+return 1
+`;
+
+/**
+ * osRewind: puts a station's cursor back before its first event at or after a time (a resync), never forward.
+ *
+ * KEYS[1] `tc:{os:S}:cursor`; KEYS[2] `tc:{os:S}:at`; ARGV[1] epoch ms
+ * Output: the delivered sequence after the call.
+ */
+export const OS_REWIND = `
+local delivered = tonumber(redis.call('HGET', KEYS[1], 'delivered') or '0')
+local first = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[1], '+inf', 'LIMIT', 0, 1000000)
+local lowest = nil
+for _, s in ipairs(first) do
+  local n = tonumber(s)
+  if lowest == nil or n < lowest then lowest = n end
+end
+if lowest ~= nil and lowest - 1 < delivered then
+  delivered = lowest - 1
+  redis.call('HSET', KEYS[1], 'delivered', delivered)
+end
+return delivered
 `;

@@ -1,6 +1,7 @@
 import type { TaskSpec } from '../../machines/task-spec.ts';
 import type { DueTimer, FinalTransaction, JournalEntry, SaveRecord, SaveResult, SnapshotStore, StoredJournalEntry, TaskRecord, TransactionRecord } from '../types.ts';
 import { IndexWrites, parseRecord, SEP, type RedisHandle } from './handle.ts';
+import type { OsEventBody, RedisOsOutbox } from './os-outbox.ts';
 import { specOf } from './task-store.ts';
 import { publishSave, type SavedTransitions } from './transition-feed.ts';
 
@@ -24,7 +25,10 @@ type SaveReply = (string | number)[] | { actual: number | null };
  * handed to the transition feed once stored.
  */
 export class RedisSnapshotStore implements SnapshotStore {
-  constructor(private readonly h: RedisHandle) {}
+  constructor(private readonly h: RedisHandle, private readonly os: RedisOsOutbox) {}
+
+  /** OS event ids known to be stored, per transaction. Bounded. */
+  private readonly knownEvents = new Map<string, Set<string>>();
 
   async save(record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult> {
     const txnNo = record.txnNo;
@@ -47,9 +51,18 @@ export class RedisSnapshotStore implements SnapshotStore {
     // Tasks this process knows to be stored need not travel again (the script never replaces one).
     const known = this.knownTasks.get(txnNo);
     const fresh = record.tasks.filter((t) => !known?.has(t.task));
-    const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), ...fresh.map((t) => this.h.taskKey(txnNo, t.task))];
+    const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), this.os.txnKey(txnNo), ...fresh.map((t) => this.h.taskKey(txnNo, t.task))];
     const args: (string | number)[] = [expectedVersion, fields.length / 2, ...fields, fresh.length];
     for (const t of fresh) args.push(t.task, JSON.stringify(specOf(t)));
+    // OS events likewise: stored with the snapshot in the transaction's slot, then published to the station's.
+    const knownEvents = this.knownEvents.get(txnNo);
+    const freshEvents = record.osEvents.filter((e) => !knownEvents?.has(e.eventId));
+    args.push(freshEvents.length);
+    for (const e of freshEvents) {
+      const body: OsEventBody = { ...e, txnNo, stationId: record.stationId, at: record.updatedAt };
+      args.push(e.eventId, JSON.stringify(body));
+    }
+    if (freshEvents.length) await this.os.intend(txnNo, record.updatedAt);
     const entries = journal.map((j) => JSON.stringify(j));
     args.push(...entries);
     const feed: SavedTransitions | null = entries.length ? { txnNo, entries: `[${entries.join(',')}]` } : null;
@@ -66,7 +79,14 @@ export class RedisSnapshotStore implements SnapshotStore {
     }
     const version = Number(reply[1]);
     // A task stored before this save keeps its own schedule, which the NX add may have disturbed.
-    const inserted = new Set(reply.slice(5).map(String));
+    const insertedTasks = Number(reply[5]);
+    const inserted = new Set(reply.slice(6, 6 + insertedTasks).map(String));
+    if (freshEvents.length) {
+      // Published before the save is acknowledged; a crash in between is the repair pass's.
+      await this.os.publish(txnNo, record.stationId);
+      if (this.knownEvents.size > 10_000) this.knownEvents.clear();
+      this.knownEvents.set(txnNo, new Set(record.osEvents.map((e) => e.eventId)));
+    }
     const existing = fresh.filter((t) => !inserted.has(t.task)).map((t) => t.task);
     if (existing.length) await this.h.reindexTasks(txnNo, existing);
     this.rememberTasks(txnNo, record.tasks);

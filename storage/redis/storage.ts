@@ -6,6 +6,7 @@ import { RedisHandle, type RedisStoreOptions } from './handle.ts';
 import { RedisIdempotencyRecords } from './idempotency-records.ts';
 import { RedisJournal } from './journal.ts';
 import { RedisSentinelIndex } from './sentinel-index.ts';
+import { RedisOsOutbox } from './os-outbox.ts';
 import { RedisShadowQuotes } from './shadow-quotes.ts';
 import { RedisSnapshotStore } from './snapshot-store.ts';
 import { RedisTaskStore } from './task-store.ts';
@@ -40,9 +41,11 @@ export function createRedisStorage(options: RedisStorageOptions): RedisStorage {
     archive = new NoOrderArchive();
     options.log?.warn('no order archive: TRADE_ARCHIVE_URL is not set, so final transactions stay in Redis and its memory grows with history');
   }
+  const osOutbox = new RedisOsOutbox(handle);
   return {
     handle,
-    snapshots: new RedisSnapshotStore(handle),
+    snapshots: new RedisSnapshotStore(handle, osOutbox),
+    osOutbox,
     journal: new RedisJournal(handle),
     feed: new RedisTransitionFeed(handle),
     idempotency: new RedisIdempotencyRecords(handle),

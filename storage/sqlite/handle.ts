@@ -96,6 +96,38 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 -- The purge deletes by age (purgeIdempotency); files made before it get the index on open.
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_at);
+-- OS order events per station (storage/sqlite/os-outbox.ts), written by the snapshot saves.
+CREATE TABLE IF NOT EXISTS os_events (
+  station_id  TEXT NOT NULL,
+  station_seq INTEGER NOT NULL,
+  event_id    TEXT NOT NULL UNIQUE,
+  txn_no      TEXT NOT NULL,
+  order_no    TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  event_seq   INTEGER NOT NULL,
+  payload     TEXT NOT NULL,
+  at          INTEGER NOT NULL,
+  PRIMARY KEY (station_id, station_seq)
+);
+CREATE INDEX IF NOT EXISTS os_events_order ON os_events(order_no, event_seq);
+CREATE INDEX IF NOT EXISTS os_events_at ON os_events(station_id, at);
+CREATE TABLE IF NOT EXISTS os_cursors (
+  station_id    TEXT PRIMARY KEY,
+  head_seq      INTEGER NOT NULL,
+  delivered_seq INTEGER NOT NULL DEFAULT 0,
+  delivered_at  INTEGER
+);
+CREATE TABLE IF NOT EXISTS os_groups (
+  group_id     TEXT PRIMARY KEY,
+  reads_online INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS os_group_changes (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  group_id     TEXT NOT NULL,
+  reads_online INTEGER NOT NULL,
+  changed_by   TEXT NOT NULL,
+  at           INTEGER NOT NULL
+);
 `;
 
 /** A write waiting for the next group commit. */

@@ -1,5 +1,6 @@
 import type { DueTimer, FinalTransaction, JournalEntry, SaveRecord, SaveResult, SnapshotStore, StoredJournalEntry, TaskRecord, TransactionRecord } from '../types.ts';
 import type { SqliteHandle } from './handle.ts';
+import { SqliteOsEventWriter } from './os-outbox.ts';
 
 interface TxnRow {
   txn_no: string;
@@ -24,9 +25,11 @@ interface Written {
   /** The timers as JSON. */
   timers: string;
   tasks: Set<string>;
+  /** The OS event ids the record listed. */
+  osEvents: Set<string>;
 }
 
-/** Snapshots on SQLite: the `transactions` row, its `timers` rows, and (once each) its task rows and journal rows. */
+/** Snapshots on SQLite: the `transactions` row, its `timers` rows, and (once each) its task rows, OS event rows and journal rows. */
 export class SqliteSnapshotStore implements SnapshotStore {
   private readonly stmts;
   private readonly saveTx;
@@ -35,6 +38,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
 
   constructor(private readonly handle: SqliteHandle) {
     const db = handle.db;
+    const osEvents = new SqliteOsEventWriter(handle);
     this.stmts = {
       get: db.prepare<[string], TxnRow>('SELECT * FROM transactions WHERE txn_no = ?'),
       version: db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
@@ -124,10 +128,12 @@ export class SqliteSnapshotStore implements SnapshotStore {
         if (unchanged?.tasks.has(t.task)) continue;
         this.stmts.insertTask.run(record.txnNo, t.task, t.kind, t.system, t.core ? 1 : 0, t.maxAttempts, JSON.stringify(t.payload), record.updatedAt, record.updatedAt);
       }
+      const freshEvents = unchanged ? record.osEvents.filter((e) => !unchanged.osEvents.has(e.eventId)) : record.osEvents;
+      if (freshEvents.length) osEvents.write(record.txnNo, record.stationId, freshEvents, record.updatedAt);
       for (const j of journal) {
         this.stmts.insertJournal.run(record.txnNo, j.at, j.actor, j.event, JSON.stringify(j.data), JSON.stringify(j.from), JSON.stringify(j.to));
       }
-      const written: Written = { version: expectedVersion + 1, timers, tasks: new Set(record.tasks.map((t) => t.task)) };
+      const written: Written = { version: expectedVersion + 1, timers, tasks: new Set(record.tasks.map((t) => t.task)), osEvents: new Set(record.osEvents.map((e) => e.eventId)) };
       // Known once the commit is: a batch that fails to commit leaves the rows as they were.
       this.handle.afterCommit(() => {
         if (this.written.size > 10_000) this.written.clear();

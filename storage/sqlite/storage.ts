@@ -5,6 +5,7 @@ import { SqliteIdempotencyRecords } from './idempotency-records.ts';
 import { SqliteJournal } from './journal.ts';
 import { SqliteOrderArchive } from './order-archive.ts';
 import { SqliteSentinelIndex } from './sentinel-index.ts';
+import { SqliteOsOutbox } from './os-outbox.ts';
 import { SqliteShadowQuotes } from './shadow-quotes.ts';
 import { SqliteSnapshotStore } from './snapshot-store.ts';
 import { SqliteTaskStore } from './task-store.ts';
@@ -38,6 +39,7 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
     // The archive's tables are in the same file, written through the same group commit.
     archive: new SqliteOrderArchive(handle),
     shadowQuotes: new SqliteShadowQuotes(handle),
+    osOutbox: new SqliteOsOutbox(handle),
     ping: async () => handle.ping(),
     close: () => handle.close(),
     crash: () => handle.crash(),

@@ -3,7 +3,7 @@ import type { FaultInjector } from '../sim/faults.ts';
 import { RecordBook, type SimRecord } from '../sim/records.ts';
 import type { SimStore } from '../sim/store.ts';
 import { requireCount, SimVerbs } from '../sim/verb.ts';
-import type { OsOrderRequest, OsPort } from './port.ts';
+import type { OsOrderEvent, OsOrderRequest, OsPort } from './port.ts';
 
 /** The offline station system, simulated over the {@link SimStore}: it keeps the orders synced to it. */
 export class OsSimulator implements OsPort {
@@ -20,6 +20,25 @@ export class OsSimulator implements OsPort {
   /** The orders synced to a station, oldest first, bypassing faults. */
   peekOrders(stationId: string): SimRecord<OsOrderRequest>[] {
     return this.book.all<OsOrderRequest>('order').filter((o) => o.body.stationId === stationId);
+  }
+
+  /** Every order event a station got, in the order it got them, bypassing faults. */
+  peekEvents(stationId: string): OsOrderEvent[] {
+    return this.book.all<OsOrderEvent>('event').filter((e) => e.body.stationId === stationId).map((e) => e.body);
+  }
+
+  async deliverEvent(key: CallKey, event: OsOrderEvent): Promise<Outcome<{ orderNo: string; eventSeq: number }, 'STATION_NOT_FOUND' | 'OUT_OF_ORDER'>> {
+    requireCount('eventSeq', event.eventSeq, { positive: true });
+    const no = (seq: number) => `${event.orderNo}#${seq}`;
+    return this.verbs.run('deliverEvent', key, event, no(event.eventSeq), (k): Outcome<{ orderNo: string; eventSeq: number }, 'STATION_NOT_FOUND' | 'OUT_OF_ORDER'> => {
+      if (!this.station.get(event.stationId)) return { ok: false, code: 'STATION_NOT_FOUND', message: `no station ${event.stationId}` };
+      if (event.eventSeq > 1 && !this.book.get('event', no(event.eventSeq - 1))) {
+        return { ok: false, code: 'OUT_OF_ORDER', message: `event ${event.eventSeq} of order ${event.orderNo} before event ${event.eventSeq - 1}` };
+      }
+      this.book.put('event', no(event.eventSeq), event.txnNo, event);
+      this.store.recordEffect('os', 'deliverEvent', k);
+      return { ok: true, orderNo: event.orderNo, eventSeq: event.eventSeq };
+    });
   }
 
   async syncOrder(key: CallKey, req: OsOrderRequest): Promise<Outcome<{ orderNo: string }, 'STATION_NOT_FOUND'>> {

@@ -98,7 +98,7 @@ export async function startHarness(t: Test, opts: { clock?: Clock; config?: Part
     callbackDelayMs: 0,
     logLevel: 'silent',
     // With a manual clock the test drives time: timers and tasks run when it says, not on a poll.
-    ...(opts.clock instanceof ManualClock ? { timerPollMs: 3_600_000, tasks: { ...DEFAULT_CONFIG.tasks, pollMs: 3_600_000, runOnArrival: false } } : {}),
+    ...(opts.clock instanceof ManualClock ? { timerPollMs: 3_600_000, tasks: { ...DEFAULT_CONFIG.tasks, pollMs: 3_600_000, runOnArrival: false }, osSync: { ...DEFAULT_CONFIG.osSync, pollMs: 3_600_000 } } : {}),
     ...opts.config,
   };
   if (split) {

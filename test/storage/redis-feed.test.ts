@@ -12,7 +12,7 @@ import { PATIENCE_MS } from '../helpers/deadlines.ts';
 const T0 = Date.parse('2026-11-25T04:00:00Z');
 
 function record(txnNo: string, state = 'quoted'): SaveRecord {
-  return { txnNo, merchantId: 'M1', stationId: 'S1', orderNo: null, state, stateValue: state, snapshot: { value: state }, atRest: false, working: false, needsAttention: false, finalAt: null, timers: {}, tasks: [], createdAt: T0, updatedAt: T0 };
+  return { txnNo, merchantId: 'M1', stationId: 'S1', orderNo: null, state, stateValue: state, snapshot: { value: state }, atRest: false, working: false, needsAttention: false, finalAt: null, timers: {}, tasks: [], osEvents: [], createdAt: T0, updatedAt: T0 };
 }
 
 function entry(event: string): JournalEntry {

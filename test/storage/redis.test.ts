@@ -62,7 +62,7 @@ t.test('the Redis store', async (t) => {
     const idx = (name: string) => `${prefix}:{idx}:${name}`;
     const redis = store.handle.redis;
     const T0 = Date.parse('2026-11-25T04:00:00Z');
-    const base = { txnNo: 'T1', merchantId: 'M1', stationId: 'S1', orderNo: null, stateValue: 'paying', snapshot: {}, atRest: false, needsAttention: false, finalAt: null, timers: {}, tasks: [], createdAt: T0, updatedAt: T0 };
+    const base = { txnNo: 'T1', merchantId: 'M1', stationId: 'S1', orderNo: null, stateValue: 'paying', snapshot: {}, atRest: false, needsAttention: false, finalAt: null, timers: {}, tasks: [], osEvents: [], createdAt: T0, updatedAt: T0 };
     await store.snapshots.save({ ...base, state: 'paying', working: true }, 0, []);
     // The next save's script ran (the record says completed) but the process died before the index writes after it.
     await redis.hset(`${prefix}:{T1}:txn`, 'state', 'completed', 'atRest', 1, 'working', 0, 'version', 2);

@@ -8,7 +8,7 @@ import type { SaveRecord } from '../../storage/types.ts';
 function record(txnNo: string): SaveRecord {
   return {
     txnNo, merchantId: 'M1', stationId: 'S1', orderNo: null, state: 'quoted', stateValue: 'quoted', snapshot: { value: 'quoted' },
-    atRest: false, working: false, needsAttention: false, finalAt: null, timers: {}, tasks: [], createdAt: 1, updatedAt: 1,
+    atRest: false, working: false, needsAttention: false, finalAt: null, timers: {}, tasks: [], osEvents: [], createdAt: 1, updatedAt: 1,
   };
 }
 

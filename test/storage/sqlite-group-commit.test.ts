@@ -7,7 +7,7 @@ import type { SaveRecord } from '../../storage/types.ts';
 function record(txnNo: string, needsAttention = false): SaveRecord {
   return {
     txnNo, merchantId: 'M1', stationId: 'S1', orderNo: null, state: 'quoted', stateValue: 'quoted', snapshot: { value: 'quoted' },
-    atRest: false, working: false, needsAttention, finalAt: null, timers: {}, createdAt: 1, updatedAt: 1,
+    atRest: false, working: false, needsAttention, finalAt: null, timers: {}, osEvents: [], createdAt: 1, updatedAt: 1,
     tasks: [{ task: 'settlement', kind: 'settlement', system: 'settlement', core: false, maxAttempts: 3, payload: {} }],
   };
 }

@@ -84,7 +84,7 @@ t.test('trade migrate --apply leaves a transaction that moved on between its rea
         const record = await storage.snapshots.load(txnNo);
         if (record && txnNo === v1) {
           const { version, ...rest } = record;
-          await storage.snapshots.save({ ...rest, tasks: [] }, version, []);
+          await storage.snapshots.save({ ...rest, tasks: [], osEvents: [] }, version, []);
         }
         return record;
       },

@@ -32,6 +32,7 @@ export function record(txnNo: string, over: Partial<SaveRecord> = {}): SaveRecor
     finalAt: null,
     timers: {},
     tasks: [],
+    osEvents: [],
     createdAt: T0,
     updatedAt: T0,
     ...over,

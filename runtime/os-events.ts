@@ -1,0 +1,39 @@
+import type { TxnContext } from '../machines/types.ts';
+import type { OsEventSpec } from '../storage/types.ts';
+
+/**
+ * The OS order events a transaction has given rise to so far (issue 20, "OS order sync"),
+ * derived by the host into the save record (DESIGN.md rule 9) the way tasks are: placed once it
+ * has an order, paid once paid, cancelled once it ended without payment, refunded per refund
+ * that succeeded. Each has an id for ever, so every save may list them all; the store keeps the
+ * first listing and numbers it. Amounts are integer fen.
+ */
+export function osEventsOf(c: TxnContext, state: string): OsEventSpec[] {
+  const order = c.order;
+  if (!order) return [];
+  const { orderNo } = order;
+  const events: OsEventSpec[] = [
+    {
+      eventId: `${orderNo}:placed`,
+      orderNo,
+      kind: 'placed',
+      payload: { payableFen: order.payableAmount, discountFen: order.discountAmount, orderedAt: order.orderedAt, lines: c.quote.lines },
+    },
+  ];
+  if (c.paidAt !== null) {
+    const paid = c.legs.filter((l) => l.status === 'succeeded' || l.status === 'refunded');
+    events.push({
+      eventId: `${orderNo}:paid`,
+      orderNo,
+      kind: 'paid',
+      payload: { amountFen: paid.reduce((a, l) => a + l.amount, 0), paidAt: c.paidAt, legs: paid.map((l) => ({ method: l.method, amountFen: l.amount })) },
+    });
+  } else if (state === 'cancelled' || state === 'failed') {
+    events.push({ eventId: `${orderNo}:cancelled`, orderNo, kind: 'cancelled', payload: { state, outcome: c.outcome } });
+  }
+  for (const r of c.refunds) {
+    if (r.status !== 'succeeded') continue;
+    events.push({ eventId: `${orderNo}:refunded:${r.refundNo}`, orderNo, kind: 'refunded', payload: { refundNo: r.refundNo, amountFen: r.amount, lines: r.lines } });
+  }
+  return events;
+}

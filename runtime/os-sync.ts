@@ -1,0 +1,182 @@
+import type { Logger } from 'pino';
+import { isDownstreamUnavailable } from '../systems/contract.ts';
+import type { OsPort } from '../systems/os/port.ts';
+import type { OsCursor, OsEvent, OsGroupChange, OsOutbox } from '../storage/types.ts';
+import type { Clock } from './clock.ts';
+import type { Downstream } from './downstream.ts';
+import { SerialPass } from './serial-pass.ts';
+
+/** How the delivery loop runs. */
+export interface OsSyncConfig {
+  /** How often a pass looks at the stations, ms. */
+  pollMs: number;
+  /** Events read per station per read. */
+  batch: number;
+  /** Backoff of a station whose delivery failed: base, doubling per failure, up to max, ms. */
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_OS_SYNC: OsSyncConfig = { pollMs: 1_000, batch: 100, baseBackoffMs: 1_000, maxBackoffMs: 5 * 60_000 };
+
+/** A station's cursor as the admin API shows it: the stored cursor, its group's switch, and this process's backoff. */
+export interface OsStationStatus extends OsCursor {
+  group: string | null;
+  /** The group reads the online orders: nothing is delivered to this station any more. */
+  readsOnline: boolean;
+  failures: number;
+  lastError: string | null;
+  /** Epoch ms before which this process does not try the station again, or null. */
+  retryAt: number | null;
+}
+
+interface Backoff {
+  failures: number;
+  until: number;
+  lastError: string;
+}
+
+/**
+ * Delivers each station's OS order events in station order (issue 20, "OS order sync"): a pass
+ * reads every station's cursor, sends the events after it one by one, and moves the cursor
+ * (compare-and-set) after each the OS took. Exactly once at the OS: each call is keyed
+ * `txnNo:os-event:<eventSeq>` and OS is idempotent by (orderNo, eventSeq), so a re-send after a
+ * crash, a lost answer, a second worker or a resync changes nothing there. A station whose
+ * delivery fails (OS down, a refusal) waits, doubling its wait on the injected clock; the others
+ * go on. Stations of a group switched to reading the online orders are skipped: their events are
+ * still recorded, not delivered. Runs on the worker role (or the one process).
+ */
+export class OsSync {
+  private readonly backoff = new Map<string, Backoff>();
+  /** Refusals per event this process saw: a refusal is an answer stored under its key, so the next try asks under a new one. */
+  private readonly refusals = new Map<string, number>();
+  private readonly passes = new SerialPass(() => this.pass());
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly outbox: OsOutbox,
+    private readonly os: OsPort,
+    private readonly downstream: Downstream,
+    private readonly groupOf: (stationId: string) => Promise<string | null>,
+    private readonly clock: Clock,
+    private readonly config: OsSyncConfig,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.runDue().catch((err: unknown) => this.log.error({ err }, 'OS sync pass failed')), this.config.pollMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.passes.idle();
+  }
+
+  /** One pass over every station (a caller during a pass gets the next one); returns the events delivered. */
+  runDue(): Promise<number> {
+    return this.passes.run();
+  }
+
+  /** Every station's cursor, switch and backoff. */
+  async status(): Promise<OsStationStatus[]> {
+    const online = new Set(await this.outbox.readsOnlineGroups());
+    return Promise.all((await this.outbox.cursors()).map(async (c) => {
+      const group = await this.groupOf(c.stationId).catch(() => null);
+      const b = this.backoff.get(c.stationId);
+      return { ...c, group, readsOnline: group !== null && online.has(group), failures: b?.failures ?? 0, lastError: b?.lastError ?? null, retryAt: b?.until ?? null };
+    }));
+  }
+
+  /** Re-delivers a station's events recorded since `fromMs` (the OS's idempotency makes it harmless); returns the cursor's new place. */
+  async resync(stationId: string, fromMs: number): Promise<number> {
+    const to = await this.outbox.rewind(stationId, fromMs);
+    this.backoff.delete(stationId);
+    this.log.info({ stationId, from: new Date(fromMs).toISOString(), deliveredSeq: to }, 'OS resync: station cursor put back');
+    return to;
+  }
+
+  /** Switches a group's OS to reading the online orders (or back), journalled. */
+  async switchGroup(group: string, readsOnline: boolean, by: string): Promise<OsGroupChange> {
+    const change = await this.outbox.setGroup(group, readsOnline, by, this.clock.now());
+    this.log.info({ group, readsOnline, by, seq: change.seq }, 'OS group switch changed');
+    return change;
+  }
+
+  groupChanges(limit: number): Promise<OsGroupChange[]> {
+    return this.outbox.groupChanges(limit);
+  }
+
+  private async pass(): Promise<number> {
+    await this.outbox.repair(this.config.batch);
+    const online = new Set(await this.outbox.readsOnlineGroups());
+    let delivered = 0;
+    for (const cursor of await this.outbox.cursors()) {
+      if (cursor.pending <= 0) continue;
+      const b = this.backoff.get(cursor.stationId);
+      if (b && b.until > this.clock.now()) continue;
+      if (online.size > 0) {
+        let group: string | null;
+        try {
+          group = await this.groupOf(cursor.stationId);
+        } catch (err) {
+          // Without its group the switch cannot be honoured: the station waits for the next pass.
+          this.log.warn({ stationId: cursor.stationId, err }, 'OS sync: station group unknown, station skipped');
+          continue;
+        }
+        if (group !== null && online.has(group)) continue;
+      }
+      delivered += await this.deliverStation(cursor.stationId, cursor.deliveredSeq);
+    }
+    return delivered;
+  }
+
+  private async deliverStation(stationId: string, from: number): Promise<number> {
+    let at = from;
+    let delivered = 0;
+    for (;;) {
+      const events = await this.outbox.events(stationId, at, this.config.batch);
+      if (events.length === 0) break;
+      for (const e of events) {
+        const failure = await this.deliver(e);
+        if (failure !== null) {
+          this.fail(stationId, failure);
+          return delivered;
+        }
+        // Moved by someone else meanwhile (a resync, another worker): the next pass starts from where it is.
+        if (!(await this.outbox.advance(stationId, at, e.stationSeq, this.clock.now()))) return delivered;
+        at = e.stationSeq;
+        delivered++;
+      }
+    }
+    this.backoff.delete(stationId);
+    return delivered;
+  }
+
+  /** Null when the OS has the event; else why not. */
+  private async deliver(e: OsEvent): Promise<string | null> {
+    const refused = this.refusals.get(e.eventId) ?? 0;
+    const step = refused > 0 ? `os-event:${e.eventSeq}:r${refused}` : `os-event:${e.eventSeq}`;
+    try {
+      const result = await this.downstream.call('os', () =>
+        this.os.deliverEvent({ txnNo: e.txnNo, step }, { txnNo: e.txnNo, orderNo: e.orderNo, stationId: e.stationId, kind: e.kind, eventSeq: e.eventSeq, stationSeq: e.stationSeq, at: e.at, payload: e.payload }));
+      if (result.ok) {
+        this.refusals.delete(e.eventId);
+        return null;
+      }
+      this.refusals.set(e.eventId, refused + 1);
+      this.log.error({ stationId: e.stationId, eventId: e.eventId, code: result.code }, 'OS refused an order event');
+      return `${result.code}: ${result.message}`;
+    } catch (err) {
+      if (!isDownstreamUnavailable(err)) throw err;
+      return err.message;
+    }
+  }
+
+  private fail(stationId: string, error: string): void {
+    const failures = (this.backoff.get(stationId)?.failures ?? 0) + 1;
+    const wait = Math.min(this.config.baseBackoffMs * 2 ** (failures - 1), this.config.maxBackoffMs);
+    this.backoff.set(stationId, { failures, until: this.clock.now() + wait, lastError: error });
+  }
+}
