@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import t, { type Test } from 'tap';
+import { ManualClock } from '../../runtime/clock.ts';
+import type { TradeCenterConfig } from '../../runtime/trade-center.ts';
+import type { TransactionView } from '../../runtime/view.ts';
+import type { OsOrderEvent } from '../../systems/os/port.ts';
+import { FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
+
+const HOUR = 3_600_000;
+
+const BACKENDS: { name: string; config: (t: Test) => Promise<Partial<TradeCenterConfig>> }[] = [
+  { name: 'SQLite', config: async () => ({}) },
+  {
+    name: 'Redis',
+    config: async (t) => {
+      const server = await startRedisServer();
+      t.teardown(() => server.stop());
+      return { storage: { kind: 'redis', url: server.url, prefix: `tc-os-${randomUUID().slice(0, 8)}` } };
+    },
+  },
+];
+
+/** S1 and S2 are in group G1 (merchant M1), S3 in G2 (merchant M2): demo/dataset.json. */
+const STATIONS = [
+  { stationId: 'S1', merchantId: 'M1' },
+  { stationId: 'S2', merchantId: 'M1' },
+  { stationId: 'S3', merchantId: 'M2' },
+] as const;
+
+function sale(stationId: string, merchantId: string, amount: number) {
+  return { ...FUEL_SALE, stationId, merchantId, items: [{ type: 'fuel', nozzleNo: 1, amount }], paymentMethods: ['stored_value'], legs: [{ method: 'stored_value', cardNo: 'C1', amount: 'rest' }] };
+}
+
+/** Sells at every station: paid sales, a partly then fully refunded one, and a cancelled order. Returns the order numbers. */
+async function trade(h: Harness, round: number): Promise<string[]> {
+  const orders: string[] = [];
+  for (const [i, s] of STATIONS.entries()) {
+    const paid = await h.api<TransactionView>('POST', '/v1/checkout', sale(s.stationId, s.merchantId, 3000 + round * 10 + i));
+    if (paid.body.state !== 'completed') throw new Error(`checkout failed: ${JSON.stringify(paid.body)}`);
+    orders.push(paid.body.orderNo!);
+    const refunded = await h.api<TransactionView>('POST', '/v1/checkout', sale(s.stationId, s.merchantId, 3000));
+    if (refunded.body.state !== 'completed') throw new Error(`checkout failed: ${JSON.stringify(refunded.body)}`);
+    for (const amount of [1000, undefined]) {
+      const r = await h.api<{ refundNo: string }>('POST', `/v1/transactions/${refunded.body.txnNo}/refunds`, { ...(amount ? { amount } : {}), reason: 'returned' });
+      if (r.status !== 202 && r.status !== 201) throw new Error(`refund failed: ${JSON.stringify(r.body)}`);
+      await until(async () => (await h.api<{ status: string }>('GET', `/v1/transactions/${refunded.body.txnNo}/refunds/${r.body.refundNo}`)).body.status === 'succeeded');
+    }
+    orders.push(refunded.body.orderNo!);
+    const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...sale(s.stationId, s.merchantId, 700), legs: undefined });
+    const { quoteId, combos } = started.body.quote;
+    const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId, comboId: combos[0]!.comboId });
+    orders.push(ordered.body.orderNo!);
+    const cancelled = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/cancel`, {});
+    if (cancelled.body.state !== 'cancelled') throw new Error(`cancel failed: ${JSON.stringify(cancelled.body)}`);
+  }
+  return orders;
+}
+
+/** Waits on the machines settling (refund legs answer asynchronously), never on the wall clock for a fixed time. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met');
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** Each station's events at the OS: every event of the outbox once, in station order, each order's events 1, 2, … in order. */
+async function checkOs(t: Test, h: Harness, label: string): Promise<number> {
+  const os = h.tc.sims!.systems.os;
+  let total = 0;
+  for (const { stationId } of STATIONS) {
+    const got = os.peekEvents(stationId);
+    const cursor = await h.tc.storage.osOutbox.cursor(stationId);
+    const outbox = await h.tc.storage.osOutbox.events(stationId, 0, 10_000);
+    t.equal(got.length, outbox.length, `${label}: ${stationId} holds each of its ${outbox.length} events once`);
+    t.same(got.map((e) => e.stationSeq), outbox.map((e) => e.stationSeq), `${label}: ${stationId} got them in station order`);
+    t.same(got.map((e) => `${e.orderNo}#${e.eventSeq}:${e.kind}`), outbox.map((e) => `${e.orderNo}#${e.eventSeq}:${e.kind}`), `${label}: ${stationId} got what was recorded`);
+    t.equal(cursor.pending, 0, `${label}: ${stationId} has nothing pending`);
+    const byOrder = new Map<string, OsOrderEvent[]>();
+    for (const e of got) byOrder.set(e.orderNo, [...(byOrder.get(e.orderNo) ?? []), e]);
+    for (const [orderNo, events] of byOrder) {
+      if (JSON.stringify(events.map((e) => e.eventSeq)) !== JSON.stringify(events.map((_, i) => i + 1))) t.fail(`${orderNo}: events out of order ${events.map((e) => e.eventSeq)}`);
+      if (events[0]!.kind !== 'placed') t.fail(`${orderNo}: first event ${events[0]!.kind}`);
+    }
+    total += got.length;
+  }
+  return total;
+}
+
+for (const backend of BACKENDS) {
+  t.test(`${backend.name}: after an hour of OS outage every station's OS holds each order event once and in order, and again after a resync from a date`, async (t) => {
+    const clock = new ManualClock(Date.parse('2026-12-01T09:00:00+08:00'));
+    // The breaker measures wall time (cockatiel): kept shut, so the outbox's own backoff on the clock is what is tested.
+    const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 100_000, halfOpenAfterMs: 10 }, ...(await backend.config(t)) } });
+    const os = h.tc.sims!.systems.os;
+    await h.sims.faults.os.configure({ deliverEvent: { outage: true } });
+    const orders = [...(await trade(h, 0))];
+    for (let minute = 0; minute < 60; minute++) {
+      clock.advance(60_000);
+      t.equal(await h.tc.osSync.runDue(), 0);
+      if (minute === 30) orders.push(...(await trade(h, 1)));
+    }
+    for (const { stationId } of STATIONS) t.equal(os.peekEvents(stationId).length, 0, `${stationId}: nothing reached OS while it was down`);
+    const status = await h.tc.osSync.status();
+    t.same(status.map((s) => s.stationId), ['S1', 'S2', 'S3']);
+    t.ok(status.every((s) => s.pending === 16 && s.deliveredSeq === 0 && s.failures > 0 && s.lastError !== null), 'each station: 2 rounds x 8 events (placed and paid; placed, paid, refunded twice; placed and cancelled) pending, retrying');
+
+    await h.sims.faults.os.clear();
+    clock.advance(HOUR);
+    t.equal(await h.tc.osSync.runDue(), 48, 'every pending event delivered in one pass once OS is back');
+    const delivered = await checkOs(t, h, 'after the outage');
+    t.equal(delivered, 48);
+    // Each order is placed; a paid one paid; the refunded one refunded twice; the cancelled one cancelled.
+    const kinds = os.peekEvents('S1').filter((e) => e.orderNo === orders[1]).map((e) => e.kind);
+    t.same(kinds, ['placed', 'paid', 'refunded', 'refunded']);
+    t.same(os.peekEvents('S1').filter((e) => e.orderNo === orders[2]).map((e) => e.kind), ['placed', 'cancelled']);
+
+    // A resync from the second round's date re-delivers from there: OS's idempotency keeps each once.
+    const resyncFrom = Date.parse('2026-12-01T09:31:00+08:00');
+    const back = await h.tc.osSync.resync('S1', resyncFrom);
+    t.ok(back > 0 && back < 16, `the cursor went back to ${back}`);
+    t.equal((await h.tc.storage.osOutbox.cursor('S1')).pending, 16 - back);
+    t.equal(await h.tc.osSync.runDue(), 16 - back, 'the events since that date were sent again');
+    t.equal(await checkOs(t, h, 'after the resync'), 48);
+  });
+
+  t.test(`${backend.name}: a group switched to reading the online orders gets nothing new, its events still recorded; the switch is journalled`, async (t) => {
+    const clock = new ManualClock(Date.parse('2026-12-02T09:00:00+08:00'));
+    // The breaker measures wall time (cockatiel): kept shut, so the outbox's own backoff on the clock is what is tested.
+    const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 100_000, halfOpenAfterMs: 10 }, ...(await backend.config(t)) } });
+    const os = h.tc.sims!.systems.os;
+    await trade(h, 0);
+    t.equal(await h.tc.osSync.runDue(), 24);
+    const change = await h.tc.osSync.switchGroup('G1', true, 'test');
+    t.match(change, { seq: 1, group: 'G1', readsOnline: true, by: 'test', at: clock.now() });
+    await trade(h, 1);
+    clock.advance(60_000);
+    t.equal(await h.tc.osSync.runDue(), 8, 'only S3 (group G2) is delivered to');
+    t.equal(os.peekEvents('S1').length, 8, 'S1 (G1) got nothing new');
+    t.equal(os.peekEvents('S2').length, 8, 'S2 (G1) got nothing new');
+    t.equal(os.peekEvents('S3').length, 16);
+    const status = await h.tc.osSync.status();
+    t.match(status.find((s) => s.stationId === 'S1'), { group: 'G1', readsOnline: true, pending: 8, headSeq: 16 });
+    t.same((await h.tc.osSync.groupChanges(10)).map((c) => [c.seq, c.group, c.readsOnline]), [[1, 'G1', true]]);
+  });
+}
