@@ -3,6 +3,7 @@ import { adminQueriesConformance } from './conformance/admin-queries.ts';
 import { storeTests, type StoreFactory } from './conformance/helpers.ts';
 import { idempotencyRecordsConformance } from './conformance/idempotency-records.ts';
 import { journalConformance } from './conformance/journal.ts';
+import { osOutboxConformance } from './conformance/os-outbox.ts';
 import { sentinelIndexConformance } from './conformance/sentinel-index.ts';
 import { shadowQuotesConformance } from './conformance/shadow-quotes.ts';
 import { snapshotStoreConformance } from './conformance/snapshot-store.ts';
@@ -25,6 +26,7 @@ export function storeConformance(t: Test, make: StoreFactory): void {
   t.test('SentinelIndex', async (t) => sentinelIndexConformance(t, make));
   t.test('AdminQueries', async (t) => adminQueriesConformance(t, make));
   t.test('ShadowQuotes', async (t) => shadowQuotesConformance(t, make));
+  t.test('OsOutbox', async (t) => osOutboxConformance(t, make));
   storeTests(t, make)('answers a ping', async (t, store) => {
     await store.ping();
     t.pass();

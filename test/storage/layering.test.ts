@@ -4,7 +4,7 @@ import t from 'tap';
 import ts from 'typescript';
 
 const root = join(import.meta.dirname, '..', '..');
-const CONCEPTS = ['SnapshotStore', 'Journal', 'TransitionFeed', 'IdempotencyRecords', 'TaskStore', 'SentinelIndex', 'AdminQueries', 'ShadowQuotes', 'Storage'];
+const CONCEPTS = ['SnapshotStore', 'Journal', 'TransitionFeed', 'IdempotencyRecords', 'TaskStore', 'SentinelIndex', 'AdminQueries', 'ShadowQuotes', 'OsOutbox', 'Storage'];
 
 function filesUnder(dir: string): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true, recursive: true })

@@ -1,0 +1,66 @@
+import type { Test } from 'tap';
+import type { OsEventSpec } from '../../../storage/types.ts';
+import { record, storeTests, T0, type StoreFactory } from './helpers.ts';
+
+const placed = (orderNo: string): OsEventSpec => ({ eventId: `${orderNo}:placed`, orderNo, kind: 'placed', payload: { payableFen: 3000 } });
+const paid = (orderNo: string): OsEventSpec => ({ eventId: `${orderNo}:paid`, orderNo, kind: 'paid', payload: { amountFen: 3000 } });
+const refunded = (orderNo: string, refundNo: string): OsEventSpec => ({ eventId: `${orderNo}:refunded:${refundNo}`, orderNo, kind: 'refunded', payload: { refundNo, amountFen: 100 } });
+
+/** The OsOutbox part of the conformance suite: events come with the snapshot saves. */
+export async function osOutboxConformance(t: Test, make: StoreFactory): Promise<void> {
+  const test = storeTests(t, make);
+
+  test('a save stores its new order events once each, numbered per order and per station, in the order listed', async (t, store) => {
+    t.equal((await store.snapshots.save(record('T1', { stationId: 'S1', orderNo: 'O1', osEvents: [placed('O1')] }), 0, [])).ok, true);
+    t.equal((await store.snapshots.save(record('T2', { stationId: 'S1', orderNo: 'O2', osEvents: [placed('O2'), paid('O2')], updatedAt: T0 + 5 }), 0, [])).ok, true);
+    // Every later save lists the events so far again: nothing is stored twice.
+    t.equal((await store.snapshots.save(record('T1', { stationId: 'S1', orderNo: 'O1', osEvents: [placed('O1'), paid('O1')], updatedAt: T0 + 10 }), 1, [])).ok, true);
+    t.equal((await store.snapshots.save(record('T1', { stationId: 'S1', orderNo: 'O1', osEvents: [placed('O1'), paid('O1'), refunded('O1', 'R1')], updatedAt: T0 + 20 }), 2, [])).ok, true);
+    t.equal((await store.snapshots.save(record('T3', { stationId: 'S2', orderNo: 'O3', osEvents: [placed('O3')] }), 0, [])).ok, true);
+    const s1 = await store.osOutbox.events('S1', 0, 100);
+    t.same(s1.map((e) => [e.stationSeq, e.orderNo, e.eventSeq, e.kind, e.txnNo, e.at]), [
+      [1, 'O1', 1, 'placed', 'T1', T0],
+      [2, 'O2', 1, 'placed', 'T2', T0 + 5],
+      [3, 'O2', 2, 'paid', 'T2', T0 + 5],
+      [4, 'O1', 2, 'paid', 'T1', T0 + 10],
+      [5, 'O1', 3, 'refunded', 'T1', T0 + 20],
+    ]);
+    t.same(s1[4]!.payload, { refundNo: 'R1', amountFen: 100 });
+    t.same((await store.osOutbox.events('S1', 3, 1)).map((e) => e.stationSeq), [4], 'read on after a sequence, at most the limit');
+    t.same(await store.osOutbox.cursors(), [
+      { stationId: 'S1', deliveredSeq: 0, deliveredAt: null, headSeq: 5, pending: 5 },
+      { stationId: 'S2', deliveredSeq: 0, deliveredAt: null, headSeq: 1, pending: 1 },
+    ]);
+    t.same(await store.osOutbox.cursor('S9'), { stationId: 'S9', deliveredSeq: 0, deliveredAt: null, headSeq: 0, pending: 0 });
+  });
+
+  test('a save that loses its compare-and-set stores none of its events', async (t, store) => {
+    await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1')] }), 0, []);
+    const lost = await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1'), paid('O1')] }), 7, []);
+    t.equal(lost.ok, false);
+    await store.osOutbox.repair(100);
+    t.same((await store.osOutbox.events('S1', 0, 100)).map((e) => e.kind), ['placed']);
+  });
+
+  test('the cursor moves by compare-and-set, never past the head, and a rewind puts it back before a date', async (t, store) => {
+    await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1'), paid('O1')], updatedAt: T0 }), 0, []);
+    await store.snapshots.save(record('T2', { orderNo: 'O2', osEvents: [placed('O2'), paid('O2')], updatedAt: T0 + 1_000 }), 0, []);
+    t.equal(await store.osOutbox.advance('S1', 0, 2, T0 + 50), true);
+    t.equal(await store.osOutbox.advance('S1', 0, 3, T0 + 60), false, 'not from where it is');
+    t.equal(await store.osOutbox.advance('S1', 2, 5, T0 + 60), false, 'not past the head');
+    t.equal(await store.osOutbox.advance('S1', 2, 4, T0 + 70), true);
+    t.same(await store.osOutbox.cursor('S1'), { stationId: 'S1', deliveredSeq: 4, deliveredAt: T0 + 70, headSeq: 4, pending: 0 });
+    t.equal(await store.osOutbox.rewind('S1', T0 + 500), 2, 'back before the first event at or after the date');
+    t.equal(await store.osOutbox.rewind('S1', T0 + 5_000), 2, 'never forward');
+    t.equal((await store.osOutbox.cursor('S1')).pending, 2);
+  });
+
+  test('the group switch is set and journalled, newest change first', async (t, store) => {
+    t.same(await store.osOutbox.readsOnlineGroups(), []);
+    t.same(await store.osOutbox.setGroup('G1', true, 'ops', T0), { seq: 1, group: 'G1', readsOnline: true, by: 'ops', at: T0 });
+    await store.osOutbox.setGroup('G2', true, 'ops', T0 + 1);
+    await store.osOutbox.setGroup('G2', false, 'lead', T0 + 2);
+    t.same(await store.osOutbox.readsOnlineGroups(), ['G1']);
+    t.same((await store.osOutbox.groupChanges(2)).map((c) => [c.seq, c.group, c.readsOnline, c.by]), [[3, 'G2', false, 'lead'], [2, 'G2', true, 'ops']]);
+  });
+}
