@@ -13,6 +13,7 @@ import { registerOpenApi } from './openapi.ts';
 import { bindTxnNoFromAnswers, txnChildLogger } from './request-logging.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { osRoutes } from './routes/os.ts';
 import { routingRoutes } from './routes/routing.ts';
 import { shadowRoutes } from './routes/shadow.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
@@ -52,6 +53,7 @@ export async function buildApp(tc: TradeCenter, options: { limits?: HttpLimits }
   await app.register(adminRoutes, { tc });
   await app.register(orderRoutes, { tc });
   await app.register(routingRoutes, { tc });
+  await app.register(osRoutes, { tc });
   await app.register(shadowRoutes, { tc });
   await app.register(eventRoutes, { tc });
   await app.register(inspectorRoutes, { tc });
