@@ -9,6 +9,7 @@ import { migrateCommand } from './migrate.ts';
 import { nudgeCommand } from './nudge.ts';
 import { ordersCommand, summaryCommand } from './orders.ts';
 import { retryCommand } from './retry.ts';
+import { osCommand } from './os.ts';
 import { routingCommand } from './routing.ts';
 import { shadowCommand } from './shadow.ts';
 import { simulateCommand } from './simulate.ts';
@@ -18,6 +19,6 @@ import { vizCommand } from './viz.ts';
 
 /** Adds the operator commands (list, orders, summary, inspect, stuck, nudge, retry, cancel, tail, viz, simulate, keys, migrate, routing, shadow, import) to `trade`. */
 export function registerCommands(program: Command, io: CliIo = processIo()): Command {
-  for (const make of [listCommand, ordersCommand, summaryCommand, inspectCommand, stuckCommand, nudgeCommand, retryCommand, cancelCommand, tailCommand, vizCommand, simulateCommand, keysCommand, migrateCommand, routingCommand, shadowCommand, importCommand]) program.addCommand(make(io));
+  for (const make of [listCommand, ordersCommand, summaryCommand, inspectCommand, stuckCommand, nudgeCommand, retryCommand, cancelCommand, tailCommand, vizCommand, simulateCommand, keysCommand, migrateCommand, routingCommand, osCommand, shadowCommand, importCommand]) program.addCommand(make(io));
   return program;
 }

@@ -4,7 +4,10 @@ import { ManualClock } from '../../runtime/clock.ts';
 import type { TradeCenterConfig } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import type { OsOrderEvent } from '../../systems/os/port.ts';
-import { FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
+import { osCommand } from '../../bin/commands/os.ts';
+import { parseResyncFrom } from '../../http/routes/os.ts';
+import { captureIo } from '../cli/helpers.ts';
+import { apiClient, DEMO_KEY, FUEL_SALE, keyEntry, startHarness, type Harness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 
 const HOUR = 3_600_000;
@@ -146,3 +149,39 @@ for (const backend of BACKENDS) {
     t.same((await h.tc.osSync.groupChanges(10)).map((c) => [c.seq, c.group, c.readsOnline]), [[1, 'G1', true]]);
   });
 }
+
+t.test('the admin API and trade os show the cursors, resync a station from a day and switch a group, journalled; a key for some merchants is refused', async (t) => {
+  const clock = new ManualClock(Date.parse('2026-12-01T09:00:00+08:00'));
+  const scoped = 'sk_os_m1_only_0123456789abcdef';
+  const h = await startHarness(t, { clock, config: { apiKeys: [keyEntry(scoped, { scopes: ['admin', 'trade', 'refund'], merchants: ['M1'] })] } });
+  t.equal(parseResyncFrom('2026-12-01'), Date.parse('2026-12-01T00:00:00+08:00'), 'a day starts at midnight at the stations (UTC+8)');
+  t.equal(parseResyncFrom('tomorrow'), null);
+  await trade(h, 0);
+  t.equal(await h.tc.osSync.runDue(), 24);
+  type Cursors = { cursors: { stationId: string; deliveredSeq: number; pending: number; group: string | null; readsOnline: boolean; deliveredAt: string | null }[] };
+  const cursors = await h.api<Cursors>('GET', '/admin/os/cursors');
+  t.equal(cursors.status, 200);
+  t.match(cursors.body.cursors, [
+    { stationId: 'S1', group: 'G1', deliveredSeq: 8, pending: 0, readsOnline: false, deliveredAt: new Date(clock.now()).toISOString() },
+    { stationId: 'S2', group: 'G1', deliveredSeq: 8 },
+    { stationId: 'S3', group: 'G2', deliveredSeq: 8 },
+  ]);
+  t.equal((await apiClient(h.url, scoped)('GET', '/admin/os/cursors')).status, 403, 'stations span merchants: a key for M1 only may not look');
+  t.equal((await h.api('POST', '/admin/os/resync', { stationId: 'S1', from: 'soon' })).status, 400);
+
+  const io = captureIo();
+  const run = (...args: string[]) => osCommand(io).parseAsync([...args, '--url', h.url, '--key', DEMO_KEY], { from: 'user' });
+  await run('cursors');
+  t.match(io.stdout(), /S1\s+│?\s*G1\s+│?\s*8\s+│?\s*8\s+│?\s*0/, 'trade os cursors lists each station');
+  await run('resync', '--station', 'S1', '--from', '2026-12-01');
+  t.match(io.stdout(), /S1: cursor back to 0, 8 events to deliver again/);
+  t.equal(await h.tc.osSync.runDue(), 8);
+  t.equal(h.tc.sims!.systems.os.peekEvents('S1').length, 8, 'OS still holds each once');
+  await run('switch', '--group', 'G1', '--reads-online');
+  t.match(io.stdout(), /change 1 by demo at .*: group G1 reads the online orders: not synced any more/);
+  const groups = await h.api<{ readsOnlineGroups: string[]; changes: { seq: number; group: string; readsOnline: boolean; by: string }[] }>('GET', '/admin/os/groups');
+  t.same(groups.body.readsOnlineGroups, ['G1']);
+  t.match(groups.body.changes, [{ seq: 1, group: 'G1', readsOnline: true, by: 'demo' }]);
+  const back = await h.api<{ change: { seq: number; readsOnline: boolean } }>('PUT', '/admin/os/groups/G1', { readsOnline: false });
+  t.match(back.body.change, { seq: 2, readsOnline: false });
+});
