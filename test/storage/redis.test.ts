@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
+import type { RedisOsOutbox } from '../../storage/redis/os-outbox.ts';
 import { createRedisStorage } from '../../storage/redis/storage.ts';
 import { eventually, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
@@ -74,6 +75,31 @@ t.test('the Redis store', async (t) => {
       [null, null, null, '0', null],
       'its entries are those of the record as stored, and it is no longer dirty',
     );
+  });
+
+  t.test('OS events a crash cut off between the save script and their publishing are published by the repair pass, once', async (t) => {
+    const prefix = `tc-test-${randomUUID().slice(0, 8)}`;
+    const store = createRedisStorage({ url, prefix });
+    t.teardown(() => store.close());
+    const outbox = store.osOutbox as RedisOsOutbox;
+    const T0 = Date.parse('2026-11-25T04:00:00Z');
+    const placed = { eventId: 'O1:placed', orderNo: 'O1', kind: 'placed' as const, payload: { payableFen: 100 } };
+    const base = { txnNo: 'T1', merchantId: 'M1', stationId: 'S1', orderNo: 'O1', state: 'ordered', stateValue: 'ordered', snapshot: {}, atRest: false, working: false, needsAttention: false, finalAt: null, timers: {}, tasks: [], osEvents: [placed], createdAt: T0, updatedAt: T0 };
+    // The process dies after the save script and before the publish: the save is never answered.
+    const publish = outbox.publish.bind(outbox);
+    outbox.publish = () => Promise.reject(new Error('killed'));
+    await t.rejects(store.snapshots.save(base, 0, []), /killed/);
+    outbox.publish = publish;
+    t.equal((await store.snapshots.load('T1'))?.version, 1, 'the snapshot is stored');
+    t.same(await store.osOutbox.events('S1', 0, 10), [], 'its event is not in the station outbox yet');
+    t.equal(await store.osOutbox.repair(100), 1);
+    t.same((await store.osOutbox.events('S1', 0, 10)).map((e) => [e.stationSeq, e.eventId, e.eventSeq, e.at]), [[1, 'O1:placed', 1, T0]]);
+    t.equal(await store.osOutbox.repair(100), 0, 'nothing left listed');
+    // A new process (no memory of what it stored) saves the next version listing the event again: stored once.
+    const again = createRedisStorage({ url, prefix });
+    t.teardown(() => again.close());
+    await again.snapshots.save({ ...base, osEvents: [placed, { ...placed, eventId: 'O1:paid', kind: 'paid' as const }], updatedAt: T0 + 1 }, 1, []);
+    t.same((await again.osOutbox.events('S1', 0, 10)).map((e) => [e.stationSeq, e.eventId, e.eventSeq]), [[1, 'O1:placed', 1], [2, 'O1:paid', 2]]);
   });
 
   t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {
