@@ -39,7 +39,7 @@ interface Backoff {
 /**
  * Delivers each station's OS order events in station order (issue 20, "OS order sync"): a pass
  * reads every station's cursor, sends the events after it one by one, and moves the cursor
- * (compare-and-set) after each the OS took. Exactly once at the OS: each call is keyed
+ * (compare-and-set) past what the OS took, once per batch. Exactly once at the OS: each call is keyed
  * `txnNo:os-event:<eventSeq>` and OS is idempotent by (orderNo, eventSeq), so a re-send after a
  * crash, a lost answer, a second worker or a resync changes nothing there. A station whose
  * delivery fails (OS down, a refusal) waits, doubling its wait on the injected clock; the others
@@ -138,16 +138,24 @@ export class OsSync {
     for (;;) {
       const events = await this.outbox.events(stationId, at, this.config.batch);
       if (events.length === 0) break;
+      // The cursor moves once per batch (or up to the last event taken before a failure): a crash
+      // in between sends those events again, which OS answers as before and keeps once.
+      let taken = at;
+      let failure: string | null = null;
       for (const e of events) {
-        const failure = await this.deliver(e);
-        if (failure !== null) {
-          this.fail(stationId, failure);
-          return delivered;
-        }
+        failure = await this.deliver(e);
+        if (failure !== null) break;
+        taken = e.stationSeq;
+      }
+      if (taken > at) {
         // Moved by someone else meanwhile (a resync, another worker): the next pass starts from where it is.
-        if (!(await this.outbox.advance(stationId, at, e.stationSeq, this.clock.now()))) return delivered;
-        at = e.stationSeq;
-        delivered++;
+        if (!(await this.outbox.advance(stationId, at, taken, this.clock.now()))) return delivered;
+        delivered += taken - at;
+        at = taken;
+      }
+      if (failure !== null) {
+        this.fail(stationId, failure);
+        return delivered;
       }
     }
     this.backoff.delete(stationId);
