@@ -1,5 +1,6 @@
 import type { TxnContext } from '../machines/types.ts';
 import type { OsEventSpec } from '../storage/types.ts';
+import { isHistoryRefund, OS_SCENE } from './os-order-entry.ts';
 
 /**
  * The OS order events a transaction has given rise to so far (issue 20, "OS order sync"),
@@ -7,20 +8,26 @@ import type { OsEventSpec } from '../storage/types.ts';
  * has an order, paid once paid, cancelled once it ended without payment, refunded per refund
  * that succeeded. Each has an id for ever, so every save may list them all; the store keeps the
  * first listing and numbers it. Amounts are integer fen.
+ *
+ * An order imported from OS's own history (scene `os_terminal`, runtime/os-order-entry.ts) was
+ * placed, paid and maybe partly refunded at OS: only the refunds made here are news to OS.
  */
 export function osEventsOf(c: TxnContext, state: string): OsEventSpec[] {
   const order = c.order;
   if (!order) return [];
   const { orderNo } = order;
-  const events: OsEventSpec[] = [
-    {
-      eventId: `${orderNo}:placed`,
-      orderNo,
-      kind: 'placed',
-      payload: { payableFen: order.payableAmount, discountFen: order.discountAmount, orderedAt: order.orderedAt, lines: c.quote.lines },
-    },
-  ];
-  if (c.paidAt !== null) {
+  const imported = c.scene === OS_SCENE;
+  const events: OsEventSpec[] = imported
+    ? []
+    : [{
+        eventId: `${orderNo}:placed`,
+        orderNo,
+        kind: 'placed',
+        payload: { payableFen: order.payableAmount, discountFen: order.discountAmount, orderedAt: order.orderedAt, lines: c.quote.lines },
+      }];
+  if (imported) {
+    // Only its refunds, below.
+  } else if (c.paidAt !== null) {
     const paid = c.legs.filter((l) => l.status === 'succeeded' || l.status === 'refunded');
     events.push({
       eventId: `${orderNo}:paid`,
@@ -32,7 +39,7 @@ export function osEventsOf(c: TxnContext, state: string): OsEventSpec[] {
     events.push({ eventId: `${orderNo}:cancelled`, orderNo, kind: 'cancelled', payload: { state, outcome: c.outcome } });
   }
   for (const r of c.refunds) {
-    if (r.status !== 'succeeded') continue;
+    if (r.status !== 'succeeded' || (imported && isHistoryRefund(c.txnNo, r.refundNo))) continue;
     events.push({ eventId: `${orderNo}:refunded:${r.refundNo}`, orderNo, kind: 'refunded', payload: { refundNo: r.refundNo, amountFen: r.amount, lines: r.lines } });
   }
   return events;

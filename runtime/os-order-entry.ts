@@ -13,6 +13,14 @@ export const IMPORTED_EVENT = 'IMPORTED';
 
 const COMBO_ID = 'c-os';
 
+/** The refund number of an imported order's `i`th refund made at OS (its history), 1-based. */
+const historyRefundNo = (txnNo: string, i: number) => `R${txnNo.slice(1)}-H${i}`;
+
+/** Whether a refund of an imported order was made at OS (taken from its history), not here. */
+export function isHistoryRefund(txnNo: string, refundNo: string): boolean {
+  return refundNo.startsWith(`R${txnNo.slice(1)}-H`);
+}
+
 /** Spreads `amount` over lines in proportion to their amounts, largest remainder, to the fen. */
 function spread(amount: number, lines: readonly { lineNo: number; amount: number }[]): Record<number, number> {
   const total = lines.reduce((a, l) => a + l.amount, 0);
@@ -70,7 +78,7 @@ export function osOrderEntry(checked: CheckedOsOrder, merchantId: string): Archi
     ...(p.channelTradeNo ? { channelTradeNo: p.channelTradeNo } : {}),
   }));
   const refunds: RefundView[] = record.refunds.map((r, i) => {
-    const refundNo = `R${txnNo.slice(1)}-H${i + 1}`;
+    const refundNo = historyRefundNo(txnNo, i + 1);
     return {
       refundNo,
       amount: r.payments.reduce((a, p) => a + p.amountFen, 0),

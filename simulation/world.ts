@@ -117,6 +117,8 @@ export class World {
       idempotency: { ...DEFAULT_CONFIG.idempotency, purgeEveryMs: 2_000_000_000 },
       // Nothing changes the routing table during a run: no real-time re-reads of it.
       routing: { ...DEFAULT_CONFIG.routing, refreshMs: 2_000_000_000 },
+      // The OS sync's delivery loop is not driven by the run (yet): no real-time passes during it.
+      osSync: { ...DEFAULT_CONFIG.osSync, pollMs: 2_000_000_000 },
       // A short quiet period, so that sales are archived and refunds find them archived.
       archive: { ...archiverConfig(ARCHIVE_AFTER_MS), everyMs: 2_000_000_000 },
     };

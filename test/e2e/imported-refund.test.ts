@@ -52,4 +52,8 @@ t.test('an imported card order is refunded partly, then fully, through the API: 
 
   const over = await refund(h, entry.row.txnNo, 1);
   t.equal(over.status, 422, 'nothing is left to refund (REFUND_EXCEEDS_PAID)');
+
+  // OS placed, took and partly refunded the order itself: only the two refunds made here are news to it.
+  const events = (await h.tc.storage.osOutbox.events('S1', 0, 100)).filter((e) => e.orderNo === entry.row.orderNo);
+  t.same(events.map((e) => [e.eventSeq, e.kind, e.payload.amountFen]), [[1, 'refunded', 4_000], [2, 'refunded', 11_000]], 'the OS outbox has the refunds made here, nothing OS made');
 });
