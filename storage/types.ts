@@ -586,6 +586,11 @@ export interface Storage {
    * (`enabled` false) on Redis without it.
    */
   archive: OrderArchive;
+  /**
+   * The reconciliation's runs and discrepancies (issue 19): tables of the SQLite file embedded;
+   * in scale-out PostgreSQL beside the archive (`TRADE_ARCHIVE_URL`), else Redis.
+   */
+  reconciliation: ReconciliationRecords;
   /** Fails when the backend does not answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -653,8 +658,8 @@ export interface ReconciliationRun {
 
 /**
  * The reconciliation records (issue 19): runs per channel and day, and the discrepancies found,
- * each kept until it is fixed or a person resolves it. In the SQLite file embedded, PostgreSQL in
- * scale-out.
+ * each kept until it is fixed or a person resolves it. In the SQLite file embedded; in scale-out
+ * PostgreSQL beside the order archive, or Redis where there is no archive.
  */
 export interface ReconciliationRecords {
   /**
