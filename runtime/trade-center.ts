@@ -29,6 +29,10 @@ import { OrderQueries } from './order-queries.ts';
 import { DEFAULT_ROUTING, RoutingService, type RoutingConfig } from './routing.ts';
 import { RedisRoutingStore } from '../storage/redis/routing-store.ts';
 import { SqliteRoutingStore } from '../storage/sqlite/routing-store.ts';
+import { configuredFee, gatewayOrigin, httpBillDownload, inProcessBillDownload, type BillDownload } from './gateway-bills.ts';
+import { ParsedBills } from './parsed-bills.ts';
+import { PlatformSide } from './recon-platform.ts';
+import { Reconciler } from './reconciler.ts';
 
 /**
  * What one process runs (`trade serve --role`, DESIGN.md "Two deployments"): `all` everything
@@ -108,7 +112,26 @@ export interface TradeCenterConfig {
   archiveFailpoint?: ArchiveFailpoint;
   /** Rollout routing (DOMAIN.md "Rollout"): the routing file read at start, and how often other processes' changes are picked up. */
   routing: RoutingConfig;
+  /** Reconciliation (issue 19): the daily run and where the bills come from. */
+  recon: ReconConfig;
 }
+
+/** How the channels' daily bills are reconciled (DOMAIN.md "Reconciliation"). */
+export interface ReconConfig {
+  /** The China-time hour (0-23) at which each channel's previous day is run (`TRADE_RECON_HOUR`). */
+  hour: number;
+  /** A run that found the bill not ready (or failed) is tried again this much later, ms. */
+  retryMs: number;
+  /**
+   * On HTTP connectors: the origin serving the bills (`TRADE_RECON_BILLS_URL`); the payment
+   * gateway's origin when absent. `TRADE_SIM_ADMIN_TOKEN` goes with `/sim/bills` requests.
+   */
+  billsOrigin?: string;
+  adminToken?: string;
+}
+
+/** Bills are usually ready in the small hours; 10:00 China time leaves the channels room to be late. */
+export const DEFAULT_RECON: ReconConfig = { hour: 10, retryMs: 30 * 60_000 };
 
 /**
  * A pending payment waits up to its TTL for the customer: only a timer past due or a call that
@@ -148,6 +171,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000, leaseMs: 5_000 },
   archive: archiverConfig(DEFAULT_ARCHIVE_AFTER_MS),
   routing: DEFAULT_ROUTING,
+  recon: DEFAULT_RECON,
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -186,6 +210,8 @@ export interface TradeCenter {
   quotes: QuoteService;
   /** Where a sale is taken (legacy, shadow, live), by scene and station group; changed at run time, journalled. */
   routing: RoutingService;
+  /** Reconciles a channel day's bill against our payments and refunds, records and acts on what it finds. */
+  reconciler: Reconciler;
   /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
   apiKeys: KeyRing;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
@@ -217,6 +243,8 @@ export interface TradeCenterDeps {
   archive?: OrderArchive;
   /** The simulation's crash between the archive write and the removals (see Archiver). */
   archivePoint?: (point: ArchiveFailpoint) => void;
+  /** Where the reconciliation downloads bills from; the simulators' bills, or the gateway's HTTP routes, otherwise. */
+  billDownload?: BillDownload;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
@@ -301,6 +329,22 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const routingStore = scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath);
   const routing = new RoutingService(routingStore, systems, downstream, clock, config.routing, config.cacheTtlMs, log);
+  const billDownload: BillDownload = deps.billDownload ?? (sims
+    ? inProcessBillDownload(sims.bills)
+    : httpBillDownload({
+        origin: config.recon.billsOrigin ?? (config.systems.mode === 'http' ? gatewayOrigin(config.systems.urls.paymentGateway) : ''),
+        ...(config.recon.adminToken ? { adminToken: config.recon.adminToken } : {}),
+        timeoutMs: config.callTimeoutMs * 6,
+      }));
+  // Every automatic fix goes through the transaction's own actor: the host's nudge re-queries it.
+  const reconciler = new Reconciler({
+    bills: new ParsedBills(billDownload),
+    platform: new PlatformSide(storage, archive),
+    expectedFee: configuredFee,
+    records: storage.reconciliation,
+    host: { nudge: (txnNo) => host.nudge(txnNo), settle: () => host.settle() },
+    now: () => clock.now(),
+  });
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -325,6 +369,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     downstream,
     quotes,
     routing,
+    reconciler,
     apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
