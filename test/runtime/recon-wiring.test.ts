@@ -30,7 +30,7 @@ t.test('the bills downloaded over HTTP are the bytes and SHA-1 the simulator mak
 });
 
 t.test('the Trade Center\'s reconciler reads the gateway\'s bills and its own storage\'s records, and fixes a lost callback once (issue 19)', async (t) => {
-  const clock = new ManualClock(Date.parse(`${DAY}T09:00:00+08:00`));
+  const clock = new ManualClock(Date.parse(`${DAY}T23:47:00+08:00`));
   const h = await startHarness(t, { clock });
   const view = (txnNo: string) => h.api<TransactionView>('GET', `/v1/transactions/${txnNo}`);
   const ordered = await orderedSale(h.api, 'wechat');
@@ -38,7 +38,8 @@ t.test('the Trade Center\'s reconciler reads the gateway\'s bills and its own st
   h.tc.sims!.gateway.configureCallbacks({ dropCallbacks: true });
   await h.sims.gateway.pay(paying.body.legs[0]!.paymentNo);
   t.equal((await view(ordered.txnNo)).body.legs[0]!.status, 'pending', 'the callback was lost');
-  clock.advance(Date.parse('2026-12-02T01:00:00+08:00') - clock.now());
+  // Just past midnight: the bill is out, and the lost payment is still within its 15 minutes.
+  clock.advance(Date.parse('2026-12-02T00:00:30+08:00') - clock.now());
 
   const first = await h.tc.reconciler.run('wechat', DAY);
   const id = `wechat:${DAY}:platform_short_status:${paying.body.legs[0]!.paymentNo}`;
@@ -47,4 +48,7 @@ t.test('the Trade Center\'s reconciler reads the gateway\'s bills and its own st
   t.equal((await h.tc.storage.reconciliation.get(id))?.status, 'auto-fixed', 'recorded in the storage bundle');
   const again = await h.tc.reconciler.run('wechat', DAY);
   t.same([again.added, again.result.discrepancies], [[], []], 'a re-run finds the day clean and adds nothing');
+  clock.advance(Date.parse('2026-12-03T01:00:00+08:00') - clock.now());
+  const next = await h.tc.reconciler.run('wechat', '2026-12-02');
+  t.same(next.result.discrepancies, [], 'the next day, when we counted the recovered leg, does not miss it on its bill');
 });
