@@ -1,3 +1,5 @@
+import { Subject } from 'rxjs';
+import { chinaDayBounds, chinaDayOf, shiftDay } from '../domain/reconciliation/bill-format.ts';
 import type { BillChannel, BillRow } from '../domain/reconciliation/bill-row.ts';
 import { DISCREPANCY_KINDS, EMPTY_CARRY, matchDay, platformCounts, type CarryOver, type Discrepancy, type DiscrepancyKind, type MatchResult } from '../domain/reconciliation/match.ts';
 import type { ReconciliationRecords, StoredDiscrepancy } from '../storage/types.ts';
@@ -54,7 +56,29 @@ export interface ReconcilerRun {
 
 /** The previous China-time day of `day`. */
 function dayBefore(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  return shiftDay(day, -1);
+}
+
+/** The channels that publish a daily bill (DOMAIN.md "Reconciliation"). */
+export const RECON_CHANNELS: readonly BillChannel[] = ['wechat', 'alipay', 'unionpay', 'senseless'];
+
+/** When the daily run of `day` is due: `hour` o'clock China time on the day after it. */
+export function reconDueAt(day: string, hour: number): number {
+  return chinaDayBounds(shiftDay(day, 1)).startMs + hour * 3_600_000;
+}
+
+/** The latest day whose daily run is due at `now`: yesterday once today's hour has come, else the day before. */
+export function latestDueDay(now: number, hour: number): string {
+  const yesterday = shiftDay(chinaDayOf(now), -1);
+  return now >= reconDueAt(yesterday, hour) ? yesterday : shiftDay(yesterday, -1);
+}
+
+/** What one run reported, for metrics: the kinds it found first. */
+export interface ReconcilerRunEvent {
+  channel: BillChannel;
+  day: string;
+  added: DiscrepancyKind[];
+  autoFixed: number;
 }
 
 /** A discrepancy's record id: the same kind of the same reference on the same day is the same one. */
@@ -69,6 +93,9 @@ export function discrepancyId(d: Pick<Discrepancy, 'channel' | 'kind' | 'ref'>, 
  * through the normal callback path); whatever is left stays open for a person.
  */
 export class Reconciler {
+  /** Every completed run (the metrics count what runs found). */
+  readonly runs = new Subject<ReconcilerRunEvent>();
+
   constructor(
     private readonly opts: Omit<ReconcileOptions, 'carryIn'> & { records: ReconciliationRecords; host: ReconcilerHost; now: () => number },
   ) {}
@@ -99,6 +126,8 @@ export class Reconciler {
         autoFixed.push(id);
       }
     }
+    const addedKinds = result.discrepancies.filter((d) => added.includes(discrepancyId(d, day))).map((d) => d.kind);
+    this.runs.next({ channel, day, added: addedKinds, autoFixed: autoFixed.length });
     if (autoFixed.length) {
       // A fixed leg is counted now, on a later day than the channel's: the next day's run takes it as matched here.
       const fixedRefs = result.discrepancies.filter((d) => autoFixed.includes(discrepancyId(d, day))).map((d) => d.ref);

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { DISCREPANCY_KINDS } from '../../domain/reconciliation/match.ts';
-import type { BillChannel } from '../../domain/reconciliation/bill-row.ts';
 import { TradeError } from '../../domain/errors.ts';
 import { BillUnusableError } from '../../runtime/parsed-bills.ts';
 import type { ReconciliationDay } from '../../runtime/reconciler.ts';
@@ -10,9 +9,6 @@ import type { TradeCenter } from '../../runtime/trade-center.ts';
 import type { StoredDiscrepancy } from '../../storage/types.ts';
 import { keyOf, merchantsOf } from '../auth.ts';
 import { errorResponses } from '../schemas.ts';
-
-/** The channels that publish a daily bill (DOMAIN.md "Reconciliation"). */
-export const RECON_CHANNELS: readonly BillChannel[] = ['wechat', 'alipay', 'unionpay', 'senseless'];
 
 const Channel = Type.Union([Type.Literal('wechat'), Type.Literal('alipay'), Type.Literal('unionpay'), Type.Literal('senseless')], { description: 'a channel that publishes a daily bill' });
 const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'the China-time day YYYY-MM-DD' });
