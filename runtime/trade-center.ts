@@ -33,6 +33,7 @@ import { configuredFee, gatewayOrigin, httpBillDownload, inProcessBillDownload, 
 import { ParsedBills } from './parsed-bills.ts';
 import { PlatformSide } from './recon-platform.ts';
 import { Reconciler } from './reconciler.ts';
+import { BullmqReconSchedule, ReconJobs, SqliteReconSchedule } from './recon-jobs.ts';
 
 /**
  * What one process runs (`trade serve --role`, DESIGN.md "Two deployments"): `all` everything
@@ -118,6 +119,8 @@ export interface TradeCenterConfig {
 
 /** How the channels' daily bills are reconciled (DOMAIN.md "Reconciliation"). */
 export interface ReconConfig {
+  /** Whether this deployment runs each channel's previous day by itself (off in tests and the simulation, which run days when they say). */
+  daily: boolean;
   /** The China-time hour (0-23) at which each channel's previous day is run (`TRADE_RECON_HOUR`). */
   hour: number;
   /** A run that found the bill not ready (or failed) is tried again this much later, ms. */
@@ -131,7 +134,7 @@ export interface ReconConfig {
 }
 
 /** Bills are usually ready in the small hours; 10:00 China time leaves the channels room to be late. */
-export const DEFAULT_RECON: ReconConfig = { hour: 10, retryMs: 30 * 60_000 };
+export const DEFAULT_RECON: ReconConfig = { daily: true, hour: 10, retryMs: 30 * 60_000 };
 
 /**
  * A pending payment waits up to its TTL for the customer: only a timer past due or a call that
@@ -212,6 +215,8 @@ export interface TradeCenter {
   routing: RoutingService;
   /** Reconciles a channel day's bill against our payments and refunds, records and acts on what it finds. */
   reconciler: Reconciler;
+  /** The daily run of each channel's previous day (worker role): SQLite timer rows or a BullMQ queue. */
+  reconJobs: ReconJobs;
   /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
   apiKeys: KeyRing;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
@@ -345,6 +350,10 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     host: { nudge: (txnNo) => host.nudge(txnNo), settle: () => host.settle() },
     now: () => clock.now(),
   });
+  const reconSchedule = config.storage?.kind === 'redis'
+    ? new BullmqReconSchedule({ url: config.storage.url, cluster: config.storage.cluster ?? false, prefix: `{${config.storage.prefix ?? 'tc'}-bull}`, clock, log })
+    : new SqliteReconSchedule(config.dbPath, clock, config.timerPollMs, log);
+  const reconJobs = new ReconJobs(reconciler, storage.reconciliation, reconSchedule, clock, config.recon, log);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -370,6 +379,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     quotes,
     routing,
     reconciler,
+    reconJobs,
     apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
@@ -393,10 +403,12 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
         sentinel.start();
         archiver?.start();
         idempotencyPurge.start();
+        if (config.recon.daily) await reconJobs.start();
       }
       if (ownSims) sims?.start();
     },
     async close() {
+      await reconJobs.stop();
       await sentinel.stop();
       await archiver?.stop();
       await idempotencyPurge.stop();
