@@ -64,3 +64,21 @@ t.test('the daily job runs each channel\'s previous China day at its hour from t
   t.equal(await metric(again, 'tc_reconciliation_discrepancies_found_total', 'channel="wechat",kind="platform_short_amount"'), 1, 'found by kind');
   t.equal(planted.kind, 'platform_short_amount');
 });
+
+t.test('in scale-out the daily job is a BullMQ delayed job on the host\'s clock: due ones run at once and the next day is armed (issue 19)', async (t) => {
+  const { startRedisServer } = await import('../helpers/redis-server.ts');
+  const { BullmqReconSchedule } = await import('../../runtime/recon-jobs.ts');
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const clock = new ManualClock(at('2026-12-02T10:05:00'));
+  const h = await startHarness(t, { clock, config: { storage: { kind: 'redis', url: redis.url, prefix: 'tc-recon' }, recon: { ...DEFAULT_CONFIG.recon, daily: true, hour: 10 } } });
+  const s = h.tc.reconJobs.schedule;
+  if (!(s instanceof BullmqReconSchedule)) throw new Error('the BullMQ schedule was expected');
+  for (const channel of ['wechat', 'alipay', 'unionpay', 'senseless']) {
+    await eventually(() => h.tc.storage.reconciliation.run(channel, DAY), (run) => run !== null);
+  }
+  t.pass('every channel\'s previous day ran, due since 10:00');
+  const next = await eventually(() => s.queue.getJob(BullmqReconSchedule.jobId({ channel: 'wechat', day: '2026-12-02', attempt: 0 })), (job) => job !== undefined);
+  t.match(next?.data, { channel: 'wechat', day: '2026-12-02', dueAt: at('2026-12-03T10:00:00') }, 'the next day is armed at its hour');
+  t.ok(await next?.isDelayed(), 'as a delayed job');
+});
