@@ -13,6 +13,7 @@ import { registerOpenApi } from './openapi.ts';
 import { bindTxnNoFromAnswers, txnChildLogger } from './request-logging.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { reconciliationRoutes } from './routes/reconciliation.ts';
 import { routingRoutes } from './routes/routing.ts';
 import { shadowRoutes } from './routes/shadow.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
@@ -53,6 +54,7 @@ export async function buildApp(tc: TradeCenter, options: { limits?: HttpLimits }
   await app.register(orderRoutes, { tc });
   await app.register(routingRoutes, { tc });
   await app.register(shadowRoutes, { tc });
+  await app.register(reconciliationRoutes, { tc });
   await app.register(eventRoutes, { tc });
   await app.register(inspectorRoutes, { tc });
   // `/sim` plays the customer and turns the simulated world's knobs (mark a payment paid, point

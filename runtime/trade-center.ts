@@ -30,6 +30,11 @@ import { DEFAULT_ROUTING, RoutingService, type RoutingConfig } from './routing.t
 import { RedisRoutingStore } from '../storage/redis/routing-store.ts';
 import { SqliteRoutingStore } from '../storage/sqlite/routing-store.ts';
 import { ShadowQuoteService } from './shadow-quotes.ts';
+import { configuredFee, gatewayOrigin, httpBillDownload, inProcessBillDownload, type BillDownload } from './gateway-bills.ts';
+import { ParsedBills } from './parsed-bills.ts';
+import { PlatformSide } from './recon-platform.ts';
+import { Reconciler } from './reconciler.ts';
+import { BullmqReconSchedule, ReconJobs, SqliteReconSchedule } from './recon-jobs.ts';
 
 /**
  * What one process runs (`trade serve --role`, DESIGN.md "Two deployments"): `all` everything
@@ -109,7 +114,28 @@ export interface TradeCenterConfig {
   archiveFailpoint?: ArchiveFailpoint;
   /** Rollout routing (DOMAIN.md "Rollout"): the routing file read at start, and how often other processes' changes are picked up. */
   routing: RoutingConfig;
+  /** Reconciliation (issue 19): the daily run and where the bills come from. */
+  recon: ReconConfig;
 }
+
+/** How the channels' daily bills are reconciled (DOMAIN.md "Reconciliation"). */
+export interface ReconConfig {
+  /** Whether this deployment runs each channel's previous day by itself (off in tests and the simulation, which run days when they say). */
+  daily: boolean;
+  /** The China-time hour (0-23) at which each channel's previous day is run (`TRADE_RECON_HOUR`). */
+  hour: number;
+  /** A run that found the bill not ready (or failed) is tried again this much later, ms. */
+  retryMs: number;
+  /**
+   * On HTTP connectors: the origin serving the bills (`TRADE_RECON_BILLS_URL`); the payment
+   * gateway's origin when absent. `TRADE_SIM_ADMIN_TOKEN` goes with `/sim/bills` requests.
+   */
+  billsOrigin?: string;
+  adminToken?: string;
+}
+
+/** Bills are usually ready in the small hours; 10:00 China time leaves the channels room to be late. */
+export const DEFAULT_RECON: ReconConfig = { daily: true, hour: 10, retryMs: 30 * 60_000 };
 
 /**
  * A pending payment waits up to its TTL for the customer: only a timer past due or a call that
@@ -149,6 +175,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000, leaseMs: 5_000 },
   archive: archiverConfig(DEFAULT_ARCHIVE_AFTER_MS),
   routing: DEFAULT_ROUTING,
+  recon: DEFAULT_RECON,
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -189,6 +216,10 @@ export interface TradeCenter {
   routing: RoutingService;
   /** Shadow quotes (issue 20): the platform's quote beside the old system's, recorded, and the report over them. */
   shadow: ShadowQuoteService;
+  /** Reconciles a channel day's bill against our payments and refunds, records and acts on what it finds. */
+  reconciler: Reconciler;
+  /** The daily run of each channel's previous day (worker role): SQLite timer rows or a BullMQ queue. */
+  reconJobs: ReconJobs;
   /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
   apiKeys: KeyRing;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
@@ -220,6 +251,8 @@ export interface TradeCenterDeps {
   archive?: OrderArchive;
   /** The simulation's crash between the archive write and the removals (see Archiver). */
   archivePoint?: (point: ArchiveFailpoint) => void;
+  /** Where the reconciliation downloads bills from; the simulators' bills, or the gateway's HTTP routes, otherwise. */
+  billDownload?: BillDownload;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
@@ -304,6 +337,26 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const routingStore = scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath);
   const routing = new RoutingService(routingStore, systems, downstream, clock, config.routing, config.cacheTtlMs, log);
+  const billDownload: BillDownload = deps.billDownload ?? (sims
+    ? inProcessBillDownload(sims.bills)
+    : httpBillDownload({
+        origin: config.recon.billsOrigin ?? (config.systems.mode === 'http' ? gatewayOrigin(config.systems.urls.paymentGateway) : ''),
+        ...(config.recon.adminToken ? { adminToken: config.recon.adminToken } : {}),
+        timeoutMs: config.callTimeoutMs * 6,
+      }));
+  // Every automatic fix goes through the transaction's own actor: the host's nudge re-queries it.
+  const reconciler = new Reconciler({
+    bills: new ParsedBills(billDownload),
+    platform: new PlatformSide(storage, archive),
+    expectedFee: configuredFee,
+    records: storage.reconciliation,
+    host: { nudge: (txnNo) => host.nudge(txnNo), settle: () => host.settle() },
+    now: () => clock.now(),
+  });
+  const reconSchedule = config.storage?.kind === 'redis'
+    ? new BullmqReconSchedule({ url: config.storage.url, cluster: config.storage.cluster ?? false, prefix: `{${config.storage.prefix ?? 'tc'}-bull}`, clock, log })
+    : new SqliteReconSchedule(config.dbPath, clock, config.timerPollMs, log);
+  const reconJobs = new ReconJobs(reconciler, storage.reconciliation, reconSchedule, clock, config.recon, log);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -329,6 +382,8 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     quotes,
     routing,
     shadow: new ShadowQuoteService(quotes, storage.shadowQuotes, clock),
+    reconciler,
+    reconJobs,
     apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
@@ -352,10 +407,12 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
         sentinel.start();
         archiver?.start();
         idempotencyPurge.start();
+        if (config.recon.daily) await reconJobs.start();
       }
       if (ownSims) sims?.start();
     },
     async close() {
+      await reconJobs.stop();
       await sentinel.stop();
       await archiver?.stop();
       await idempotencyPurge.stop();

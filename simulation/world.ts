@@ -117,6 +117,8 @@ export class World {
       idempotency: { ...DEFAULT_CONFIG.idempotency, purgeEveryMs: 2_000_000_000 },
       // Nothing changes the routing table during a run: no real-time re-reads of it.
       routing: { ...DEFAULT_CONFIG.routing, refreshMs: 2_000_000_000 },
+      // Bills are no part of the simulated world's invariants: no daily reconciliation on virtual time.
+      recon: { ...DEFAULT_CONFIG.recon, daily: false },
       // A short quiet period, so that sales are archived and refunds find them archived.
       archive: { ...archiverConfig(ARCHIVE_AFTER_MS), everyMs: 2_000_000_000 },
     };

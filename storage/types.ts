@@ -589,6 +589,11 @@ export interface Storage {
   archive: OrderArchive;
   /** Shadow quotes (issue 20): the platform's quote beside the old system's, for the rollout's report. */
   shadowQuotes: ShadowQuotes;
+  /**
+   * The reconciliation's runs and discrepancies (issue 19): tables of the SQLite file embedded;
+   * in scale-out PostgreSQL beside the archive (`TRADE_ARCHIVE_URL`), else Redis.
+   */
+  reconciliation: ReconciliationRecords;
   /** Fails when the backend does not answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -656,8 +661,8 @@ export interface ReconciliationRun {
 
 /**
  * The reconciliation records (issue 19): runs per channel and day, and the discrepancies found,
- * each kept until it is fixed or a person resolves it. In the SQLite file embedded, PostgreSQL in
- * scale-out.
+ * each kept until it is fixed or a person resolves it. In the SQLite file embedded; in scale-out
+ * PostgreSQL beside the order archive, or Redis where there is no archive.
  */
 export interface ReconciliationRecords {
   /**

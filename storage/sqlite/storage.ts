@@ -4,6 +4,7 @@ import { SqliteHandle, type SqliteOptions } from './handle.ts';
 import { SqliteIdempotencyRecords } from './idempotency-records.ts';
 import { SqliteJournal } from './journal.ts';
 import { SqliteOrderArchive } from './order-archive.ts';
+import { SqliteReconciliationRecords } from './reconciliation-records.ts';
 import { SqliteSentinelIndex } from './sentinel-index.ts';
 import { SqliteShadowQuotes } from './shadow-quotes.ts';
 import { SqliteSnapshotStore } from './snapshot-store.ts';
@@ -27,6 +28,7 @@ export interface SqliteStorage extends Storage {
 /** The embedded default's storage: every concept over one SQLite file (one handle, one group commit). */
 export function openSqliteStorage(path: string, options: SqliteStorageOptions = {}): SqliteStorage {
   const handle = new SqliteHandle(path, options);
+  const reconciliation = new SqliteReconciliationRecords(path);
   return {
     snapshots: new SqliteSnapshotStore(handle),
     journal: new SqliteJournal(handle),
@@ -38,8 +40,13 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
     // The archive's tables are in the same file, written through the same group commit.
     archive: new SqliteOrderArchive(handle),
     shadowQuotes: new SqliteShadowQuotes(handle),
+    // Its tables are in the same file, on a connection of its own (a run's records are one transaction).
+    reconciliation,
     ping: async () => handle.ping(),
-    close: () => handle.close(),
+    close: async () => {
+      await reconciliation.close();
+      await handle.close();
+    },
     crash: () => handle.crash(),
     handle,
   };

@@ -3,6 +3,7 @@ import { adminQueriesConformance } from './conformance/admin-queries.ts';
 import { storeTests, type StoreFactory } from './conformance/helpers.ts';
 import { idempotencyRecordsConformance } from './conformance/idempotency-records.ts';
 import { journalConformance } from './conformance/journal.ts';
+import { reconciliationRecordsConformance } from './conformance/reconciliation-records.ts';
 import { sentinelIndexConformance } from './conformance/sentinel-index.ts';
 import { shadowQuotesConformance } from './conformance/shadow-quotes.ts';
 import { snapshotStoreConformance } from './conformance/snapshot-store.ts';
@@ -25,6 +26,12 @@ export function storeConformance(t: Test, make: StoreFactory): void {
   t.test('SentinelIndex', async (t) => sentinelIndexConformance(t, make));
   t.test('AdminQueries', async (t) => adminQueriesConformance(t, make));
   t.test('ShadowQuotes', async (t) => shadowQuotesConformance(t, make));
+  t.test('ReconciliationRecords', async (t) =>
+    reconciliationRecordsConformance(t, async (t) => {
+      // The bundle's records, closed with the bundle they belong to.
+      const store = await make(t, {});
+      return Object.assign(Object.create(store.reconciliation) as typeof store.reconciliation, { close: () => store.close() });
+    }));
   storeTests(t, make)('answers a ping', async (t, store) => {
     await store.ping();
     t.pass();
