@@ -52,6 +52,11 @@ export class RedisReplyGate implements IoGate {
     return this.out.size > 0;
   }
 
+  /** Replies arrived and held back, waiting for a flush. */
+  held(): number {
+    return this.arrived;
+  }
+
   /** Resolves at the next command sent or reply arrived (for work awaited outside a turn). */
   activity(): Promise<void> {
     return new Promise((resolve) => this.stirred.push(resolve));
