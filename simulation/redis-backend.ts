@@ -45,6 +45,8 @@ export class RedisReplyGate implements IoGate {
   private arrived = 0;
   private wake: (() => void) | null = null;
   private stirred: (() => void)[] = [];
+  /** Commands sent and flushes made (reported: each flush is a wait on a real round trip). */
+  readonly counters = { commands: 0, flushes: 0 };
   /** Past the run (closing): replies are handed over as they arrive. */
   private open = false;
 
@@ -68,6 +70,7 @@ export class RedisReplyGate implements IoGate {
 
   async flush(): Promise<void> {
     while (this.arrived < this.out.size) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.out.size) this.counters.flushes++;
     const ready = [...this.out.values()].sort((a, b) => a.seq - b.seq);
     this.out.clear();
     this.arrived = 0;
@@ -93,6 +96,7 @@ export class RedisReplyGate implements IoGate {
       if (!seen.has(command)) {
         seen.add(command);
         const entry: Out = { seq: this.seq++, settle: null };
+        this.counters.commands++;
         this.out.set(command, entry);
         const resolve = command.resolve;
         const reject = command.reject;
@@ -133,6 +137,8 @@ export interface RedisBackendOptions {
 
 export interface RedisBackend {
   prefix: string;
+  /** The gate's counts: commands sent by the platform, flushes (round trips waited on). */
+  counters: () => Record<string, number>;
   /**
    * Readies the next incarnation's store on a new connection, once the last one's was cut and
    * drained: real I/O, so the run awaits it outside any turn, before {@link open}.
@@ -169,12 +175,12 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
   const admin = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   admin.on('error', () => undefined);
   await admin.connect().catch((err: unknown) => {
-    throw new Error(`the simulation cannot reach Redis at ${options.url}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`the simulation cannot reach Redis at ${options.url} (${err instanceof Error ? err.message : String(err)}): start a redis-server there, or pass --redis-url (TRADE_REDIS_URL)`);
   });
   options.time.io = gate;
   const jitter = options.prng.fork('lease-jitter');
   const dead: Redis[] = [];
-  let previousArchive: SqliteHandle | null = null;
+  let openArchive: SqliteHandle | null = null;
   let incarnations = 0;
   let ready: OpenedStore | null = null;
 
@@ -189,6 +195,7 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
 
   return {
     prefix,
+    counters: () => ({ 'redis:commands': gate.counters.commands, 'redis:flushes': gate.counters.flushes }),
     async prepare() {
       // What the dead incarnation wrote has answered (its replies go nowhere): the store is as
       // the server left it, whatever the timing.
@@ -198,7 +205,7 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
       // matter to one process): otherwise they would expire on the server's real clock, which
       // no seed controls.
       if (incarnations > 0) await deleteKeys(`${prefix}:{*}:lease`);
-      await previousArchive?.close();
+      await openArchive?.close();
       const storage = createRedisStorage({
         url: options.url,
         prefix,
@@ -210,7 +217,7 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
       await client.connect();
       const cut = gate.attach(client);
       const archiveHandle = new SqliteHandle(options.archivePath, { syncFile: (_fd, done) => setImmediate(() => done(null)) });
-      previousArchive = archiveHandle;
+      openArchive = archiveHandle;
       const archive = new SqliteOrderArchive(archiveHandle);
       const time = options.time;
       incarnations++;
@@ -218,7 +225,9 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
         storage: { ...storage, archive },
         crash: () => {
           cut();
+          // kill -9 of the archive's file too: its open group commit is lost (crash closes it).
           archiveHandle.crash();
+          if (openArchive === archiveHandle) openArchive = null;
           dead.push(client);
         },
         deps: {
@@ -257,7 +266,7 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
       await gate.release().catch(() => undefined);
       for (const c of dead.splice(0)) c.disconnect();
       options.time.io = null;
-      await previousArchive?.close().catch(() => undefined);
+      await openArchive?.close().catch(() => undefined);
       try {
         await deleteKeys(`${prefix}:*`);
       } finally {

@@ -280,7 +280,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       digest,
       simulatedMs: time.now() - start,
       wallMs: Math.round(performance.now() - wallStart),
-      counters: { ...ctx.counters, 'archive:batches': archiveBatches, hops: time.hops, faultChanges: weather.changes, clockJumps: weather.clockJumps, calls: calls.length },
+      counters: { ...ctx.counters, ...redis?.counters(), 'archive:batches': archiveBatches, hops: time.hops, faultChanges: weather.changes, clockJumps: weather.clockJumps, calls: calls.length },
       evidence: async (txnNo) => ({ journal: journals.get(txnNo) ?? [], calls: calls.filter((c) => c.txnNo === txnNo || (c.key ?? '').includes(txnNo)) }),
     };
   } finally {
