@@ -7,7 +7,7 @@ import { createHttpSystems } from '../systems/http/index.ts';
 import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
 import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
 import { openSqliteStorage, type SqliteStorage } from '../storage/sqlite/storage.ts';
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type OrderArchive, type Storage } from '../storage/types.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type OrderArchive, type RoutingStore, type Storage } from '../storage/types.ts';
 import { Archiver, archiverConfig, DEFAULT_ARCHIVE_AFTER_MS, failpointKill, type ArchiveFailpoint, type ArchiverConfig } from './archiver.ts';
 import type { ApiKey } from '../domain/api-key.ts';
 import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
@@ -253,6 +253,13 @@ export interface TradeCenterDeps {
   archivePoint?: (point: ArchiveFailpoint) => void;
   /** Where the reconciliation downloads bills from; the simulators' bills, or the gateway's HTTP routes, otherwise. */
   billDownload?: BillDownload;
+  /**
+   * The simulation on Redis: the storage's leases, callback nonces and routing table, opened by
+   * the caller on the same connection as `storage` (the scale-out backend opens its own otherwise).
+   */
+  leases?: Leases;
+  callbackNonces?: CallbackNonces;
+  routingStore?: RoutingStore;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
@@ -266,13 +273,13 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const sqlite: SqliteStorage | null = deps.storage || scaleOut ? null : openSqliteStorage(config.dbPath, split ? { watchOthersMs: SQLITE_WATCH_OTHERS_MS } : {});
   const storage: Storage = deps.storage ?? scaleOut?.storage ?? sqlite!;
   // One writer per transaction (DESIGN.md rule 1) across the processes sharing the storage: the lease.
-  const leases: Leases | null = scaleOut?.leases ?? (split && sqlite ? new SqliteLeases(sqlite.handle, { ttlMs: 10_000, waitMs: 30_000 }) : null);
+  const leases: Leases | null = deps.leases ?? scaleOut?.leases ?? (split && sqlite ? new SqliteLeases(sqlite.handle, { ttlMs: 10_000, waitMs: 30_000 }) : null);
   const runsWork = config.role !== 'api';
   const archive: OrderArchive | null = deps.archive ?? archiveOf(storage);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
-  const callbackNonces: CallbackNonces = scaleOut
+  const callbackNonces: CallbackNonces = deps.callbackNonces ?? (scaleOut
     ? new RedisCallbackNonces(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix)
-    : new SqliteCallbackNonces(config.dbPath);
+    : new SqliteCallbackNonces(config.dbPath));
   const remote = config.systems.mode === 'http'
     ? createHttpSystems({
         urls: config.systems.urls,
@@ -335,7 +342,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const archiver = archive ? new Archiver(storage, archive, host, clock, config.archive, log, atPoint) : null;
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
-  const routingStore = scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath);
+  const routingStore = deps.routingStore ?? (scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath));
   const routing = new RoutingService(routingStore, systems, downstream, clock, config.routing, config.cacheTtlMs, log);
   const billDownload: BillDownload = deps.billDownload ?? (sims
     ? inProcessBillDownload(sims.bills)

@@ -173,6 +173,21 @@ return 0
 `;
 
 /**
+ * claimTurn: one caller a period takes a periodic turn (the sentinel's scan, the archiver's pass)
+ * across processes. The turn runs until a time of the callers' clock (the runtime's Clock, so the
+ * simulation's virtual one there), not of the server's; the key's PX is only a safety net.
+ *
+ * KEYS[1] the turn's key; ARGV[1] now, ARGV[2] until (ms of the callers' clock), ARGV[3] px
+ * Output: 1 when the turn is the caller's, 0 when another holds it.
+ */
+export const CLAIM_TURN = `
+local held = tonumber(redis.call('GET', KEYS[1]) or '')
+if held and held > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+/**
  * lease: takes a transaction's lease and reads its stored version in one round trip.
  *
  * KEYS[1] `tc:{T}:lease`, KEYS[2] `tc:{T}:txn`; ARGV[1] token, ARGV[2] ttl ms

@@ -299,8 +299,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     return put;
   }
 
-  /** Takes the archiver's turn for `periodMs` (SET NX PX): true for one caller a period across processes. */
+  /** Takes the archiver's turn for `periodMs` (on the runtime's clock): true for one caller a period across processes. */
   async claimArchiveScan(periodMs: number): Promise<boolean> {
-    return (await this.h.redis.set(this.h.idx('archive-scan'), String(process.pid), 'PX', Math.max(1, Math.floor(periodMs * 0.9)), 'NX')) === 'OK';
+    return this.h.claimTurn('archive-scan', periodMs);
   }
 }
