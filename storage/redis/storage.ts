@@ -5,6 +5,7 @@ import { RedisAdminQueries } from './admin-queries.ts';
 import { RedisHandle, type RedisStoreOptions } from './handle.ts';
 import { RedisIdempotencyRecords } from './idempotency-records.ts';
 import { RedisJournal } from './journal.ts';
+import { RedisQuoteRecords } from './quote-records.ts';
 import { RedisSentinelIndex } from './sentinel-index.ts';
 import { RedisSnapshotStore } from './snapshot-store.ts';
 import { RedisTaskStore } from './task-store.ts';
@@ -42,6 +43,7 @@ export function createRedisStorage(options: RedisStorageOptions): RedisStorage {
   return {
     handle,
     snapshots: new RedisSnapshotStore(handle),
+    quotes: new RedisQuoteRecords(handle),
     journal: new RedisJournal(handle),
     feed: new RedisTransitionFeed(handle),
     idempotency: new RedisIdempotencyRecords(handle),

@@ -5,6 +5,7 @@ import { SqliteIdempotencyRecords } from './idempotency-records.ts';
 import { SqliteJournal } from './journal.ts';
 import { SqliteOrderArchive } from './order-archive.ts';
 import { SqliteSentinelIndex } from './sentinel-index.ts';
+import { SqliteQuoteRecords } from './quote-records.ts';
 import { SqliteSnapshotStore } from './snapshot-store.ts';
 import { SqliteTaskStore } from './task-store.ts';
 import { SqliteTransitionFeed } from './transition-feed.ts';
@@ -28,6 +29,7 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
   const handle = new SqliteHandle(path, options);
   return {
     snapshots: new SqliteSnapshotStore(handle),
+    quotes: new SqliteQuoteRecords(handle),
     journal: new SqliteJournal(handle),
     feed: new SqliteTransitionFeed(handle, options.feedPollMs),
     idempotency: new SqliteIdempotencyRecords(handle),
