@@ -33,12 +33,16 @@ export class RedisAdminQueries implements AdminQueries {
     for (const state of states) m.zcard(this.h.idx(`state:${state}`));
     m.zcard(this.h.idx('attention'));
     m.zrangebyscore(this.h.idx('active'), '-inf', idleBefore, 'LIMIT', 0, 10_000);
+    // Quote records (issue 21), by keepUntil: those kept until before idleBefore have expired.
+    const quotes = this.h.redis.multi().zremrangebyscore(this.h.idx('quotes'), '-inf', `(${idleBefore}`).zcard(this.h.idx('quotes')).exec();
     const replies = ((await m.exec()) ?? []).map(([, v]) => v);
     const byState: Record<string, number> = {};
     states.forEach((state, i) => {
       const n = Number(replies[i]);
       if (n > 0) byState[state] = n;
     });
+    const quoted = Number(((await quotes) ?? [])[1]?.[1] ?? 0);
+    if (quoted > 0) byState.quoted = (byState.quoted ?? 0) + quoted;
     const idleTxns = (replies[states.length + 1] as string[]) ?? [];
     const idleStates = await Promise.all(idleTxns.map((t) => this.h.redis.hget(this.h.k(t, 'txn'), 'state')));
     return { byState, needsAttention: Number(replies[states.length]), idle: idleStates.filter((x) => x !== null && x !== 'quoted').length };

@@ -30,6 +30,8 @@ export class RedisQuoteRecords implements QuoteRecords {
     );
     if (Number(reply[0]) !== 1) return { ok: false, conflict: true, actualVersion: Number(reply[1]) === -1 ? null : Number(reply[1]) };
     if (entries.length) publishSave(this.h, { txnNo, entries: `[${entries.join(',')}]` });
+    // The metrics' count of quoted transactions (admin-queries.ts); the first snapshot save removes it.
+    await this.h.redis.zadd(this.h.idx('quotes'), record.keepUntil, txnNo);
     return { ok: true, version: Number(reply[1]) };
   }
 

@@ -104,6 +104,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     const previousTimers = reply[2] ? (JSON.parse(String(reply[2])) as Record<string, number>) : {};
     const after = new IndexWrites(this.h.redis);
     this.h.removeStale(after, txnNo, record, previousTimers, String(reply[3]));
+    // A first save of this process may be the one that replaced the transaction's quote record.
+    if (record.state !== 'quoted') after.zrem(this.h.idx('quotes'), txnNo);
     after.zscore(this.h.idx('attention'), txnNo);
     after.zrem(this.h.idx('dirty'), txnNo);
     const results = await after.exec();

@@ -41,6 +41,9 @@ export class SqliteAdminQueries implements AdminQueries {
   async stats(idleBefore: number): Promise<StoreStats> {
     const byState: Record<string, number> = {};
     for (const r of this.db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM transactions GROUP BY state').all()) byState[r.state] = r.n;
+    // Quoted-only transactions are quote records (issue 21), not rows of transactions.
+    const quoted = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM quotes').get()!.n;
+    if (quoted) byState.quoted = (byState.quoted ?? 0) + quoted;
     // Flagged transactions, plus those with a dead task and no flag: both through partial indexes.
     const needsAttention = this.db
       .prepare<[], { n: number }>(

@@ -35,6 +35,7 @@ t.test('quotes without an actor', async (t) => {
       t.equal(await h.tc.storage.snapshots.load(txnNo), null, 'no snapshot');
       t.equal(h.tc.host.liveCount, 0, 'and no actor');
       t.equal((await h.tc.storage.quotes.load(txnNo))?.version, 1, 'one quote record');
+      t.equal((await h.tc.storage.admin.stats(T0)).byState.quoted, 1, 'counted quoted (metrics)');
       const { tasks, ...got } = (await h.api<TransactionView & { tasks: unknown[] }>('GET', `/v1/transactions/${txnNo}`)).body;
       t.same(got, started.body, 'GET reads the quote record: the same view');
       t.same(tasks, [], 'with no tasks');
@@ -73,6 +74,7 @@ t.test('quotes without an actor', async (t) => {
       t.equal(ordered.body.state, 'ordered');
       t.ok(ordered.body.version > started.body.version, 'the version goes on from the quote record\'s');
       t.equal(await h.tc.storage.quotes.load(txnNo), null, 'the quote record is gone');
+      t.equal((await h.tc.storage.admin.stats(T0)).byState.quoted, undefined, 'no longer counted quoted');
       t.equal((await h.tc.storage.snapshots.load(txnNo))?.version, ordered.body.version, 'the snapshot replaced it');
       const paid = await h.api<TransactionView>('POST', `/v1/transactions/${txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.body.payableAmount }] });
       t.equal(paid.body.state, 'completed');
