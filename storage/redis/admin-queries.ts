@@ -6,13 +6,21 @@ export class RedisAdminQueries implements AdminQueries {
   constructor(private readonly h: RedisHandle) {}
 
   async listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
-    const index = filter.needsAttention ? this.h.idx('attention') : filter.state ? this.h.idx(`state:${filter.state}`) : this.h.idx('all');
+    // Quoted-only transactions (issue 21) are in `all`, not in a state index.
+    const index = filter.needsAttention ? this.h.idx('attention') : filter.state && filter.state !== 'quoted' ? this.h.idx(`state:${filter.state}`) : this.h.idx('all');
     const out: { txnNo: string; state: string; updatedAt: number }[] = [];
     let max = filter.before ? `(${filter.before}` : '+';
     while (out.length < filter.limit) {
       const page = await this.h.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, filter.limit * 2);
       if (!page.length) break;
-      const rows = await Promise.all(page.map((t) => this.h.redis.hmget(this.h.k(t, 'txn'), 'state', 'updatedAt', 'merchantId')));
+      const rows = await Promise.all(
+        page.map(async (t) => {
+          const row = await this.h.redis.hmget(this.h.k(t, 'txn'), 'state', 'updatedAt', 'merchantId');
+          if (row[0] || filter.needsAttention) return row;
+          const [updatedAt, merchantId] = await this.h.redis.hmget(this.h.k(t, 'quote'), 'updatedAt', 'merchantId');
+          return updatedAt ? ['quoted', updatedAt, merchantId] : row;
+        }),
+      );
       for (let i = 0; i < page.length && out.length < filter.limit; i++) {
         const [state, updatedAt, merchantId] = rows[i] ?? [];
         if (!state) continue;

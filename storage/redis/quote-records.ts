@@ -1,5 +1,5 @@
 import type { JournalEntry, QuoteRecord, QuoteRecords, SaveQuote, SaveResult } from '../types.ts';
-import type { RedisHandle } from './handle.ts';
+import { IndexWrites, type RedisHandle } from './handle.ts';
 import { publishSave } from './transition-feed.ts';
 
 /**
@@ -30,8 +30,18 @@ export class RedisQuoteRecords implements QuoteRecords {
     );
     if (Number(reply[0]) !== 1) return { ok: false, conflict: true, actualVersion: Number(reply[1]) === -1 ? null : Number(reply[1]) };
     if (entries.length) publishSave(this.h, { txnNo, entries: `[${entries.join(',')}]` });
-    // The metrics' count of quoted transactions (admin-queries.ts); the first snapshot save removes it.
-    await this.h.redis.zadd(this.h.idx('quotes'), record.keepUntil, txnNo);
+    // The admin list's entry and the metrics' count (admin-queries.ts); the first snapshot save
+    // removes the count's, the list's stays the transaction's. Entries of records expired are
+    // dropped here, a few a save, so a quote never ordered leaves none behind for long.
+    const expired = await this.h.redis.zrangebyscore(this.h.idx('quotes'), '-inf', `(${record.updatedAt}`, 'LIMIT', 0, 20);
+    const m = new IndexWrites(this.h.redis);
+    m.zadd(this.h.idx('quotes'), record.keepUntil, txnNo);
+    m.zadd(this.h.idx('all'), 0, txnNo);
+    for (const gone of expired) {
+      m.zrem(this.h.idx('quotes'), gone);
+      m.zrem(this.h.idx('all'), gone);
+    }
+    await m.exec();
     return { ok: true, version: Number(reply[1]) };
   }
 

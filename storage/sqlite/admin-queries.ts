@@ -31,7 +31,12 @@ export class SqliteAdminQueries implements AdminQueries {
       where.push('txn_no < ?');
       args.push(filter.before);
     }
-    const sql = `SELECT txn_no, state, updated_at FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY txn_no DESC LIMIT ?`;
+    // Quoted-only transactions are quote records (issue 21): listed with the rest, never flagged.
+    const withQuotes = !filter.needsAttention && (!filter.state || filter.state === 'quoted');
+    const source = withQuotes
+      ? `(SELECT txn_no, merchant_id, state, updated_at FROM transactions UNION ALL SELECT txn_no, merchant_id, 'quoted' AS state, updated_at FROM quotes) AS transactions`
+      : 'transactions';
+    const sql = `SELECT txn_no, state, updated_at FROM ${source} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY txn_no DESC LIMIT ?`;
     return this.db
       .prepare<(string | number)[], { txn_no: string; state: string; updated_at: number }>(sql)
       .all(...args, filter.limit)

@@ -36,6 +36,8 @@ t.test('quotes without an actor', async (t) => {
       t.equal(h.tc.host.liveCount, 0, 'and no actor');
       t.equal((await h.tc.storage.quotes.load(txnNo))?.version, 1, 'one quote record');
       t.equal((await h.tc.storage.admin.stats(T0)).byState.quoted, 1, 'counted quoted (metrics)');
+      const listed = await h.api<{ items: { txnNo: string; state: string }[] }>('GET', '/admin/transactions?state=quoted');
+      t.same(listed.body.items.map((i) => [i.txnNo, i.state]), [[txnNo, 'quoted']], 'listed for the admin as before');
       const { tasks, ...got } = (await h.api<TransactionView & { tasks: unknown[] }>('GET', `/v1/transactions/${txnNo}`)).body;
       t.same(got, started.body, 'GET reads the quote record: the same view');
       t.same(tasks, [], 'with no tasks');
