@@ -217,14 +217,14 @@ return 0
 /**
  * lease: takes a transaction's lease and reads its stored version in one round trip.
  *
- * KEYS[1] `tc:{T}:lease`, KEYS[2] `tc:{T}:txn`; ARGV[1] token, ARGV[2] ttl ms
- * Output: {1, version or -1} when taken (or already ours), {0, remaining ttl ms} when held by another.
+ * KEYS[1] `tc:{T}:lease`, KEYS[2] `tc:{T}:txn`, KEYS[3] `tc:{T}:quote`; ARGV[1] token, ARGV[2] ttl ms
+ * Output: {1, version (the txn hash's, else the quote hash's: a quoted-only transaction) or -1} when taken (or already ours), {0, remaining ttl ms} when held by another.
  */
 export const LEASE_ACQUIRE = `
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  local v = redis.call('HGET', KEYS[2], 'version')
+  local v = redis.call('HGET', KEYS[2], 'version') or redis.call('HGET', KEYS[3], 'version')
   return {1, v and tonumber(v) or -1}
 end
 return {0, redis.call('PTTL', KEYS[1])}
