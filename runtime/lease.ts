@@ -53,7 +53,7 @@ const REAL_TIMING: LeaseTiming = {
 };
 
 interface LeaseScripts {
-  tcLeaseAcquire(lease: string, txn: string, token: string, ttlMs: number): Promise<[number, number]>;
+  tcLeaseAcquire(lease: string, txn: string, quote: string, token: string, ttlMs: number): Promise<[number, number]>;
   tcLeaseRenew(lease: string, token: string, ttlMs: number): Promise<number>;
   tcLeaseRelease(lease: string, token: string): Promise<number>;
 }
@@ -79,7 +79,7 @@ export class RedisLeases implements Leases {
   ) {
     this.timing = { ...REAL_TIMING, ...timing };
     this.redis = redis as (Redis | Cluster) & LeaseScripts;
-    this.redis.defineCommand('tcLeaseAcquire', { lua: LEASE_ACQUIRE, numberOfKeys: 2 });
+    this.redis.defineCommand('tcLeaseAcquire', { lua: LEASE_ACQUIRE, numberOfKeys: 3 });
     this.redis.defineCommand('tcLeaseRenew', { lua: LEASE_RENEW, numberOfKeys: 1 });
     this.redis.defineCommand('tcLeaseRelease', { lua: LEASE_RELEASE, numberOfKeys: 1 });
   }
@@ -91,7 +91,10 @@ export class RedisLeases implements Leases {
     const deadline = clock.now() + this.options.waitMs;
     let wait = 2;
     for (;;) {
-      const [taken, value] = await this.redis.tcLeaseAcquire(leaseKey, this.keys.txn(txnNo), token, this.options.ttlMs);
+      const txnKey = this.keys.txn(txnNo);
+      // The quote record's hash beside it (`tc:{T}:quote`, same hash tag): a quoted-only transaction's version.
+      const quoteKey = `${txnKey.replace(/:txn$/, '')}:quote`;
+      const [taken, value] = await this.redis.tcLeaseAcquire(leaseKey, txnKey, quoteKey, token, this.options.ttlMs);
       if (taken === 1) return this.held(leaseKey, token, value === -1 ? null : value);
       this.contended++;
       if (clock.now() > deadline) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', `transaction ${txnNo} is busy in another process; try again`);
@@ -155,6 +158,8 @@ export class SqliteLeases implements Leases {
          ON CONFLICT (txn_no) DO UPDATE SET token = excluded.token, until = excluded.until WHERE leases.until < ?`,
       ),
       version: db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
+      // A quoted-only transaction's version is its quote record's (issue 21).
+      quoteVersion: db.prepare<[string], { version: number }>('SELECT version FROM quotes WHERE txn_no = ?'),
       renew: db.prepare('UPDATE leases SET until = ? WHERE txn_no = ? AND token = ?'),
       release: db.prepare('DELETE FROM leases WHERE txn_no = ? AND token = ?'),
     };
@@ -167,7 +172,7 @@ export class SqliteLeases implements Leases {
     for (;;) {
       const now = Date.now();
       if (this.stmts.take.run(txnNo, token, now + this.options.ttlMs, now).changes === 1) {
-        return this.held(txnNo, token, this.stmts.version.get(txnNo)?.version ?? null);
+        return this.held(txnNo, token, (this.stmts.version.get(txnNo) ?? this.stmts.quoteVersion.get(txnNo))?.version ?? null);
       }
       this.contended++;
       if (now > deadline) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', `transaction ${txnNo} is busy in another process; try again`);

@@ -308,6 +308,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const commandTimeoutMs = config.callTimeoutMs * 4;
   const host = new TransactionHost(
     storage.snapshots,
+    storage.quotes,
     systems,
     downstream,
     clock,

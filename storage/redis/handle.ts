@@ -2,7 +2,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../runtime/clock.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionRecord } from '../types.ts';
-import { CLAIM_IDEMPOTENCY, CLAIM_TURN, COMPLETE_IDEMPOTENCY, NUDGE, OWN_IDEMPOTENCY, REINSTATE, RELEASE_IDEMPOTENCY, REMOVE_ARCHIVED, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
+import { CLAIM_IDEMPOTENCY, CLAIM_TURN, COMPLETE_IDEMPOTENCY, NUDGE, OWN_IDEMPOTENCY, REINSTATE, RELEASE_IDEMPOTENCY, REMOVE_ARCHIVED, SAVE, SAVE_QUOTE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
 
 /** Options of {@link RedisHandle}. */
 export interface RedisStoreOptions {
@@ -27,6 +27,7 @@ export interface RedisStoreOptions {
 /** The scripts of scripts.ts, as commands of the client. */
 export interface Scripts {
   tcSave(...args: (string | number)[]): Promise<(string | number)[]>;
+  tcSaveQuote(...args: (string | number)[]): Promise<number[]>;
   tcClaimIdempotency(key: string, fingerprint: string, now: number, retentionMs: number, owner: string, leaseUntil: number, runId: string): Promise<string[]>;
   tcOwnIdempotency(key: string, owner: string, ...fields: (string | number)[]): Promise<number>;
   tcCompleteIdempotency(key: string, response: string, retentionMs: number, owner: string): Promise<number>;
@@ -135,6 +136,7 @@ export class RedisHandle {
     this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
     this.redis = connectRedis(options.url, options.cluster ?? false, { enableAutoPipelining: true, ...options.redis }) as (Redis | Cluster) & Scripts;
     this.redis.defineCommand('tcSave', { lua: SAVE });
+    this.redis.defineCommand('tcSaveQuote', { lua: SAVE_QUOTE, numberOfKeys: 3 });
     this.redis.defineCommand('tcClaimIdempotency', { lua: CLAIM_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcOwnIdempotency', { lua: OWN_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcCompleteIdempotency', { lua: COMPLETE_IDEMPOTENCY, numberOfKeys: 1 });

@@ -47,7 +47,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     // Tasks this process knows to be stored need not travel again (the script never replaces one).
     const known = this.knownTasks.get(txnNo);
     const fresh = record.tasks.filter((t) => !known?.has(t.task));
-    const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), ...fresh.map((t) => this.h.taskKey(txnNo, t.task))];
+    const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), this.h.k(txnNo, 'quote'), ...fresh.map((t) => this.h.taskKey(txnNo, t.task))];
     const args: (string | number)[] = [expectedVersion, fields.length / 2, ...fields, fresh.length];
     for (const t of fresh) args.push(t.task, JSON.stringify(specOf(t)));
     const entries = journal.map((j) => JSON.stringify(j));
@@ -104,6 +104,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     const previousTimers = reply[2] ? (JSON.parse(String(reply[2])) as Record<string, number>) : {};
     const after = new IndexWrites(this.h.redis);
     this.h.removeStale(after, txnNo, record, previousTimers, String(reply[3]));
+    // A first save of this process may be the one that replaced the transaction's quote record.
+    if (record.state !== 'quoted') after.zrem(this.h.idx('quotes'), txnNo);
     after.zscore(this.h.idx('attention'), txnNo);
     after.zrem(this.h.idx('dirty'), txnNo);
     const results = await after.exec();

@@ -6,6 +6,7 @@ import { RedisAdminQueries } from './admin-queries.ts';
 import { RedisHandle, type RedisStoreOptions } from './handle.ts';
 import { RedisIdempotencyRecords } from './idempotency-records.ts';
 import { RedisJournal } from './journal.ts';
+import { RedisQuoteRecords } from './quote-records.ts';
 import { RedisReconciliationRecords } from './reconciliation-records.ts';
 import { RedisSentinelIndex } from './sentinel-index.ts';
 import { RedisShadowQuotes } from './shadow-quotes.ts';
@@ -50,6 +51,7 @@ export function createRedisStorage(options: RedisStorageOptions): RedisStorage {
   return {
     handle,
     snapshots: new RedisSnapshotStore(handle),
+    quotes: new RedisQuoteRecords(handle),
     journal: new RedisJournal(handle),
     feed: new RedisTransitionFeed(handle),
     idempotency: new RedisIdempotencyRecords(handle),

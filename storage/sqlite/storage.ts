@@ -6,6 +6,7 @@ import { SqliteJournal } from './journal.ts';
 import { SqliteOrderArchive } from './order-archive.ts';
 import { SqliteReconciliationRecords } from './reconciliation-records.ts';
 import { SqliteSentinelIndex } from './sentinel-index.ts';
+import { SqliteQuoteRecords } from './quote-records.ts';
 import { SqliteShadowQuotes } from './shadow-quotes.ts';
 import { SqliteSnapshotStore } from './snapshot-store.ts';
 import { SqliteTaskStore } from './task-store.ts';
@@ -31,6 +32,7 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
   const reconciliation = new SqliteReconciliationRecords(path);
   return {
     snapshots: new SqliteSnapshotStore(handle),
+    quotes: new SqliteQuoteRecords(handle),
     journal: new SqliteJournal(handle),
     feed: new SqliteTransitionFeed(handle, options.feedPollMs),
     idempotency: new SqliteIdempotencyRecords(handle),

@@ -3,6 +3,7 @@ import { adminQueriesConformance } from './conformance/admin-queries.ts';
 import { storeTests, type StoreFactory } from './conformance/helpers.ts';
 import { idempotencyRecordsConformance } from './conformance/idempotency-records.ts';
 import { journalConformance } from './conformance/journal.ts';
+import { quoteRecordsConformance } from './conformance/quote-records.ts';
 import { reconciliationRecordsConformance } from './conformance/reconciliation-records.ts';
 import { sentinelIndexConformance } from './conformance/sentinel-index.ts';
 import { shadowQuotesConformance } from './conformance/shadow-quotes.ts';
@@ -19,6 +20,7 @@ export type { StoreFactory, StoreOptions } from './conformance/helpers.ts';
  */
 export function storeConformance(t: Test, make: StoreFactory): void {
   t.test('SnapshotStore', async (t) => snapshotStoreConformance(t, make));
+  t.test('QuoteRecords', async (t) => quoteRecordsConformance(t, make));
   t.test('Journal', async (t) => journalConformance(t, make));
   t.test('TransitionFeed', async (t) => transitionFeedConformance(t, make));
   t.test('IdempotencyRecords', async (t) => idempotencyRecordsConformance(t, make));
