@@ -1,13 +1,17 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Fastify from 'fastify';
 import t from 'tap';
+import { importCommand } from '../../bin/commands/import-os-orders.ts';
 import { historicPaymentsOf } from '../../runtime/os-order-entry.ts';
 import { importOsOrders, type ImportOptions } from '../../runtime/os-order-import.ts';
 import { generateOsOrders } from '../../scripts/generate-os-orders.ts';
 import { openSqliteStorage } from '../../storage/sqlite/storage.ts';
 import type { HistoricPayment } from '../../systems/payment-gateway/simulator.ts';
+import { simAdminRoutes } from '../../systems/sim/admin-routes.ts';
 import { openSims } from '../systems/helpers.ts';
+import { captureIo } from './helpers.ts';
 
 const STATIONS = new Map([['S1', 'M1'], ['S2', 'M1'], ['S3', 'M2']]);
 const COUNT = 600;
@@ -123,4 +127,29 @@ t.test("an import hands each batch's new orders to onImported, whose channel pay
   const again = await run(db, { files: [input], onImported });
   t.equal(again.imported, 0);
   t.equal(batches, 3, 'nothing new imported: nothing to admit');
+});
+
+t.test('trade import os-orders --admit-sim admits the imported channel payments at a trade sim over HTTP (issue 20)', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'orders.jsonl');
+  await generateOsOrders({ count: 120, seed: 5, bad: 0, format: 'jsonl', out: input });
+  const db = join(dir, 'trade.db');
+  const sims = openSims(t);
+  const app = Fastify();
+  await app.register(simAdminRoutes, { prefix: '/sim', sims });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => app.close());
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  const io = captureIo();
+  await importCommand(io).parseAsync(['os-orders', input, '--db', db, '--batch', '50', '--admit-sim', url], { from: 'user' });
+  t.match(JSON.parse(io.stdout()), { imported: 120, rejected: 0 });
+  const storage = openSqliteStorage(db);
+  t.teardown(() => storage.close());
+  const page = await storage.archive.search({ origin: 'os-import' }, 200, null);
+  const channelLegs = page.rows.flatMap((r) => r.legs).filter((l) => ['wechat', 'alipay', 'unionpay'].includes(l.method) && l.channelTradeNo !== null);
+  t.ok(channelLegs.length > 0);
+  t.ok(channelLegs.every((l) => sims.gateway.peekPayment(l.paymentNo)?.channelTradeNo === l.channelTradeNo), 'every imported channel leg is known to the gateway under its payment number');
+  t.equal(sims.store.effects({ system: 'paymentGateway', verb: 'admitHistoricPayment' }).length, channelLegs.length, 'each admitted once');
 });
