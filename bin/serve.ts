@@ -9,6 +9,7 @@ import { readRoutingFile } from '../runtime/routing.ts';
 import { archiveAfterFromEnv, archiveFailpointFromEnv, archiverConfig } from '../runtime/archiver.ts';
 import { archiveFromEnv, feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
+import { reconConfigFromEnv } from '../runtime/recon-jobs.ts';
 import { ConfigError, systemsSettingsFromEnv } from '../runtime/systems-config.ts';
 import { createTradeCenter, DEFAULT_CONFIG, type ProcessRole, type TradeCenterConfig } from '../runtime/trade-center.ts';
 import { FollowClock } from '../systems/sim/follow-clock.ts';
@@ -113,6 +114,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     apiKeys,
     demoMode,
     routing: { ...DEFAULT_CONFIG.routing, file: routingFile ? readRoutingFile(routingFile) : null },
+    recon: reconConfigFromEnv(process.env, DEFAULT_CONFIG.recon),
     idempotency: { ...DEFAULT_CONFIG.idempotency, ...(idempotencyRetentionMs !== undefined ? { retentionMs: idempotencyRetentionMs } : {}) },
     archive: archiveAfterMs !== undefined ? archiverConfig(archiveAfterMs) : DEFAULT_CONFIG.archive,
     ...(archiveFailpoint ? { archiveFailpoint } : {}),

@@ -34,6 +34,12 @@ export const ERROR_CODES = {
   SNAPSHOT_TOO_NEW: { status: 409, message: 'The transaction was stored by a newer version of Trade Center; this version leaves it untouched.' },
   // DOMAIN.md "Rollout": the old system takes this sale (legacy or shadow routing), so it is not taken twice.
   NOT_ROUTED: { status: 409, message: 'This scene at this station is not taken here yet.' },
+  // DOMAIN.md "Reconciliation": the channel's bill of the day is not published yet; run again later.
+  BILL_NOT_READY: { status: 409, message: 'The channel has not published the bill of this day yet.' },
+  // A bill whose SHA-1 or own totals do not check out is no evidence: nothing of it is recorded.
+  BILL_UNUSABLE: { status: 422, message: 'The downloaded bill failed its checks.' },
+  // A discrepancy is fixed or decided once; the first decision stands.
+  DISCREPANCY_CLOSED: { status: 409, message: 'The discrepancy is already fixed or resolved.' },
   CORE_SYSTEM_UNAVAILABLE: { status: 503, message: 'A core downstream system is unavailable.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; message: string }>;

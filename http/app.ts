@@ -14,6 +14,7 @@ import { bindTxnNoFromAnswers, txnChildLogger } from './request-logging.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { osRoutes } from './routes/os.ts';
+import { reconciliationRoutes } from './routes/reconciliation.ts';
 import { routingRoutes } from './routes/routing.ts';
 import { shadowRoutes } from './routes/shadow.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
@@ -55,6 +56,7 @@ export async function buildApp(tc: TradeCenter, options: { limits?: HttpLimits }
   await app.register(routingRoutes, { tc });
   await app.register(osRoutes, { tc });
   await app.register(shadowRoutes, { tc });
+  await app.register(reconciliationRoutes, { tc });
   await app.register(eventRoutes, { tc });
   await app.register(inspectorRoutes, { tc });
   // `/sim` plays the customer and turns the simulated world's knobs (mark a payment paid, point

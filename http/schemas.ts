@@ -163,7 +163,7 @@ export const RefundViewSchema = Type.Object(
     reason: Type.String(),
     status: Type.String({ description: 'requested | processing | succeeded | attention | rejected' }),
     requestedAt: Type.String(),
-    legs: Type.Array(Type.Object({ legNo: Type.Integer(), refundLegNo: Type.String(), method: Type.String(), amount: Type.Integer({ description: 'fen' }), status: Type.String() }, { additionalProperties: true })),
+    legs: Type.Array(Type.Object({ legNo: Type.Integer(), refundLegNo: Type.String(), method: Type.String(), amount: Type.Integer({ description: 'fen' }), status: Type.String({ description: 'pending | succeeded | attention | to_pay_at_station (a cash leg of an imported OS order: paid out at the station)' }) }, { additionalProperties: true })),
     lines: Type.Array(Type.Object({ lineNo: Type.Integer(), amountFen: Type.Integer(), quantity: Type.Optional(Type.Integer()) }, { additionalProperties: true })),
     pointsReturned: Type.Integer(),
     couponsRestored: Type.Array(Type.String()),

@@ -1,5 +1,5 @@
 import type { TaskSpec } from './task-spec.ts';
-import type { RefundView, TxnContext } from './types.ts';
+import { OS_TERMINAL_SCENE, type RefundView, type TxnContext } from './types.ts';
 
 /**
  * The post-payment work of a sale (DOMAIN.md systems and tiers), as durable tasks keyed
@@ -39,8 +39,13 @@ export function postPaymentTasks(c: TxnContext): TaskSpec[] {
   ];
 }
 
-/** Reversal records a finished refund owes (DOMAIN.md "Refund"): settlement, invoice, marketing, and the rewards. */
+/**
+ * Reversal records a finished refund owes (DOMAIN.md "Refund"): settlement, invoice, marketing, and
+ * the rewards. None for an order imported from OS: those systems never recorded its sale (OS did),
+ * so there is nothing of theirs to reverse (docs/os-import.md says what the station does instead).
+ */
 export function refundReversalTasks(c: TxnContext, refund: RefundView): TaskSpec[] {
+  if (isImported(c)) return [];
   const paidTotal = c.legs.filter((l) => l.status === 'succeeded' || l.status === 'refunded').reduce((a, l) => a + l.amount, 0);
   const refundedBefore = c.refunds.filter((r) => r.refundNo !== refund.refundNo && r.status === 'succeeded').reduce((a, r) => a + r.amount, 0);
   const full = refundedBefore + refund.amount >= paidTotal;
@@ -57,4 +62,9 @@ export function refundReversalTasks(c: TxnContext, refund: RefundView): TaskSpec
   ];
   if (full) tasks.push(spec(`campaign-reverse:${refund.refundNo}`, 'campaign', ATTEMPTS.normal, base, 'campaign-reverse'));
   return tasks;
+}
+
+/** An order imported from OS's history: its post-payment work happened at OS, none here. */
+export function isImported(c: Pick<TxnContext, 'scene'>): boolean {
+  return c.scene === OS_TERMINAL_SCENE;
 }

@@ -6,7 +6,7 @@ import type { RefundRecord } from '../systems/payment-gateway/port.ts';
 
 /**
  * One money leg of one refund, spawned by its refund as `rleg-<n>`. Stored value is credited
- * back directly; an asynchronous channel is asked to refund and then waits for the refund
+ * back directly; cash (an imported OS order's) is recorded as paid out at the station, no call; an asynchronous channel is asked to refund and then waits for the refund
  * callback, querying on silence (durable timers). A refund the channel fails is asked again with
  * the same refund number after a backoff (durable timer, seconds at first, hours at the end);
  * only once the backoff is spent does it wait for a person, its amount still owed and recorded
@@ -46,6 +46,7 @@ export const refundLegMachine = setup({
   actors: { creditCard: calls.creditCard, refundPayment: calls.refundPayment, queryRefund: calls.queryRefund },
   guards: {
     isCard: ({ context }) => context.method === 'stored_value',
+    isCash: ({ context }) => context.method === 'cash',
     succeeded: (_, params: Done<unknown>) => params.output.ok,
     unavailable: (_, params: Done<unknown>) => !params.output.ok && params.output.code === 'UNAVAILABLE',
     refundIs: (_, params: Done<{ refund: RefundRecord | null }> & { status: string }) => params.output.ok && params.output.refund?.status === params.status,
@@ -71,7 +72,9 @@ export const refundLegMachine = setup({
   context: ({ input }) => ({ ...input, attempts: 0, failures: 0, timers: {}, lastError: null }),
   initial: 'starting',
   states: {
-    starting: { always: [{ guard: 'isCard', target: 'crediting' }, { target: 'requesting' }] },
+    // A cash leg (an order imported from OS) is paid out at the station: recording it is all the
+    // platform does, no downstream call; its transaction shows it as `to_pay_at_station`.
+    starting: { always: [{ guard: 'isCard', target: 'crediting' }, { guard: 'isCash', target: 'succeeded' }, { target: 'requesting' }] },
     crediting: {
       tags: ['working'],
       invoke: {

@@ -1,5 +1,6 @@
 import { refusal, type Refusal } from '../domain/errors.ts';
 import { allocateRefund, pointsToReturn, refundableByLines, topUpDebitFen } from '../domain/refund-allocation.ts';
+import { isImported } from './post-payment-tasks.ts';
 import { debitIds, type RefundInput } from './refund.machine.ts';
 import type { RefundView, TopUpDebitView, TxnCommand, TxnContext } from './types.ts';
 
@@ -113,10 +114,13 @@ export function planRefund(context: TxnContext, event: RefundCommand): { ok: tru
     couponsExpired: [],
     topUpDebitFen: topUpDebitTotal,
     topUpDebits,
-    reversals: [
-      { system: 'settlement', status: 'recorded' },
-      { system: 'invoice', status: 'recorded' },
-    ],
+    // An imported order's sale was recorded by OS, not by settlement or invoice: nothing to reverse there.
+    reversals: isImported(context)
+      ? []
+      : [
+          { system: 'settlement', status: 'recorded' },
+          { system: 'invoice', status: 'recorded' },
+        ],
   };
   return {
     ok: true,

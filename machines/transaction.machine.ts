@@ -1,4 +1,4 @@
-import { assign } from 'xstate';
+import { and, assign, not } from 'xstate';
 import { ended, refusal, refusalIn } from '../domain/errors.ts';
 import { refusalOf } from './calls.ts';
 import * as actions from './transaction/actions.ts';
@@ -191,6 +191,18 @@ export const transactionMachine = transactionSetup.extend({
         // Waiting for every open leg of the attempt to end (closed, released, or paid after all);
         // the compensation proper, if any is needed, is `unwinding`'s.
         endingLegs: {
+          on: {
+            TIMER: [
+              // The payment deadline passes while a failed attempt's legs are still ending: the
+              // order must not go back to `ordered` after its one expiry timer has fired (nothing
+              // would ever cancel it and release its holds: seed 6010, heavy faults).
+              {
+                guard: and([{ type: 'isTimer', params: { name: TIMERS.paymentExpiry } }, not('unwindingDecided')]),
+                actions: { type: 'unwind', params: { to: 'cancelled', refusal: ended('PAYMENT_EXPIRED', 'payment expired') } },
+              },
+              { guard: 'isQueryTimer', actions: ['queryLeg', 'rearmQuery'] },
+            ],
+          },
           always: [
             // Every leg was paid before its close landed: the money is in, the sale goes on.
             { guard: 'allLegsSucceeded', target: '#transaction.paid', actions: ['notePaid', { type: 'replyRefusal', params: { refusal: refusal('INVALID_STATE', 'the payment succeeded before it could be cancelled') } }] },

@@ -20,6 +20,13 @@ export function paidMethod(method: LegMethod): PaymentMethod {
  */
 export type LegMethod = PaymentMethod | 'cash';
 
+/**
+ * The scene of every order imported from OS's history (runtime/os-order-entry.ts): sold at an OS
+ * dual-screen terminal, its post-payment work (settlement, invoice, points, …) done by OS, so a
+ * refund of it here owes no reversal to those systems (docs/os-import.md).
+ */
+export const OS_TERMINAL_SCENE = 'os_terminal';
+
 /** Status of one payment leg as the API shows it. */
 export type LegStatus = 'pending' | 'locked' | 'succeeded' | 'failed' | 'closed' | 'refunded';
 
@@ -108,6 +115,15 @@ export type BenefitRefusal =
   | { system: 'points'; points: number; code: string; message: string }
   | { system: 'coupon'; couponIds: string[]; code: string; message: string };
 
+/**
+ * Status of one money leg of a refund: `pending` while its money is on its way back, `succeeded`
+ * once the card or the channel gave it back, `attention` when it waits for a person (the amount
+ * still owed). `to_pay_at_station`: a cash leg (of an order imported from OS), recorded as cash
+ * the station pays out to the customer; nothing downstream is called, and the refund counts it
+ * as done (docs/os-import.md).
+ */
+export type RefundLegStatus = 'pending' | 'succeeded' | 'attention' | 'to_pay_at_station';
+
 /** One refund as the transaction records it (API.md: the view's `refunds`). */
 export interface RefundView {
   refundNo: string;
@@ -119,7 +135,7 @@ export interface RefundView {
    */
   status: 'requested' | 'processing' | 'succeeded' | 'attention' | 'rejected';
   requestedAt: string;
-  legs: { legNo: number; refundLegNo: string; method: LegMethod; amount: number; status: 'pending' | 'succeeded' | 'attention' }[];
+  legs: { legNo: number; refundLegNo: string; method: LegMethod; amount: number; status: RefundLegStatus }[];
   /** What this refund takes back per line (fen, and units for goods). */
   lines: { lineNo: number; amountFen: number; quantity?: number }[];
   /** Points this refund owes back (what later refunds count as returned, see `benefitRefusals`). */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ArchiveEntry, FinalTransaction, Journal, OrderArchive, SnapshotStore, TaskStore } from '../storage/types.ts';
+import type { ArchiveEntry, FinalTransaction, Journal, OrderArchive, QuoteRecords, SnapshotStore, TaskStore } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
 import { orderRowOf } from './order-row.ts';
 import { SerialPass } from './serial-pass.ts';
@@ -89,12 +89,12 @@ export interface ArchiveTurn {
  */
 export class Archiver {
   /** Totals of this process, for metrics and tests. */
-  readonly counters = { turns: 0, archived: 0, removed: 0, kept: 0 };
+  readonly counters = { turns: 0, archived: 0, removed: 0, kept: 0, quotesSwept: 0 };
   private timer: NodeJS.Timeout | null = null;
   private readonly passes = new SerialPass(async () => (await this.turn()).removed);
 
   constructor(
-    private readonly stores: { snapshots: SnapshotStore; journal: Journal; tasks: TaskStore },
+    private readonly stores: { snapshots: SnapshotStore; quotes: QuoteRecords; journal: Journal; tasks: TaskStore },
     private readonly archive: OrderArchive,
     private readonly host: Retiring,
     private readonly clock: Clock,
@@ -127,6 +127,7 @@ export class Archiver {
   private async turn(): Promise<ArchiveTurn> {
     const result: ArchiveTurn = { archived: 0, removed: 0, kept: 0 };
     if (!this.archive.enabled || !(await this.stores.snapshots.claimArchiveScan(this.config.everyMs))) return result;
+    await this.sweepQuotes();
     const cutoff = this.clock.now() - this.config.afterMs;
     let after: FinalTransaction | null = null;
     let seen = 0;
@@ -146,6 +147,22 @@ export class Archiver {
     this.counters.kept += result.kept;
     if (result.removed || result.archived) this.log.info(result, 'archived final transactions');
     return result;
+  }
+
+  /**
+   * Quote records kept past their time, never ordered (issue 21), go in the same turn, in bounded
+   * batches (a backend whose records expire by themselves sweeps none).
+   */
+  private async sweepQuotes(): Promise<void> {
+    const now = this.clock.now();
+    let swept = 0;
+    for (;;) {
+      const n = await this.stores.quotes.sweep(now, this.config.batch);
+      swept += n;
+      if (n < this.config.batch || swept >= this.config.maxPerTurn) break;
+    }
+    this.counters.quotesSwept += swept;
+    if (swept) this.log.info({ swept }, 'swept quote records never ordered');
   }
 
   private async archiveBatch(entries: ArchiveEntry[], result: ArchiveTurn): Promise<void> {

@@ -60,6 +60,7 @@ export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, o
   const cluster = config.cluster ?? false;
   const { clock, ...storageOptions } = options;
   const storage = createRedisStorage({
+    ...(clock ? { clock } : {}),
     url: config.url,
     cluster,
     prefix,
@@ -71,6 +72,6 @@ export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, o
   });
   const handle = storage.handle;
   const scheduler = new BullmqScheduler({ url: config.url, cluster, prefix: `{${prefix}-bull}`, log, ...(clock ? { clock } : {}) });
-  const leases = new RedisLeases(handle.redis, { lease: (t) => handle.leaseKey(t), txn: (t) => handle.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 });
+  const leases = new RedisLeases(handle.redis, { lease: (t) => handle.leaseKey(t), txn: (t) => handle.txnKey(t) }, { ttlMs: config.leaseTtlMs ?? 10_000, waitMs: config.leaseWaitMs ?? 30_000 }, clock ? { clock } : {});
   return { storage, scheduler, leases };
 }

@@ -3,6 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { TradeError } from '../domain/errors.ts';
 import { LEASE_ACQUIRE, LEASE_RELEASE, LEASE_RENEW } from '../storage/redis/scripts.ts';
 import type { SqliteHandle } from '../storage/sqlite/handle.ts';
+import { realAfter, realSleep, systemClock, type After, type Clock, type Sleep } from './clock.ts';
 
 /** A transaction's lease, held by this process until released. */
 export interface Lease {
@@ -25,8 +26,34 @@ export interface RedisLeasesOptions {
   waitMs: number;
 }
 
+/**
+ * Where a lease's waits, renewals and jitter come from: real time and `Math.random` by default;
+ * the deterministic simulation passes its virtual clock and seeded randomness, so a busy
+ * transaction's backoff and a held lease's renewals happen at the same virtual moments on replay.
+ */
+export interface LeaseTiming {
+  clock: Clock;
+  sleep: Sleep;
+  /** Schedules the next renewal. */
+  after: After;
+  /** Jitter in [0, 1). */
+  random: () => number;
+}
+
+const REAL_TIMING: LeaseTiming = {
+  clock: systemClock,
+  sleep: realSleep,
+  // A renewal timer must not keep a process alive that is otherwise done.
+  after: (ms, fire) => {
+    const timer = setTimeout(fire, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+  random: () => Math.random(),
+};
+
 interface LeaseScripts {
-  tcLeaseAcquire(lease: string, txn: string, token: string, ttlMs: number): Promise<[number, number]>;
+  tcLeaseAcquire(lease: string, txn: string, quote: string, token: string, ttlMs: number): Promise<[number, number]>;
   tcLeaseRenew(lease: string, token: string, ttlMs: number): Promise<number>;
   tcLeaseRelease(lease: string, token: string): Promise<number>;
 }
@@ -40,6 +67,7 @@ interface LeaseScripts {
  */
 export class RedisLeases implements Leases {
   private readonly redis: (Redis | Cluster) & LeaseScripts;
+  private readonly timing: LeaseTiming;
   /** Times a lease was waited for because another process held it (metrics). */
   contended = 0;
 
@@ -47,9 +75,11 @@ export class RedisLeases implements Leases {
     redis: Redis | Cluster,
     private readonly keys: { lease(txnNo: string): string; txn(txnNo: string): string },
     private readonly options: RedisLeasesOptions,
+    timing: Partial<LeaseTiming> = {},
   ) {
+    this.timing = { ...REAL_TIMING, ...timing };
     this.redis = redis as (Redis | Cluster) & LeaseScripts;
-    this.redis.defineCommand('tcLeaseAcquire', { lua: LEASE_ACQUIRE, numberOfKeys: 2 });
+    this.redis.defineCommand('tcLeaseAcquire', { lua: LEASE_ACQUIRE, numberOfKeys: 3 });
     this.redis.defineCommand('tcLeaseRenew', { lua: LEASE_RENEW, numberOfKeys: 1 });
     this.redis.defineCommand('tcLeaseRelease', { lua: LEASE_RELEASE, numberOfKeys: 1 });
   }
@@ -57,32 +87,46 @@ export class RedisLeases implements Leases {
   async acquire(txnNo: string): Promise<Lease> {
     const token = randomUUID();
     const leaseKey = this.keys.lease(txnNo);
-    const deadline = Date.now() + this.options.waitMs;
+    const { clock, sleep, random } = this.timing;
+    const deadline = clock.now() + this.options.waitMs;
     let wait = 2;
     for (;;) {
-      const [taken, value] = await this.redis.tcLeaseAcquire(leaseKey, this.keys.txn(txnNo), token, this.options.ttlMs);
+      const txnKey = this.keys.txn(txnNo);
+      // The quote record's hash beside it (`tc:{T}:quote`, same hash tag): a quoted-only transaction's version.
+      const quoteKey = `${txnKey.replace(/:txn$/, '')}:quote`;
+      const [taken, value] = await this.redis.tcLeaseAcquire(leaseKey, txnKey, quoteKey, token, this.options.ttlMs);
       if (taken === 1) return this.held(leaseKey, token, value === -1 ? null : value);
       this.contended++;
-      if (Date.now() > deadline) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', `transaction ${txnNo} is busy in another process; try again`);
-      await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(1, value)) + Math.random() * wait));
+      if (clock.now() > deadline) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', `transaction ${txnNo} is busy in another process; try again`);
+      await sleep(Math.min(wait, Math.max(1, value)) + random() * wait);
       wait = Math.min(wait * 2, 50);
     }
   }
 
   private held(leaseKey: string, token: string, storedVersion: number | null): Lease {
     let ours = true;
-    const renew = setInterval(() => {
-      void this.redis.tcLeaseRenew(leaseKey, token, this.options.ttlMs).then(
-        (renewed) => (ours = ours && renewed === 1),
-        () => undefined,
-      );
-    }, Math.max(10, Math.floor(this.options.ttlMs / 3)));
-    renew.unref();
+    let released = false;
+    const every = Math.max(10, Math.floor(this.options.ttlMs / 3));
+    // Each renewal is scheduled once the one before answered (a renewal that never answers, as
+    // on a connection that died, ends the chain instead of piling up behind it).
+    const renew = (): void => {
+      void this.redis
+        .tcLeaseRenew(leaseKey, token, this.options.ttlMs)
+        .then(
+          (renewed) => (ours = ours && renewed === 1),
+          () => undefined,
+        )
+        .then(() => {
+          if (!released) cancel = this.timing.after(every, renew);
+        });
+    };
+    let cancel = this.timing.after(every, renew);
     return {
       storedVersion,
       held: () => ours,
       release: async () => {
-        clearInterval(renew);
+        released = true;
+        cancel();
         ours = false;
         await this.redis.tcLeaseRelease(leaseKey, token).catch(() => undefined);
       },
@@ -114,6 +158,8 @@ export class SqliteLeases implements Leases {
          ON CONFLICT (txn_no) DO UPDATE SET token = excluded.token, until = excluded.until WHERE leases.until < ?`,
       ),
       version: db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
+      // A quoted-only transaction's version is its quote record's (issue 21).
+      quoteVersion: db.prepare<[string], { version: number }>('SELECT version FROM quotes WHERE txn_no = ?'),
       renew: db.prepare('UPDATE leases SET until = ? WHERE txn_no = ? AND token = ?'),
       release: db.prepare('DELETE FROM leases WHERE txn_no = ? AND token = ?'),
     };
@@ -126,7 +172,7 @@ export class SqliteLeases implements Leases {
     for (;;) {
       const now = Date.now();
       if (this.stmts.take.run(txnNo, token, now + this.options.ttlMs, now).changes === 1) {
-        return this.held(txnNo, token, this.stmts.version.get(txnNo)?.version ?? null);
+        return this.held(txnNo, token, (this.stmts.version.get(txnNo) ?? this.stmts.quoteVersion.get(txnNo))?.version ?? null);
       }
       this.contended++;
       if (now > deadline) throw new TradeError('CORE_SYSTEM_UNAVAILABLE', `transaction ${txnNo} is busy in another process; try again`);

@@ -1,6 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
+import { shiftDay } from '../domain/reconciliation/bill-format.ts';
 import { actorKind } from './actor-kind.ts';
+import { latestDueDay, RECON_CHANNELS } from './reconciler.ts';
 import type { BreakerState } from './downstream.ts';
 import type { TradeCenter } from './trade-center.ts';
 
@@ -9,6 +11,9 @@ import type { TradeCenter } from './trade-center.ts';
  * the longest retry backoff (10 min), so such a transaction missed a deadline it should have met.
  */
 export const STUCK_AFTER_IDLE_MS = 20 * 60_000;
+
+/** Open discrepancies are counted over this many of the latest days due (older ones are a finance backlog, not an alarm). */
+export const RECON_OPEN_DAYS = 7;
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
@@ -25,6 +30,7 @@ export class TradeMetrics {
   readonly deadTasks: Counter<'system'>;
   readonly downstreamSeconds: Histogram<'system' | 'outcome'>;
   readonly httpSeconds: Histogram<'method' | 'route' | 'status'>;
+  readonly discrepanciesFound: Counter<'channel' | 'kind'>;
   private readonly subscriptions: Subscription[] = [];
 
   constructor(private readonly tc: TradeCenter) {
@@ -131,7 +137,42 @@ export class TradeMetrics {
         this.set(tc.host.alerts + tc.tasks.alerts);
       },
     });
+    this.discrepanciesFound = new Counter({
+      name: 'tc_reconciliation_discrepancies_found_total',
+      help: "Discrepancies this process's reconciliation runs found first, by channel and kind (a re-run of a day finds none again)",
+      labelNames: ['channel', 'kind'],
+      registers,
+    });
+    const recon = tc.storage.reconciliation;
+    new Gauge({
+      name: 'tc_reconciliation_open_discrepancies',
+      help: `Discrepancies waiting for a fix or a person, by channel and kind, over the latest ${RECON_OPEN_DAYS} days due`,
+      labelNames: ['channel', 'kind'],
+      registers,
+      async collect() {
+        const last = latestDueDay(clock.now(), tc.config.recon.hour);
+        const days = Array.from({ length: RECON_OPEN_DAYS }, (_, i) => shiftDay(last, -i));
+        const found = await Promise.all(RECON_CHANNELS.flatMap((channel) => days.map((day) => recon.discrepancies(channel, day))));
+        this.reset();
+        for (const d of found.flat()) if (d.status === 'open') this.inc({ channel: d.channel, kind: d.kind });
+      },
+    });
+    new Gauge({
+      name: 'tc_reconciliation_bill_missing',
+      help: "1 while a channel's bill of the previous China day is past its hour (TRADE_RECON_HOUR) and not reconciled: not published yet, or its run failed; alert on it",
+      labelNames: ['channel'],
+      registers,
+      async collect() {
+        const day = latestDueDay(clock.now(), tc.config.recon.hour);
+        const runs = await Promise.all(RECON_CHANNELS.map((channel) => recon.run(channel, day)));
+        this.reset();
+        RECON_CHANNELS.forEach((channel, i) => this.set({ channel }, runs[i] ? 0 : 1));
+      },
+    });
     this.subscriptions.push(
+      tc.reconciler.runs.subscribe((r) => {
+        for (const kind of r.added) this.discrepanciesFound.inc({ channel: r.channel, kind });
+      }),
       tc.host.transitions.subscribe((t) => this.transitions.inc({ machine: actorKind(t.actor), event: t.event })),
       tc.downstream.calls.subscribe((c) => this.downstreamSeconds.observe({ system: c.system, outcome: c.outcome }, c.seconds)),
       tc.tasks.attempts.subscribe((a) => {

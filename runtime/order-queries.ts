@@ -1,7 +1,8 @@
 import { TradeError } from '../domain/errors.ts';
 import { chinaDay } from '../storage/archive/china-day.ts';
 import { decodeOrderCursor, encodeOrderCursor, type OrderCursorPosition } from '../storage/archive/order-cursor.ts';
-import type { AdminQueries, Journal, OrderArchive, OrderFilter, OrderGroupKey, OrderRow, OrderState, OrderSummaryRow, SnapshotStore } from '../storage/types.ts';
+import type { AdminQueries, Journal, OrderArchive, OrderFilter, OrderGroupKey, OrderRow, OrderState, OrderSummaryRow, QuoteRecords, SnapshotStore } from '../storage/types.ts';
+import { hotRecord } from './transaction-reads.ts';
 import { orderListingOf, type OrderListing } from './order-row.ts';
 
 /** At most this many hot-store transactions are read per query: the hot store holds what is in flight and the quiet period's. */
@@ -41,7 +42,7 @@ export interface OrderListingPage {
  */
 export class OrderQueries {
   constructor(
-    private readonly hot: { snapshots: SnapshotStore; journal: Journal; admin: AdminQueries },
+    private readonly hot: { snapshots: SnapshotStore; quotes: QuoteRecords; journal: Journal; admin: AdminQueries },
     private readonly archive: OrderArchive | null,
   ) {}
 
@@ -108,7 +109,7 @@ export class OrderQueries {
       if (!page.length) break;
       scanned += page.length;
       cursor = page.at(-1)!.txnNo;
-      const records = await Promise.all(page.map((p) => this.hot.snapshots.load(p.txnNo)));
+      const records = await Promise.all(page.map((p) => hotRecord(this.hot, p.txnNo)));
       for (const record of records) {
         if (!record) continue;
         const row = orderListingOf(record, await this.hot.journal.entries(record.txnNo));

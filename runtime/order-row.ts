@@ -66,7 +66,8 @@ export function orderListingOf(record: TransactionRecord, journal: readonly Jour
         method: l.method,
         amountFen: l.amount,
         status: l.status,
-        refundedAt: l.status === 'succeeded' ? (refunded.get(l.refundLegNo) ?? null) : null,
+        // A cash refund to pay out at the station counts from when it was recorded.
+        refundedAt: l.status === 'succeeded' || l.status === 'to_pay_at_station' ? (refunded.get(l.refundLegNo) ?? null) : null,
       })),
     })),
     createdAt: Date.parse(context.createdAt),

@@ -1,24 +1,30 @@
 import type { Combo, Discount, QuoteLine } from '../domain/pricing/types.ts';
 import { importedNumbers, type CheckedOsOrder } from '../domain/os-order-record.ts';
 import { MACHINE_VERSIONS } from '../machines/versions.ts';
-import type { LegView, RefundView, TxnContext } from '../machines/types.ts';
+import { ASYNC_METHODS, OS_TERMINAL_SCENE, type LegView, type RefundView, type TxnContext } from '../machines/types.ts';
+import type { AsyncChannel } from '../systems/payment-gateway/port.ts';
+import type { HistoricPayment } from '../systems/payment-gateway/simulator.ts';
 import type { ArchiveEntry, StoredJournalEntry, TransactionRecord } from '../storage/types.ts';
 import { orderRowOf } from './order-row.ts';
 
 /** The scene of every imported order: sold at an OS dual-screen terminal. */
-export const OS_SCENE = 'os_terminal';
+export const OS_SCENE = OS_TERMINAL_SCENE;
 
 /** The journal event that opens an imported transaction's journal (its data names the OS order). */
 export const IMPORTED_EVENT = 'IMPORTED';
 
 const COMBO_ID = 'c-os';
 
-/** The refund number of an imported order's `i`th refund made at OS (its history), 1-based. */
-const historyRefundNo = (txnNo: string, i: number) => `R${txnNo.slice(1)}-H${i}`;
+/** The prefix of the refund numbers of an imported order's refunds made at OS (its history). */
+const historyRefundPrefix = (txnNo: string) => `R${txnNo.slice(1)}-H`;
 
-/** Whether a refund of an imported order was made at OS (taken from its history), not here. */
+/**
+ * Whether a refund of an imported order was made at OS (taken from its history, numbered by
+ * {@link importedRefundNo}), not here: a refund made here through the API has the platform's own
+ * refund number.
+ */
 export function isHistoryRefund(txnNo: string, refundNo: string): boolean {
-  return refundNo.startsWith(`R${txnNo.slice(1)}-H`);
+  return refundNo.startsWith(historyRefundPrefix(txnNo));
 }
 
 /** Spreads `amount` over lines in proportion to their amounts, largest remainder, to the fen. */
@@ -37,6 +43,47 @@ function spread(amount: number, lines: readonly { lineNo: number; amount: number
     const lineNo = order[i % order.length]!.lineNo;
     out[lineNo] = (out[lineNo] ?? 0) + 1;
   }
+  return out;
+}
+
+/** The payment number of an imported order's leg `payNo`: the gateway's merchant order number, as for a leg paid here. */
+export function importedPaymentNo(txnNo: string, payNo: number): string {
+  return `${txnNo}-P${payNo}`;
+}
+
+/** The refund number of OS's `index`-th refund (from 0) of an imported order (its history). */
+function importedRefundNo(txnNo: string, index: number): string {
+  return `${historyRefundPrefix(txnNo)}${index + 1}`;
+}
+
+function isChannel(method: string): method is AsyncChannel {
+  return (ASYNC_METHODS as readonly string[]).includes(method);
+}
+
+/**
+ * The channel payments of one checked OS order as the payment gateway must know them to refund
+ * them (issue 20): under the imported legs' payment numbers, with the channel transaction id the
+ * history recorded and OS's refunds of each (under the refund-leg numbers the archive entry gives
+ * them). Pure; the simulator admits them with `admitHistoricPayments`. A channel payment the
+ * history gives no transaction id is left out: the gateway does not know it, and a refund of it
+ * waits for a person.
+ */
+export function historicPaymentsOf(checked: CheckedOsOrder, merchantId: string): HistoricPayment[] {
+  const { record, createdAtMs, paidAtMs, methods, refundedAtMs } = checked;
+  const { txnNo } = importedNumbers(record.stationId, record.osOrderNo, createdAtMs);
+  const out: HistoricPayment[] = [];
+  record.payments.forEach((p, i) => {
+    const method = methods[i] ?? 'cash';
+    if (!isChannel(method) || !p.channelTradeNo) return;
+    const refunds = record.refunds.flatMap((r, k) =>
+      r.payments.flatMap((rp, j) =>
+        rp.payNo === p.payNo && rp.amountFen > 0
+          ? [{ refundNo: `${importedRefundNo(txnNo, k)}-${j + 1}`, amountFen: rp.amountFen, refundedAt: new Date(refundedAtMs[k] ?? paidAtMs).toISOString() }]
+          : [],
+      ),
+    );
+    out.push({ paymentNo: importedPaymentNo(txnNo, p.payNo), txnNo, merchantId, channel: method, amountFen: p.amountFen, channelTradeNo: p.channelTradeNo, paidAt: new Date(paidAtMs).toISOString(), refunds });
+  });
   return out;
 }
 
@@ -69,7 +116,7 @@ export function osOrderEntry(checked: CheckedOsOrder, merchantId: string): Archi
     legNo: p.payNo,
     attempt: 1,
     legId: `leg-${p.payNo}`,
-    paymentNo: `${txnNo}-P${p.payNo}`,
+    paymentNo: importedPaymentNo(txnNo, p.payNo),
     method: methods[i] ?? 'cash',
     amount: p.amountFen,
     ...(p.cardNo ? { cardNo: p.cardNo } : {}),
@@ -78,7 +125,7 @@ export function osOrderEntry(checked: CheckedOsOrder, merchantId: string): Archi
     ...(p.channelTradeNo ? { channelTradeNo: p.channelTradeNo } : {}),
   }));
   const refunds: RefundView[] = record.refunds.map((r, i) => {
-    const refundNo = historyRefundNo(txnNo, i + 1);
+    const refundNo = importedRefundNo(txnNo, i);
     return {
       refundNo,
       amount: r.payments.reduce((a, p) => a + p.amountFen, 0),

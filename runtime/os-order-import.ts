@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import Database from 'better-sqlite3';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { checkOsOrder, type OsOrderRecord } from '../domain/os-order-record.ts';
+import { checkOsOrder, type CheckedOsOrder, type OsOrderRecord } from '../domain/os-order-record.ts';
 import { osOrderEntry } from './os-order-entry.ts';
 import type { ArchiveEntry, OrderArchive } from '../storage/types.ts';
 
@@ -32,6 +32,13 @@ export interface ImportOptions {
   stopAfter?: number;
   /** Called after each batch with the bytes read so far and the records seen. */
   onProgress?: (bytes: number, totalBytes: number, records: number) => void;
+  /**
+   * Called with each batch's newly imported orders after their archive write and before the
+   * batch's checkpoint (not in a dry run), so a killed import calls it again for that batch: it
+   * must be idempotent. `trade import os-orders --admit-sim` admits their channel payments at a
+   * simulated gateway here (issue 20, refunds of imported orders).
+   */
+  onImported?: (orders: readonly { order: CheckedOsOrder; merchantId: string }[]) => Promise<void>;
 }
 
 /** What one import did. */
@@ -200,6 +207,7 @@ export async function importOsOrders(opts: ImportOptions): Promise<ImportSummary
       }
       const dryRejects: Reject[] = [];
       let entries: ArchiveEntry[] = [];
+      let imported: { order: CheckedOsOrder; merchantId: string }[] = [];
       let ledger: { stationId: string; osOrderNo: string; hash: string }[] = [];
       let rejects: Reject[] = [];
       let inBatch = new Map<string, string>();
@@ -209,6 +217,7 @@ export async function importOsOrders(opts: ImportOptions): Promise<ImportSummary
       const flush = async () => {
         if (!opts.dryRun) {
           const result = entries.length ? await opts.archive.put(entries) : { written: 0, skipped: 0 };
+          if (imported.length) await opts.onImported?.(imported);
           summary.imported += result.written;
           // Written to the archive by a run killed before its checkpoint: already imported.
           summary.alreadyImported += result.skipped;
@@ -221,6 +230,7 @@ export async function importOsOrders(opts: ImportOptions): Promise<ImportSummary
         summary.rejected += rejects.length;
         opts.onProgress?.(bytesBefore + batchEnd, totalBytes, summary.read);
         entries = [];
+        imported = [];
         ledger = [];
         rejects = [];
         inBatch = new Map();
@@ -247,7 +257,9 @@ export async function importOsOrders(opts: ImportOptions): Promise<ImportSummary
             else if (seen !== null && seen !== undefined) rejects.push({ line: lineNo, reason: `seen with other content: ${record.stationId} order ${record.osOrderNo} was imported with other content` });
             else {
               inBatch.set(key, contentHash);
-              entries.push(osOrderEntry(check.order, opts.stations.get(record.stationId) ?? ''));
+              const merchantId = opts.stations.get(record.stationId) ?? '';
+              entries.push(osOrderEntry(check.order, merchantId));
+              imported.push({ order: check.order, merchantId });
               ledger.push({ stationId: record.stationId, osOrderNo: record.osOrderNo, hash: contentHash });
             }
           }

@@ -1,6 +1,7 @@
 import type { BillChannel, BillRow } from '../domain/reconciliation/bill-row.ts';
 import { CARRY_WINDOW_MS, chinaDayWindow, platformCounts, txnNoOfPaymentNo, type PlatformRow, type PlatformRowStatus } from '../domain/reconciliation/match.ts';
-import type { AdminQueries, Journal, OrderArchive, SnapshotStore } from '../storage/types.ts';
+import type { TxnContext } from '../machines/types.ts';
+import type { AdminQueries, Journal, JournalEntry, OrderArchive, SnapshotStore, TransactionRecord } from '../storage/types.ts';
 import { HOT_SCAN_LIMIT } from './order-queries.ts';
 import { orderListingOf, type OrderListing } from './order-row.ts';
 
@@ -35,6 +36,45 @@ export function platformRowsOf(listing: Pick<OrderListing, 'txnNo' | 'merchantId
     }
   }
   return out;
+}
+
+type Listing = Pick<OrderListing, 'txnNo' | 'merchantId' | 'state' | 'legs' | 'refunds'>;
+
+/**
+ * A hot transaction's listing with the money of its give-backs (issue 19): a leg the channel
+ * captured after we closed it has no LEG_SUCCEEDED, yet the money came in (when the late payment
+ * was confirmed) and, given back, went out again under the give-back's refund number, which the
+ * channel's bill lists as a refund row. Both are movements the bills count.
+ */
+export function withGiveBacks(listing: OrderListing, record: TransactionRecord, journal: readonly JournalEntry[]): OrderListing {
+  const context = (record.snapshot as { context: TxnContext }).context;
+  const confirmedAt = new Map<string, number>();
+  const refundedAt = new Map<string, number>();
+  for (const j of journal) {
+    if (j.event === 'LATE_PAYMENT_CONFIRMED' && typeof j.data.legId === 'string' && !confirmedAt.has(j.data.legId)) confirmedAt.set(j.data.legId, j.at);
+    if (j.event === 'RLEG_DONE' && j.data.status === 'succeeded' && typeof j.data.refundLegNo === 'string' && !refundedAt.has(j.data.refundLegNo)) refundedAt.set(j.data.refundLegNo, j.at);
+  }
+  const given = context.legs.filter((l) => l.giveBack);
+  if (!given.length) return listing;
+  const byLegNo = new Map(given.map((l) => [l.legNo, l]));
+  const legs = listing.legs.map((leg) => {
+    const l = byLegNo.get(leg.legNo);
+    if (!l || leg.capturedAt !== null) return leg;
+    const at = confirmedAt.get(l.legId) ?? null;
+    // Captured late: counted as money in from its confirmation, whatever the leg's API status says.
+    return at === null ? leg : { ...leg, capturedAt: at, status: l.giveBack!.status === 'succeeded' ? 'refunded' : 'succeeded' };
+  });
+  const refunds = [
+    ...listing.refunds,
+    ...given.map((l) => ({
+      refundNo: l.giveBack!.refundNo,
+      amountFen: l.amount,
+      status: l.giveBack!.status,
+      requestedAt: confirmedAt.get(l.legId) ?? 0,
+      legs: [{ refundLegNo: l.giveBack!.refundNo, paymentNo: l.paymentNo, method: l.method, amountFen: l.amount, status: l.giveBack!.status, refundedAt: refundedAt.get(l.giveBack!.refundNo) ?? null }],
+    })),
+  ];
+  return { ...listing, legs, refunds };
 }
 
 /**
@@ -82,11 +122,16 @@ export class PlatformSide {
   }
 
   /** A transaction as a listing: the hot store's if it is there, else the archive's row. */
-  async listing(txnNo: string): Promise<Pick<OrderListing, 'txnNo' | 'merchantId' | 'state' | 'legs' | 'refunds'> | null> {
+  async listing(txnNo: string): Promise<Listing | null> {
     const record = await this.hot.snapshots.load(txnNo);
-    if (record) return orderListingOf(record, await this.hot.journal.entries(txnNo));
+    if (record) return this.hotListing(record);
     const archived = this.archive?.enabled ? await this.archive.get(txnNo) : null;
     return archived ? archived.row : null;
+  }
+
+  private async hotListing(record: TransactionRecord): Promise<OrderListing> {
+    const journal = await this.hot.journal.entries(record.txnNo);
+    return withGiveBacks(orderListingOf(record, journal), record, journal);
   }
 
   private async *hotListings(): AsyncIterable<OrderListing> {
@@ -99,7 +144,7 @@ export class PlatformSide {
       cursor = page.at(-1)!.txnNo;
       for (const p of page) {
         const record = await this.hot.snapshots.load(p.txnNo);
-        if (record) yield orderListingOf(record, await this.hot.journal.entries(record.txnNo));
+        if (record) yield this.hotListing(record);
       }
       if (page.length < 500) return;
     }

@@ -1,5 +1,7 @@
+import { Subject } from 'rxjs';
+import { chinaDayBounds, chinaDayOf, shiftDay } from '../domain/reconciliation/bill-format.ts';
 import type { BillChannel, BillRow } from '../domain/reconciliation/bill-row.ts';
-import { EMPTY_CARRY, matchDay, platformCounts, type CarryOver, type Discrepancy, type DiscrepancyKind, type MatchResult } from '../domain/reconciliation/match.ts';
+import { DISCREPANCY_KINDS, EMPTY_CARRY, matchDay, platformCounts, type CarryOver, type Discrepancy, type DiscrepancyKind, type MatchResult } from '../domain/reconciliation/match.ts';
 import type { ReconciliationRecords, StoredDiscrepancy } from '../storage/types.ts';
 import type { PlatformSide } from './recon-platform.ts';
 
@@ -54,7 +56,29 @@ export interface ReconcilerRun {
 
 /** The previous China-time day of `day`. */
 function dayBefore(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  return shiftDay(day, -1);
+}
+
+/** The channels that publish a daily bill (DOMAIN.md "Reconciliation"). */
+export const RECON_CHANNELS: readonly BillChannel[] = ['wechat', 'alipay', 'unionpay', 'senseless'];
+
+/** When the daily run of `day` is due: `hour` o'clock China time on the day after it. */
+export function reconDueAt(day: string, hour: number): number {
+  return chinaDayBounds(shiftDay(day, 1)).startMs + hour * 3_600_000;
+}
+
+/** The latest day whose daily run is due at `now`: yesterday once today's hour has come, else the day before. */
+export function latestDueDay(now: number, hour: number): string {
+  const yesterday = shiftDay(chinaDayOf(now), -1);
+  return now >= reconDueAt(yesterday, hour) ? yesterday : shiftDay(yesterday, -1);
+}
+
+/** What one run reported, for metrics: the kinds it found first. */
+export interface ReconcilerRunEvent {
+  channel: BillChannel;
+  day: string;
+  added: DiscrepancyKind[];
+  autoFixed: number;
 }
 
 /** A discrepancy's record id: the same kind of the same reference on the same day is the same one. */
@@ -69,6 +93,9 @@ export function discrepancyId(d: Pick<Discrepancy, 'channel' | 'kind' | 'ref'>, 
  * through the normal callback path); whatever is left stays open for a person.
  */
 export class Reconciler {
+  /** Every completed run (the metrics count what runs found). */
+  readonly runs = new Subject<ReconcilerRunEvent>();
+
   constructor(
     private readonly opts: Omit<ReconcileOptions, 'carryIn'> & { records: ReconciliationRecords; host: ReconcilerHost; now: () => number },
   ) {}
@@ -82,7 +109,8 @@ export class Reconciler {
       id: discrepancyId(d, day), channel, day, kind: d.kind, ref: d.ref, txnNo: d.txnNo,
       evidence: { bill: d.bill, platform: d.platform, ...(d.expectedFeeFen !== undefined ? { expectedFeeFen: d.expectedFeeFen } : {}) }, foundAt,
     }));
-    const added = await this.opts.records.saveRun({ channel, day, ranAt: foundAt, totals: { ...result.totals }, carry: { ...result.carry } }, found);
+    const totals = { ...result.totals, discrepancies: result.discrepancies.length };
+    const added = await this.opts.records.saveRun({ channel, day, ranAt: foundAt, totals, carry: { ...result.carry } }, found);
     const autoFixed: string[] = [];
     for (const d of result.discrepancies) {
       const id = discrepancyId(d, day);
@@ -98,11 +126,70 @@ export class Reconciler {
         autoFixed.push(id);
       }
     }
+    const addedKinds = result.discrepancies.filter((d) => added.includes(discrepancyId(d, day))).map((d) => d.kind);
+    this.runs.next({ channel, day, added: addedKinds, autoFixed: autoFixed.length });
+    if (autoFixed.length) {
+      // A fixed leg is counted now, on a later day than the channel's: the next day's run takes it as matched here.
+      const fixedRefs = result.discrepancies.filter((d) => autoFixed.includes(discrepancyId(d, day))).map((d) => d.ref);
+      const carry: CarryOver = { ...result.carry, matchedAhead: [...new Set([...result.carry.matchedAhead, ...fixedRefs])] };
+      await this.opts.records.saveRun({ channel, day, ranAt: foundAt, totals, carry: { ...carry } }, []);
+      return { result: { ...result, carry }, added, autoFixed };
+    }
     return { result, added, autoFixed };
   }
 
-  /** A person's decision on a discrepancy, kept with who and why; null when there is no such one. */
-  resolve(id: string, accept: 'channel' | 'platform', note: string, by: string): Promise<StoredDiscrepancy | null> {
-    return this.opts.records.settle(id, 'resolved', { by, accept, note, at: this.opts.now() });
+  /**
+   * A person's decision on a discrepancy, kept with who and why. Refused as a value when there is
+   * no such one, or when it was already fixed or decided (a decision is made once).
+   */
+  async resolve(id: string, accept: 'channel' | 'platform', note: string, by: string): Promise<ResolveOutcome> {
+    const before = await this.opts.records.get(id);
+    if (!before) return { ok: false, code: 'not-found' };
+    if (before.status !== 'open') return { ok: false, code: 'closed', discrepancy: before };
+    const resolution = { by, accept, note, at: this.opts.now() };
+    const after = await this.opts.records.settle(id, 'resolved', resolution);
+    // Another decision may have landed between the read and the settle: only ours is a success.
+    const ours = after?.status === 'resolved' && after.resolution?.by === by && after.resolution.at === resolution.at && after.resolution.note === note && after.resolution.accept === accept;
+    return ours ? { ok: true, discrepancy: after } : { ok: false, code: 'closed', discrepancy: after ?? before };
   }
+
+  /** A channel day as recorded: the last run's totals of both sides and every discrepancy found, by kind. */
+  async day(channel: BillChannel, day: string): Promise<ReconciliationDay> {
+    const [run, discrepancies] = await Promise.all([this.opts.records.run(channel, day), this.opts.records.discrepancies(channel, day)]);
+    const byKind = Object.fromEntries(DISCREPANCY_KINDS.map((k) => [k, 0])) as Record<DiscrepancyKind, number>;
+    for (const d of discrepancies) byKind[d.kind as DiscrepancyKind] += 1;
+    return {
+      channel,
+      day,
+      ranAt: run?.ranAt ?? null,
+      totals: run ? { ...run.totals } : null,
+      clean: run ? run.totals.discrepancies === 0 : null,
+      open: discrepancies.filter((d) => d.status === 'open').length,
+      byKind,
+      discrepancies,
+    };
+  }
+}
+
+/** What {@link Reconciler.resolve} did: recorded the decision, or refused it. */
+export type ResolveOutcome =
+  | { ok: true; discrepancy: StoredDiscrepancy }
+  | { ok: false; code: 'not-found' }
+  | { ok: false; code: 'closed'; discrepancy: StoredDiscrepancy };
+
+/** A channel day as its records stand (the admin route, `trade recon show`, the inspector). */
+export interface ReconciliationDay {
+  channel: BillChannel;
+  day: string;
+  /** When the day last ran (epoch ms); null: never. */
+  ranAt: number | null;
+  /** The last run's totals (MatchTotals in fen, plus its number of discrepancies); null: never ran. */
+  totals: Record<string, number> | null;
+  /** The last run found every row of both sides matched; null: never ran. */
+  clean: boolean | null;
+  /** Discrepancies still waiting for a fix or a person. */
+  open: number;
+  /** Every discrepancy ever found on the day, by kind, whatever its status. */
+  byKind: Record<DiscrepancyKind, number>;
+  discrepancies: StoredDiscrepancy[];
 }

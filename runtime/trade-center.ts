@@ -7,7 +7,7 @@ import { createHttpSystems } from '../systems/http/index.ts';
 import { RedisCallbackNonces } from '../storage/redis/callback-nonces.ts';
 import { SqliteCallbackNonces } from '../storage/sqlite/callback-nonces.ts';
 import { openSqliteStorage, type SqliteStorage } from '../storage/sqlite/storage.ts';
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type OrderArchive, type Storage } from '../storage/types.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type CallbackNonces, type OrderArchive, type RoutingStore, type Storage } from '../storage/types.ts';
 import { Archiver, archiverConfig, DEFAULT_ARCHIVE_AFTER_MS, failpointKill, type ArchiveFailpoint, type ArchiverConfig } from './archiver.ts';
 import type { ApiKey } from '../domain/api-key.ts';
 import { DEMO_KEY_ENTRY, KeyRing } from './api-keys.ts';
@@ -31,6 +31,11 @@ import { DEFAULT_OS_SYNC, OsSync, type OsSyncConfig } from './os-sync.ts';
 import { RedisRoutingStore } from '../storage/redis/routing-store.ts';
 import { SqliteRoutingStore } from '../storage/sqlite/routing-store.ts';
 import { ShadowQuoteService } from './shadow-quotes.ts';
+import { configuredFee, gatewayOrigin, httpBillDownload, inProcessBillDownload, type BillDownload } from './gateway-bills.ts';
+import { ParsedBills } from './parsed-bills.ts';
+import { PlatformSide } from './recon-platform.ts';
+import { Reconciler } from './reconciler.ts';
+import { BullmqReconSchedule, ReconJobs, SqliteReconSchedule } from './recon-jobs.ts';
 
 /**
  * What one process runs (`trade serve --role`, DESIGN.md "Two deployments"): `all` everything
@@ -112,7 +117,28 @@ export interface TradeCenterConfig {
   routing: RoutingConfig;
   /** The OS order sync's delivery loop (issue 20): poll, batch and backoff. */
   osSync: OsSyncConfig;
+  /** Reconciliation (issue 19): the daily run and where the bills come from. */
+  recon: ReconConfig;
 }
+
+/** How the channels' daily bills are reconciled (DOMAIN.md "Reconciliation"). */
+export interface ReconConfig {
+  /** Whether this deployment runs each channel's previous day by itself (off in tests and the simulation, which run days when they say). */
+  daily: boolean;
+  /** The China-time hour (0-23) at which each channel's previous day is run (`TRADE_RECON_HOUR`). */
+  hour: number;
+  /** A run that found the bill not ready (or failed) is tried again this much later, ms. */
+  retryMs: number;
+  /**
+   * On HTTP connectors: the origin serving the bills (`TRADE_RECON_BILLS_URL`); the payment
+   * gateway's origin when absent. `TRADE_SIM_ADMIN_TOKEN` goes with `/sim/bills` requests.
+   */
+  billsOrigin?: string;
+  adminToken?: string;
+}
+
+/** Bills are usually ready in the small hours; 10:00 China time leaves the channels room to be late. */
+export const DEFAULT_RECON: ReconConfig = { daily: true, hour: 10, retryMs: 30 * 60_000 };
 
 /**
  * A pending payment waits up to its TTL for the customer: only a timer past due or a call that
@@ -153,6 +179,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   archive: archiverConfig(DEFAULT_ARCHIVE_AFTER_MS),
   routing: DEFAULT_ROUTING,
   osSync: DEFAULT_OS_SYNC,
+  recon: DEFAULT_RECON,
 };
 
 /** Everything a running Trade Center consists of; built once, closed once. */
@@ -195,6 +222,10 @@ export interface TradeCenter {
   osSync: OsSync;
   /** Shadow quotes (issue 20): the platform's quote beside the old system's, recorded, and the report over them. */
   shadow: ShadowQuoteService;
+  /** Reconciles a channel day's bill against our payments and refunds, records and acts on what it finds. */
+  reconciler: Reconciler;
+  /** The daily run of each channel's previous day (worker role): SQLite timer rows or a BullMQ queue. */
+  reconJobs: ReconJobs;
   /** The keys requests are checked against: `apiKeys`, plus the demo key in demo mode. */
   apiKeys: KeyRing;
   /** The deduction mode of an order: the one asked for, else the scene's default. */
@@ -226,6 +257,15 @@ export interface TradeCenterDeps {
   archive?: OrderArchive;
   /** The simulation's crash between the archive write and the removals (see Archiver). */
   archivePoint?: (point: ArchiveFailpoint) => void;
+  /** Where the reconciliation downloads bills from; the simulators' bills, or the gateway's HTTP routes, otherwise. */
+  billDownload?: BillDownload;
+  /**
+   * The simulation on Redis: the storage's leases, callback nonces and routing table, opened by
+   * the caller on the same connection as `storage` (the scale-out backend opens its own otherwise).
+   */
+  leases?: Leases;
+  callbackNonces?: CallbackNonces;
+  routingStore?: RoutingStore;
 }
 
 /** The composition root: storage, simulators, host and quote service wired together. */
@@ -239,13 +279,13 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const sqlite: SqliteStorage | null = deps.storage || scaleOut ? null : openSqliteStorage(config.dbPath, split ? { watchOthersMs: SQLITE_WATCH_OTHERS_MS } : {});
   const storage: Storage = deps.storage ?? scaleOut?.storage ?? sqlite!;
   // One writer per transaction (DESIGN.md rule 1) across the processes sharing the storage: the lease.
-  const leases: Leases | null = scaleOut?.leases ?? (split && sqlite ? new SqliteLeases(sqlite.handle, { ttlMs: 10_000, waitMs: 30_000 }) : null);
+  const leases: Leases | null = deps.leases ?? scaleOut?.leases ?? (split && sqlite ? new SqliteLeases(sqlite.handle, { ttlMs: 10_000, waitMs: 30_000 }) : null);
   const runsWork = config.role !== 'api';
   const archive: OrderArchive | null = deps.archive ?? archiveOf(storage);
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
-  const callbackNonces: CallbackNonces = scaleOut
+  const callbackNonces: CallbackNonces = deps.callbackNonces ?? (scaleOut
     ? new RedisCallbackNonces(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix)
-    : new SqliteCallbackNonces(config.dbPath);
+    : new SqliteCallbackNonces(config.dbPath));
   const remote = config.systems.mode === 'http'
     ? createHttpSystems({
         urls: config.systems.urls,
@@ -274,6 +314,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const commandTimeoutMs = config.callTimeoutMs * 4;
   const host = new TransactionHost(
     storage.snapshots,
+    storage.quotes,
     systems,
     downstream,
     clock,
@@ -308,9 +349,29 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const archiver = archive ? new Archiver(storage, archive, host, clock, config.archive, log, atPoint) : null;
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
-  const routingStore = scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath);
+  const routingStore = deps.routingStore ?? (scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath));
   const routing = new RoutingService(routingStore, systems, downstream, clock, config.routing, config.cacheTtlMs, log);
   const osSync = new OsSync(storage.osOutbox, systems.os, downstream, (stationId) => routing.groupOf(stationId), clock, config.osSync, log);
+  const billDownload: BillDownload = deps.billDownload ?? (sims
+    ? inProcessBillDownload(sims.bills)
+    : httpBillDownload({
+        origin: config.recon.billsOrigin ?? (config.systems.mode === 'http' ? gatewayOrigin(config.systems.urls.paymentGateway) : ''),
+        ...(config.recon.adminToken ? { adminToken: config.recon.adminToken } : {}),
+        timeoutMs: config.callTimeoutMs * 6,
+      }));
+  // Every automatic fix goes through the transaction's own actor: the host's nudge re-queries it.
+  const reconciler = new Reconciler({
+    bills: new ParsedBills(billDownload),
+    platform: new PlatformSide(storage, archive),
+    expectedFee: configuredFee,
+    records: storage.reconciliation,
+    host: { nudge: (txnNo) => host.nudge(txnNo), settle: () => host.settle() },
+    now: () => clock.now(),
+  });
+  const reconSchedule = config.storage?.kind === 'redis'
+    ? new BullmqReconSchedule({ url: config.storage.url, cluster: config.storage.cluster ?? false, prefix: `{${config.storage.prefix ?? 'tc'}-bull}`, clock, log })
+    : new SqliteReconSchedule(config.dbPath, clock, config.timerPollMs, log);
+  const reconJobs = new ReconJobs(reconciler, storage.reconciliation, reconSchedule, clock, config.recon, log);
   const quotes = new QuoteService(systems, downstream, clock, ids, { quoteTtlMs: config.quoteTtlMs, cacheTtlMs: config.cacheTtlMs, maxCouponsPerOrder: config.maxCouponsPerOrder, tiers: config.tiers }, log);
   return {
     config,
@@ -337,6 +398,8 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     routing,
     osSync,
     shadow: new ShadowQuoteService(quotes, storage.shadowQuotes, clock),
+    reconciler,
+    reconJobs,
     apiKeys: new KeyRing(config.demoMode ? [...config.apiKeys, DEMO_KEY_ENTRY] : config.apiKeys),
     deductionMode: (scene, asked) => asked ?? config.deductionModeByScene[scene] ?? 'pre',
     async start() {
@@ -361,10 +424,12 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
         archiver?.start();
         idempotencyPurge.start();
         osSync.start();
+        if (config.recon.daily) await reconJobs.start();
       }
       if (ownSims) sims?.start();
     },
     async close() {
+      await reconJobs.stop();
       await sentinel.stop();
       await osSync.stop();
       await archiver?.stop();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
-import { createActor, waitFor, type ActorRefFrom, type AnyActorRef, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { createActor, getInitialSnapshot, waitFor, type ActorRefFrom, type AnyActorRef, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import { StillWorkingError, TradeError, type Refusal } from '../domain/errors.ts';
 import { latePaymentMachine } from '../machines/late-payment.machine.ts';
 import { paymentLegMachine } from '../machines/payment-leg.machine.ts';
@@ -11,7 +11,7 @@ import { transactionMachine } from '../machines/transaction.machine.ts';
 import { restoreSnapshot, stampVersions, type SnapshotRestore } from '../machines/snapshot-versions.ts';
 import { AT_REST_STATES, type TxnCommand, type TxnInput } from '../machines/types.ts';
 import type { Systems } from '../systems/index.ts';
-import type { JournalEntry, OrderArchive, SnapshotStore, TransactionRecord } from '../storage/types.ts';
+import type { JournalEntry, OrderArchive, QuoteRecords, SnapshotStore, TransactionRecord } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
 import type { After, Clock } from './clock.ts';
 import type { Leases } from './lease.ts';
@@ -20,6 +20,7 @@ import { SerialPass } from './serial-pass.ts';
 import type { Downstream } from './downstream.ts';
 import { storedView, UnreadableSnapshot } from './stored-snapshot.ts';
 import { osEventsOf } from './os-events.ts';
+import { hotRecord, recordOfQuote } from './transaction-reads.ts';
 import { buildView, needsAttention, topState, type TransactionView } from './view.ts';
 import { isFinal } from './finality.ts';
 
@@ -59,8 +60,13 @@ export interface TransitionEvent extends JournalEntry {
 interface Live {
   txnNo: string;
   actor: TxnActor;
-  /** Version of the last stored snapshot. */
+  /** Version of the last stored snapshot (or quote record). */
   version: number;
+  /**
+   * The transaction is stored as a quote record, not yet as a snapshot (issue 21): saves in
+   * `quoted` write the record; the first other save creates the snapshot, continuing its version.
+   */
+  quoted: boolean;
   createdAt: number;
   journal: JournalEntry[];
   /** Serialises writes so versions are written in order. */
@@ -77,6 +83,12 @@ interface Live {
   /** Since when the transaction is final, as last stored (null: not final). */
   finalAt: number | null;
 }
+
+/**
+ * How long a quoted-only transaction's quote record is kept past its quote's expiry (issue 21):
+ * an order within it is refused QUOTE_EXPIRED as before, one after it finds no transaction (404).
+ */
+export const QUOTE_KEPT_AFTER_EXPIRY_MS = 24 * 3_600_000;
 
 /** The store holds a newer version than this process's copy: reload and apply again. */
 class StaleCopy extends Error {}
@@ -121,6 +133,7 @@ export class TransactionHost {
 
   constructor(
     private readonly store: SnapshotStore,
+    private readonly quotes: QuoteRecords,
     systems: Systems,
     downstream: Downstream,
     private readonly clock: Clock,
@@ -181,12 +194,34 @@ export class TransactionHost {
     this.live.clear();
   }
 
-  /** Starts a transaction in `quoted` and stores it before returning (version 1). */
+  /**
+   * Starts a transaction in `quoted` and stores it before returning (version 1): as a quote record,
+   * without an actor (issue 21). The journal has the same entry the actor's start would have made;
+   * the actor is created when the transaction is next driven (an order, a re-quote, a cancel),
+   * restored from the record.
+   */
   async create(input: TxnInput): Promise<TransactionView> {
     return this.exclusive(input.txnNo, async () => {
-      const live = this.spawn(input.txnNo, 0, Date.parse(input.createdAt), undefined, input);
-      await this.flushed(live);
-      return this.viewOf(live);
+      const now = this.clock.now();
+      const initial = getInitialSnapshot(this.machine, input);
+      const entry: JournalEntry = { at: now, actor: 'transaction', event: 'xstate.init', data: { input }, from: null, to: initial.value };
+      this.transitions.next({ txnNo: input.txnNo, ...entry });
+      const result = await this.quotes.save(
+        {
+          txnNo: input.txnNo,
+          merchantId: input.merchantId,
+          stationId: input.stationId,
+          snapshot: stampVersions(this.machine.getPersistedSnapshot(initial)),
+          stateValue: initial.value,
+          keepUntil: quoteKeptUntil(initial.context),
+          createdAt: Date.parse(input.createdAt),
+          updatedAt: now,
+        },
+        0,
+        [entry],
+      );
+      if (!result.ok) throw new TradeError('INTERNAL', 'the transaction could not be stored');
+      return buildView(initial.context, initial.value, result.version, now);
     });
   }
 
@@ -348,7 +383,12 @@ export class TransactionHost {
 
   /** The stored record: the hot store's, else the archived one (hot first: a rehydrated transaction's archive row is older). */
   async record(txnNo: string): Promise<TransactionRecord | null> {
-    return (await this.store.load(txnNo)) ?? (this.archive ? ((await this.archive.get(txnNo))?.record ?? null) : null);
+    return (await this.hotRecord(txnNo)) ?? (this.archive ? ((await this.archive.get(txnNo))?.record ?? null) : null);
+  }
+
+  /** The hot store's record: the snapshot's, else the quote record's (issue 21). */
+  private hotRecord(txnNo: string): Promise<TransactionRecord | null> {
+    return hotRecord({ snapshots: this.store, quotes: this.quotes }, txnNo);
   }
 
   /** The transaction of an order number, in the hot store or the archive. */
@@ -418,7 +458,7 @@ export class TransactionHost {
       const loaded = await this.load(txnNo);
       if (loaded) machineTimers = treeTimers(loaded.actor);
     });
-    const record = await this.store.load(txnNo);
+    const record = await this.hotRecord(txnNo);
     if (!record) return null;
     const timers = { ...machineTimers, ...record.timers };
     for (const name of Object.keys(timers).filter((n) => (timers[n] ?? Infinity) <= this.clock.now())) {
@@ -487,7 +527,7 @@ export class TransactionHost {
     }
     let pending = this.loading.get(txnNo);
     if (!pending) {
-      pending = this.loadRecord(txnNo).then((record) => (record ? this.restore(record) : null));
+      pending = this.loadRecord(txnNo).then((found) => (found ? this.restore(found.record, found.quoted) : null));
       this.loading.set(txnNo, pending);
       // A refused load (an unreadable snapshot) rejects its callers, not an unhandled copy of it.
       void pending.finally(() => this.loading.delete(txnNo)).catch(() => undefined);
@@ -500,9 +540,9 @@ export class TransactionHost {
    * versions (DESIGN.md rule 10). One this code cannot read (written by a newer version, or a
    * migration that failed) is refused: left as stored, flagged for a person, and not spawned.
    */
-  private async restore(record: TransactionRecord): Promise<Live> {
+  private async restore(record: TransactionRecord, quoted: boolean): Promise<Live> {
     const restored = restoreSnapshot(record.snapshot);
-    if (restored.ok) return this.spawn(record.txnNo, record.version, record.createdAt, restored.snapshot, undefined, record.finalAt);
+    if (restored.ok) return this.spawn(record.txnNo, record.version, record.createdAt, restored.snapshot, record.finalAt, quoted);
     await this.flagUnreadable(record, restored);
     throw new UnreadableSnapshot(record.txnNo, restored);
   }
@@ -537,23 +577,30 @@ export class TransactionHost {
    * in the transaction's turn, under its lease in scale-out; the put-back is a create by
    * compare-and-set, so of two processes racing one puts it back and both run the same copy.
    */
-  private async loadRecord(txnNo: string): Promise<TransactionRecord | null> {
+  private async loadRecord(txnNo: string): Promise<{ record: TransactionRecord; quoted: boolean } | null> {
     const hot = await this.store.load(txnNo);
-    if (hot || !this.archive) return hot;
+    if (hot) return { record: hot, quoted: false };
+    // A quoted-only transaction (issue 21): restored from its quote record, stored as one until it moves on.
+    const quote = await this.quotes.load(txnNo);
+    if (quote) return { record: recordOfQuote(quote), quoted: true };
+    const again = await this.store.load(txnNo);
+    if (again || !this.archive) return again && { record: again, quoted: false };
     const entry = await this.archive.get(txnNo);
     if (!entry) return null;
     if (await this.store.reinstate(entry.record, entry.journal, entry.tasks)) {
       this.rehydrated++;
       this.log.info({ txnNo, version: entry.record.version }, 'rehydrated an archived transaction');
     }
-    return this.store.load(txnNo);
+    const reinstated = await this.store.load(txnNo);
+    return reinstated && { record: reinstated, quoted: false };
   }
 
-  private spawn(txnNo: string, version: number, createdAt: number, snapshot: unknown, input?: TxnInput, finalAt: number | null = null): Live {
+  private spawn(txnNo: string, version: number, createdAt: number, snapshot: unknown, finalAt: number | null, quoted: boolean): Live {
     const live: Live = {
       txnNo,
       actor: undefined as unknown as TxnActor,
       version,
+      quoted,
       createdAt,
       journal: [],
       persisting: Promise.resolve(),
@@ -567,15 +614,12 @@ export class TransactionHost {
       finalAt,
     };
     const inspect = (ev: InspectionEvent) => this.onInspect(live, ev);
-    live.actor = snapshot
-      ? // The input is ignored when a snapshot is restored; the stored context stands in for it.
-        createActor(this.machine, { snapshot: snapshot as TxnSnapshot, input: (snapshot as TxnSnapshot).context, inspect })
-      : createActor(this.machine, { input: input!, inspect });
+    // The input is ignored when a snapshot is restored; the stored context stands in for it.
+    live.actor = createActor(this.machine, { snapshot: snapshot as TxnSnapshot, input: (snapshot as TxnSnapshot).context, inspect });
     // Registered before start: calls re-run on restore pass the barrier through this entry.
     this.live.set(txnNo, live);
     live.actor.start();
-    if (snapshot) live.timers = treeTimers(live.actor);
-    else this.queueFlush(live);
+    live.timers = treeTimers(live.actor);
     return live;
   }
 
@@ -621,8 +665,33 @@ export class TransactionHost {
     const working = isWorking(live.actor);
     const now = this.clock.now();
     const timers = treeTimers(live.actor);
+    // Still only quoted (issue 21): the quote record is written, no snapshot.
+    if (live.quoted && state === 'quoted' && !working && Object.keys(timers).length === 0 && snapshot.context.tasks.length === 0) {
+      const saved = await this.quotes.save(
+        {
+          txnNo: live.txnNo,
+          merchantId: snapshot.context.merchantId,
+          stationId: snapshot.context.stationId,
+          snapshot: stampVersions(live.actor.getPersistedSnapshot()),
+          stateValue: snapshot.value,
+          keepUntil: quoteKeptUntil(snapshot.context),
+          createdAt: live.createdAt,
+          updatedAt: now,
+        },
+        live.version,
+        journal,
+      );
+      if (!saved.ok) {
+        this.drop(live);
+        throw new StaleCopy(`version conflict on the quote of ${live.txnNo}: expected ${live.version}, store has ${saved.actualVersion}`);
+      }
+      live.version = saved.version;
+      live.persistError = null;
+      return;
+    }
     // The quiet period counts from the first save that found it final, not from later notes.
     const finalAt = isFinal(snapshot.context, state, working, timers) ? (live.finalAt ?? now) : null;
+    // A quote record's version is continued by the first snapshot, which replaces the record.
     const result = await this.store.save(
       {
         txnNo: live.txnNo,
@@ -652,6 +721,7 @@ export class TransactionHost {
       throw new StaleCopy(`version conflict on ${live.txnNo}: expected ${live.version}, store has ${result.actualVersion}`);
     }
     live.version = result.version;
+    live.quoted = false;
     live.finalAt = finalAt;
     // Wake-ups are armed before the snapshot is acknowledged; a crash in between is the sentinel's.
     const tasks = snapshot.context.tasks;
@@ -707,6 +777,11 @@ export class TransactionHost {
     const s = live.actor.getSnapshot();
     return buildView(s.context, s.value, live.version, this.clock.now());
   }
+}
+
+/** Until when a quoted-only transaction's record is kept: its current quote's expiry plus the margin. */
+function quoteKeptUntil(context: { quote: { expiresAt: string } }): number {
+  return Date.parse(context.quote.expiresAt) + QUOTE_KEPT_AFTER_EXPIRY_MS;
 }
 
 /**

@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ProvidedMachine } from '../runtime/transaction-host.ts';
-import type { Storage } from '../storage/types.ts';
 import type { Systems } from '../systems/index.ts';
 import { simulationDataset } from './dataset.ts';
 import { FaultWeather, type FaultLevel } from './faults.ts';
 import { InvariantChecker, type Violation } from './invariants.ts';
 import { Prng } from './prng.ts';
+import { openRedisBackend, type RedisBackend } from './redis-backend.ts';
 import { Sale, SHADOW_SCENE, type View, type WorkloadContext } from './workload.ts';
-import type { VirtualTime } from './virtual-time.ts';
+import { VirtualTime } from './virtual-time.ts';
 import { World } from './world.ts';
 
 export interface SimulationOptions {
@@ -21,7 +21,7 @@ export interface SimulationOptions {
   faults: FaultLevel;
   crashes: number;
   backend: 'sqlite' | 'redis';
-  /** Redis backend: the server to use (a fresh key prefix per run). */
+  /** Redis backend: the server to use (required there; a fresh key prefix per run, deleted at the end). */
   redisUrl?: string;
   /** Mean virtual time between two sales starting, ms. */
   arrivalMs?: number;
@@ -73,8 +73,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const prng = new Prng(options.seed);
   const { dataset, population } = simulationDataset(prng.fork('dataset'));
   // Memory-backed when the machine has it: the files still outlive a crash of the platform, which is all a run needs of them.
+  if (options.backend === 'redis' && !options.redisUrl) throw new Error('the redis backend needs a Redis server: pass redisUrl (trade simulate --redis-url URL)');
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `trade-sim-${options.seed}-`));
-  const redis = options.backend === 'redis' ? await openRedis(options, dir) : null;
+  const time = new VirtualTime();
+  let redis: RedisBackend | null = null;
+  try {
+    if (options.redisUrl && options.backend === 'redis') redis = await openRedisBackend({ url: options.redisUrl, seed: options.seed, time, archivePath: join(dir, 'archive.db'), prng });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   // Some archive batches are cut by a crash right after the archive write, before the removals
   // from the hot store: the next turn must find them, re-put them (left alone) and remove them.
   const archiveCrashRng = prng.fork('archive-crashes');
@@ -86,6 +94,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     dir,
     dataset,
     prng,
+    time,
     ...(redis ? { openStorage: redis.open } : {}),
     ...(options.adjustMachine ? { adjustMachine: options.adjustMachine } : {}),
     archivePoint: (point) => {
@@ -96,7 +105,6 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       crashAfterArchive?.();
     },
   });
-  const time = world.time;
   // Third-party code reads the wall clock and Math.random itself (cockatiel's breaker measures
   // its half-open wait with Date.now): inside a run both are the run's, so a seed replays.
   const realNow = Date.now;
@@ -118,10 +126,19 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
   };
   const weather = new FaultWeather(world, prng.fork('faults'), options.faults);
+  // Work the run itself awaits between turns (a boot, the janitor's and the end's reads): on
+  // Redis its replies come only through the gate, so it is driven like a turn; on SQLite it
+  // runs as it always did (the digests of SQLite seeds stay what they were).
+  const backend = redis;
+  const io: Io = backend ? (work) => backend.through(work) : (work) => work;
+  const boot = async () => {
+    await redis?.prepare();
+    await io(world.boot());
+  };
   try {
-    await world.boot();
+    await boot();
     // Stored with the routing table: every incarnation after a crash routes the same way.
-    if (shadowShare > 0) await world.tc.routing.set('simulation', [{ scene: SHADOW_SCENE, group: '*', mode: 'shadow' }]);
+    if (shadowShare > 0) await io(world.tc.routing.set('simulation', [{ scene: SHADOW_SCENE, group: '*', mode: 'shadow' }]));
     options.prepare?.(world);
     const start = time.now();
     const arrivalMs = options.arrivalMs ?? 400;
@@ -215,7 +232,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       await time.settle(onHop);
       if (rebootDue && !world.up) {
         rebootDue = false;
-        await world.boot();
+        await boot();
         continue;
       }
       if (!settling && started === options.sales && running === 0 && time.now() >= arrivalsEnd) {
@@ -226,7 +243,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         crashArmed = null;
         if (!world.up) {
           rebootDue = false;
-          await world.boot();
+          await boot();
         }
         settleStart = time.now();
         nextJanitor = settleStart;
@@ -234,7 +251,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       }
       if (settling && time.now() >= nextJanitor) {
         nextJanitor = time.now() + JANITOR_MS;
-        open = await janitor(world, open);
+        open = await janitor(world, open, io);
         if (open.size === 0 || time.now() - settleStart > SETTLE_LIMIT_MS) break;
       }
       if (!time.wake()) break;
@@ -255,16 +272,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     await time.settle();
     const all = [...new Set([...ctx.txnNos, ...ledgerTxnNos(world)])].sort();
     const views = new Map<string, View | null>();
-    for (const txnNo of all) views.set(txnNo, await viewWithTasks(world, txnNo));
+    for (const txnNo of all) views.set(txnNo, await io(viewWithTasks(world, txnNo)));
     report(checker.atEnd(time.now(), views, sample, replays, world.failures));
     const storedShadows = new Set<string>();
-    for (const id of new Set(ctx.shadowIds)) if (await world.tc.storage.shadowQuotes.get(id)) storedShadows.add(id);
+    for (const id of new Set(ctx.shadowIds)) if (await io(world.tc.storage.shadowQuotes.get(id))) storedShadows.add(id);
     report(checker.shadowQuotes(time.now(), ctx.shadowIds, storedShadows));
-    const digest = await digestOf(world, all);
+    const digest = await digestOf(world, all, io);
     const reads = world.tc.reads;
     const calls = world.calls;
     const journals = new Map<string, unknown[]>();
-    for (const v of violations.slice(0, 20)) if (v.txnNo) journals.set(v.txnNo, await reads.journal(v.txnNo));
+    for (const v of violations.slice(0, 20)) if (v.txnNo) journals.set(v.txnNo, await io(reads.journal(v.txnNo)));
     return {
       seed: options.seed,
       sales: options.sales,
@@ -275,12 +292,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       digest,
       simulatedMs: time.now() - start,
       wallMs: Math.round(performance.now() - wallStart),
-      counters: { ...ctx.counters, 'archive:batches': archiveBatches, hops: time.hops, faultChanges: weather.changes, clockJumps: weather.clockJumps, calls: calls.length },
+      counters: { ...ctx.counters, ...redis?.counters(), 'archive:batches': archiveBatches, hops: time.hops, faultChanges: weather.changes, clockJumps: weather.clockJumps, calls: calls.length },
       evidence: async (txnNo) => ({ journal: journals.get(txnNo) ?? [], calls: calls.filter((c) => c.txnNo === txnNo || (c.key ?? '').includes(txnNo)) }),
     };
   } finally {
     Date.now = realNow;
     Math.random = realRandom;
+    await redis?.release().catch(() => undefined);
     await world.close().catch(() => undefined);
     await redis?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -315,10 +333,10 @@ async function viewWithTasks(world: World, txnNo: string): Promise<View | null> 
  * The operator at the end of the day: retries dead tasks and nudges what has not moved; returns
  * the transactions still not at rest.
  */
-async function janitor(world: World, open: Set<string>): Promise<Set<string>> {
+async function janitor(world: World, open: Set<string>, io: Io): Promise<Set<string>> {
   const still = new Set<string>();
   for (const txnNo of open) {
-    const view = await viewWithTasks(world, txnNo);
+    const view = await io(viewWithTasks(world, txnNo));
     if (!view) continue;
     const final = AT_REST.includes(view.state);
     const refundsOpen = view.refunds.some((r) => r.status === 'requested' || r.status === 'processing');
@@ -328,7 +346,7 @@ async function janitor(world: World, open: Set<string>): Promise<Set<string>> {
     // sale's closed leg asks the gateway again for an hour after its close, and a capture whose
     // callback was lost is found only then. Ending the run before those timers fire would call
     // money the platform has not yet had its chance to give back a violation.
-    const record = view.state === 'quoted' ? null : await world.tc.reads.record(txnNo);
+    const record = view.state === 'quoted' ? null : await io(world.tc.reads.record(txnNo));
     const timersArmed = record !== null && record.finalAt === null && Object.keys(record.timers).length > 0;
     if (final && !refundsOpen && !tasksOpen && !timersArmed) continue;
     still.add(txnNo);
@@ -339,6 +357,9 @@ async function janitor(world: World, open: Set<string>): Promise<Set<string>> {
   }
   return still;
 }
+
+/** How the run awaits work of its own between turns (see `io` in {@link simulate}). */
+type Io = <T>(work: Promise<T>) => Promise<T>;
 
 /**
  * Awaits a request of the operator (or the end's replays) while virtual time runs on: a nudge
@@ -360,7 +381,7 @@ async function driven<T>(time: VirtualTime, work: Promise<T>): Promise<T> {
 }
 
 /** One hash over every ledger of the simulators and every transaction's record and journal. */
-async function digestOf(world: World, txnNos: string[]): Promise<string> {
+async function digestOf(world: World, txnNos: string[], io: Io): Promise<string> {
   const hash = createHash('sha256');
   const db = world.sims.store.db;
   for (const table of ['cards', 'card_locks', 'coupons', 'coupon_locks', 'points_accounts', 'points_locks', 'goods', 'goods_reservations', 'orders', 'payments', 'refunds', 'effects', 'records', 'member_levels']) {
@@ -368,16 +389,10 @@ async function digestOf(world: World, txnNos: string[]): Promise<string> {
   }
   const reads = world.tc.reads;
   for (const txnNo of txnNos) {
-    const record = await reads.record(txnNo);
+    const record = await io(reads.record(txnNo));
     if (!record) continue;
     hash.update(JSON.stringify([txnNo, record.version, record.state, record.snapshot]));
-    for (const j of await reads.journal(txnNo)) hash.update(JSON.stringify([j.at, j.actor, j.event, j.from, j.to, j.data]));
+    for (const j of await io(reads.journal(txnNo))) hash.update(JSON.stringify([j.at, j.actor, j.event, j.from, j.to, j.data]));
   }
   return hash.digest('hex');
-}
-
-/** The Redis backend: a store per incarnation on one server, under a prefix of this run. */
-async function openRedis(options: SimulationOptions, dir: string): Promise<{ open: (n: number) => { storage: Storage; crash: () => void }; close: () => Promise<void> }> {
-  void dir;
-  throw new Error(`the redis backend is not wired into the simulation yet (${options.redisUrl ?? 'no url'})`);
 }

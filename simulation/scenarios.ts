@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { openSqliteStorage } from '../storage/sqlite/storage.ts';
 import type { TransactionRecord } from '../storage/types.ts';
+import { hotRecord } from '../runtime/transaction-reads.ts';
 import type { SystemName } from '../systems/contract.ts';
 import { DEMO_DATASET_URL, loadDataset } from '../systems/sim/index.ts';
 import type { FaultSettings } from '../systems/sim/faults.ts';
@@ -168,7 +169,8 @@ export class ScriptedRun {
   /** The transaction as stored now. */
   async stored(): Promise<TransactionRecord> {
     await this.quiet();
-    const record = await this.world.tc.storage.snapshots.load(this.txnNo);
+    // A quoted-only transaction is stored as a quote record (issue 21), its snapshot inside it.
+    const record = await hotRecord(this.world.tc.storage, this.txnNo);
     if (!record) throw new Error(`${this.txnNo} is not stored`);
     return record;
   }
@@ -182,7 +184,9 @@ export class ScriptedRun {
     this.world.crash();
     const storage = openSqliteStorage(join(this.dir, 'trade.db'));
     try {
-      const record = await storage.snapshots.load(this.txnNo);
+      // A quoted-only one is a quote record here; an earlier version stored a snapshot, and this
+      // save (at the record's version) puts one in its place, as that version would have left it.
+      const record = await hotRecord(storage, this.txnNo);
       if (!record) throw new Error(`${this.txnNo} is not stored`);
       const { version, ...rest } = record;
       const saved = await storage.snapshots.save({ ...rest, snapshot, tasks: [], osEvents: [] }, version, []);

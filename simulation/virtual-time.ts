@@ -8,6 +8,18 @@ interface Due {
   cancelled: boolean;
 }
 
+/**
+ * Real I/O the run waits on (the Redis backend's connection): its replies are held back and
+ * handed to the platform only at a quiet point of a turn, all of them, in the order the commands
+ * were sent, so when a reply arrives in real time never decides what runs next.
+ */
+export interface IoGate {
+  /** True while a command is out or a reply is held back. */
+  pending(): boolean;
+  /** Waits (real time) for every command out to answer, then hands their replies over, in send order. */
+  flush(): Promise<void>;
+}
+
 /** The simulated day starts here (China time), whatever the seed. */
 export const SIM_EPOCH_MS = Date.parse('2026-11-25T06:00:00+08:00');
 
@@ -24,6 +36,8 @@ export class VirtualTime {
   private seq = 0;
   /** Macrotask hops spent settling: the cost of "let everything ready run" (reported). */
   hops = 0;
+  /** The run's real I/O (Redis), when it has any: a turn is quiet only once it has answered. */
+  io: IoGate | null = null;
 
   now(): number {
     return this.clock.now();
@@ -70,8 +84,9 @@ export class VirtualTime {
   /**
    * Lets every piece of work that is ready run to the point where it waits on virtual time (or
    * ends): macrotask hops until no immediate is pending. Real I/O never happens in the
-   * simulation, and real timers only guard deadlines that virtual time makes moot, so "no
-   * immediate pending" means nothing can move until the clock does. `maxHops` bounds a turn that
+   * simulation on SQLite (on Redis, {@link io} holds its replies until such a quiet point), and
+   * real timers only guard deadlines that virtual time makes moot, so "no immediate pending"
+   * means nothing can move until the clock does. `maxHops` bounds a turn that
    * never settles (a busy loop would be a bug in itself); `onHop` lets a crash land mid-turn, at
    * the seeded hop or, if the turn goes quiet before it, at its end.
    */
@@ -81,7 +96,13 @@ export class VirtualTime {
       this.hops++;
       // Immediates of others (a test runner's own) may keep this going after the run's work is
       // quiet: `quiet` is then already true for a caller that must act at the same logical point.
-      const quiet = !process.getActiveResourcesInfo().includes('Immediate');
+      let quiet = !process.getActiveResourcesInfo().includes('Immediate');
+      // Quiet but for real I/O under way: its answers are what moves next, handed over here at
+      // the same logical point whatever their real latency (the hop is not quiet: they run now).
+      if (quiet && this.io?.pending()) {
+        await this.io.flush();
+        quiet = false;
+      }
       if (onHop?.(hop, quiet) || quiet) return;
     }
     throw new Error(`the simulation did not settle within ${maxHops} macrotask hops`);

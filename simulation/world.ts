@@ -15,6 +15,7 @@ import type { Systems } from '../systems/index.ts';
 import { createSimulators, type Dataset, type Simulators } from '../systems/sim/index.ts';
 import { txnNoIn } from './invariants.ts';
 import type { Prng } from './prng.ts';
+import type { OpenedStore } from './redis-backend.ts';
 import { VirtualTime } from './virtual-time.ts';
 
 /** One downstream call the platform made, as the simulation saw it leave and (maybe) come back. */
@@ -69,8 +70,10 @@ export interface WorldOptions {
   dir: string;
   dataset: Dataset;
   prng: Prng;
+  /** The run's virtual time (a fresh one by default). */
+  time?: VirtualTime;
   /** Storage per incarnation on the same data; the SQLite file in `dir` by default. */
-  openStorage?: (n: number) => { storage: Storage; crash: () => void };
+  openStorage?: (n: number) => OpenedStore;
   adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
   /** Called at the archiver's named points (the run crashes the platform at some). */
   archivePoint?: (point: ArchiveFailpoint) => void;
@@ -85,7 +88,7 @@ export interface WorldOptions {
  * started again by {@link boot}, which rehydrates from the store as a restarted process does.
  */
 export class World {
-  readonly time = new VirtualTime();
+  readonly time: VirtualTime;
   readonly sims: Simulators;
   readonly calls: CallRecord[] = [];
   /**
@@ -100,6 +103,7 @@ export class World {
   private readonly config: TradeCenterConfig;
 
   constructor(private readonly options: WorldOptions) {
+    this.time = options.time ?? new VirtualTime();
     this.ids = options.prng.fork('ids');
     const nonces = options.prng.fork('nonces');
     this.config = {
@@ -119,6 +123,8 @@ export class World {
       routing: { ...DEFAULT_CONFIG.routing, refreshMs: 2_000_000_000 },
       // The OS sync's delivery loop is not driven by the run (yet): no real-time passes during it.
       osSync: { ...DEFAULT_CONFIG.osSync, pollMs: 2_000_000_000 },
+      // Bills are no part of the simulated world's invariants: no daily reconciliation on virtual time.
+      recon: { ...DEFAULT_CONFIG.recon, daily: false },
       // A short quiet period, so that sales are archived and refunds find them archived.
       archive: { ...archiverConfig(ARCHIVE_AFTER_MS), everyMs: 2_000_000_000 },
     };
@@ -176,6 +182,10 @@ export class World {
       requestId: () => ids.hex(32),
       ...(this.options.adjustMachine ? { adjustMachine: this.options.adjustMachine } : {}),
       ...(this.options.archivePoint ? { archivePoint: this.options.archivePoint } : {}),
+      // The store's other parts on the same connection, fenced as the storage is.
+      ...(opened.deps?.leases ? { leases: fence(opened.deps.leases, inc) } : {}),
+      ...(opened.deps?.callbackNonces ? { callbackNonces: fence(opened.deps.callbackNonces, inc) } : {}),
+      ...(opened.deps?.routingStore ? { routingStore: fence(opened.deps.routingStore, inc) } : {}),
     });
     inc.tc = tc;
     inc.app = await buildApp(tc);
@@ -236,7 +246,7 @@ export class World {
     return status;
   }
 
-  private openSqlite(): { storage: Storage; crash: () => void } {
+  private openSqlite(): OpenedStore {
     // The WAL's fsync answers on the next macrotask rather than from libuv's thread pool, whose
     // timing no seed controls; a crash here is kill -9, which keeps what was committed anyway.
     const storage = openSqliteStorage(this.config.dbPath, { syncFile: (_fd, done) => setImmediate(() => done(null)) });

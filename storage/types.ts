@@ -298,6 +298,9 @@ export interface SnapshotStore {
   /**
    * Writes the next version of a transaction atomically with its journal entries, timers and new
    * tasks. `expectedVersion` 0 creates it. Compare-and-set: a stale writer gets a conflict, not a write.
+   * A transaction kept as a quote record (see {@link QuoteRecords}) is at the record's version:
+   * a save expecting that version creates the snapshot at the next one and deletes the quote
+   * record, in the same atomic step.
    */
   save(record: SaveRecord, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult>;
   load(txnNo: string): Promise<TransactionRecord | null>;
@@ -329,6 +332,48 @@ export interface SnapshotStore {
    * sharing the storage (always true where one process owns it).
    */
   claimArchiveScan(periodMs: number): Promise<boolean>;
+}
+
+/**
+ * A transaction that is only quoted (issue 21): never ordered, cancelled or otherwise moved on, it
+ * is kept as one quote record instead of a snapshot, until its quote's validity plus a margin.
+ * Like a snapshot it is opaque to the store (DESIGN.md rule 9): the host restores the quoted
+ * transaction from `snapshot` when it is ordered, and reads its view from it meanwhile.
+ */
+export interface QuoteRecord {
+  txnNo: string;
+  /** Compare-and-set version; the transaction's first snapshot continues from it (see {@link SnapshotStore.save}). */
+  version: number;
+  merchantId: string;
+  stationId: string;
+  /** The quoted transaction's persisted snapshot, as JSON. */
+  snapshot: unknown;
+  stateValue: unknown;
+  /** Kept until this instant (epoch ms): the quote's expiry plus a margin. Swept or expired after. */
+  keepUntil: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What {@link QuoteRecords.save} writes. */
+export type SaveQuote = Omit<QuoteRecord, 'version'>;
+
+/** Quote records (issue 21): quoted-only transactions, without a snapshot. */
+export interface QuoteRecords {
+  /**
+   * Writes the next version of a quote record atomically with its journal entries (the
+   * transaction's journal, as a snapshot save writes it). `expectedVersion` 0 creates it.
+   * Compare-and-set: a stale writer gets a conflict, and so does any write once the transaction
+   * has a snapshot (it was ordered: the record is gone).
+   */
+  save(record: SaveQuote, expectedVersion: number, journal: JournalEntry[]): Promise<SaveResult>;
+  load(txnNo: string): Promise<QuoteRecord | null>;
+  /**
+   * Deletes at most `limit` records kept until before `nowMs`, with their journals (they were
+   * never ordered), and returns how many; the caller repeats while a full batch comes back. A
+   * backend whose records expire by themselves (Redis TTLs) returns 0.
+   */
+  sweep(nowMs: number, limit: number): Promise<number>;
 }
 
 /** The transition journal (DESIGN.md rule 8): every transition of a transaction, the record audits read. */
@@ -659,6 +704,7 @@ export interface OrderArchive {
 /** Every storage concept of one deployment, over one shared connection or file; built once by `createTradeCenter`. */
 export interface Storage {
   snapshots: SnapshotStore;
+  quotes: QuoteRecords;
   journal: Journal;
   feed: TransitionFeed;
   idempotency: IdempotencyRecords;
@@ -675,6 +721,11 @@ export interface Storage {
   shadowQuotes: ShadowQuotes;
   /** The OS order events per station (issue 20), written by the snapshot saves. */
   osOutbox: OsOutbox;
+  /**
+   * The reconciliation's runs and discrepancies (issue 19): tables of the SQLite file embedded;
+   * in scale-out PostgreSQL beside the archive (`TRADE_ARCHIVE_URL`), else Redis.
+   */
+  reconciliation: ReconciliationRecords;
   /** Fails when the backend does not answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -742,8 +793,8 @@ export interface ReconciliationRun {
 
 /**
  * The reconciliation records (issue 19): runs per channel and day, and the discrepancies found,
- * each kept until it is fixed or a person resolves it. In the SQLite file embedded, PostgreSQL in
- * scale-out.
+ * each kept until it is fixed or a person resolves it. In the SQLite file embedded; in scale-out
+ * PostgreSQL beside the order archive, or Redis where there is no archive.
  */
 export interface ReconciliationRecords {
   /**

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import type { CheckedOsOrder } from '../../domain/os-order-record.ts';
+import type { historicPaymentsOf as HistoricPaymentsOf } from '../../runtime/os-order-entry.ts';
 import type { OrderArchive } from '../../storage/types.ts';
 import { writeJson, type CliIo } from './cli-io.ts';
 
@@ -9,6 +11,25 @@ interface CommandOptions {
   rejects?: string;
   dryRun?: boolean;
   batch: number;
+  admitSim?: string;
+}
+
+/**
+ * What `--admit-sim` does with each batch of imported orders: their channel payments admitted at
+ * the simulated gateway, which the real channel knows and the simulator does not (issue 20).
+ */
+function admitAt(simUrl: string, paymentsOf: typeof HistoricPaymentsOf) {
+  const token = process.env.TRADE_SIM_ADMIN_TOKEN;
+  return async (orders: readonly { order: CheckedOsOrder; merchantId: string }[]): Promise<void> => {
+    const payments = orders.flatMap((o) => paymentsOf(o.order, o.merchantId));
+    if (!payments.length) return;
+    const res = await fetch(`${simUrl.replace(/\/$/, '')}/sim/historic-payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ payments }),
+    });
+    if (!res.ok) throw new Error(`admitting ${payments.length} historic payments at ${simUrl}: HTTP ${res.status} ${await res.text()}`);
+  };
 }
 
 /** `trade import os-orders FILE…`: OS history into the archive (SQLite `--db`, or PostgreSQL with `TRADE_ARCHIVE_URL`). */
@@ -24,12 +45,14 @@ export function importCommand(io: CliIo): Command {
     .option('--rejects <file>', 'rejects file (one input only; default: <input>.rejects.csv)')
     .option('--dry-run', 'check and count, write nothing')
     .option('--batch <n>', 'records per archive write', (v) => Number.parseInt(v, 10), 2000)
+    .option('--admit-sim <url>', 'demo/sim mode: admit the channel payments of the imported orders at this `trade sim` (POST /sim/historic-payments, Bearer TRADE_SIM_ADMIN_TOKEN when set), so they can be refunded')
     .action(async (files: string[], opts: CommandOptions) => {
       const url = process.env.TRADE_ARCHIVE_URL;
       if (!url && !opts.db) throw new Error('give --db <file> or set TRADE_ARCHIVE_URL');
       // Loaded on demand: the importer brings the storage backends, which other commands do not need.
-      const [{ importOsOrders }, { SingleBar }, { PostgresOrderArchive }, { openSqliteStorage }, { DEMO_DATASET_URL, loadDataset }] = await Promise.all([
+      const [{ importOsOrders }, { historicPaymentsOf }, { SingleBar }, { PostgresOrderArchive }, { openSqliteStorage }, { DEMO_DATASET_URL, loadDataset }] = await Promise.all([
         import('../../runtime/os-order-import.ts'),
+        import('../../runtime/os-order-entry.ts'),
         import('cli-progress'),
         import('../../storage/postgres/order-archive.ts'),
         import('../../storage/sqlite/storage.ts'),
@@ -55,6 +78,7 @@ export function importCommand(io: CliIo): Command {
           stations,
           ...(opts.rejects ? { rejectsPath: () => opts.rejects! } : {}),
           dryRun: opts.dryRun === true,
+          ...(opts.admitSim ? { onImported: admitAt(opts.admitSim, historicPaymentsOf) } : {}),
           batchSize: opts.batch,
           onProgress: (bytes, total, records) => {
             bar?.setTotal(total);

@@ -7,6 +7,7 @@ import { keysCommand } from './keys.ts';
 import { listCommand } from './list.ts';
 import { migrateCommand } from './migrate.ts';
 import { nudgeCommand } from './nudge.ts';
+import { reconCommand } from './recon.ts';
 import { ordersCommand, summaryCommand } from './orders.ts';
 import { retryCommand } from './retry.ts';
 import { osCommand } from './os.ts';
@@ -17,8 +18,8 @@ import { stuckCommand } from './stuck.ts';
 import { tailCommand } from './tail.ts';
 import { vizCommand } from './viz.ts';
 
-/** Adds the operator commands (list, orders, summary, inspect, stuck, nudge, retry, cancel, tail, viz, simulate, keys, migrate, routing, shadow, import) to `trade`. */
+/** Adds the operator commands (list, orders, summary, inspect, stuck, nudge, retry, cancel, tail, viz, simulate, keys, migrate, routing, shadow, recon, import) to `trade`. */
 export function registerCommands(program: Command, io: CliIo = processIo()): Command {
-  for (const make of [listCommand, ordersCommand, summaryCommand, inspectCommand, stuckCommand, nudgeCommand, retryCommand, cancelCommand, tailCommand, vizCommand, simulateCommand, keysCommand, migrateCommand, routingCommand, osCommand, shadowCommand, importCommand]) program.addCommand(make(io));
+  for (const make of [listCommand, ordersCommand, summaryCommand, inspectCommand, stuckCommand, nudgeCommand, retryCommand, cancelCommand, tailCommand, vizCommand, simulateCommand, keysCommand, migrateCommand, routingCommand, osCommand, shadowCommand, reconCommand, importCommand]) program.addCommand(make(io));
   return program;
 }

@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { restoreSnapshot, type StoredVersion } from '../../machines/snapshot-versions.ts';
 import { MACHINE_VERSIONS } from '../../machines/versions.ts';
 import { topState } from '../../runtime/view.ts';
-import type { Storage, TransactionRecord } from '../../storage/types.ts';
+import { recordOfQuote } from '../../runtime/transaction-reads.ts';
+import type { QuoteRecord, Storage, TransactionRecord } from '../../storage/types.ts';
 import { table, writeJson, writeLine, type CliIo } from './cli-io.ts';
 
 /** What `trade migrate` found (and, with `--apply`, did). */
@@ -45,7 +46,8 @@ function versionsLabel(versions: StoredVersion[]): string {
 export async function runMigrate(storage: Storage, io: CliIo, opts: { apply: boolean; json?: boolean }): Promise<MigrateReport> {
   const report: MigrateReport = { examined: 0, archived: 0, byVersions: [], current: 0, migratable: 0, newer: [], failed: [], rewritten: 0, movedOn: 0 };
   const counts = new Map<string, number>();
-  const examine = async (record: TransactionRecord, where: 'hot' | 'archive'): Promise<void> => {
+  /** `quote`: the quote record `record` was read from (a quoted-only transaction, issue 21), rewritten as one. */
+  const examine = async (record: TransactionRecord, where: 'hot' | 'archive', quote: QuoteRecord | null = null): Promise<void> => {
     const restored = restoreSnapshot(record.snapshot);
     const label = `${where === 'archive' ? 'archived: ' : ''}${versionsLabel(restored.versions)}`;
     counts.set(label, (counts.get(label) ?? 0) + 1);
@@ -63,7 +65,9 @@ export async function runMigrate(storage: Storage, io: CliIo, opts: { apply: boo
     if (!opts.apply || where === 'archive') return;
     const { version, ...stored } = record;
     const value = restored.snapshot.value;
-    const saved = await storage.snapshots.save({ ...stored, snapshot: restored.snapshot, state: topState(value), stateValue: value, tasks: [], osEvents: [] }, version, []);
+    const saved = quote
+      ? await storage.quotes.save({ ...quote, snapshot: restored.snapshot, stateValue: value }, version, [])
+      : await storage.snapshots.save({ ...stored, snapshot: restored.snapshot, state: topState(value), stateValue: value, tasks: [], osEvents: [] }, version, []);
     if (saved.ok) report.rewritten++;
     else report.movedOn++;
   };
@@ -72,9 +76,10 @@ export async function runMigrate(storage: Storage, io: CliIo, opts: { apply: boo
     const rows = await storage.admin.listTransactions({ limit: PAGE, ...(before ? { before } : {}) });
     for (const row of rows) {
       const record = await storage.snapshots.load(row.txnNo);
-      if (!record) continue;
+      const quote = record ? null : await storage.quotes.load(row.txnNo);
+      if (!record && !quote) continue;
       report.examined++;
-      await examine(record, 'hot');
+      await examine(record ?? recordOfQuote(quote!), 'hot', quote);
     }
     if (rows.length < PAGE) break;
     before = rows.at(-1)!.txnNo;

@@ -22,16 +22,17 @@ function share(value: string): number {
  * invariant broke; then the first broken transaction's journal and calls, a shrunk run that still
  * fails, and the command that replays it.
  */
-export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<SimulationResult> {
+export async function runSimulate(io: CliIo, flags: SimulateFlags, env: Record<string, string | undefined> = process.env): Promise<SimulationResult> {
   // Loaded on demand: the simulation brings the whole platform and every simulator.
   const [{ simulate }, { replayCommand, shrink }] = await Promise.all([import('../../simulation/run.ts'), import('../../simulation/shrink.ts')]);
+  const redisUrl = flags.backend === 'redis' ? (flags.redisUrl ?? redisUrlOf(env)) : undefined;
   const options: SimulationOptions = {
     seed: flags.seed,
     sales: flags.sales,
     faults: flags.faults,
     crashes: flags.crashes,
     backend: flags.backend,
-    ...(flags.redisUrl ? { redisUrl: flags.redisUrl } : {}),
+    ...(redisUrl ? { redisUrl } : {}),
     ...(flags.crashWindow !== undefined ? { crashWindow: flags.crashWindow } : {}),
   };
   const result = await simulate(options);
@@ -67,6 +68,13 @@ export async function runSimulate(io: CliIo, flags: SimulateFlags): Promise<Simu
   return result;
 }
 
+/** The Redis of `--backend redis` without `--redis-url`: `TRADE_REDIS_URL`, else the local default port. */
+export const DEFAULT_SIM_REDIS_URL = 'redis://127.0.0.1:6379';
+
+function redisUrlOf(env: Record<string, string | undefined>): string {
+  return env.TRADE_REDIS_URL || DEFAULT_SIM_REDIS_URL;
+}
+
 export function simulateCommand(io: CliIo): Command {
   return new Command('simulate')
     .description('run the deterministic whole-platform simulation (virtual time, seeded workload, faults and crashes) and check the money invariants')
@@ -76,7 +84,7 @@ export function simulateCommand(io: CliIo): Command {
     .option('--crashes <k>', 'platform crashes (kill -9 and restart) during the workload', integer, 0)
     .option('--crash-window <share>', 'crashes land within this first share of the workload', share)
     .addOption(new Option('--backend <kind>', 'the platform store').choices(['sqlite', 'redis']).default('sqlite'))
-    .option('--redis-url <url>', 'Redis server for --backend redis (a fresh key prefix per run)')
+    .option('--redis-url <url>', `Redis server for --backend redis (default: TRADE_REDIS_URL, else ${DEFAULT_SIM_REDIS_URL}); the run writes under a fresh key prefix and deletes only that prefix's keys at the end`)
     .option('--json', 'one JSON object: seed, sales, crashes, violations, digest, simulatedMs, wallMs')
     .option('--no-shrink', 'on a violation, do not look for a smaller failing run')
     .action(async (flags: SimulateFlags) => {

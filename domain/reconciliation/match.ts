@@ -219,6 +219,8 @@ export async function matchDay(bill: AsyncIterable<BillRow> | Iterable<BillRow>,
     else if (row.amountFen !== other.amountFen) found(row.amountFen > other.amountFen ? 'platform_short_amount' : 'platform_over_amount', ref, row, other);
     else {
       // Counted by us on a day more than 10 minutes away: the same money, a different day. Matched.
+      // Counted later (a leg a query recovered after the day): the next day's run must not miss it on its bill.
+      if (other.at !== null && other.at >= toMs) matchedAhead.push(ref);
       totals.matched += 1;
       checkFee(row, other);
     }

@@ -24,7 +24,7 @@ export const driveRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter; runDueTas
     breakers: Object.fromEntries(SYSTEM_NAMES.map((s) => [s, tc.downstream.state(s)])),
   }));
   app.get('/_drive/transactions/:txnNo/timers', { schema: { ...hidden, params: Type.Object({ txnNo: Type.String() }) } }, async (req, reply) => {
-    const record = await tc.storage.snapshots.load(req.params.txnNo);
+    const record = await tc.reads.record(req.params.txnNo);
     if (!record) return reply.status(404).send({});
     return { timers: record.timers };
   });

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { TransitionEvent } from '../../runtime/transaction-host.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
-import type { SnapshotStore } from '../../storage/types.ts';
+import type { TransactionReads } from '../../runtime/transaction-reads.ts';
 import { merchantsOf, noTransaction, visibleTo } from '../auth.ts';
 import { errorResponses, TxnParams } from '../schemas.ts';
 
@@ -95,7 +95,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         const record = await tc.reads.record(only);
         if (!record || !visibleTo(req, record.merchantId)) throw noTransaction(only);
       }
-      const shown = merchantScope(tc.storage.snapshots, merchantsOf(req));
+      const shown = merchantScope(tc.reads, merchantsOf(req));
       const header = req.headers['last-event-id'];
       const lastEventId = typeof header === 'string' ? header : req.query.lastEventId;
       const stop = new AbortController();
@@ -187,13 +187,13 @@ const MERCHANT_CACHE = 10_000;
  * A transaction never changes merchant, so each is looked up once per stream; the cache is
  * bounded because a stream may run for days.
  */
-function merchantScope(snapshots: SnapshotStore, merchants: string[] | null): (txnNo: string) => Promise<boolean> {
+function merchantScope(reads: Pick<TransactionReads, 'record'>, merchants: string[] | null): (txnNo: string) => Promise<boolean> {
   if (!merchants) return async () => true;
   const known = new Map<string, boolean>();
   return async (txnNo) => {
     const cached = known.get(txnNo);
     if (cached !== undefined) return cached;
-    const merchantId = (await snapshots.load(txnNo))?.merchantId;
+    const merchantId = (await reads.record(txnNo))?.merchantId;
     // A transition is streamed once its save is stored, so this does not happen; not remembered in case.
     if (merchantId === undefined) return false;
     const shown = merchants.includes(merchantId);

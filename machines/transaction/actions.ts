@@ -2,7 +2,7 @@ import { refusal } from '../../domain/errors.ts';
 import { childTimer } from '../durable-timers.ts';
 import { postPaymentTasks, refundReversalTasks } from '../post-payment-tasks.ts';
 import { planRefund } from '../refund-plan.ts';
-import { ASYNC_METHODS, TIMERS, type LegView } from '../types.ts';
+import { ASYNC_METHODS, TIMERS, type LegMethod, type LegView, type RefundLegStatus } from '../types.ts';
 import {
   answerOk,
   awaitsAnswer,
@@ -257,6 +257,11 @@ export const refundRejected = transactionSetup.assign(({ context, event }) => {
     };
   });
 
+/** A cash leg done is cash to pay out at the station (machines/types.ts `RefundLegStatus`). */
+function refundLegStatus(method: LegMethod, status: RefundLegStatus): RefundLegStatus {
+  return method === 'cash' && status === 'succeeded' ? 'to_pay_at_station' : status;
+}
+
 export const refundFinished = transactionSetup.assign(({ context, event }) => {
     if (event.type !== 'REFUND_FINISHED') return {};
     const refused = event.benefitRefusals ?? [];
@@ -270,7 +275,7 @@ export const refundFinished = transactionSetup.assign(({ context, event }) => {
           ? {
               ...r,
               status: attention ? ('attention' as const) : ('succeeded' as const),
-              legs: r.legs.map((l) => ({ ...l, status: event.legStatus[l.legNo] ?? l.status })),
+              legs: r.legs.map((l) => ({ ...l, status: refundLegStatus(l.method, event.legStatus[l.legNo] ?? l.status) })),
               couponsRestored: event.couponsRestored,
               couponsExpired: event.couponsExpired,
               ...(refused.length ? { benefitRefusals: refused } : {}),

@@ -91,7 +91,8 @@ export function mayBeCapturedAfterClose(context: TxnContext, leg: LegView): bool
 
 /** A refund's status from its legs' once a re-driven leg reports. */
 export function refundStatusOf(legs: RefundView['legs']): RefundView['status'] {
-  if (legs.every((l) => l.status === 'succeeded')) return 'succeeded';
+  // Cash to pay out at the station is done as far as the platform goes (machines/types.ts RefundLegStatus).
+  if (legs.every((l) => l.status === 'succeeded' || l.status === 'to_pay_at_station')) return 'succeeded';
   return legs.some((l) => l.status === 'pending') ? 'processing' : 'attention';
 }
 

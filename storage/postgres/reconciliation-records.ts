@@ -2,11 +2,16 @@ import { discrepancyOf, type DiscrepancySql } from '../archive/recon-rows.ts';
 import type { DiscrepancyStatus, ReconciliationRecords, ReconciliationRun, StoredDiscrepancy } from '../types.ts';
 import { PostgresHandle, type PostgresOptions } from './handle.ts';
 
-/** The reconciliation records on PostgreSQL (migration 003), beside the order archive in scale-out. */
+/**
+ * The reconciliation records on PostgreSQL (migration 003), beside the order archive in scale-out.
+ * Given the archive's handle it shares its pool and leaves closing it to the archive.
+ */
 export class PostgresReconciliationRecords implements ReconciliationRecords {
   private readonly handle: PostgresHandle;
+  private readonly ownsHandle: boolean;
 
   constructor(options: PostgresOptions | PostgresHandle) {
+    this.ownsHandle = !(options instanceof PostgresHandle);
     this.handle = options instanceof PostgresHandle ? options : new PostgresHandle(options);
   }
 
@@ -52,6 +57,6 @@ export class PostgresReconciliationRecords implements ReconciliationRecords {
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    if (this.ownsHandle) await this.handle.close();
   }
 }

@@ -6,13 +6,21 @@ export class RedisAdminQueries implements AdminQueries {
   constructor(private readonly h: RedisHandle) {}
 
   async listTransactions(filter: ListFilter): Promise<{ txnNo: string; state: string; updatedAt: number }[]> {
-    const index = filter.needsAttention ? this.h.idx('attention') : filter.state ? this.h.idx(`state:${filter.state}`) : this.h.idx('all');
+    // Quoted-only transactions (issue 21) are in `all`, not in a state index.
+    const index = filter.needsAttention ? this.h.idx('attention') : filter.state && filter.state !== 'quoted' ? this.h.idx(`state:${filter.state}`) : this.h.idx('all');
     const out: { txnNo: string; state: string; updatedAt: number }[] = [];
     let max = filter.before ? `(${filter.before}` : '+';
     while (out.length < filter.limit) {
       const page = await this.h.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, filter.limit * 2);
       if (!page.length) break;
-      const rows = await Promise.all(page.map((t) => this.h.redis.hmget(this.h.k(t, 'txn'), 'state', 'updatedAt', 'merchantId')));
+      const rows = await Promise.all(
+        page.map(async (t) => {
+          const row = await this.h.redis.hmget(this.h.k(t, 'txn'), 'state', 'updatedAt', 'merchantId');
+          if (row[0] || filter.needsAttention) return row;
+          const [updatedAt, merchantId] = await this.h.redis.hmget(this.h.k(t, 'quote'), 'updatedAt', 'merchantId');
+          return updatedAt ? ['quoted', updatedAt, merchantId] : row;
+        }),
+      );
       for (let i = 0; i < page.length && out.length < filter.limit; i++) {
         const [state, updatedAt, merchantId] = rows[i] ?? [];
         if (!state) continue;
@@ -33,12 +41,16 @@ export class RedisAdminQueries implements AdminQueries {
     for (const state of states) m.zcard(this.h.idx(`state:${state}`));
     m.zcard(this.h.idx('attention'));
     m.zrangebyscore(this.h.idx('active'), '-inf', idleBefore, 'LIMIT', 0, 10_000);
+    // Quote records (issue 21), by keepUntil: those kept until before idleBefore have expired.
+    const quotes = this.h.redis.multi().zremrangebyscore(this.h.idx('quotes'), '-inf', `(${idleBefore}`).zcard(this.h.idx('quotes')).exec();
     const replies = ((await m.exec()) ?? []).map(([, v]) => v);
     const byState: Record<string, number> = {};
     states.forEach((state, i) => {
       const n = Number(replies[i]);
       if (n > 0) byState[state] = n;
     });
+    const quoted = Number(((await quotes) ?? [])[1]?.[1] ?? 0);
+    if (quoted > 0) byState.quoted = (byState.quoted ?? 0) + quoted;
     const idleTxns = (replies[states.length + 1] as string[]) ?? [];
     const idleStates = await Promise.all(idleTxns.map((t) => this.h.redis.hget(this.h.k(t, 'txn'), 'state')));
     return { byState, needsAttention: Number(replies[states.length]), idle: idleStates.filter((x) => x !== null && x !== 'quoted').length };

@@ -1,7 +1,8 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../../runtime/clock.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionRecord } from '../types.ts';
-import { CLAIM_IDEMPOTENCY, COMPLETE_IDEMPOTENCY, NUDGE, OWN_IDEMPOTENCY, REINSTATE, RELEASE_IDEMPOTENCY, REMOVE_ARCHIVED, SAVE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
+import { CLAIM_IDEMPOTENCY, CLAIM_TURN, COMPLETE_IDEMPOTENCY, NUDGE, OWN_IDEMPOTENCY, REINSTATE, RELEASE_IDEMPOTENCY, REMOVE_ARCHIVED, SAVE, SAVE_QUOTE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
 
 /** Options of {@link RedisHandle}. */
 export interface RedisStoreOptions {
@@ -19,11 +20,14 @@ export interface RedisStoreOptions {
    * stream nodes, so it may hold up to a node more); `DEFAULT_FEED_MAX_LEN` (transition-feed.ts) by default.
    */
   feedMaxLen?: number;
+  /** The runtime's clock: the periodic turns (sentinel scan, archive pass) run until a time of it. */
+  clock?: Clock;
 }
 
 /** The scripts of scripts.ts, as commands of the client. */
 export interface Scripts {
   tcSave(...args: (string | number)[]): Promise<(string | number)[]>;
+  tcSaveQuote(...args: (string | number)[]): Promise<number[]>;
   tcClaimIdempotency(key: string, fingerprint: string, now: number, retentionMs: number, owner: string, leaseUntil: number, runId: string): Promise<string[]>;
   tcOwnIdempotency(key: string, owner: string, ...fields: (string | number)[]): Promise<number>;
   tcCompleteIdempotency(key: string, response: string, retentionMs: number, owner: string): Promise<number>;
@@ -33,6 +37,7 @@ export interface Scripts {
   tcZremIfScore(key: string, member: string, score: number): Promise<number>;
   tcRemoveArchived(...args: (string | number)[]): Promise<(string | number)[]>;
   tcReinstate(...args: (string | number)[]): Promise<number>;
+  tcClaimTurn(key: string, now: number, until: number, px: number): Promise<number>;
 }
 
 /** What a record's index entries are made from: fields the host derived into the save record. */
@@ -123,12 +128,15 @@ export class RedisHandle {
   readonly redis: (Redis | Cluster) & Scripts;
   readonly prefix: string;
   readonly idempotencyRetentionMs: number;
+  readonly clock: Clock;
 
   constructor(readonly options: RedisStoreOptions) {
+    this.clock = options.clock ?? systemClock;
     this.prefix = options.prefix ?? 'tc';
     this.idempotencyRetentionMs = options.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
     this.redis = connectRedis(options.url, options.cluster ?? false, { enableAutoPipelining: true, ...options.redis }) as (Redis | Cluster) & Scripts;
     this.redis.defineCommand('tcSave', { lua: SAVE });
+    this.redis.defineCommand('tcSaveQuote', { lua: SAVE_QUOTE, numberOfKeys: 3 });
     this.redis.defineCommand('tcClaimIdempotency', { lua: CLAIM_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcOwnIdempotency', { lua: OWN_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcCompleteIdempotency', { lua: COMPLETE_IDEMPOTENCY, numberOfKeys: 1 });
@@ -138,6 +146,17 @@ export class RedisHandle {
     this.redis.defineCommand('tcZremIfScore', { lua: ZREM_IF_SCORE, numberOfKeys: 1 });
     this.redis.defineCommand('tcRemoveArchived', { lua: REMOVE_ARCHIVED });
     this.redis.defineCommand('tcReinstate', { lua: REINSTATE });
+    this.redis.defineCommand('tcClaimTurn', { lua: CLAIM_TURN, numberOfKeys: 1 });
+  }
+
+  /**
+   * Takes the periodic turn `name` for most of `periodMs` (nine tenths, so the next period's
+   * caller finds it free): true for one caller a period across processes.
+   */
+  async claimTurn(name: string, periodMs: number): Promise<boolean> {
+    const now = this.clock.now();
+    const span = Math.max(1, Math.floor(periodMs * 0.9));
+    return (await this.redis.tcClaimTurn(this.idx(name), now, now + span, span)) === 1;
   }
 
   /**

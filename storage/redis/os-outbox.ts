@@ -51,7 +51,7 @@ export class RedisOsOutbox implements OsOutbox {
     return `${this.h.prefix}:{os}:${part}`;
   }
 
-  /** Key of a transaction's stored events (the save script's KEYS[4]). */
+  /** Key of a transaction's stored events (the save script's KEYS[5]; KEYS[4] is the quote hash). */
   txnKey(txnNo: string): string {
     return this.h.k(txnNo, 'os');
   }

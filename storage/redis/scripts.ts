@@ -10,9 +10,11 @@
  * KEYS[1] txn hash   `tc:{T}:txn`
  * KEYS[2] journal    `tc:{T}:journal` (list of JSON entries)
  * KEYS[3] task list  `tc:{T}:tasks` (list of task names, in the order they were asked for)
- * KEYS[4] OS events  `tc:{T}:os` (hash: event id → `<eventSeq>|<event JSON>`; the order's events)
- * KEYS[5 .. 4+K] one hash per task the record lists, `tc:{T}:task:<name>`
- * ARGV[1] expected version (0 creates)
+ * KEYS[4] quote hash `tc:{T}:quote` (a quoted-only transaction, see SAVE_QUOTE)
+ * KEYS[5] OS events  `tc:{T}:os` (hash: event id → `<eventSeq>|<event JSON>`; the order's events)
+ * KEYS[6 .. 5+K] one hash per task the record lists, `tc:{T}:task:<name>`
+ * ARGV[1] expected version (0 creates; with no txn hash, the version of the quote hash this first
+ *   snapshot continues: the quote hash is deleted and its journal kept for good)
  * ARGV[2] number of record fields F; ARGV[3 .. 2+2F] field/value pairs of the txn hash
  * ARGV[3+2F] K; then K pairs: task name, spec JSON (stored once each, never replaced)
  * then E; then E pairs: OS event id, event JSON (stored once each, numbered 1, 2, … per transaction)
@@ -25,10 +27,16 @@
 export const SAVE = `
 local expected = tonumber(ARGV[1])
 local current = redis.call('HGET', KEYS[1], 'version')
+local quoted = redis.call('HGET', KEYS[4], 'version')
 if expected == 0 then
   if current then return {0, tonumber(current)} end
-elseif (not current) or tonumber(current) ~= expected then
-  return {0, current and tonumber(current) or -1}
+  if quoted then return {0, tonumber(quoted)} end
+elseif not current then
+  if (not quoted) or tonumber(quoted) ~= expected then return {0, quoted and tonumber(quoted) or -1} end
+  redis.call('DEL', KEYS[4])
+  redis.call('PERSIST', KEYS[2])
+elseif tonumber(current) ~= expected then
+  return {0, tonumber(current)}
 end
 local previousTimers = redis.call('HGET', KEYS[1], 'timers') or ''
 local previousState = redis.call('HGET', KEYS[1], 'state') or ''
@@ -44,8 +52,8 @@ local ntasks = tonumber(ARGV[at])
 local inserted = {}
 for i = 1, ntasks do
   local name, spec = ARGV[at + 2 * i - 1], ARGV[at + 2 * i]
-  if redis.call('HSETNX', KEYS[4 + i], 'spec', spec) == 1 then
-    redis.call('HSET', KEYS[4 + i], 'status', 'pending', 'attempts', 0, 'refusals', 0, 'nextRunAt', updatedAt, 'updatedAt', updatedAt)
+  if redis.call('HSETNX', KEYS[5 + i], 'spec', spec) == 1 then
+    redis.call('HSET', KEYS[5 + i], 'status', 'pending', 'attempts', 0, 'refusals', 0, 'nextRunAt', updatedAt, 'updatedAt', updatedAt)
     redis.call('RPUSH', KEYS[3], name)
     inserted[#inserted + 1] = name
   end
@@ -55,9 +63,9 @@ local nevents = tonumber(ARGV[ev])
 local events = {}
 for i = 1, nevents do
   local id, body = ARGV[ev + 2 * i - 1], ARGV[ev + 2 * i]
-  if redis.call('HEXISTS', KEYS[4], id) == 0 then
-    local seq = redis.call('HLEN', KEYS[4]) + 1
-    redis.call('HSET', KEYS[4], id, seq .. '|' .. body)
+  if redis.call('HEXISTS', KEYS[5], id) == 0 then
+    local seq = redis.call('HLEN', KEYS[5]) + 1
+    redis.call('HSET', KEYS[5], id, seq .. '|' .. body)
     events[#events + 1] = id
     events[#events + 1] = seq
   end
@@ -68,6 +76,40 @@ local out = {1, expected + 1, previousTimers, previousState, first, #inserted}
 for _, name in ipairs(inserted) do out[#out + 1] = name end
 for _, v in ipairs(events) do out[#out + 1] = v end
 return out
+`;
+
+/**
+ * saveQuote: compare-and-set of a quoted-only transaction's quote record (issue 21), with its
+ * journal. Both keys expire with the quote (its validity plus a margin): a quote never ordered
+ * leaves nothing behind. The first snapshot save deletes the quote hash and keeps the journal.
+ *
+ * KEYS[1] quote hash `tc:{T}:quote`
+ * KEYS[2] journal    `tc:{T}:journal`
+ * KEYS[3] txn hash   `tc:{T}:txn` (once it exists the transaction was ordered: no quote write)
+ * ARGV[1] expected version (0 creates), ARGV[2] TTL ms of both keys
+ * ARGV[3] number of record fields F; ARGV[4 .. 3+2F] field/value pairs of the quote hash
+ * then the journal entries, one JSON each, to the end of ARGV
+ *
+ * Output: {1, newVersion} on success; {0, actualVersion or -1} on conflict.
+ */
+export const SAVE_QUOTE = `
+local ordered = redis.call('HGET', KEYS[3], 'version')
+if ordered then return {0, tonumber(ordered)} end
+local expected = tonumber(ARGV[1])
+local current = redis.call('HGET', KEYS[1], 'version')
+if expected == 0 then
+  if current then return {0, tonumber(current)} end
+elseif (not current) or tonumber(current) ~= expected then
+  return {0, current and tonumber(current) or -1}
+end
+local nfields = tonumber(ARGV[3])
+local hset = {'HSET', KEYS[1], 'version', expected + 1}
+for i = 4, 3 + 2 * nfields do hset[#hset + 1] = ARGV[i] end
+redis.call(unpack(hset))
+for i = 4 + 2 * nfields, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {1, expected + 1}
 `;
 
 /**
@@ -189,16 +231,31 @@ return 0
 `;
 
 /**
+ * claimTurn: one caller a period takes a periodic turn (the sentinel's scan, the archiver's pass)
+ * across processes. The turn runs until a time of the callers' clock (the runtime's Clock, so the
+ * simulation's virtual one there), not of the server's; the key's PX is only a safety net.
+ *
+ * KEYS[1] the turn's key; ARGV[1] now, ARGV[2] until (ms of the callers' clock), ARGV[3] px
+ * Output: 1 when the turn is the caller's, 0 when another holds it.
+ */
+export const CLAIM_TURN = `
+local held = tonumber(redis.call('GET', KEYS[1]) or '')
+if held and held > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+/**
  * lease: takes a transaction's lease and reads its stored version in one round trip.
  *
- * KEYS[1] `tc:{T}:lease`, KEYS[2] `tc:{T}:txn`; ARGV[1] token, ARGV[2] ttl ms
- * Output: {1, version or -1} when taken (or already ours), {0, remaining ttl ms} when held by another.
+ * KEYS[1] `tc:{T}:lease`, KEYS[2] `tc:{T}:txn`, KEYS[3] `tc:{T}:quote`; ARGV[1] token, ARGV[2] ttl ms
+ * Output: {1, version (the txn hash's, else the quote hash's: a quoted-only transaction) or -1} when taken (or already ours), {0, remaining ttl ms} when held by another.
  */
 export const LEASE_ACQUIRE = `
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  local v = redis.call('HGET', KEYS[2], 'version')
+  local v = redis.call('HGET', KEYS[2], 'version') or redis.call('HGET', KEYS[3], 'version')
   return {1, v and tonumber(v) or -1}
 end
 return {0, redis.call('PTTL', KEYS[1])}

@@ -5,9 +5,9 @@ import type { RedisHandle } from './handle.ts';
 export class RedisSentinelIndex implements SentinelIndex {
   constructor(private readonly h: RedisHandle) {}
 
-  /** Takes the sentinel's turn for `periodMs` (SET NX PX): true for one caller a period across processes. */
+  /** Takes the sentinel's turn for `periodMs` (on the runtime's clock): true for one caller a period across processes. */
   async claimScan(periodMs: number): Promise<boolean> {
-    return (await this.h.redis.set(this.h.idx('sentinel-scan'), String(process.pid), 'PX', Math.max(1, Math.floor(periodMs * 0.9)), 'NX')) === 'OK';
+    return this.h.claimTurn('sentinel-scan', periodMs);
   }
 
   /** Repairs the indexes of writes a crash interrupted (marked dirty longer than `olderThanMs`). */

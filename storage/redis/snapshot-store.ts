@@ -51,7 +51,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     // Tasks this process knows to be stored need not travel again (the script never replaces one).
     const known = this.knownTasks.get(txnNo);
     const fresh = record.tasks.filter((t) => !known?.has(t.task));
-    const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), this.os.txnKey(txnNo), ...fresh.map((t) => this.h.taskKey(txnNo, t.task))];
+    // The save script's KEYS (scripts.ts SAVE): txn, journal, task list, quote, OS events, then the new tasks.
+    const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), this.h.k(txnNo, 'quote'), this.os.txnKey(txnNo), ...fresh.map((t) => this.h.taskKey(txnNo, t.task))];
     const args: (string | number)[] = [expectedVersion, fields.length / 2, ...fields, fresh.length];
     for (const t of fresh) args.push(t.task, JSON.stringify(specOf(t)));
     // OS events likewise: stored with the snapshot in the transaction's slot, then published to the station's.
@@ -124,6 +125,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     const previousTimers = reply[2] ? (JSON.parse(String(reply[2])) as Record<string, number>) : {};
     const after = new IndexWrites(this.h.redis);
     this.h.removeStale(after, txnNo, record, previousTimers, String(reply[3]));
+    // A first save of this process may be the one that replaced the transaction's quote record.
+    if (record.state !== 'quoted') after.zrem(this.h.idx('quotes'), txnNo);
     after.zscore(this.h.idx('attention'), txnNo);
     after.zrem(this.h.idx('dirty'), txnNo);
     const results = await after.exec();
@@ -319,8 +322,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     return put;
   }
 
-  /** Takes the archiver's turn for `periodMs` (SET NX PX): true for one caller a period across processes. */
+  /** Takes the archiver's turn for `periodMs` (on the runtime's clock): true for one caller a period across processes. */
   async claimArchiveScan(periodMs: number): Promise<boolean> {
-    return (await this.h.redis.set(this.h.idx('archive-scan'), String(process.pid), 'PX', Math.max(1, Math.floor(periodMs * 0.9)), 'NX')) === 'OK';
+    return this.h.claimTurn('archive-scan', periodMs);
   }
 }

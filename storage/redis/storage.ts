@@ -1,10 +1,13 @@
 import { NoOrderArchive } from '../archive/no-archive.ts';
 import { PostgresOrderArchive } from '../postgres/order-archive.ts';
-import type { OrderArchive, Storage } from '../types.ts';
+import { PostgresReconciliationRecords } from '../postgres/reconciliation-records.ts';
+import type { OrderArchive, ReconciliationRecords, Storage } from '../types.ts';
 import { RedisAdminQueries } from './admin-queries.ts';
 import { RedisHandle, type RedisStoreOptions } from './handle.ts';
 import { RedisIdempotencyRecords } from './idempotency-records.ts';
 import { RedisJournal } from './journal.ts';
+import { RedisQuoteRecords } from './quote-records.ts';
+import { RedisReconciliationRecords } from './reconciliation-records.ts';
 import { RedisSentinelIndex } from './sentinel-index.ts';
 import { RedisOsOutbox } from './os-outbox.ts';
 import { RedisShadowQuotes } from './shadow-quotes.ts';
@@ -35,16 +38,22 @@ export function createRedisStorage(options: RedisStorageOptions): RedisStorage {
   const handle = new RedisHandle(options);
   const { archiveUrl, archiveSchema } = options;
   let archive: OrderArchive;
+  let reconciliation: ReconciliationRecords;
   if (archiveUrl) {
-    archive = new PostgresOrderArchive({ url: archiveUrl, ...(archiveSchema ? { schema: archiveSchema } : {}) });
+    const pg = new PostgresOrderArchive({ url: archiveUrl, ...(archiveSchema ? { schema: archiveSchema } : {}) });
+    archive = pg;
+    // History beside history: the records share the archive's pool (migration 003), which the archive closes.
+    reconciliation = new PostgresReconciliationRecords(pg.handle);
   } else {
     archive = new NoOrderArchive();
+    reconciliation = new RedisReconciliationRecords(handle.redis, handle.prefix);
     options.log?.warn('no order archive: TRADE_ARCHIVE_URL is not set, so final transactions stay in Redis and its memory grows with history');
   }
   const osOutbox = new RedisOsOutbox(handle);
   return {
     handle,
     snapshots: new RedisSnapshotStore(handle, osOutbox),
+    quotes: new RedisQuoteRecords(handle),
     osOutbox,
     journal: new RedisJournal(handle),
     feed: new RedisTransitionFeed(handle),
@@ -54,9 +63,11 @@ export function createRedisStorage(options: RedisStorageOptions): RedisStorage {
     admin: new RedisAdminQueries(handle),
     archive,
     shadowQuotes: new RedisShadowQuotes(handle),
+    reconciliation,
     // The hot store's readiness; the archive answers its own ping (`/readyz` checks it apart).
     ping: () => handle.ping(),
     close: async () => {
+      await reconciliation.close();
       await archive.close();
       await handle.close();
     },

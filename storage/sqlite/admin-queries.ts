@@ -31,7 +31,12 @@ export class SqliteAdminQueries implements AdminQueries {
       where.push('txn_no < ?');
       args.push(filter.before);
     }
-    const sql = `SELECT txn_no, state, updated_at FROM transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY txn_no DESC LIMIT ?`;
+    // Quoted-only transactions are quote records (issue 21): listed with the rest, never flagged.
+    const withQuotes = !filter.needsAttention && (!filter.state || filter.state === 'quoted');
+    const source = withQuotes
+      ? `(SELECT txn_no, merchant_id, state, updated_at FROM transactions UNION ALL SELECT txn_no, merchant_id, 'quoted' AS state, updated_at FROM quotes) AS transactions`
+      : 'transactions';
+    const sql = `SELECT txn_no, state, updated_at FROM ${source} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY txn_no DESC LIMIT ?`;
     return this.db
       .prepare<(string | number)[], { txn_no: string; state: string; updated_at: number }>(sql)
       .all(...args, filter.limit)
@@ -41,6 +46,9 @@ export class SqliteAdminQueries implements AdminQueries {
   async stats(idleBefore: number): Promise<StoreStats> {
     const byState: Record<string, number> = {};
     for (const r of this.db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM transactions GROUP BY state').all()) byState[r.state] = r.n;
+    // Quoted-only transactions are quote records (issue 21), not rows of transactions.
+    const quoted = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM quotes').get()!.n;
+    if (quoted) byState.quoted = (byState.quoted ?? 0) + quoted;
     // Flagged transactions, plus those with a dead task and no flag: both through partial indexes.
     const needsAttention = this.db
       .prepare<[], { n: number }>(

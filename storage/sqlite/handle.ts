@@ -96,6 +96,19 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 -- The purge deletes by age (purgeIdempotency); files made before it get the index on open.
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_at);
+-- Quoted-only transactions (issue 21): one row each instead of a snapshot, swept once kept long enough.
+CREATE TABLE IF NOT EXISTS quotes (
+  txn_no      TEXT PRIMARY KEY,
+  version     INTEGER NOT NULL,
+  merchant_id TEXT NOT NULL,
+  station_id  TEXT NOT NULL,
+  state_value TEXT NOT NULL,
+  snapshot    TEXT NOT NULL,
+  keep_until  INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quotes_keep_until ON quotes(keep_until);
 -- OS order events per station (storage/sqlite/os-outbox.ts), written by the snapshot saves.
 CREATE TABLE IF NOT EXISTS os_events (
   station_id  TEXT NOT NULL,

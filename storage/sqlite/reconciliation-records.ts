@@ -68,6 +68,6 @@ export class SqliteReconciliationRecords implements ReconciliationRecords {
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    if (this.db.open) this.db.close();
   }
 }

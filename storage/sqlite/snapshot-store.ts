@@ -42,6 +42,8 @@ export class SqliteSnapshotStore implements SnapshotStore {
     this.stmts = {
       get: db.prepare<[string], TxnRow>('SELECT * FROM transactions WHERE txn_no = ?'),
       version: db.prepare<[string], { version: number }>('SELECT version FROM transactions WHERE txn_no = ?'),
+      quoteVersion: db.prepare<[string], { version: number }>('SELECT version FROM quotes WHERE txn_no = ?'),
+      removeQuote: db.prepare<[string]>('DELETE FROM quotes WHERE txn_no = ?'),
       insert: db.prepare(
         `INSERT INTO transactions (txn_no, version, merchant_id, station_id, order_no, state, state_value, snapshot, at_rest, working, needs_attention, final_at, created_at, updated_at)
          VALUES (@txnNo, @version, @merchantId, @stationId, @orderNo, @state, @stateValue, @snapshot, @atRest, @working, @needsAttention, @finalAt, @createdAt, @updatedAt)`,
@@ -109,11 +111,18 @@ export class SqliteSnapshotStore implements SnapshotStore {
         expectedVersion,
       };
       if (expectedVersion === 0) {
-        if (this.stmts.version.get(record.txnNo)) return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
+        const actual = this.stmts.version.get(record.txnNo) ?? this.stmts.quoteVersion.get(record.txnNo);
+        if (actual) return { ok: false, conflict: true, actualVersion: actual.version };
         const { expectedVersion: _unused, ...insertParams } = params;
         this.stmts.insert.run({ ...insertParams, version: 1 });
       } else if (this.stmts.update.run(params).changes === 0) {
-        return { ok: false, conflict: true, actualVersion: this.stmts.version.get(record.txnNo)?.version ?? null };
+        const stored = this.stmts.version.get(record.txnNo);
+        const quoted = stored ? undefined : this.stmts.quoteVersion.get(record.txnNo);
+        // The first snapshot of a quoted-only transaction continues its quote record's version.
+        if (quoted?.version !== expectedVersion) return { ok: false, conflict: true, actualVersion: (stored ?? quoted)?.version ?? null };
+        this.stmts.removeQuote.run(record.txnNo);
+        const { expectedVersion: _unused, ...insertParams } = params;
+        this.stmts.insert.run({ ...insertParams, version: expectedVersion + 1 });
       }
       // Timer rows and task specs this process wrote at the version just replaced are there still
       // (the compare-and-set proves nobody wrote since): only what changed is written again.

@@ -4,8 +4,10 @@ import { SqliteHandle, type SqliteOptions } from './handle.ts';
 import { SqliteIdempotencyRecords } from './idempotency-records.ts';
 import { SqliteJournal } from './journal.ts';
 import { SqliteOrderArchive } from './order-archive.ts';
+import { SqliteReconciliationRecords } from './reconciliation-records.ts';
 import { SqliteSentinelIndex } from './sentinel-index.ts';
 import { SqliteOsOutbox } from './os-outbox.ts';
+import { SqliteQuoteRecords } from './quote-records.ts';
 import { SqliteShadowQuotes } from './shadow-quotes.ts';
 import { SqliteSnapshotStore } from './snapshot-store.ts';
 import { SqliteTaskStore } from './task-store.ts';
@@ -28,8 +30,10 @@ export interface SqliteStorage extends Storage {
 /** The embedded default's storage: every concept over one SQLite file (one handle, one group commit). */
 export function openSqliteStorage(path: string, options: SqliteStorageOptions = {}): SqliteStorage {
   const handle = new SqliteHandle(path, options);
+  const reconciliation = new SqliteReconciliationRecords(path);
   return {
     snapshots: new SqliteSnapshotStore(handle),
+    quotes: new SqliteQuoteRecords(handle),
     journal: new SqliteJournal(handle),
     feed: new SqliteTransitionFeed(handle, options.feedPollMs),
     idempotency: new SqliteIdempotencyRecords(handle),
@@ -40,8 +44,13 @@ export function openSqliteStorage(path: string, options: SqliteStorageOptions = 
     archive: new SqliteOrderArchive(handle),
     shadowQuotes: new SqliteShadowQuotes(handle),
     osOutbox: new SqliteOsOutbox(handle),
+    // Its tables are in the same file, on a connection of its own (a run's records are one transaction).
+    reconciliation,
     ping: async () => handle.ping(),
-    close: () => handle.close(),
+    close: async () => {
+      await reconciliation.close();
+      await handle.close();
+    },
     crash: () => handle.crash(),
     handle,
   };

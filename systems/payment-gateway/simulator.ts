@@ -41,6 +41,33 @@ export interface CallbackSettings {
   failRefunds: boolean;
 }
 
+/**
+ * A payment the real channel took before the platform existed (OS history, issue 20): the channel
+ * knows it by its transaction id, the platform by the payment number of the imported leg
+ * (`runtime/os-order-entry.ts` derives both from the OS export). The simulator learns it only
+ * through {@link PaymentGatewaySimulator.admitHistoricPayments}; an unknown payment stays refused.
+ */
+export interface HistoricPayment {
+  /** The imported leg's payment number, `T…-P<payNo>`. */
+  paymentNo: string;
+  txnNo: string;
+  merchantId: string;
+  channel: AsyncChannel;
+  amountFen: number;
+  /** The channel's transaction id recorded in the history. */
+  channelTradeNo: string;
+  /** ISO instant OS took the payment. */
+  paidAt: string;
+  /** Refunds OS already made of it, which the channel counts: they are no longer refundable. */
+  refunds: { refundNo: string; amountFen: number; refundedAt: string }[];
+}
+
+/** What {@link PaymentGatewaySimulator.admitHistoricPayments} did: new payments, and ones it already knew the same. */
+export interface HistoricAdmission {
+  admitted: number;
+  alreadyAdmitted: number;
+}
+
 /** Why the simulated customer could not pay (or fail) a payment. */
 export type CustomerActionRefusal = 'PAYMENT_NOT_FOUND' | 'PAYMENT_CLOSED' | 'PAYMENT_EXPIRED' | 'PAYMENT_FAILED' | 'ALREADY_PAID';
 
@@ -113,6 +140,9 @@ function toRefundRecord(row: RefundRow): RefundRecord {
   return record;
 }
 
+/** The description of an admitted historic payment: how the simulator tells one from a payment created here. */
+const HISTORIC_DESCRIPTION = 'historic payment (OS import)';
+
 const REFUND_SELECT = `SELECT r.*, p.txn_no, p.merchant_id, p.channel FROM refunds r JOIN payments p ON p.payment_no = r.payment_no`;
 
 /** An instant as ISO, truncated to the second: channels state their times to the second. */
@@ -164,6 +194,12 @@ export class PaymentGatewaySimulator implements PaymentGatewayPort {
       dueRefunds: db.prepare<[number], RefundRow>(`${REFUND_SELECT} WHERE r.status = 'pending' AND r.due_at <= ? ORDER BY r.due_at, r.refund_no`),
       nextRefundDue: db.prepare<[], { dueAt: number | null }>("SELECT min(due_at) AS dueAt FROM refunds WHERE status = 'pending'"),
       settleRefund: db.prepare<[RefundStatus, string, string]>('UPDATE refunds SET status = ?, refunded_at = ? WHERE refund_no = ?'),
+      insertHistoric: db.prepare<[string, string, string, string, number, string, string, string, string, string]>(
+        `INSERT INTO payments (payment_no, txn_no, merchant_id, channel, amount_fen, description, status, channel_trade_no, paid_at, expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?)`),
+      insertHistoricRefund: db.prepare<[string, string, number, string, string, string]>(
+        `INSERT INTO refunds (refund_no, payment_no, amount_fen, status, channel_refund_no, due_at, requested_at, refunded_at)
+         VALUES (?, ?, ?, 'succeeded', ?, 0, ?, ?)`),
     };
     this.outbox = new CallbackOutbox(store, clock, { baseUrl: callback.baseUrl, secret: callback.secret }, {
       beforePass: () => this.settleDueRefunds(),
@@ -276,6 +312,45 @@ export class PaymentGatewaySimulator implements PaymentGatewayPort {
   /** The channel declines: pending → failed, and a FAILED callback is queued. */
   fail(paymentNo: string): Promise<Outcome<{ payment: PaymentRecord }, CustomerActionRefusal>> {
     return this.customerAction(paymentNo, 'failed', false);
+  }
+
+  /**
+   * Simulator only (issue 20): the channel's knowledge of payments taken before the platform, from
+   * the same OS export the archive imports. Each is stored as the succeeded payment it was, under
+   * the imported leg's payment number and with its recorded channel transaction id, and OS's own
+   * refunds of it as succeeded refunds; from then on it is refunded exactly like a live payment
+   * (capped at what is left, settled by the channel, a signed callback, the query). Nothing is
+   * called back for the admission itself. Idempotent: a payment admitted again with the same
+   * content changes nothing; the same payment number with other content is refused (a caller bug),
+   * and so is one the platform took here. All of `payments` or none.
+   */
+  admitHistoricPayments(payments: readonly HistoricPayment[]): HistoricAdmission {
+    return this.store.db.transaction((): HistoricAdmission => {
+      let admitted = 0;
+      let alreadyAdmitted = 0;
+      for (const p of payments) {
+        if (!Number.isSafeInteger(p.amountFen) || p.amountFen <= 0) throw new RangeError(`historic payment ${p.paymentNo}: ${p.amountFen} is not a positive number of fen`);
+        const refunded = p.refunds.reduce((a, r) => a + r.amountFen, 0);
+        if (p.refunds.some((r) => !Number.isSafeInteger(r.amountFen) || r.amountFen <= 0) || refunded > p.amountFen) {
+          throw new RangeError(`historic payment ${p.paymentNo}: its refunds do not fit in ${p.amountFen} fen`);
+        }
+        const existing = this.stmts.get.get(p.paymentNo);
+        if (existing) {
+          const same = existing.txn_no === p.txnNo && existing.merchant_id === p.merchantId && existing.channel === p.channel
+            && existing.amount_fen === p.amountFen && existing.channel_trade_no === p.channelTradeNo && existing.description === HISTORIC_DESCRIPTION;
+          if (!same) throw new IdempotencyConflictError('paymentGateway', p.paymentNo, 'another payment under the same paymentNo');
+          alreadyAdmitted++;
+          continue;
+        }
+        this.stmts.insertHistoric.run(p.paymentNo, p.txnNo, p.merchantId, p.channel, p.amountFen, HISTORIC_DESCRIPTION, p.channelTradeNo, p.paidAt, p.paidAt, p.paidAt);
+        for (const r of p.refunds) {
+          this.stmts.insertHistoricRefund.run(r.refundNo, p.paymentNo, r.amountFen, channelNo(REFUND_NO_PREFIX[p.channel], r.refundNo), r.refundedAt, r.refundedAt);
+        }
+        this.store.recordEffect('paymentGateway', 'admitHistoricPayment', p.paymentNo, p.channelTradeNo);
+        admitted++;
+      }
+      return { admitted, alreadyAdmitted };
+    }).immediate();
   }
 
   /** Changes how callbacks are delivered from now on; returns the settings in force. */

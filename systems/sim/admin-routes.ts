@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { SystemName } from '../contract.ts';
-import type { CallbackSettings } from '../payment-gateway/simulator.ts';
+import type { CallbackSettings, HistoricPayment } from '../payment-gateway/simulator.ts';
+import { IdempotencyConflictError } from './store.ts';
 import type { FaultSettings } from './faults.ts';
 import { SIMULATED_OPERATIONS, type Simulators } from './index.ts';
 
@@ -313,6 +314,55 @@ export const simAdminRoutes: FastifyPluginAsync<SimAdminOptions> = async functio
     const found = gateway.peekPayment(request.params.paymentNo);
     if (!found) return sendError(reply, 404, 'NOT_FOUND', `no payment ${request.params.paymentNo}`);
     return { payment: found, refunds: gateway.peekRefunds(found.paymentNo), callbacks: gateway.callbacks(found.paymentNo) };
+  });
+
+  // Issue 20: payments the real channel took before the platform (OS history), so the simulated
+  // gateway refunds them as the channel would; the same admission as in process.
+  app.post<{ Body: { payments: HistoricPayment[] } }>('/historic-payments', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['payments'],
+        additionalProperties: false,
+        properties: {
+          payments: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['paymentNo', 'txnNo', 'merchantId', 'channel', 'amountFen', 'channelTradeNo', 'paidAt', 'refunds'],
+              additionalProperties: false,
+              properties: {
+                paymentNo: { type: 'string', minLength: 1 },
+                txnNo: { type: 'string', minLength: 1 },
+                merchantId: { type: 'string', minLength: 1 },
+                channel: { type: 'string', enum: ['wechat', 'alipay', 'unionpay', 'senseless'] },
+                amountFen: { type: 'integer', minimum: 1 },
+                channelTradeNo: { type: 'string', minLength: 1 },
+                paidAt: { type: 'string', minLength: 1 },
+                refunds: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['refundNo', 'amountFen', 'refundedAt'],
+                    additionalProperties: false,
+                    properties: { refundNo: { type: 'string', minLength: 1 }, amountFen: { type: 'integer', minimum: 1 }, refundedAt: { type: 'string', minLength: 1 } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      response: { 200: { type: 'object', properties: { admitted: { type: 'integer' }, alreadyAdmitted: { type: 'integer' } } }, 400: error, 409: error },
+    },
+  }, async (request, reply) => {
+    try {
+      return gateway.admitHistoricPayments(request.body.payments);
+    } catch (err) {
+      if (err instanceof IdempotencyConflictError) return sendError(reply, 409, 'IDEMPOTENCY_CONFLICT', err.message);
+      if (err instanceof RangeError) return sendError(reply, 400, 'INVALID_REQUEST', err.message);
+      throw err;
+    }
   });
 
   app.get<{ Params: { refundNo: string } }>('/refunds/:refundNo', {

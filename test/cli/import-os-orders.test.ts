@@ -1,10 +1,17 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Fastify from 'fastify';
 import t from 'tap';
+import { importCommand } from '../../bin/commands/import-os-orders.ts';
+import { historicPaymentsOf } from '../../runtime/os-order-entry.ts';
 import { importOsOrders, type ImportOptions } from '../../runtime/os-order-import.ts';
 import { generateOsOrders } from '../../scripts/generate-os-orders.ts';
 import { openSqliteStorage } from '../../storage/sqlite/storage.ts';
+import type { HistoricPayment } from '../../systems/payment-gateway/simulator.ts';
+import { simAdminRoutes } from '../../systems/sim/admin-routes.ts';
+import { openSims } from '../systems/helpers.ts';
+import { captureIo } from './helpers.ts';
 
 const STATIONS = new Map([['S1', 'M1'], ['S2', 'M1'], ['S3', 'M2']]);
 const COUNT = 600;
@@ -91,4 +98,58 @@ t.test('an import stopped part way resumes from its checkpoint and ends where an
   t.equal(rest.read, COUNT - 200, 'the resumed run starts after the last committed batch');
   t.same(await archiveTotals(resumed), await archiveTotals(straight));
   t.same(readFileSync(`${input}.rejects.csv`, 'utf8').trim().split('\n').length, BAD + 1);
+});
+
+t.test("an import hands each batch's new orders to onImported, whose channel payments a simulated gateway admits once, so they can be refunded later (issue 20)", async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'orders.jsonl');
+  await generateOsOrders({ count: 300, seed: 11, bad: 0, format: 'jsonl', out: input });
+  const db = join(dir, 'trade.db');
+  const sims = openSims(t);
+  let batches = 0;
+  const admitted: HistoricPayment[] = [];
+  const onImported: ImportOptions['onImported'] = async (orders) => {
+    batches++;
+    const payments = orders.flatMap((o) => historicPaymentsOf(o.order, o.merchantId));
+    sims.gateway.admitHistoricPayments(payments);
+    admitted.push(...payments);
+  };
+  const first = await run(db, { files: [input], onImported });
+  t.equal(first.imported, 300);
+  t.equal(batches, 3, 'one call per batch of 100');
+  t.ok(admitted.length > 0, 'the generated history has channel payments');
+  t.ok(admitted.every((p) => sims.gateway.peekPayment(p.paymentNo)?.channelTradeNo === p.channelTradeNo && sims.gateway.peekPayment(p.paymentNo)?.status === 'succeeded'), 'each known to the gateway by its recorded channel transaction id');
+  const storage = openSqliteStorage(db);
+  const sample = await storage.archive.get(admitted[0]!.txnNo);
+  await storage.close();
+  t.equal(sample?.row.legs.find((l) => l.paymentNo === admitted[0]!.paymentNo)?.channelTradeNo, admitted[0]!.channelTradeNo, 'under the payment number of the archived leg');
+
+  const again = await run(db, { files: [input], onImported });
+  t.equal(again.imported, 0);
+  t.equal(batches, 3, 'nothing new imported: nothing to admit');
+});
+
+t.test('trade import os-orders --admit-sim admits the imported channel payments at a trade sim over HTTP (issue 20)', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'orders.jsonl');
+  await generateOsOrders({ count: 120, seed: 5, bad: 0, format: 'jsonl', out: input });
+  const db = join(dir, 'trade.db');
+  const sims = openSims(t);
+  const app = Fastify();
+  await app.register(simAdminRoutes, { prefix: '/sim', sims });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => app.close());
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  const io = captureIo();
+  await importCommand(io).parseAsync(['os-orders', input, '--db', db, '--batch', '50', '--admit-sim', url], { from: 'user' });
+  t.match(JSON.parse(io.stdout()), { imported: 120, rejected: 0 });
+  const storage = openSqliteStorage(db);
+  t.teardown(() => storage.close());
+  const page = await storage.archive.search({ origin: 'os-import' }, 200, null);
+  const channelLegs = page.rows.flatMap((r) => r.legs).filter((l) => ['wechat', 'alipay', 'unionpay'].includes(l.method) && l.channelTradeNo !== null);
+  t.ok(channelLegs.length > 0);
+  t.ok(channelLegs.every((l) => sims.gateway.peekPayment(l.paymentNo)?.channelTradeNo === l.channelTradeNo), 'every imported channel leg is known to the gateway under its payment number');
+  t.equal(sims.store.effects({ system: 'paymentGateway', verb: 'admitHistoricPayment' }).length, channelLegs.length, 'each admitted once');
 });

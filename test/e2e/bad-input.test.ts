@@ -53,7 +53,8 @@ t.test('order and payment refusals leave the stored transaction unchanged', asyn
   const clock = new ManualClock();
   const { api, tc } = await startHarness(t, { clock });
   const stateOf = async (txnNo: string) => {
-    const rec = await tc.storage.snapshots.load(txnNo);
+    // Before its order a transaction is a quote record (issue 21): the record views read, not only snapshots.
+    const rec = await tc.reads.record(txnNo);
     const ctx = (rec!.snapshot as { context: { order: unknown; legs: unknown } }).context;
     return { state: rec!.stateValue, order: ctx.order, legs: ctx.legs, timers: rec!.timers };
   };

@@ -97,6 +97,8 @@ export async function startHarness(t: Test, opts: { clock?: Clock; config?: Part
     simDbPath: join(dir, 'sim.db'),
     callbackDelayMs: 0,
     logLevel: 'silent',
+    // A test runs reconciliation days when it says (test/runtime/recon-jobs.test.ts turns the daily job on).
+    recon: { ...DEFAULT_CONFIG.recon, daily: false },
     // With a manual clock the test drives time: timers and tasks run when it says, not on a poll.
     ...(opts.clock instanceof ManualClock ? { timerPollMs: 3_600_000, tasks: { ...DEFAULT_CONFIG.tasks, pollMs: 3_600_000, runOnArrival: false }, osSync: { ...DEFAULT_CONFIG.osSync, pollMs: 3_600_000 } } : {}),
     ...opts.config,

@@ -6,7 +6,7 @@ import { createHttpSystems } from '../../systems/http/index.ts';
 import { SYSTEM_NAMES } from '../../systems/http/operations.ts';
 import type { OrderRecord } from '../../systems/order/port.ts';
 import type { PaymentRecord, RefundRecord } from '../../systems/payment-gateway/port.ts';
-import type { CustomerActionRefusal } from '../../systems/payment-gateway/simulator.ts';
+import type { CustomerActionRefusal, HistoricAdmission, HistoricPayment } from '../../systems/payment-gateway/simulator.ts';
 import type { HeldPointsAccount } from '../../systems/points/simulator.ts';
 import type { PointsPort } from '../../systems/points/port.ts';
 import type { CallbackSettings, EffectRow, FaultSettings, Simulators } from '../../systems/sim/index.ts';
@@ -48,6 +48,8 @@ export interface SimControl {
     configureCallbacks(settings: Partial<CallbackSettings>): Promise<CallbackSettings>;
     callbacks(paymentNo: string): Promise<CallbackView[]>;
     peekPayment(paymentNo: string): Promise<PaymentRecord | null>;
+    /** Payments the real channel took before the platform (OS history, issue 20): `POST /sim/historic-payments` remotely. */
+    admitHistoricPayments(payments: HistoricPayment[]): Promise<HistoricAdmission>;
   };
   store: { effects(filter?: EffectFilter): Promise<EffectRow[]> };
   faults: Record<SystemName, FaultControl>;
@@ -77,6 +79,7 @@ export function localSimControl(sims: Simulators): SimControl {
       configureCallbacks: async (settings) => gateway.configureCallbacks(settings),
       callbacks: async (p) => gateway.callbacks(p),
       peekPayment: async (p) => gateway.peekPayment(p),
+      admitHistoricPayments: async (payments) => gateway.admitHistoricPayments(payments),
     },
     store: { effects: async (filter) => store.effects(filter) },
     faults: Object.fromEntries(SYSTEM_NAMES.map((name) => [name, {
@@ -144,6 +147,11 @@ export function remoteSimControl(url: string, clock?: Clock, adminToken?: string
       configureCallbacks: async (settings) => (await admin<CallbackSettings>('PUT', '/gateway', settings)).body,
       callbacks: async (p) => (await found<CallbackView[], 'callbacks'>(`/payments/${enc(p)}`, 'callbacks')) ?? [],
       peekPayment,
+      admitHistoricPayments: async (payments) => {
+        const res = await admin<HistoricAdmission & { error?: { code: string; message: string } }>('POST', '/historic-payments', { payments });
+        if (res.status !== 200) throw new Error(`sim admin POST /historic-payments: HTTP ${res.status} ${res.body.error?.message ?? ''}`);
+        return res.body;
+      },
     },
     store: {
       effects: async (filter = {}) => {

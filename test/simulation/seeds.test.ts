@@ -43,6 +43,19 @@ for (const [seed, sales, crashes] of [[1, 300, 0], [1, 60, 2], [4, 60, 0]] as co
 }
 
 t.test('a run without faults or crashes breaks no invariant at all', async (t) => {
-  const result = await simulate({ seed: 7, sales: 200, faults: 'none', crashes: 0, backend: 'sqlite' });
+  const result = await simulate({ seed: 7, sales: 100, faults: 'none', crashes: 0, backend: 'sqlite' });
   t.same(result.violations, []);
+});
+
+/**
+ * Issue 16's heavy-fault sweep (seeds 6001-6010, 100 sales, two crashes). Seed 6010: a failed
+ * payment attempt's legs were still ending when the payment deadline passed; the expiry timer
+ * fired in `paying.endingLegs`, which did not handle it, and the attempt then went back to
+ * `ordered`, where nothing would ever fire again: the order stayed open with its goods reserved
+ * (final, locks-settled).
+ */
+t.test('issue 16, seed 6010 (100 sales, heavy faults, 2 crashes): an expiry while the legs end still cancels the order', async (t) => {
+  const result = await simulate({ seed: 6010, sales: 100, faults: 'heavy', crashes: 2, backend: 'sqlite' });
+  t.same(result.violations, []);
+  t.equal(result.crashes, 2);
 });

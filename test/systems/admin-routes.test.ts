@@ -183,3 +183,38 @@ t.test('GET /sim/refunds/:refundNo shows a refund and its callbacks; GET /sim/pa
   });
   t.same((await app.inject({ method: 'GET', url: '/sim/refunds/R404' })).json(), { error: { code: 'NOT_FOUND', message: 'no refund R404' } });
 });
+
+t.test('POST /sim/historic-payments admits OS payments the channel took, which the gateway then refunds like live ones, while an unknown payment stays refused (issue 20)', async (t) => {
+  const sims = openSims(t);
+  const app = await adminApp(t, sims);
+  const gateway = sims.systems.paymentGateway;
+  const historic = {
+    paymentNo: 'TH1-P2', txnNo: 'TH1', merchantId: 'M1', channel: 'alipay', amountFen: 8_000, channelTradeNo: '2088202506010001',
+    paidAt: '2025-06-01T00:01:00.000Z', refunds: [{ refundNo: 'RH1-H1-1', amountFen: 3_000, refundedAt: '2025-06-01T01:00:00.000Z' }],
+  };
+
+  const unknown = await gateway.refundPayment(key('RH1', 'R1-1:request:1'), { paymentNo: 'TH1-P2', refundNo: 'RH1-1', amountFen: 1_000 });
+  t.match(unknown, { ok: false, code: 'PAYMENT_NOT_FOUND' }, 'not admitted: refused as the contract says');
+
+  const admitted = await app.inject({ method: 'POST', url: '/sim/historic-payments', payload: { payments: [historic] } });
+  t.equal(admitted.statusCode, 200);
+  t.same(admitted.json(), { admitted: 1, alreadyAdmitted: 0 });
+  t.same((await app.inject({ method: 'POST', url: '/sim/historic-payments', payload: { payments: [historic] } })).json(), { admitted: 0, alreadyAdmitted: 1 }, 'again: nothing changes');
+  const other = await app.inject({ method: 'POST', url: '/sim/historic-payments', payload: { payments: [{ ...historic, amountFen: 9_000 }] } });
+  t.equal(other.statusCode, 409, 'the same payment number with other content is refused');
+  const bad = await app.inject({ method: 'POST', url: '/sim/historic-payments', payload: { payments: [{ ...historic, channel: 'cash' }] } });
+  t.equal(bad.statusCode, 400, 'only channel payments');
+  const tooMuchRefunded = await app.inject({ method: 'POST', url: '/sim/historic-payments', payload: { payments: [{ ...historic, paymentNo: 'TH2-P1', refunds: [{ ...historic.refunds[0], refundNo: 'RH2-H1-1', amountFen: 9_000 }] }] } });
+  t.equal(tooMuchRefunded.statusCode, 400, 'refunds over the payment are refused');
+
+  const shown = await app.inject({ method: 'GET', url: '/sim/payments/TH1-P2' });
+  t.match(shown.json(), { payment: { status: 'succeeded', channelTradeNo: '2088202506010001', refundedFen: 3_000 }, refunds: [{ refundNo: 'RH1-H1-1', status: 'succeeded' }], callbacks: [] });
+
+  const over = await gateway.refundPayment(key('RH1', 'R2-1:request:1'), { paymentNo: 'TH1-P2', refundNo: 'RH1-2', amountFen: 5_001 });
+  t.match(over, { ok: false, code: 'REFUND_EXCEEDS_PAID' }, "OS's refund is no longer refundable");
+  const rest = await gateway.refundPayment(key('RH1', 'R3-1:request:1'), { paymentNo: 'TH1-P2', refundNo: 'RH1-3', amountFen: 5_000 });
+  t.same(rest, { ok: true, refundNo: 'RH1-3', status: 'pending' });
+  await sims.gateway.deliverDue();
+  t.equal(sims.gateway.peekRefund('RH1-3')?.status, 'succeeded');
+  t.match(sims.gateway.refundCallbacks('RH1-3'), [{ path: '/v1/callbacks/refunds/alipay' }], 'settled by the channel with a refund callback');
+});

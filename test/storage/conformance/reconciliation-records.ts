@@ -12,10 +12,10 @@ function found(ref: string, over: Partial<StoredDiscrepancy> = {}): Omit<StoredD
 
 const run = (ranAt: number) => ({ channel: 'wechat', day: '2026-12-01', ranAt, totals: { billRows: 3, matched: 2 }, carry: { platform: [], matchedAhead: ['T9-P1'] } });
 
-/** What every {@link ReconciliationRecords} backend must do; `open` gives a fresh, empty one (closed by the suite). */
-export function reconciliationRecordsConformance(t: Test, open: () => Promise<ReconciliationRecords>): void {
+/** What every {@link ReconciliationRecords} backend must do; `open` gives a fresh, empty one for the test it is given (closed by the suite). */
+export function reconciliationRecordsConformance(t: Test, open: (t: Test) => Promise<ReconciliationRecords>): void {
   const fresh = async (t: Test) => {
-    const records = await open();
+    const records = await open(t);
     t.teardown(() => records.close());
     return records;
   };
