@@ -1,6 +1,6 @@
 import type { Test } from 'tap';
 import type { OsEventSpec } from '../../../storage/types.ts';
-import { record, storeTests, T0, type StoreFactory } from './helpers.ts';
+import { entry, record, storeTests, T0, task, type StoreFactory } from './helpers.ts';
 
 const placed = (orderNo: string): OsEventSpec => ({ eventId: `${orderNo}:placed`, orderNo, kind: 'placed', payload: { payableFen: 3000 } });
 const paid = (orderNo: string): OsEventSpec => ({ eventId: `${orderNo}:paid`, orderNo, kind: 'paid', payload: { amountFen: 3000 } });
@@ -40,6 +40,21 @@ export async function osOutboxConformance(t: Test, make: StoreFactory): Promise<
     t.equal(lost.ok, false);
     await store.osOutbox.repair(100);
     t.same((await store.osOutbox.events('S1', 0, 100)).map((e) => e.kind), ['placed']);
+  });
+
+  test('the first snapshot of a quoted-only transaction stores its order events and its tasks, and the quote record goes', async (t, store) => {
+    const quote = { txnNo: 'T1', merchantId: 'M1', stationId: 'S1', snapshot: { status: 'active', value: 'quoted', context: { txnNo: 'T1' } }, stateValue: 'quoted', keepUntil: T0 + 3_600_000, createdAt: T0, updatedAt: T0 };
+    t.same(await store.quotes.save(quote, 0, [entry('xstate.init')]), { ok: true, version: 1 });
+    const first = record('T1', { state: 'ordering', orderNo: 'O1', osEvents: [placed('O1')], tasks: [task('reserve'), task('notify')], updatedAt: T0 + 10 });
+    t.same(await store.snapshots.save(first, 1, [entry('ORDER', T0 + 10)]), { ok: true, version: 2 });
+    t.equal(await store.quotes.load('T1'), null, 'the quote record is gone');
+    t.same((await store.osOutbox.events('S1', 0, 100)).map((e) => [e.stationSeq, e.orderNo, e.eventSeq, e.kind, e.txnNo]), [[1, 'O1', 1, 'placed', 'T1']]);
+    t.same((await store.tasks.tasksOf('T1')).map((r) => [r.task, r.status]).sort(), [['notify', 'pending'], ['reserve', 'pending']]);
+    t.same((await store.journal.entries('T1')).map((j) => j.event), ['xstate.init', 'ORDER']);
+    // The next save lists the same events and tasks again, and one more of each.
+    t.same(await store.snapshots.save(record('T1', { state: 'paying', orderNo: 'O1', osEvents: [placed('O1'), paid('O1')], tasks: [task('reserve'), task('notify'), task('settle')], updatedAt: T0 + 20 }), 2, []), { ok: true, version: 3 });
+    t.same((await store.osOutbox.events('S1', 0, 100)).map((e) => [e.eventSeq, e.kind]), [[1, 'placed'], [2, 'paid']]);
+    t.same((await store.tasks.tasksOf('T1')).map((r) => r.task).sort(), ['notify', 'reserve', 'settle']);
   });
 
   test('the cursor moves by compare-and-set, never past the head, and a rewind puts it back before a date', async (t, store) => {
