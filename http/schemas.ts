@@ -4,7 +4,8 @@ import { PAYMENT_METHODS, TOP_UP_DEBIT_STATUSES, type TopUpDebitView } from '../
 /** Route schemas (API.md bodies). Unknown fields are refused: every object is closed. */
 
 const Fen = Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'fen' });
-const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+/** An identifier in a request: merchant, station, user, card, coupon, … */
+export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 
 /** A fuel item has exactly one of `amount` / `volumeMl`; goods by SKU and quantity; a top-up by card and amount; a virtual item by its fulfilment code and price. */
 export const ItemSchema = Type.Union([

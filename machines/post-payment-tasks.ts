@@ -1,5 +1,5 @@
 import type { TaskSpec } from './task-spec.ts';
-import { OS_TERMINAL_SCENE, type RefundView, type TxnContext } from './types.ts';
+import { capturedLegs, OS_TERMINAL_SCENE, type RefundView, type TxnContext } from './types.ts';
 
 /**
  * The post-payment work of a sale (DOMAIN.md systems and tiers), as durable tasks keyed
@@ -46,7 +46,7 @@ export function postPaymentTasks(c: TxnContext): TaskSpec[] {
  */
 export function refundReversalTasks(c: TxnContext, refund: RefundView): TaskSpec[] {
   if (isImported(c)) return [];
-  const paidTotal = c.legs.filter((l) => l.status === 'succeeded' || l.status === 'refunded').reduce((a, l) => a + l.amount, 0);
+  const paidTotal = capturedLegs(c.legs).reduce((a, l) => a + l.amount, 0);
   const refundedBefore = c.refunds.filter((r) => r.refundNo !== refund.refundNo && r.status === 'succeeded').reduce((a, r) => a + r.amount, 0);
   const full = refundedBefore + refund.amount >= paidTotal;
   // Rewards awarded on the paid amount are reversed in proportion to what this refund gives back.

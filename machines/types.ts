@@ -27,6 +27,11 @@ export type LegMethod = PaymentMethod | 'cash';
  */
 export const OS_TERMINAL_SCENE = 'os_terminal';
 
+/** The legs whose money was captured: succeeded, or since refunded. */
+export function capturedLegs<L extends { status: string }>(legs: readonly L[]): L[] {
+  return legs.filter((l) => l.status === 'succeeded' || l.status === 'refunded');
+}
+
 /** Status of one payment leg as the API shows it. */
 export type LegStatus = 'pending' | 'locked' | 'succeeded' | 'failed' | 'closed' | 'refunded';
 

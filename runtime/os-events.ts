@@ -1,6 +1,7 @@
-import type { TxnContext } from '../machines/types.ts';
+import { isImported } from '../machines/post-payment-tasks.ts';
+import { capturedLegs, type TxnContext } from '../machines/types.ts';
 import type { OsEventSpec } from '../storage/types.ts';
-import { isHistoryRefund, OS_SCENE } from './os-order-entry.ts';
+import { isHistoryRefund } from './os-order-entry.ts';
 
 /**
  * The OS order events a transaction has given rise to so far (issue 20, "OS order sync"),
@@ -16,27 +17,26 @@ export function osEventsOf(c: TxnContext, state: string): OsEventSpec[] {
   const order = c.order;
   if (!order) return [];
   const { orderNo } = order;
-  const imported = c.scene === OS_SCENE;
-  const events: OsEventSpec[] = imported
-    ? []
-    : [{
-        eventId: `${orderNo}:placed`,
-        orderNo,
-        kind: 'placed',
-        payload: { payableFen: order.payableAmount, discountFen: order.discountAmount, orderedAt: order.orderedAt, lines: c.quote.lines },
-      }];
-  if (imported) {
-    // Only its refunds, below.
-  } else if (c.paidAt !== null) {
-    const paid = c.legs.filter((l) => l.status === 'succeeded' || l.status === 'refunded');
+  const imported = isImported(c);
+  const events: OsEventSpec[] = [];
+  if (!imported) {
     events.push({
-      eventId: `${orderNo}:paid`,
+      eventId: `${orderNo}:placed`,
       orderNo,
-      kind: 'paid',
-      payload: { amountFen: paid.reduce((a, l) => a + l.amount, 0), paidAt: c.paidAt, legs: paid.map((l) => ({ method: l.method, amountFen: l.amount })) },
+      kind: 'placed',
+      payload: { payableFen: order.payableAmount, discountFen: order.discountAmount, orderedAt: order.orderedAt, lines: c.quote.lines },
     });
-  } else if (state === 'cancelled' || state === 'failed') {
-    events.push({ eventId: `${orderNo}:cancelled`, orderNo, kind: 'cancelled', payload: { state, outcome: c.outcome } });
+    if (c.paidAt !== null) {
+      const paid = capturedLegs(c.legs);
+      events.push({
+        eventId: `${orderNo}:paid`,
+        orderNo,
+        kind: 'paid',
+        payload: { amountFen: paid.reduce((a, l) => a + l.amount, 0), paidAt: c.paidAt, legs: paid.map((l) => ({ method: l.method, amountFen: l.amount })) },
+      });
+    } else if (state === 'cancelled' || state === 'failed') {
+      events.push({ eventId: `${orderNo}:cancelled`, orderNo, kind: 'cancelled', payload: { state, outcome: c.outcome } });
+    }
   }
   for (const r of c.refunds) {
     if (r.status !== 'succeeded' || (imported && isHistoryRefund(c.txnNo, r.refundNo))) continue;

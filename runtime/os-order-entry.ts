@@ -7,9 +7,6 @@ import type { HistoricPayment } from '../systems/payment-gateway/simulator.ts';
 import type { ArchiveEntry, StoredJournalEntry, TransactionRecord } from '../storage/types.ts';
 import { orderRowOf } from './order-row.ts';
 
-/** The scene of every imported order: sold at an OS dual-screen terminal. */
-export const OS_SCENE = OS_TERMINAL_SCENE;
-
 /** The journal event that opens an imported transaction's journal (its data names the OS order). */
 export const IMPORTED_EVENT = 'IMPORTED';
 
@@ -145,7 +142,7 @@ export function osOrderEntry(checked: CheckedOsOrder, merchantId: string): Archi
 
   const context: TxnContext = {
     txnNo,
-    scene: OS_SCENE,
+    scene: OS_TERMINAL_SCENE,
     merchantId,
     stationId: record.stationId,
     userId: record.member?.userId ?? '',

@@ -11,7 +11,7 @@ import { transactionMachine } from '../machines/transaction.machine.ts';
 import { restoreSnapshot, stampVersions, type SnapshotRestore } from '../machines/snapshot-versions.ts';
 import { AT_REST_STATES, type TxnCommand, type TxnInput } from '../machines/types.ts';
 import type { Systems } from '../systems/index.ts';
-import type { JournalEntry, OrderArchive, QuoteRecords, SnapshotStore, TransactionRecord } from '../storage/types.ts';
+import type { JournalEntry, OrderArchive, QuoteRecords, SaveQuote, SnapshotStore, TransactionRecord } from '../storage/types.ts';
 import { bindCalls, type CallOptions } from './bind-calls.ts';
 import type { After, Clock } from './clock.ts';
 import type { Leases } from './lease.ts';
@@ -206,20 +206,7 @@ export class TransactionHost {
       const initial = getInitialSnapshot(this.machine, input);
       const entry: JournalEntry = { at: now, actor: 'transaction', event: 'xstate.init', data: { input }, from: null, to: initial.value };
       this.transitions.next({ txnNo: input.txnNo, ...entry });
-      const result = await this.quotes.save(
-        {
-          txnNo: input.txnNo,
-          merchantId: input.merchantId,
-          stationId: input.stationId,
-          snapshot: stampVersions(this.machine.getPersistedSnapshot(initial)),
-          stateValue: initial.value,
-          keepUntil: quoteKeptUntil(initial.context),
-          createdAt: Date.parse(input.createdAt),
-          updatedAt: now,
-        },
-        0,
-        [entry],
-      );
+      const result = await this.quotes.save(quoteRecordOf(input.txnNo, initial.context, this.machine.getPersistedSnapshot(initial), initial.value, Date.parse(input.createdAt), now), 0, [entry]);
       if (!result.ok) throw new TradeError('INTERNAL', 'the transaction could not be stored');
       return buildView(initial.context, initial.value, result.version, now);
     });
@@ -667,20 +654,7 @@ export class TransactionHost {
     const timers = treeTimers(live.actor);
     // Still only quoted (issue 21): the quote record is written, no snapshot.
     if (live.quoted && state === 'quoted' && !working && Object.keys(timers).length === 0 && snapshot.context.tasks.length === 0) {
-      const saved = await this.quotes.save(
-        {
-          txnNo: live.txnNo,
-          merchantId: snapshot.context.merchantId,
-          stationId: snapshot.context.stationId,
-          snapshot: stampVersions(live.actor.getPersistedSnapshot()),
-          stateValue: snapshot.value,
-          keepUntil: quoteKeptUntil(snapshot.context),
-          createdAt: live.createdAt,
-          updatedAt: now,
-        },
-        live.version,
-        journal,
-      );
+      const saved = await this.quotes.save(quoteRecordOf(live.txnNo, snapshot.context, live.actor.getPersistedSnapshot(), snapshot.value, live.createdAt, now), live.version, journal);
       if (!saved.ok) {
         this.drop(live);
         throw new StaleCopy(`version conflict on the quote of ${live.txnNo}: expected ${live.version}, store has ${saved.actualVersion}`);
@@ -779,9 +753,21 @@ export class TransactionHost {
   }
 }
 
-/** Until when a quoted-only transaction's record is kept: its current quote's expiry plus the margin. */
-function quoteKeptUntil(context: { quote: { expiresAt: string } }): number {
-  return Date.parse(context.quote.expiresAt) + QUOTE_KEPT_AFTER_EXPIRY_MS;
+/**
+ * The quote record of a quoted-only transaction, its machines' versions stamped (rule 10), kept
+ * until its current quote's expiry plus the margin.
+ */
+function quoteRecordOf(txnNo: string, context: TxnSnapshot['context'], persisted: unknown, stateValue: TxnSnapshot['value'], createdAt: number, now: number): SaveQuote {
+  return {
+    txnNo,
+    merchantId: context.merchantId,
+    stationId: context.stationId,
+    snapshot: stampVersions(persisted),
+    stateValue,
+    keepUntil: Date.parse(context.quote.expiresAt) + QUOTE_KEPT_AFTER_EXPIRY_MS,
+    createdAt,
+    updatedAt: now,
+  };
 }
 
 /**

@@ -6,9 +6,8 @@ import { instant } from '../../runtime/order-queries.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { assertMayActFor, merchantsOf } from '../auth.ts';
 import { idempotent } from '../idempotency.ts';
-import { errorResponses, ItemSchema, PaymentMethodSchema } from '../schemas.ts';
+import { errorResponses, Id, PaymentMethodSchema, StartBody } from '../schemas.ts';
 
-const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 const Fen = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'fen' });
 const Name = Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "the old system's name of it (shown in the report)" }));
 
@@ -33,19 +32,7 @@ const LegacySchema = Type.Object(
 );
 
 /** `POST /v1/shadow/quotes`: the body of a quote (API.md "Start / re-quote") plus `legacy`. */
-export const ShadowQuoteBody = Type.Object(
-  {
-    scene: Type.String({ minLength: 1, maxLength: 32 }),
-    merchantId: Id,
-    stationId: Id,
-    userId: Id,
-    items: Type.Array(ItemSchema, { minItems: 1, maxItems: 20 }),
-    paymentMethods: Type.Optional(Type.Array(PaymentMethodSchema, { uniqueItems: true, maxItems: 5 })),
-    usePoints: Type.Optional(Type.Boolean()),
-    legacy: LegacySchema,
-  },
-  { additionalProperties: false },
-);
+export const ShadowQuoteBody = Type.Object({ ...StartBody.properties, legacy: LegacySchema }, { additionalProperties: false });
 export type ShadowQuoteBody = Static<typeof ShadowQuoteBody>;
 
 const FenOrNull = Type.Union([Type.Integer(), Type.Null()]);
