@@ -10,6 +10,7 @@ import { answerFrameworkError, errorBody, installErrorHandler } from './errors.t
 import { inspectorRoutes } from './inspector/inspector-routes.ts';
 import { DEFAULT_HTTP_LIMITS, serverOptions, type HttpLimits } from './limits.ts';
 import { registerOpenApi } from './openapi.ts';
+import { sharedCompilers } from './schema-compilers.ts';
 import { bindTxnNoFromAnswers, txnChildLogger } from './request-logging.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { orderRoutes } from './routes/orders.ts';
@@ -33,6 +34,7 @@ export async function buildApp(tc: TradeCenter, options: { limits?: HttpLimits }
     loggerInstance: tc.log as FastifyBaseLogger,
     childLoggerFactory: txnChildLogger,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true } },
+    schemaController: { compilersFactory: sharedCompilers },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Connections past the cap are closed by Node as they arrive, before any request is read.
   app.server.maxConnections = limits.maxConnections;
