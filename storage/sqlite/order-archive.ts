@@ -163,6 +163,21 @@ function toOrderRow(r: OrderDbRow): OrderRow {
   };
 }
 
+/** Makes `entry[key]` a plain property holding `parse()` the first time it is read (or holding what is written first). */
+function parsedOnRead<K extends keyof ArchiveEntry>(entry: ArchiveEntry, key: K, parse: () => ArchiveEntry[K]): void {
+  const settle = (value: ArchiveEntry[K]) => Object.defineProperty(entry, key, { value, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(entry, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      const value = parse();
+      settle(value);
+      return value;
+    },
+    set: settle,
+  });
+}
+
 const GROUP_COLUMN: Record<OrderGroupKey, string> = { day: 'o.day', station: 'o.station_id', method: 'o.method' };
 
 const PAGE = 1000;
@@ -252,12 +267,14 @@ export class SqliteOrderArchive implements OrderArchive {
     const order = this.stmt.order.get(txnNo);
     const stored = this.stmt.record.get(txnNo);
     if (!order || !stored) return null;
-    return {
-      row: toOrderRow(order),
-      record: JSON.parse(stored.record) as TransactionRecord,
-      journal: JSON.parse(stored.journal) as StoredJournalEntry[],
-      tasks: JSON.parse(stored.tasks) as TaskRecord[],
-    };
+    // Most readers want one part (the record of a view, the tasks of a refund): the others, the
+    // journal above all, are parsed only if read.
+    const entry = {} as ArchiveEntry;
+    parsedOnRead(entry, 'row', () => toOrderRow(order));
+    parsedOnRead(entry, 'record', () => JSON.parse(stored.record) as TransactionRecord);
+    parsedOnRead(entry, 'journal', () => JSON.parse(stored.journal) as StoredJournalEntry[]);
+    parsedOnRead(entry, 'tasks', () => JSON.parse(stored.tasks) as TaskRecord[]);
+    return entry;
   }
 
   async findTxnNoByOrderNo(orderNo: string): Promise<string | null> {
