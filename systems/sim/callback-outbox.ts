@@ -64,9 +64,23 @@ export interface OutboxRow {
   lastError: string | null;
 }
 
-/** 200 ms, 400 ms, 800 ms … capped at 5 s. */
+/** Attempts retried quickly: 200 ms, 400 ms, 800 ms … capped at 5 s, about half a minute in all. */
+const QUICK_ATTEMPTS = 10;
+/**
+ * The waits after those, as a real gateway backs off (WeChat Pay notifies for about a day: 15 s,
+ * 15 s, 30 s, 3 min, 10 min, 20 min, 30 min … 3 h, 6 h): the last one repeats.
+ */
+const SLOW_RETRIES_MS = [15_000, 30_000, 180_000, 600_000, 1_200_000, 1_800_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000];
+
+/**
+ * The wait before the next attempt after `attempts` refused ones: quick at first (a receiver that
+ * was restarting takes it within half a minute), then slower and slower, so that a callback the
+ * receiver refuses for good (an amount that does not match its record: 422) is not sent again
+ * every 5 s for as long as the gateway runs.
+ */
 export function retryDelayMs(attempts: number): number {
-  return Math.min(200 * 2 ** Math.max(0, attempts - 1), 5000);
+  if (attempts <= QUICK_ATTEMPTS) return Math.min(200 * 2 ** Math.max(0, attempts - 1), 5000);
+  return SLOW_RETRIES_MS[Math.min(attempts - QUICK_ATTEMPTS, SLOW_RETRIES_MS.length) - 1]!;
 }
 
 /** How often the loop looks again when nothing is due soon (also catches a jumping test clock). */

@@ -3,6 +3,7 @@ import t from 'tap';
 import { SIGNATURE_HEADERS, verify } from '../../domain/signature.ts';
 import { decodePaymentCallback, decodeRefundCallback } from '../../systems/payment-gateway/callback-formats.ts';
 import type { AsyncChannel } from '../../systems/payment-gateway/port.ts';
+import { retryDelayMs } from '../../systems/sim/callback-outbox.ts';
 import { createSimulators } from '../../systems/sim/index.ts';
 import { demo, key, openSims, paymentRequest, SECRET, sleep, startReceiver, until, type ReceivedCallback } from './helpers.ts';
 
@@ -95,6 +96,20 @@ t.test('a callback the receiver refuses is redelivered with backoff until it is 
   await until(() => sims.gateway.callbacks('T1-P1')[0]?.deliveredAt != null);
   t.match(sims.gateway.callbacks('T1-P1'), [{ attempts: 3, deliveredAt: Number, lastError: null }]);
   t.ok(receiver.received.every((cb) => signatureValid(cb)), 'every attempt is freshly signed');
+});
+
+t.test('a callback refused for good is retried quickly for half a minute, then ever more slowly, as a real gateway does', (t) => {
+  const delays = Array.from({ length: 40 }, (_, i) => retryDelayMs(i + 1));
+  t.same(delays.slice(0, 6), [200, 400, 800, 1600, 3200, 5000]);
+  const quick = delays.slice(0, 10).reduce((a, b) => a + b, 0);
+  t.ok(quick <= 35_000, `the quick attempts take ${quick} ms`);
+  t.ok(delays.every((d, i) => i === 0 || d >= delays[i - 1]!), 'no wait is shorter than the one before');
+  let elapsed = 0;
+  let attempts = 0;
+  while (elapsed < 24 * 3_600_000) elapsed += retryDelayMs(++attempts);
+  t.ok(attempts <= 25, `${attempts} attempts in a day, not one every 5 s`);
+  t.equal(retryDelayMs(1_000), 6 * 3_600_000, 'then every 6 h');
+  t.end();
 });
 
 t.test('an unreachable receiver is retried, and setCallbackTarget redirects the retries', async (t) => {
