@@ -307,11 +307,15 @@ function fenceStorage(storage: Storage, inc: { dead: boolean }): Storage {
 }
 
 function fence<T extends object>(target: T, inc: { dead: boolean }, log?: (verb: string, args: unknown[]) => (outcome: string) => void): T {
+  // One wrapper per method, not one per property read (every store and system call reads one).
+  const wrappers = new Map<PropertyKey, { method: (...args: unknown[]) => unknown; wrapper: (...args: unknown[]) => unknown }>();
   return new Proxy(target, {
     get(obj, prop) {
       const value: unknown = Reflect.get(obj, prop, obj);
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]): unknown => {
+      const known = wrappers.get(prop);
+      if (known?.method === value) return known.wrapper;
+      const wrapper = (...args: unknown[]): unknown => {
         if (inc.dead) return NEVER;
         const settle = log?.(String(prop), args);
         const result: unknown = value.apply(obj, args);
@@ -330,6 +334,8 @@ function fence<T extends object>(target: T, inc: { dead: boolean }, log?: (verb:
           },
         );
       };
+      wrappers.set(prop, { method: value as (...args: unknown[]) => unknown, wrapper });
+      return wrapper;
     },
   });
 }
