@@ -127,6 +127,17 @@ export function orderArchiveConformance(t: Test, make: ArchiveFactory): void {
     t.same(await archive.counts(), { orders: 1, journalEntries: 2 });
   });
 
+  withArchive('gives back JSON texts with quotes, backslashes, control characters and the record separator as they were put, batch after batch (issue 20)', async (t, archive) => {
+    const awkward = 'say "hi" \\ back\\slash \u001e sep \n line 油站 🚗 {"x":[1]}';
+    const entries = ['T1', 'T2', 'T3'].map((txnNo, i) => {
+      const entry = archiveEntry(orderRow(txnNo, { legs: [leg(1, { paymentNo: `${txnNo}-P1`, channelTradeNo: `${awkward}${i}` })] }));
+      // PostgreSQL text holds no NUL: one only inside JSON, where it is escaped.
+      return { ...entry, record: { ...entry.record, snapshot: { note: `${awkward}\u0000`, i } }, journal: entry.journal.map((j) => ({ ...j, data: { awkward } })) };
+    });
+    t.same(await archive.put(entries), { written: 3, skipped: 0 });
+    for (const e of entries) t.same(await archive.get(e.row.txnNo), e);
+  });
+
   withArchive('leaves an entry archived at the same or a newer version alone and replaces an older one', async (t, archive) => {
     const v5 = archiveEntry(orderRow('T1', { legs: [leg(1, { paymentNo: 'T1-P1', method: 'wechat' })] }), 5);
     t.same(await archive.put([v5]), { written: 1, skipped: 0 });
