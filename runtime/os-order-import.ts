@@ -30,7 +30,7 @@ export interface ImportOptions {
   batchSize?: number;
   /** Stop after this many records of this run, dropping the uncommitted batch as a kill would (tests of a resumed import). */
   stopAfter?: number;
-  /** Called after each batch with the bytes read so far and the records seen. */
+  /** Called after each batch, once its checkpoint is committed, with the bytes read so far and the records seen. */
   onProgress?: (bytes: number, totalBytes: number, records: number) => void;
   /**
    * Called with each batch's newly imported orders after their archive write and before the
