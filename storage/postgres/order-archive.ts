@@ -294,11 +294,11 @@ export class PostgresOrderArchive implements OrderArchive {
   }
 
   async summary(filter: OrderFilter, groupBy: OrderGroupKey[]): Promise<OrderSummaryRow[]> {
-    const { where, params } = conditions(filter);
     const keys = [...new Set(groupBy)];
     const byMethod = keys.includes('method');
     // Grouped by method, each (order, method) pair is one unit, its row in archive_order_methods.
     const from = byMethod ? 'archive_order_methods o' : 'archive_orders o';
+    const { where, params } = conditions(filter, byMethod ? 'archive_order_methods' : 'archive_orders');
     const grouped = keys.map((k) => GROUP_COLUMN[k]);
     const found = await this.handle.query<SummaryDbRow>(
       `SELECT ${keys.includes('day') ? 'o.day::text' : 'NULL::text'} AS day, ${keys.includes('station') ? 'o.station_id' : 'NULL::text'} AS station_id,
@@ -354,11 +354,11 @@ export class PostgresOrderArchive implements OrderArchive {
   }
 }
 
-function conditions(filter: OrderFilter): { where: string[]; params: unknown[]; bind: (value: unknown) => string } {
+function conditions(filter: OrderFilter, table: 'archive_orders' | 'archive_order_methods' = 'archive_orders'): { where: string[]; params: unknown[]; bind: (value: unknown) => string } {
   const params: unknown[] = [];
   const bind = (value: unknown) => `$${params.push(value)}`;
   const dialect: SqlDialect = { bind, inList: (column, values) => `${column} = ANY(${bind(values)}::text[])` };
-  return { where: orderFilterConditions(filter, dialect), params, bind };
+  return { where: orderFilterConditions(filter, dialect, table), params, bind };
 }
 
 interface SummaryDbRow {

@@ -16,6 +16,7 @@ function matches(row: OrderRow, f: OrderFilter): boolean {
     (f.scene === undefined || row.scene === f.scene) &&
     (f.state === undefined || row.state === f.state) &&
     (f.origin === undefined || row.origin === f.origin) &&
+    (f.osOrderNo === undefined || row.osOrderNo === f.osOrderNo) &&
     (f.fromMs === undefined || row.createdAt >= f.fromMs) &&
     (f.toMs === undefined || row.createdAt < f.toMs) &&
     (f.method === undefined || row.legs.some((l) => l.method === f.method))
@@ -97,6 +98,7 @@ const filterArb: fc.Arbitrary<OrderFilter> = fc
     state: sometimes(fc.constantFrom('completed' as const, 'cancelled' as const, 'failed' as const)),
     method: sometimes(fc.constantFrom(...METHODS, 'cash')),
     origin: sometimes(fc.constantFrom('platform' as const, 'os-import' as const)),
+    osOrderNo: sometimes(fc.constantFrom('OS1', 'OS2', 'OS7', 'OS40', 'OS-none')),
     fromMs: sometimes(fc.integer({ min: T0 - 86_400_000, max: T0 + 90 * 86_400_000 })),
     toMs: sometimes(fc.integer({ min: T0, max: T0 + 100 * 86_400_000 })),
   })
