@@ -27,10 +27,14 @@ const STATIONS = new Map([['S1', 'M1'], ['S2', 'M1'], ['S3', 'M2']]);
 
 async function timed(label: string, archive: OrderArchive, input: string, dir: string): Promise<void> {
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const summary = await importOsOrders({ files: [input], archive, stations: STATIONS, statePath: join(dir, `${label}.state`), rejectsPath: () => join(dir, `${label}.rejects.csv`) });
   const s = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  // This process's CPU only (a PostgreSQL server's work is in its own processes): the machine is shared, wall time is not all ours.
+  const cpuUsPerRecord = (cpu.user + cpu.system) / Math.max(1, summary.read);
   const [totals] = await archive.summary({ origin: 'os-import' }, []);
-  console.log(`${label}: ${summary.imported} imported of ${summary.read} read in ${s.toFixed(1)} s = ${Math.round(summary.read / s)} records/s (archive holds ${totals?.count ?? 0}, load ${loadavg()[0]?.toFixed(1)})`);
+  console.log(`${label}: ${summary.imported} imported of ${summary.read} read in ${s.toFixed(1)} s = ${Math.round(summary.read / s)} records/s, ${cpuUsPerRecord.toFixed(0)} µs of this process's CPU per record (archive holds ${totals?.count ?? 0} orders, ${totals?.paidAmountFen ?? 0} fen paid; load ${loadavg()[0]?.toFixed(1)})`);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'os-import-bench-'));

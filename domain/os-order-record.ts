@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 
 /** One item of an {@link OsOrderRecord}: fuel (quantity in ml, price per litre) or goods (units). */
@@ -141,7 +141,8 @@ export function checkOsOrder(record: OsOrderRecord, stationKnown: (stationId: st
       refundedOf.set(p.payNo, total);
     }
   }
-  const contentHash = createHash('sha256').update(canonicalJson(record)).digest('hex').slice(0, 32);
+  // One-shot hashes: a Hash object per record cost more than the digest (an import hashes every record).
+  const contentHash = hash('sha256', canonicalJson(record), 'hex').slice(0, 32);
   return { ok: true, order: { record, createdAtMs, paidAtMs, methods, refundedAtMs, contentHash } };
 }
 
@@ -154,7 +155,7 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
  * order's, the last 10 characters a hash of its identity.
  */
 export function importedNumbers(stationId: string, osOrderNo: string, createdAtMs: number): { txnNo: string; orderNo: string; quoteId: string } {
-  const digest = createHash('sha256').update(`${stationId}\u0000${osOrderNo}`).digest();
+  const digest = hash('sha256', `${stationId}\u0000${osOrderNo}`, 'buffer');
   const digits = String(digest.readUInt32BE(0) % 10_000).padStart(4, '0');
   let node = '';
   for (let i = 0; i < 6; i++) node += ALPHABET[(digest[4 + i] ?? 0) % 32];

@@ -129,6 +129,7 @@ export function matches(row: OrderListing, filter: OrderQuery): boolean {
   if (filter.state !== undefined && row.state !== filter.state) return false;
   if (filter.method !== undefined && !row.legs.some((l) => l.method === filter.method)) return false;
   if (filter.origin !== undefined && row.origin !== filter.origin) return false;
+  if (filter.osOrderNo !== undefined && row.osOrderNo !== filter.osOrderNo) return false;
   if (filter.fromMs !== undefined && row.createdAt < filter.fromMs) return false;
   if (filter.toMs !== undefined && row.createdAt >= filter.toMs) return false;
   return true;
@@ -177,6 +178,8 @@ export interface OrderQueryParams {
   state?: string;
   method?: string;
   origin?: 'platform' | 'os-import';
+  /** An imported order's OS order number; with `stationId`, as OS numbers are unique per station. */
+  osOrderNo?: string;
   /** `YYYY-MM-DD` (that China-time day's midnight) or an ISO date-time. */
   from?: string;
   to?: string;
@@ -193,6 +196,8 @@ export function instant(name: string, raw: string): number {
 
 /** The query of `params`, limited to the merchants `scope` allows (null: all); another merchant's orders are as absent as none. */
 export function orderQueryOf(params: OrderQueryParams, scope: string[] | null): OrderQuery {
+  // OS numbers repeat across stations (each OS counts its own): one alone names no order.
+  if (params.osOrderNo !== undefined && params.stationId === undefined) throw new TradeError('INVALID_REQUEST', 'osOrderNo: give stationId too (OS order numbers are unique per station)');
   const merchants = params.merchantId !== undefined ? (scope === null || scope.includes(params.merchantId) ? [params.merchantId] : []) : scope;
   return {
     ...(merchants ? { merchantIds: merchants } : {}),
@@ -201,6 +206,7 @@ export function orderQueryOf(params: OrderQueryParams, scope: string[] | null): 
     ...(params.state !== undefined ? { state: params.state } : {}),
     ...(params.method !== undefined ? { method: params.method } : {}),
     ...(params.origin !== undefined ? { origin: params.origin } : {}),
+    ...(params.osOrderNo !== undefined ? { osOrderNo: params.osOrderNo } : {}),
     ...(params.from !== undefined ? { fromMs: instant('from', params.from) } : {}),
     ...(params.to !== undefined ? { toMs: instant('to', params.to) } : {}),
   };

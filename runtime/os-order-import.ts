@@ -30,7 +30,7 @@ export interface ImportOptions {
   batchSize?: number;
   /** Stop after this many records of this run, dropping the uncommitted batch as a kill would (tests of a resumed import). */
   stopAfter?: number;
-  /** Called after each batch with the bytes read so far and the records seen. */
+  /** Called after each batch, once its checkpoint is committed, with the bytes read so far and the records seen. */
   onProgress?: (bytes: number, totalBytes: number, records: number) => void;
   /**
    * Called with each batch's newly imported orders after their archive write and before the
@@ -58,6 +58,11 @@ export interface ImportSummary {
 
 interface Reject { line: number; reason: string }
 
+/** A record of the batch in progress that passed the checks: whether it is new is decided per batch. */
+interface Pending { line: number; order: CheckedOsOrder }
+
+const ledgerKey = (stationId: string, osOrderNo: string) => `${stationId}\u0000${osOrderNo}`;
+
 /**
  * The import's state, a small SQLite file of its own (not the archive, which may be PostgreSQL):
  * the ledger of imported (station, OS number) with their content hash, each unfinished file's
@@ -76,8 +81,11 @@ class ImportState {
       CREATE TABLE IF NOT EXISTS checkpoints (file TEXT PRIMARY KEY, size INTEGER NOT NULL, offset INTEGER NOT NULL, line INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS rejects (file TEXT NOT NULL, line INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (file, line)) WITHOUT ROWID;`);
     this.stmt = {
-      hash: this.db.prepare<[string, string], { content_hash: string }>('SELECT content_hash FROM ledger WHERE station_id = ? AND os_order_no = ?'),
-      record: this.db.prepare('INSERT OR IGNORE INTO ledger VALUES (?, ?, ?)'),
+      // One statement per batch, the batch's keys as one JSON array of [station, OS number] pairs.
+      hashes: this.db.prepare<[string], { station_id: string; os_order_no: string; content_hash: string }>(
+        'SELECT l.station_id, l.os_order_no, l.content_hash FROM json_each(?) j JOIN ledger l ON l.station_id = j.value ->> 0 AND l.os_order_no = j.value ->> 1',
+      ),
+      record: this.db.prepare<[string]>('INSERT OR IGNORE INTO ledger SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)'),
       checkpoint: this.db.prepare<[string], { size: number; offset: number; line: number }>('SELECT size, offset, line FROM checkpoints WHERE file = ?'),
       setCheckpoint: this.db.prepare('INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT(file) DO UPDATE SET size = excluded.size, offset = excluded.offset, line = excluded.line'),
       clearCheckpoint: this.db.prepare('DELETE FROM checkpoints WHERE file = ?'),
@@ -86,8 +94,12 @@ class ImportState {
       clearRejects: this.db.prepare('DELETE FROM rejects WHERE file = ?'),
     };
   }
-  hashOf(stationId: string, osOrderNo: string): string | null {
-    return this.stmt.hash.get(stationId, osOrderNo)?.content_hash ?? null;
+  /** The content hash each of `keys` was imported with, by {@link ledgerKey} (absent: not imported). */
+  hashesOf(keys: readonly (readonly [string, string])[]): Map<string, string> {
+    const found = new Map<string, string>();
+    if (!keys.length) return found;
+    for (const r of this.stmt.hashes.all(JSON.stringify(keys))) found.set(ledgerKey(r.station_id, r.os_order_no), r.content_hash);
+    return found;
   }
   checkpoint(file: string, size: number): { offset: number; line: number } | null {
     const c = this.stmt.checkpoint.get(file);
@@ -99,7 +111,7 @@ class ImportState {
   }
   commit(file: string, size: number, offset: number, line: number, imported: { stationId: string; osOrderNo: string; hash: string }[], rejects: Reject[]): void {
     this.db.transaction(() => {
-      for (const i of imported) this.stmt.record.run(i.stationId, i.osOrderNo, i.hash);
+      if (imported.length) this.stmt.record.run(JSON.stringify(imported.map((i) => [i.stationId, i.osOrderNo, i.hash])));
       for (const r of rejects) this.stmt.reject.run(file, r.line, r.reason);
       this.stmt.setCheckpoint.run(file, size, offset, line);
     })();
@@ -206,15 +218,31 @@ export async function importOsOrders(opts: ImportOptions): Promise<ImportSummary
         }
       }
       const dryRejects: Reject[] = [];
-      let entries: ArchiveEntry[] = [];
-      let imported: { order: CheckedOsOrder; merchantId: string }[] = [];
-      let ledger: { stationId: string; osOrderNo: string; hash: string }[] = [];
+      let pending: Pending[] = [];
       let rejects: Reject[] = [];
-      let inBatch = new Map<string, string>();
-      let alreadyInBatch = 0;
       let batchEnd = offset;
       let stopped = false;
       const flush = async () => {
+        // The ledger is asked once per batch; (station, OS number) seen again inside the batch is decided here too.
+        const known = state.hashesOf(pending.map((p) => [p.order.record.stationId, p.order.record.osOrderNo] as const));
+        const entries: ArchiveEntry[] = [];
+        const imported: { order: CheckedOsOrder; merchantId: string }[] = [];
+        const ledger: { stationId: string; osOrderNo: string; hash: string }[] = [];
+        let already = 0;
+        for (const { line, order } of pending) {
+          const { record, contentHash } = order;
+          const key = ledgerKey(record.stationId, record.osOrderNo);
+          const seen = known.get(key);
+          if (seen === contentHash) already++;
+          else if (seen !== undefined) rejects.push({ line, reason: `seen with other content: ${record.stationId} order ${record.osOrderNo} was imported with other content` });
+          else {
+            known.set(key, contentHash);
+            const merchantId = opts.stations.get(record.stationId) ?? '';
+            entries.push(osOrderEntry(order, merchantId));
+            imported.push({ order, merchantId });
+            ledger.push({ stationId: record.stationId, osOrderNo: record.osOrderNo, hash: contentHash });
+          }
+        }
         if (!opts.dryRun) {
           const result = entries.length ? await opts.archive.put(entries) : { written: 0, skipped: 0 };
           if (imported.length) await opts.onImported?.(imported);
@@ -224,17 +252,13 @@ export async function importOsOrders(opts: ImportOptions): Promise<ImportSummary
           state.commit(file, size, batchEnd, lineNo, ledger, rejects);
         } else {
           summary.imported += entries.length;
-          dryRejects.push(...rejects);
+          dryRejects.push(...rejects.sort((a, b) => a.line - b.line));
         }
-        summary.alreadyImported += alreadyInBatch;
+        summary.alreadyImported += already;
         summary.rejected += rejects.length;
         opts.onProgress?.(bytesBefore + batchEnd, totalBytes, summary.read);
-        entries = [];
-        imported = [];
-        ledger = [];
+        pending = [];
         rejects = [];
-        inBatch = new Map();
-        alreadyInBatch = 0;
       };
       for await (const line of linesOf(file, offset)) {
         lineNo++;
@@ -249,22 +273,9 @@ export async function importOsOrders(opts: ImportOptions): Promise<ImportSummary
         } else {
           const check = checkOsOrder(parsed.value, (s) => opts.stations.has(s));
           if (!check.ok) rejects.push({ line: lineNo, reason: `${check.code}: ${check.message}` });
-          else {
-            const { record, contentHash } = check.order;
-            const key = `${record.stationId}\u0000${record.osOrderNo}`;
-            const seen = inBatch.get(key) ?? state.hashOf(record.stationId, record.osOrderNo);
-            if (seen === contentHash) alreadyInBatch++;
-            else if (seen !== null && seen !== undefined) rejects.push({ line: lineNo, reason: `seen with other content: ${record.stationId} order ${record.osOrderNo} was imported with other content` });
-            else {
-              inBatch.set(key, contentHash);
-              const merchantId = opts.stations.get(record.stationId) ?? '';
-              entries.push(osOrderEntry(check.order, merchantId));
-              imported.push({ order: check.order, merchantId });
-              ledger.push({ stationId: record.stationId, osOrderNo: record.osOrderNo, hash: contentHash });
-            }
-          }
+          else pending.push({ line: lineNo, order: check.order });
         }
-        if (entries.length + rejects.length + alreadyInBatch >= batchSize) await flush();
+        if (pending.length + rejects.length >= batchSize) await flush();
         if (opts.stopAfter !== undefined && summary.read >= opts.stopAfter) {
           stopped = true;
           break;

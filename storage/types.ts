@@ -597,6 +597,8 @@ export interface OrderFilter {
   /** Orders with at least one payment leg of this method. */
   method?: string;
   origin?: OrderOrigin;
+  /** The order imported from OS with this OS order number (DOMAIN.md: found by the OS number); unique per station, so asked with `stationId`. */
+  osOrderNo?: string;
   /** createdAt at or after this instant (epoch ms). */
   fromMs?: number;
   /** createdAt before this instant (epoch ms): `[fromMs, toMs)`. */

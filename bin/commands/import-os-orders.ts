@@ -12,6 +12,7 @@ interface CommandOptions {
   dryRun?: boolean;
   batch: number;
   admitSim?: string;
+  progressLines?: boolean;
 }
 
 /**
@@ -45,6 +46,7 @@ export function importCommand(io: CliIo): Command {
     .option('--rejects <file>', 'rejects file (one input only; default: <input>.rejects.csv)')
     .option('--dry-run', 'check and count, write nothing')
     .option('--batch <n>', 'records per archive write', (v) => Number.parseInt(v, 10), 2000)
+    .option('--progress-lines', 'one JSON line on stderr per committed batch (bytes, records, records/s): progress for logs and supervisors, where no terminal shows the bar')
     .option('--admit-sim <url>', 'demo/sim mode: admit the channel payments of the imported orders at this `trade sim` (POST /sim/historic-payments, Bearer TRADE_SIM_ADMIN_TOKEN when set), so they can be refunded')
     .action(async (files: string[], opts: CommandOptions) => {
       const url = process.env.TRADE_ARCHIVE_URL;
@@ -82,7 +84,10 @@ export function importCommand(io: CliIo): Command {
           batchSize: opts.batch,
           onProgress: (bytes, total, records) => {
             bar?.setTotal(total);
-            bar?.update(bytes, { records, rate: Math.round(records / Math.max(0.001, (Date.now() - started) / 1000)) });
+            const rate = Math.round(records / Math.max(0.001, (Date.now() - started) / 1000));
+            bar?.update(bytes, { records, rate });
+            // Written after the batch's checkpoint is committed: a line says that much is safely in.
+            if (opts.progressLines) io.err.write(`${JSON.stringify({ bytes, totalBytes: total, records, recordsPerSecond: rate })}\n`);
           },
         });
         bar?.stop();

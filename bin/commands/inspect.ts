@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { TradeError } from '../../domain/errors.ts';
 import { stateText, table, writeJson, writeLine, yuan, type CliIo } from './cli-io.ts';
 import type { JournalLine, TradeSource, TransactionDetail } from './source.ts';
 import { withSource, withTarget, type TargetOptions } from './target.ts';
@@ -61,11 +62,32 @@ export async function runInspect(source: TradeSource, io: CliIo, txnNo: string, 
   return result;
 }
 
+/**
+ * The transaction of an order imported from OS, found by the OS number at its station (DOMAIN.md
+ * "Rollout, OS and history": found by our order number and by the OS number).
+ */
+export async function txnNoOfOsOrder(source: TradeSource, stationId: string, osOrderNo: string): Promise<string> {
+  const page = await source.orders({ stationId, osOrderNo }, 1, null);
+  const found = page.items[0];
+  if (!found) throw new TradeError('NOT_FOUND', `no order imported from OS with number ${osOrderNo} at station ${stationId}`);
+  return found.txnNo;
+}
+
+interface InspectOptions extends TargetOptions {
+  station?: string;
+  osOrder?: string;
+}
+
 export function inspectCommand(io: CliIo): Command {
   return withTarget(new Command('inspect'))
     .description('one transaction: state tree, legs, refunds, tasks and its timeline')
-    .argument('<txnNo>', 'the transaction')
-    .action(async (txnNo: string, opts: TargetOptions) => {
-      await withSource(opts, (source) => runInspect(source, io, txnNo, opts));
+    .argument('[txnNo]', 'the transaction (or give --station and --os-order)')
+    .option('--station <id>', 'with --os-order: the station whose OS numbered the order')
+    .option('--os-order <no>', 'an order imported from OS, by its OS order number (with --station)')
+    .action(async (txnNo: string | undefined, opts: InspectOptions) => {
+      if ((txnNo === undefined) === (opts.osOrder === undefined) || (opts.osOrder !== undefined) !== (opts.station !== undefined)) {
+        throw new Error('give a txnNo, or --station and --os-order');
+      }
+      await withSource(opts, async (source) => runInspect(source, io, txnNo ?? (await txnNoOfOsOrder(source, opts.station!, opts.osOrder!)), opts));
     });
 }

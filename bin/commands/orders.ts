@@ -17,6 +17,7 @@ export interface OrderFlags {
   state?: string;
   method?: string;
   origin?: 'platform' | 'os-import';
+  osOrder?: string;
   from?: string;
   to?: string;
 }
@@ -48,6 +49,7 @@ function queryOf(opts: OrderFlags): OrderQueryParams {
     ...(opts.state ? { state: opts.state } : {}),
     ...(opts.method ? { method: opts.method } : {}),
     ...(opts.origin ? { origin: opts.origin } : {}),
+    ...(opts.osOrder ? { osOrderNo: opts.osOrder } : {}),
     ...(opts.from ? { from: opts.from } : {}),
     ...(opts.to ? { to: opts.to } : {}),
   };
@@ -116,6 +118,7 @@ function withOrderFilters(cmd: Command): Command {
     .option('--state <state>', 'only this state (completed, cancelled, failed; or an in-flight one)')
     .option('--method <method>', 'only orders with a leg of this payment method')
     .option('--origin <origin>', 'platform or os-import')
+    .option('--os-order <no>', "the order imported from OS with this OS order number (with --station: OS numbers are unique per station)")
     .option('--from <when>', 'created at or after (YYYY-MM-DD China time, or an ISO date-time)')
     .option('--to <when>', 'created before (YYYY-MM-DD China time, or an ISO date-time)');
 }

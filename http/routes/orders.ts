@@ -17,6 +17,7 @@ const OrderFilterQuery = {
   state: Type.Optional(Type.String({ pattern: '^[a-z_]{1,32}$' })),
   method: Type.Optional(Text),
   origin: Type.Optional(Type.Union([Type.Literal('platform'), Type.Literal('os-import')])),
+  osOrderNo: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "an imported order's OS order number; needs stationId (OS numbers are unique per station)" })),
   from: Type.Optional(Instant),
   to: Type.Optional(Instant),
 };

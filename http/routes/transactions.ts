@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { TradeError } from '../../domain/errors.ts';
+import { OS_TERMINAL_SCENE } from '../../machines/types.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { taskView, type TransactionView } from '../../runtime/view.ts';
 import { assertMayActFor, visibleTransaction, visibleTo } from '../auth.ts';
@@ -9,6 +10,18 @@ import { CombinedCalls, type CallRun } from '../../runtime/combined-calls.ts';
 import { CancelBody, CheckoutBody, errorResponses, OrderAndPayBody, OrderBody, OrderParams, PayBody, RefundBody, RefundParams, RefundViewSchema, RequoteBody, StartBody, TransactionViewSchema, TxnParams } from '../schemas.ts';
 
 /** Post-payment tasks as the view lists them: status, attempts, last error, next run. */
+/**
+ * The scene of orders imported from OS's history is theirs alone: it is what tells an imported
+ * order (its post-payment work done at OS, nothing to reverse on a refund, no OS events but the
+ * refunds made here) from a sale made here, so a live sale may not take it (OS terminals selling
+ * live have scenes of their own, `os_light` / `os_dual`). Refused before anything is stored.
+ */
+function assertLiveScene(scene: string): void {
+  if (scene === OS_TERMINAL_SCENE) {
+    throw new TradeError('INVALID_REQUEST', `scene ${OS_TERMINAL_SCENE} is reserved for orders imported from OS history`, { scene });
+  }
+}
+
 export async function taskViews(tc: TradeCenter, txnNo: string) {
   return (await tc.reads.tasks(txnNo)).map(taskView);
 }
@@ -25,6 +38,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     schema: { summary: 'Start a transaction and quote it', body: StartBody, response: { 201: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
       assertMayActFor(req, req.body.merchantId);
+      assertLiveScene(req.body.scene);
       // Before the idempotency claim: a sale the old system takes leaves nothing stored here.
       await tc.routing.assertLive(req.body.scene, req.body.stationId);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
@@ -137,6 +151,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<{ tc: TradeCenter }> =
     schema: { summary: 'Quote, order and pay in one call (all or nothing)', body: CheckoutBody, response: { 200: TransactionViewSchema, 202: TransactionViewSchema, ...errorResponses } },
     handler: async (req, reply) => {
       assertMayActFor(req, req.body.merchantId);
+      assertLiveScene(req.body.scene);
       await tc.routing.assertLive(req.body.scene, req.body.stationId);
       await idempotent(tc.idempotencyLeases, req, reply, async (run) => {
         const b = req.body;

@@ -301,11 +301,11 @@ export class SqliteOrderArchive implements OrderArchive {
   }
 
   async summary(filter: OrderFilter, groupBy: OrderGroupKey[]): Promise<OrderSummaryRow[]> {
-    const { where, params } = this.conditions(filter);
     const keys = [...new Set(groupBy)];
     const byMethod = keys.includes('method');
     // Grouped by method, each (order, method) pair is one unit, its row in archive_order_methods.
     const from = byMethod ? 'archive_order_methods o' : 'archive_orders o';
+    const { where, params } = this.conditions(filter, byMethod ? 'archive_order_methods' : 'archive_orders');
     const columns = keys.map((k) => GROUP_COLUMN[k]);
     const sql = `SELECT ${keys.includes('day') ? 'o.day' : 'NULL'} AS day, ${keys.includes('station') ? 'o.station_id' : 'NULL'} AS station_id,
       ${byMethod ? 'o.method' : 'NULL'} AS method, COUNT(*) AS count, TOTAL(o.original_fen) AS original, TOTAL(o.discount_fen) AS discount,
@@ -352,7 +352,7 @@ export class SqliteOrderArchive implements OrderArchive {
   /** The handle is the hot store's: the storage bundle closes it. */
   async close(): Promise<void> {}
 
-  private conditions(filter: OrderFilter): { where: string[]; params: unknown[] } {
+  private conditions(filter: OrderFilter, table: 'archive_orders' | 'archive_order_methods' = 'archive_orders'): { where: string[]; params: unknown[] } {
     const params: unknown[] = [];
     const dialect: SqlDialect = {
       bind: (value) => {
@@ -364,7 +364,7 @@ export class SqliteOrderArchive implements OrderArchive {
         return `${column} IN (${values.map(() => '?').join(', ')})`;
       },
     };
-    return { where: orderFilterConditions(filter, dialect), params };
+    return { where: orderFilterConditions(filter, dialect, table), params };
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import t from 'tap';
 import { importCommand } from '../../bin/commands/import-os-orders.ts';
+import { inspectCommand } from '../../bin/commands/inspect.ts';
 import { historicPaymentsOf } from '../../runtime/os-order-entry.ts';
 import { importOsOrders, type ImportOptions } from '../../runtime/os-order-import.ts';
 import { generateOsOrders } from '../../scripts/generate-os-orders.ts';
@@ -152,4 +153,21 @@ t.test('trade import os-orders --admit-sim admits the imported channel payments 
   t.ok(channelLegs.length > 0);
   t.ok(channelLegs.every((l) => sims.gateway.peekPayment(l.paymentNo)?.channelTradeNo === l.channelTradeNo), 'every imported channel leg is known to the gateway under its payment number');
   t.equal(sims.store.effects({ system: 'paymentGateway', verb: 'admitHistoricPayment' }).length, channelLegs.length, 'each admitted once');
+});
+
+t.test('trade inspect --station --os-order finds an imported order in the store file by its OS number; a txnNo and an OS number together, or neither, is refused (issue 20)', async (t) => {
+  const dir = tempDir(t);
+  const input = join(dir, 'orders.jsonl');
+  await generateOsOrders({ count: 30, seed: 9, bad: 0, format: 'jsonl', out: input });
+  const db = join(dir, 'trade.db');
+  await importCommand(captureIo()).parseAsync(['os-orders', input, '--db', db], { from: 'user' });
+  // The generator puts record i at station S(i mod 3 + 1) with OS number OS<i, 9 digits>.
+  const io = captureIo();
+  await inspectCommand(io).parseAsync(['--db', db, '--station', 'S2', '--os-order', 'OS000000004', '--json'], { from: 'user' });
+  const inspected = JSON.parse(io.stdout()) as { transaction: { stationId: string; scene: string }; journal: { event: string; data: { osOrderNo?: string } }[] };
+  t.equal(inspected.transaction.stationId, 'S2');
+  t.same([inspected.journal[0]?.event, inspected.journal[0]?.data.osOrderNo], ['IMPORTED', 'OS000000004']);
+  await t.rejects(inspectCommand(captureIo()).parseAsync(['--db', db, '--station', 'S1', '--os-order', 'OS000000004'], { from: 'user' }), /no order imported from OS with number OS000000004 at station S1/);
+  await t.rejects(inspectCommand(captureIo()).parseAsync(['T1', '--db', db, '--station', 'S2', '--os-order', 'OS000000004'], { from: 'user' }), /give a txnNo, or --station and --os-order/);
+  await t.rejects(inspectCommand(captureIo()).parseAsync(['--db', db, '--os-order', 'OS000000004'], { from: 'user' }), /give a txnNo, or --station and --os-order/);
 });

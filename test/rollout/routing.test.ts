@@ -11,7 +11,7 @@ import { apiClient, FUEL_SALE, keyEntry, startHarness, DEMO_KEY } from '../helpe
 
 const EXAMPLE = new URL('../../config/routing.example.json', import.meta.url).pathname;
 
-type Answer = TransactionView & { error?: { code: string; details: Record<string, unknown> } };
+type Answer = TransactionView & { error?: { code: string; message: string; details: Record<string, unknown> } };
 type RoutingAnswer = { table: RoutingTable & { seq: number }; changes: { seq: number; at: string; by: string; before: RoutingTable; after: RoutingTable }[] };
 
 /** S1 and S2 are in group G1, S3 (merchant M2) in G2 (demo/dataset.json). */
@@ -159,4 +159,20 @@ t.test('without a routing file every sale is live and nothing is journalled; onl
   await routingCommand(io).parseAsync(['show', '--url', h.url, '--key', DEMO_KEY], { from: 'user' });
   t.match(io.stdout(), /routing table \(change 1\), default live[\s\S]*senseless\s+│?\s*G1\s+│?\s*shadow/, 'trade routing show lists the table');
   t.same((await api('GET', '/v1/routing?scene=senseless&stationId=S1')).body, { scene: 'senseless', stationId: 'S1', group: 'G1', mode: 'shadow' }, 'and sales route by it at once');
+});
+
+t.test('a live sale may not take the scene of orders imported from OS history: start and checkout refuse it with 400 INVALID_REQUEST and store nothing, even where every scene is live (issue 20)', async (t) => {
+  const { api } = await routed(t, { default: 'live', rules: [] });
+  const start = await api<Answer>('POST', '/v1/transactions', { ...FUEL_SALE, scene: 'os_terminal' }, { 'idempotency-key': 'os-scene-start' });
+  t.equal(start.status, 400);
+  t.equal(start.body.error?.code, 'INVALID_REQUEST');
+  t.match(start.body.error?.message, /reserved for orders imported from OS history/);
+  const checkout = await api<Answer>('POST', '/v1/checkout', { ...CHECKOUT, scene: 'os_terminal' }, { 'idempotency-key': 'os-scene-checkout' });
+  t.equal(checkout.status, 400);
+  t.equal(checkout.body.error?.code, 'INVALID_REQUEST');
+  t.same((await api<{ items: unknown[] }>('GET', '/admin/transactions')).body.items, [], 'no transaction stored');
+  // The key was not claimed: the same key with a live scene is a new request, not a replay or a reuse.
+  const sold = await api<Answer>('POST', '/v1/checkout', { ...CHECKOUT, scene: 'os_dual' }, { 'idempotency-key': 'os-scene-checkout' });
+  t.equal(sold.status, 200, JSON.stringify(sold.body.error));
+  t.equal(sold.body.scene, 'os_dual', 'an OS terminal selling live has a scene of its own');
 });

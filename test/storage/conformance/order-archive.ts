@@ -16,6 +16,7 @@ function matches(row: OrderRow, f: OrderFilter): boolean {
     (f.scene === undefined || row.scene === f.scene) &&
     (f.state === undefined || row.state === f.state) &&
     (f.origin === undefined || row.origin === f.origin) &&
+    (f.osOrderNo === undefined || row.osOrderNo === f.osOrderNo) &&
     (f.fromMs === undefined || row.createdAt >= f.fromMs) &&
     (f.toMs === undefined || row.createdAt < f.toMs) &&
     (f.method === undefined || row.legs.some((l) => l.method === f.method))
@@ -97,6 +98,7 @@ const filterArb: fc.Arbitrary<OrderFilter> = fc
     state: sometimes(fc.constantFrom('completed' as const, 'cancelled' as const, 'failed' as const)),
     method: sometimes(fc.constantFrom(...METHODS, 'cash')),
     origin: sometimes(fc.constantFrom('platform' as const, 'os-import' as const)),
+    osOrderNo: sometimes(fc.constantFrom('OS1', 'OS2', 'OS7', 'OS40', 'OS-none')),
     fromMs: sometimes(fc.integer({ min: T0 - 86_400_000, max: T0 + 90 * 86_400_000 })),
     toMs: sometimes(fc.integer({ min: T0, max: T0 + 100 * 86_400_000 })),
   })
@@ -125,6 +127,17 @@ export function orderArchiveConformance(t: Test, make: ArchiveFactory): void {
     t.same(await archive.get('T1'), entry);
     t.equal(await archive.get('T404'), null);
     t.same(await archive.counts(), { orders: 1, journalEntries: 2 });
+  });
+
+  withArchive('gives back JSON texts with quotes, backslashes, control characters and the record separator as they were put, batch after batch (issue 20)', async (t, archive) => {
+    const awkward = 'say "hi" \\ back\\slash \u001e sep \n line 油站 🚗 {"x":[1]}';
+    const entries = ['T1', 'T2', 'T3'].map((txnNo, i) => {
+      const entry = archiveEntry(orderRow(txnNo, { legs: [leg(1, { paymentNo: `${txnNo}-P1`, channelTradeNo: `${awkward}${i}` })] }));
+      // PostgreSQL text holds no NUL: one only inside JSON, where it is escaped.
+      return { ...entry, record: { ...entry.record, snapshot: { note: `${awkward}\u0000`, i } }, journal: entry.journal.map((j) => ({ ...j, data: { awkward } })) };
+    });
+    t.same(await archive.put(entries), { written: 3, skipped: 0 });
+    for (const e of entries) t.same(await archive.get(e.row.txnNo), e);
   });
 
   withArchive('leaves an entry archived at the same or a newer version alone and replaces an older one', async (t, archive) => {
