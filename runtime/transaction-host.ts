@@ -73,6 +73,8 @@ interface Live {
   persisting: Promise<void>;
   persistError: Error | null;
   flushQueued: boolean;
+  /** Writes chained on `persisting` and not yet done: an actor with one in flight is not idle. */
+  saving: number;
   lastValues: Map<string, unknown>;
   lastUsed: number;
   /** Retry counts already alerted on, by step. */
@@ -391,7 +393,7 @@ export class TransactionHost {
   retire(txnNo: string, version: number): Promise<boolean> {
     return this.exclusive(txnNo, async () => {
       const live = this.live.get(txnNo);
-      if (live && (live.version !== version || live.flushQueued || live.journal.length > 0 || isWorking(live.actor))) return false;
+      if (live && (live.version !== version || !settled(live) || isWorking(live.actor))) return false;
       const removed = await this.store.removeArchived(txnNo, version);
       if (live && removed) this.drop(live);
       return removed;
@@ -593,6 +595,7 @@ export class TransactionHost {
       persisting: Promise.resolve(),
       persistError: null,
       flushQueued: false,
+      saving: 0,
       lastValues: new Map(),
       lastUsed: this.clock.now(),
       alerted: new Map(),
@@ -637,10 +640,16 @@ export class TransactionHost {
     live.flushQueued = true;
     queueMicrotask(() => {
       live.flushQueued = false;
-      live.persisting = live.persisting.then(() => this.persist(live)).catch((err: unknown) => {
-        live.persistError = err instanceof Error ? err : new Error(String(err));
-        this.log.error({ txnNo: live.txnNo, err: live.persistError }, 'persisting the snapshot failed');
-      });
+      live.saving++;
+      live.persisting = live.persisting
+        .then(() => this.persist(live))
+        .catch((err: unknown) => {
+          live.persistError = err instanceof Error ? err : new Error(String(err));
+          this.log.error({ txnNo: live.txnNo, err: live.persistError }, 'persisting the snapshot failed');
+        })
+        .finally(() => {
+          live.saving--;
+        });
     });
   }
 
@@ -739,7 +748,7 @@ export class TransactionHost {
     const cutoff = this.clock.now() - this.options.evictAfterMs;
     let evicted = 0;
     for (const live of [...this.live.values()]) {
-      if (live.lastUsed > cutoff || this.queues.has(live.txnNo) || isWorking(live.actor) || live.flushQueued || live.journal.length) continue;
+      if (live.lastUsed > cutoff || this.queues.has(live.txnNo) || isWorking(live.actor) || !settled(live)) continue;
       live.actor.stop();
       this.live.delete(live.txnNo);
       evicted++;
@@ -779,6 +788,15 @@ function treeTimers(actor: AnyActorRef, prefix = ''): Record<string, number> {
   const own = Object.entries(snapshot.context?.timers ?? {}).map(([name, due]) => [`${prefix}${name}`, due] as const);
   const nested = Object.entries(snapshot.children ?? {}).flatMap(([id, child]) => (child ? Object.entries(treeTimers(child, `${prefix}${id}/`)) : []));
   return Object.fromEntries([...own, ...nested]);
+}
+
+/**
+ * Nothing of the actor waits to be stored: no flush queued, no journal entry unwritten, no write in
+ * flight (a write outside any command, after a background step, has spliced the journal already and
+ * dropping the actor then would let the next command load the version before it).
+ */
+function settled(live: Live): boolean {
+  return !live.flushQueued && live.journal.length === 0 && live.saving === 0;
 }
 
 /** True when the transaction or any of its child machines is in a state tagged `working`. */

@@ -36,3 +36,50 @@ t.test('a timer that fell due while the server was down fires when it starts aga
   t.equal(done.body.outcome?.message, 'payment expired');
   t.equal(second.tc.sims!.systems.paymentGateway.peekPayment(paying.body.legs[0]!.paymentNo)?.status, 'closed');
 });
+
+t.test('an actor whose background save is still in flight is not evicted, however long ago it was used', async (t) => {
+  const clock = new ManualClock();
+  const { api, tc } = await startHarness(t, { clock });
+  const ordered = await orderedSale(api, 'stored_value');
+  const paid = await api<TransactionView>('POST', `/v1/transactions/${ordered.txnNo}/payments`, {
+    legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.payableAmount }],
+  });
+  t.equal(paid.body.state, 'completed');
+  // After the refund's 202 its legs carry on in the background: the save that ends that work is
+  // held at the store, with the journal already taken from the actor and no command running.
+  const store = tc.storage.snapshots;
+  const save = store.save.bind(store);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let entered!: () => void;
+  const holding = new Promise<void>((resolve) => (entered = resolve));
+  let armed = false;
+  store.save = async (record, version, journal) => {
+    if (armed && !record.working) {
+      armed = false;
+      entered();
+      await held;
+    }
+    return save(record, version, journal);
+  };
+  const refund = await api<{ refundNo: string }>('POST', `/v1/transactions/${ordered.txnNo}/refunds`, { reason: 'returned' });
+  t.equal(refund.status, 202);
+  armed = true;
+  await holding;
+  clock.advance(10 * 60_000);
+  t.equal(tc.host.evictIdle(), 0, 'a write in flight keeps the actor');
+  t.equal(tc.host.liveCount, 1);
+  release();
+  const done = await eventually(
+    () => api<{ status: string }>('GET', `/v1/transactions/${ordered.txnNo}/refunds/${refund.body.refundNo}`),
+    (r) => r.body.status === 'succeeded',
+  );
+  t.equal(done.body.status, 'succeeded');
+  await eventually(
+    async () => tc.host.evictIdle(),
+    (evicted) => evicted === 1,
+  );
+  t.equal(tc.host.liveCount, 0, 'once stored it goes');
+  const view = await api<TransactionView>('GET', `/v1/transactions/${ordered.txnNo}`);
+  t.equal(view.body.refundedAmount, ordered.payableAmount, 'the store holds the refund the evicted actor finished');
+});

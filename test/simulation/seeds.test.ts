@@ -59,3 +59,16 @@ t.test('issue 16, seed 6010 (100 sales, heavy faults, 2 crashes): an expiry whil
   t.same(result.violations, []);
   t.equal(result.crashes, 2);
 });
+
+/**
+ * Issue 16's long run (seeds 30001-30400, 500 sales, two crashes). Seed 30010: a keyed checkout
+ * that a crash cut had no answer, and the channel gave up; the end's replay of that key ran it for
+ * the first time, a new sale left paying when the views were read at once (final). The run lets
+ * time run on after replays that ran anew (a harness bug, not the platform's: the first request
+ * had stored nothing, so the replay was its first execution, not a second sale).
+ */
+t.test('issue 16, seed 30010 (500 sales, default faults, 2 crashes): a replayed key that never had an answer comes to rest too', async (t) => {
+  const result = await simulate({ seed: 30010, sales: 500, faults: 'default', crashes: 2, backend: 'sqlite' });
+  t.same(result.violations, []);
+  t.ok((result.counters['replay:unanswered'] ?? 0) > 0, 'a key without an answer was replayed');
+});
