@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     const sample = async (sales: number, started: number) => {
       const info = await probe.info('memory');
       const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
-      samples.push({ sales, seconds: Math.round((performance.now() - started) / 100) / 10, dbsize: await probe.dbsize(), usedMemoryMb: Math.round(used / 10_485.76) / 100, archived: (await tc.archive!.counts()).orders });
+      samples.push({ sales, seconds: Math.round((performance.now() - started) / 100) / 10, dbsize: await probe.dbsize(), usedMemoryMb: Math.round(used / 10_485.76) / 100, archived: (await tc.archive.counts()).orders });
       process.stderr.write(`${JSON.stringify(samples.at(-1))}\n`);
     };
     const started = performance.now();
@@ -133,12 +133,12 @@ async function main(): Promise<void> {
     const salesSeconds = (performance.now() - started) / 1000;
     // The tail: the last sales' tasks finish, a quiet period passes, the archiver takes them.
     const deadline = Date.now() + 10 * 60_000;
-    while ((await tc.archive!.counts()).orders < SALES - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    while ((await tc.archive.counts()).orders < SALES - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
     await new Promise((r) => setTimeout(r, QUIET_MS * 2));
     await sample(done, started);
     const card = await tc.sims!.systems.storedValue.peekCard(CARD);
     const cardDebitedFen = CARD_BALANCE - card!.availableFen;
-    const archiveTotals = (await tc.archive!.summary({}, []))[0]!;
+    const archiveTotals = (await tc.archive.summary({}, []))[0]!;
     const api = JSON.parse((await app.inject({ method: 'GET', url: '/admin/orders/summary', headers: auth })).body) as { groups: { count: number; paidAmountFen: number }[] };
     const report = {
       sales: SALES,
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
       quiet: `${QUIET_MS} ms`,
       offeredPerSecond: RATE || 'as fast as possible',
       salesPerSecond: Math.round(SALES / salesSeconds),
-      archived: (await tc.archive!.counts()).orders,
+      archived: (await tc.archive.counts()).orders,
       archiveTotals,
       apiSummary: api.groups[0],
       cardDebitedFen,
