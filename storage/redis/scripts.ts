@@ -282,7 +282,7 @@ return 0
  * archiver archived; its index entries (another slot) are removed by the caller after it.
  *
  * KEYS[1] txn hash, KEYS[2] journal, KEYS[3] task list, KEYS[4 ..] one hash per task the list held
- * when the caller read it
+ * when the caller read it, then the order's OS events hash `tc:{T}:os` (published by then)
  * ARGV[1] the archived version; ARGV[2] the number of task names the caller read
  * Output: {1, orderNo or '', state, timers JSON} when removed; {0} when the transaction moved on
  *   or is gone; {-1} when its task list changed since it was read (read it again).

@@ -34,6 +34,25 @@ export async function osOutboxConformance(t: Test, make: StoreFactory): Promise<
     t.same(await store.osOutbox.cursor('S9'), { stationId: 'S9', deliveredSeq: 0, deliveredAt: null, headSeq: 0, pending: 0 });
   });
 
+  test('an archived order rehydrated for a refund: its refund event is numbered next, its earlier events are not stored again (issue 18)', async (t, store) => {
+    await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1')] }), 0, []);
+    await store.snapshots.save(record('T1', { orderNo: 'O1', state: 'completed', atRest: true, finalAt: T0 + 5, osEvents: [placed('O1'), paid('O1')] }), 1, [entry('DONE')]);
+    await store.snapshots.save(record('T2', { orderNo: 'O2', osEvents: [placed('O2')], updatedAt: T0 + 6 }), 0, []);
+    const archived = (await store.snapshots.load('T1'))!;
+    const journal = await store.journal.entries('T1');
+    t.ok(await store.snapshots.removeArchived('T1', archived.version), 'archived: gone from the hot store');
+    t.ok(await store.snapshots.reinstate(archived, journal, []), 'rehydrated for a refund');
+    const refund = record('T1', { orderNo: 'O1', state: 'completed', atRest: true, finalAt: T0 + 30, osEvents: [placed('O1'), paid('O1'), refunded('O1', 'R1')], updatedAt: T0 + 30 });
+    t.same(await store.snapshots.save(refund, archived.version, [entry('REFUND')]), { ok: true, version: archived.version + 1 });
+    await store.osOutbox.repair(100);
+    t.same((await store.osOutbox.events('S1', 0, 100)).map((e) => [e.stationSeq, e.orderNo, e.eventSeq, e.kind]), [
+      [1, 'O1', 1, 'placed'],
+      [2, 'O1', 2, 'paid'],
+      [3, 'O2', 1, 'placed'],
+      [4, 'O1', 3, 'refunded'],
+    ], 'placed and paid once each; the refund third of its order, fourth of the station');
+  });
+
   test('a save that loses its compare-and-set stores none of its events', async (t, store) => {
     await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1')] }), 0, []);
     const lost = await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1'), paid('O1')] }), 7, []);
