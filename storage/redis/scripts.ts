@@ -355,6 +355,39 @@ return stored
 `;
 
 /**
+ * osTrim: lets go of a station's oldest delivered events recorded before a time, in station order
+ * from the first one kept, stopping at the first that is undelivered or recent (so what is kept is
+ * the sequence from `trimmed + 1` on, without holes: reads after any cursor and rewinds still work).
+ *
+ * KEYS[1] `tc:{os:S}:events`; KEYS[2] `tc:{os:S}:ids`; KEYS[3] `tc:{os:S}:cursor` (its `trimmed`:
+ * the last sequence let go); KEYS[4] `tc:{os:S}:at`
+ * ARGV[1] epoch ms: only events recorded before it go; ARGV[2] at most this many
+ * Output: the number of events let go.
+ */
+export const OS_TRIM = `
+local delivered = tonumber(redis.call('HGET', KEYS[3], 'delivered') or '0')
+local from = tonumber(redis.call('HGET', KEYS[3], 'trimmed') or '0')
+local before = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local seq = from
+while seq - from < limit and seq < delivered do
+  local next = tostring(seq + 1)
+  local at = redis.call('ZSCORE', KEYS[4], next)
+  if at and tonumber(at) >= before then break end
+  local value = redis.call('HGET', KEYS[1], next)
+  if value then
+    local body = cjson.decode(string.sub(value, string.find(value, '|', 1, true) + 1))
+    redis.call('HDEL', KEYS[2], body.eventId)
+    redis.call('HDEL', KEYS[1], next)
+  end
+  redis.call('ZREM', KEYS[4], next)
+  seq = seq + 1
+end
+if seq > from then redis.call('HSET', KEYS[3], 'trimmed', seq) end
+return seq - from
+`;
+
+/**
  * osAdvance: moves a station's cursor from one delivered sequence to another (compare-and-set).
  *
  * KEYS[1] `tc:{os:S}:cursor`; ARGV[1] from seq, ARGV[2] to seq, ARGV[3] epoch ms

@@ -123,6 +123,27 @@ t.test('the Redis store', async (t) => {
     t.equal(await store.osOutbox.repair(100), 0, 'nothing left listed');
   });
 
+  t.test("a trim empties the station's outbox of what OS took before the window; an archived order rehydrated after it re-sends its events under their own numbers (issue 18)", async (t) => {
+    const prefix = `tc-test-${randomUUID().slice(0, 8)}`;
+    const store = createRedisStorage({ url, prefix });
+    t.teardown(() => store.close());
+    const placed = { eventId: 'O1:placed', orderNo: 'O1', kind: 'placed' as const, payload: { payableFen: 100 } };
+    const paid = { eventId: 'O1:paid', orderNo: 'O1', kind: 'paid' as const, payload: { amountFen: 100 } };
+    const refunded = { eventId: 'O1:refunded:R1', orderNo: 'O1', kind: 'refunded' as const, payload: { amountFen: 10 } };
+    const done = record('T1', { orderNo: 'O1', state: 'completed', atRest: true, finalAt: T0, osEvents: [placed, paid] });
+    await store.snapshots.save(done, 0, [entry('DONE')]);
+    t.ok(await store.osOutbox.advance('S1', 0, 2, T0 + 10));
+    const archived = (await store.snapshots.load('T1'))!;
+    const journal = await store.journal.entries('T1');
+    t.ok(await store.snapshots.removeArchived('T1', archived.version));
+    t.equal(await store.osOutbox.trim('S1', T0 + 1, 100), 2);
+    const r = store.handle.redis;
+    t.same([await r.hlen(`${prefix}:{os:S1}:events`), await r.hlen(`${prefix}:{os:S1}:ids`), await r.zcard(`${prefix}:{os:S1}:at`)], [0, 0, 0], 'events, ids and times all gone');
+    t.ok(await store.snapshots.reinstate(archived, journal, []));
+    await store.snapshots.save({ ...done, osEvents: [placed, paid, refunded], updatedAt: T0 + 20 }, archived.version, [entry('REFUND')]);
+    t.same((await store.osOutbox.events('S1', 2, 10)).map((e) => [e.stationSeq, e.eventId, e.eventSeq]), [[3, 'O1:placed', 1], [4, 'O1:paid', 2], [5, 'O1:refunded:R1', 3]], 'OS gets the first two again under the numbers it has (it keeps them once) and the refund third');
+  });
+
   t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {
     const store = createRedisStorage({ url, prefix: 'tc-durability' });
     t.teardown(() => store.close());
