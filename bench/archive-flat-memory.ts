@@ -5,10 +5,11 @@
  * ones come. At the end every sale must be in the archive, and the archive's counts and sums must
  * equal the simulators' ledger (the card's debits) and `GET /admin/orders/summary`.
  *
- *   npx tsx bench/archive-flat-memory.ts [sales=100000] [quiet=2s] [rate=0]
+ *   npx tsx bench/archive-flat-memory.ts [sales=100000] [quiet=2s] [rate=0] [keepDelivered=10s]
  *
  * `rate` > 0 offers that many sales a second (open loop): below what the post-payment tasks keep up
  * with, transactions become final as fast as they arrive. 0: as fast as 32 clients in flight go.
+ * `keepDelivered`: how long OS events OS took stay in the station outbox (TRADE_OS_KEEP_DELIVERED).
  *
  * Runs a private redis-server and its own PostgreSQL database (dropped at the end); the trade
  * center, its simulators and the load run in this process (`app.inject`, 32 checkouts in flight).
@@ -30,6 +31,7 @@ import { loadDataset } from '../systems/sim/index.ts';
 const SALES = Number(process.argv[2] ?? 100_000);
 const QUIET_MS = parseDuration(process.argv[3] ?? '2s') ?? 2_000;
 const RATE = Number(process.argv[4] ?? 0);
+const KEEP_DELIVERED_MS = parseDuration(process.argv[5] ?? '10s') ?? 10_000;
 const SAMPLES = 20;
 const IN_FLIGHT = 32;
 const PG_SERVER = process.env.TRADE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
         logLevel: 'silent',
         storage: { kind: 'redis', url: redis.url, prefix: 'flat', archiveUrl: `${PG_SERVER}/${database}` },
         archive: archiverConfig(QUIET_MS),
+        osSync: { ...DEFAULT_CONFIG.osSync, keepDeliveredMs: KEEP_DELIVERED_MS },
       },
       { log: pino({ level: 'silent' }) },
     );
@@ -144,6 +147,7 @@ async function main(): Promise<void> {
       sales: SALES,
       failed,
       quiet: `${QUIET_MS} ms`,
+      keepDelivered: `${KEEP_DELIVERED_MS} ms`,
       offeredPerSecond: RATE || 'as fast as possible',
       salesPerSecond: Math.round(SALES / salesSeconds),
       archived: (await tc.archive.counts()).orders,

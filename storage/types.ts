@@ -492,6 +492,19 @@ export interface AdminQueries {
    * rest and not `quoted` counts as idle.
    */
   stats(idleBefore: number): Promise<StoreStats>;
+  /**
+   * The archiver's backlog for metrics: final transactions still in the hot store that became
+   * final at or before `finalBefore` (past their quiet period), and the oldest `finalAt` of any.
+   */
+  finalBacklog(finalBefore: number): Promise<FinalBacklog>;
+}
+
+/** What {@link AdminQueries.finalBacklog} counts. */
+export interface FinalBacklog {
+  /** Final transactions in the hot store final at or before the instant asked about. */
+  count: number;
+  /** The earliest `finalAt` of a final transaction in the hot store, or null when there is none. */
+  oldestFinalAt: number | null;
 }
 
 /** Where an order was taken: on this platform, or imported from OS's history (issue 20). */
