@@ -5,10 +5,11 @@
  * ones come. At the end every sale must be in the archive, and the archive's counts and sums must
  * equal the simulators' ledger (the card's debits) and `GET /admin/orders/summary`.
  *
- *   npx tsx bench/archive-flat-memory.ts [sales=100000] [quiet=2s] [rate=0]
+ *   npx tsx bench/archive-flat-memory.ts [sales=100000] [quiet=2s] [rate=0] [keepDelivered=10s]
  *
  * `rate` > 0 offers that many sales a second (open loop): below what the post-payment tasks keep up
  * with, transactions become final as fast as they arrive. 0: as fast as 32 clients in flight go.
+ * `keepDelivered`: how long OS events OS took stay in the station outbox (TRADE_OS_KEEP_DELIVERED).
  *
  * Runs a private redis-server and its own PostgreSQL database (dropped at the end); the trade
  * center, its simulators and the load run in this process (`app.inject`, 32 checkouts in flight).
@@ -30,6 +31,7 @@ import { loadDataset } from '../systems/sim/index.ts';
 const SALES = Number(process.argv[2] ?? 100_000);
 const QUIET_MS = parseDuration(process.argv[3] ?? '2s') ?? 2_000;
 const RATE = Number(process.argv[4] ?? 0);
+const KEEP_DELIVERED_MS = parseDuration(process.argv[5] ?? '10s') ?? 10_000;
 const SAMPLES = 20;
 const IN_FLIGHT = 32;
 const PG_SERVER = process.env.TRADE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
         logLevel: 'silent',
         storage: { kind: 'redis', url: redis.url, prefix: 'flat', archiveUrl: `${PG_SERVER}/${database}` },
         archive: archiverConfig(QUIET_MS),
+        osSync: { ...DEFAULT_CONFIG.osSync, keepDeliveredMs: KEEP_DELIVERED_MS },
       },
       { log: pino({ level: 'silent' }) },
     );
@@ -105,7 +108,7 @@ async function main(): Promise<void> {
     const sample = async (sales: number, started: number) => {
       const info = await probe.info('memory');
       const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
-      samples.push({ sales, seconds: Math.round((performance.now() - started) / 100) / 10, dbsize: await probe.dbsize(), usedMemoryMb: Math.round(used / 10_485.76) / 100, archived: (await tc.archive!.counts()).orders });
+      samples.push({ sales, seconds: Math.round((performance.now() - started) / 100) / 10, dbsize: await probe.dbsize(), usedMemoryMb: Math.round(used / 10_485.76) / 100, archived: (await tc.archive.counts()).orders });
       process.stderr.write(`${JSON.stringify(samples.at(-1))}\n`);
     };
     const started = performance.now();
@@ -133,20 +136,21 @@ async function main(): Promise<void> {
     const salesSeconds = (performance.now() - started) / 1000;
     // The tail: the last sales' tasks finish, a quiet period passes, the archiver takes them.
     const deadline = Date.now() + 10 * 60_000;
-    while ((await tc.archive!.counts()).orders < SALES - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    while ((await tc.archive.counts()).orders < SALES - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
     await new Promise((r) => setTimeout(r, QUIET_MS * 2));
     await sample(done, started);
     const card = await tc.sims!.systems.storedValue.peekCard(CARD);
     const cardDebitedFen = CARD_BALANCE - card!.availableFen;
-    const archiveTotals = (await tc.archive!.summary({}, []))[0]!;
+    const archiveTotals = (await tc.archive.summary({}, []))[0]!;
     const api = JSON.parse((await app.inject({ method: 'GET', url: '/admin/orders/summary', headers: auth })).body) as { groups: { count: number; paidAmountFen: number }[] };
     const report = {
       sales: SALES,
       failed,
       quiet: `${QUIET_MS} ms`,
+      keepDelivered: `${KEEP_DELIVERED_MS} ms`,
       offeredPerSecond: RATE || 'as fast as possible',
       salesPerSecond: Math.round(SALES / salesSeconds),
-      archived: (await tc.archive!.counts()).orders,
+      archived: (await tc.archive.counts()).orders,
       archiveTotals,
       apiSummary: api.groups[0],
       cardDebitedFen,

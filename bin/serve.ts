@@ -8,6 +8,7 @@ import { loadApiKeysFile } from '../runtime/api-keys.ts';
 import { readRoutingFile } from '../runtime/routing.ts';
 import { archiveAfterFromEnv, archiveFailpointFromEnv, archiverConfig } from '../runtime/archiver.ts';
 import { archiveFromEnv, feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
+import { osKeepDeliveredFromEnv } from '../runtime/os-sync.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
 import { reconConfigFromEnv } from '../runtime/recon-jobs.ts';
 import { ConfigError, systemsSettingsFromEnv } from '../runtime/systems-config.ts';
@@ -69,6 +70,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const feedMaxLen = feedMaxLenFromEnv(process.env);
   const archiveAfterMs = archiveAfterFromEnv(process.env);
   const archiveFailpoint = archiveFailpointFromEnv(process.env);
+  const osKeepDeliveredMs = osKeepDeliveredFromEnv(process.env);
   const { requestTimeoutMs, connectionTimeoutMs, keepAliveTimeoutMs, bodyLimitBytes, maxConnections } = options;
   const limits = httpLimitsFromEnv(process.env, {
     ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
@@ -118,6 +120,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     idempotency: { ...DEFAULT_CONFIG.idempotency, ...(idempotencyRetentionMs !== undefined ? { retentionMs: idempotencyRetentionMs } : {}) },
     archive: archiveAfterMs !== undefined ? archiverConfig(archiveAfterMs) : DEFAULT_CONFIG.archive,
     ...(archiveFailpoint ? { archiveFailpoint } : {}),
+    ...(osKeepDeliveredMs !== undefined ? { osSync: { ...DEFAULT_CONFIG.osSync, keepDeliveredMs: osKeepDeliveredMs } } : {}),
     ...(options.callbackDelayMs !== undefined ? { callbackDelayMs: options.callbackDelayMs } : {}),
     ...(options.paymentTtlMs !== undefined ? { paymentTtlMs: options.paymentTtlMs } : {}),
     ...(process.env.TRADE_STORAGE === 'redis'

@@ -1,4 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { Subject } from 'rxjs';
 import type { ArchiveEntry, FinalTransaction, Journal, OrderArchive, QuoteRecords, SnapshotStore, TaskStore } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
 import { orderRowOf } from './order-row.ts';
@@ -76,6 +78,20 @@ export interface ArchiveTurn {
   kept: number;
 }
 
+/** One archive transaction of a turn, as the metrics follow it ({@link Archiver.batches}). */
+export interface ArchiveBatch {
+  /** Transactions in the batch. */
+  entries: number;
+  /** Of them, written to the archive (new or a newer version). */
+  archived: number;
+  /** Of them, gone from the hot store after it (0 when it failed). */
+  removed: number;
+  /** Wall time of the archive write and the removals, s. */
+  seconds: number;
+  /** `failed`: the archive write or a removal threw (nothing is lost: the next turn tries again). */
+  outcome: 'ok' | 'failed';
+}
+
 /**
  * The archiver (DOMAIN.md "Archive"): every `everyMs` one process takes the turn and moves the
  * transactions final for longer than the quiet period from the hot store to the order archive:
@@ -89,7 +105,9 @@ export interface ArchiveTurn {
  */
 export class Archiver {
   /** Totals of this process, for metrics and tests. */
-  readonly counters = { turns: 0, archived: 0, removed: 0, kept: 0, quotesSwept: 0 };
+  readonly counters = { turns: 0, archived: 0, removed: 0, kept: 0, quotesSwept: 0, failures: 0 };
+  /** Every archive batch, done or failed (metrics). */
+  readonly batches = new Subject<ArchiveBatch>();
   private timer: NodeJS.Timeout | null = null;
   private readonly passes = new SerialPass(async () => (await this.turn()).removed);
 
@@ -166,14 +184,28 @@ export class Archiver {
   }
 
   private async archiveBatch(entries: ArchiveEntry[], result: ArchiveTurn): Promise<void> {
-    const put = this.archive.put(entries);
-    this.atPoint?.('before-archive-commit');
-    const written = await put;
-    result.archived += written.written;
-    this.atPoint?.('after-archive-write');
-    for (const e of entries) {
-      if (await this.host.retire(e.record.txnNo, e.record.version)) result.removed++;
-      else result.kept++;
+    const started = performance.now();
+    const batch: ArchiveBatch = { entries: entries.length, archived: 0, removed: 0, seconds: 0, outcome: 'ok' };
+    try {
+      const put = this.archive.put(entries);
+      this.atPoint?.('before-archive-commit');
+      const written = await put;
+      batch.archived = written.written;
+      result.archived += written.written;
+      this.atPoint?.('after-archive-write');
+      for (const e of entries) {
+        if (await this.host.retire(e.record.txnNo, e.record.version)) {
+          batch.removed++;
+          result.removed++;
+        } else result.kept++;
+      }
+    } catch (err) {
+      batch.outcome = 'failed';
+      this.counters.failures++;
+      throw err;
+    } finally {
+      batch.seconds = (performance.now() - started) / 1000;
+      this.batches.next(batch);
     }
   }
 

@@ -31,6 +31,10 @@ export class TradeMetrics {
   readonly downstreamSeconds: Histogram<'system' | 'outcome'>;
   readonly httpSeconds: Histogram<'method' | 'route' | 'status'>;
   readonly discrepanciesFound: Counter<'channel' | 'kind'>;
+  readonly archivedTransactions: Counter;
+  readonly archiveRemoved: Counter;
+  readonly archiveBatchSeconds: Histogram<'outcome'>;
+  readonly archiveFailures: Counter;
   private readonly subscriptions: Subscription[] = [];
 
   constructor(private readonly tc: TradeCenter) {
@@ -169,7 +173,47 @@ export class TradeMetrics {
         RECON_CHANNELS.forEach((channel, i) => this.set({ channel }, runs[i] ? 0 : 1));
       },
     });
+    this.archivedTransactions = new Counter({ name: 'tc_archive_transactions_archived_total', help: "Final transactions this process's archiver wrote to the order archive (new, or a newer version)", registers });
+    this.archiveRemoved = new Counter({ name: 'tc_archive_transactions_removed_total', help: "Archived transactions this process's archiver let go from the hot store", registers });
+    this.archiveBatchSeconds = new Histogram({
+      name: 'tc_archive_batch_duration_seconds',
+      help: 'One archive batch: the archive write and the hot-store removals, by outcome (failed: the next turn tries again)',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.archiveFailures = new Counter({ name: 'tc_archive_failures_total', help: 'Archive batches that failed (archive or hot store unreachable); alert on a rate', registers });
+    const archiveAfterMs = tc.config.archive.afterMs;
+    // One store read per scrape, shared by the two gauges that need it.
+    let backlog: ReturnType<typeof admin.finalBacklog> | null = null;
+    const finalBacklog = () => {
+      backlog ??= admin.finalBacklog(clock.now() - archiveAfterMs).finally(() => queueMicrotask(() => (backlog = null)));
+      return backlog;
+    };
+    new Gauge({
+      name: 'tc_archive_backlog',
+      help: 'Final transactions still in the hot store past their quiet period (TRADE_ARCHIVE_AFTER): tasks not done yet, or the archiver behind or failing',
+      registers,
+      async collect() {
+        this.set((await finalBacklog()).count);
+      },
+    });
+    new Gauge({
+      name: 'tc_archive_oldest_final_age_seconds',
+      help: 'How long the oldest final transaction in the hot store has been final (0: none); above the quiet period it waits for the archiver',
+      registers,
+      async collect() {
+        const oldest = (await finalBacklog()).oldestFinalAt;
+        this.set(oldest === null ? 0 : Math.max(0, (clock.now() - oldest) / 1000));
+      },
+    });
     this.subscriptions.push(
+      tc.archiver.batches.subscribe((b) => {
+        this.archiveBatchSeconds.observe({ outcome: b.outcome }, b.seconds);
+        this.archivedTransactions.inc(b.archived);
+        this.archiveRemoved.inc(b.removed);
+        if (b.outcome === 'failed') this.archiveFailures.inc();
+      }),
       tc.reconciler.runs.subscribe((r) => {
         for (const kind of r.added) this.discrepanciesFound.inc({ channel: r.channel, kind });
       }),

@@ -43,7 +43,8 @@ export interface OrderListingPage {
 export class OrderQueries {
   constructor(
     private readonly hot: { snapshots: SnapshotStore; quotes: QuoteRecords; journal: Journal; admin: AdminQueries },
-    private readonly archive: OrderArchive | null,
+    /** The bundle's archive; a disabled one (Redis without `TRADE_ARCHIVE_URL`) holds nothing. */
+    private readonly archive: OrderArchive,
   ) {}
 
   async search(filter: OrderQuery, limit: number, cursor: string | null): Promise<OrderListingPage> {
@@ -52,7 +53,7 @@ export class OrderQueries {
     const hotTxnNos = new Set(hot.map((r) => r.txnNo));
     const archived: OrderRow[] = [];
     const inArchive = archiveFilter(filter);
-    if (this.archive && inArchive) {
+    if (inArchive) {
       // Archived rows shadowed by a hot one are skipped: read enough to fill the page anyway.
       const page = await this.archive.search(inArchive, limit + hotTxnNos.size, position === null ? null : encodeOrderCursor(position));
       archived.push(...page.rows.filter((r) => !hotTxnNos.has(r.txnNo)));
@@ -79,10 +80,10 @@ export class OrderQueries {
       into.refundedAmountFen += sign * row.refundedAmountFen;
       groups.set(key, into);
     };
-    if (this.archive && inArchive) for (const row of await this.archive.summary(inArchive, groupBy)) add(row, 1);
+    if (inArchive) for (const row of await this.archive.summary(inArchive, groupBy)) add(row, 1);
     for (const row of await this.hotRows(filter)) {
       // Counted in the archive at an older version: that copy gives way to this one.
-      const stale = this.archive ? await this.archive.get(row.txnNo) : null;
+      const stale = await this.archive.get(row.txnNo);
       if (stale && matches(stale.row, filter)) for (const g of summaryRowsOf(stale.row, groupBy)) add(g, -1);
       for (const g of summaryRowsOf(row, groupBy)) add(g, 1);
     }
@@ -94,7 +95,7 @@ export class OrderQueries {
   /** Whether rows after `last` remain on either side once this page is taken. */
   private async moreAfter(filter: OrderQuery, last: OrderListing | undefined, hotTxnNos: Set<string>): Promise<boolean> {
     const inArchive = archiveFilter(filter);
-    if (!last || !this.archive || !inArchive) return false;
+    if (!last || !inArchive) return false;
     const next = await this.archive.search(inArchive, hotTxnNos.size + 1, encodeOrderCursor({ createdAt: last.createdAt, txnNo: last.txnNo }));
     return next.rows.some((r) => !hotTxnNos.has(r.txnNo));
   }

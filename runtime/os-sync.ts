@@ -4,7 +4,9 @@ import type { OsPort } from '../systems/os/port.ts';
 import type { OsCursor, OsEvent, OsGroupChange, OsOutbox } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
 import type { Downstream } from './downstream.ts';
+import { parseDuration } from './archiver.ts';
 import { SerialPass } from './serial-pass.ts';
+import { ConfigError } from './systems-config.ts';
 
 /** How the delivery loop runs. */
 export interface OsSyncConfig {
@@ -15,9 +17,32 @@ export interface OsSyncConfig {
   /** Backoff of a station whose delivery failed: base, doubling per failure, up to max, ms. */
   baseBackoffMs: number;
   maxBackoffMs: number;
+  /**
+   * How long delivered events stay in the outbox, ms (`TRADE_OS_KEEP_DELIVERED`): the resync
+   * window. Older delivered ones are let go each pass where the outbox is memory (Redis).
+   */
+  keepDeliveredMs: number;
 }
 
-export const DEFAULT_OS_SYNC: OsSyncConfig = { pollMs: 1_000, batch: 100, baseBackoffMs: 1_000, maxBackoffMs: 5 * 60_000 };
+/** Seven days of delivered events: a resync reaches back a week. */
+export const DEFAULT_OS_KEEP_DELIVERED_MS = 7 * 86_400_000;
+
+export const DEFAULT_OS_SYNC: OsSyncConfig = { pollMs: 1_000, batch: 100, baseBackoffMs: 1_000, maxBackoffMs: 5 * 60_000, keepDeliveredMs: DEFAULT_OS_KEEP_DELIVERED_MS };
+
+/**
+ * Reads `TRADE_OS_KEEP_DELIVERED` (a duration such as `1d`, `7d`, `12h`), ms, or undefined when it
+ * is not set. Throws a {@link ConfigError} naming the key when it is bad.
+ */
+export function osKeepDeliveredFromEnv(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.TRADE_OS_KEEP_DELIVERED;
+  if (raw === undefined) return undefined;
+  const ms = parseDuration(raw);
+  if (ms === null) throw new ConfigError([`TRADE_OS_KEEP_DELIVERED: not a duration such as 12h or 7d: ${JSON.stringify(raw)}`]);
+  return ms;
+}
+
+/** Events a pass lets go of per station at most (a backlog of old ones goes over a few passes). */
+const TRIM_PER_PASS = 5_000;
 
 /** A station's cursor as the admin API shows it: the stored cursor, its group's switch, and this process's backoff. */
 export interface OsStationStatus extends OsCursor {
@@ -112,7 +137,10 @@ export class OsSync {
     await this.outbox.repair(this.config.batch);
     const online = new Set(await this.outbox.readsOnlineGroups());
     let delivered = 0;
+    const keepFrom = this.clock.now() - this.config.keepDeliveredMs;
     for (const cursor of await this.outbox.cursors()) {
+      // What OS took longer ago than the resync window goes, whatever the station's switch.
+      if (cursor.deliveredSeq > 0) await this.outbox.trim(cursor.stationId, keepFrom, TRIM_PER_PASS);
       if (cursor.pending <= 0) continue;
       const b = this.backoff.get(cursor.stationId);
       if (b && b.until > this.clock.now()) continue;

@@ -85,7 +85,7 @@ export function withGiveBacks(listing: OrderListing, record: TransactionRecord, 
 export class PlatformSide {
   constructor(
     private readonly hot: { snapshots: SnapshotStore; journal: Journal; admin: AdminQueries },
-    private readonly archive: OrderArchive | null,
+    private readonly archive: OrderArchive,
   ) {}
 
   /** Our counted rows of `channel` from 10 minutes before the China-time `day` to 10 minutes after it. */
@@ -99,7 +99,7 @@ export class PlatformSide {
       hotTxnNos.add(listing.txnNo);
       for (const row of platformRowsOf(listing, channel)) if (platformCounts(row) && row.at !== null && row.at >= lo && row.at < hi) out.push(row);
     }
-    if (this.archive?.enabled) {
+    if (this.archive.enabled) {
       for await (const m of this.archive.movements(channel, lo, hi)) {
         if (hotTxnNos.has(m.txnNo)) continue;
         out.push({
@@ -125,7 +125,7 @@ export class PlatformSide {
   async listing(txnNo: string): Promise<Listing | null> {
     const record = await this.hot.snapshots.load(txnNo);
     if (record) return this.hotListing(record);
-    const archived = this.archive?.enabled ? await this.archive.get(txnNo) : null;
+    const archived = this.archive.enabled ? await this.archive.get(txnNo) : null;
     return archived ? archived.row : null;
   }
 

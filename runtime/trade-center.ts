@@ -24,7 +24,7 @@ import type { SystemsConfig } from './systems-config.ts';
 import { taskHandlers } from './task-handlers.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TransactionHost, type ProvidedMachine } from './transaction-host.ts';
-import { archiveOf, TransactionReads } from './transaction-reads.ts';
+import { TransactionReads } from './transaction-reads.ts';
 import { OrderQueries } from './order-queries.ts';
 import { DEFAULT_ROUTING, RoutingService, type RoutingConfig } from './routing.ts';
 import { DEFAULT_OS_SYNC, OsSync, type OsSyncConfig } from './os-sync.ts';
@@ -190,10 +190,13 @@ export interface TradeCenter {
   log: Logger;
   /** Every storage concept of this deployment (SQLite file or Redis), one bundle. */
   storage: Storage;
-  /** The order archive final transactions move to; null where there is none (reads find only the hot store). */
-  archive: OrderArchive | null;
-  /** Moves quiet final transactions from the hot store to the archive. */
-  archiver: Archiver | null;
+  /**
+   * The order archive final transactions move to: the bundle's `storage.archive`. A disabled one
+   * (`enabled` false: Redis without `TRADE_ARCHIVE_URL`) holds nothing and takes nothing.
+   */
+  archive: OrderArchive;
+  /** Moves quiet final transactions from the hot store to the archive (does nothing while the archive is disabled). */
+  archiver: Archiver;
   /** A transaction's record, journal and tasks wherever it lives: hot store, else archive. */
   reads: TransactionReads;
   /** `GET /admin/orders` and its summary: hot store and archive together. */
@@ -253,8 +256,6 @@ export interface TradeCenterDeps {
   after?: After;
   requestId?: () => string;
   adjustMachine?: (machine: ProvidedMachine, systems: Systems) => ProvidedMachine;
-  /** The order archive, when the caller opened it (the simulation; a PostgreSQL archive beside Redis). */
-  archive?: OrderArchive;
   /** The simulation's crash between the archive write and the removals (see Archiver). */
   archivePoint?: (point: ArchiveFailpoint) => void;
   /** Where the reconciliation downloads bills from; the simulators' bills, or the gateway's HTTP routes, otherwise. */
@@ -281,7 +282,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   // One writer per transaction (DESIGN.md rule 1) across the processes sharing the storage: the lease.
   const leases: Leases | null = deps.leases ?? scaleOut?.leases ?? (split && sqlite ? new SqliteLeases(sqlite.handle, { ttlMs: 10_000, waitMs: 30_000 }) : null);
   const runsWork = config.role !== 'api';
-  const archive: OrderArchive | null = deps.archive ?? archiveOf(storage);
+  const archive: OrderArchive = storage.archive;
   const scheduler: Scheduler = scaleOut?.scheduler ?? new PollingScheduler();
   const callbackNonces: CallbackNonces = deps.callbackNonces ?? (scaleOut
     ? new RedisCallbackNonces(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix)
@@ -346,7 +347,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   if (split && runsWork) sqlite?.handle.onOthersCommit.add(taskPass);
   const sentinel = new Sentinel(storage.sentinel, host, clock, config.sentinel ?? DEFAULT_SENTINEL, log);
   const atPoint = config.archiveFailpoint ? failpointKill(config.archiveFailpoint, log) : (deps.archivePoint ?? null);
-  const archiver = archive ? new Archiver(storage, archive, host, clock, config.archive, log, atPoint) : null;
+  const archiver = new Archiver(storage, archive, host, clock, config.archive, log, atPoint);
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const routingStore = deps.routingStore ?? (scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath));
@@ -421,7 +422,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       if (runsWork) {
         await runner.start();
         sentinel.start();
-        archiver?.start();
+        archiver.start();
         idempotencyPurge.start();
         osSync.start();
         if (config.recon.daily) await reconJobs.start();
@@ -432,7 +433,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await reconJobs.stop();
       await sentinel.stop();
       await osSync.stop();
-      await archiver?.stop();
+      await archiver.stop();
       await idempotencyPurge.stop();
       idempotencyLeases.stop();
       await scheduler.stop();

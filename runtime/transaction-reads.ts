@@ -1,10 +1,5 @@
-import type { Journal, OrderArchive, QuoteRecord, QuoteRecords, SnapshotStore, Storage, StoredJournalEntry, TaskRecord, TaskStore, TransactionRecord } from '../storage/types.ts';
+import type { Journal, OrderArchive, QuoteRecord, QuoteRecords, SnapshotStore, StoredJournalEntry, TaskRecord, TaskStore, TransactionRecord } from '../storage/types.ts';
 import { topState } from './view.ts';
-
-/** The storage bundle's order archive, or null where there is none (Redis without `TRADE_ARCHIVE_URL`). */
-export function archiveOf(storage: Storage): OrderArchive | null {
-  return storage.archive.enabled ? storage.archive : null;
-}
 
 /**
  * A quoted-only transaction's quote record (issue 21) as the transaction record reads see: in
@@ -50,7 +45,8 @@ export async function hotRecord(hot: { snapshots: SnapshotStore; quotes: QuoteRe
 export class TransactionReads {
   constructor(
     private readonly hot: { snapshots: SnapshotStore; quotes: QuoteRecords; journal: Journal; tasks: TaskStore },
-    private readonly archive: OrderArchive | null,
+    /** The bundle's archive; a disabled one (Redis without `TRADE_ARCHIVE_URL`) finds nothing. */
+    private readonly archive: OrderArchive,
   ) {}
 
   async record(txnNo: string): Promise<TransactionRecord | null> {
@@ -69,10 +65,10 @@ export class TransactionReads {
   }
 
   async txnNoByOrderNo(orderNo: string): Promise<string | null> {
-    return (await this.hot.snapshots.findTxnNoByOrderNo(orderNo)) ?? (this.archive ? await this.archive.findTxnNoByOrderNo(orderNo) : null);
+    return (await this.hot.snapshots.findTxnNoByOrderNo(orderNo)) ?? (await this.archive.findTxnNoByOrderNo(orderNo));
   }
 
   private async archived(txnNo: string) {
-    return this.archive ? this.archive.get(txnNo) : null;
+    return this.archive.get(txnNo);
   }
 }

@@ -192,6 +192,15 @@ export interface OsOutbox {
    * steps: Redis); returns how many transactions it looked at (0 where a save is one step).
    */
   repair(limit: number): Promise<number>;
+  /**
+   * Lets go of a station's oldest events that OS has taken and that were recorded before
+   * `recordedBefore` (the resync window), at most `limit`, oldest first and never past the first
+   * one kept, so what stays is the station's sequence from some point on; returns how many went.
+   * Undelivered events are never dropped, and a rewind goes back no further than the oldest kept.
+   * A backend whose hot store is memory drops them (Redis: the station's outbox would grow with
+   * history); one whose events live in its file beside the archive keeps them all (SQLite: 0).
+   */
+  trim(stationId: string, recordedBefore: number, limit: number): Promise<number>;
 }
 
 export type SaveResult = { ok: true; version: number } | { ok: false; conflict: true; actualVersion: number | null };
@@ -483,6 +492,19 @@ export interface AdminQueries {
    * rest and not `quoted` counts as idle.
    */
   stats(idleBefore: number): Promise<StoreStats>;
+  /**
+   * The archiver's backlog for metrics: final transactions still in the hot store that became
+   * final at or before `finalBefore` (past their quiet period), and the oldest `finalAt` of any.
+   */
+  finalBacklog(finalBefore: number): Promise<FinalBacklog>;
+}
+
+/** What {@link AdminQueries.finalBacklog} counts. */
+export interface FinalBacklog {
+  /** Final transactions in the hot store final at or before the instant asked about. */
+  count: number;
+  /** The earliest `finalAt` of a final transaction in the hot store, or null when there is none. */
+  oldestFinalAt: number | null;
 }
 
 /** Where an order was taken: on this platform, or imported from OS's history (issue 20). */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TradeError } from '../../domain/errors.ts';
 import type { TradeCenter } from '../../runtime/trade-center.ts';
 import { storedView } from '../../runtime/stored-snapshot.ts';
-import { archiveOf, TransactionReads } from '../../runtime/transaction-reads.ts';
+import { TransactionReads } from '../../runtime/transaction-reads.ts';
 import { groupByOf, OrderQueries, orderQueryOf, orderView, type OrderQueryParams, type OrderView } from '../../runtime/order-queries.ts';
 import type { OrderSummaryRow } from '../../storage/types.ts';
 import { taskView, type TransactionView } from '../../runtime/view.ts';
@@ -31,8 +31,8 @@ export class StoreSource implements TradeSource {
     pollMs = 500,
   ) {
     this.storage = openStorage(target, { feedPollMs: pollMs });
-    this.reads = new TransactionReads(this.storage, archiveOf(this.storage));
-    this.orderQueries = new OrderQueries(this.storage, archiveOf(this.storage));
+    this.reads = new TransactionReads(this.storage, this.storage.archive);
+    this.orderQueries = new OrderQueries(this.storage, this.storage.archive);
     this.name = target.db ?? target.redis ?? 'store';
   }
 

@@ -1,4 +1,4 @@
-import type { AdminQueries, ListFilter, StoreStats } from '../types.ts';
+import type { AdminQueries, FinalBacklog, ListFilter, StoreStats } from '../types.ts';
 import type { RedisHandle } from './handle.ts';
 
 /** The admin list and the metrics' counts on Redis, from the index slot (entries checked against records). */
@@ -54,5 +54,12 @@ export class RedisAdminQueries implements AdminQueries {
     const idleTxns = (replies[states.length + 1] as string[]) ?? [];
     const idleStates = await Promise.all(idleTxns.map((t) => this.h.redis.hget(this.h.k(t, 'txn'), 'state')));
     return { byState, needsAttention: Number(replies[states.length]), idle: idleStates.filter((x) => x !== null && x !== 'quoted').length };
+  }
+
+  /** From the `final` index, scored by finalAt (a crash may leave it briefly over-counted, as {@link stats}). */
+  async finalBacklog(finalBefore: number): Promise<FinalBacklog> {
+    const replies = ((await this.h.redis.multi().zcount(this.h.idx('final'), '-inf', finalBefore).zrange(this.h.idx('final'), 0, 0, 'WITHSCORES').exec()) ?? []).map(([, v]) => v);
+    const oldest = replies[1] as string[] | undefined;
+    return { count: Number(replies[0] ?? 0), oldestFinalAt: oldest && oldest.length === 2 ? Number(oldest[1]) : null };
   }
 }

@@ -1,11 +1,12 @@
 import type { OsCursor, OsEvent, OsEventKind, OsGroupChange, OsOutbox } from '../types.ts';
 import type { RedisHandle } from './handle.ts';
-import { OS_ADVANCE, OS_PUBLISH, OS_REWIND } from './scripts.ts';
+import { OS_ADVANCE, OS_PUBLISH, OS_REWIND, OS_TRIM } from './scripts.ts';
 
 interface Scripts {
   tcOsPublish(...args: (string | number)[]): Promise<number>;
   tcOsAdvance(key: string, fromSeq: number, toSeq: number, nowMs: number): Promise<number>;
   tcOsRewind(cursor: string, at: string, fromMs: number): Promise<number>;
+  tcOsTrim(events: string, ids: string, cursor: string, at: string, beforeMs: number, limit: number): Promise<number>;
 }
 
 /** An event as the save script stored it in the transaction's `os` hash: `<eventSeq>|<JSON>`. */
@@ -41,6 +42,7 @@ export class RedisOsOutbox implements OsOutbox {
     this.redis.defineCommand('tcOsPublish', { lua: OS_PUBLISH, numberOfKeys: 4 });
     this.redis.defineCommand('tcOsAdvance', { lua: OS_ADVANCE, numberOfKeys: 1 });
     this.redis.defineCommand('tcOsRewind', { lua: OS_REWIND, numberOfKeys: 2 });
+    this.redis.defineCommand('tcOsTrim', { lua: OS_TRIM, numberOfKeys: 4 });
   }
 
   private s(stationId: string, part: string): string {
@@ -119,6 +121,16 @@ export class RedisOsOutbox implements OsOutbox {
 
   async rewind(stationId: string, fromMs: number): Promise<number> {
     return Number(await this.redis.tcOsRewind(this.s(stationId, 'cursor'), this.s(stationId, 'at'), fromMs));
+  }
+
+  /**
+   * Drops the station's delivered events older than `recordedBefore` (OS_TRIM): its events, ids and
+   * at entries, so the outbox holds the resync window, not the history. An event id let go is no
+   * longer known to the station: a rehydrated order's earlier events, listed again, are published
+   * again under their own order sequence, which OS keeps once (docs/callee-contract.md 2.15).
+   */
+  async trim(stationId: string, recordedBefore: number, limit: number): Promise<number> {
+    return Number(await this.redis.tcOsTrim(this.s(stationId, 'events'), this.s(stationId, 'ids'), this.s(stationId, 'cursor'), this.s(stationId, 'at'), recordedBefore, limit));
   }
 
   async readsOnlineGroups(): Promise<string[]> {

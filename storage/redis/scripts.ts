@@ -282,7 +282,7 @@ return 0
  * archiver archived; its index entries (another slot) are removed by the caller after it.
  *
  * KEYS[1] txn hash, KEYS[2] journal, KEYS[3] task list, KEYS[4 ..] one hash per task the list held
- * when the caller read it
+ * when the caller read it, then the order's OS events hash `tc:{T}:os` (published by then)
  * ARGV[1] the archived version; ARGV[2] the number of task names the caller read
  * Output: {1, orderNo or '', state, timers JSON} when removed; {0} when the transaction moved on
  *   or is gone; {-1} when its task list changed since it was read (read it again).
@@ -352,6 +352,39 @@ for i = 1, #ARGV, 3 do
   end
 end
 return stored
+`;
+
+/**
+ * osTrim: lets go of a station's oldest delivered events recorded before a time, in station order
+ * from the first one kept, stopping at the first that is undelivered or recent (so what is kept is
+ * the sequence from `trimmed + 1` on, without holes: reads after any cursor and rewinds still work).
+ *
+ * KEYS[1] `tc:{os:S}:events`; KEYS[2] `tc:{os:S}:ids`; KEYS[3] `tc:{os:S}:cursor` (its `trimmed`:
+ * the last sequence let go); KEYS[4] `tc:{os:S}:at`
+ * ARGV[1] epoch ms: only events recorded before it go; ARGV[2] at most this many
+ * Output: the number of events let go.
+ */
+export const OS_TRIM = `
+local delivered = tonumber(redis.call('HGET', KEYS[3], 'delivered') or '0')
+local from = tonumber(redis.call('HGET', KEYS[3], 'trimmed') or '0')
+local before = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local seq = from
+while seq - from < limit and seq < delivered do
+  local next = tostring(seq + 1)
+  local at = redis.call('ZSCORE', KEYS[4], next)
+  if at and tonumber(at) >= before then break end
+  local value = redis.call('HGET', KEYS[1], next)
+  if value then
+    local body = cjson.decode(string.sub(value, string.find(value, '|', 1, true) + 1))
+    redis.call('HDEL', KEYS[2], body.eventId)
+    redis.call('HDEL', KEYS[1], next)
+  end
+  redis.call('ZREM', KEYS[4], next)
+  seq = seq + 1
+end
+if seq > from then redis.call('HSET', KEYS[3], 'trimmed', seq) end
+return seq - from
 `;
 
 /**

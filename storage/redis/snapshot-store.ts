@@ -254,14 +254,24 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async removeArchived(txnNo: string, version: number): Promise<boolean> {
+    // The order's OS events go too (nothing of an archived transaction stays in Redis), once they
+    // are in their station's outbox: a save a crash left unpublished is published first. A
+    // rehydrated transaction's next save lists all its events again (knownEvents is cleared for
+    // it by reinstate), which numbers them 1, 2, … as before; the station keeps each once by id.
+    if ((await this.h.redis.zscore(this.h.idx('os-unpublished'), txnNo)) !== null) {
+      const stationId = await this.h.redis.hget(this.h.k(txnNo, 'txn'), 'stationId');
+      if (stationId) await this.os.publish(txnNo, stationId);
+    }
     for (;;) {
       const names = await this.h.redis.lrange(this.h.k(txnNo, 'tasks'), 0, -1);
-      const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), ...names.map((n) => this.h.taskKey(txnNo, n))];
+      // REMOVE_ARCHIVED: KEYS[3] is the task list, whose length it checks; every key given goes.
+      const keys = [this.h.k(txnNo, 'txn'), this.h.k(txnNo, 'journal'), this.h.k(txnNo, 'tasks'), ...names.map((n) => this.h.taskKey(txnNo, n)), this.os.txnKey(txnNo)];
       const reply = await this.h.redis.tcRemoveArchived(keys.length, ...keys, version, names.length);
       if (Number(reply[0]) === -1) continue;
       if (Number(reply[0]) !== 1) return false;
       this.indexed.delete(txnNo);
       this.knownTasks.delete(txnNo);
+      this.knownEvents.delete(txnNo);
       const [, orderNo, state, timers] = reply.map(String);
       const m = new IndexWrites(this.h.redis);
       for (const index of ['all', 'active', 'working', 'attention', 'stuck', 'final', 'dirty']) m.zrem(this.h.idx(index), txnNo);
@@ -316,6 +326,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     const put = (await this.h.redis.tcReinstate(keys.length, ...keys, fields.length / 2, ...fields, tasks.length, ...taskArgs, ...entries)) === 1;
     this.indexed.delete(txnNo);
     this.knownTasks.delete(txnNo);
+    // Its OS events left with it (removeArchived): the next save must list them all again.
+    this.knownEvents.delete(txnNo);
     // Another process put it back first: its entries are the ones to keep, and ours may be wrong.
     if (!put) await this.h.reindex(txnNo);
     else await this.h.redis.zrem(this.h.idx('dirty'), txnNo);

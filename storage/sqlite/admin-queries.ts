@@ -1,4 +1,4 @@
-import type { AdminQueries, ListFilter, StoreStats } from '../types.ts';
+import type { AdminQueries, FinalBacklog, ListFilter, StoreStats } from '../types.ts';
 import type { SqliteHandle } from './handle.ts';
 
 /** The admin list and the metrics' counts on SQLite, through small partial indexes. */
@@ -59,5 +59,12 @@ export class SqliteAdminQueries implements AdminQueries {
       .get()!.n;
     const idle = this.db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM transactions WHERE at_rest = 0 AND updated_at < ? AND state <> 'quoted'").get(idleBefore)!.n;
     return { byState, needsAttention, idle };
+  }
+
+  async finalBacklog(finalBefore: number): Promise<FinalBacklog> {
+    // Both through the partial index transactions_final.
+    const count = this.db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM transactions WHERE final_at IS NOT NULL AND final_at <= ?').get(finalBefore)!.n;
+    const oldest = this.db.prepare<[], { at: number | null }>('SELECT min(final_at) AS at FROM transactions WHERE final_at IS NOT NULL').get()!.at;
+    return { count, oldestFinalAt: oldest ?? null };
   }
 }

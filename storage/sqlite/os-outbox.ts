@@ -159,4 +159,12 @@ export class SqliteOsOutbox implements OsOutbox {
   async repair(_limit: number): Promise<number> {
     return 0;
   }
+
+  /**
+   * Keeps every event: they live in the file, as the archive beside them does, and an order's
+   * rows are what numbers its next event (the writer's MAX(event_seq)), so none is dropped.
+   */
+  async trim(_stationId: string, _recordedBefore: number, _limit: number): Promise<number> {
+    return 0;
+  }
 }

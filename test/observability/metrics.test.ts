@@ -1,5 +1,6 @@
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import t from 'tap';
+import { archiverConfig } from '../../runtime/archiver.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
 import { FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
@@ -108,4 +109,62 @@ t.test('/metrics shows a dead task, needsAttention, a stuck transaction and an o
   t.equal(sample(families, 'tc_transactions_needs_attention'), 1);
   t.equal(sample(families, 'tc_transactions_stuck'), 1, 'the wechat payment idle for 25 minutes');
   t.equal(sample(families, 'tc_transactions', { state: 'paying' }), 1);
+});
+
+/** Runs the sale's tasks until it is final with every task done: what the archiver takes. */
+async function untilArchivable(h: Harness, txnNo: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    await h.tc.host.settle();
+    await h.tc.tasks.runDue();
+    const record = await h.tc.storage.snapshots.load(txnNo);
+    const open = (await h.tc.storage.tasks.tasksOf(txnNo)).filter((x) => x.status !== 'done');
+    if (record?.finalAt !== null && open.length === 0) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${txnNo} did not become final with its tasks done`);
+}
+
+t.test('/metrics follows the archiver: its backlog and oldest final age, what it archived and let go, its batches and a failed one (issue 18)', async (t) => {
+  const QUIET_MS = 2_000;
+  const clock = new ManualClock(NOON);
+  const h = await startHarness(t, { clock, config: { archive: archiverConfig(QUIET_MS) } });
+  // Its own timer (wall time) stops: the test takes each turn.
+  await h.tc.archiver.stop();
+  for (let i = 0; i < 2; i++) await untilArchivable(h, await sale(h, 'stored_value', 'pay'));
+
+  let { families } = await scrape(h);
+  t.equal(sample(families, 'tc_archive_backlog'), 0, 'final, but not quiet long enough yet');
+  t.equal(sample(families, 'tc_archive_transactions_archived_total'), 0);
+  clock.advance(QUIET_MS + 1_000);
+  ({ families } = await scrape(h));
+  t.equal(sample(families, 'tc_archive_backlog'), 2, 'two past their quiet period, still in the hot store');
+  t.ok(sample(families, 'tc_archive_oldest_final_age_seconds') >= (QUIET_MS + 1_000) / 1000, 'the oldest has been final longer than the quiet period');
+
+  t.equal(await h.tc.archiver.run(), 2);
+  ({ families } = await scrape(h));
+  t.equal(sample(families, 'tc_archive_transactions_archived_total'), 2);
+  t.equal(sample(families, 'tc_archive_transactions_removed_total'), 2);
+  t.equal(sample(families, 'tc_archive_batch_duration_seconds_count', { outcome: 'ok' }), 1, 'one batch');
+  t.equal(sample(families, 'tc_archive_batch_duration_seconds_bucket', { outcome: 'ok', le: '+Inf' }), 1);
+  t.equal(sample(families, 'tc_archive_backlog'), 0, 'worked off');
+  t.equal(sample(families, 'tc_archive_oldest_final_age_seconds'), 0, 'nothing final left in the hot store');
+  t.equal(sample(families, 'tc_archive_failures_total'), 0);
+
+  // The archive goes down: the batch fails, the sale stays in the hot store and in the backlog.
+  await untilArchivable(h, await sale(h, 'stored_value', 'pay'));
+  clock.advance(QUIET_MS + 1_000);
+  const archive = h.tc.archive;
+  const put = archive.put.bind(archive);
+  archive.put = () => Promise.reject(new Error('archive unreachable'));
+  await t.rejects(h.tc.archiver.run(), /archive unreachable/);
+  archive.put = put;
+  ({ families } = await scrape(h));
+  t.equal(sample(families, 'tc_archive_failures_total'), 1);
+  t.equal(sample(families, 'tc_archive_batch_duration_seconds_count', { outcome: 'failed' }), 1);
+  t.equal(sample(families, 'tc_archive_transactions_archived_total'), 2, 'nothing more archived');
+  t.equal(sample(families, 'tc_archive_backlog'), 1, 'the sale waits for the next turn');
+  clock.advance(1_000);
+  t.equal(await h.tc.archiver.run(), 1, 'the next turn archives it');
+  ({ families } = await scrape(h));
+  t.same([sample(families, 'tc_archive_transactions_archived_total'), sample(families, 'tc_archive_backlog')], [3, 0]);
 });

@@ -7,7 +7,7 @@ import { createRedisStorage } from '../../storage/redis/storage.ts';
 import { openSqliteStorage } from '../../storage/sqlite/storage.ts';
 import type { Storage } from '../../storage/types.ts';
 import { createTestDatabase } from '../helpers/postgres.ts';
-import { startRedisServer } from '../helpers/redis-server.ts';
+import { startRedisCluster, startRedisServer } from '../helpers/redis-server.ts';
 import { PATIENCE_MS, STARTUP_DEADLINE_MS } from '../helpers/deadlines.ts';
 import { apiClient, DATASET_PATH, eventually, FUEL_SALE, type Api } from '../helpers/harness.ts';
 import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
@@ -81,6 +81,17 @@ const BACKENDS: Record<string, (t: Test, dir: string) => Promise<{ env: Record<s
     return {
       env: { TRADE_STORAGE: 'redis', REDIS_URL: redis.url, TRADE_REDIS_PREFIX: prefix, TRADE_ARCHIVE_URL: archiveUrl },
       open: () => createRedisStorage({ url: redis.url, prefix, archiveUrl }),
+    };
+  },
+  // Every script keeps to one slot: the archive's removals and the index writes after them too.
+  'Redis Cluster + PostgreSQL': async (t, _dir) => {
+    const cluster = await startRedisCluster(3);
+    t.teardown(() => cluster.stop());
+    const archiveUrl = await createTestDatabase(t);
+    const prefix = 'tc-archive-crash';
+    return {
+      env: { TRADE_STORAGE: 'redis', REDIS_URL: cluster.url, TRADE_REDIS_CLUSTER: '1', TRADE_REDIS_PREFIX: prefix, TRADE_ARCHIVE_URL: archiveUrl },
+      open: () => createRedisStorage({ url: cluster.url, cluster: true, prefix, archiveUrl }),
     };
   },
 };

@@ -4,7 +4,7 @@ import t from 'tap';
 import ts from 'typescript';
 
 const root = join(import.meta.dirname, '..', '..');
-const CONCEPTS = ['SnapshotStore', 'Journal', 'TransitionFeed', 'IdempotencyRecords', 'TaskStore', 'SentinelIndex', 'AdminQueries', 'ShadowQuotes', 'OsOutbox', 'Storage'];
+const CONCEPTS = ['SnapshotStore', 'QuoteRecords', 'Journal', 'TransitionFeed', 'IdempotencyRecords', 'TaskStore', 'SentinelIndex', 'AdminQueries', 'OrderArchive', 'ShadowQuotes', 'OsOutbox', 'ReconciliationRecords', 'Storage'];
 
 function filesUnder(dir: string): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true, recursive: true })

@@ -5,6 +5,7 @@ import { createRedisStorage } from '../../storage/redis/storage.ts';
 import { eventually, startHarness } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { storeConformance } from './conformance.ts';
+import { entry, record, T0, task } from './conformance/helpers.ts';
 import { schedulingConformance } from './scheduling-conformance.ts';
 
 t.test('the Redis store', async (t) => {
@@ -100,6 +101,47 @@ t.test('the Redis store', async (t) => {
     t.teardown(() => again.close());
     await again.snapshots.save({ ...base, osEvents: [placed, { ...placed, eventId: 'O1:paid', kind: 'paid' as const }], updatedAt: T0 + 1 }, 1, []);
     t.same((await again.osOutbox.events('S1', 0, 10)).map((e) => [e.stationSeq, e.eventId, e.eventSeq]), [[1, 'O1:placed', 1], [2, 'O1:paid', 2]]);
+  });
+
+  t.test('an archived transaction leaves no key of its own behind, its OS events published first if a crash cut them off (issue 18: DBSIZE stays flat)', async (t) => {
+    const prefix = `tc-test-${randomUUID().slice(0, 8)}`;
+    const store = createRedisStorage({ url, prefix });
+    t.teardown(() => store.close());
+    const outbox = store.osOutbox as RedisOsOutbox;
+    const placed = { eventId: 'O1:placed', orderNo: 'O1', kind: 'placed' as const, payload: { payableFen: 100 } };
+    const paid = { eventId: 'O1:paid', orderNo: 'O1', kind: 'paid' as const, payload: { amountFen: 100 } };
+    const paying = record('T1', { orderNo: 'O1', state: 'paying', stateValue: 'paying', timers: { 'leg-1/query': T0 + 10 }, tasks: [task('settlement')], osEvents: [placed] });
+    await store.snapshots.save(paying, 0, [entry('xstate.init')]);
+    // The final save's publish is cut off: its paid event is stored in the transaction's slot only.
+    const publish = outbox.publish.bind(outbox);
+    outbox.publish = () => Promise.reject(new Error('killed'));
+    await t.rejects(store.snapshots.save({ ...paying, state: 'completed', stateValue: 'completed', atRest: true, timers: {}, finalAt: T0 + 5, osEvents: [placed, paid], updatedAt: T0 + 5 }, 1, [entry('DONE')]), /killed/);
+    outbox.publish = publish;
+    t.ok(await store.snapshots.removeArchived('T1', 2));
+    t.same(await store.handle.redis.keys(`${prefix}:{T1}:*`), [], 'snapshot, journal, tasks and OS events all gone');
+    t.same((await store.osOutbox.events('S1', 0, 10)).map((e) => [e.stationSeq, e.eventId, e.eventSeq]), [[1, 'O1:placed', 1], [2, 'O1:paid', 2]], 'the cut-off event reached its station before its copy went');
+    t.equal(await store.osOutbox.repair(100), 0, 'nothing left listed');
+  });
+
+  t.test("a trim empties the station's outbox of what OS took before the window; an archived order rehydrated after it re-sends its events under their own numbers (issue 18)", async (t) => {
+    const prefix = `tc-test-${randomUUID().slice(0, 8)}`;
+    const store = createRedisStorage({ url, prefix });
+    t.teardown(() => store.close());
+    const placed = { eventId: 'O1:placed', orderNo: 'O1', kind: 'placed' as const, payload: { payableFen: 100 } };
+    const paid = { eventId: 'O1:paid', orderNo: 'O1', kind: 'paid' as const, payload: { amountFen: 100 } };
+    const refunded = { eventId: 'O1:refunded:R1', orderNo: 'O1', kind: 'refunded' as const, payload: { amountFen: 10 } };
+    const done = record('T1', { orderNo: 'O1', state: 'completed', atRest: true, finalAt: T0, osEvents: [placed, paid] });
+    await store.snapshots.save(done, 0, [entry('DONE')]);
+    t.ok(await store.osOutbox.advance('S1', 0, 2, T0 + 10));
+    const archived = (await store.snapshots.load('T1'))!;
+    const journal = await store.journal.entries('T1');
+    t.ok(await store.snapshots.removeArchived('T1', archived.version));
+    t.equal(await store.osOutbox.trim('S1', T0 + 1, 100), 2);
+    const r = store.handle.redis;
+    t.same([await r.hlen(`${prefix}:{os:S1}:events`), await r.hlen(`${prefix}:{os:S1}:ids`), await r.zcard(`${prefix}:{os:S1}:at`)], [0, 0, 0], 'events, ids and times all gone');
+    t.ok(await store.snapshots.reinstate(archived, journal, []));
+    await store.snapshots.save({ ...done, osEvents: [placed, paid, refunded], updatedAt: T0 + 20 }, archived.version, [entry('REFUND')]);
+    t.same((await store.osOutbox.events('S1', 2, 10)).map((e) => [e.stationSeq, e.eventId, e.eventSeq]), [[3, 'O1:placed', 1], [4, 'O1:paid', 2], [5, 'O1:refunded:R1', 3]], 'OS gets the first two again under the numbers it has (it keeps them once) and the refund third');
   });
 
   t.test('warns when Redis could lose or evict acknowledged transactions', async (t) => {

@@ -23,6 +23,19 @@ export function adminQueriesConformance(t: Test, make: StoreFactory): void {
     t.same(await store.admin.listTransactions({ needsAttention: true, limit: 10 }), []);
   });
 
+  withStore('counts the final transactions past a moment and the oldest finalAt: the archiver backlog (issue 18)', async (t, store) => {
+    t.same(await store.admin.finalBacklog(T0 + 1_000), { count: 0, oldestFinalAt: null }, 'none final');
+    await store.snapshots.save(record('T1', { state: 'completed', atRest: true, finalAt: T0 + 10 }), 0, []);
+    await store.snapshots.save(record('T2', { state: 'cancelled', atRest: true, finalAt: T0 + 20 }), 0, []);
+    await store.snapshots.save(record('T3', { state: 'completed', atRest: true, finalAt: T0 + 30 }), 0, []);
+    await store.snapshots.save(record('T4', { state: 'paying' }), 0, []);
+    t.same(await store.admin.finalBacklog(T0 + 20), { count: 2, oldestFinalAt: T0 + 10 }, 'final at or before the moment; the oldest of all');
+    t.ok(await store.snapshots.removeArchived('T1', 1));
+    t.same(await store.admin.finalBacklog(T0 + 20), { count: 1, oldestFinalAt: T0 + 20 }, 'an archived one is no longer counted');
+    await store.snapshots.save(record('T2', { state: 'cancelled', atRest: true, finalAt: null }), 1, []);
+    t.same(await store.admin.finalBacklog(T0 + 1_000), { count: 1, oldestFinalAt: T0 + 30 }, 'one that moved on is no longer final');
+  });
+
   withStore("lists only the asked merchants' transactions, page by page (issue 17)", async (t, store) => {
     for (const [n, merchantId] of [['T1', 'M1'], ['T2', 'M2'], ['T3', 'M1'], ['T4', 'M3'], ['T5', 'M1']] as const) {
       await store.snapshots.save(record(n, { merchantId, state: n === 'T3' ? 'paying' : 'quoted' }), 0, []);

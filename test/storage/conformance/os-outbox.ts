@@ -34,6 +34,45 @@ export async function osOutboxConformance(t: Test, make: StoreFactory): Promise<
     t.same(await store.osOutbox.cursor('S9'), { stationId: 'S9', deliveredSeq: 0, deliveredAt: null, headSeq: 0, pending: 0 });
   });
 
+  test('an archived order rehydrated for a refund: its refund event is numbered next, its earlier events are not stored again (issue 18)', async (t, store) => {
+    await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1')] }), 0, []);
+    await store.snapshots.save(record('T1', { orderNo: 'O1', state: 'completed', atRest: true, finalAt: T0 + 5, osEvents: [placed('O1'), paid('O1')] }), 1, [entry('DONE')]);
+    await store.snapshots.save(record('T2', { orderNo: 'O2', osEvents: [placed('O2')], updatedAt: T0 + 6 }), 0, []);
+    const archived = (await store.snapshots.load('T1'))!;
+    const journal = await store.journal.entries('T1');
+    t.ok(await store.snapshots.removeArchived('T1', archived.version), 'archived: gone from the hot store');
+    t.ok(await store.snapshots.reinstate(archived, journal, []), 'rehydrated for a refund');
+    const refund = record('T1', { orderNo: 'O1', state: 'completed', atRest: true, finalAt: T0 + 30, osEvents: [placed('O1'), paid('O1'), refunded('O1', 'R1')], updatedAt: T0 + 30 });
+    t.same(await store.snapshots.save(refund, archived.version, [entry('REFUND')]), { ok: true, version: archived.version + 1 });
+    await store.osOutbox.repair(100);
+    t.same((await store.osOutbox.events('S1', 0, 100)).map((e) => [e.stationSeq, e.orderNo, e.eventSeq, e.kind]), [
+      [1, 'O1', 1, 'placed'],
+      [2, 'O1', 2, 'paid'],
+      [3, 'O2', 1, 'placed'],
+      [4, 'O1', 3, 'refunded'],
+    ], 'placed and paid once each; the refund third of its order, fourth of the station');
+  });
+
+  test('a trim lets go only of delivered events older than the window, oldest first: reads after the cursor and a rewind still find every event kept, without a gap', async (t, store) => {
+    await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1')], updatedAt: T0 }), 0, []);
+    await store.snapshots.save(record('T2', { orderNo: 'O2', osEvents: [placed('O2'), paid('O2')], updatedAt: T0 + 1_000 }), 0, []);
+    await store.snapshots.save(record('T3', { orderNo: 'O3', osEvents: [placed('O3')], updatedAt: T0 + 2_000 }), 0, []);
+    t.ok(await store.osOutbox.advance('S1', 0, 3, T0 + 2_500));
+    const dropped = await store.osOutbox.trim('S1', T0 + 1_500, 100);
+    // Redis lets go of the three delivered ones recorded before the window; SQLite keeps its history.
+    t.ok(dropped === 3 || dropped === 0, `${dropped} let go`);
+    t.equal(await store.osOutbox.trim('S1', T0 + 1_000_000, 100), 0, 'the undelivered one stays, however old');
+    t.same((await store.osOutbox.events('S1', 3, 10)).map((e) => [e.stationSeq, e.orderNo]), [[4, 'O3']], 'what comes after the cursor is all there');
+    t.same(await store.osOutbox.cursor('S1'), { stationId: 'S1', deliveredSeq: 3, deliveredAt: T0 + 2_500, headSeq: 4, pending: 1 }, 'the cursor is untouched');
+    const back = await store.osOutbox.rewind('S1', T0);
+    t.equal(back, dropped, 'a rewind goes back no further than the oldest event kept (all of them where none went)');
+    t.same((await store.osOutbox.events('S1', back, 10)).map((e) => e.stationSeq), Array.from({ length: 4 - back }, (_, i) => back + 1 + i), 're-sent from there on, without a gap');
+    t.ok(await store.osOutbox.advance('S1', back, 4, T0 + 3_000));
+    await store.snapshots.save(record('T4', { orderNo: 'O4', osEvents: [placed('O4')], updatedAt: T0 + 3_000 }), 0, []);
+    t.equal(await store.osOutbox.trim('S1', T0 + 2_500, 1), dropped ? 1 : 0, 'at most the limit');
+    t.same((await store.osOutbox.events('S1', 4, 10)).map((e) => [e.stationSeq, e.orderNo]), [[5, 'O4']], 'new events number on from the head');
+  });
+
   test('a save that loses its compare-and-set stores none of its events', async (t, store) => {
     await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1')] }), 0, []);
     const lost = await store.snapshots.save(record('T1', { orderNo: 'O1', osEvents: [placed('O1'), paid('O1')] }), 7, []);
