@@ -96,7 +96,8 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--parse') return parseOne(args[1] as BillChannel, args[2]!);
   const sizes = (args[args.indexOf('--rows') + 1] && args.includes('--rows') ? args[args.indexOf('--rows') + 1]! : '100000,1000000').split(',').map(Number);
-  const dir = mkdtempSync(join(tmpdir(), 'recon-parse-'));
+  const keep = args.includes('--keep') ? args[args.indexOf('--keep') + 1]! : null;
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'recon-parse-'));
   try {
     const results = [];
     for (const channel of ['wechat', 'alipay'] as const) {
@@ -107,12 +108,12 @@ async function main(): Promise<void> {
         const r = JSON.parse(out) as { rows: number; ok: boolean };
         if (r.rows !== n || !r.ok) throw new Error(`${channel} ${n}: parsed ${r.rows} rows, check ok ${r.ok}`);
         results.push({ channel, fileMb: Math.round(statSync(path).size / 2 ** 20), ...r });
-        rmSync(path);
+        if (!keep) rmSync(path);
       }
     }
     console.table(results);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
