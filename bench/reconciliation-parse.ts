@@ -14,8 +14,9 @@ import { once } from 'node:events';
 import { Zip, ZipDeflate } from 'fflate';
 import iconv from 'iconv-lite';
 import { channelFeeFen, chinaDayBounds } from '../domain/reconciliation/bill-format.ts';
-import type { BillChannel } from '../domain/reconciliation/bill-row.ts';
-import { parseBill } from '../domain/reconciliation/parse-bill.ts';
+import type { BillChannel, BillRow } from '../domain/reconciliation/bill-row.ts';
+import { EMPTY_CARRY, matchDay, type PlatformRow } from '../domain/reconciliation/match.ts';
+import { parseBill, type BillEvent } from '../domain/reconciliation/parse-bill.ts';
 import { renderAlipay, renderWechat, type BillFact } from '../systems/payment-gateway/bills/render.ts';
 
 const DAY = '2026-12-01';
@@ -72,47 +73,101 @@ async function generate(channel: 'wechat' | 'alipay', n: number, path: string): 
   await once(out, 'finish');
 }
 
-/** The child: parses one file and prints its figures as JSON. */
-async function parseOne(channel: BillChannel, path: string): Promise<void> {
+/** Our side of the day the bill was made from, every `MISSING_EVERY`th row left out (the matcher must find those). */
+const MISSING_EVERY = 997;
+
+function platformSide(channel: BillChannel, n: number): PlatformRow[] {
+  const out: PlatformRow[] = [];
+  let i = 0;
+  for (const f of facts(channel, n)) {
+    if (i++ % MISSING_EVERY === 0) continue;
+    out.push({
+      kind: f.kind, channel, txnNo: f.txnNo, merchantId: f.merchantId, paymentNo: f.paymentNo, refundLegNo: f.kind === 'refund' ? f.merchantRef : null,
+      amountFen: f.amountFen, status: 'succeeded', channelTradeNo: f.channelTradeNo, at: Date.parse(f.at), txnState: 'completed',
+    });
+  }
+  return out;
+}
+
+async function* rowsOf(events: AsyncIterable<BillEvent>, check: { ok: boolean }): AsyncGenerator<BillRow> {
+  for await (const e of events) {
+    if (e.type === 'row') yield e.row;
+    else check.ok = e.check.ok;
+  }
+}
+
+/**
+ * The child: parses one file (`--parse`), or parses and matches it against our side of the day
+ * (`--match`: the platform rows are built before the clock starts, as a store read would hand
+ * them over; the match indexes them, streams the bill and classifies every row), and prints its
+ * figures as JSON.
+ */
+async function parseOne(mode: '--parse' | '--match', channel: BillChannel, path: string, n: number): Promise<void> {
   let rows = 0;
   let peakHeap = 0;
   let ok = false;
+  let found: Record<string, number> | null = null;
+  const platform = mode === '--match' ? platformSide(channel, n) : [];
   const started = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
-  for await (const e of parseBill(channel, createReadStream(path, { highWaterMark: 1 << 16 }))) {
-    if (e.type === 'row') {
-      rows++;
-      if ((rows & 0xffff) === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-    } else ok = e.check.ok;
+  const bill = parseBill(channel, createReadStream(path, { highWaterMark: 1 << 16 }));
+  if (mode === '--parse') {
+    for await (const e of bill) {
+      if (e.type === 'row') {
+        rows++;
+        if ((rows & 0xffff) === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+      } else ok = e.check.ok;
+    }
+  } else {
+    const check = { ok: false };
+    const result = await matchDay(rowsOf(bill, check), {
+      channel, day: DAY, platform, carryIn: EMPTY_CARRY, lookup: async () => null,
+      expectedFee: (row) => channelFeeFen(row.channel, row.kind, row.amountFen),
+    });
+    rows = result.totals.billRows;
+    ok = check.ok;
+    found = {};
+    for (const d of result.discrepancies) found[d.kind] = (found[d.kind] ?? 0) + 1;
+    peakHeap = process.memoryUsage().heapUsed;
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu0);
   // CPU time of the parse: on a shared, loaded machine wall time mostly measures the others.
   const cpuSeconds = (used.user + used.system) / 1e6;
-  process.stdout.write(JSON.stringify({ rows, ok, seconds, rowsPerSecond: Math.round(rows / seconds), cpuSeconds, rowsPerCpuSecond: Math.round(rows / cpuSeconds), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), peakHeapMb: Math.round(peakHeap / 2 ** 20) }));
+  process.stdout.write(JSON.stringify({
+    rows, ok, seconds, rowsPerSecond: Math.round(rows / seconds), cpuSeconds, rowsPerCpuSecond: Math.round(rows / cpuSeconds),
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), peakHeapMb: Math.round(peakHeap / 2 ** 20), ...(found ? { found } : {}),
+  }));
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args[0] === '--parse') return parseOne(args[1] as BillChannel, args[2]!);
+  if (args[0] === '--parse' || args[0] === '--match') return parseOne(args[0], args[1] as BillChannel, args[2]!, Number(args[3]));
   const sizes = (args[args.indexOf('--rows') + 1] && args.includes('--rows') ? args[args.indexOf('--rows') + 1]! : '100000,1000000').split(',').map(Number);
-  const dir = mkdtempSync(join(tmpdir(), 'recon-parse-'));
+  const keep = args.includes('--keep') ? args[args.indexOf('--keep') + 1]! : null;
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'recon-parse-'));
   try {
     const results = [];
     for (const channel of ['wechat', 'alipay'] as const) {
       for (const n of sizes) {
         const path = join(dir, `${channel}-${n}.${channel === 'wechat' ? 'csv' : 'zip'}`);
         await generate(channel, n, path);
-        const out = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--parse', channel, path], { encoding: 'utf8', maxBuffer: 1 << 20 });
-        const r = JSON.parse(out) as { rows: number; ok: boolean };
-        if (r.rows !== n || !r.ok) throw new Error(`${channel} ${n}: parsed ${r.rows} rows, check ok ${r.ok}`);
-        results.push({ channel, fileMb: Math.round(statSync(path).size / 2 ** 20), ...r });
-        rmSync(path);
+        for (const mode of ['--parse', '--match'] as const) {
+          const out = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, mode, channel, path, String(n)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+          const r = JSON.parse(out) as { rows: number; ok: boolean; found?: Record<string, number> };
+          if (r.rows !== n || !r.ok) throw new Error(`${channel} ${n}: parsed ${r.rows} rows, check ok ${r.ok}`);
+          const missing = Math.ceil(n / MISSING_EVERY);
+          if (r.found && (Object.keys(r.found).join() !== 'platform_missing' || r.found.platform_missing !== missing)) {
+            throw new Error(`${channel} ${n}: found ${JSON.stringify(r.found)}, planted ${missing} platform_missing`);
+          }
+          results.push({ channel, mode: mode.slice(2), fileMb: Math.round(statSync(path).size / 2 ** 20), ...r, found: r.found ? r.found.platform_missing : '' });
+        }
+        if (!keep) rmSync(path);
       }
     }
     console.table(results);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 

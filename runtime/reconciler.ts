@@ -50,7 +50,10 @@ export interface ReconcilerRun {
   result: MatchResult;
   /** Discrepancies first found by this run (a re-run of the same day adds none it found before). */
   added: string[];
-  /** Those the reconciler's query fixed (the transaction now agrees with the channel). */
+  /**
+   * Those closed as fixed by this run: first found and fixed by its query, or found by an earlier
+   * run, open, and now matched (the earlier query's answer landed after that run's verdict).
+   */
   autoFixed: string[];
 }
 
@@ -125,6 +128,15 @@ export class Reconciler {
         await this.opts.records.settle(id, 'auto-fixed', { by: 'reconciler', note: `recon:${channel}:${day}:${d.ref} queried: the transaction now agrees with the channel`, at: this.opts.now() });
         autoFixed.push(id);
       }
+    }
+    // The query of a first run may land after its verdict (the answer comes back through the
+    // transaction's own callback path, not within the nudge): a later run that finds the reference
+    // matched closes it then, acting on nothing.
+    const stillFound = new Set(result.discrepancies.map((d) => d.ref));
+    for (const d of await this.opts.records.discrepancies(channel, day)) {
+      if (d.status !== 'open' || added.includes(d.id) || !QUERIED.includes(d.kind as DiscrepancyKind) || stillFound.has(d.ref)) continue;
+      const settled = await this.opts.records.settle(d.id, 'auto-fixed', { by: 'reconciler', note: `recon:${channel}:${day}:${d.ref} re-run: the transaction now agrees with the channel`, at: this.opts.now() });
+      if (settled?.status === 'auto-fixed') autoFixed.push(d.id);
     }
     const addedKinds = result.discrepancies.filter((d) => added.includes(discrepancyId(d, day))).map((d) => d.kind);
     this.runs.next({ channel, day, added: addedKinds, autoFixed: autoFixed.length });

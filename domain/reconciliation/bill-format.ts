@@ -1,3 +1,4 @@
+import { fenIn, instantIn } from './bill-cells.ts';
 import type { BillChannel, BillRow, BillTotals } from './bill-row.ts';
 
 /**
@@ -35,14 +36,9 @@ export function yuan(fen: number): string {
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
 
-const YUAN = /^(-?)(\d+)(?:\.(\d{1,2}))?$/;
-
 /** Yuan text as integer fen, exactly (no floating point), or null when it is not an amount. */
 export function fenOf(text: string): number | null {
-  const m = YUAN.exec(text.trim());
-  if (!m) return null;
-  const fen = Number(m[2]) * 100 + Number((m[3] ?? '').padEnd(2, '0'));
-  return m[1] === '-' ? -fen : fen;
+  return fenIn(text, 0, text.length);
 }
 
 /** The China-time day `YYYY-MM-DD` as its UTC instant bounds [start, end). */
@@ -67,14 +63,9 @@ export function chinaTime(ms: number): string {
   return new Date(ms + CHINA_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-const CHINA_TIME = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})$/;
-
 /** A bill's China time as an ISO instant (UTC), or null when it is not one. */
 export function instantOfChinaTime(text: string): string | null {
-  const m = CHINA_TIME.exec(text.trim());
-  if (!m) return null;
-  const ms = Date.parse(`${m[1]}T${m[2]}Z`);
-  return Number.isNaN(ms) ? null : new Date(ms - CHINA_OFFSET_MS).toISOString();
+  return instantIn(text, 0, text.length);
 }
 
 /** Running totals of a bill's rows, the way its summary states them. */

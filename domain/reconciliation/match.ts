@@ -153,16 +153,35 @@ export async function matchDay(bill: AsyncIterable<BillRow> | Iterable<BillRow>,
   const { fromMs, toMs } = chinaDayWindow(input.day);
   const lo = fromMs - CARRY_WINDOW_MS;
   const hi = toMs + CARRY_WINDOW_MS;
-  const byRef = new Map<string, PlatformRow>();
-  const byTradeNo = new Map<string, PlatformRow>();
-  const required = new Set<string>();
+  // Our rows by slot: a reference's slot, and whether the bill must still list it. One map insert
+  // per row of ours; the trade-number index is built only if a bill row misses its reference.
+  const slotOf = new Map<string, number>();
+  const ourRows: PlatformRow[] = [];
+  const required: boolean[] = [];
+  let byTradeNo: Map<string, number> | null = null;
   const totals: MatchTotals = { billRows: 0, billPaymentsFen: 0, billRefundsFen: 0, billFeesFen: 0, platformRows: 0, platformPaymentsFen: 0, platformRefundsFen: 0, matched: 0 };
   const alreadyMatched = new Set(input.carryIn.matchedAhead);
   const index = (row: PlatformRow, mustMatch: boolean) => {
     const ref = platformRef(row);
-    byRef.set(ref, row);
-    if (row.kind === 'payment' && row.channelTradeNo) byTradeNo.set(row.channelTradeNo, row);
-    if (mustMatch) required.add(ref);
+    const slot = slotOf.get(ref);
+    if (slot === undefined) {
+      slotOf.set(ref, ourRows.length);
+      ourRows.push(row);
+      required.push(mustMatch);
+    } else {
+      ourRows[slot] = row;
+      if (mustMatch) required[slot] = true;
+    }
+  };
+  const slotOfTradeNo = (tradeNo: string): number | undefined => {
+    if (byTradeNo === null) {
+      byTradeNo = new Map();
+      for (let slot = 0; slot < ourRows.length; slot++) {
+        const row = ourRows[slot]!;
+        if (row.kind === 'payment' && row.channelTradeNo) byTradeNo.set(row.channelTradeNo, slot);
+      }
+    }
+    return byTradeNo.get(tradeNo);
   };
   for (const row of input.carryIn.platform) index(row, true);
   for (const row of input.platform) {
@@ -191,10 +210,11 @@ export async function matchDay(bill: AsyncIterable<BillRow> | Iterable<BillRow>,
     }
     const ref = row.merchantRef;
     // A payment whose echoed number was garbled is still found by the channel's transaction id.
-    const ours = byRef.get(ref) ?? (row.kind === 'payment' ? byTradeNo.get(row.channelRef) : undefined) ?? null;
-    if (ours) {
+    const slot = slotOf.get(ref) ?? (row.kind === 'payment' ? slotOfTradeNo(row.channelRef) : undefined);
+    if (slot !== undefined) {
+      const ours = ourRows[slot]!;
       const oursRef = platformRef(ours);
-      required.delete(oursRef);
+      required[slot] = false;
       if (ours.at !== null && ours.at >= toMs) matchedAhead.push(oursRef);
       if (row.status !== 'succeeded') {
         found('platform_over_status', oursRef, row, ours);
@@ -232,8 +252,10 @@ export async function matchDay(bill: AsyncIterable<BillRow> | Iterable<BillRow>,
   }
 
   const carried: PlatformRow[] = [];
-  for (const ref of required) {
-    const ours = byRef.get(ref)!;
+  for (let slot = 0; slot < ourRows.length; slot++) {
+    if (!required[slot]) continue;
+    const ours = ourRows[slot]!;
+    const ref = platformRef(ours);
     if (ours.at !== null && ours.at >= toMs - CARRY_WINDOW_MS && ours.at < toMs) carried.push(ours);
     else found('channel_missing', ref, null, ours);
   }

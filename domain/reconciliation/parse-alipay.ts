@@ -1,17 +1,38 @@
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import iconv from 'iconv-lite';
+import { LineCells } from './bill-cells.ts';
 import { billLineBatches, type BillSource, type StreamDecoder } from './bill-lines.ts';
 import { ALIPAY_HEADER, ALIPAY_LIST_END, ALIPAY_LIST_START } from './bill-layouts.ts';
 import { checkTotals, fenOf, instantOfChinaTime, TotalsCounter, type BillEvent } from './bill-format.ts';
 import type { BillRow, BillRowStatus, BillTotals } from './bill-row.ts';
 
 const COL = Object.fromEntries(ALIPAY_HEADER.map((name, i) => [name, i])) as Record<(typeof ALIPAY_HEADER)[number], number>;
+/** The columns the reconciliation reads. */
+const C = {
+  tradeNo: COL['支付宝交易号'], paymentNo: COL['商户订单号'], type: COL['业务类型'], finishedAt: COL['完成时间'], storeId: COL['门店编号'],
+  received: COL['商家实收（元）'], refundNo: COL['退款批次号/请求号'], fee: COL['服务费（元）'], remark: COL['备注'],
+};
+const NO_NOTES: readonly string[] = [];
 const NOT_SUCCEEDED: Record<string, BillRowStatus> = { TRADE_CLOSED: 'failed', WAIT_BUYER_PAY: 'pending', REFUND_FAILED: 'failed', REFUND_PROCESSING: 'pending' };
 const TRADES = /^#交易合计：(\d+)笔，商家实收共(-?\d+\.\d{2})元，服务费共(-?\d+\.\d{2})元/;
 const REFUNDS = /^#退款合计：(\d+)笔，商家实收共(-?\d+\.\d{2})元，服务费共(-?\d+\.\d{2})元/;
 
-/** GBK, as Alipay encodes its CSV, decoded chunk by chunk. */
+/**
+ * GBK, as Alipay encodes its CSV, decoded chunk by chunk: by the runtime's own decoder (ICU's,
+ * WHATWG's `gbk` label, a superset of GBK) where there is one, 2–3× faster than iconv-lite, which
+ * stays for a Node built without ICU.
+ */
 export function gbkDecoder(): StreamDecoder {
+  let native: TextDecoder | null = null;
+  try {
+    native = new TextDecoder('gbk');
+  } catch {
+    native = null;
+  }
+  if (native) {
+    const decoder = native;
+    return { write: (bytes) => decoder.decode(bytes, { stream: true }), end: () => decoder.decode() };
+  }
   const decoder = iconv.getDecoder('gbk');
   return { write: (bytes) => decoder.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), end: () => decoder.end() ?? '' };
 }
@@ -67,6 +88,7 @@ export async function* parseAlipayBill(source: BillSource): AsyncGenerator<BillE
   let phase: 'head' | 'list' | 'foot' = 'head';
   let trades: { n: number; fen: number; fee: number } | null = null;
   let refunds: { n: number; fen: number; fee: number } | null = null;
+  const cells = new LineCells(ALIPAY_HEADER.length);
   try {
     for await (const batch of billLineBatches(alipayCsvBytes(source), gbkDecoder())) for (const line of batch) {
       n++;
@@ -92,7 +114,7 @@ export async function* parseAlipayBill(source: BillSource): AsyncGenerator<BillE
         if (line.split(',').map((c) => c.trim()).join(',') !== ALIPAY_HEADER.join(',')) problems.push(`line ${n}: not the Alipay 业务明细 columns`);
         continue;
       }
-      const row = detail(line, n);
+      const row = detail(cells, line, n);
       if (typeof row === 'string') problems.push(row);
       else {
         counter.add(row);
@@ -108,25 +130,29 @@ export async function* parseAlipayBill(source: BillSource): AsyncGenerator<BillE
   yield { type: 'end', check: checkTotals('alipay', counter.totals, stated, problems) };
 }
 
-function detail(line: string, n: number): BillRow | string {
-  const v = line.split(',').map((c) => c.trim());
-  if (v.length !== ALIPAY_HEADER.length) return `line ${n}: ${v.length} fields, expected ${ALIPAY_HEADER.length}`;
-  const type = v[COL['业务类型']];
-  const at = instantOfChinaTime(v[COL['完成时间']]!);
-  const received = fenOf(v[COL['商家实收（元）']]!);
-  const fee = fenOf(v[COL['服务费（元）']]!);
+function detail(v: LineCells, line: string, n: number): BillRow | string {
+  const count = v.split(line, ',');
+  if (count !== ALIPAY_HEADER.length) return `line ${n}: ${count} fields, expected ${ALIPAY_HEADER.length}`;
+  const type = v.trimmed(C.type);
+  const at = v.instant(C.finishedAt);
+  const received = v.fen(C.received);
+  const fee = v.fen(C.fee);
   if ((type !== '交易' && type !== '退款') || at === null || received === null || fee === null) return `line ${n}: bad type, time or amount`;
-  const notes = v[COL['备注']]!.split(' ').filter(Boolean);
+  const remark = v.trimmed(C.remark);
+  const notes = remark === '' ? NO_NOTES : remark.split(' ').filter(Boolean);
   const flag = notes.find((w) => w in NOT_SUCCEEDED);
   const status: BillRowStatus = flag ? NOT_SUCCEEDED[flag]! : 'succeeded';
-  const tradeNo = v[COL['支付宝交易号']]!;
-  const paymentNo = v[COL['商户订单号']]!;
-  const base = { channel: 'alipay' as const, channelTradeNo: tradeNo, merchantId: v[COL['门店编号']]!, paymentNo, status, feeFen: -fee, at, line: n };
+  const tradeNo = v.trimmed(C.tradeNo);
+  const paymentNo = v.trimmed(C.paymentNo);
+  const merchantId = v.trimmed(C.storeId);
   if (type === '交易') {
     if (received < 0) return `line ${n}: a trade with negative 商家实收`;
-    return { ...base, kind: 'payment', merchantRef: paymentNo, channelRef: tradeNo, amountFen: received };
+    return { channel: 'alipay', kind: 'payment', merchantRef: paymentNo, paymentNo, channelRef: tradeNo, channelTradeNo: tradeNo, merchantId, status, amountFen: received, feeFen: -fee, at, line: n };
   }
   if (received > 0) return `line ${n}: a refund with positive 商家实收`;
   const refundId = notes.find((w) => !(w in NOT_SUCCEEDED)) ?? tradeNo;
-  return { ...base, kind: 'refund', merchantRef: v[COL['退款批次号/请求号']]!, channelRef: refundId, amountFen: -received };
+  return {
+    channel: 'alipay', kind: 'refund', merchantRef: v.trimmed(C.refundNo), paymentNo, channelRef: refundId, channelTradeNo: tradeNo, merchantId, status,
+    amountFen: -received, feeFen: -fee, at, line: n,
+  };
 }

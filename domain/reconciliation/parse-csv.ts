@@ -1,6 +1,7 @@
+import { LineCells } from './bill-cells.ts';
 import { billLineBatches, type BillSource } from './bill-lines.ts';
 import { CSV_HEADER } from './bill-layouts.ts';
-import { checkTotals, fenOf, instantOfChinaTime, TotalsCounter, type BillEvent } from './bill-format.ts';
+import { checkTotals, fenOf, TotalsCounter, type BillEvent } from './bill-format.ts';
 import type { BillChannel, BillRow, BillRowStatus, BillTotals } from './bill-row.ts';
 
 const STATUSES: readonly BillRowStatus[] = ['succeeded', 'failed', 'pending'];
@@ -17,6 +18,7 @@ export async function* parseCsvBill(channel: Extract<BillChannel, 'unionpay' | '
   let stated: BillTotals | null = null;
   let n = 0;
   let sawTitle = false;
+  const cells = new LineCells(CSV_HEADER.length);
   for await (const batch of billLineBatches(source)) for (const line of batch) {
     n++;
     if (line.trim() === '') continue;
@@ -32,18 +34,24 @@ export async function* parseCsvBill(channel: Extract<BillChannel, 'unionpay' | '
       else stated = { rows: Number(m[1]), paymentsFen: fenOf(m[2]!)!, refundsFen: fenOf(m[3]!)!, feesFen: fenOf(m[4]!)! };
       continue;
     }
-    const v = line.split(',');
-    const [kind, time, merchantRef, paymentNo, channelRef, channelTradeNo, merchantId, status, amountText, feeText] = v;
-    const at = instantOfChinaTime(time ?? '');
-    const amount = fenOf(amountText ?? '');
-    const fee = fenOf(feeText ?? '');
-    if (v.length !== CSV_HEADER.length || (kind !== 'payment' && kind !== 'refund') || at === null || amount === null || amount < 0 || fee === null
+    if (cells.split(line, ',') !== CSV_HEADER.length) {
+      problems.push(`line ${n}: malformed row`);
+      continue;
+    }
+    const kind = cells.text(0);
+    const status = cells.text(7);
+    const at = cells.instant(1);
+    const amount = cells.fen(8);
+    const fee = cells.fen(9);
+    const merchantRef = cells.text(2);
+    const paymentNo = cells.text(3);
+    if ((kind !== 'payment' && kind !== 'refund') || at === null || amount === null || amount < 0 || fee === null
       || !STATUSES.includes(status as BillRowStatus) || !merchantRef || !paymentNo) {
       problems.push(`line ${n}: malformed row`);
       continue;
     }
     const row: BillRow = {
-      channel, kind, merchantRef, paymentNo, channelRef: channelRef ?? '', channelTradeNo: channelTradeNo ?? '', merchantId: merchantId ?? '',
+      channel, kind, merchantRef, paymentNo, channelRef: cells.text(4), channelTradeNo: cells.text(5), merchantId: cells.text(6),
       status: status as BillRowStatus, amountFen: amount, feeFen: fee, at, line: n,
     };
     counter.add(row);

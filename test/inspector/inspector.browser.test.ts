@@ -152,6 +152,41 @@ if (!existsSync(CHROMIUM)) {
     await page.close();
   });
 
+  t.test('the reconciliation view shows a channel day\'s totals and a planted discrepancy by kind, and its link opens the transaction (issue 19)', async (t) => {
+    const day = '2026-11-25';
+    const clock = new ManualClock(NOON);
+    const h = await startHarness(t, { clock });
+    const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'] });
+    const ordered = await h.api<TransactionView>('POST', `/v1/transactions/${started.body.txnNo}/order`, { quoteId: started.body.quote.quoteId, comboId: 'c-wechat' });
+    const txnNo = ordered.body.txnNo;
+    const paying = await h.api<TransactionView>('POST', `/v1/transactions/${txnNo}/payments`, { legs: [{ method: 'wechat', amount: ordered.body.payableAmount }] });
+    const paymentNo = paying.body.legs[0]!.paymentNo;
+    await h.tc.sims!.gateway.pay(paymentNo);
+    await eventually(() => h.api<TransactionView>('GET', `/v1/transactions/${txnNo}`), (r) => r.body.state === 'completed');
+    h.tc.sims!.bills.inject({ channel: 'wechat', date: day, kind: 'fee_mismatch', merchantRef: paymentNo, deltaFen: 3 });
+    clock.set(Date.parse('2026-11-26T01:00:00+08:00'));
+    const run = await h.tc.reconciler.run('wechat', day);
+    const id = `wechat:${day}:fee_mismatch:${paymentNo}`;
+    t.same(run.added, [id], 'the run found the planted fee');
+
+    const page = await browser!.newPage({ viewport: { width: 1500, height: 1000 } });
+    await page.goto(`${h.url}/inspect#/recon/wechat/${day}`);
+    await page.getByTestId('key-input').fill(DEMO_KEY);
+    await page.getByTestId('key-form').locator('button[type=submit]').click();
+    await page.getByTestId('recon-view').waitFor();
+    t.equal(await page.getByTestId('recon-totals-bill').locator('td').first().textContent(), '1', 'the bill\'s side: one row');
+    t.equal(await page.getByTestId('recon-totals-platform').locator('td').first().textContent(), '1', 'our side: one row');
+    const row = page.getByTestId(`recon-discrepancy-${id}`);
+    t.equal(await row.getAttribute('data-kind'), 'fee_mismatch', 'the planted discrepancy, under its kind');
+    t.equal(await page.getByTestId('recon-kind-fee_mismatch').locator('li').count(), 1, 'one of that kind');
+    t.match(await row.textContent(), paymentNo);
+    await screenshot(page, 'reconciliation');
+    await page.getByTestId(`recon-link-${id}`).click();
+    await page.getByTestId('detail-txnno').filter({ hasText: txnNo }).waitFor();
+    t.match(page.url(), `#/txn/${txnNo}`, 'the link opens the transaction in the inspector');
+    await page.close();
+  });
+
   t.test('a dead task is retried from the page and turns done live', async (t) => {
     const clock = new ManualClock(NOON);
     const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 1000, halfOpenAfterMs: 10 } } });

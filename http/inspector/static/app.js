@@ -155,6 +155,7 @@ async function start() {
   $('key-gate').hidden = true;
   $('app').hidden = false;
   $('change-key').hidden = false;
+  $('recon-link').href = `#/recon/wechat/${chinaYesterday()}`;
   connect();
   await loadList();
   route();
@@ -226,6 +227,11 @@ $('filters').addEventListener('submit', (e) => {
 // ── detail ───────────────────────────────────────────────────────────────────────────────────
 
 function route() {
+  const recon = /^#\/recon\/([a-z]+)\/(\d{4}-\d{2}-\d{2})/.exec(location.hash);
+  if (recon) {
+    state.selected = null;
+    return loadReconciliation(recon[1], recon[2]);
+  }
   const match = /^#\/txn\/([A-Za-z0-9_-]+)/.exec(location.hash);
   state.selected = match ? match[1] : null;
   state.travel = null;
@@ -234,6 +240,93 @@ function route() {
   else $('detail').replaceChildren(h('div', { class: 'empty' }, 'Pick a transaction on the left, or find one by its txnNo or orderNo.'));
 }
 window.addEventListener('hashchange', route);
+
+// ── reconciliation ───────────────────────────────────────────────────────────────────────────
+
+const RECON_CHANNELS = ['wechat', 'alipay', 'unionpay', 'senseless'];
+
+/** Yesterday in China time (UTC+8), the day a morning's reconciliation looks at. */
+function chinaYesterday() {
+  return new Date(Date.now() + 8 * 3600_000 - 86_400_000).toISOString().slice(0, 10);
+}
+
+/** A channel day's reconciliation (GET /admin/reconciliation/{channel}/{date}): totals both sides, discrepancies by kind, each linked to its transaction. */
+async function loadReconciliation(channel, day) {
+  const detail = $('detail');
+  try {
+    const rec = await api('GET', `/admin/reconciliation/${encodeURIComponent(channel)}/${encodeURIComponent(day)}`);
+    if (location.hash !== `#/recon/${channel}/${day}`) return;
+    detail.replaceChildren(reconciliationView(rec));
+  } catch (err) {
+    if (err instanceof Unauthorized) return failed(err);
+    detail.replaceChildren(reconPicker(channel, day), h('div', { class: 'empty' }, `Cannot show the ${channel} reconciliation of ${day}: ${err.message}`));
+  }
+}
+
+function reconPicker(channel, day) {
+  const select = h('select', { 'data-testid': 'recon-channel', 'aria-label': 'channel' }, RECON_CHANNELS.map((c) => h('option', { value: c, selected: c === channel }, c)));
+  const date = h('input', { type: 'date', value: day, 'data-testid': 'recon-date', 'aria-label': 'day (China time)' });
+  return h(
+    'form',
+    { class: 'filter-row recon-picker', onsubmit: (e) => (e.preventDefault(), (location.hash = `#/recon/${select.value}/${date.value}`)) },
+    select, date, h('button', { type: 'submit' }, 'show'),
+  );
+}
+
+function reconciliationView(rec) {
+  const t = rec.totals;
+  const sides = t
+    ? h(
+        'table',
+        { class: 'recon-totals', 'data-testid': 'recon-totals' },
+        h('tr', {}, h('th', {}, ''), h('th', {}, 'rows'), h('th', {}, 'payments ¥'), h('th', {}, 'refunds ¥')),
+        h('tr', { 'data-testid': 'recon-totals-bill' }, h('th', {}, 'channel bill'), h('td', {}, t.billRows), h('td', {}, yuan(t.billPaymentsFen)), h('td', {}, yuan(t.billRefundsFen))),
+        h('tr', { 'data-testid': 'recon-totals-platform' }, h('th', {}, 'our records'), h('td', {}, t.platformRows), h('td', {}, yuan(t.platformPaymentsFen)), h('td', {}, yuan(t.platformRefundsFen))),
+        h('tr', {}, h('th', {}, 'matched'), h('td', { 'data-testid': 'recon-matched' }, t.matched), h('td', {}, `fees ¥${yuan(t.billFeesFen)}`), h('td', {}, '')),
+      )
+    : h('div', { class: 'empty' }, 'This day has not been reconciled yet.');
+  const byKind = Object.entries(rec.byKind).filter(([, n]) => n > 0);
+  const groups = byKind.map(([kind, n]) =>
+    h(
+      'section',
+      { class: 'recon-kind', 'data-testid': `recon-kind-${kind}` },
+      h('h3', {}, `${kind} `, h('span', { class: 'muted' }, `(${n})`)),
+      h(
+        'ul',
+        { class: 'recon-list' },
+        rec.discrepancies.filter((d) => d.kind === kind).map((d) =>
+          h(
+            'li',
+            { 'data-testid': `recon-discrepancy-${d.id}`, 'data-kind': d.kind, 'data-status': d.status },
+            h('span', { class: 'mono' }, d.ref),
+            ' ',
+            badge(d.status),
+            ' ',
+            d.txnNo ? h('a', { href: `#/txn/${d.txnNo}`, 'data-testid': `recon-link-${d.id}` }, d.txnNo) : h('span', { class: 'muted' }, 'no transaction of ours'),
+            ' ',
+            h('span', { class: 'muted' }, evidenceText(d.evidence)),
+          ),
+        ),
+      ),
+    ),
+  );
+  return h(
+    'div',
+    { class: 'recon', 'data-testid': 'recon-view', 'data-channel': rec.channel, 'data-day': rec.day },
+    reconPicker(rec.channel, rec.day),
+    h('h2', {}, `${rec.channel} · ${rec.day} `, rec.clean === null ? null : badge(rec.clean ? 'clean' : `${rec.open} open`, 'recon-status')),
+    rec.ranAt ? h('p', { class: 'muted' }, `last run ${stamp(rec.ranAt)} UTC`) : null,
+    sides,
+    groups.length ? groups : rec.totals ? h('p', { 'data-testid': 'recon-none' }, 'No discrepancies.') : null,
+  );
+}
+
+/** Both sides of a discrepancy in a line: the channel's amount and status against ours. */
+function evidenceText(evidence) {
+  const side = (r) => (r ? `¥${yuan(r.amountFen)} ${r.status}${r.feeFen !== undefined ? ` fee ¥${yuan(r.feeFen)}` : ''}` : 'none');
+  const fee = evidence.expectedFeeFen !== undefined ? `, rate gives fee ¥${yuan(evidence.expectedFeeFen)}` : '';
+  return `channel: ${side(evidence.bill)}; ours: ${side(evidence.platform)}${fee}`;
+}
 
 async function loadDetail(txnNo) {
   try {
