@@ -130,6 +130,8 @@ export class TransactionHost {
   reapplied = 0;
   /** Archived transactions this process put back into the hot store (a refund, a late callback). */
   rehydrated = 0;
+  /** Writes of a transaction this process made: snapshot saves, and quote-record saves (issue 21: saves per sale). */
+  readonly saves = { snapshots: 0, quotes: 0 };
 
   constructor(
     private readonly store: SnapshotStore,
@@ -206,6 +208,7 @@ export class TransactionHost {
       const initial = getInitialSnapshot(this.machine, input);
       const entry: JournalEntry = { at: now, actor: 'transaction', event: 'xstate.init', data: { input }, from: null, to: initial.value };
       this.transitions.next({ txnNo: input.txnNo, ...entry });
+      this.saves.quotes++;
       const result = await this.quotes.save(quoteRecordOf(input.txnNo, initial.context, this.machine.getPersistedSnapshot(initial), initial.value, Date.parse(input.createdAt), now), 0, [entry]);
       if (!result.ok) throw new TradeError('INTERNAL', 'the transaction could not be stored');
       return buildView(initial.context, initial.value, result.version, now);
@@ -654,6 +657,7 @@ export class TransactionHost {
     const timers = treeTimers(live.actor);
     // Still only quoted (issue 21): the quote record is written, no snapshot.
     if (live.quoted && state === 'quoted' && !working && Object.keys(timers).length === 0 && snapshot.context.tasks.length === 0) {
+      this.saves.quotes++;
       const saved = await this.quotes.save(quoteRecordOf(live.txnNo, snapshot.context, live.actor.getPersistedSnapshot(), snapshot.value, live.createdAt, now), live.version, journal);
       if (!saved.ok) {
         this.drop(live);
@@ -666,6 +670,7 @@ export class TransactionHost {
     // The quiet period counts from the first save that found it final, not from later notes.
     const finalAt = isFinal(snapshot.context, state, working, timers) ? (live.finalAt ?? now) : null;
     // A quote record's version is continued by the first snapshot, which replaces the record.
+    this.saves.snapshots++;
     const result = await this.store.save(
       {
         txnNo: live.txnNo,
