@@ -9,6 +9,7 @@ import { refundLegMachine } from '../machines/refund-leg.machine.ts';
 import { refundMachine } from '../machines/refund.machine.ts';
 import { transactionMachine } from '../machines/transaction.machine.ts';
 import { restoreSnapshot, stampVersions, type SnapshotRestore } from '../machines/snapshot-versions.ts';
+import type { TaskSpec } from '../machines/task-spec.ts';
 import { AT_REST_STATES, type TxnCommand, type TxnInput } from '../machines/types.ts';
 import type { Systems } from '../systems/index.ts';
 import type { JournalEntry, OrderArchive, QuoteRecords, SaveQuote, SnapshotStore, TransactionRecord } from '../storage/types.ts';
@@ -80,6 +81,11 @@ interface Live {
   /** Durable timers as last stored, and how many tasks the scheduler was told of. */
   timers: Record<string, number>;
   tasksScheduled: number;
+  /**
+   * Specs of tasks the machine asked for since the last stored save (issue 21: not in the
+   * snapshot): the next save writes them as task rows, and they are forgotten once it is stored.
+   */
+  askedTasks: TaskSpec[];
   /** Since when the transaction is final, as last stored (null: not final). */
   finalAt: number | null;
 }
@@ -601,11 +607,14 @@ export class TransactionHost {
       alerted: new Map(),
       timers: {},
       tasksScheduled: 0,
+      askedTasks: [],
       finalAt,
     };
     const inspect = (ev: InspectionEvent) => this.onInspect(live, ev);
     // The input is ignored when a snapshot is restored; the stored context stands in for it.
     live.actor = createActor(this.machine, { snapshot: snapshot as TxnSnapshot, input: (snapshot as TxnSnapshot).context, inspect });
+    // Emitted during the transition that asks for them, before its snapshot is queued for saving.
+    live.actor.on('tasksAsked', (ev) => void live.askedTasks.push(...ev.tasks));
     // Registered before start: calls re-run on restore pass the barrier through this entry.
     this.live.set(txnNo, live);
     live.actor.start();
@@ -656,7 +665,7 @@ export class TransactionHost {
     const now = this.clock.now();
     const timers = treeTimers(live.actor);
     // Still only quoted (issue 21): the quote record is written, no snapshot.
-    if (live.quoted && state === 'quoted' && !working && Object.keys(timers).length === 0 && snapshot.context.tasks.length === 0) {
+    if (live.quoted && state === 'quoted' && !working && Object.keys(timers).length === 0 && snapshot.context.taskNames.length === 0) {
       this.saves.quotes++;
       const saved = await this.quotes.save(quoteRecordOf(live.txnNo, snapshot.context, live.actor.getPersistedSnapshot(), snapshot.value, live.createdAt, now), live.version, journal);
       if (!saved.ok) {
@@ -670,6 +679,7 @@ export class TransactionHost {
     // The quiet period counts from the first save that found it final, not from later notes.
     const finalAt = isFinal(snapshot.context, state, working, timers) ? (live.finalAt ?? now) : null;
     // A quote record's version is continued by the first snapshot, which replaces the record.
+    const asked = live.askedTasks.slice();
     this.saves.snapshots++;
     const result = await this.store.save(
       {
@@ -686,7 +696,7 @@ export class TransactionHost {
         needsAttention: needsAttention(snapshot.context),
         timers,
         finalAt,
-        tasks: snapshot.context.tasks,
+        tasks: asked,
         osEvents: osEventsOf(snapshot.context, state),
         createdAt: live.createdAt,
         updatedAt: now,
@@ -702,10 +712,11 @@ export class TransactionHost {
     live.version = result.version;
     live.quoted = false;
     live.finalAt = finalAt;
+    live.askedTasks.splice(0, asked.length);
     // Wake-ups are armed before the snapshot is acknowledged; a crash in between is the sentinel's.
-    const tasks = snapshot.context.tasks;
+    const tasks = snapshot.context.taskNames;
     try {
-      await this.scheduler.saved(live.txnNo, live.timers, timers, tasks.slice(live.tasksScheduled).map((t) => t.task));
+      await this.scheduler.saved(live.txnNo, live.timers, timers, tasks.slice(live.tasksScheduled));
       live.timers = timers;
       live.tasksScheduled = tasks.length;
     } catch (err) {
@@ -744,7 +755,7 @@ export class TransactionHost {
     const cutoff = this.clock.now() - this.options.evictAfterMs;
     let evicted = 0;
     for (const live of [...this.live.values()]) {
-      if (live.lastUsed > cutoff || this.queues.has(live.txnNo) || isWorking(live.actor) || live.flushQueued || live.journal.length) continue;
+      if (live.lastUsed > cutoff || this.queues.has(live.txnNo) || isWorking(live.actor) || live.flushQueued || live.journal.length || live.askedTasks.length) continue;
       live.actor.stop();
       this.live.delete(live.txnNo);
       evicted++;
