@@ -59,7 +59,7 @@ export const transactionMachine = transactionSetup.extend({
     topUps: [],
     refunds: [],
     needsAttention: false,
-    tasks: [],
+    taskNames: [],
     deadTasks: [],
     redrives: {},
   }),

@@ -223,8 +223,12 @@ export interface TxnContext extends TxnInput {
   refunds: RefundView[];
   /** Something waits for a person (a refund leg that could not complete). */
   needsAttention: boolean;
-  /** Post-payment tasks asked for so far (the store keeps one durable row per task). */
-  tasks: TaskSpec[];
+  /**
+   * Names of the post-payment tasks asked for so far (issue 21): their specs are handed to the
+   * runtime as they are asked for ({@link TxnEmitted}) and stored once, as the task's own durable
+   * row, with the save that first lists the name; a save does not carry them again.
+   */
+  taskNames: string[];
   /** Tasks out of attempts, waiting for a manual retry. */
   deadTasks: string[];
   /**
@@ -290,6 +294,12 @@ export type LegEvent =
       couponsExpired: string[];
       benefitRefusals?: BenefitRefusal[];
     };
+
+/**
+ * What the transaction machine hands the runtime outside its context: the specs of tasks it asks
+ * for, which the runtime stores with the next save (as task rows, not in the snapshot).
+ */
+export type TxnEmitted = { type: 'tasksAsked'; tasks: TaskSpec[] };
 
 export type TxnEvent = TxnCommand | LegEvent;
 

@@ -170,7 +170,7 @@ export function osOrderEntry(checked: CheckedOsOrder, merchantId: string): Archi
     refunds,
     needsAttention: false,
     // Post-payment work (points, settlement, invoice, …) happened at OS: nothing to run or reverse here.
-    tasks: [],
+    taskNames: [],
     deadTasks: [],
     redrives: {},
   };

@@ -9,6 +9,7 @@ import { refundLegMachine } from '../machines/refund-leg.machine.ts';
 import { refundMachine } from '../machines/refund.machine.ts';
 import { transactionMachine } from '../machines/transaction.machine.ts';
 import { restoreSnapshot, stampVersions, type SnapshotRestore } from '../machines/snapshot-versions.ts';
+import type { TaskSpec } from '../machines/task-spec.ts';
 import { AT_REST_STATES, type TxnCommand, type TxnInput } from '../machines/types.ts';
 import type { Systems } from '../systems/index.ts';
 import type { JournalEntry, OrderArchive, QuoteRecords, SaveQuote, SnapshotStore, TransactionRecord } from '../storage/types.ts';
@@ -82,6 +83,11 @@ interface Live {
   /** Durable timers as last stored, and how many tasks the scheduler was told of. */
   timers: Record<string, number>;
   tasksScheduled: number;
+  /**
+   * Specs of tasks the machine asked for since the last stored save (issue 21: not in the
+   * snapshot): the next save writes them as task rows, and they are forgotten once it is stored.
+   */
+  askedTasks: TaskSpec[];
   /** Since when the transaction is final, as last stored (null: not final). */
   finalAt: number | null;
 }
@@ -132,6 +138,8 @@ export class TransactionHost {
   reapplied = 0;
   /** Archived transactions this process put back into the hot store (a refund, a late callback). */
   rehydrated = 0;
+  /** Writes of a transaction this process made: snapshot saves, and quote-record saves (issue 21: saves per sale). */
+  readonly saves = { snapshots: 0, quotes: 0 };
 
   constructor(
     private readonly store: SnapshotStore,
@@ -208,6 +216,7 @@ export class TransactionHost {
       const initial = getInitialSnapshot(this.machine, input);
       const entry: JournalEntry = { at: now, actor: 'transaction', event: 'xstate.init', data: { input }, from: null, to: initial.value };
       this.transitions.next({ txnNo: input.txnNo, ...entry });
+      this.saves.quotes++;
       const result = await this.quotes.save(quoteRecordOf(input.txnNo, initial.context, this.machine.getPersistedSnapshot(initial), initial.value, Date.parse(input.createdAt), now), 0, [entry]);
       if (!result.ok) throw new TradeError('INTERNAL', 'the transaction could not be stored');
       return buildView(initial.context, initial.value, result.version, now);
@@ -601,11 +610,14 @@ export class TransactionHost {
       alerted: new Map(),
       timers: {},
       tasksScheduled: 0,
+      askedTasks: [],
       finalAt,
     };
     const inspect = (ev: InspectionEvent) => this.onInspect(live, ev);
     // The input is ignored when a snapshot is restored; the stored context stands in for it.
     live.actor = createActor(this.machine, { snapshot: snapshot as TxnSnapshot, input: (snapshot as TxnSnapshot).context, inspect });
+    // Emitted during the transition that asks for them, before its snapshot is queued for saving.
+    live.actor.on('tasksAsked', (ev) => void live.askedTasks.push(...ev.tasks));
     // Registered before start: calls re-run on restore pass the barrier through this entry.
     this.live.set(txnNo, live);
     live.actor.start();
@@ -662,7 +674,8 @@ export class TransactionHost {
     const now = this.clock.now();
     const timers = treeTimers(live.actor);
     // Still only quoted (issue 21): the quote record is written, no snapshot.
-    if (live.quoted && state === 'quoted' && !working && Object.keys(timers).length === 0 && snapshot.context.tasks.length === 0) {
+    if (live.quoted && state === 'quoted' && !working && Object.keys(timers).length === 0 && snapshot.context.taskNames.length === 0) {
+      this.saves.quotes++;
       const saved = await this.quotes.save(quoteRecordOf(live.txnNo, snapshot.context, live.actor.getPersistedSnapshot(), snapshot.value, live.createdAt, now), live.version, journal);
       if (!saved.ok) {
         this.drop(live);
@@ -675,6 +688,8 @@ export class TransactionHost {
     // The quiet period counts from the first save that found it final, not from later notes.
     const finalAt = isFinal(snapshot.context, state, working, timers) ? (live.finalAt ?? now) : null;
     // A quote record's version is continued by the first snapshot, which replaces the record.
+    const asked = live.askedTasks.slice();
+    this.saves.snapshots++;
     const result = await this.store.save(
       {
         txnNo: live.txnNo,
@@ -690,7 +705,7 @@ export class TransactionHost {
         needsAttention: needsAttention(snapshot.context),
         timers,
         finalAt,
-        tasks: snapshot.context.tasks,
+        tasks: asked,
         osEvents: osEventsOf(snapshot.context, state),
         createdAt: live.createdAt,
         updatedAt: now,
@@ -706,10 +721,11 @@ export class TransactionHost {
     live.version = result.version;
     live.quoted = false;
     live.finalAt = finalAt;
+    live.askedTasks.splice(0, asked.length);
     // Wake-ups are armed before the snapshot is acknowledged; a crash in between is the sentinel's.
-    const tasks = snapshot.context.tasks;
+    const tasks = snapshot.context.taskNames;
     try {
-      await this.scheduler.saved(live.txnNo, live.timers, timers, tasks.slice(live.tasksScheduled).map((t) => t.task));
+      await this.scheduler.saved(live.txnNo, live.timers, timers, tasks.slice(live.tasksScheduled));
       live.timers = timers;
       live.tasksScheduled = tasks.length;
     } catch (err) {
@@ -791,12 +807,12 @@ function treeTimers(actor: AnyActorRef, prefix = ''): Record<string, number> {
 }
 
 /**
- * Nothing of the actor waits to be stored: no flush queued, no journal entry unwritten, no write in
+ * Nothing of the actor waits to be stored: no flush queued, no journal entry or task spec unwritten, no write in
  * flight (a write outside any command, after a background step, has spliced the journal already and
  * dropping the actor then would let the next command load the version before it).
  */
 function settled(live: Live): boolean {
-  return !live.flushQueued && live.journal.length === 0 && live.saving === 0;
+  return !live.flushQueued && live.journal.length === 0 && live.saving === 0 && live.askedTasks.length === 0;
 }
 
 /** True when the transaction or any of its child machines is in a state tagged `working`. */

@@ -108,8 +108,10 @@ export interface TaskRecord extends TaskSpec {
 }
 
 /**
- * What a save writes: the record, plus the post-payment tasks the machine asked for and the OS
- * order events the host derived from it (each stored once, never replaced).
+ * What a save writes: the record, plus the post-payment tasks the machine asked for since the
+ * last stored save (issue 21: their specs live in the task rows, not in the snapshot) and the OS
+ * order events the host derived from it (each stored once, never replaced; one already stored is
+ * left as it is).
  */
 export type SaveRecord = Omit<TransactionRecord, 'version'> & { tasks: TaskSpec[]; osEvents: OsEventSpec[] };
 

@@ -262,14 +262,16 @@ function refundLegStatus(method: LegMethod, status: RefundLegStatus): RefundLegS
   return method === 'cash' && status === 'succeeded' ? 'to_pay_at_station' : status;
 }
 
-export const refundFinished = transactionSetup.assign(({ context, event }) => {
-    if (event.type !== 'REFUND_FINISHED') return {};
+export const refundFinished = transactionSetup.enqueueActions(({ context, event, enqueue }) => {
+    if (event.type !== 'REFUND_FINISHED') return;
     const refused = event.benefitRefusals ?? [];
     const attention = Object.values(event.legStatus).includes('attention') || refused.length > 0;
     const refund = context.refunds.find((r) => r.refundNo === event.refundNo);
-    return {
+    const reversals = refund ? refundReversalTasks(context, { ...refund, status: 'succeeded' }) : [];
+    if (reversals.length) enqueue.emit({ type: 'tasksAsked', tasks: reversals });
+    enqueue.assign({
       needsAttention: context.needsAttention || attention,
-      tasks: refund ? [...context.tasks, ...refundReversalTasks(context, { ...refund, status: 'succeeded' })] : context.tasks,
+      taskNames: [...context.taskNames, ...reversals.map((t) => t.task)],
       refunds: context.refunds.map((r) =>
         r.refundNo === event.refundNo
           ? {
@@ -282,7 +284,7 @@ export const refundFinished = transactionSetup.assign(({ context, event }) => {
             }
           : r,
       ),
-    };
+    });
   });
 
 export const routeRefundCallback = transactionSetup.enqueueActions(({ context, event, enqueue }) => {
@@ -381,7 +383,11 @@ export const notePaid = transactionSetup.assign(({ context, event }) => ({
   }));
 
 /** The post-payment tasks, asked for as soon as the money is in (they need nothing of what follows). */
-export const enqueuePostPaymentTasks = transactionSetup.assign(({ context }) => ({ tasks: postPaymentTasks(context) }));
+export const enqueuePostPaymentTasks = transactionSetup.enqueueActions(({ context, enqueue }) => {
+  const tasks = postPaymentTasks(context);
+  enqueue.emit({ type: 'tasksAsked', tasks });
+  enqueue.assign({ taskNames: tasks.map((t) => t.task) });
+});
 
 export const taskDone = transactionSetup.assign(({ context, event }) => (event.type === 'TASK_DONE' ? { deadTasks: context.deadTasks.filter((t) => t !== event.task) } : {}));
 

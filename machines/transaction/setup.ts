@@ -4,7 +4,7 @@ import { latePaymentMachine } from '../late-payment.machine.ts';
 import { paymentLegMachine } from '../payment-leg.machine.ts';
 import { refundLegMachine } from '../refund-leg.machine.ts';
 import { refundMachine } from '../refund.machine.ts';
-import type { TxnContext, TxnEvent, TxnInput } from '../types.ts';
+import type { TxnContext, TxnEmitted, TxnEvent, TxnInput } from '../types.ts';
 
 /**
  * The transaction machine's types and the actors it spawns and invokes (children by name, so they
@@ -17,6 +17,7 @@ export const transactionSetup = setup({
     context: {} as TxnContext,
     input: {} as TxnInput,
     events: {} as TxnEvent,
+    emitted: {} as TxnEmitted,
   },
   actors: {
     paymentLeg: paymentLegMachine,

@@ -1,5 +1,5 @@
 import type { OsCursor, OsEvent, OsEventKind, OsGroupChange, OsOutbox } from '../types.ts';
-import type { RedisHandle } from './handle.ts';
+import type { IndexWrites, RedisHandle } from './handle.ts';
 import { OS_ADVANCE, OS_PUBLISH, OS_REWIND, OS_TRIM } from './scripts.ts';
 
 interface Scripts {
@@ -29,9 +29,11 @@ const parseValue = (value: string, stationSeq: number): OsEvent => {
  * The OS outbox on Redis. A save's events are first stored with the snapshot, in the
  * transaction's own slot (`tc:{T}:os`, the save script: atomic with the snapshot, numbered per
  * order), then published into their station's slot (`tc:{os:S}:…`, {@link OS_PUBLISH}, numbered
- * per station). The transaction is listed in `tc:{idx}:os-unpublished` before its save and taken
- * off once published, so a crash between the two leaves it listed and {@link repair} publishes it
- * (publishing is idempotent by event id): nothing is lost, nothing is stored twice.
+ * per station). The transaction is listed in `tc:{idx}:os-unpublished` before its save (with the
+ * save's other index writes) and taken off once published, so a crash between the two leaves it
+ * listed and {@link repair} publishes it (publishing is idempotent by event id): nothing is lost,
+ * nothing is stored twice. The save script hands back the events it holds, so a save publishes
+ * them in one more round trip and takes the transaction off the list without waiting for it.
  * Shared keys (stations, group switch, its journal) are in the `tc:{os}` slot.
  */
 export class RedisOsOutbox implements OsOutbox {
@@ -58,23 +60,49 @@ export class RedisOsOutbox implements OsOutbox {
     return this.h.k(txnNo, 'os');
   }
 
-  /** Before a save that may store new events: the transaction is listed as maybe unpublished. */
-  async intend(txnNo: string, nowMs: number): Promise<void> {
-    await this.redis.zadd(this.h.idx('os-unpublished'), nowMs, txnNo);
+  /**
+   * Before a save that may store new events: the transaction is listed as maybe unpublished, among
+   * the index writes sent ahead of the save script (the index slot's, like its `dirty` mark).
+   */
+  intend(before: IndexWrites, txnNo: string, nowMs: number): void {
+    before.zadd(this.h.idx('os-unpublished'), nowMs, txnNo);
   }
 
-  /** Publishes the transaction's stored events into the station's outbox, then takes it off the list. */
+  /** Publishes the transaction's stored events into the station's outbox (read from its slot), then takes it off the list. */
   async publish(txnNo: string, stationId: string): Promise<void> {
     const all = await this.redis.hgetall(this.txnKey(txnNo));
-    const events = Object.entries(all).map(([eventId, value]) => ({ eventId, value, seq: Number(value.slice(0, value.indexOf('|'))) }));
-    if (events.length) {
-      // In the order of the order's own sequence, so a station sequence never puts an event before its predecessor.
-      events.sort((a, b) => a.seq - b.seq);
-      await this.redis.sadd(this.shared('stations'), stationId);
-      const args: (string | number)[] = [];
-      for (const e of events) args.push(e.eventId, e.value, parseValue(e.value, 0).at);
-      await this.redis.tcOsPublish(this.s(stationId, 'events'), this.s(stationId, 'ids'), this.s(stationId, 'cursor'), this.s(stationId, 'at'), ...args);
-    }
+    await this.publishStored(stationId, Object.entries(all));
+    await this.unlist(txnNo);
+  }
+
+  /** Stations known to be in the set of stations (it only grows): added once per process. Bounded. */
+  private readonly knownStations = new Set<string>();
+
+  /**
+   * Publishes a transaction's stored events, as the save script handed them back (event id,
+   * `<eventSeq>|<JSON>`), into the station's outbox; then takes the transaction off the list
+   * without waiting: a later command on the index slot comes after it, and a lost one only
+   * leaves it listed, published again (a no-op) by the repair pass.
+   */
+  async publishSaved(txnNo: string, stationId: string, stored: [string, string][]): Promise<void> {
+    await this.publishStored(stationId, stored);
+    void this.unlist(txnNo).catch((err: unknown) => this.h.options.log?.warn({ err, txnNo }, 'taking a published transaction off the OS list failed: the repair pass will'));
+  }
+
+  private async publishStored(stationId: string, stored: [string, string][]): Promise<void> {
+    if (!stored.length) return;
+    // In the order of the order's own sequence, so a station sequence never puts an event before its predecessor.
+    const events = stored.map(([eventId, value]) => ({ eventId, value, seq: Number(value.slice(0, value.indexOf('|'))) })).sort((a, b) => a.seq - b.seq);
+    const args: (string | number)[] = [];
+    for (const e of events) args.push(e.eventId, e.value, parseValue(e.value, 0).at);
+    // Sent ahead of the events (on one Redis, in the same write): the station is listed before it has any.
+    const listed = this.knownStations.has(stationId) ? null : this.redis.sadd(this.shared('stations'), stationId);
+    await Promise.all([listed, this.redis.tcOsPublish(this.s(stationId, 'events'), this.s(stationId, 'ids'), this.s(stationId, 'cursor'), this.s(stationId, 'at'), ...args)]);
+    if (this.knownStations.size > 10_000) this.knownStations.clear();
+    this.knownStations.add(stationId);
+  }
+
+  private async unlist(txnNo: string): Promise<void> {
     await this.redis.zrem(this.h.idx('os-unpublished'), txnNo);
   }
 

@@ -21,8 +21,10 @@
  * then the journal entries, one JSON each, to the end of ARGV
  *
  * Output: {1, newVersion, previous timers JSON or '', previous state or '', firstJournalSeq,
- *   number of tasks inserted now N, their N names..., then pairs of OS event id and eventSeq
- *   inserted now} on success; {0, actualVersion or -1} on conflict.
+ *   number of tasks inserted now N, their N names..., then, when E > 0, every OS event the
+ *   transaction has stored (these and earlier ones) as pairs of id and `<eventSeq>|<event JSON>`,
+ *   what the caller publishes to the station without reading them back} on success;
+ *   {0, actualVersion or -1} on conflict.
  */
 export const SAVE = `
 local expected = tonumber(ARGV[1])
@@ -60,21 +62,20 @@ for i = 1, ntasks do
 end
 local ev = at + 1 + 2 * ntasks
 local nevents = tonumber(ARGV[ev])
-local events = {}
 for i = 1, nevents do
   local id, body = ARGV[ev + 2 * i - 1], ARGV[ev + 2 * i]
   if redis.call('HEXISTS', KEYS[5], id) == 0 then
     local seq = redis.call('HLEN', KEYS[5]) + 1
     redis.call('HSET', KEYS[5], id, seq .. '|' .. body)
-    events[#events + 1] = id
-    events[#events + 1] = seq
   end
 end
 local first = redis.call('LLEN', KEYS[2]) + 1
 for i = ev + 1 + 2 * nevents, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
 local out = {1, expected + 1, previousTimers, previousState, first, #inserted}
 for _, name in ipairs(inserted) do out[#out + 1] = name end
-for _, v in ipairs(events) do out[#out + 1] = v end
+if nevents > 0 then
+  for _, v in ipairs(redis.call('HGETALL', KEYS[5])) do out[#out + 1] = v end
+end
 return out
 `;
 

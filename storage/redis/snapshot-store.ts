@@ -63,7 +63,6 @@ export class RedisSnapshotStore implements SnapshotStore {
       const body: OsEventBody = { ...e, txnNo, stationId: record.stationId, at: record.updatedAt };
       args.push(e.eventId, JSON.stringify(body));
     }
-    if (freshEvents.length) await this.os.intend(txnNo, record.updatedAt);
     const entries = journal.map((j) => JSON.stringify(j));
     args.push(...entries);
     const feed: SavedTransitions | null = entries.length ? { txnNo, entries: `[${entries.join(',')}]` } : null;
@@ -72,8 +71,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     const base = this.indexed.get(txnNo);
     const reply =
       base && base.version === expectedVersion
-        ? await this.saveKnown(txnNo, record, base, want, fresh, keys, args, feed)
-        : await this.saveFull(txnNo, record, want, fresh, keys, args, feed);
+        ? await this.saveKnown(txnNo, record, base, want, fresh, freshEvents.length > 0, keys, args, feed)
+        : await this.saveFull(txnNo, record, want, fresh, freshEvents.length > 0, keys, args, feed);
     if (!Array.isArray(reply)) {
       this.indexed.delete(txnNo);
       return { ok: false, conflict: true, actualVersion: reply.actual };
@@ -84,7 +83,10 @@ export class RedisSnapshotStore implements SnapshotStore {
     const inserted = new Set(reply.slice(6, 6 + insertedTasks).map(String));
     if (freshEvents.length) {
       // Published before the save is acknowledged; a crash in between is the repair pass's.
-      await this.os.publish(txnNo, record.stationId);
+      const stored = reply.slice(6 + insertedTasks).map(String);
+      const pairs: [string, string][] = [];
+      for (let i = 0; i + 1 < stored.length; i += 2) pairs.push([stored[i]!, stored[i + 1]!]);
+      await this.os.publishSaved(txnNo, record.stationId, pairs);
       if (this.knownEvents.size > 10_000) this.knownEvents.clear();
       this.knownEvents.set(txnNo, new Set(record.osEvents.map((e) => e.eventId)));
     }
@@ -111,10 +113,11 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   /** First write of a transaction by this process: every index entry it calls for (see the class comment). */
-  private async saveFull(txnNo: string, record: SaveRecord, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[], feed: SavedTransitions | null): Promise<SaveReply> {
+  private async saveFull(txnNo: string, record: SaveRecord, want: Indexed, fresh: TaskSpec[], newEvents: boolean, keys: string[], args: (string | number)[], feed: SavedTransitions | null): Promise<SaveReply> {
     // Intent first: the indexes learn of this write before it happens.
     const before = new IndexWrites(this.h.redis);
     before.zadd(this.h.idx('dirty'), record.updatedAt, txnNo);
+    if (newEvents) this.os.intend(before, txnNo, record.updatedAt);
     this.h.addEntries(before, txnNo, record, want.attention);
     for (const t of fresh) before.zadd(this.h.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
     const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args, feed)]);
@@ -139,7 +142,7 @@ export class RedisSnapshotStore implements SnapshotStore {
    * A write after this process's own last write (the compare-and-set proves nobody wrote in
    * between): only the index entries that change are touched, most saves none at all.
    */
-  private async saveKnown(txnNo: string, record: SaveRecord, base: Indexed, want: Indexed, fresh: TaskSpec[], keys: string[], args: (string | number)[], feed: SavedTransitions | null): Promise<SaveReply> {
+  private async saveKnown(txnNo: string, record: SaveRecord, base: Indexed, want: Indexed, fresh: TaskSpec[], newEvents: boolean, keys: string[], args: (string | number)[], feed: SavedTransitions | null): Promise<SaveReply> {
     const adds: [string, number, string][] = [];
     const removals: [string, string][] = [];
     if (base.state !== want.state) {
@@ -164,6 +167,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     for (const [key, score, member] of adds) before.zadd(key, score, member);
     for (const t of fresh) before.zadd(this.h.idx('tasks'), 'NX', record.updatedAt, `${txnNo}${SEP}${t.task}`);
     if (newOrderNo !== null) before.hset(this.h.idx('orders'), newOrderNo, txnNo);
+    if (newEvents) this.os.intend(before, txnNo, record.updatedAt);
     // The idle scan reads this score: kept fresh, though a stale one would only make it look again.
     if (want.active && base.active) before.zadd(this.h.idx('active'), 'XX', record.updatedAt, txnNo);
     const [, reply] = await Promise.all([before.exec(), this.runSave(keys, args, feed)]);
@@ -172,10 +176,13 @@ export class RedisSnapshotStore implements SnapshotStore {
       return reply;
     }
     if (indexChanges) {
+      // Sent now, not waited for: every later command on the index slot (the next save's own
+      // writes, any reader) comes after them, and a removal lost with its connection only leaves
+      // an entry too many and the transaction dirty, which the repair pass puts right.
       const after = new IndexWrites(this.h.redis);
       for (const [key, member] of removals) after.zrem(key, member);
       after.zrem(this.h.idx('dirty'), txnNo);
-      await after.exec();
+      void after.exec().catch((err: unknown) => this.h.options.log?.warn({ err, txnNo }, 'removing stale index entries failed: the repair pass will'));
     }
     if (base.attention && !want.attention) await this.h.reindexAttention(txnNo);
     return reply;

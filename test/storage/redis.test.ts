@@ -87,10 +87,10 @@ t.test('the Redis store', async (t) => {
     const placed = { eventId: 'O1:placed', orderNo: 'O1', kind: 'placed' as const, payload: { payableFen: 100 } };
     const base = { txnNo: 'T1', merchantId: 'M1', stationId: 'S1', orderNo: 'O1', state: 'ordered', stateValue: 'ordered', snapshot: {}, atRest: false, working: false, needsAttention: false, finalAt: null, timers: {}, tasks: [], osEvents: [placed], createdAt: T0, updatedAt: T0 };
     // The process dies after the save script and before the publish: the save is never answered.
-    const publish = outbox.publish.bind(outbox);
-    outbox.publish = () => Promise.reject(new Error('killed'));
+    const publishSaved = outbox.publishSaved.bind(outbox);
+    outbox.publishSaved = () => Promise.reject(new Error('killed'));
     await t.rejects(store.snapshots.save(base, 0, []), /killed/);
-    outbox.publish = publish;
+    outbox.publishSaved = publishSaved;
     t.equal((await store.snapshots.load('T1'))?.version, 1, 'the snapshot is stored');
     t.same(await store.osOutbox.events('S1', 0, 10), [], 'its event is not in the station outbox yet');
     t.equal(await store.osOutbox.repair(100), 1);
