@@ -67,8 +67,14 @@ export class IndexWrites {
   private readonly multi: Multi | null;
   private readonly replies: Promise<unknown>[] = [];
 
-  constructor(private readonly redis: Redis | Cluster) {
-    this.multi = redis instanceof Cluster ? redis.multi() : null;
+  /**
+   * `unawaited`: writes nobody waits for (sent, then left to the repair pass if lost). On one Redis
+   * they go as an explicit pipeline, written when `exec` is called: auto-pipelined commands wait for
+   * the next tick, and a reader's MULTI issued before that tick would overtake them, reading the
+   * index as it was before a save already acknowledged.
+   */
+  constructor(private readonly redis: Redis | Cluster, unawaited = false) {
+    this.multi = redis instanceof Cluster ? redis.multi() : unawaited ? redis.pipeline() : null;
   }
 
   zadd(key: string, ...scoreMembers: (string | number)[]): this {

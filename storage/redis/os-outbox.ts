@@ -1,5 +1,5 @@
 import type { OsCursor, OsEvent, OsEventKind, OsGroupChange, OsOutbox } from '../types.ts';
-import type { IndexWrites, RedisHandle } from './handle.ts';
+import { IndexWrites, type RedisHandle } from './handle.ts';
 import { OS_ADVANCE, OS_PUBLISH, OS_REWIND, OS_TRIM } from './scripts.ts';
 
 interface Scripts {
@@ -102,8 +102,9 @@ export class RedisOsOutbox implements OsOutbox {
     this.knownStations.add(stationId);
   }
 
+  /** Written at once (see IndexWrites' `unawaited`), so a reader's MULTI cannot overtake it. */
   private async unlist(txnNo: string): Promise<void> {
-    await this.redis.zrem(this.h.idx('os-unpublished'), txnNo);
+    await new IndexWrites(this.redis, true).zrem(this.h.idx('os-unpublished'), txnNo).exec();
   }
 
   /** Publishes every transaction a crash left listed as maybe unpublished; returns how many it looked at. */

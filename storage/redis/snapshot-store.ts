@@ -176,10 +176,10 @@ export class RedisSnapshotStore implements SnapshotStore {
       return reply;
     }
     if (indexChanges) {
-      // Sent now, not waited for: every later command on the index slot (the next save's own
-      // writes, any reader) comes after them, and a removal lost with its connection only leaves
+      // Sent now (an explicit pipeline, see IndexWrites), not waited for: every later command on
+      // the index slot (the next save's own writes, any reader's MULTI) comes after them, and a removal lost with its connection only leaves
       // an entry too many and the transaction dirty, which the repair pass puts right.
-      const after = new IndexWrites(this.h.redis);
+      const after = new IndexWrites(this.h.redis, true);
       for (const [key, member] of removals) after.zrem(key, member);
       after.zrem(this.h.idx('dirty'), txnNo);
       void after.exec().catch((err: unknown) => this.h.options.log?.warn({ err, txnNo }, 'removing stale index entries failed: the repair pass will'));

@@ -113,10 +113,10 @@ t.test('the Redis store', async (t) => {
     const paying = record('T1', { orderNo: 'O1', state: 'paying', stateValue: 'paying', timers: { 'leg-1/query': T0 + 10 }, tasks: [task('settlement')], osEvents: [placed] });
     await store.snapshots.save(paying, 0, [entry('xstate.init')]);
     // The final save's publish is cut off: its paid event is stored in the transaction's slot only.
-    const publish = outbox.publish.bind(outbox);
-    outbox.publish = () => Promise.reject(new Error('killed'));
+    const publishSaved = outbox.publishSaved.bind(outbox);
+    outbox.publishSaved = () => Promise.reject(new Error('killed'));
     await t.rejects(store.snapshots.save({ ...paying, state: 'completed', stateValue: 'completed', atRest: true, timers: {}, finalAt: T0 + 5, osEvents: [placed, paid], updatedAt: T0 + 5 }, 1, [entry('DONE')]), /killed/);
-    outbox.publish = publish;
+    outbox.publishSaved = publishSaved;
     t.ok(await store.snapshots.removeArchived('T1', 2));
     t.same(await store.handle.redis.keys(`${prefix}:{T1}:*`), [], 'snapshot, journal, tasks and OS events all gone');
     t.same((await store.osOutbox.events('S1', 0, 10)).map((e) => [e.stationSeq, e.eventId, e.eventSeq]), [[1, 'O1:placed', 1], [2, 'O1:paid', 2]], 'the cut-off event reached its station before its copy went');
