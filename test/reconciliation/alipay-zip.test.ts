@@ -25,6 +25,8 @@ interface Entry {
   extraFlags?: number;
   /** A CRC-32 to state instead of the data's own. */
   statedCrc?: number;
+  /** Zip64: the sizes in the zip64 extra field (header) and 8 bytes wide in the data descriptor. */
+  zip64?: boolean;
 }
 
 /** A zip written byte by byte from the format (APPNOTE 4.3), so each test controls every field it is about. */
@@ -44,11 +46,26 @@ function zipOf(entries: Entry[]): Buffer {
     header.writeUInt16LE(flags, 6);
     header.writeUInt16LE(method, 8);
     header.writeUInt32LE(e.descriptor ? 0 : crc, 14);
-    header.writeUInt32LE(e.descriptor ? 0 : body.length, 18);
-    header.writeUInt32LE(e.descriptor ? 0 : e.data.length, 22);
+    header.writeUInt32LE(e.descriptor ? 0 : e.zip64 ? 0xffffffff : body.length, 18);
+    header.writeUInt32LE(e.descriptor ? 0 : e.zip64 ? 0xffffffff : e.data.length, 22);
     header.writeUInt16LE(name.length, 26);
-    const local = [header, name, body];
-    if (e.descriptor) {
+    const extra = Buffer.alloc(e.zip64 ? 20 : 0);
+    if (e.zip64) {
+      extra.writeUInt16LE(0x0001, 0);
+      extra.writeUInt16LE(16, 2);
+      extra.writeBigUInt64LE(BigInt(e.descriptor ? 0 : e.data.length), 4);
+      extra.writeBigUInt64LE(BigInt(e.descriptor ? 0 : body.length), 12);
+    }
+    header.writeUInt16LE(extra.length, 28);
+    const local = [header, name, extra, body];
+    if (e.descriptor && e.zip64) {
+      const d = Buffer.alloc(24);
+      d.writeUInt32LE(0x08074b50, 0);
+      d.writeUInt32LE(crc, 4);
+      d.writeBigUInt64LE(BigInt(body.length), 8);
+      d.writeBigUInt64LE(BigInt(e.data.length), 16);
+      local.push(d);
+    } else if (e.descriptor) {
       const d = Buffer.alloc(16);
       d.writeUInt32LE(0x08074b50, 0);
       d.writeUInt32LE(crc, 4);
@@ -119,6 +136,18 @@ t.test('deflated entries with their sizes after the data are inflated to their e
     t.equal(check.ok, true, `chunks of ${size}: ${check.problems.join('; ')}`);
     t.same(rows, golden.rows, `chunks of ${size}`);
   }
+});
+
+t.test('zip64 entries, their sizes in the zip64 extra field or 8 bytes wide after the data, are read', async (t) => {
+  for (const descriptor of [false, true]) {
+    const zip = zipOf([{ name: SUMMARY, data: summaryCsv, zip64: true, descriptor }, { name: DETAIL, data: csv, zip64: true, descriptor }]);
+    const { rows, check } = await parse(chunks(zip, 9));
+    t.equal(check.ok, true, `descriptor ${descriptor}: ${check.problems.join('; ')}`);
+    t.same(rows, golden.rows, `descriptor ${descriptor}`);
+  }
+  const stored = await parse([zipOf([{ name: SUMMARY, data: summaryCsv, zip64: true, method: 0 }, { name: DETAIL, data: csv, zip64: true, method: 0 }])]);
+  t.equal(stored.check.ok, true, stored.check.problems.join('; '));
+  t.same(stored.rows, golden.rows, 'stored, its size in the zip64 field');
 });
 
 t.test('a zip written as a stream (fflate, like Java ZipOutputStream: data descriptors) parses the same', async (t) => {
