@@ -41,9 +41,22 @@ export function gbkDecoder(): StreamDecoder {
 const DETAIL_ENTRY = {
   accept: (name: string) => name.endsWith('业务明细.csv'),
   describe: 'entry named …业务明细.csv',
-  // Alipay's zips name their entries in GBK without the zip's UTF-8 flag.
-  decodeName: (raw: Uint8Array) => iconv.decode(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), 'gbk'),
+  decodeName: unflaggedName,
 };
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A name without the zip's UTF-8 flag: Alipay's zips name their entries in GBK so, but some tools
+ * write UTF-8 unflagged. Chinese text in GBK is almost never valid UTF-8, so that is tried first.
+ */
+function unflaggedName(raw: Uint8Array): string {
+  try {
+    return STRICT_UTF8.decode(raw);
+  } catch {
+    return iconv.decode(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), 'gbk');
+  }
+}
 
 /**
  * The bytes of the 业务明细 CSV inside Alipay's zip, inflated by zlib as the zip streams in

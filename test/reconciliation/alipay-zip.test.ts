@@ -22,6 +22,8 @@ interface Entry {
   descriptor?: boolean;
   /** The name in GBK without the UTF-8 flag, as Alipay's own zips are written. */
   gbkName?: boolean;
+  /** The name in UTF-8 without the UTF-8 flag, as some tools write it. */
+  unflaggedUtf8?: boolean;
   extraFlags?: number;
   /** A CRC-32 to state instead of the data's own. */
   statedCrc?: number;
@@ -38,7 +40,7 @@ function zipOf(entries: Entry[]): Buffer {
     const method = e.method ?? 8;
     const body = method === 8 ? deflateRawSync(e.data) : Buffer.from(e.data);
     const name = e.gbkName ? iconv.encode(e.name, 'gbk') : Buffer.from(e.name, 'utf8');
-    const flags = (e.gbkName ? 0 : 0x0800) | (e.descriptor ? 0x0008 : 0) | (e.extraFlags ?? 0);
+    const flags = (e.gbkName || e.unflaggedUtf8 ? 0 : 0x0800) | (e.descriptor ? 0x0008 : 0) | (e.extraFlags ?? 0);
     const crc = e.statedCrc ?? crc32(e.data);
     const header = Buffer.alloc(30);
     header.writeUInt32LE(0x04034b50, 0);
@@ -166,10 +168,13 @@ t.test('a zip written as a stream (fflate, like Java ZipOutputStream: data descr
   t.same(rows, golden.rows);
 });
 
-t.test('an entry named in GBK without the UTF-8 flag, as Alipay writes them, is found', async (t) => {
+t.test('an entry named in GBK without the UTF-8 flag, as Alipay writes them, is found (and one in unflagged UTF-8)', async (t) => {
   const { rows, check } = await parse([zipOf([{ name: SUMMARY, data: summaryCsv, gbkName: true }, { name: DETAIL, data: csv, gbkName: true }])]);
   t.equal(check.ok, true, check.problems.join('; '));
   t.same(rows, golden.rows);
+  const utf8 = await parse([zipOf([{ name: SUMMARY, data: summaryCsv, unflaggedUtf8: true }, { name: DETAIL, data: csv, unflaggedUtf8: true }])]);
+  t.equal(utf8.check.ok, true, `a UTF-8 name without the flag is found too: ${utf8.check.problems.join('; ')}`);
+  t.same(utf8.rows, golden.rows);
 });
 
 t.test('a zip cut short anywhere is a check that is not ok, never a throw nor a hang', async (t) => {
