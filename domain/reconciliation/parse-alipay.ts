@@ -1,8 +1,8 @@
-import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import iconv from 'iconv-lite';
 import { LineCells } from './bill-cells.ts';
 import { billLineBatches, type BillSource, type StreamDecoder } from './bill-lines.ts';
 import { ALIPAY_HEADER, ALIPAY_LIST_END, ALIPAY_LIST_START } from './bill-layouts.ts';
+import { ByteQueue, zipEntryBytes } from './zip-entry.ts';
 import { checkTotals, fenOf, instantOfChinaTime, TotalsCounter, type BillEvent } from './bill-format.ts';
 import type { BillRow, BillRowStatus, BillTotals } from './bill-row.ts';
 
@@ -37,41 +37,45 @@ export function gbkDecoder(): StreamDecoder {
   return { write: (bytes) => decoder.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), end: () => decoder.end() ?? '' };
 }
 
+/** The bill's entry in Alipay's zip; the 业务明细(汇总).csv beside it is skipped. */
+const DETAIL_ENTRY = {
+  accept: (name: string) => name.endsWith('业务明细.csv'),
+  describe: 'entry named …业务明细.csv',
+  decodeName: unflaggedName,
+};
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
- * The bytes of the 业务明细 CSV inside Alipay's zip, inflated as the zip streams in (the
- * 汇总 file beside it, if any, is skipped). A source that is not a zip is passed through as the CSV.
+ * A name without the zip's UTF-8 flag: Alipay's zips name their entries in GBK so, but some tools
+ * write UTF-8 unflagged. Chinese text in GBK is almost never valid UTF-8, so that is tried first.
+ */
+function unflaggedName(raw: Uint8Array): string {
+  try {
+    return STRICT_UTF8.decode(raw);
+  } catch {
+    return iconv.decode(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), 'gbk');
+  }
+}
+
+/**
+ * The bytes of the 业务明细 CSV inside Alipay's zip, inflated by zlib as the zip streams in
+ * ({@link zipEntryBytes}). A source that does not start like a zip (`PK`) is passed through as the CSV.
  */
 export async function* alipayCsvBytes(source: BillSource): AsyncGenerator<Uint8Array> {
-  const out: Uint8Array[] = [];
-  let error: Error | null = null;
-  let zipped: boolean | null = null;
-  let found = false;
-  const unzip = new Unzip((file: UnzipFile) => {
-    if (found || !file.name.endsWith('业务明细.csv')) return;
-    found = true;
-    file.ondata = (err, data) => {
-      if (err) error = err;
-      else if (data.length > 0) out.push(data);
-    };
-    file.start();
-  });
-  unzip.register(UnzipInflate);
-  for await (const chunk of source) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
-    if (zipped === null) zipped = bytes[0] === 0x50 && bytes[1] === 0x4b;
-    if (!zipped) {
-      yield bytes;
-      continue;
-    }
-    unzip.push(bytes);
-    if (error) throw error;
-    while (out.length > 0) yield out.shift()!;
+  const bytes = new ByteQueue(asBytes(source));
+  try {
+    await bytes.want(2);
+    const head = bytes.peek(2);
+    if (head[0] === 0x50 && head[1] === 0x4b) yield* zipEntryBytes(bytes, DETAIL_ENTRY);
+    else yield* bytes.rest();
+  } finally {
+    await bytes.close();
   }
-  if (zipped) {
-    unzip.push(new Uint8Array(0), true);
-    if (error) throw error;
-    while (out.length > 0) yield out.shift()!;
-  }
+}
+
+async function* asBytes(source: BillSource): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) yield typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
 }
 
 /**
