@@ -376,7 +376,11 @@ async function settleOpen(world: World, open: Set<string>, io: Io): Promise<void
     open = await janitor(world, open, io);
     if (open.size === 0 || time.now() - from > SETTLE_LIMIT_MS) return;
     const next = time.now() + JANITOR_MS;
-    while (time.now() < next && time.wake()) await time.settle();
+    while (time.now() < next) {
+      // Nothing left to happen at all (the drivers re-arm themselves, so not in a run): done.
+      if (!time.wake()) return;
+      await time.settle();
+    }
   }
 }
 
