@@ -14,7 +14,6 @@
  * Runs a private redis-server and its own PostgreSQL database (dropped at the end); the trade
  * center, its simulators and the load run in this process (`app.inject`, 32 checkouts in flight).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -27,6 +26,7 @@ import { buildApp } from '../http/app.ts';
 import { archiverConfig, parseDuration } from '../runtime/archiver.ts';
 import { createTradeCenter, DEFAULT_CONFIG } from '../runtime/trade-center.ts';
 import { loadDataset } from '../systems/sim/index.ts';
+import { startRedisServer } from './servers.ts';
 
 const SALES = Number(process.argv[2] ?? 100_000);
 const QUIET_MS = parseDuration(process.argv[3] ?? '2s') ?? 2_000;
@@ -48,25 +48,6 @@ const CHECKOUT = {
   legs: [{ method: 'stored_value', cardNo: CARD, amount: 'rest' }],
 };
 
-async function startRedis(dir: string): Promise<{ url: string; stop(): void }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn('redis-server', ['--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return { url, stop: () => child.kill('SIGKILL') };
-    } catch {
-      probe.disconnect();
-      if (i > 100) throw new Error('redis-server did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 async function onPostgres(sql: string): Promise<void> {
   const admin = new pg.Client({ connectionString: `${PG_SERVER}/postgres` });
@@ -80,7 +61,7 @@ async function onPostgres(sql: string): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'trade-bench-archive-'));
-  const redis = await startRedis(dir);
+  const redis = await startRedisServer(dir);
   const database = `tc_flat_${randomBytes(6).toString('hex')}`;
   await onPostgres(`CREATE DATABASE ${database}`);
   const probe = new Redis(redis.url);

@@ -35,6 +35,7 @@ import type { SystemName } from '../systems/contract.ts';
 import { arg, driveFromWorker, type RunStats } from './drive.ts';
 import { simulatorFloor } from './simulator-floor.ts';
 import { bullmqFloor } from './bullmq-floor.ts';
+import { startRedisServer, tasksDrained } from './servers.ts';
 
 const CHECKOUTS = arg('checkouts', 2000);
 const CONCURRENCY = arg('concurrency', 64);
@@ -94,27 +95,6 @@ function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
-async function startRedis(dir: string): Promise<{ url: string; pid: number; stop(): void }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  // Production settings (DESIGN.md): AOF on (fsync once a second, Redis's default), no eviction.
-  const child = spawn('redis-server', ['--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      break;
-    } catch {
-      probe.disconnect();
-      if (i > 100) throw new Error('redis-server did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return { url, pid: child.pid!, stop: () => child.kill('SIGKILL') };
-}
 
 async function runCenter(setup: string, config: Partial<TradeCenterConfig>, opts: { latencyMs?: number; redisPid?: number; body?: unknown; sweep?: boolean } = {}): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'trade-bench-checkout-'));
@@ -159,13 +139,6 @@ async function runCenter(setup: string, config: Partial<TradeCenterConfig>, opts
   }
 }
 
-/** Waits until no post-payment task is pending (each runs in well under the 100 ms left after). */
-async function tasksDrained(tc: TradeCenter): Promise<void> {
-  for (let quiet = 0; quiet < 3; ) {
-    await new Promise((r) => setTimeout(r, 50));
-    quiet = (await tc.storage.tasks.dueTasks(Number.MAX_SAFE_INTEGER, 1)).length ? 0 : quiet + 1;
-  }
-}
 
 async function runBare(): Promise<Row> {
   const bare = Fastify();
@@ -405,7 +378,7 @@ rows.push(await runCenter('SQLite (synchronous=NORMAL), 1 process, in-process si
 delete process.env.TRADE_SQLITE_SYNC;
 rows.push(await runSplit('sqlite'));
 const redisDir = mkdtempSync(join(tmpdir(), 'trade-bench-redis-'));
-const redis = await startRedis(redisDir);
+const redis = await startRedisServer(redisDir);
 try {
   rows.push(await runBullmqFloor(redis.url, redis.pid));
   rows.push(await runCenter('Redis + BullMQ, 1 process, in-process simulators', { storage: { kind: 'redis', url: redis.url, prefix: 'bench' } }, { redisPid: redis.pid, sweep: true }));

@@ -8,7 +8,6 @@
  * journal events each stored.
  *   npx tsx bench/redis-round-trips.ts [--checkouts 200] [--concurrency 8] [sqlite]
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -17,10 +16,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { buildApp } from '../http/app.ts';
-import { createTradeCenter, DEFAULT_CONFIG, type TradeCenter } from '../runtime/trade-center.ts';
+import { createTradeCenter, DEFAULT_CONFIG } from '../runtime/trade-center.ts';
 import * as scripts from '../storage/redis/scripts.ts';
 import { loadDataset } from '../systems/sim/index.ts';
 import { arg, driveFromWorker } from './drive.ts';
+import { startRedisServer, tasksDrained } from './servers.ts';
 
 /** The engine's scripts by SHA1, so EVALSHA lines say which script ran. */
 const scriptNames = new Map(Object.entries(scripts).filter(([, v]) => typeof v === 'string').map(([name, lua]) => [createHash('sha1').update(lua as string).digest('hex'), name]));
@@ -40,11 +40,11 @@ for (const card of dataset.cards) card.balanceFen = 1_000_000_000_000;
 for (const a of dataset.pointsAccounts) a.balance = 1_000_000_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'trade-round-trips-'));
-const port = 20000 + Math.floor(Math.random() * 20000);
-const server = SQLITE ? null : spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-const url = `redis://127.0.0.1:${port}`;
+const server = SQLITE ? null : await startRedisServer(dir, ['--save', '', '--appendonly', 'no']);
+const port = server?.port ?? 0;
+const url = server?.url ?? '';
 // Whatever ends this process ends its redis-server too.
-process.on('exit', () => server?.kill('SIGKILL'));
+process.on('exit', () => server?.stop());
 
 /** Writes to Redis's port from this process, the engine's and BullMQ's connections alike. */
 let writes = 0;
@@ -55,7 +55,6 @@ Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['wri
 } as Socket['write'];
 
 try {
-  if (server) await waitForRedis();
   const tc = createTradeCenter(
     {
       ...DEFAULT_CONFIG, dataset, dbPath: join(dir, 'trade.db'), simDbPath: join(dir, 'sim.db'), logLevel: 'silent',
@@ -131,34 +130,11 @@ try {
   await app.close();
   await tc.close();
 } finally {
-  server?.kill('SIGKILL');
+  server?.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Waits until no post-payment task is pending. */
-async function tasksDrained(tc: TradeCenter): Promise<void> {
-  for (let quiet = 0; quiet < 3; ) {
-    await new Promise((r) => setTimeout(r, 50));
-    quiet = (await tc.storage.tasks.dueTasks(Number.MAX_SAFE_INTEGER, 1)).length ? 0 : quiet + 1;
-  }
-}
 
-async function waitForRedis(): Promise<void> {
-  for (let i = 0; ; i++) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return;
-    } catch {
-      probe.disconnect();
-      if (i > 100) throw new Error('redis-server did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 /** A command and its first key, with transaction, station, task and job names folded. */
 function shapeOf(args: string[]): string {

@@ -75,11 +75,7 @@ export class TradeMetrics {
     const admin = tc.storage.admin;
     const clock = tc.clock;
     // One store read per scrape, shared by the three gauges that need it.
-    let pending: ReturnType<typeof admin.stats> | null = null;
-    const stats = () => {
-      pending ??= admin.stats(clock.now() - STUCK_AFTER_IDLE_MS).finally(() => queueMicrotask(() => (pending = null)));
-      return pending;
-    };
+    const stats = onePerScrape(() => admin.stats(clock.now() - STUCK_AFTER_IDLE_MS));
     new Gauge({
       name: 'tc_transactions',
       help: 'Stored transactions by state (the top-level statechart state)',
@@ -185,11 +181,7 @@ export class TradeMetrics {
     this.archiveFailures = new Counter({ name: 'tc_archive_failures_total', help: 'Archive batches that failed (archive or hot store unreachable); alert on a rate', registers });
     const archiveAfterMs = tc.config.archive.afterMs;
     // One store read per scrape, shared by the two gauges that need it.
-    let backlog: ReturnType<typeof admin.finalBacklog> | null = null;
-    const finalBacklog = () => {
-      backlog ??= admin.finalBacklog(clock.now() - archiveAfterMs).finally(() => queueMicrotask(() => (backlog = null)));
-      return backlog;
-    };
+    const finalBacklog = onePerScrape(() => admin.finalBacklog(clock.now() - archiveAfterMs));
     new Gauge({
       name: 'tc_archive_backlog',
       help: 'Final transactions still in the hot store past their quiet period (TRADE_ARCHIVE_AFTER): tasks not done yet, or the archiver behind or failing',
@@ -236,4 +228,16 @@ export class TradeMetrics {
     for (const s of this.subscriptions) s.unsubscribe();
     this.registry.clear();
   }
+}
+
+/**
+ * A read shared by the gauges of one scrape: the gauges collecting together get the one promise,
+ * and the next scrape reads again.
+ */
+function onePerScrape<T>(read: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | null = null;
+  return () => {
+    pending ??= read().finally(() => queueMicrotask(() => (pending = null)));
+    return pending;
+  };
 }

@@ -3,7 +3,7 @@ import type { RefundView } from '../../machines/types.ts';
 import { archiverConfig } from '../../runtime/archiver.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
-import { apiClient, eventually, FUEL_SALE, keyEntry, startHarness, type Harness } from '../helpers/harness.ts';
+import { apiClient, eventually, FUEL_SALE, keyEntry, startHarness, untilArchivable, type Harness } from '../helpers/harness.ts';
 
 type RefundAnswer = { refundNo: string; refund: RefundView; transaction: TransactionView };
 
@@ -29,18 +29,6 @@ async function mixedSale(h: Harness): Promise<TransactionView> {
   return (await eventually(() => view(h, started.body.txnNo), (r) => r.body.state === 'completed')).body;
 }
 
-/** Lets every post-payment task and refund of the transaction finish, so it is final. */
-async function settle(h: Harness, txnNo: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    await h.tc.host.settle();
-    await h.tc.tasks.runDue();
-    const record = await h.tc.storage.snapshots.load(txnNo);
-    const open = (await h.tc.storage.tasks.tasksOf(txnNo)).filter((x) => x.status !== 'done');
-    if (record?.finalAt !== null && open.length === 0) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`${txnNo} did not become final`);
-}
 
 async function refund(h: Harness, txnNo: string, amount?: number): Promise<RefundView> {
   const res = await h.api<RefundAnswer>('POST', `/v1/transactions/${txnNo}/refunds`, { ...(amount ? { amount } : {}), reason: 'returned' });
@@ -67,7 +55,7 @@ t.test('a sale archived after a 2s quiet period stays readable, is refundable pa
   const archiver = h.tc.archiver!;
   const archive = h.tc.archive!;
   const paid = await mixedSale(h);
-  await settle(h, paid.txnNo);
+  await untilArchivable(h, paid.txnNo);
   const sale = (await view(h, paid.txnNo)).body;
 
   clock.advance(QUIET_MS - 1);
@@ -97,7 +85,7 @@ t.test('a sale archived after a 2s quiet period stays readable, is refundable pa
   const partly = await refund(h, sale.txnNo, 5_000);
   t.equal(partly.status, 'succeeded');
   t.equal(h.tc.host.rehydrated, 1, 'the refund brought it back into the hot store');
-  await settle(h, sale.txnNo);
+  await untilArchivable(h, sale.txnNo);
   clock.advance(QUIET_MS);
   t.equal(await archiver.run(), 1, 'final again: archived again');
   const second = await archive.get(sale.txnNo);
@@ -108,7 +96,7 @@ t.test('a sale archived after a 2s quiet period stays readable, is refundable pa
 
   const fully = await refund(h, sale.txnNo);
   t.equal(fully.status, 'succeeded');
-  await settle(h, sale.txnNo);
+  await untilArchivable(h, sale.txnNo);
   clock.advance(QUIET_MS);
   t.equal(await archiver.run(), 1);
   const third = await archive.get(sale.txnNo);

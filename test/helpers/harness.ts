@@ -215,3 +215,19 @@ export async function eventually<T>(probe: () => Promise<T>, check: (value: T) =
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Lets every post-payment task and refund of the transaction finish, so it is final with every
+ * task done: what the archiver takes.
+ */
+export async function untilArchivable(h: Harness, txnNo: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    await h.tc.host.settle();
+    await h.tc.tasks.runDue();
+    const record = await h.tc.storage.snapshots.load(txnNo);
+    const open = (await h.tc.storage.tasks.tasksOf(txnNo)).filter((x) => x.status !== 'done');
+    if (record?.finalAt !== null && open.length === 0) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${txnNo} did not become final with its tasks done`);
+}

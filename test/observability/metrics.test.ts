@@ -3,7 +3,7 @@ import t from 'tap';
 import { archiverConfig } from '../../runtime/archiver.ts';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TransactionView } from '../../runtime/view.ts';
-import { FUEL_SALE, startHarness, type Harness } from '../helpers/harness.ts';
+import { FUEL_SALE, startHarness, untilArchivable, type Harness } from '../helpers/harness.ts';
 
 const NOON = Date.parse('2026-11-25T12:00:00+08:00');
 
@@ -111,18 +111,6 @@ t.test('/metrics shows a dead task, needsAttention, a stuck transaction and an o
   t.equal(sample(families, 'tc_transactions', { state: 'paying' }), 1);
 });
 
-/** Runs the sale's tasks until it is final with every task done: what the archiver takes. */
-async function untilArchivable(h: Harness, txnNo: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    await h.tc.host.settle();
-    await h.tc.tasks.runDue();
-    const record = await h.tc.storage.snapshots.load(txnNo);
-    const open = (await h.tc.storage.tasks.tasksOf(txnNo)).filter((x) => x.status !== 'done');
-    if (record?.finalAt !== null && open.length === 0) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`${txnNo} did not become final with its tasks done`);
-}
 
 t.test('/metrics follows the archiver: its backlog and oldest final age, what it archived and let go, its batches and a failed one (issue 18)', async (t) => {
   const QUIET_MS = 2_000;
