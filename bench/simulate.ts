@@ -8,7 +8,9 @@
  * key prefix deleted at the end.
  *
  * Prints one JSON line; the load average is printed beside it because the machine is shared and
- * the figure is only comparable on a quiet one.
+ * the figure is only comparable on a quiet one. `cpuMsPerSale` is the process's CPU time (user and
+ * system, every thread: the GC's and the compiler's too) over the run alone, module loading left
+ * out; on a loaded machine it moves far less than wall time does, so compare that.
  */
 import { loadavg } from 'node:os';
 import type { FaultLevel } from '../simulation/faults.ts';
@@ -22,7 +24,10 @@ const backend = process.argv[6] === 'redis' ? 'redis' : 'sqlite';
 const redisUrl = process.env.TRADE_REDIS_URL || 'redis://127.0.0.1:6379';
 
 const loadBefore = loadavg()[0]!;
+const cpuBefore = process.cpuUsage();
 const result = await simulate({ seed, sales, faults, crashes, backend, ...(backend === 'redis' ? { redisUrl } : {}) });
+const cpu = process.cpuUsage(cpuBefore);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 process.stdout.write(
   `${JSON.stringify({
     seed,
@@ -35,6 +40,8 @@ process.stdout.write(
     simulatedMs: result.simulatedMs,
     salesPerWallSecond: Math.round(sales / (result.wallMs / 1000)),
     simulatedToWall: Math.round(result.simulatedMs / result.wallMs),
+    cpuMs: Math.round(cpuMs),
+    cpuMsPerSale: Number((cpuMs / sales).toFixed(2)),
     loadAverage: [loadBefore, loadavg()[0]!].map((l) => Number(l.toFixed(1))),
   })}\n`,
 );
