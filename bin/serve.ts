@@ -9,6 +9,7 @@ import { readRoutingFile } from '../runtime/routing.ts';
 import { archiveAfterFromEnv, archiveFailpointFromEnv, archiverConfig } from '../runtime/archiver.ts';
 import { archiveFromEnv, feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { osKeepDeliveredFromEnv } from '../runtime/os-sync.ts';
+import { shadowKeepFromEnv } from '../runtime/shadow-quotes.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
 import { reconConfigFromEnv } from '../runtime/recon-jobs.ts';
 import { ConfigError, systemsSettingsFromEnv } from '../runtime/systems-config.ts';
@@ -71,6 +72,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const archiveAfterMs = archiveAfterFromEnv(process.env);
   const archiveFailpoint = archiveFailpointFromEnv(process.env);
   const osKeepDeliveredMs = osKeepDeliveredFromEnv(process.env);
+  const shadowKeepMs = shadowKeepFromEnv(process.env);
   const { requestTimeoutMs, connectionTimeoutMs, keepAliveTimeoutMs, bodyLimitBytes, maxConnections } = options;
   const limits = httpLimitsFromEnv(process.env, {
     ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
@@ -118,6 +120,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     routing: { ...DEFAULT_CONFIG.routing, file: routingFile ? readRoutingFile(routingFile) : null },
     recon: reconConfigFromEnv(process.env, DEFAULT_CONFIG.recon),
     idempotency: { ...DEFAULT_CONFIG.idempotency, ...(idempotencyRetentionMs !== undefined ? { retentionMs: idempotencyRetentionMs } : {}) },
+    ...(shadowKeepMs !== undefined ? { shadowRetention: { ...DEFAULT_CONFIG.shadowRetention, retentionMs: shadowKeepMs } } : {}),
     archive: archiveAfterMs !== undefined ? archiverConfig(archiveAfterMs) : DEFAULT_CONFIG.archive,
     ...(archiveFailpoint ? { archiveFailpoint } : {}),
     ...(osKeepDeliveredMs !== undefined ? { osSync: { ...DEFAULT_CONFIG.osSync, keepDeliveredMs: osKeepDeliveredMs } } : {}),

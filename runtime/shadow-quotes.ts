@@ -2,8 +2,31 @@ import { TradeError } from '../domain/errors.ts';
 import type { Quote } from '../domain/pricing/types.ts';
 import { compareQuotes, type LegacyQuoteResult, type PlatformQuoteResult, type PlatformRefusal, type ShadowDiscount, type ShadowMode, type ShadowQuoteRecord } from '../domain/shadow-quote.ts';
 import type { ShadowAgreementRow, ShadowFilter, ShadowQuotes } from '../storage/types.ts';
+import { parseDuration } from './archiver.ts';
 import type { Clock } from './clock.ts';
 import type { QuoteRequest, QuoteService } from './quote-service.ts';
+import type { RetentionConfig } from './retention-purge.ts';
+import { ConfigError } from './systems-config.ts';
+
+/**
+ * Ninety days of shadow quotes: a scene's shadow phase runs about a month (DOMAIN.md, Rollout), and
+ * its report is read to decide the switch to `live`; older records are let go.
+ */
+export const DEFAULT_SHADOW_KEEP_MS = 90 * 86_400_000;
+
+export const DEFAULT_SHADOW_RETENTION: RetentionConfig = { retentionMs: DEFAULT_SHADOW_KEEP_MS, purgeEveryMs: 60 * 60_000 };
+
+/**
+ * Reads `TRADE_SHADOW_KEEP` (a duration such as `30d`, `12h`), ms, or undefined when it is not
+ * set. Throws a {@link ConfigError} naming the key when it is bad.
+ */
+export function shadowKeepFromEnv(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.TRADE_SHADOW_KEEP;
+  if (raw === undefined) return undefined;
+  const ms = parseDuration(raw);
+  if (ms === null) throw new ConfigError([`TRADE_SHADOW_KEEP: not a duration such as 30d or 12h: ${JSON.stringify(raw)}`]);
+  return ms;
+}
 
 /** A shadow quote as asked for: the sale's quote inputs, the old system's result and when it quoted. */
 export interface ShadowQuoteInput extends QuoteRequest {

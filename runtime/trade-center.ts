@@ -30,7 +30,8 @@ import { DEFAULT_ROUTING, RoutingService, type RoutingConfig } from './routing.t
 import { DEFAULT_OS_SYNC, OsSync, type OsSyncConfig } from './os-sync.ts';
 import { RedisRoutingStore } from '../storage/redis/routing-store.ts';
 import { SqliteRoutingStore } from '../storage/sqlite/routing-store.ts';
-import { ShadowQuoteService } from './shadow-quotes.ts';
+import { RetentionPurge, type RetentionConfig } from './retention-purge.ts';
+import { DEFAULT_SHADOW_RETENTION, ShadowQuoteService } from './shadow-quotes.ts';
 import { configuredFee, gatewayOrigin, httpBillDownload, inProcessBillDownload, type BillDownload } from './gateway-bills.ts';
 import { ParsedBills } from './parsed-bills.ts';
 import { PlatformSide } from './recon-platform.ts';
@@ -109,6 +110,8 @@ export interface TradeCenterConfig {
   sentinel?: SentinelConfig;
   /** Retention of Idempotency-Key records (`TRADE_IDEMPOTENCY_RETENTION_HOURS`) and the purge's period. */
   idempotency: IdempotencyConfig;
+  /** How long shadow quotes are kept (`TRADE_SHADOW_KEEP`, default 90 days) and how often older ones are purged. */
+  shadowRetention: RetentionConfig;
   /** The quiet period after which final transactions are archived (`TRADE_ARCHIVE_AFTER`), and the archiver's pace. */
   archive: ArchiverConfig;
   /** Crash tests only (`TRADE_ARCHIVE_FAILPOINT`): the archiver kills its process at this point. */
@@ -176,6 +179,7 @@ export const DEFAULT_CONFIG: Omit<TradeCenterConfig, 'dataset'> = {
   storage: { kind: 'sqlite' },
   sentinel: DEFAULT_SENTINEL,
   idempotency: { retentionMs: DEFAULT_IDEMPOTENCY_RETENTION_MS, purgeEveryMs: 10 * 60_000, leaseMs: 5_000 },
+  shadowRetention: DEFAULT_SHADOW_RETENTION,
   archive: archiverConfig(DEFAULT_ARCHIVE_AFTER_MS),
   routing: DEFAULT_ROUTING,
   osSync: DEFAULT_OS_SYNC,
@@ -215,6 +219,8 @@ export interface TradeCenter {
   sentinel: Sentinel;
   /** Deletes Idempotency-Key records past their retention (SQLite; Redis expires them itself). */
   idempotencyPurge: IdempotencyPurge;
+  /** Deletes shadow quotes older than `shadowRetention` (a worker's job, as the idempotency purge). */
+  shadowPurge: RetentionPurge;
   /** The Idempotency-Key claims this process runs, and their leases. */
   idempotencyLeases: IdempotencyLeases;
   downstream: Downstream;
@@ -349,6 +355,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
   const atPoint = config.archiveFailpoint ? failpointKill(config.archiveFailpoint, log) : (deps.archivePoint ?? null);
   const archiver = new Archiver(storage, archive, host, clock, config.archive, log, atPoint);
   const idempotencyPurge = new IdempotencyPurge(storage.idempotency, clock, config.idempotency, log);
+  const shadowPurge = new RetentionPurge('shadow quotes', (olderThanMs, limit) => storage.shadowQuotes.purgeOlderThan(olderThanMs, limit), clock, config.shadowRetention, log);
   const idempotencyLeases = new IdempotencyLeases(storage.idempotency, clock, { leaseMs: config.idempotency.leaseMs, waitMs: commandTimeoutMs }, log, deps.requestId);
   const routingStore = deps.routingStore ?? (scaleOut ? new RedisRoutingStore(scaleOut.storage.handle.redis, scaleOut.storage.handle.prefix) : new SqliteRoutingStore(config.dbPath));
   const routing = new RoutingService(routingStore, systems, downstream, clock, config.routing, config.cacheTtlMs, log);
@@ -393,6 +400,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
     scaleOut,
     sentinel,
     idempotencyPurge,
+    shadowPurge,
     idempotencyLeases,
     downstream,
     quotes,
@@ -424,6 +432,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
         sentinel.start();
         archiver.start();
         idempotencyPurge.start();
+        shadowPurge.start();
         osSync.start();
         if (config.recon.daily) await reconJobs.start();
       }
@@ -435,6 +444,7 @@ export function createTradeCenter(config: TradeCenterConfig, deps: TradeCenterDe
       await osSync.stop();
       await archiver.stop();
       await idempotencyPurge.stop();
+      await shadowPurge.stop();
       idempotencyLeases.stop();
       await scheduler.stop();
       await runner.stop();

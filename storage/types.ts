@@ -910,4 +910,10 @@ export interface ShadowQuotes {
    * oldest). Keyset-paginated; a cursor no shadow store issued is refused (RangeError).
    */
   differences(filter: ShadowFilter, limit: number, cursor: string | null): Promise<ShadowDifferencePage>;
+  /**
+   * Deletes at most `limit` records quoted before `olderThanMs`, oldest first, with their index
+   * entries; returns how many it deleted (fewer than `limit`: none older is left). The shadow phase
+   * of a scene lasts weeks; its records are evidence for the switch to `live`, not history to keep.
+   */
+  purgeOlderThan(olderThanMs: number, limit: number): Promise<number>;
 }

@@ -22,7 +22,27 @@ if ARGV[5] == '1' then redis.call('ZADD', KEYS[4], 0, ARGV[4]) end
 return 1
 `;
 
+/**
+ * purge: deletes the shadow quotes named, with their index entries, in one step.
+ *
+ * KEYS[1] records hash, KEYS[2] meta hash, KEYS[3] every quote, KEYS[4] the differences (as in put)
+ * ARGV the index members (`stamp:shadowId`) to delete
+ * Output: how many records were deleted (a member whose record went already counts 0).
+ */
+const PURGE = `
+local n = 0
+for _, m in ipairs(ARGV) do
+  local id = string.sub(m, 18)
+  n = n + redis.call('HDEL', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('ZREM', KEYS[3], m)
+  redis.call('ZREM', KEYS[4], m)
+end
+return n
+`;
+
 interface Scripts {
+  tcShadowPurge(records: string, meta: string, all: string, differences: string, ...members: string[]): Promise<number>;
   tcShadowPut(records: string, meta: string, all: string, differences: string, shadowId: string, record: string, metaValue: string, member: string, differs: string): Promise<number>;
 }
 
@@ -50,6 +70,7 @@ export class RedisShadowQuotes implements ShadowQuotes {
     const client: Redis | Cluster = handle.redis;
     this.redis = client as (Redis | Cluster) & Scripts;
     this.redis.defineCommand('tcShadowPut', { lua: PUT, numberOfKeys: 4 });
+    this.redis.defineCommand('tcShadowPurge', { lua: PURGE, numberOfKeys: 4 });
     const key = (part: string) => `${handle.prefix}:{shadow}:${part}`;
     this.keys = { records: key('records'), meta: key('meta'), all: key('all'), differences: key('differences') };
   }
@@ -91,6 +112,15 @@ export class RedisShadowQuotes implements ShadowQuotes {
     const records = json.flatMap((j) => (j === null ? [] : [JSON.parse(j) as ShadowQuoteRecord]));
     const last = records[records.length - 1];
     return { records, nextCursor: found.length > limit && last ? encodeShadowCursor(last) : null };
+  }
+
+  async purgeOlderThan(olderThanMs: number, limit: number): Promise<number> {
+    const k = this.keys;
+    // A bare stamp sorts before every member of its millisecond: `(stamp` leaves that one out.
+    const members = await this.redis.zrangebylex(k.all, '-', `(${stamp(olderThanMs)}`, 'LIMIT', 0, limit);
+    if (!members.length) return 0;
+    // The members read are deleted as named: a put meanwhile adds a newer member, never one of these.
+    return this.redis.tcShadowPurge(k.records, k.meta, k.all, k.differences, ...members);
   }
 
   /** The entries of an index matching `filter`, in member order, after `afterMember` (exclusive), a batch at a time. */

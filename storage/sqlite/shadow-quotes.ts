@@ -59,6 +59,8 @@ export class SqliteShadowQuotes implements ShadowQuotes {
     this.stmt = {
       insert: handle.db.prepare('INSERT INTO shadow_quotes (shadow_id, merchant_id, station_id, scene, quoted_at, agrees, record) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shadow_id) DO NOTHING'),
       get: handle.db.prepare<[string], { record: string }>('SELECT record FROM shadow_quotes WHERE shadow_id = ?'),
+      // The time index gives the oldest first; a batch is bounded so other writes get their turn.
+      purge: handle.db.prepare<[number, number]>('DELETE FROM shadow_quotes WHERE shadow_id IN (SELECT shadow_id FROM shadow_quotes WHERE quoted_at < ? ORDER BY quoted_at LIMIT ?)'),
     };
   }
 
@@ -95,5 +97,9 @@ export class SqliteShadowQuotes implements ShadowQuotes {
     const records = rows.slice(0, limit).map((r) => JSON.parse(r.record) as ShadowQuoteRecord);
     const last = records[records.length - 1];
     return { records, nextCursor: rows.length > limit && last ? encodeShadowCursor(last) : null };
+  }
+
+  purgeOlderThan(olderThanMs: number, limit: number): Promise<number> {
+    return this.handle.write(() => this.stmt.purge.run(olderThanMs, limit).changes);
   }
 }

@@ -10,7 +10,10 @@ import { loadDataset } from '../../systems/sim/index.ts';
 import { shadowCommand } from '../../bin/commands/shadow.ts';
 import type { Quote } from '../../domain/pricing/types.ts';
 import type { RoutingTable } from '../../domain/routing.ts';
+import { ManualClock } from '../../runtime/clock.ts';
 import { readRoutingFile } from '../../runtime/routing.ts';
+import { shadowKeepFromEnv } from '../../runtime/shadow-quotes.ts';
+import { ConfigError } from '../../runtime/systems-config.ts';
 import type { TradeCenterConfig } from '../../runtime/trade-center.ts';
 import { captureIo } from '../cli/helpers.ts';
 import { apiClient, DATASET_PATH, DEMO_KEY, keyEntry, startHarness, type Harness } from '../helpers/harness.ts';
@@ -81,10 +84,10 @@ const BACKENDS: { name: string; config: (t: Test) => Promise<Partial<TradeCenter
   },
 ];
 
-async function rolledOut(t: Test, config: Partial<TradeCenterConfig>): Promise<Harness> {
+async function rolledOut(t: Test, config: Partial<TradeCenterConfig>, clock?: ManualClock): Promise<Harness> {
   const file = join(t.testdir(), 'routing.json');
   writeFileSync(file, JSON.stringify(ROLLOUT));
-  return startHarness(t, { config: { routing: { file: readRoutingFile(file), refreshMs: 60_000 }, ...config } });
+  return startHarness(t, { config: { routing: { file: readRoutingFile(file), refreshMs: 60_000 }, ...config }, ...(clock ? { clock } : {}) });
 }
 
 for (const backend of BACKENDS) {
@@ -222,6 +225,37 @@ t.test('trade shadow report prints the agreement per station and scene and each 
   const json = captureIo();
   await shadowCommand(json).parseAsync(['report', '--url', h.url, '--key', DEMO_KEY, '--json'], { from: 'user' });
   t.equal((JSON.parse(json.stdout()) as Report).differences.length, 1);
+});
+
+t.test('shadow quotes older than TRADE_SHADOW_KEEP are purged by the worker, younger ones are kept and reported', async (t) => {
+  const clock = new ManualClock(Date.parse('2026-12-20T12:00:00+08:00'));
+  const h = await rolledOut(t, { shadowRetention: { retentionMs: 15 * 86_400_000, purgeEveryMs: 3_600_000 } }, clock);
+  const request = { merchantId: 'M1', stationId: 'S1', userId: 'U1', items: SALE.items, paymentMethods: ['wechat'], usePoints: false };
+  const post = async (quotedAt: string) => {
+    const legacy = agreeingLegacy(await h.tc.quotes.quoteAt(request, Date.parse(quotedAt)), 'wechat', quotedAt, `L-${quotedAt}`);
+    const answer = await h.api<ShadowAnswer>('POST', '/v1/shadow/quotes', { ...request, scene: 'senseless', legacy });
+    t.equal(answer.status, 201, JSON.stringify(answer.body.error));
+    return answer.body.shadowId;
+  };
+  const old = await post(NOON);
+  const recent = await post('2026-12-19T12:00:00+08:00');
+  t.equal(await h.tc.shadowPurge.run(), 1, 'the quote of 30 November is older than 15 days on 20 December');
+  t.equal(await h.tc.storage.shadowQuotes.get(old), null);
+  t.ok(await h.tc.storage.shadowQuotes.get(recent), 'the one of the day before stays');
+  t.equal((await h.api<Report>('GET', '/admin/shadow/report')).body.total.total, 1);
+  t.equal(await h.tc.shadowPurge.run(), 0, 'a second pass finds nothing');
+  clock.advance(15 * 86_400_000);
+  t.equal(await h.tc.shadowPurge.run(), 1, 'fifteen days on, the other one goes too');
+  t.equal((await h.api<Report>('GET', '/admin/shadow/report')).body.total.total, 0);
+});
+
+t.test('TRADE_SHADOW_KEEP is a duration; unset keeps the default, a bad one names the key', async (t) => {
+  t.equal(shadowKeepFromEnv({}), undefined);
+  t.equal(shadowKeepFromEnv({ TRADE_SHADOW_KEEP: '30d' }), 30 * 86_400_000);
+  t.equal(shadowKeepFromEnv({ TRADE_SHADOW_KEEP: '12h' }), 12 * 3_600_000);
+  for (const bad of ['', 'forever', '-1d', '30']) {
+    t.throws(() => shadowKeepFromEnv({ TRADE_SHADOW_KEEP: bad }), ConfigError, JSON.stringify(bad));
+  }
 });
 
 t.test('in the simulated workload, shadow quotes among sales under faults and crashes are all stored and never make a keyed call: nothing locked or charged', async (t) => {

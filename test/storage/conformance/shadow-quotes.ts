@@ -94,4 +94,19 @@ export async function shadowQuotesConformance(t: Test, make: StoreFactory): Prom
     t.same(other.records, []);
     await t.rejects(store.shadowQuotes.differences(ALL, 3, 'oa1.bm90LW1pbmU'), RangeError, 'a cursor no shadow store issued is refused');
   });
+
+  test('purges the records quoted before a cutoff, oldest first, in batches, with their index entries', async (t, store) => {
+    for (let i = 0; i < 5; i++) {
+      await store.shadowQuotes.put(shadowRecord(`P${i}`, T0 + i * 1000, { differs: i % 2 === 0 }));
+    }
+    t.equal(await store.shadowQuotes.purgeOlderThan(T0 + 3000, 2), 2, 'a full batch: P0 and P1');
+    t.equal(await store.shadowQuotes.get('P0'), null);
+    t.equal(await store.shadowQuotes.get('P1'), null);
+    t.ok(await store.shadowQuotes.get('P2'), 'the batch took the oldest');
+    t.equal(await store.shadowQuotes.purgeOlderThan(T0 + 3000, 2), 1, 'the rest before the cutoff: P2, not P3 quoted at it');
+    t.equal(await store.shadowQuotes.purgeOlderThan(T0 + 3000, 2), 0, 'nothing older is left');
+    t.same(await store.shadowQuotes.agreement(ALL), [{ stationId: 'S1', scene: 'senseless', total: 2, agreeing: 1 }], 'P3 and P4 are counted, nothing purged');
+    t.same((await store.shadowQuotes.differences(ALL, 10, null)).records.map((r) => r.shadowId), ['P4'], 'the purged differences are gone from their list');
+    t.equal(await store.shadowQuotes.put(shadowRecord('P0', T0 + 9000)), true, 'a purged id is free again');
+  });
 }

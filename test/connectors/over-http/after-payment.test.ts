@@ -1,0 +1,4 @@
+import t from 'tap';
+import { suiteOverHttp } from './run-suite.ts';
+
+suiteOverHttp(t, 'after-payment');
