@@ -222,68 +222,94 @@ export async function importOsOrders(opts: ImportOptions): Promise<ImportSummary
       let rejects: Reject[] = [];
       let batchEnd = offset;
       let stopped = false;
+      // The batch written while the next is read and checked (pipelined: PostgreSQL inserts and
+      // SQLite's WAL fsync run while this thread parses), with what its ledger rows will say once
+      // committed: a batch checked before the one in flight has committed asks both.
+      let inFlight: Promise<void> | null = null;
+      let inFlightLedger = new Map<string, string>();
+      /** Decides the batch in progress against the ledger and starts its write once the batch before it is committed. */
       const flush = async () => {
         // The ledger is asked once per batch; (station, OS number) seen again inside the batch is decided here too.
         const known = state.hashesOf(pending.map((p) => [p.order.record.stationId, p.order.record.osOrderNo] as const));
+        for (const [key, hash] of inFlightLedger) if (!known.has(key)) known.set(key, hash);
         const entries: ArchiveEntry[] = [];
         const imported: { order: CheckedOsOrder; merchantId: string }[] = [];
         const ledger: { stationId: string; osOrderNo: string; hash: string }[] = [];
+        const batchLedger = new Map<string, string>();
+        const batchRejects = rejects;
         let already = 0;
         for (const { line, order } of pending) {
           const { record, contentHash } = order;
           const key = ledgerKey(record.stationId, record.osOrderNo);
           const seen = known.get(key);
           if (seen === contentHash) already++;
-          else if (seen !== undefined) rejects.push({ line, reason: `seen with other content: ${record.stationId} order ${record.osOrderNo} was imported with other content` });
+          else if (seen !== undefined) batchRejects.push({ line, reason: `seen with other content: ${record.stationId} order ${record.osOrderNo} was imported with other content` });
           else {
             known.set(key, contentHash);
+            batchLedger.set(key, contentHash);
             const merchantId = opts.stations.get(record.stationId) ?? '';
             entries.push(osOrderEntry(order, merchantId));
             imported.push({ order, merchantId });
             ledger.push({ stationId: record.stationId, osOrderNo: record.osOrderNo, hash: contentHash });
           }
         }
-        if (!opts.dryRun) {
+        const end = batchEnd;
+        const endLine = lineNo;
+        pending = [];
+        rejects = [];
+        if (opts.dryRun) {
+          summary.imported += entries.length;
+          dryRejects.push(...batchRejects.sort((a, b) => a.line - b.line));
+          summary.alreadyImported += already;
+          summary.rejected += batchRejects.length;
+          opts.onProgress?.(bytesBefore + end, totalBytes, summary.read);
+          return;
+        }
+        await inFlight;
+        inFlightLedger = batchLedger;
+        const records = summary.read;
+        inFlight = (async () => {
           const result = entries.length ? await opts.archive.put(entries) : { written: 0, skipped: 0 };
           if (imported.length) await opts.onImported?.(imported);
           summary.imported += result.written;
           // Written to the archive by a run killed before its checkpoint: already imported.
-          summary.alreadyImported += result.skipped;
-          state.commit(file, size, batchEnd, lineNo, ledger, rejects);
-        } else {
-          summary.imported += entries.length;
-          dryRejects.push(...rejects.sort((a, b) => a.line - b.line));
-        }
-        summary.alreadyImported += already;
-        summary.rejected += rejects.length;
-        opts.onProgress?.(bytesBefore + batchEnd, totalBytes, summary.read);
-        pending = [];
-        rejects = [];
+          summary.alreadyImported += result.skipped + already;
+          summary.rejected += batchRejects.length;
+          state.commit(file, size, end, endLine, ledger, batchRejects);
+          opts.onProgress?.(bytesBefore + end, totalBytes, records);
+        })();
+        // A failed write fails the import at the next await of it; until then nothing may go unhandled.
+        inFlight.catch(() => {});
       };
-      for await (const line of linesOf(file, offset)) {
-        lineNo++;
-        batchEnd = line.end;
-        if (line.text.trim() === '') continue;
-        summary.read++;
-        const parsed = header.length ? csvRecord(line.text, header) : jsonRecord(line.text);
-        if (!parsed.ok) rejects.push({ line: lineNo, reason: parsed.reason });
-        else if (!validate(parsed.value)) {
-          const e = validate.errors?.[0];
-          rejects.push({ line: lineNo, reason: `invalid record: ${e?.instancePath || '/'} ${e?.message ?? ''}`.trim() });
-        } else {
-          const check = checkOsOrder(parsed.value, (s) => opts.stations.has(s));
-          if (!check.ok) rejects.push({ line: lineNo, reason: `${check.code}: ${check.message}` });
-          else pending.push({ line: lineNo, order: check.order });
+      try {
+        for await (const line of linesOf(file, offset)) {
+          lineNo++;
+          batchEnd = line.end;
+          if (line.text.trim() === '') continue;
+          summary.read++;
+          const parsed = header.length ? csvRecord(line.text, header) : jsonRecord(line.text);
+          if (!parsed.ok) rejects.push({ line: lineNo, reason: parsed.reason });
+          else if (!validate(parsed.value)) {
+            const e = validate.errors?.[0];
+            rejects.push({ line: lineNo, reason: `invalid record: ${e?.instancePath || '/'} ${e?.message ?? ''}`.trim() });
+          } else {
+            const check = checkOsOrder(parsed.value, (s) => opts.stations.has(s));
+            if (!check.ok) rejects.push({ line: lineNo, reason: `${check.code}: ${check.message}` });
+            else pending.push({ line: lineNo, order: check.order });
+          }
+          if (pending.length + rejects.length >= batchSize) await flush();
+          if (opts.stopAfter !== undefined && summary.read >= opts.stopAfter) {
+            stopped = true;
+            break;
+          }
         }
-        if (pending.length + rejects.length >= batchSize) await flush();
-        if (opts.stopAfter !== undefined && summary.read >= opts.stopAfter) {
-          stopped = true;
-          break;
-        }
+        // A stop is a kill in miniature: the batch in progress is lost, the checkpoint is where the last commit left it.
+        if (!stopped) await flush();
+      } finally {
+        // The batch already handed to the archive is seen through (or its failure thrown) before the state closes.
+        await inFlight;
       }
-      // A stop is a kill in miniature: the batch in progress is lost, the checkpoint is where the last commit left it.
       if (stopped) return summary;
-      await flush();
       const fileRejects = opts.dryRun ? dryRejects : state.finish(file);
       const rejectsPath = opts.rejectsPath?.(input) ?? `${input}.rejects.csv`;
       if (!opts.dryRun) writeFileSync(rejectsPath, ['line,reason', ...fileRejects.map((r) => `${r.line},"${r.reason.replace(/"/g, '""')}"`)].join('\n') + '\n');

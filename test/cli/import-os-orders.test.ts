@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
@@ -170,4 +170,27 @@ t.test('trade inspect --station --os-order finds an imported order in the store 
   await t.rejects(inspectCommand(captureIo()).parseAsync(['--db', db, '--station', 'S1', '--os-order', 'OS000000004'], { from: 'user' }), /no order imported from OS with number OS000000004 at station S1/);
   await t.rejects(inspectCommand(captureIo()).parseAsync(['T1', '--db', db, '--station', 'S2', '--os-order', 'OS000000004'], { from: 'user' }), /give a txnNo, or --station and --os-order/);
   await t.rejects(inspectCommand(captureIo()).parseAsync(['--db', db, '--os-order', 'OS000000004'], { from: 'user' }), /give a txnNo, or --station and --os-order/);
+});
+
+t.test('a number seen again in the batch after the one still being written is decided against that batch: other content refused, the same content already imported', async (t) => {
+  const dir = tempDir(t);
+  const source = join(dir, 'source.jsonl');
+  await generateOsOrders({ count: 4, seed: 13, bad: 0, format: 'jsonl', out: source });
+  const [a, b, c] = readFileSync(source, 'utf8').trim().split('\n') as [string, string, string];
+  const changed = JSON.stringify({ ...(JSON.parse(a) as Record<string, unknown>), terminalId: 'POS-other' });
+  const input = join(dir, 'orders.jsonl');
+  // Batches of 2: the repeats of line 1 come in the second batch, checked while the first is written.
+  writeFileSync(input, [a, b, changed, a, c].join('\n') + '\n');
+  const db = join(dir, 'trade.db');
+  const storage = openSqliteStorage(db);
+  try {
+    const summary = await importOsOrders({ files: [input], archive: storage.archive, stations: STATIONS, statePath: `${db}.os-import`, batchSize: 2 });
+    t.equal(summary.imported, 3);
+    t.equal(summary.alreadyImported, 1, 'line 4 is line 1 again');
+    t.equal(summary.rejected, 1);
+  } finally {
+    await storage.close();
+  }
+  t.same(readFileSync(`${input}.rejects.csv`, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]), ['3']);
+  t.equal((await archiveTotals(db)).count, 3);
 });
