@@ -44,7 +44,7 @@ async function saves(label: string, withEvents: boolean): Promise<void> {
   if (withEvents) {
     const sims = createSimulators({ dbPath: join(dir, 'sim.db'), dataset: loadDataset(DEMO_DATASET_URL), clock, callback: { baseUrl: 'http://127.0.0.1:1', secret: 's' } });
     const downstream = new Downstream({ timeoutsMs: { default: 5_000 }, breakAfterFailures: 1_000, halfOpenAfterMs: 1_000 });
-    const sync = new OsSync(storage.osOutbox, sims.systems.os, downstream, async () => null, clock, { pollMs: 60_000, batch: 500, baseBackoffMs: 1_000, maxBackoffMs: 60_000, keepDeliveredMs: DEFAULT_OS_KEEP_DELIVERED_MS }, pino({ level: 'silent' }));
+    const sync = new OsSync(storage.osOutbox, sims.systems.os, downstream, async () => null, clock, { pollMs: 60_000, batch: 500, baseBackoffMs: 1_000, maxBackoffMs: 60_000, keepDeliveredMs: DEFAULT_OS_KEEP_DELIVERED_MS, leaseMs: 30_000 }, pino({ level: 'silent' }));
     const t0 = performance.now();
     const delivered = await sync.runDue();
     const dms = performance.now() - t0;

@@ -3,9 +3,11 @@ import { capturedLegs, OS_TERMINAL_SCENE, type RefundView, type TxnContext } fro
 
 /**
  * The post-payment work of a sale (DOMAIN.md systems and tiers), as durable tasks keyed
- * `txnNo:task`. None of it can undo the payment (DESIGN.md rule 6): settlement and the OS sync
- * must eventually succeed and wait for a person when their attempts run out; push and notify
- * are best effort; the rest retry with backoff and then wait for a manual retry.
+ * `txnNo:task`. None of it can undo the payment (DESIGN.md rule 6): settlement must eventually
+ * succeed and waits for a person when its attempts run out; push and notify are best effort; the
+ * rest retry with backoff and then wait for a manual retry. The OS sync is no task: the order's
+ * events go to its station's ordered outbox with the saves (runtime/os-events.ts, runtime/os-sync.ts);
+ * the `os-sync` task earlier versions asked for is retired ({@link RETIRED_TASK_KINDS}).
  */
 const ATTEMPTS = { mustSucceed: 8, normal: 5, bestEffort: 3 } as const;
 
@@ -24,7 +26,6 @@ export function postPaymentTasks(c: TxnContext): TaskSpec[] {
   const base = { txnNo: c.txnNo, orderNo: order.orderNo, userId: c.userId, stationId: c.stationId, merchantId: c.merchantId, amountFen };
   return [
     spec('settlement', 'settlement', ATTEMPTS.mustSucceed, { ...base, legs: paid.map((l) => ({ method: l.method, amountFen: l.amount })) }),
-    spec('os-sync', 'os', ATTEMPTS.mustSucceed, { ...base, lines: c.quote.lines }),
     spec('marketing', 'marketing', ATTEMPTS.normal, { ...base, discounts: (combo?.discounts ?? []).map((d) => ({ kind: d.kind, ...('id' in d ? { id: d.id } : {}), amountFen: d.amount })) }),
     spec('campaign', 'campaign', ATTEMPTS.normal, base),
     spec('points-award', 'points', ATTEMPTS.normal, { userId: c.userId, points: perYuan(amountFen) }),
@@ -62,6 +63,26 @@ export function refundReversalTasks(c: TxnContext, refund: RefundView): TaskSpec
   ];
   if (full) tasks.push(spec(`campaign-reverse:${refund.refundNo}`, 'campaign', ATTEMPTS.normal, base, 'campaign-reverse'));
   return tasks;
+}
+
+/**
+ * Task kinds earlier versions asked for and this one does not. Their rows may still be in a
+ * store (pending, retrying, dead) and their names in stored snapshots (migrated away on restore,
+ * machines/migrations/transaction-v3-to-v4.ts): each such row, when run, is done at once
+ * without a call (runtime/task-handlers.ts), its work being done elsewhere now.
+ */
+export const RETIRED_TASK_KINDS = {
+  /**
+   * `syncOrder` once per paid order, unordered and blind to the group switch: the per-station
+   * ordered outbox of order events replaced it (issue 20). The transaction's events reach its
+   * outbox with its next save, which the task's TASK_DONE brings.
+   */
+  'os-sync': 'the order events go through the station outbox (runtime/os-sync.ts)',
+} as const satisfies Record<string, string>;
+
+/** Why a task kind is retired, or null for a kind of this version. */
+export function retiredTaskKind(kind: string): string | null {
+  return Object.hasOwn(RETIRED_TASK_KINDS, kind) ? RETIRED_TASK_KINDS[kind as keyof typeof RETIRED_TASK_KINDS] : null;
 }
 
 /** An order imported from OS's history: its post-payment work happened at OS, none here. */

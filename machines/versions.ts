@@ -14,7 +14,7 @@ export interface MachineVersion {
 
 /** The version of every machine of the tree; a stored snapshot without one is version 1. */
 export const MACHINE_VERSIONS: Record<MachineId, MachineVersion> = {
-  transaction: { version: 3, shape: '9897350129b5b72d' },
+  transaction: { version: 4, shape: '9897350129b5b72d' },
   paymentLeg: { version: 1, shape: '8fb81d70e0946150' },
   latePayment: { version: 1, shape: 'bf6872f2a36e7709' },
   refund: { version: 1, shape: '466af94a0f785a07' },

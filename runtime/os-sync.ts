@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isDownstreamUnavailable } from '../systems/contract.ts';
 import type { OsPort } from '../systems/os/port.ts';
@@ -19,15 +20,20 @@ export interface OsSyncConfig {
   maxBackoffMs: number;
   /**
    * How long delivered events stay in the outbox, ms (`TRADE_OS_KEEP_DELIVERED`): the resync
-   * window. Older delivered ones are let go each pass where the outbox is memory (Redis).
+   * window. Older delivered ones are let go each pass (Redis and SQLite alike).
    */
   keepDeliveredMs: number;
+  /**
+   * How long a station's delivery lease runs, ms, renewed before each batch: a process that died
+   * holding it keeps the others off that station this long at most.
+   */
+  leaseMs: number;
 }
 
 /** Seven days of delivered events: a resync reaches back a week. */
 export const DEFAULT_OS_KEEP_DELIVERED_MS = 7 * 86_400_000;
 
-export const DEFAULT_OS_SYNC: OsSyncConfig = { pollMs: 1_000, batch: 100, baseBackoffMs: 1_000, maxBackoffMs: 5 * 60_000, keepDeliveredMs: DEFAULT_OS_KEEP_DELIVERED_MS };
+export const DEFAULT_OS_SYNC: OsSyncConfig = { pollMs: 1_000, batch: 100, baseBackoffMs: 1_000, maxBackoffMs: 5 * 60_000, keepDeliveredMs: DEFAULT_OS_KEEP_DELIVERED_MS, leaseMs: 30_000 };
 
 /**
  * Reads `TRADE_OS_KEEP_DELIVERED` (a duration such as `1d`, `7d`, `12h`), ms, or undefined when it
@@ -69,7 +75,11 @@ interface Backoff {
  * crash, a lost answer, a second worker or a resync changes nothing there. A station whose
  * delivery fails (OS down, a refusal) waits, doubling its wait on the injected clock; the others
  * go on. Stations of a group switched to reading the online orders are skipped: their events are
- * still recorded, not delivered. Runs on the worker role (or the one process).
+ * still recorded, not delivered. Runs on the worker role (or the one process); where several run
+ * it (workers, processes on one SQLite file), a station is delivered under its lease
+ * ({@link OsOutbox.leaseStation}): one process at a time sends its events, in order, and the
+ * others pass it by until the lease is let go or lapses. The cursor's compare-and-set stays the
+ * fence for a holder paused past its lease.
  */
 export class OsSync {
   private readonly backoff = new Map<string, Backoff>();
@@ -77,6 +87,10 @@ export class OsSync {
   private readonly refusals = new Map<string, number>();
   private readonly passes = new SerialPass(() => this.pass());
   private timer: NodeJS.Timeout | null = null;
+  /** This process, as the owner of station leases. */
+  private readonly owner = randomUUID();
+  /** Stations passed by because another process held their lease (metrics, tests). */
+  leaseBusy = 0;
 
   constructor(
     private readonly outbox: OsOutbox,
@@ -155,15 +169,36 @@ export class OsSync {
         }
         if (group !== null && online.has(group)) continue;
       }
-      delivered += await this.deliverStation(cursor.stationId, cursor.deliveredSeq);
+      delivered += await this.deliverLeased(cursor.stationId);
     }
     return delivered;
+  }
+
+  /** Delivers the station's pending events under its lease; 0 when another process holds it. */
+  private async deliverLeased(stationId: string): Promise<number> {
+    if (!(await this.lease(stationId))) {
+      this.leaseBusy++;
+      return 0;
+    }
+    try {
+      // Read under the lease: a holder before may have moved the cursor since the pass read it.
+      return await this.deliverStation(stationId, (await this.outbox.cursor(stationId)).deliveredSeq);
+    } finally {
+      await this.outbox.releaseStation(stationId, this.owner).catch((err: unknown) => this.log.warn({ err, stationId }, 'OS sync: letting go of a station lease failed: it lapses'));
+    }
+  }
+
+  private lease(stationId: string): Promise<boolean> {
+    const now = this.clock.now();
+    return this.outbox.leaseStation(stationId, this.owner, now, now + this.config.leaseMs);
   }
 
   private async deliverStation(stationId: string, from: number): Promise<number> {
     let at = from;
     let delivered = 0;
-    for (;;) {
+    for (let batch = 0; ; batch++) {
+      // Renewed before each batch after the first: lost (it lapsed, another took it), this process stops.
+      if (batch > 0 && !(await this.lease(stationId))) return delivered;
       const events = await this.outbox.events(stationId, at, this.config.batch);
       if (events.length === 0) break;
       // The cursor moves once per batch (or up to the last event taken before a failure): a crash

@@ -32,7 +32,6 @@ export function taskHandlers(systems: Systems, store: Pick<TaskStore, 'task'>): 
   };
   return {
     settlement: (t) => systems.settlement.record(key(t), p<Base & { legs: { method: string; amountFen: number }[] }>(t)),
-    'os-sync': (t) => systems.os.syncOrder(key(t), p<Base & { lines: unknown[] }>(t)),
     marketing: (t) => systems.marketing.record(key(t), p<Base & { discounts: { kind: string; id?: string; amountFen: number }[] }>(t)),
     // Spend-X-get-Y: the campaign decides the rewards; the reward coupons are then issued, each keyed.
     campaign: async (t) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
+import { retiredTaskKind } from '../machines/post-payment-tasks.ts';
 import type { Outcome, SystemName } from '../systems/contract.ts';
 import type { TaskRecord, TaskStore } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
@@ -163,8 +164,10 @@ export class TaskRunner {
     let refused = false;
     let result: Record<string, unknown> | undefined;
     try {
-      if (!handler) throw new Error(`no handler for task kind ${task.kind}`);
-      const outcome = await this.downstream.call(task.system as SystemName, () => handler(task));
+      // A retired kind calls nothing: done at once, with why, and no part of its system's health (the breaker's count).
+      const retired = retiredTaskKind(task.kind);
+      if (!handler && retired === null) throw new Error(`no handler for task kind ${task.kind}`);
+      const outcome: Outcome<Record<string, unknown>> = handler ? await this.downstream.call(task.system as SystemName, () => handler(task)) : { ok: true, retired };
       if (!outcome.ok) {
         error = `${outcome.code}: ${outcome.message}`;
         refused = true;

@@ -199,10 +199,19 @@ export interface OsOutbox {
    * `recordedBefore` (the resync window), at most `limit`, oldest first and never past the first
    * one kept, so what stays is the station's sequence from some point on; returns how many went.
    * Undelivered events are never dropped, and a rewind goes back no further than the oldest kept.
-   * A backend whose hot store is memory drops them (Redis: the station's outbox would grow with
-   * history); one whose events live in its file beside the archive keeps them all (SQLite: 0).
+   * Every backend drops them (the outbox holds the resync window, not the history); what numbers
+   * a hot transaction's events is kept apart from the station's copy, so none is numbered twice.
    */
   trim(stationId: string, recordedBefore: number, limit: number): Promise<number>;
+  /**
+   * Takes the station's delivery lease for `owner` until `untilMs`, or renews it when `owner`
+   * holds it: true when `owner` holds it now; false while another owner's runs (its until is
+   * after `nowMs`). Times are the callers' clock (the runtime's Clock), as the periodic turns'.
+   * One deliverer per station across the processes sharing the storage.
+   */
+  leaseStation(stationId: string, owner: string, nowMs: number, untilMs: number): Promise<boolean>;
+  /** Lets go of `owner`'s lease on the station; another owner's is left as it is. */
+  releaseStation(stationId: string, owner: string): Promise<void>;
 }
 
 export type SaveResult = { ok: true; version: number } | { ok: false; conflict: true; actualVersion: number | null };

@@ -1,12 +1,14 @@
 import type { OsCursor, OsEvent, OsEventKind, OsGroupChange, OsOutbox } from '../types.ts';
 import { IndexWrites, type RedisHandle } from './handle.ts';
-import { OS_ADVANCE, OS_PUBLISH, OS_REWIND, OS_TRIM } from './scripts.ts';
+import { OS_ADVANCE, OS_LEASE, OS_PUBLISH, OS_RELEASE, OS_REWIND, OS_TRIM } from './scripts.ts';
 
 interface Scripts {
   tcOsPublish(...args: (string | number)[]): Promise<number>;
   tcOsAdvance(key: string, fromSeq: number, toSeq: number, nowMs: number): Promise<number>;
   tcOsRewind(cursor: string, at: string, fromMs: number): Promise<number>;
   tcOsTrim(events: string, ids: string, cursor: string, at: string, beforeMs: number, limit: number): Promise<number>;
+  tcOsLease(lease: string, owner: string, nowMs: number, untilMs: number): Promise<number>;
+  tcOsRelease(lease: string, owner: string): Promise<number>;
 }
 
 /** An event as the save script stored it in the transaction's `os` hash: `<eventSeq>|<JSON>`. */
@@ -45,6 +47,8 @@ export class RedisOsOutbox implements OsOutbox {
     this.redis.defineCommand('tcOsAdvance', { lua: OS_ADVANCE, numberOfKeys: 1 });
     this.redis.defineCommand('tcOsRewind', { lua: OS_REWIND, numberOfKeys: 2 });
     this.redis.defineCommand('tcOsTrim', { lua: OS_TRIM, numberOfKeys: 4 });
+    this.redis.defineCommand('tcOsLease', { lua: OS_LEASE, numberOfKeys: 1 });
+    this.redis.defineCommand('tcOsRelease', { lua: OS_RELEASE, numberOfKeys: 1 });
   }
 
   private s(stationId: string, part: string): string {
@@ -181,5 +185,14 @@ export class RedisOsOutbox implements OsOutbox {
     const rows = await this.redis.lrange(key, -limit, -1);
     const first = total - rows.length + 1;
     return rows.map((r, i) => ({ seq: first + i, ...(JSON.parse(r) as Omit<OsGroupChange, 'seq'>) })).reverse();
+  }
+
+  /** In the station's slot (OS_LEASE), beside its cursor. */
+  async leaseStation(stationId: string, owner: string, nowMs: number, untilMs: number): Promise<boolean> {
+    return (await this.redis.tcOsLease(this.s(stationId, 'lease'), owner, nowMs, untilMs)) === 1;
+  }
+
+  async releaseStation(stationId: string, owner: string): Promise<void> {
+    await this.redis.tcOsRelease(this.s(stationId, 'lease'), owner);
   }
 }

@@ -422,3 +422,29 @@ if lowest ~= nil and lowest - 1 < delivered then
 end
 return delivered
 `;
+
+/**
+ * osLease: takes a station's delivery lease for an owner until a time of the callers' clock, or
+ * renews the owner's own; refused while another owner's runs. Kept without a Redis expiry (the
+ * callers' clock may be virtual): a lapsed one is taken over, a released one deleted.
+ *
+ * KEYS[1] `tc:{os:S}:lease` (hash: owner, until); ARGV[1] owner, ARGV[2] now, ARGV[3] until
+ * Output: 1 when the owner holds it, 0 when another does.
+ */
+export const OS_LEASE = `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+local heldUntil = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+if owner and owner ~= ARGV[1] and heldUntil > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'until', ARGV[3])
+return 1
+`;
+
+/**
+ * osRelease: deletes a station's delivery lease if the owner still holds it.
+ *
+ * KEYS[1] `tc:{os:S}:lease`; ARGV[1] owner. Output: 1 when deleted, else 0.
+ */
+export const OS_RELEASE = `
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;

@@ -124,6 +124,21 @@ CREATE TABLE IF NOT EXISTS os_events (
 );
 CREATE INDEX IF NOT EXISTS os_events_order ON os_events(order_no, event_seq);
 CREATE INDEX IF NOT EXISTS os_events_at ON os_events(station_id, at);
+-- The events each transaction in the hot store has had numbered (storage/sqlite/os-outbox.ts), kept
+-- while the station's copy is trimmed: what numbers its next event and keeps one from being
+-- numbered twice. They leave with the transaction when it is archived.
+CREATE TABLE IF NOT EXISTS os_txn_events (
+  txn_no    TEXT NOT NULL,
+  event_id  TEXT NOT NULL,
+  event_seq INTEGER NOT NULL,
+  PRIMARY KEY (txn_no, event_id)
+) WITHOUT ROWID;
+-- One deliverer per station across the processes sharing the file (runtime/os-sync.ts).
+CREATE TABLE IF NOT EXISTS os_leases (
+  station_id TEXT PRIMARY KEY,
+  owner      TEXT NOT NULL,
+  until      INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS os_cursors (
   station_id    TEXT PRIMARY KEY,
   head_seq      INTEGER NOT NULL,
@@ -222,7 +237,13 @@ export class SqliteHandle {
     this.db.pragma(`synchronous = ${this.walPath ? 'NORMAL' : sync}`);
     // Another process (a worker beside the API, a `trade` command) may hold the write lock: wait for it.
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const hadTxnEvents = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'os_txn_events'").get() !== undefined;
     this.db.exec(SCHEMA);
+    // Files made before the outbox was trimmed numbered events from os_events itself: the hot
+    // transactions' rows are copied over once, before any of them can be trimmed.
+    if (!hadTxnEvents) {
+      this.db.exec('INSERT OR IGNORE INTO os_txn_events (txn_no, event_id, event_seq) SELECT txn_no, event_id, event_seq FROM os_events WHERE txn_no IN (SELECT txn_no FROM transactions)');
+    }
     // Files made before task results were kept lack the column: add it in place.
     const taskColumns = this.db.prepare<[], { name: string }>('PRAGMA table_info(tasks)').all();
     if (!taskColumns.some((c) => c.name === 'result')) this.db.exec('ALTER TABLE tasks ADD COLUMN result TEXT');

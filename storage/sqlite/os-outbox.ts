@@ -52,9 +52,13 @@ const changeOf = (r: ChangeRow): OsGroupChange => ({ seq: r.seq, group: r.group_
 
 /**
  * Writes a save's new OS events: run by the snapshot store inside the save's savepoint, so an
- * event is stored exactly when the snapshot that records it is. An event already stored (by its
- * id) is left as it is; a new one takes the order's next event sequence and the station's next
- * station sequence.
+ * event is stored exactly when the snapshot that records it is. Two steps, as on Redis: the
+ * transaction's own numbering (`os_txn_events`: an event id it has numbered is left as it is, a
+ * new one takes the order's next event sequence), then the station's copy (`os_events`: an event
+ * not there takes the station's next sequence). The numbering outlives the station's trimmed
+ * copy, so a delivered event let go is never numbered again while its transaction is hot; a
+ * transaction rehydrated from the archive numbers its events again in the order listed, and one
+ * the station no longer holds is sent again under its own number, which OS keeps once.
  */
 export class SqliteOsEventWriter {
   private readonly stmts;
@@ -62,8 +66,10 @@ export class SqliteOsEventWriter {
   constructor(handle: SqliteHandle) {
     const db = handle.db;
     this.stmts = {
-      exists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM os_events WHERE event_id = ?'),
-      lastOfOrder: db.prepare<[string], { seq: number | null }>('SELECT MAX(event_seq) AS seq FROM os_events WHERE order_no = ?'),
+      numbered: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM os_txn_events WHERE txn_no = ? AND event_id = ?'),
+      lastOfTxn: db.prepare<[string], { seq: number | null }>('SELECT MAX(event_seq) AS seq FROM os_txn_events WHERE txn_no = ?'),
+      number: db.prepare('INSERT INTO os_txn_events (txn_no, event_id, event_seq) VALUES (?, ?, ?)'),
+      atStation: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM os_events WHERE event_id = ?'),
       bumpHead: db.prepare<[string], { head_seq: number }>(
         `INSERT INTO os_cursors (station_id, head_seq) VALUES (?, 1)
          ON CONFLICT (station_id) DO UPDATE SET head_seq = head_seq + 1 RETURNING head_seq`,
@@ -75,12 +81,14 @@ export class SqliteOsEventWriter {
     };
   }
 
-  /** Stores the events of `specs` not stored yet; returns how many it stored. */
+  /** Stores the events of `specs` not numbered yet (a transaction's events are one order's); returns how many went to the station. */
   write(txnNo: string, stationId: string, specs: OsEventSpec[], at: number): number {
     let stored = 0;
     for (const e of specs) {
-      if (this.stmts.exists.get(e.eventId)) continue;
-      const eventSeq = (this.stmts.lastOfOrder.get(e.orderNo)?.seq ?? 0) + 1;
+      if (this.stmts.numbered.get(txnNo, e.eventId)) continue;
+      const eventSeq = (this.stmts.lastOfTxn.get(txnNo)?.seq ?? 0) + 1;
+      this.stmts.number.run(txnNo, e.eventId, eventSeq);
+      if (this.stmts.atStation.get(e.eventId)) continue;
       const stationSeq = this.stmts.bumpHead.get(stationId)!.head_seq;
       this.stmts.insert.run(stationId, stationSeq, e.eventId, txnNo, e.orderNo, e.kind, eventSeq, JSON.stringify(e.payload), at);
       stored++;
@@ -112,6 +120,15 @@ export class SqliteOsOutbox implements OsOutbox {
         'INSERT INTO os_group_changes (group_id, reads_online, changed_by, at) VALUES (?, ?, ?, ?) RETURNING *',
       ),
       changes: db.prepare<[number], ChangeRow>('SELECT * FROM os_group_changes ORDER BY seq DESC LIMIT ?'),
+      oldest: db.prepare<[string, number, number], { station_seq: number; at: number }>(
+        'SELECT station_seq, at FROM os_events WHERE station_id = ? AND station_seq <= ? ORDER BY station_seq LIMIT ?',
+      ),
+      trimTo: db.prepare<[string, number]>('DELETE FROM os_events WHERE station_id = ? AND station_seq <= ?'),
+      lease: db.prepare<[string, string, number, number]>(
+        `INSERT INTO os_leases (station_id, owner, until) VALUES (?, ?, ?)
+         ON CONFLICT (station_id) DO UPDATE SET owner = excluded.owner, until = excluded.until WHERE os_leases.owner = excluded.owner OR os_leases.until <= ?`,
+      ),
+      release: db.prepare<[string, string]>('DELETE FROM os_leases WHERE station_id = ? AND owner = ?'),
     };
   }
 
@@ -161,10 +178,36 @@ export class SqliteOsOutbox implements OsOutbox {
   }
 
   /**
-   * Keeps every event: they live in the file, as the archive beside them does, and an order's
-   * rows are what numbers its next event (the writer's MAX(event_seq)), so none is dropped.
+   * Deletes the station's oldest delivered events recorded before `recordedBefore`, in station
+   * order, stopping at the first undelivered or recent one (so what is kept runs on from some
+   * sequence without a hole, as on Redis). Their transactions' numbering (`os_txn_events`) stays.
+   * Reads one row past what goes: a pass with nothing to let go costs one indexed row.
    */
-  async trim(_stationId: string, _recordedBefore: number, _limit: number): Promise<number> {
-    return 0;
+  trim(stationId: string, recordedBefore: number, limit: number): Promise<number> {
+    return this.handle.write((): number => {
+      const delivered = this.stmts.cursor.get(stationId)?.delivered_seq ?? 0;
+      let last = 0;
+      let count = 0;
+      for (const row of this.stmts.oldest.iterate(stationId, delivered, limit)) {
+        if (row.at >= recordedBefore) break;
+        last = row.station_seq;
+        count++;
+      }
+      if (count > 0) this.stmts.trimTo.run(stationId, last);
+      return count;
+    });
+  }
+
+  /**
+   * Written straight to the file, outside the group commit, as the transactions' leases are
+   * (runtime/lease.ts SqliteLeases): one statement, atomic across the processes sharing the file;
+   * about who is alive now, so it needs no fsync.
+   */
+  async leaseStation(stationId: string, owner: string, nowMs: number, untilMs: number): Promise<boolean> {
+    return this.stmts.lease.run(stationId, owner, untilMs, nowMs).changes === 1;
+  }
+
+  async releaseStation(stationId: string, owner: string): Promise<void> {
+    this.stmts.release.run(stationId, owner);
   }
 }

@@ -29,7 +29,7 @@ interface Written {
   osEvents: Set<string>;
 }
 
-/** Snapshots on SQLite: the `transactions` row, its `timers` rows, and (once each) its task rows, OS event rows and journal rows. */
+/** Snapshots on SQLite: the `transactions` row, its `timers` rows, and (once each) its task rows, OS event numbers and rows, and journal rows. */
 export class SqliteSnapshotStore implements SnapshotStore {
   private readonly stmts;
   private readonly saveTx;
@@ -82,6 +82,9 @@ export class SqliteSnapshotStore implements SnapshotStore {
       removeJournal: db.prepare<[string]>('DELETE FROM journal WHERE txn_no = ?'),
       removeTasks: db.prepare<[string]>('DELETE FROM tasks WHERE txn_no = ?'),
       removeSentinel: db.prepare<[string]>('DELETE FROM sentinel WHERE txn_no = ?'),
+      // Its events' numbers leave with it (as Redis's tc:{T}:os does): rehydrated, its next save
+      // numbers them again in the order listed, and the station keeps those it still holds once.
+      removeOsEvents: db.prepare<[string]>('DELETE FROM os_txn_events WHERE txn_no = ?'),
       // The archived sequence numbers: AUTOINCREMENT never hands them out again, and a follower of
       // the feed (which reads on by sequence) does not see a rehydrated history a second time.
       reinsertJournal: db.prepare(
@@ -208,6 +211,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
       this.stmts.removeJournal.run(txnNo);
       this.stmts.removeTasks.run(txnNo);
       this.stmts.removeSentinel.run(txnNo);
+      this.stmts.removeOsEvents.run(txnNo);
       this.handle.afterCommit(() => this.written.delete(txnNo));
       return true;
     });

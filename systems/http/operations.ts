@@ -40,7 +40,7 @@ export const HTTP_OPERATIONS = {
   push: { prefix: 'push', reads: {}, mutations: ['notify'] },
   invoice: { prefix: 'invoice', reads: {}, mutations: ['issue', 'reverse'] },
   notify: { prefix: 'notify', reads: {}, mutations: ['send'] },
-  os: { prefix: 'os', reads: {}, mutations: ['syncOrder', 'deliverEvent'] },
+  os: { prefix: 'os', reads: {}, mutations: ['deliverEvent'] },
 } as const satisfies { [S in SystemName]: PortOperations<Systems[S]> };
 
 /** The system names in the order of the DOMAIN.md table. */

@@ -4,6 +4,5 @@ import type { OsPort } from './port.ts';
 /** The offline station system (OS) over HTTP (docs/callee-contract.md). */
 export class OsHttp implements OsPort {
   constructor(private readonly c: HttpConnector) {}
-  syncOrder: OsPort['syncOrder'] = (key, req) => this.c.mutate('syncOrder', key, req);
   deliverEvent: OsPort['deliverEvent'] = (key, event) => this.c.mutate('deliverEvent', key, event);
 }

@@ -93,7 +93,7 @@ export const SIMULATED_OPERATIONS: Record<SystemName, readonly string[]> = {
   push: ['notify'],
   invoice: ['issue', 'reverse'],
   notify: ['send'],
-  os: ['syncOrder', 'deliverEvent'],
+  os: ['deliverEvent'],
 };
 
 const SYSTEM_NAMES = Object.keys(SIMULATED_OPERATIONS) as SystemName[];

@@ -61,7 +61,7 @@ t.test('a server killed while post-payment tasks are pending runs them after res
   const first = await startServerProcess(dir, port);
   t.teardown(() => first.stop());
   const api = apiClient(first.url);
-  const systems = ['marketing', 'invoice', 'settlement', 'os', 'notify', 'push', 'level'];
+  const systems = ['marketing', 'invoice', 'settlement', 'notify', 'push', 'level'];
   for (const system of systems) await api('PUT', `/sim/faults/${system}`, { '*': { outage: true } });
   const ordered = await orderedSale(api, 'stored_value', { userId: 'U4' });
   await api('POST', `/v1/transactions/${ordered.txnNo}/payments`, { legs: [{ method: 'stored_value', cardNo: 'C1', amount: ordered.payableAmount }] });
@@ -72,8 +72,8 @@ t.test('a server killed while post-payment tasks are pending runs them after res
   const second = await startServerProcess(dir, port);
   t.teardown(() => second.stop());
   const done = await eventually(() => api<Tasks>('GET', `/v1/transactions/${ordered.txnNo}`), (r) => r.body.tasks.every((x) => x.status === 'done'));
-  t.equal(done.body.tasks.length, 9);
-  for (const [system, verb] of [['marketing', 'record'], ['invoice', 'issue'], ['settlement', 'record'], ['os', 'syncOrder'], ['notify', 'send'], ['push', 'notify'], ['level', 'addGrowth']]) {
+  t.equal(done.body.tasks.length, 8);
+  for (const [system, verb] of [['marketing', 'record'], ['invoice', 'issue'], ['settlement', 'record'], ['notify', 'send'], ['push', 'notify'], ['level', 'addGrowth']]) {
     const effects = await api<{ effects: unknown[] }>('GET', `/sim/effects?system=${system}&verb=${verb}`);
     t.equal(effects.body.effects.length, 1, `${system}.${verb} happened exactly once`);
   }

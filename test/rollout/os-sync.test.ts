@@ -3,7 +3,10 @@ import t, { type Test } from 'tap';
 import { ManualClock } from '../../runtime/clock.ts';
 import type { TradeCenterConfig } from '../../runtime/trade-center.ts';
 import type { TransactionView } from '../../runtime/view.ts';
-import type { OsOrderEvent } from '../../systems/os/port.ts';
+import { DEFAULT_OS_SYNC, OsSync } from '../../runtime/os-sync.ts';
+import type { CallKey } from '../../systems/contract.ts';
+import type { OsOrderEvent, OsPort } from '../../systems/os/port.ts';
+import { openSqliteStorage } from '../../storage/sqlite/storage.ts';
 import { osCommand } from '../../bin/commands/os.ts';
 import { parseResyncFrom } from '../../http/routes/os.ts';
 import { captureIo } from '../cli/helpers.ts';
@@ -127,6 +130,53 @@ for (const backend of BACKENDS) {
     t.equal((await h.tc.storage.osOutbox.cursor('S1')).pending, 16 - back);
     t.equal(await h.tc.osSync.runDue(), 16 - back, 'the events since that date were sent again');
     t.equal(await checkOs(t, h, 'after the resync'), 48);
+    // Every order sold, checked against what was sold (not only against the outbox): each round at
+    // each station is a paid sale, a sale refunded twice and a cancelled order, in that order.
+    const expected = [['placed', 'paid'], ['placed', 'paid', 'refunded', 'refunded'], ['placed', 'cancelled']];
+    for (const [i, orderNo] of orders.entries()) {
+      const station = STATIONS[Math.floor(i / 3) % 3]!.stationId;
+      t.same(os.peekEvents(station).filter((e) => e.orderNo === orderNo).map((e) => `${e.eventSeq}:${e.kind}`), expected[i % 3]!.map((k, j) => `${j + 1}:${k}`), `${orderNo} at ${station}: every event once, in order`);
+    }
+  });
+
+  t.test(`${backend.name}: two deliverers at once (two processes' loops, each on its own connection) send each station's events once, one deliverer per station at a time`, async (t) => {
+    const clock = new ManualClock(Date.parse('2026-12-03T09:00:00+08:00'));
+    const h = await startHarness(t, { clock, config: { breaker: { afterFailures: 100_000, halfOpenAfterMs: 10 }, ...(await backend.config(t)) } });
+    await trade(h, 0);
+    const os = h.tc.sims!.systems.os;
+    // Every call OS gets, and how many run at once per station (each waits a turn of the loop, so two loops would overlap).
+    const sent: string[] = [];
+    const inFlight = new Map<string, number>();
+    let overlap = 0;
+    const watched: OsPort = {
+      deliverEvent: async (key: CallKey, e: OsOrderEvent) => {
+        sent.push(`${e.stationId}#${e.stationSeq}`);
+        const n = (inFlight.get(e.stationId) ?? 0) + 1;
+        inFlight.set(e.stationId, n);
+        overlap = Math.max(overlap, n);
+        try {
+          await new Promise((r) => setImmediate(r));
+          return await os.deliverEvent(key, e);
+        } finally {
+          inFlight.set(e.stationId, (inFlight.get(e.stationId) ?? 1) - 1);
+        }
+      },
+    };
+    // The second "process": on SQLite a connection of its own to the same file, on Redis the shared server.
+    const other = backend.name === 'SQLite' ? openSqliteStorage(h.config.dbPath) : null;
+    t.teardown(() => other?.close());
+    const loop = (outbox: typeof h.tc.storage.osOutbox) =>
+      new OsSync(outbox, watched, h.tc.downstream, (s) => h.tc.routing.groupOf(s), clock, { ...DEFAULT_OS_SYNC, batch: 3 }, h.tc.log);
+    const a = loop(h.tc.storage.osOutbox);
+    const b = loop(other?.osOutbox ?? h.tc.storage.osOutbox);
+    const [byA, byB] = await Promise.all([a.runDue(), b.runDue()]);
+    t.equal(byA + byB, 24, `every event delivered once between them (${byA} and ${byB})`);
+    t.equal(sent.length, 24, 'OS was sent each event once: no station was delivered by both');
+    t.equal(new Set(sent).size, 24);
+    t.equal(overlap, 1, 'never two deliveries to one station at the same time');
+    t.ok(a.leaseBusy + b.leaseBusy > 0, 'one loop found a station leased by the other and passed it by');
+    t.equal(await checkOs(t, h, 'two deliverers'), 24);
+    t.equal(await a.runDue() + await b.runDue(), 0, 'the leases were let go and nothing is left');
   });
 
   t.test(`${backend.name}: a group switched to reading the online orders gets nothing new, its events still recorded; the switch is journalled`, async (t) => {

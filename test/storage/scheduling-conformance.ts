@@ -69,11 +69,10 @@ export function schedulingConformance(t: Test, backend: BackendConfig): void {
     const h = await start(t);
     const sale = await storedValueSale(h);
     const done = await eventually(() => view(h, sale.txnNo), (r) => r.body.tasks.length > 0 && r.body.tasks.every((x) => x.status === 'done'));
-    t.equal(done.body.tasks.length, 9);
+    t.equal(done.body.tasks.length, 8);
     const effects = (system: string, verb: string) => h.tc.sims!.store.effects({ system: system as 'settlement', verb }).length;
     t.equal(effects('settlement', 'record'), 1);
     t.equal(effects('invoice', 'issue'), 1);
-    t.equal(effects('os', 'syncOrder'), 1);
   });
 
   t.test('a failing task is retried with backoff until its system recovers', async (t) => {

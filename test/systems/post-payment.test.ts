@@ -2,6 +2,7 @@ import Fastify from 'fastify';
 import t from 'tap';
 import { DownstreamUnavailableError, type CallKey, type SystemName } from '../../systems/contract.ts';
 import { simAdminRoutes } from '../../systems/sim/admin-routes.ts';
+import type { OsOrderEvent } from '../../systems/os/port.ts';
 import { SIMULATED_OPERATIONS, type SimulatedSystems } from '../../systems/sim/index.ts';
 import { key, openSims } from './helpers.ts';
 
@@ -16,6 +17,10 @@ const settlementRecord = {
 const invoiceRequest = { txnNo: 'T1', orderNo: 'O1', userId: 'U1', amountFen: 30000 };
 const rewardRequest = { txnNo: 'T1', orderNo: 'O1', userId: 'U1', stationId: 'S1', amountFen: 30000 };
 const refund = (refundNo: string, amountFen: number) => ({ txnNo: 'T1', refundNo, amountFen });
+/** An order's first event (placed), as the OS outbox delivers it. */
+const osEvent = (e: Pick<OsOrderEvent, 'txnNo' | 'orderNo' | 'stationId'> & Partial<OsOrderEvent>): OsOrderEvent => ({
+  kind: 'placed', eventSeq: 1, stationSeq: 1, at: Date.parse('2026-12-01T09:00:00+08:00'), payload: { payableFen: 30000 }, ...e,
+});
 
 /** One post-payment verb, with what it needs done first. */
 interface VerbCase {
@@ -55,8 +60,8 @@ const VERBS: VerbCase[] = [
   },
   { system: 'notify', verb: 'send', byNumber: false, call: (s, k) => s.notify.send(k, { userId: 'U1', txnNo: 'T1', message: 'thank you' }) },
   {
-    system: 'os', verb: 'syncOrder', byNumber: true,
-    call: (s, k) => s.os.syncOrder(k, { txnNo: 'T1', orderNo: 'O1', stationId: 'S1', amountFen: 30000, lines: [{ kind: 'fuel', nozzleNo: 3 }] }),
+    system: 'os', verb: 'deliverEvent', byNumber: true,
+    call: (s, k) => s.os.deliverEvent(k, osEvent({ txnNo: 'T1', orderNo: 'O1', stationId: 'S1' })),
   },
   { system: 'level', verb: 'addGrowth', byNumber: true, call: (s, k) => s.level.addGrowth(k, { userId: 'U2', txnNo: 'T1', growth: 300 }) },
   {
@@ -161,14 +166,14 @@ t.test('push, notify and os refuse an unknown station or user and keep what they
   const { systems: { push, notify, os }, store } = openSims(t);
   t.match(await push.notify(key('T1', 'push'), { stationId: 'S9', txnNo: 'T1', message: 'paid' }), { ok: false, code: 'STATION_NOT_FOUND' });
   t.match(await notify.send(key('T1', 'notify'), { userId: 'U9', txnNo: 'T1', message: 'paid' }), { ok: false, code: 'USER_NOT_FOUND' });
-  t.match(await os.syncOrder(key('T1', 'os'), { txnNo: 'T1', orderNo: 'O1', stationId: 'S9', amountFen: 100, lines: [] }), { ok: false, code: 'STATION_NOT_FOUND' });
+  t.match(await os.deliverEvent(key('T1', 'os-event:1'), osEvent({ txnNo: 'T1', orderNo: 'O1', stationId: 'S9' })), { ok: false, code: 'STATION_NOT_FOUND' });
   t.same(store.effects(), []);
   await push.notify(key('T2', 'push'), { stationId: 'S2', txnNo: 'T2', message: 'paid 12.00' });
   await notify.send(key('T2', 'notify'), { userId: 'U2', txnNo: 'T2', message: 'thank you' });
-  await os.syncOrder(key('T2', 'os'), { txnNo: 'T2', orderNo: 'O2', stationId: 'S2', amountFen: 1200, lines: [] });
+  await os.deliverEvent(key('T2', 'os-event:1'), osEvent({ txnNo: 'T2', orderNo: 'O2', stationId: 'S2', payload: { payableFen: 1200 } }));
   t.match(push.peekMessages('S2'), [{ txnNo: 'T2', body: { message: 'paid 12.00' } }]);
   t.match(notify.peekMessages('U2'), [{ txnNo: 'T2', body: { message: 'thank you' } }]);
-  t.match(os.peekOrders('S2'), [{ no: 'O2', body: { amountFen: 1200 } }]);
+  t.match(os.peekEvents('S2'), [{ orderNo: 'O2', eventSeq: 1, kind: 'placed', payload: { payableFen: 1200 } }]);
 });
 
 t.test('growth raises the level at its threshold, a reversal lowers it again and never goes below zero', async (t) => {
@@ -234,5 +239,5 @@ t.test('PUT /sim/faults accepts every post-payment system and operation', async 
     const put = await app.inject({ method: 'PUT', url: `/sim/faults/${system}`, payload: { '*': { outage: true } } });
     t.equal(put.statusCode, 200, system);
   }
-  await t.rejects(sims.systems.os.syncOrder(key('T1', 'os'), { txnNo: 'T1', orderNo: 'O1', stationId: 'S1', amountFen: 1, lines: [] }), { name: 'DownstreamUnavailableError', system: 'os' });
+  await t.rejects(sims.systems.os.deliverEvent(key('T1', 'os-event:1'), osEvent({ txnNo: 'T1', orderNo: 'O1', stationId: 'S1' })), { name: 'DownstreamUnavailableError', system: 'os' });
 });
