@@ -36,6 +36,8 @@ const SAMPLES = 20;
 const IN_FLIGHT = 32;
 const PG_SERVER = process.env.TRADE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
 const CARD = 'C4';
+/** `TRADE_BENCH_CENSUS=1`: each sample also writes a census of Redis's keys by shape (see census) to stderr. */
+const CENSUS = process.env.TRADE_BENCH_CENSUS === '1';
 const CARD_BALANCE = 1_000_000_000_000;
 
 const CHECKOUT = {
@@ -48,6 +50,40 @@ const CHECKOUT = {
   legs: [{ method: 'stored_value', cardNo: CARD, amount: 'rest' }],
 };
 
+
+/** A key's place in the layout: its transaction, idempotency key or stream id part replaced by `*`. */
+function keyShape(key: string): string {
+  return key.replace(/\{(?!idx\})[^}]*\}/g, '{*}').replace(/:task:.*$/, ':task:*');
+}
+
+/** Elements of a key of each type (stream entries, hash fields, set members, list items, string bytes). */
+const LENGTH: Record<string, string> = { stream: 'XLEN', hash: 'HLEN', zset: 'ZCARD', set: 'SCARD', list: 'LLEN', string: 'STRLEN' };
+
+/**
+ * Every key of Redis grouped by shape (see keyShape): keys, type, elements and `MEMORY USAGE`
+ * bytes per shape, biggest first; what grows per sale shows as a shape whose bytes rise between
+ * two censuses.
+ */
+async function census(probe: Redis): Promise<{ shape: string; type: string; keys: number; elements: number; bytes: number }[]> {
+  const shapes = new Map<string, { shape: string; type: string; keys: number; elements: number; bytes: number }>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await probe.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const type = await probe.type(key);
+      const elements = LENGTH[type] ? Number(await probe.call(LENGTH[type]!, key)) : 0;
+      const bytes = Number((await probe.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+      const shape = keyShape(key);
+      const row = shapes.get(shape) ?? { shape, type, keys: 0, elements: 0, bytes: 0 };
+      row.keys++;
+      row.elements += elements;
+      row.bytes += bytes;
+      shapes.set(shape, row);
+    }
+  } while (cursor !== '0');
+  return [...shapes.values()].sort((a, b) => b.bytes - a.bytes);
+}
 
 async function onPostgres(sql: string): Promise<void> {
   const admin = new pg.Client({ connectionString: `${PG_SERVER}/postgres` });
@@ -91,6 +127,7 @@ async function main(): Promise<void> {
       const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
       samples.push({ sales, seconds: Math.round((performance.now() - started) / 100) / 10, dbsize: await probe.dbsize(), usedMemoryMb: Math.round(used / 10_485.76) / 100, archived: (await tc.archive.counts()).orders });
       process.stderr.write(`${JSON.stringify(samples.at(-1))}\n`);
+      if (CENSUS) process.stderr.write(`${JSON.stringify(await census(probe))}\n`);
     };
     const started = performance.now();
     await sample(0, started);
