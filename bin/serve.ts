@@ -7,7 +7,7 @@ import { DEMO_API_KEY } from '../domain/api-key.ts';
 import { loadApiKeysFile } from '../runtime/api-keys.ts';
 import { readRoutingFile } from '../runtime/routing.ts';
 import { archiveAfterFromEnv, archiveFailpointFromEnv, archiverConfig } from '../runtime/archiver.ts';
-import { archiveFromEnv, feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
+import { archiveFromEnv, feedKeepFromEnv, feedMaxLenFromEnv } from '../runtime/bullmq-backend.ts';
 import { osKeepDeliveredFromEnv } from '../runtime/os-sync.ts';
 import { shadowKeepFromEnv } from '../runtime/shadow-quotes.ts';
 import { idempotencyRetentionFromEnv } from '../runtime/idempotency-purge.ts';
@@ -69,6 +69,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const downstream = systemsSettingsFromEnv(process.env);
   const idempotencyRetentionMs = idempotencyRetentionFromEnv(process.env);
   const feedMaxLen = feedMaxLenFromEnv(process.env);
+  const feedKeepMs = feedKeepFromEnv(process.env);
   const archiveAfterMs = archiveAfterFromEnv(process.env);
   const archiveFailpoint = archiveFailpointFromEnv(process.env);
   const osKeepDeliveredMs = osKeepDeliveredFromEnv(process.env);
@@ -134,6 +135,7 @@ export async function serve(options: ServeOptions): Promise<void> {
             ...(process.env.TRADE_REDIS_PREFIX ? { prefix: process.env.TRADE_REDIS_PREFIX } : {}),
             cluster: process.env.TRADE_REDIS_CLUSTER === '1',
             ...(feedMaxLen !== undefined ? { feedMaxLen } : {}),
+            ...(feedKeepMs !== undefined ? { feedKeepMs } : {}),
             ...archiveFromEnv(process.env),
           },
         }

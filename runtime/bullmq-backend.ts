@@ -3,6 +3,7 @@ import { createRedisStorage, type RedisStorage } from '../storage/redis/storage.
 import { BullmqScheduler } from './bullmq-scheduler.ts';
 import { RedisLeases } from './lease.ts';
 import type { Clock } from './clock.ts';
+import { parseDuration } from './archiver.ts';
 import { ConfigError } from './systems-config.ts';
 
 /** Where the scale-out deployment keeps its state (DESIGN.md "Two deployments"). */
@@ -18,6 +19,8 @@ export interface RedisStorageConfig {
   leaseWaitMs?: number;
   /** Saves the transition feed keeps, roughly (`TRADE_REDIS_FEED_MAXLEN`; the store's default otherwise). */
   feedMaxLen?: number;
+  /** How long the transition feed keeps a save, ms (`TRADE_REDIS_FEED_KEEP`; the store's default otherwise). */
+  feedKeepMs?: number;
   /** The order archive's PostgreSQL (`TRADE_ARCHIVE_URL`); without it nothing leaves Redis. */
   archiveUrl?: string;
   /** Its schema (`TRADE_ARCHIVE_SCHEMA`). */
@@ -34,6 +37,18 @@ export function feedMaxLenFromEnv(env: Record<string, string | undefined>): numb
   const n = raw.trim() === '' ? Number.NaN : Number(raw);
   if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError([`TRADE_REDIS_FEED_MAXLEN: not a positive integer: ${JSON.stringify(raw)}`]);
   return n;
+}
+
+/**
+ * Reads `TRADE_REDIS_FEED_KEEP`, a duration such as `30s` or `5m`, as ms, or undefined when it is
+ * not set. Throws a {@link ConfigError} naming the key when it is bad.
+ */
+export function feedKeepFromEnv(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.TRADE_REDIS_FEED_KEEP;
+  if (raw === undefined) return undefined;
+  const ms = parseDuration(raw);
+  if (ms === null) throw new ConfigError([`TRADE_REDIS_FEED_KEEP: not a duration such as 30s or 5m: ${JSON.stringify(raw)}`]);
+  return ms;
 }
 
 /** The order archive's place beside Redis, from `TRADE_ARCHIVE_URL` and `TRADE_ARCHIVE_SCHEMA` (each absent when unset). */
@@ -66,6 +81,7 @@ export function createScaleOutBackend(config: RedisStorageConfig, log: Logger, o
     prefix,
     log,
     ...(config.feedMaxLen !== undefined ? { feedMaxLen: config.feedMaxLen } : {}),
+    ...(config.feedKeepMs !== undefined ? { feedKeepMs: config.feedKeepMs } : {}),
     ...(config.archiveUrl ? { archiveUrl: config.archiveUrl } : {}),
     ...(config.archiveSchema ? { archiveSchema: config.archiveSchema } : {}),
     ...storageOptions,

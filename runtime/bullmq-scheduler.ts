@@ -56,6 +56,13 @@ const RECOVERY = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount
 const CORE_ATTEMPTS = 1_000_000;
 
 /**
+ * BullMQ's event stream of each queue (`<prefix>:<queue>:events`), kept to this many entries
+ * (`MAXLEN ~`; BullMQ's default is 10,000, some 1.1 MB a queue once full). Nothing here reads it
+ * (no QueueEvents listener): it is only there for an operator's ad hoc look at recent job events.
+ */
+export const BULLMQ_EVENTS = { events: { maxLen: 1_000 } };
+
+/**
  * Scale-out timers and tasks (DESIGN.md "Two deployments"): each durable timer is a delayed job
  * whose id is `txnNo|name|dueAt` (so arming twice is one job, and a moved timer is another job,
  * the old one removed); each post-payment task is a job `txnNo|task` with the task's attempts
@@ -76,8 +83,8 @@ export class BullmqScheduler implements Scheduler {
     this.connection = connectRedis(options.url, options.cluster ?? false);
     this.clock = options.clock ?? systemClock;
     const prefix = options.prefix ?? '{tc-bull}';
-    this.timers = new Queue<TimerJob>('timers', { connection: this.connection, prefix });
-    this.tasks = new Queue<TaskJob>('tasks', { connection: this.connection, prefix });
+    this.timers = new Queue<TimerJob>('timers', { connection: this.connection, prefix, streams: BULLMQ_EVENTS });
+    this.tasks = new Queue<TaskJob>('tasks', { connection: this.connection, prefix, streams: BULLMQ_EVENTS });
   }
 
   static timerJobId(txnNo: string, name: string, dueAt: number): string {

@@ -7,6 +7,7 @@ import type { BillChannel } from '../domain/reconciliation/bill-row.ts';
 import { connectRedis } from '../storage/redis/handle.ts';
 import type { ReconciliationRecords } from '../storage/types.ts';
 import type { Clock } from './clock.ts';
+import { BULLMQ_EVENTS } from './bullmq-scheduler.ts';
 import { BillUnusableError } from './parsed-bills.ts';
 import { latestDueDay, RECON_CHANNELS, reconDueAt, type Reconciler } from './reconciler.ts';
 import { ConfigError } from './systems-config.ts';
@@ -117,7 +118,7 @@ export class BullmqReconSchedule implements ReconSchedule {
 
   constructor(private readonly options: { url: string; cluster?: boolean; prefix?: string; clock: Clock; log: Logger }) {
     this.connection = connectRedis(options.url, options.cluster ?? false);
-    this.queue = new Queue<ReconJob>('recon', { connection: this.connection, prefix: options.prefix ?? '{tc-bull}' });
+    this.queue = new Queue<ReconJob>('recon', { connection: this.connection, prefix: options.prefix ?? '{tc-bull}', streams: BULLMQ_EVENTS });
   }
 
   static jobId(job: Pick<ReconJob, 'channel' | 'day' | 'attempt'>): string {

@@ -2,7 +2,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../runtime/clock.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionRecord } from '../types.ts';
-import { CLAIM_IDEMPOTENCY, CLAIM_TURN, COMPLETE_IDEMPOTENCY, NUDGE, OWN_IDEMPOTENCY, REINSTATE, RELEASE_IDEMPOTENCY, REMOVE_ARCHIVED, SAVE, SAVE_QUOTE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
+import { CLAIM_IDEMPOTENCY, CLAIM_TURN, COMPLETE_IDEMPOTENCY, FEED_APPEND, NUDGE, OWN_IDEMPOTENCY, REINSTATE, RELEASE_IDEMPOTENCY, REMOVE_ARCHIVED, SAVE, SAVE_QUOTE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
 
 /** Options of {@link RedisHandle}. */
 export interface RedisStoreOptions {
@@ -20,6 +20,11 @@ export interface RedisStoreOptions {
    * stream nodes, so it may hold up to a node more); `DEFAULT_FEED_MAX_LEN` (transition-feed.ts) by default.
    */
   feedMaxLen?: number;
+  /**
+   * How long the transition feed keeps a save, ms (`MINID ~`, counted on Redis's clock from the
+   * newest save); `DEFAULT_FEED_KEEP_MS` (transition-feed.ts) by default.
+   */
+  feedKeepMs?: number;
   /** The runtime's clock: the periodic turns (sentinel scan, archive pass) run until a time of it. */
   clock?: Clock;
 }
@@ -38,6 +43,7 @@ export interface Scripts {
   tcRemoveArchived(...args: (string | number)[]): Promise<(string | number)[]>;
   tcReinstate(...args: (string | number)[]): Promise<number>;
   tcClaimTurn(key: string, now: number, until: number, px: number): Promise<number>;
+  tcFeedAppend(key: string, maxLen: number, keepMs: number, txnNo: string, entries: string): Promise<string>;
 }
 
 /** What a record's index entries are made from: fields the host derived into the save record. */
@@ -153,6 +159,7 @@ export class RedisHandle {
     this.redis.defineCommand('tcRemoveArchived', { lua: REMOVE_ARCHIVED });
     this.redis.defineCommand('tcReinstate', { lua: REINSTATE });
     this.redis.defineCommand('tcClaimTurn', { lua: CLAIM_TURN, numberOfKeys: 1 });
+    this.redis.defineCommand('tcFeedAppend', { lua: FEED_APPEND, numberOfKeys: 1 });
   }
 
   /**

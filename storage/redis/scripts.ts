@@ -448,3 +448,21 @@ export const OS_RELEASE = `
 if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+/**
+ * feedAppend: one save onto the transition feed, kept by time as well as count.
+ *
+ * KEYS[1] the feed
+ * ARGV[1] the cap (saves), ARGV[2] the window (ms), ARGV[3] txnNo, ARGV[4] the entries (JSON)
+ * Appends one save and drops the saves older than the window, counted back from the new save's id:
+ * the ids are Redis's own time, so no clock of the caller (a simulation's is not the wall's) enters.
+ * Both trims are `~`: Redis drops whole stream nodes (100 entries by default), cheaply.
+ * Output: the new entry's id.
+ */
+export const FEED_APPEND = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[3], 'j', ARGV[4])
+local ms = tonumber(string.match(id, '^(%d+)-'))
+local oldest = ms - tonumber(ARGV[2])
+if oldest > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', oldest) end
+return id
+`;

@@ -2,10 +2,19 @@ import type { FeedFollow, FeedGap, FeedTransition, JournalEntry, TransitionFeed 
 import { connectRedis, type RedisHandle } from './handle.ts';
 
 /**
- * Saves kept in the transition feed by default. A save takes about 700 bytes of Redis memory
- * there (a wechat sale makes about ten saves), so some 70 MB; live views need seconds of it.
+ * Saves kept in the transition feed at most, by default: its memory bound whatever the pace. A
+ * save takes about 670 bytes of Redis memory there (a stored-value sale makes about ten saves:
+ * measured by bench/archive-flat-memory.ts with TRADE_BENCH_CENSUS=1), so some 13 MB.
  */
-export const DEFAULT_FEED_MAX_LEN = 100_000;
+export const DEFAULT_FEED_MAX_LEN = 20_000;
+
+/**
+ * How long the feed keeps a save by default, ms: what its readers need to resume, which is a
+ * reconnect (an SSE client's retry, `trade tail` after a dropped connection: seconds), with a
+ * margin. A reader away longer is told of a gap and goes on live. At a steady pace the feed so
+ * holds this window's saves, not a cap's worth: at 100 saves a second, 6,000 (about 4 MB).
+ */
+export const DEFAULT_FEED_KEEP_MS = 60_000;
 
 /**
  * A cursor of the Redis feed: a stream id (`<ms>-<seq>`) of a save, with `/<n>` while inside it
@@ -35,15 +44,16 @@ export interface SavedTransitions {
  * is the record; the feed only serves live views.
  */
 export function publishSave(h: RedisHandle, feed: SavedTransitions): void {
-  h.redis.xadd(h.idx('feed'), 'MAXLEN', '~', (h.options.feedMaxLen ?? DEFAULT_FEED_MAX_LEN), '*', 't', feed.txnNo, 'j', feed.entries).catch((err: unknown) => {
+  h.redis.tcFeedAppend(h.idx('feed'), h.options.feedMaxLen ?? DEFAULT_FEED_MAX_LEN, h.options.feedKeepMs ?? DEFAULT_FEED_KEEP_MS, feed.txnNo, feed.entries).catch((err: unknown) => {
     h.options.log?.warn({ err, txnNo: feed.txnNo }, 'appending to the transition feed failed');
   });
 }
 
 /**
- * The transition feed on Redis: `tc:{idx}:feed`, a stream in the index slot capped at
- * {@link RedisStoreOptions.feedMaxLen} saves, that live views of every process follow
- * (`GET /admin/events`, `trade tail --redis`). Once a save is stored, one `XADD` appends its journal
+ * The transition feed on Redis: `tc:{idx}:feed`, a stream in the index slot holding the saves of
+ * the last {@link RedisStoreOptions.feedKeepMs} and at most {@link RedisStoreOptions.feedMaxLen}
+ * of them (scripts.ts FEED_APPEND), that live views of every process follow
+ * (`GET /admin/events`, `trade tail --redis`). Once a save is stored, one script appends its journal
  * entries as one entry (`t` the txnNo, `j` the entries as a JSON array), sent without waiting for
  * its answer. It cannot join the save script (another slot), so a process that dies in between,
  * or an append that fails, leaves a save out of the feed but never out of its transaction's
@@ -93,7 +103,7 @@ export class RedisTransitionFeed implements TransitionFeed {
 
   /**
    * Where following from `from` starts, and the rest of its save when the reader stopped inside
-   * one. Trimming (`MAXLEN ~`) drops the oldest saves first, so while the save `from.feedId` is in
+   * one. Trimming (`MAXLEN ~`, `MINID ~`) drops the oldest saves first, so while the save `from.feedId` is in
    * the feed everything after it is too and the resume is exact. Once it is gone, the saves after
    * it may be gone as well: that is a gap, unless `from` still lies inside the range the feed
    * keeps. The first kept id is all Redis tells of what was trimmed (`max-deleted-entry-id`

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
-import { feedMaxLenFromEnv } from '../../runtime/bullmq-backend.ts';
+import { feedKeepFromEnv, feedMaxLenFromEnv } from '../../runtime/bullmq-backend.ts';
 import { createRedisStorage } from '../../storage/redis/storage.ts';
 import type { FeedTransition, JournalEntry, SaveRecord } from '../../storage/types.ts';
 import { eventually, startHarness } from '../helpers/harness.ts';
@@ -104,6 +104,29 @@ t.test('the transition feed on Redis', async (t) => {
     t.equal((await h.tc.storage.journal.entries('T0')).length, 4, 'the journal is the record: never trimmed with the feed');
   });
 
+  t.test('keeps the saves of its window only: a save drops those older, well below the cap', async (t) => {
+    const p = prefix();
+    // The window as a deployment sets it: through the storage config of a running Trade Center.
+    const h = await startHarness(t, { config: { storage: { kind: 'redis', url: server.url, prefix: p, feedKeepMs: 10_000 } } });
+    const redis = h.tc.scaleOut!.storage.handle.redis;
+    const key = `${p}:{idx}:feed`;
+    // Saves of 30 s ago (out of the window), then of 2 s ago (in it): ids are Redis's time in ms.
+    const now = Number((await redis.time())[0]) * 1000;
+    for (let i = 1; i <= 300; i++) await redis.xadd(key, `${now - 30_000}-${i}`, 't', `OLD${i}`, 'j', '[]');
+    for (let i = 1; i <= 100; i++) await redis.xadd(key, `${now - 2_000}-${i}`, 't', `RECENT${i}`, 'j', '[]');
+    const stop = new AbortController();
+    t.teardown(() => stop.abort());
+    await h.tc.storage.snapshots.save(record('T1'), 0, [entry('xstate.init')]);
+    const kept = await eventually(() => redis.xrange(key, '-', '+'), (entries) => entries.some(([, f]) => f[1] === 'T1'));
+    const txns = kept.map(([, f]) => f[1]!);
+    const old = txns.filter((t) => t.startsWith('OLD')).length;
+    // MINID ~ drops whole stream nodes (100 entries at most): of the old ones, a node's worth may stay.
+    t.ok(old <= 100, `${old} of 300 saves older than the window left (cap 20,000: not what trimmed them)`);
+    t.equal(txns.filter((t) => t.startsWith('RECENT')).length, 100, 'the saves inside the window all stay');
+    const first = await h.tc.storage.feed.follow(stop.signal, `${now - 30_000}-1`);
+    t.same(first.gap?.reason, 'trimmed', 'a reader resuming from a save out of the window is told of the gap');
+  });
+
   t.test('a failed append is logged and the save stands', async (t) => {
     const p = prefix();
     const lines: { level: number; msg: string; txnNo?: string }[] = [];
@@ -122,6 +145,13 @@ t.test('the transition feed on Redis', async (t) => {
     t.same((await store.journal.entries('T1')).map((e) => e.event), ['xstate.init', 'ORDER']);
     const warned = await eventually(async () => lines.filter((l) => l.msg === 'appending to the transition feed failed'), (ls) => ls.length === 2);
     t.same(warned.map((l) => [l.level, l.txnNo]), [[40, 'T1'], [40, 'T1']], 'one warning per lost append, naming the transaction');
+  });
+
+  t.test('TRADE_REDIS_FEED_KEEP sets the window, and a bad value stops the start with its name', async (t) => {
+    t.equal(feedKeepFromEnv({}), undefined, 'unset: the store default');
+    t.equal(feedKeepFromEnv({ TRADE_REDIS_FEED_KEEP: '5m' }), 300_000);
+    for (const bad of ['0s', '-1s', '10', 'long', ''])
+      t.throws(() => feedKeepFromEnv({ TRADE_REDIS_FEED_KEEP: bad }), /TRADE_REDIS_FEED_KEEP: not a duration/, JSON.stringify(bad));
   });
 
   t.test('TRADE_REDIS_FEED_MAXLEN sets the cap, and a bad value stops the start with its name', async (t) => {
