@@ -1,5 +1,5 @@
 import { ERROR_CODES, TradeError, type ErrorCode, type Refusal } from '../domain/errors.ts';
-import type { LegRequest, PaymentMethod } from '../machines/types.ts';
+import type { LegRequest, PaymentMethod, TxnCommand } from '../machines/types.ts';
 import type { QuoteRequest } from './quote-service.ts';
 import type { TradeCenter } from './trade-center.ts';
 import type { TransactionView } from './view.ts';
@@ -47,7 +47,9 @@ export class CombinedCalls {
     const started = run.resumed ? await tc.host.view(txnNo) : null;
     if (started) return this.resume(txnNo, { ...order, quoteId: started.quote.quoteId, comboId: order.comboId ?? started.quote.bestComboId }, run);
     const quote = await tc.quotes.quote(start);
-    const view = await tc.host.create({
+    const req = { ...order, quoteId: quote.quoteId, comboId: order.comboId ?? quote.bestComboId };
+    // Started and ordered in one turn: the quote is stored with the order's first save (issue 21).
+    const input = {
       txnNo,
       scene: start.scene,
       merchantId: start.merchantId,
@@ -56,26 +58,32 @@ export class CombinedCalls {
       quote,
       paymentTtlMs: tc.config.paymentTtlMs,
       queryAfterMs: tc.config.queryAfterMs,
-          refundPolicy: tc.config.refundPolicy,
+      refundPolicy: tc.config.refundPolicy,
       createdAt: new Date(tc.clock.now()).toISOString(),
-    });
-    return this.orderAndPay(view.txnNo, { ...order, quoteId: quote.quoteId, comboId: order.comboId ?? quote.bestComboId }, run);
+    };
+    const ordered = await tc.host.createAndCommand(input, this.orderCommand(req), run.commandId('order'));
+    if (ordered.refusal) return this.undo(txnNo, ordered.refusal, run);
+    return this.pay(txnNo, req, ordered.view, run);
   }
 
   async orderAndPay(txnNo: string, req: OrderAndPayRequest, run: CallRun = ONE_RUN): Promise<TransactionView> {
     const { tc } = this;
     if (run.resumed) return this.resume(txnNo, req, run);
-    const ordered = await tc.host.command(txnNo, (at, requestId) => ({
+    const ordered = await tc.host.command(txnNo, this.orderCommand(req), run.commandId('order'));
+    if (ordered.refusal) return this.undo(txnNo, ordered.refusal, run);
+    return this.pay(txnNo, req, ordered.view, run);
+  }
+
+  private orderCommand(req: OrderAndPayRequest): (at: number, requestId: string) => TxnCommand {
+    return (at, requestId) => ({
       type: 'ORDER',
       requestId,
       at,
-      orderNo: tc.ids.next('O'),
+      orderNo: this.tc.ids.next('O'),
       quoteId: req.quoteId,
       comboId: req.comboId,
       deductionMode: req.deductionMode,
-    }), run.commandId('order'));
-    if (ordered.refusal) return this.undo(txnNo, ordered.refusal, run);
-    return this.pay(txnNo, req, ordered.view, run);
+    });
   }
 
   /**

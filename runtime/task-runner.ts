@@ -131,10 +131,9 @@ export class TaskRunner {
    * job re-run after its process died finds the task `running` and runs it again, safely keyed).
    */
   async run(txnNo: string, name: string): Promise<TaskRun> {
-    const task = await this.store.task(txnNo, name);
-    if (!task || task.status === 'done' || task.status === 'dead') return { next: 'skip' };
-    await this.store.claimTask(txnNo, name, this.clock.now());
-    return this.execute(task);
+    const started = await this.store.startTask(txnNo, name, this.clock.now());
+    if (!started || started.task.status === 'done' || started.task.status === 'dead') return { next: 'skip' };
+    return this.execute(started.task);
   }
 
   /**

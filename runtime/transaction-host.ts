@@ -214,13 +214,48 @@ export class TransactionHost {
     return this.exclusive(input.txnNo, async () => {
       const now = this.clock.now();
       const initial = getInitialSnapshot(this.machine, input);
-      const entry: JournalEntry = { at: now, actor: 'transaction', event: 'xstate.init', data: { input }, from: null, to: initial.value };
-      this.transitions.next({ txnNo: input.txnNo, ...entry });
+      const entry = this.startEntry(input, initial.value, now);
       this.saves.quotes++;
       const result = await this.quotes.save(quoteRecordOf(input.txnNo, initial.context, this.machine.getPersistedSnapshot(initial), initial.value, Date.parse(input.createdAt), now), 0, [entry]);
       if (!result.ok) throw new TradeError('INTERNAL', 'the transaction could not be stored');
       return buildView(initial.context, initial.value, result.version, now);
     });
+  }
+
+  /**
+   * Starts a transaction in `quoted` and sends it its first command in the same turn, stored
+   * together (issue 21: a checkout's quote and order are one save, not a quote record and then a
+   * snapshot). Nothing is stored before the command's first save, which comes before any
+   * downstream call the command makes (the persist barrier) and before the answer: a crash before
+   * it leaves no transaction and nothing done outside. The start's journal entry is the one
+   * {@link create} writes. A transaction already stored under this number is not touched: the
+   * save's compare-and-set at version 0 refuses, and so does this call (INTERNAL).
+   */
+  async createAndCommand(input: TxnInput, build: (at: number, requestId: string) => TxnCommand, commandId?: string): Promise<{ view: TransactionView; refusal: Refusal | null }> {
+    try {
+      // Never null: with a command to send there is always an answer (or an error).
+      return (await this.commandOnce(input.txnNo, build, commandId, input))!;
+    } catch (err) {
+      if (err instanceof StaleCopy) throw new TradeError('INTERNAL', 'the transaction could not be stored');
+      throw err;
+    }
+  }
+
+  /** The journal entry of a transaction's start, as the actor's own start would have made it. */
+  private startEntry(input: TxnInput, value: TxnSnapshot['value'], at: number): JournalEntry {
+    const entry: JournalEntry = { at, actor: 'transaction', event: 'xstate.init', data: { input }, from: null, to: value };
+    this.transitions.next({ txnNo: input.txnNo, ...entry });
+    return entry;
+  }
+
+  /** A new transaction's actor in `quoted`, nothing of it stored yet (version 0), its start journaled for the first save. */
+  private spawnNew(input: TxnInput): Live {
+    if (this.live.has(input.txnNo)) throw new TradeError('INTERNAL', `transaction ${input.txnNo} exists already`);
+    const initial = getInitialSnapshot(this.machine, input);
+    const live = this.spawn(input.txnNo, 0, Date.parse(input.createdAt), this.machine.getPersistedSnapshot(initial), null, true);
+    live.journal.push(this.startEntry(input, initial.value, this.clock.now()));
+    this.queueFlush(live);
+    return live;
   }
 
   /**
@@ -261,9 +296,9 @@ export class TransactionHost {
     }
   }
 
-  private commandOnce(txnNo: string, build: ((at: number, requestId: string) => TxnCommand) | null, commandId?: string): Promise<{ view: TransactionView; refusal: Refusal | null } | null> {
+  private commandOnce(txnNo: string, build: ((at: number, requestId: string) => TxnCommand) | null, commandId?: string, create?: TxnInput): Promise<{ view: TransactionView; refusal: Refusal | null } | null> {
     return this.exclusive(txnNo, async () => {
-      const live = await this.load(txnNo);
+      const live = create ? this.spawnNew(create) : await this.load(txnNo);
       if (!live) throw new TradeError('NOT_FOUND', `no transaction ${txnNo}`);
       const requestId = commandId ?? this.options.requestId?.() ?? randomUUID();
       const snapshot = live.actor.getSnapshot();
@@ -635,9 +670,10 @@ export class TransactionHost {
     // Stopping an actor (eviction, shutdown) is about this process, not the transaction: storing
     // that snapshot would restore a stopped actor that ignores every later event.
     if (type === 'xstate.stop') return;
-    if (type === 'xstate.init' && actorId === 'transaction' && live.version > 0) {
+    if (type === 'xstate.init' && actorId === 'transaction') {
       live.lastValues.set(key, snap.value);
-      return; // a restore, not a transition
+      // A restore, not a transition; a new transaction's start is journaled by whoever made it (`create`, `spawnNew`).
+      return;
     }
     const entry: JournalEntry = { at: this.clock.now(), actor: actorId, event: type, data, from: live.lastValues.get(key) ?? null, to: snap.value };
     live.lastValues.set(key, snap.value);

@@ -457,6 +457,12 @@ export interface TaskStore {
   dueTasks(nowMs: number, limit: number): Promise<TaskRecord[]>;
   /** Marks a pending task running; false when another runner took it first. */
   claimTask(txnNo: string, task: string, nowMs: number): Promise<boolean>;
+  /**
+   * A scheduler's job starting one task (issue 21: one round trip, not a read and then a claim):
+   * the task as it stood, null when there is none; a pending one is marked running in the same
+   * step (`claimed`), a task in any other status is left as it is.
+   */
+  startTask(txnNo: string, task: string, nowMs: number): Promise<{ task: TaskRecord; claimed: boolean } | null>;
   /** Records the outcome of a run. */
   finishTask(txnNo: string, task: string, outcome: TaskOutcome, nowMs: number): Promise<void>;
   tasksOf(txnNo: string): Promise<TaskRecord[]>;

@@ -2,7 +2,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../runtime/clock.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, type TransactionRecord } from '../types.ts';
-import { CLAIM_IDEMPOTENCY, CLAIM_TURN, COMPLETE_IDEMPOTENCY, FEED_APPEND, NUDGE, OWN_IDEMPOTENCY, REINSTATE, RELEASE_IDEMPOTENCY, REMOVE_ARCHIVED, SAVE, SAVE_QUOTE, TASK_MOVE, ZREM_IF_SCORE } from './scripts.ts';
+import { CLAIM_IDEMPOTENCY, CLAIM_TURN, COMPLETE_IDEMPOTENCY, FEED_APPEND, NUDGE, OWN_IDEMPOTENCY, REINSTATE, RELEASE_IDEMPOTENCY, REMOVE_ARCHIVED, SAVE, SAVE_QUOTE, TASK_MOVE, TASK_START, ZREM_IF_SCORE } from './scripts.ts';
 
 /** Options of {@link RedisHandle}. */
 export interface RedisStoreOptions {
@@ -38,6 +38,7 @@ export interface Scripts {
   tcCompleteIdempotency(key: string, response: string, retentionMs: number, owner: string): Promise<number>;
   tcReleaseIdempotency(key: string, owner: string): Promise<number>;
   tcTaskMove(key: string, ...args: (string | number)[]): Promise<number>;
+  tcTaskStart(key: string, nowMs: number): Promise<(string | number)[]>;
   tcNudge(key: string, version: number): Promise<number>;
   tcZremIfScore(key: string, member: string, score: number): Promise<number>;
   tcRemoveArchived(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -154,6 +155,7 @@ export class RedisHandle {
     this.redis.defineCommand('tcCompleteIdempotency', { lua: COMPLETE_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcReleaseIdempotency', { lua: RELEASE_IDEMPOTENCY, numberOfKeys: 1 });
     this.redis.defineCommand('tcTaskMove', { lua: TASK_MOVE, numberOfKeys: 1 });
+    this.redis.defineCommand('tcTaskStart', { lua: TASK_START, numberOfKeys: 1 });
     this.redis.defineCommand('tcNudge', { lua: NUDGE, numberOfKeys: 1 });
     this.redis.defineCommand('tcZremIfScore', { lua: ZREM_IF_SCORE, numberOfKeys: 1 });
     this.redis.defineCommand('tcRemoveArchived', { lua: REMOVE_ARCHIVED });

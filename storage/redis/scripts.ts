@@ -204,6 +204,22 @@ return 1
 `;
 
 /**
+ * task start: a task hash as it stands, marked running when it was pending (a scheduler's job,
+ * issue 21: the read and the claim of TASK_MOVE in one round trip).
+ *
+ * KEYS[1] task hash; ARGV[1] now
+ * Output: {} when the task is missing, else {claimed (1|0), field, value, …} as it was read.
+ */
+export const TASK_START = `
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 then return {} end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'pending' then return {0, unpack(fields)} end
+redis.call('HSET', KEYS[1], 'status', 'running', 'updatedAt', ARGV[1])
+return {1, unpack(fields)}
+`;
+
+/**
  * nudge: counts a sentinel nudge of a transaction at the version it saw; the count restarts
  * when the transaction moved on since (the save script also clears it).
  *

@@ -128,8 +128,9 @@ export class RedisSnapshotStore implements SnapshotStore {
     const previousTimers = reply[2] ? (JSON.parse(String(reply[2])) as Record<string, number>) : {};
     const after = new IndexWrites(this.h.redis);
     this.h.removeStale(after, txnNo, record, previousTimers, String(reply[3]));
-    // A first save of this process may be the one that replaced the transaction's quote record.
-    if (record.state !== 'quoted') after.zrem(this.h.idx('quotes'), txnNo);
+    // A first save of this process may be the one that replaced the transaction's quote record
+    // (a save at version 0 replaces none: a checkout's first save, issue 21).
+    if (record.state !== 'quoted' && args[0] !== 0) after.zrem(this.h.idx('quotes'), txnNo);
     after.zscore(this.h.idx('attention'), txnNo);
     after.zrem(this.h.idx('dirty'), txnNo);
     const results = await after.exec();

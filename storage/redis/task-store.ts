@@ -25,11 +25,25 @@ export class RedisTaskStore implements TaskStore {
 
   async claimTask(txnNo: string, task: string, nowMs: number): Promise<boolean> {
     const claimed = (await this.h.redis.tcTaskMove(this.h.taskKey(txnNo, task), 'pending', nowMs, 'status', 'running')) === 1;
-    if (claimed) {
-      const member = `${txnNo}${SEP}${task}`;
-      await new IndexWrites(this.h.redis).zadd(this.h.idx('running'), nowMs, member).zrem(this.h.idx('tasks'), member).exec();
-    }
+    if (claimed) await this.listRunning(txnNo, task, nowMs);
     return claimed;
+  }
+
+  async startTask(txnNo: string, task: string, nowMs: number): Promise<{ task: TaskRecord; claimed: boolean } | null> {
+    const [claimed, ...flat] = await this.h.redis.tcTaskStart(this.h.taskKey(txnNo, task), nowMs);
+    if (claimed === undefined) return null;
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1]);
+    const record = toTask(txnNo, task, fields);
+    if (!record) return null;
+    if (Number(claimed) === 1) await this.listRunning(txnNo, task, nowMs);
+    return { task: record, claimed: Number(claimed) === 1 };
+  }
+
+  /** A claimed task's index entries: listed running (for a requeue after a crash), no longer due. */
+  private async listRunning(txnNo: string, task: string, nowMs: number): Promise<void> {
+    const member = `${txnNo}${SEP}${task}`;
+    await new IndexWrites(this.h.redis).zadd(this.h.idx('running'), nowMs, member).zrem(this.h.idx('tasks'), member).exec();
   }
 
   async finishTask(
@@ -45,8 +59,9 @@ export class RedisTaskStore implements TaskStore {
     const fields: (string | number)[] = ['status', o.status, 'attempts', o.attempts, 'lastError', o.lastError ?? '', 'nextRunAt', o.nextRunAt ?? '', 'result', o.result ? JSON.stringify(o.result) : ''];
     if (o.refusals !== undefined) fields.push('refusals', o.refusals);
     await this.h.redis.tcTaskMove(this.h.taskKey(txnNo, task), '', nowMs, ...fields);
+    // No longer due needs no write: its claim took it off `tasks` (issue 21: one command fewer a
+    // task). An entry a crash left there is skipped and removed by the reader (dueTasks).
     const m = new IndexWrites(this.h.redis).zrem(this.h.idx('running'), member);
-    if (o.status !== 'pending') m.zrem(this.h.idx('tasks'), member);
     // A task done can only take the transaction off the attention list: look further only when it
     // is on it (the list holds too much, never too little), which most finishing tasks are not.
     if (o.status === 'done') m.zscore(this.h.idx('attention'), txnNo);

@@ -64,6 +64,15 @@ export class SqliteTaskStore implements TaskStore {
     return this.handle.write(() => this.stmts.claimTask.run(nowMs, txnNo, task).changes === 1);
   }
 
+  async startTask(txnNo: string, task: string, nowMs: number): Promise<{ task: TaskRecord; claimed: boolean } | null> {
+    return this.handle.write(() => {
+      const row = this.stmts.taskOf.get(txnNo, task);
+      if (!row) return null;
+      const claimed = row.status === 'pending' && this.stmts.claimTask.run(nowMs, txnNo, task).changes === 1;
+      return { task: toTask(row), claimed };
+    });
+  }
+
   async finishTask(
     txnNo: string,
     task: string,

@@ -88,6 +88,32 @@ t.test('quotes without an actor', async (t) => {
       }
     });
 
+    t.test(`a checkout stores its quote with the order's first save: no quote record, the start journaled as by a quote (${backend})`, async (t) => {
+      const h = await startHarness(t, { clock: new ManualClock(T0), config: config() });
+      const saved: { kind: string; expected: number; events: string[] }[] = [];
+      const { snapshots, quotes } = h.tc.storage;
+      const save = snapshots.save.bind(snapshots);
+      snapshots.save = (record, expected, journal) => {
+        saved.push({ kind: 'snapshot', expected, events: journal.map((j) => j.event) });
+        return save(record, expected, journal);
+      };
+      const saveQuote = quotes.save.bind(quotes);
+      quotes.save = (record, expected, journal) => {
+        saved.push({ kind: 'quote', expected, events: journal.map((j) => j.event) });
+        return saveQuote(record, expected, journal);
+      };
+      const sale = await h.api<TransactionView>('POST', '/v1/checkout', { ...FUEL_SALE, paymentMethods: ['stored_value'], legs: [{ method: 'stored_value', cardNo: 'C1', amount: 'rest' }] });
+      t.equal(sale.body.state, 'completed', JSON.stringify(sale.body));
+      t.equal(h.tc.host.saves.quotes, 0, 'no quote record saved');
+      t.same(saved[0], { kind: 'snapshot', expected: 0, events: ['xstate.init', 'ORDER'] }, 'the first save creates the snapshot with the start and the order');
+      t.equal(saved.filter((s) => s.kind === 'quote').length, 0);
+      const journal = await h.tc.reads.journal(sale.body.txnNo);
+      t.same(journal.slice(0, 2).map((j) => j.event), ['xstate.init', 'ORDER'], 'the journal as before');
+      t.match(journal[0], { actor: 'transaction', from: null, to: 'quoted', data: { input: { txnNo: sale.body.txnNo, userId: FUEL_SALE.userId } } }, 'the start entry a quote writes');
+      t.equal(await h.tc.storage.quotes.load(sale.body.txnNo), null);
+      t.ok(((await h.tc.storage.snapshots.load(sale.body.txnNo))?.version ?? 0) >= sale.body.version, 'stored as answered (its tasks may have moved it on since)');
+    });
+
     t.test(`a quoted-only transaction cancelled becomes a cancelled snapshot, as before (${backend})`, async (t) => {
       const h = await startHarness(t, { clock: new ManualClock(T0), config: config() });
       const started = await h.api<TransactionView>('POST', '/v1/transactions', { ...FUEL_SALE, paymentMethods: ['wechat'] });

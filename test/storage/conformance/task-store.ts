@@ -23,6 +23,24 @@ export function taskStoreConformance(t: Test, make: StoreFactory): void {
     t.equal(await store.tasks.task('T404', 'settlement'), null);
   });
 
+  withStore('a job starts a task in one step: read as it stood, claimed only when pending', async (t, store) => {
+    await store.snapshots.save(record('T1', { state: 'paid', tasks: [task('settlement'), task('invoice', { system: 'invoice' })] }), 0, []);
+    const first = await store.tasks.startTask('T1', 'settlement', T0 + 1);
+    t.equal(first?.claimed, true, 'a pending task is claimed');
+    t.match(first?.task, { txnNo: 'T1', task: 'settlement', status: 'pending', attempts: 0, payload: task('settlement').payload }, 'the record as it was read');
+    t.equal((await store.tasks.task('T1', 'settlement'))?.status, 'running', 'and is running now');
+    t.same((await store.tasks.dueTasks(T0 + 10, 10)).map((x) => x.task), ['invoice'], 'a started task is no longer due');
+    const again = await store.tasks.startTask('T1', 'settlement', T0 + 2);
+    t.same({ claimed: again?.claimed, status: again?.task.status }, { claimed: false, status: 'running' }, 'a running task (a job re-run after a crash) is read, not claimed twice');
+    const both = await Promise.all([store.tasks.startTask('T1', 'invoice', T0), store.tasks.startTask('T1', 'invoice', T0)]);
+    t.equal(both.filter((x) => x?.claimed).length, 1, 'of two racing starts one claims');
+    await store.tasks.finishTask('T1', 'settlement', { status: 'done', attempts: 1, lastError: null, nextRunAt: null }, T0 + 3);
+    t.same(await store.tasks.startTask('T1', 'settlement', T0 + 4).then((x) => x && { claimed: x.claimed, status: x.task.status }), { claimed: false, status: 'done' }, 'a done task is left done');
+    t.equal((await store.tasks.task('T1', 'settlement'))?.status, 'done');
+    t.equal(await store.tasks.startTask('T1', 'refund', T0), null, 'no such task');
+    t.equal(await store.tasks.startTask('T404', 'settlement', T0), null);
+  });
+
   withStore('a task finishing beside a dead one leaves the transaction flagged', async (t, store) => {
     await store.snapshots.save(record('T1', { state: 'completed', atRest: true, tasks: [task('settlement'), task('invoice')] }), 0, []);
     await store.snapshots.save(record('T2', { state: 'completed', atRest: true, tasks: [task('settlement')] }), 0, []);
