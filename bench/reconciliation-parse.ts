@@ -76,38 +76,47 @@ async function generate(channel: 'wechat' | 'alipay', n: number, path: string): 
 /** Our side of the day the bill was made from, every `MISSING_EVERY`th row left out (the matcher must find those). */
 const MISSING_EVERY = 997;
 
-function platformSide(channel: BillChannel, n: number): PlatformRow[] {
-  const out: PlatformRow[] = [];
-  let i = 0;
-  for (const f of facts(channel, n)) {
-    if (i++ % MISSING_EVERY === 0) continue;
-    out.push({
-      kind: f.kind, channel, txnNo: f.txnNo, merchantId: f.merchantId, paymentNo: f.paymentNo, refundLegNo: f.kind === 'refund' ? f.merchantRef : null,
-      amountFen: f.amountFen, status: 'succeeded', channelTradeNo: f.channelTradeNo, at: Date.parse(f.at), txnState: 'completed',
-    });
+/**
+ * Our side of the day as the store hands it to the matcher: streamed in time order, one row at a
+ * time (the same rows as {@link facts}, built directly: this runs inside the timed part).
+ */
+function* platformSide(channel: BillChannel, n: number): Generator<PlatformRow> {
+  const { startMs } = chinaDayBounds(DAY);
+  for (let i = 0; i < n; i++) {
+    if (i % MISSING_EVERY === 0) continue;
+    const refund = i % 10 === 9;
+    const txnNo = `T${String(i).padStart(10, '0')}`;
+    const paymentNo = `${txnNo}-P1`;
+    yield {
+      kind: refund ? 'refund' : 'payment', channel, txnNo, merchantId: 'M1', paymentNo, refundLegNo: refund ? `R${txnNo}-1` : null,
+      amountFen: refund ? 500 : 1000 + (i % 50_000), status: 'succeeded', channelTradeNo: `42000${String(i).padStart(23, '0')}`,
+      at: startMs + Math.floor((i / n) * 86_399_000), txnState: 'completed',
+    };
   }
-  return out;
 }
 
-async function* rowsOf(events: AsyncIterable<BillEvent>, check: { ok: boolean }): AsyncGenerator<BillRow> {
+/** The bill's rows, its check kept in `check`, the heap sampled every 65,536 rows while the match runs. */
+async function* rowsOf(events: AsyncIterable<BillEvent>, check: { ok: boolean; peakHeap: number }): AsyncGenerator<BillRow> {
+  let rows = 0;
   for await (const e of events) {
-    if (e.type === 'row') yield e.row;
-    else check.ok = e.check.ok;
+    if (e.type === 'row') {
+      if ((++rows & 0xffff) === 0) check.peakHeap = Math.max(check.peakHeap, process.memoryUsage().heapUsed);
+      yield e.row;
+    } else check.ok = e.check.ok;
   }
 }
 
 /**
  * The child: parses one file (`--parse`), or parses and matches it against our side of the day
- * (`--match`: the platform rows are built before the clock starts, as a store read would hand
- * them over; the match indexes them, streams the bill and classifies every row), and prints its
- * figures as JSON.
+ * (`--match`: our rows streamed in time order as the store's movements come, merge-joined with the
+ * bill, every row classified; building our rows is inside the timed part), and prints its figures
+ * as JSON.
  */
 async function parseOne(mode: '--parse' | '--match', channel: BillChannel, path: string, n: number): Promise<void> {
   let rows = 0;
   let peakHeap = 0;
   let ok = false;
   let found: Record<string, number> | null = null;
-  const platform = mode === '--match' ? platformSide(channel, n) : [];
   const started = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const bill = parseBill(channel, createReadStream(path, { highWaterMark: 1 << 16 }));
@@ -119,16 +128,16 @@ async function parseOne(mode: '--parse' | '--match', channel: BillChannel, path:
       } else ok = e.check.ok;
     }
   } else {
-    const check = { ok: false };
+    const check = { ok: false, peakHeap: 0 };
     const result = await matchDay(rowsOf(bill, check), {
-      channel, day: DAY, platform, carryIn: EMPTY_CARRY, lookup: async () => null,
+      channel, day: DAY, platform: platformSide(channel, n), carryIn: EMPTY_CARRY, lookup: async () => null, dayRow: async () => null,
       expectedFee: (row) => channelFeeFen(row.channel, row.kind, row.amountFen),
     });
     rows = result.totals.billRows;
     ok = check.ok;
     found = {};
     for (const d of result.discrepancies) found[d.kind] = (found[d.kind] ?? 0) + 1;
-    peakHeap = process.memoryUsage().heapUsed;
+    peakHeap = Math.max(check.peakHeap, process.memoryUsage().heapUsed);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu0);

@@ -1,5 +1,5 @@
 import type { BillChannel, BillRow } from '../domain/reconciliation/bill-row.ts';
-import { CARRY_WINDOW_MS, chinaDayWindow, platformCounts, txnNoOfPaymentNo, type PlatformRow, type PlatformRowStatus } from '../domain/reconciliation/match.ts';
+import { CARRY_WINDOW_MS, chinaDayWindow, platformCounts, platformRef, txnNoOfPaymentNo, type PlatformRow, type PlatformRowStatus } from '../domain/reconciliation/match.ts';
 import type { TxnContext } from '../machines/types.ts';
 import type { AdminQueries, Journal, JournalEntry, OrderArchive, SnapshotStore, TransactionRecord } from '../storage/types.ts';
 import { HOT_SCAN_LIMIT } from './order-queries.ts';
@@ -77,6 +77,20 @@ export function withGiveBacks(listing: OrderListing, record: TransactionRecord, 
   return { ...listing, legs, refunds };
 }
 
+/** The instants a channel day's rows of ours are read from and to: the day and 10 minutes either side. */
+function marginsOf(day: string): { lo: number; hi: number } {
+  const { fromMs, toMs } = chinaDayWindow(day);
+  return { lo: fromMs - CARRY_WINDOW_MS, hi: toMs + CARRY_WINDOW_MS };
+}
+
+/** An archived movement as the matcher compares it: money that moved (a captured leg or a refund leg paid back) of a final transaction. */
+function archivedRow(m: Pick<PlatformRow, 'kind' | 'txnNo' | 'merchantId' | 'paymentNo' | 'refundLegNo' | 'amountFen' | 'channelTradeNo'> & { at: number }, channel: BillChannel): PlatformRow {
+  return {
+    kind: m.kind, channel, txnNo: m.txnNo, merchantId: m.merchantId, paymentNo: m.paymentNo, refundLegNo: m.refundLegNo,
+    amountFen: m.amountFen, status: 'succeeded', channelTradeNo: m.channelTradeNo, at: m.at, txnState: 'final',
+  };
+}
+
 /**
  * The platform's side of a channel day (issue 19): the legs captured and refund legs refunded, by
  * journal time, in the hot store and the order archive together (a transaction in both counts as
@@ -88,28 +102,48 @@ export class PlatformSide {
     private readonly archive: OrderArchive,
   ) {}
 
-  /** Our counted rows of `channel` from 10 minutes before the China-time `day` to 10 minutes after it. */
-  async dayRows(channel: BillChannel, day: string): Promise<PlatformRow[]> {
-    const { fromMs, toMs } = chinaDayWindow(day);
-    const lo = fromMs - CARRY_WINDOW_MS;
-    const hi = toMs + CARRY_WINDOW_MS;
-    const out: PlatformRow[] = [];
+  /**
+   * Our counted rows of `channel` from 10 minutes before the China-time `day` to 10 minutes after
+   * it, streamed in ascending `at` (the matcher holds only a window of them): the hot store's,
+   * sorted (the hot store is scanned whole, at most HOT_SCAN_LIMIT transactions), merged with the
+   * archive's movements, which its index hands over in time order.
+   */
+  async *dayRows(channel: BillChannel, day: string): AsyncGenerator<PlatformRow> {
+    const { lo, hi } = marginsOf(day);
+    const hot: PlatformRow[] = [];
     const hotTxnNos = new Set<string>();
     for await (const listing of this.hotListings()) {
       hotTxnNos.add(listing.txnNo);
-      for (const row of platformRowsOf(listing, channel)) if (platformCounts(row) && row.at !== null && row.at >= lo && row.at < hi) out.push(row);
+      for (const row of platformRowsOf(listing, channel)) if (platformCounts(row) && row.at !== null && row.at >= lo && row.at < hi) hot.push(row);
     }
+    hot.sort((a, b) => a.at! - b.at!);
+    let h = 0;
     if (this.archive.enabled) {
       for await (const m of this.archive.movements(channel, lo, hi)) {
         if (hotTxnNos.has(m.txnNo)) continue;
-        out.push({
-          kind: m.kind, channel, txnNo: m.txnNo, merchantId: m.merchantId, paymentNo: m.paymentNo, refundLegNo: m.refundLegNo,
-          // A movement is money that moved: a captured leg or a refund leg paid back. Archived transactions are final.
-          amountFen: m.amountFen, status: 'succeeded', channelTradeNo: m.channelTradeNo, at: m.at, txnState: 'final',
-        });
+        while (h < hot.length && hot[h]!.at! <= m.at) yield hot[h++]!;
+        yield archivedRow(m, channel);
       }
     }
-    return out;
+    while (h < hot.length) yield hot[h++]!;
+  }
+
+  /**
+   * Our row of the reference a bill row names as {@link dayRows} would yield it (counted, of the
+   * channel, within the day's margins), else null: the matcher's `dayRow` for a bill row whose
+   * row of ours it no longer (or not yet) holds.
+   */
+  async dayRow(row: BillRow, day: string): Promise<PlatformRow | null> {
+    const { lo, hi } = marginsOf(day);
+    const txnNo = txnNoOfPaymentNo(row.paymentNo);
+    if (txnNo === null) return null;
+    const inMargins = (r: PlatformRow) => platformCounts(r) && r.at !== null && r.at >= lo && r.at < hi && platformRef(r) === row.merchantRef;
+    const record = await this.hot.snapshots.load(txnNo);
+    if (record) return platformRowsOf(await this.hotListing(record), row.channel).find(inMargins) ?? null;
+    const archived = this.archive.enabled ? await this.archive.get(txnNo) : null;
+    if (!archived) return null;
+    const ours = platformRowsOf(archived.row, row.channel).find(inMargins);
+    return ours ? archivedRow({ ...ours, at: ours.at! }, row.channel) : null;
   }
 
   /** Our row of the reference a bill row names, from the transaction its payment number belongs to; null when we have none. */

@@ -23,15 +23,15 @@ export interface ReconcileOptions {
   expectedFee?: (row: BillRow) => number | null;
 }
 
-/** Matches one channel day: the bill streamed against our side of the day (hot store and archive). */
+/** Matches one channel day: the bill streamed against our side of the day (hot store and archive), streamed in time order. */
 export async function reconcileDay(channel: BillChannel, day: string, opts: ReconcileOptions): Promise<MatchResult> {
-  const platform = await opts.platform.dayRows(channel, day);
   return matchDay(opts.bills.rows(channel, day), {
     channel,
     day,
-    platform,
+    platform: opts.platform.dayRows(channel, day),
     carryIn: opts.carryIn,
     lookup: (row) => opts.platform.lookup(row),
+    dayRow: (row) => opts.platform.dayRow(row, day),
     ...(opts.expectedFee ? { expectedFee: opts.expectedFee } : {}),
   });
 }

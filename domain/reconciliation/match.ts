@@ -122,9 +122,13 @@ export interface MatchInput {
   day: string;
   /**
    * Our counted rows (see {@link platformCounts}) of this channel from 10 minutes before the day
-   * to 10 minutes after it; rows outside that window or not counted are ignored.
+   * to 10 minutes after it; rows outside that window or not counted are ignored. Streamed, and
+   * best in ascending `at` (as the store's movements come): the matcher then holds only the rows
+   * within {@link MatchInput.windowMs} of the bill's progress, and those still unmatched. Any
+   * order gives the same result (a bill row ahead of its row of ours is matched through
+   * {@link MatchInput.dayRow}); only the memory differs.
    */
-  platform: Iterable<PlatformRow>;
+  platform: Iterable<PlatformRow> | AsyncIterable<PlatformRow>;
   /** What the previous day's run carried over ({@link MatchResult.carry}). */
   carryIn: CarryOver;
   /**
@@ -132,9 +136,29 @@ export interface MatchInput {
    * counted on another day), or null when we have no record of it.
    */
   lookup(row: BillRow): Promise<PlatformRow | null>;
+  /**
+   * Our row of the reference a bill row names exactly as `platform` yields it, when `platform`
+   * has one (counted, within the day's 10-minute margins), else null: asked only for a bill row
+   * whose row of ours is not held (not streamed yet, or let go as matched). Absent: `lookup`'s
+   * answer when it is such a row.
+   */
+  dayRow?(row: BillRow): Promise<PlatformRow | null>;
   /** The fee the configured rate gives for a row; null when no rate is configured (no check). */
   expectedFee?(row: BillRow): number | null;
+  /**
+   * How far from the bill's latest time (ms) rows of ours are held before the bill reaches them
+   * and after it has passed them; default {@link MATCH_WINDOW_MS}. Only memory and speed depend
+   * on it, and the one thing a held row gives over `dayRow`: a payment whose echoed number the
+   * channel garbled is found by its transaction id only among the rows held.
+   */
+  windowMs?: number;
 }
+
+/**
+ * The default of {@link MatchInput.windowMs}: a bill row and our row of it are seconds apart (the
+ * channel's time against our capture's); a leg a query recovered hours later is found by `dayRow`.
+ */
+export const MATCH_WINDOW_MS = 15 * 60_000;
 
 /** The transaction number inside a payment number `txnNo-P<n>`, or null. */
 export function txnNoOfPaymentNo(paymentNo: string): string | null {
@@ -142,66 +166,136 @@ export function txnNoOfPaymentNo(paymentNo: string): string | null {
   return m ? m[1]! : null;
 }
 
+/** One reference of ours as the matcher holds it. */
+interface Slot {
+  row: PlatformRow;
+  /** The bill must still list it (in the day, not matched ahead by the previous day's bill). */
+  required: boolean;
+  /** A bill row named it: a row of the same reference streamed later does not make it required again. */
+  matched: boolean;
+  /** Order of first sight, for the order of what is missing at the end. */
+  seq: number;
+  /** Still in the time window's queue (false once let go or kept only as unmatched). */
+  queued: boolean;
+}
+
 /**
- * Matches one channel day (DOMAIN.md "Reconciliation"), streaming the bill: our side is indexed
- * by reference and the channel's transaction id, each bill row is classified as it arrives, and
- * what remains of ours at the end is missing from the channel, unless it lies in the last 10
- * minutes of the day (carried to the next day's run) or the previous day's bill already had it.
- * Pure: no clock, no storage besides `lookup`.
+ * Matches one channel day (DOMAIN.md "Reconciliation"), streaming both sides: the bill in its
+ * order, ours in time order, merge-joined on time. Our rows are held by reference (and by the
+ * channel's transaction id) while they lie within `windowMs` of the bill's latest time; behind
+ * that they are let go once matched or not required, and kept while the bill must still list them.
+ * Each bill row is classified as it arrives; one whose row of ours is not held is asked of
+ * `dayRow`, then `lookup`. What remains of ours at the end is missing from the channel, unless it
+ * lies in the last 10 minutes of the day (carried to the next day's run) or the previous day's
+ * bill already had it. Memory is bounded by the rows of one window plus the unmatched ones,
+ * whatever the size of the day. Pure: no clock, no storage besides `lookup` and `dayRow`.
  */
 export async function matchDay(bill: AsyncIterable<BillRow> | Iterable<BillRow>, input: MatchInput): Promise<MatchResult> {
   const { fromMs, toMs } = chinaDayWindow(input.day);
   const lo = fromMs - CARRY_WINDOW_MS;
   const hi = toMs + CARRY_WINDOW_MS;
-  // Our rows by slot: a reference's slot, and whether the bill must still list it. One map insert
-  // per row of ours; the trade-number index is built only if a bill row misses its reference.
-  const slotOf = new Map<string, number>();
-  const ourRows: PlatformRow[] = [];
-  const required: boolean[] = [];
-  let byTradeNo: Map<string, number> | null = null;
+  const windowMs = input.windowMs ?? MATCH_WINDOW_MS;
+  const held = new Map<string, Slot>();
+  const byTradeNo = new Map<string, Slot>();
+  // Slots in the order they were taken in, for letting go of those the bill has passed.
+  let queue: Slot[] = [];
+  let queueHead = 0;
+  let seq = 0;
+  // References a bill row matched through dayRow before their row of ours came in (out of order).
+  const matchedEarly = new Set<string>();
   const totals: MatchTotals = { billRows: 0, billPaymentsFen: 0, billRefundsFen: 0, billFeesFen: 0, platformRows: 0, platformPaymentsFen: 0, platformRefundsFen: 0, matched: 0 };
   const alreadyMatched = new Set(input.carryIn.matchedAhead);
-  const index = (row: PlatformRow, mustMatch: boolean) => {
+
+  const hold = (row: PlatformRow, mustMatch: boolean) => {
     const ref = platformRef(row);
-    const slot = slotOf.get(ref);
+    let slot = held.get(ref);
     if (slot === undefined) {
-      slotOf.set(ref, ourRows.length);
-      ourRows.push(row);
-      required.push(mustMatch);
+      const early = matchedEarly.delete(ref);
+      slot = { row, required: mustMatch && !early, matched: early, seq: seq++, queued: true };
+      held.set(ref, slot);
+      queue.push(slot);
     } else {
-      ourRows[slot] = row;
-      if (mustMatch) required[slot] = true;
+      slot.row = row;
+      if (mustMatch && !slot.matched) slot.required = true;
+    }
+    if (row.kind === 'payment' && row.channelTradeNo) byTradeNo.set(row.channelTradeNo, slot);
+  };
+  const letGo = (slot: Slot) => {
+    const ref = platformRef(slot.row);
+    if (held.get(ref) === slot) held.delete(ref);
+    const tradeNo = slot.row.kind === 'payment' ? slot.row.channelTradeNo : null;
+    if (tradeNo && byTradeNo.get(tradeNo) === slot) byTradeNo.delete(tradeNo);
+  };
+  /** Lets go of the held rows the bill has passed by more than the window, unless still required. */
+  const passed = (watermark: number) => {
+    while (queueHead < queue.length) {
+      const slot = queue[queueHead]!;
+      if (!(slot.row.at! < watermark - windowMs)) break;
+      queueHead += 1;
+      slot.queued = false;
+      if (!slot.required) letGo(slot);
+    }
+    if (queueHead > 4096 && queueHead * 2 > queue.length) {
+      queue = queue.slice(queueHead);
+      queueHead = 0;
     }
   };
-  const slotOfTradeNo = (tradeNo: string): number | undefined => {
-    if (byTradeNo === null) {
-      byTradeNo = new Map();
-      for (let slot = 0; slot < ourRows.length; slot++) {
-        const row = ourRows[slot]!;
-        if (row.kind === 'payment' && row.channelTradeNo) byTradeNo.set(row.channelTradeNo, slot);
+
+  for (const row of input.carryIn.platform) hold(row, true);
+
+  const source = Symbol.asyncIterator in input.platform
+    ? (input.platform as AsyncIterable<PlatformRow>)[Symbol.asyncIterator]()
+    : (input.platform as Iterable<PlatformRow>)[Symbol.iterator]();
+  let next: PlatformRow | null = null;
+  let sourceDone = false;
+  /** The next row of ours the matcher takes (counted, of the channel, within the margins), or null at the end. */
+  const peek = async (): Promise<PlatformRow | null> => {
+    while (next === null && !sourceDone) {
+      const r = await source.next();
+      if (r.done) {
+        sourceDone = true;
+        break;
       }
+      const row = r.value;
+      if (row.channel !== input.channel || !platformCounts(row) || row.at === null || row.at < lo || row.at >= hi) continue;
+      next = row;
     }
-    return byTradeNo.get(tradeNo);
+    return next;
   };
-  for (const row of input.carryIn.platform) index(row, true);
-  for (const row of input.platform) {
-    if (row.channel !== input.channel || !platformCounts(row) || row.at === null || row.at < lo || row.at >= hi) continue;
-    const inDay = row.at >= fromMs && row.at < toMs;
-    if (inDay) {
-      totals.platformRows += 1;
-      if (row.kind === 'payment') totals.platformPaymentsFen += row.amountFen;
-      else totals.platformRefundsFen += row.amountFen;
+  /** Takes in our rows up to `watermark` plus the window, letting go of those passed as it goes. */
+  const advance = async (watermark: number) => {
+    for (let row = await peek(); row !== null && row.at! <= watermark + windowMs; row = await peek()) {
+      next = null;
+      const inDay = row.at! >= fromMs && row.at! < toMs;
+      if (inDay) {
+        totals.platformRows += 1;
+        if (row.kind === 'payment') totals.platformPaymentsFen += row.amountFen;
+        else totals.platformRefundsFen += row.amountFen;
+      }
+      hold(row, inDay && !alreadyMatched.has(platformRef(row)));
+      passed(watermark);
     }
-    index(row, inDay && !alreadyMatched.has(platformRef(row)));
-  }
+    passed(watermark);
+  };
 
   const discrepancies: Discrepancy[] = [];
   const matchedAhead: string[] = [];
   const found = (kind: DiscrepancyKind, ref: string, bill: BillRow | null, platform: PlatformRow | null, extra: Partial<Discrepancy> = {}) =>
     discrepancies.push({ kind, channel: input.channel, ref, txnNo: platform?.txnNo ?? (bill ? txnNoOfPaymentNo(bill.paymentNo) : null), bill, platform, ...extra });
+  const dayRow = input.dayRow ?? (async (row: BillRow): Promise<PlatformRow | null> => {
+    const ours = await input.lookup(row);
+    return ours && ours.channel === input.channel && platformCounts(ours) && ours.at !== null && ours.at >= lo && ours.at < hi ? ours : null;
+  });
 
+  let watermark = -Infinity;
   for await (const row of bill) {
     if (row.channel !== input.channel) continue;
+    const at = Date.parse(row.at);
+    if (at > watermark) watermark = at;
+    // Most rows need nothing of ours read: no promise for them, only the rows passed let go.
+    const ahead = next as PlatformRow | null;
+    if ((ahead === null && sourceDone) || (ahead !== null && ahead.at! > watermark + windowMs)) passed(watermark);
+    else await advance(watermark);
     totals.billRows += 1;
     totals.billFeesFen += row.feeFen;
     if (row.status === 'succeeded') {
@@ -210,11 +304,20 @@ export async function matchDay(bill: AsyncIterable<BillRow> | Iterable<BillRow>,
     }
     const ref = row.merchantRef;
     // A payment whose echoed number was garbled is still found by the channel's transaction id.
-    const slot = slotOf.get(ref) ?? (row.kind === 'payment' ? slotOfTradeNo(row.channelRef) : undefined);
+    const slot = held.get(ref) ?? (row.kind === 'payment' ? byTradeNo.get(row.channelRef) : undefined);
+    let ours: PlatformRow | null = null;
     if (slot !== undefined) {
-      const ours = ourRows[slot]!;
+      ours = slot.row;
+      slot.matched = true;
+      slot.required = false;
+      if (!slot.queued) letGo(slot);
+    } else {
+      // Not held: not reached yet (ours came later than the window), or let go after a match.
+      ours = await dayRow(row);
+      if (ours !== null) matchedEarly.add(platformRef(ours));
+    }
+    if (ours !== null) {
       const oursRef = platformRef(ours);
-      required[slot] = false;
       if (ours.at !== null && ours.at >= toMs) matchedAhead.push(oursRef);
       if (row.status !== 'succeeded') {
         found('platform_over_status', oursRef, row, ours);
@@ -245,6 +348,8 @@ export async function matchDay(bill: AsyncIterable<BillRow> | Iterable<BillRow>,
       checkFee(row, other);
     }
   }
+  // The rest of ours, after the bill's last row: what is still required is missing (or carried).
+  await advance(Infinity);
 
   function checkFee(row: BillRow, ours: PlatformRow): void {
     const expected = input.expectedFee?.(row) ?? null;
@@ -252,9 +357,8 @@ export async function matchDay(bill: AsyncIterable<BillRow> | Iterable<BillRow>,
   }
 
   const carried: PlatformRow[] = [];
-  for (let slot = 0; slot < ourRows.length; slot++) {
-    if (!required[slot]) continue;
-    const ours = ourRows[slot]!;
+  const unmatched = [...held.values()].filter((s) => s.required).sort((a, b) => a.seq - b.seq);
+  for (const { row: ours } of unmatched) {
     const ref = platformRef(ours);
     if (ours.at !== null && ours.at >= toMs - CARRY_WINDOW_MS && ours.at < toMs) carried.push(ours);
     else found('channel_missing', ref, null, ours);
