@@ -402,8 +402,9 @@ async function settleOs(world: World, io: Io): Promise<number> {
   const time = world.time;
   const from = time.now();
   for (;;) {
-    await driven(time, io(world.tc.osSync.runDue()));
-    const pending = (await driven(time, io(world.tc.storage.osOutbox.cursors()))).reduce((a, c) => a + Math.max(0, c.pending), 0);
+    // A pass calls OS (latency on virtual time): driven, as the operator's requests; a read of the store through io.
+    await driven(time, world.tc.osSync.runDue());
+    const pending = (await io(world.tc.storage.osOutbox.cursors())).reduce((a, c) => a + Math.max(0, c.pending), 0);
     if (pending === 0 || time.now() - from > SETTLE_LIMIT_MS) return pending;
     const next = time.now() + OS_EVERY_MS;
     while (time.now() < next) {
