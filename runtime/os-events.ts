@@ -6,8 +6,8 @@ import { isHistoryRefund } from './os-order-entry.ts';
 /**
  * The OS order events a transaction has given rise to so far (issue 20, "OS order sync"),
  * derived by the host into the save record (DESIGN.md rule 9) the way tasks are: placed once it
- * has an order, paid once paid, cancelled once it ended without payment, refunded per refund
- * that succeeded. Each has an id for ever, so every save may list them all; the store keeps the
+ * has an order (once `ordered`, not while ordering), paid once paid, cancelled once it ended
+ * without payment, refunded per refund that succeeded. Each has an id for ever, so every save may list them all; the store keeps the
  * first listing and numbers it. Amounts are integer fen.
  *
  * An order imported from OS's own history (scene `os_terminal`, runtime/os-order-entry.ts) was
@@ -16,6 +16,11 @@ import { isHistoryRefund } from './os-order-entry.ts';
 export function osEventsOf(c: TxnContext, state: string): OsEventSpec[] {
   const order = c.order;
   if (!order) return [];
+  // While ordering, the order number is ours but the order may not exist yet (pre mode locks the
+  // coupons first), and a refusal unwinds to quoted and forgets it: OS must never hear of it (seed
+  // 30001 of the simulation: OS held a placed order that nothing cancelled). Unwinding lists
+  // nothing either; what it unwinds from listed its events already, and the store keeps them.
+  if (state === 'ordering' || state === 'unwinding') return [];
   const { orderNo } = order;
   const imported = isImported(c);
   const events: OsEventSpec[] = [];

@@ -25,7 +25,8 @@ export type InvariantName =
   | 'no-5xx'
   | 'money-conserved'
   | 'shadow-inert'
-  | 'shadow-recorded';
+  | 'shadow-recorded'
+  | 'os-synced';
 
 /** What the simulators' own ledgers say one transaction's money did. */
 export interface Ledger {
@@ -42,6 +43,9 @@ export interface Ledger {
 }
 
 type Row = Record<string, string | number | null>;
+
+/** What {@link InvariantChecker.osSynced} reads of a transaction's final view. */
+export type OsSyncedView = Pick<View, 'orderNo' | 'paidAt' | 'state' | 'stationId'> & { refunds: readonly { status: string }[] };
 
 /**
  * The invariant checker: reads the simulators' ledgers (SQL on their store, never the
@@ -162,6 +166,40 @@ export class InvariantChecker {
     }
     for (const id of new Set(acknowledged)) {
       if (!stored.has(id)) out.push({ invariant: 'shadow-recorded', txnNo: null, message: `shadow quote ${id} was acknowledged and is not stored`, at: now });
+    }
+    return out;
+  }
+
+  /**
+   * The OS order sync (issue 20): once time ran on, OS holds every order's events once, numbered
+   * 1…n in order, and they say what happened to the sale (DOMAIN.md, OS and history): placed;
+   * then paid, or cancelled when it ended unpaid; one refunded per refund that succeeded. Read
+   * from the OS simulator's own records, set against the platform's final views.
+   */
+  osSynced(now: number, views: ReadonlyMap<string, OsSyncedView | null>): Violation[] {
+    const out: Violation[] = [];
+    const held = new Map<string, { txnNo: string; eventSeq: number; kind: string; stationId: string }[]>();
+    const rows = this.db.prepare<[], { body: string }>("SELECT body FROM records WHERE system = 'os' AND kind = 'event' ORDER BY rowid").all();
+    for (const r of rows) {
+      const e = JSON.parse(r.body) as { txnNo: string; orderNo: string; eventSeq: number; kind: string; stationId: string };
+      held.set(e.orderNo, [...(held.get(e.orderNo) ?? []), e]);
+    }
+    const expected = new Set<string>();
+    for (const [txnNo, view] of views) {
+      if (!view?.orderNo) continue;
+      expected.add(view.orderNo);
+      const kinds = ['placed', ...(view.paidAt !== null ? ['paid'] : view.state === 'cancelled' || view.state === 'failed' ? ['cancelled'] : []), ...view.refunds.filter((r) => r.status === 'succeeded').map(() => 'refunded')];
+      const got = [...(held.get(view.orderNo) ?? [])].sort((a, b) => a.eventSeq - b.eventSeq);
+      const said = got.map((e) => `${e.eventSeq}:${e.kind}`).join(' ');
+      const numbered = got.every((e, i) => e.eventSeq === i + 1);
+      const sameKinds = got.length === kinds.length && got[0]?.kind === 'placed' && [...got.map((e) => e.kind)].sort().join() === [...kinds].sort().join();
+      if (!numbered || !sameKinds) out.push({ invariant: 'os-synced', txnNo, message: `order ${view.orderNo} (${view.state}): OS holds [${said}], the sale says [${kinds.join(' ')}]`, at: now });
+      if (got.some((e) => e.stationId !== view.stationId)) out.push({ invariant: 'os-synced', txnNo, message: `order ${view.orderNo} of ${view.stationId}: OS holds events of it at another station`, at: now });
+    }
+    for (const [orderNo, events] of held) {
+      if (expected.has(orderNo)) continue;
+      const txnNo = events[0]!.txnNo;
+      out.push({ invariant: 'os-synced', txnNo, message: `OS holds [${events.map((e) => `${e.eventSeq}:${e.kind}`).join(' ')}] of order ${orderNo}, which no sale's view has (${txnNo}: ${views.has(txnNo) ? `view ${views.get(txnNo)?.state ?? 'null'}, order ${views.get(txnNo)?.orderNo ?? 'none'}` : 'no view read'})`, at: now });
     }
     return out;
   }

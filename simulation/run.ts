@@ -59,6 +59,8 @@ const SCAN_MS = 30_000;
 const CHECK_MS = 10 * 60_000;
 /** How often the archiver takes its turn, virtual ms (the quiet period is world.ts's ARCHIVE_AFTER_MS). */
 const ARCHIVE_EVERY_MS = 30_000;
+/** How often the OS sync's delivery loop takes its turn, virtual ms. */
+const OS_EVERY_MS = 10_000;
 /** After the workload, time runs on without faults for at most this long for everything to come to rest. */
 const SETTLE_LIMIT_MS = 12 * 3_600_000;
 const JANITOR_MS = 5 * 60_000;
@@ -198,6 +200,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         time.at(time.now() + ARCHIVE_EVERY_MS, archive);
       };
       time.at(time.now() + ARCHIVE_EVERY_MS, archive);
+      const osSync = () => {
+        if (world.up) void world.tc.osSync.runDue().catch(() => undefined);
+        time.at(time.now() + OS_EVERY_MS, osSync);
+      };
+      time.at(time.now() + OS_EVERY_MS, osSync);
       const check = () => {
         report(checker.always(time.now()));
         time.at(time.now() + CHECK_MS, check);
@@ -276,6 +283,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const unanswered = sample.filter((k) => k.status === null).length;
     ctx.counters['replay:unanswered'] = unanswered;
     if (unanswered > 0) await settleOpen(world, new Set([...ctx.txnNos, ...ledgerTxnNos(world)]), io);
+    ctx.counters['os:pending-at-end'] = await settleOs(world, io);
     const all = [...new Set([...ctx.txnNos, ...ledgerTxnNos(world)])].sort();
     const views = new Map<string, View | null>();
     for (const txnNo of all) views.set(txnNo, await io(viewWithTasks(world, txnNo)));
@@ -283,6 +291,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const storedShadows = new Set<string>();
     for (const id of new Set(ctx.shadowIds)) if (await io(world.tc.storage.shadowQuotes.get(id))) storedShadows.add(id);
     report(checker.shadowQuotes(time.now(), ctx.shadowIds, storedShadows));
+    report(checker.osSynced(time.now(), views));
     const digest = await digestOf(world, all, io);
     const reads = world.tc.reads;
     const calls = world.calls;
@@ -379,6 +388,27 @@ async function settleOpen(world: World, open: Set<string>, io: Io): Promise<void
     while (time.now() < next) {
       // Nothing left to happen at all (the drivers re-arm themselves, so not in a run): done.
       if (!time.wake()) return;
+      await time.settle();
+    }
+  }
+}
+
+/**
+ * Time runs on with the OS sync taking its turns until no station has an event left to deliver
+ * (a station backed off after OS's outage waits out its backoff on virtual time); returns the
+ * events still pending when the settle limit passed (0 when all were delivered).
+ */
+async function settleOs(world: World, io: Io): Promise<number> {
+  const time = world.time;
+  const from = time.now();
+  for (;;) {
+    // A pass calls OS (latency on virtual time): driven, as the operator's requests; a read of the store through io.
+    await driven(time, world.tc.osSync.runDue());
+    const pending = (await io(world.tc.storage.osOutbox.cursors())).reduce((a, c) => a + Math.max(0, c.pending), 0);
+    if (pending === 0 || time.now() - from > SETTLE_LIMIT_MS) return pending;
+    const next = time.now() + OS_EVERY_MS;
+    while (time.now() < next) {
+      if (!time.wake()) return pending;
       await time.settle();
     }
   }

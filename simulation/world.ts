@@ -121,7 +121,7 @@ export class World {
       idempotency: { ...DEFAULT_CONFIG.idempotency, purgeEveryMs: 2_000_000_000 },
       // Nothing changes the routing table during a run: no real-time re-reads of it.
       routing: { ...DEFAULT_CONFIG.routing, refreshMs: 2_000_000_000 },
-      // The OS sync's delivery loop is not driven by the run (yet): no real-time passes during it.
+      // The run drives the OS sync's delivery loop on virtual time (see Simulation.drive): no real-time passes.
       osSync: { ...DEFAULT_CONFIG.osSync, pollMs: 2_000_000_000 },
       // Bills are no part of the simulated world's invariants: no daily reconciliation on virtual time.
       recon: { ...DEFAULT_CONFIG.recon, daily: false },

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { enqueueActions, fromPromise } from 'xstate';
 import type { CallResult, KeyedInput } from '../../machines/calls.ts';
@@ -5,7 +6,10 @@ import type { refundMachine } from '../../machines/refund.machine.ts';
 import type { BenefitHold } from '../../machines/types.ts';
 import type { ProvidedMachine } from '../../runtime/transaction-host.ts';
 import type { Systems } from '../../systems/index.ts';
+import { InvariantChecker, type OsSyncedView } from '../../simulation/invariants.ts';
 import { simulate } from '../../simulation/run.ts';
+import { loadDataset } from '../../systems/sim/index.ts';
+import { DATASET_PATH } from '../helpers/harness.ts';
 
 // The checker must catch a broken platform: each test swaps one broken implementation into the
 // real machines through `.provide()` and asserts the simulation reports the invariant it breaks.
@@ -69,4 +73,33 @@ t.test('a debit that retries a lost answer under a fresh key takes the money twi
   });
   t.ok(result.violations.some((v) => v.invariant === 'card-balance'), 'card-balance is reported');
   t.comment(result.violations.filter((v) => v.invariant === 'card-balance').slice(0, 3).map((v) => v.message).join('\n'));
+});
+
+t.test("the OS check reads OS's own records: an order never cancelled, an event twice or out of number, one of no sale: os-synced", async (t) => {
+  const db = new Database(':memory:');
+  t.teardown(() => db.close());
+  db.exec('CREATE TABLE records (system TEXT NOT NULL, kind TEXT NOT NULL, no TEXT NOT NULL, txn_no TEXT NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (system, kind, no))');
+  const put = db.prepare<[string, string, string]>("INSERT INTO records (system, kind, no, txn_no, body, at) VALUES ('os', 'event', ?, ?, ?, '')");
+  const held = (txnNo: string, orderNo: string, events: [number, string][], stationId = 'S1') => {
+    for (const [eventSeq, kind] of events) put.run(`${orderNo}#${eventSeq}:${txnNo}`, txnNo, JSON.stringify({ txnNo, orderNo, stationId, kind, eventSeq }));
+  };
+  const sale = (orderNo: string | null, state: string, paid: boolean, refunds: string[] = []): OsSyncedView => ({ orderNo, state, paidAt: paid ? '2026-12-01T00:00:00.000Z' : null, stationId: 'S1', refunds: refunds.map((status) => ({ status })) });
+  const views = new Map<string, OsSyncedView | null>([
+    ['T-ok', sale('O-ok', 'completed', true, ['succeeded', 'failed', 'succeeded'])],
+    ['T-cancelled', sale('O-cancelled', 'cancelled', false)],
+    ['T-dangling', sale('O-dangling', 'cancelled', false)],
+    ['T-twice', sale('O-twice', 'completed', true)],
+    ['T-quoted', sale(null, 'quoted', false)],
+  ]);
+  held('T-ok', 'O-ok', [[1, 'placed'], [2, 'paid'], [4, 'refunded'], [3, 'refunded']]);
+  held('T-cancelled', 'O-cancelled', [[1, 'placed'], [2, 'cancelled']]);
+  held('T-dangling', 'O-dangling', [[1, 'placed']]);
+  held('T-twice', 'O-twice', [[1, 'placed'], [2, 'paid'], [3, 'paid']]);
+  held('T-quoted', 'O-forgotten', [[1, 'placed']]);
+  const checker = new InvariantChecker(db, loadDataset(DATASET_PATH), []);
+  const found = checker.osSynced(0, views);
+  t.ok(found.every((v) => v.invariant === 'os-synced'));
+  t.same(found.map((v) => v.txnNo).sort(), ['T-dangling', 'T-quoted', 'T-twice'], 'every broken order once, the right ones left alone');
+  t.match(found.find((v) => v.txnNo === 'T-dangling')?.message, /OS holds \[1:placed\], the sale says \[placed cancelled\]/);
+  t.match(found.find((v) => v.txnNo === 'T-quoted')?.message, /O-forgotten, which no sale's view has/);
 });

@@ -72,3 +72,17 @@ t.test('issue 16, seed 30010 (500 sales, default faults, 2 crashes): a replayed 
   t.same(result.violations, []);
   t.ok((result.counters['replay:unanswered'] ?? 0) > 0, 'a key without an answer was replayed');
 });
+
+/**
+ * Issue 20 in the simulation: the OS sync's delivery loop now takes its turns on virtual time and
+ * the end checks OS's records against every sale. Seed 30001: a pre-mode order whose coupon lock
+ * was refused unwound to quoted, but its `placed` event had been listed while ordering and OS
+ * held an order that nothing ever cancelled. Events are listed from `ordered` on.
+ */
+t.test('issue 20, seed 30001 (200 sales, default faults, 2 crashes): OS holds every order event once and in order, and none of an order never placed', async (t) => {
+  const result = await simulate({ seed: 30001, sales: 200, faults: 'default', crashes: 2, backend: 'sqlite' });
+  t.same(result.violations.filter((v) => v.invariant === 'os-synced'), [], 'OS agrees with every sale');
+  t.same(result.violations, []);
+  t.equal(result.counters['os:pending-at-end'], 0, 'the outbox is delivered to the end');
+  t.ok((result.counters['pay:202'] ?? 0) + (result.counters['pay:200'] ?? 0) > 0, 'sales were paid, so OS had events to get');
+});
