@@ -181,21 +181,22 @@ export class SqliteOsOutbox implements OsOutbox {
    * Deletes the station's oldest delivered events recorded before `recordedBefore`, in station
    * order, stopping at the first undelivered or recent one (so what is kept runs on from some
    * sequence without a hole, as on Redis). Their transactions' numbering (`os_txn_events`) stays.
-   * Reads one row past what goes: a pass with nothing to let go costs one indexed row.
+   * Reads one row past what goes: a pass with nothing to let go costs one indexed row and takes
+   * no write lock (every pass trims every station). What the read finds stays delivered and old, so
+   * deleting it in a later write is as safe as in the same one.
    */
-  trim(stationId: string, recordedBefore: number, limit: number): Promise<number> {
-    return this.handle.write((): number => {
-      const delivered = this.stmts.cursor.get(stationId)?.delivered_seq ?? 0;
-      let last = 0;
-      let count = 0;
-      for (const row of this.stmts.oldest.iterate(stationId, delivered, limit)) {
-        if (row.at >= recordedBefore) break;
-        last = row.station_seq;
-        count++;
-      }
-      if (count > 0) this.stmts.trimTo.run(stationId, last);
-      return count;
-    });
+  async trim(stationId: string, recordedBefore: number, limit: number): Promise<number> {
+    const delivered = this.stmts.cursor.get(stationId)?.delivered_seq ?? 0;
+    let last = 0;
+    let count = 0;
+    for (const row of this.stmts.oldest.iterate(stationId, delivered, limit)) {
+      if (row.at >= recordedBefore) break;
+      last = row.station_seq;
+      count++;
+    }
+    if (count === 0) return 0;
+    await this.handle.write(() => this.stmts.trimTo.run(stationId, last));
+    return count;
   }
 
   /**
