@@ -1,8 +1,5 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import t from 'tap';
-
-const run = promisify(execFile);
+import { expectE2eSuitePasses } from '../helpers/e2e-suite-process.ts';
 
 /**
  * The end-to-end suites of the sale, mixed payment and after-payment, unchanged (issue 21). Each
@@ -22,21 +19,7 @@ t.setTimeout(3_600_000);
 // Each suite runs as its own process with TRADE_TEST_ROLES=split (test/helpers/split-harness.ts).
 for (const storage of ['sqlite', 'redis'] as const) {
   for (const suite of SUITES.filter((s) => runsOn(s, storage))) {
-    t.test(`the ${suite} suite passes with the roles split into api and worker processes on ${storage}`, async (t) => {
-      const file = new URL(`../e2e/${suite}.test.ts`, import.meta.url).pathname;
-      const result = await run(process.execPath, ['--import=tsx', file], {
-        env: { ...process.env, TRADE_TEST_ROLES: 'split', TRADE_TEST_STORAGE: storage },
-        timeout: 900_000,
-        maxBuffer: 16 * 1024 * 1024,
-      }).then(
-        ({ stdout }) => ({ code: 0, stdout }),
-        (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: `${err.stdout}\n${err.stderr}` }),
-      );
-      const failures = result.stdout.split('\n').filter((line) => /^\s*not ok /.test(line));
-      t.same(failures, [], 'no failing assertion');
-      t.equal(result.code, 0, 'the suite exits cleanly');
-      t.match(result.stdout, /^1\.\.[1-9]\d*$/m, 'the suite ran to its plan');
-      t.match(result.stdout, /^ok \d+ /m, 'with passing tests');
-    });
+    t.test(`the ${suite} suite passes with the roles split into api and worker processes on ${storage}`, (t) =>
+      expectE2eSuitePasses(t, suite, { TRADE_TEST_ROLES: 'split', TRADE_TEST_STORAGE: storage }, 900_000));
   }
 }
